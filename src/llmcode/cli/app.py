@@ -1,0 +1,48 @@
+"""The typer applications every command module registers on, and the one error handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from llmcode.errors import LlmcodeError
+
+err_console = Console(stderr=True, highlight=False)
+
+
+class LlmcodeGroup(TyperGroup):
+    """Top-level group: an LlmcodeError anywhere below is a short red message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LlmcodeError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}", markup=True)
+            if exc.hint:
+                err_console.print(f"[dim]hint:[/] {exc.hint}", markup=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    name="llmcode",
+    cls=LlmcodeGroup,
+    help="LLM-assisted qualitative coding: code items against a taxonomy with verified evidence, "
+    "measure agreement, review, audit and report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+taxonomy_app = typer.Typer(help="Check, show, diff, export and import taxonomies.", no_args_is_help=True)
+runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
+import_app = typer.Typer(help="Import codes and items from QDA tools and GitHub.", no_args_is_help=True)
+batch_app = typer.Typer(help="Provider batch APIs: submit, poll and collect.", no_args_is_help=True)
+
+app.add_typer(taxonomy_app, name="taxonomy")
+app.add_typer(runs_app, name="runs")
+app.add_typer(import_app, name="import")
+app.add_typer(batch_app, name="batch")

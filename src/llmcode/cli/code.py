@@ -1,0 +1,178 @@
+"""`llmcode code`: closed coding of items against a taxonomy, with progress and a summary."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from llmcode.backends import choose_backend_name, make_backend
+from llmcode.cache import ResponseCache
+from llmcode.cli.app import app
+from llmcode.cli.options import RunsDir
+from llmcode.coding import (
+    Coder,
+    check_resumable,
+    code_items,
+    finish_run,
+    pending_items,
+    start_run,
+)
+from llmcode.errors import ConfigError
+from llmcode.items import load_items
+from llmcode.prompts import load_prompts
+from llmcode.runs import CodingRecord, Run, RunConfig, RunManifest, RunStore
+from llmcode.taxonomy import Level, load_taxonomy
+
+console = Console(highlight=False)
+
+
+@app.command("code")
+def code(
+    taxonomy: Annotated[Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy YAML.")] = None,
+    items: Annotated[Path | None, typer.Option("--items", "-i", help="Items: CSV, JSONL, XLSX or Parquet.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Name of the new run.")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue this run.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Code only the first N items.")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="openai or local [default: local unless a key or base URL is set].")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name (openai) or label (local).")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint.")] = None,
+    model_path: Annotated[Path | None, typer.Option("--model-path", help="GGUF file for the local backend [default: bundled SmolLM2-135M].")] = None,
+    id_column: Annotated[str, typer.Option("--id-column", help="Column with item ids.")] = "item_id",
+    text_column: Annotated[list[str] | None, typer.Option("--text-column", help="Text column(s), repeatable [default: text, or title + body].")] = None,
+    level: Annotated[str, typer.Option("--level", help="Code top-level categories or leaves: top|leaves.")] = "top",
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight.")] = 8,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)] = 0.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16, help="Answer token limit.")] = 512,
+    seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed.")] = 0,
+    max_reasks: Annotated[int, typer.Option("--max-reasks", min=0, help="Re-asks per item on invalid output.")] = 2,
+    samples: Annotated[int, typer.Option("--samples", min=1, help="Codings per item (confidence = vote share).")] = 1,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Code items against a taxonomy; every code has a justification and verified evidence."""
+    store = RunStore(runs_dir)
+    if resume:
+        run = store.open(resume)
+        config = run.manifest().config
+        tax = run.taxonomy()
+        check_resumable(run, tax)
+        todo = pending_items(run)
+        console.print(f"resuming [bold]{run.run_id}[/]: {len(todo)} item(s) left")
+    else:
+        if taxonomy is None or items is None:
+            raise ConfigError("give --taxonomy and --items (or --resume RUN_ID)")
+        if level not in ("top", "leaves"):
+            raise ConfigError(f"--level must be top or leaves, not '{level}'")
+        tax = load_taxonomy(taxonomy)
+        item_set = load_items(items, id_column=id_column, text_columns=text_column)
+        config = RunConfig(
+            taxonomy_path=str(taxonomy),
+            items_path=str(items),
+            id_column=id_column,
+            text_columns=tuple(item_set.text_columns),
+            backend=choose_backend_name(backend, base_url),
+            model=model,
+            base_url=base_url,
+            model_path=str(model_path) if model_path else None,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            level=_level(level),
+            concurrency=concurrency,
+            max_reasks=max_reasks,
+            limit=limit,
+            samples=samples,
+        )
+    llm = make_backend(
+        config.backend, model=config.model, base_url=config.base_url, model_path=config.model_path
+    )
+    prompts = load_prompts()
+    if not resume:
+        run = start_run(
+            store, config, item_set, tax, taxonomy.read_text(encoding="utf-8"), prompts, llm, run_id
+        )
+        todo = run.items()
+        for skipped_id, reason in item_set.skipped:
+            console.print(f"[yellow]skipped[/] {skipped_id}: {reason}")
+        console.print(
+            f"run [bold]{run.run_id}[/]: {len(todo)} item(s), {tax.name} {tax.version}, "
+            f"{llm.describe()['backend']} model {llm.model}"
+        )
+    cache = None if no_cache else ResponseCache(store.root / ".cache")
+    coder = Coder(taxonomy=tax, backend=llm, prompts=prompts, config=config, cache=cache)
+    status = "interrupted"
+    try:
+        _code_with_progress(todo, coder, run)
+        status = "complete"
+    finally:
+        manifest = finish_run(run, status)
+        asyncio.run(llm.aclose())
+    _print_summary(run, manifest)
+
+
+def _level(value: str) -> Level:
+    return "leaves" if value == "leaves" else "top"
+
+
+def _code_with_progress(todo: list, coder: Coder, run: Run) -> None:
+    stats: Counter[str] = Counter()
+    with Progress(
+        TextColumn("[bold]coding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} items/s"),
+        TextColumn("{task.fields[tokens]} tokens"),
+        TextColumn("[red]{task.fields[errors]} errors"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("coding", total=len(todo), rate="0.0", tokens=0, errors=0)
+
+        def on_record(record: CodingRecord) -> None:
+            stats["done"] += 1
+            stats["tokens"] += record.prompt_tokens + record.completion_tokens
+            stats["errors"] += record.status in ("error", "invalid")
+            elapsed = progress.tasks[0].elapsed or 1e-9
+            progress.update(
+                task,
+                advance=1,
+                rate=f"{stats['done'] / elapsed:.2f}",
+                tokens=stats["tokens"],
+                errors=stats["errors"],
+            )
+
+        asyncio.run(code_items(todo, coder, run, on_record))
+
+
+def _print_summary(run: Run, manifest: RunManifest) -> None:
+    latest = run.latest_codings()
+    codes = Counter(c.code for r in latest.values() for c in r.codes)
+    table = Table(title=f"codes in {run.run_id}", title_justify="left")
+    table.add_column("code")
+    table.add_column("items", justify="right")
+    table.add_column("share", justify="right")
+    total = max(1, sum(1 for r in latest.values() if r.codes))
+    for code_id, n in codes.most_common():
+        table.add_row(code_id, str(n), f"{n / total:.0%}")
+    console.print(table)
+    counts = manifest.counts
+    usage = manifest.usage
+    items = max(1, usage.get("items", 0))
+    console.print(
+        "status: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        + f" | calls {usage.get('calls', 0)} ({usage.get('cached_calls', 0)} cached)"
+        + f" | tokens/item {(usage.get('prompt_tokens', 0) + usage.get('completion_tokens', 0)) / items:.0f}"
+    )
+    if manifest.status != "complete":
+        console.print(f"[yellow]interrupted[/]: resume with llmcode code --resume {run.run_id}")
+    else:
+        console.print(f"next: llmcode export {run.run_id} --format csv | llmcode runs show {run.run_id}")

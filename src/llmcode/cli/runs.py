@@ -1,0 +1,115 @@
+"""`llmcode runs list|show` and `llmcode export`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmcode.cli.app import app, runs_app
+from llmcode.cli.options import RunRef, RunsDir
+from llmcode.errors import ConfigError
+from llmcode.export import TABLE_FORMATS, codes_to_bytes, write_codes
+from llmcode.runs import RunStore, load_run_codes
+
+console = Console(highlight=False)
+
+
+@runs_app.command("list")
+def list_runs(runs_dir: RunsDir = None) -> None:
+    """List runs, newest last."""
+    store = RunStore(runs_dir)
+    manifests = store.list()
+    if not manifests:
+        console.print(f"no runs in {store.root}")
+        return
+    table = Table()
+    for column in ("run_id", "kind", "status", "model", "taxonomy", "items", "ok", "flagged", "created"):
+        table.add_column(column)
+    for m in manifests:
+        flagged = sum(m.counts.get(s, 0) for s in ("unverified", "invalid", "error"))
+        table.add_row(
+            m.run_id, m.kind, m.status, m.coder,
+            f"{m.taxonomy.get('name', '')} {m.taxonomy.get('version', '')}",
+            str(m.items.get("n_items", "")), str(m.counts.get("ok", "")), str(flagged),
+            m.created_at.strftime("%Y-%m-%d %H:%M"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@runs_app.command("show")
+def show_run(
+    run_ref: RunRef,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Show a run's provenance, counts, usage and code distribution."""
+    run = RunStore(runs_dir).open(run_ref)
+    manifest = run.manifest()
+    if as_json:
+        sys.stdout.write(manifest.model_dump_json(indent=2) + "\n")
+        return
+    table = Table(show_header=False, title=f"run {manifest.run_id}", title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    rows = {
+        "status": manifest.status,
+        "created": manifest.created_at.isoformat(timespec="seconds"),
+        "finished": manifest.finished_at.isoformat(timespec="seconds") if manifest.finished_at else "-",
+        "backend": json.dumps(manifest.backend),
+        "taxonomy": json.dumps(manifest.taxonomy),
+        "prompts": f"sha256 {manifest.prompts.get('sha256')}",
+        "items": json.dumps(manifest.items),
+        "parameters": manifest.config.model_dump_json(exclude={"taxonomy_path", "items_path"}),
+        "counts": json.dumps(manifest.counts),
+        "usage": json.dumps(manifest.usage),
+    }
+    for key, value in rows.items():
+        table.add_row(key, value)
+    console.print(table)
+    codes = Counter(c.code for r in run.latest_codings().values() for c in r.codes)
+    if codes:
+        console.print("codes: " + ", ".join(f"{c} {n}" for c, n in codes.most_common()))
+
+
+@app.command("export")
+def export(
+    run_ref: RunRef,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl, parquet or qdpx (REFI-QDA project).")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write [default: stdout for csv/jsonl].")] = None,
+    reviewed: Annotated[bool, typer.Option("--reviewed", help="Final codes after review, with the reviewer as coder.")] = False,
+    reviewer: Annotated[str | None, typer.Option("--reviewer", help="With --reviewed: only this reviewer's decisions.")] = None,
+    human: Annotated[Path | None, typer.Option("--human", help="qdpx: add human codes (long format) as their own users.")] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Export a run's codes in long format: item_id, coder, code, justification, evidence, confidence."""
+    if fmt not in (*TABLE_FORMATS, "qdpx"):
+        raise ConfigError(f"unknown format '{fmt}'", hint=f"use one of {', '.join(TABLE_FORMATS)}, qdpx")
+    run = RunStore(runs_dir).open(run_ref)
+    if fmt == "qdpx":
+        from llmcode.refi import export_project
+
+        if output is None:
+            raise ConfigError("qdpx needs an output file", hint="add -o project.qdpx")
+        summary = export_project(run, output, reviewed=reviewed, human=human)
+        console.print(f"wrote {output}: {summary}", style="green")
+        return
+    if reviewed:
+        from llmcode.review.session import reviewed_codes
+
+        frame = reviewed_codes(run, reviewer=reviewer)
+    else:
+        frame = load_run_codes(run)
+    if output is None:
+        if fmt == "parquet":
+            raise ConfigError("parquet needs an output file", hint="add -o codes.parquet")
+        sys.stdout.write(codes_to_bytes(frame, fmt).decode())
+        return
+    write_codes(frame, output, fmt)
+    console.print(f"wrote {len(frame)} code(s) of {frame['item_id'].nunique()} item(s) to {output}", style="green")

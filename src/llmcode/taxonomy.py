@@ -1,0 +1,209 @@
+"""Taxonomy specs: the pydantic models, loading YAML with line-accurate errors, hashing, lookups.
+
+A taxonomy is a tree of categories; coding targets either its leaves or its top level. Every
+validation error names the file, the line and the field, e.g.
+``taxonomy/x.yaml:14 categories[2].id: duplicate id 'usage'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from llmcode.errors import TaxonomyError
+
+NONE_CODE = "none"
+"""The reserved code an LLM answers when no category fits (with a suggested new code)."""
+
+Level = Literal["top", "leaves"]
+_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class Example(BaseModel):
+    """An example item for a category, with why it belongs there."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1)
+    why: str = ""
+
+
+class Category(BaseModel):
+    """One category of the codebook, possibly with subcategories."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(min_length=1)
+    definition: str = Field(min_length=1)
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    examples: list[Example] = Field(default_factory=list)
+    children: list[Category] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == NONE_CODE:
+            raise ValueError(f"'{NONE_CODE}' is reserved for 'no category fits'")
+        return value
+
+    def walk(self) -> Iterator[Category]:
+        """This category and all its descendants, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+class Taxonomy(BaseModel):
+    """A versioned codebook."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    description: str = ""
+    multi_label: bool = False
+    categories: list[Category] = Field(min_length=1)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+    def walk(self) -> Iterator[Category]:
+        """Every category in the tree, depth first."""
+        for category in self.categories:
+            yield from category.walk()
+
+    def get(self, code: str) -> Category | None:
+        """The category with this id, or None."""
+        return next((c for c in self.walk() if c.id == code), None)
+
+    def targets(self, level: Level = "top") -> list[Category]:
+        """The categories coding assigns: top-level ones, or the leaves of the tree."""
+        if level == "top":
+            return list(self.categories)
+        return [c for c in self.walk() if not c.children]
+
+    def parent_of(self, code: str) -> Category | None:
+        """The top-level category that contains ``code`` (itself when it is top level)."""
+        for top in self.categories:
+            if any(c.id == code for c in top.walk()):
+                return top
+        return None
+
+    def fingerprint(self) -> str:
+        """A short content hash: equal for taxonomies that code the same way."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_taxonomy(path: str | Path) -> Taxonomy:
+    """Read and validate a taxonomy YAML file; errors name the file, line and field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TaxonomyError(f"{path}: no such taxonomy file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaxonomyError(f"{path}: cannot read taxonomy file ({exc})") from exc
+    return parse_taxonomy(text, source=str(path))
+
+
+def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
+    """Validate taxonomy YAML text; ``source`` names it in error messages."""
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise TaxonomyError(f"{where}: not valid YAML: {problem}") from exc
+    if not isinstance(data, dict):
+        raise TaxonomyError(f"{source}: a taxonomy is a mapping with name, version and categories")
+    lines = _line_index(node)
+    try:
+        taxonomy = Taxonomy.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            _located(source, lines, tuple(err["loc"]), err["msg"]) for err in exc.errors()
+        ]
+        raise TaxonomyError(
+            "invalid taxonomy:\n  " + "\n  ".join(problems),
+            hint="see the taxonomy format in the README",
+        ) from exc
+    _check_unique_ids(taxonomy, source, lines)
+    return taxonomy
+
+
+def dump_taxonomy(taxonomy: Taxonomy, header: str = "") -> str:
+    """YAML text for a taxonomy (optionally after a comment header), loadable again."""
+    body = yaml.safe_dump(
+        taxonomy.model_dump(mode="json", exclude_defaults=False),
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
+    comment = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
+    return comment + body
+
+
+def _check_unique_ids(taxonomy: Taxonomy, source: str, lines: dict[tuple, int]) -> None:
+    seen: dict[str, tuple] = {}
+    problems = []
+    for path, category in _walk_with_paths(taxonomy.categories, ("categories",)):
+        if category.id in seen:
+            problems.append(
+                _located(source, lines, (*path, "id"), f"duplicate id '{category.id}'")
+            )
+        seen.setdefault(category.id, path)
+    if problems:
+        raise TaxonomyError("invalid taxonomy:\n  " + "\n  ".join(problems))
+
+
+def _walk_with_paths(
+    categories: list[Category], prefix: tuple
+) -> Iterator[tuple[tuple, Category]]:
+    for index, category in enumerate(categories):
+        path = (*prefix, index)
+        yield path, category
+        yield from _walk_with_paths(category.children, (*path, "children"))
+
+
+def _located(source: str, lines: dict[tuple, int], loc: tuple, message: str) -> str:
+    line = None
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            line = lines[loc[:cut]]
+            break
+    where = f"{source}:{line}" if line else source
+    return f"{where} {_field_name(loc) or '(top)'}: {message}"
+
+
+def _field_name(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_index(node: yaml.Node | None, prefix: tuple = ()) -> dict[tuple, int]:
+    """Map each key path of a YAML document to the 1-based line where its value starts."""
+    index: dict[tuple, int] = {}
+    if node is None:
+        return index
+    index[prefix] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = (*prefix, key_node.value)
+            index.update(_line_index(value_node, path))
+            index[path] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            index.update(_line_index(item, (*prefix, i)))
+    return index
