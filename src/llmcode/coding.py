@@ -18,6 +18,7 @@ from llmcode import __version__
 from llmcode.backends.base import Backend, ChatRequest, ChatResponse
 from llmcode.cache import ResponseCache, cache_key
 from llmcode.errors import BackendError, RunStoreError
+from llmcode.evidence import candidate_quotes
 from llmcode.items import Item, ItemSet
 from llmcode.outputs import CheckedAnswer, answer_schema, check_answer
 from llmcode.prompts import PromptSet, item_message, reask_message, system_message
@@ -70,15 +71,23 @@ class Coder:
                 )
         return records[0] if len(records) == 1 else merge_samples(records)
 
+    def schema_for(self, item: Item) -> dict:
+        """The answer schema; with ``evidence="choice"`` quotes are the item's own sentences."""
+        if self.config.evidence == "choice":
+            quotes = candidate_quotes(item.text)
+            return answer_schema(self.code_ids, self.taxonomy.multi_label, quotes)
+        return self.schema
+
     async def _code_once(self, item: Item, sample: int) -> CodingRecord:
         messages = [self.system, item_message(self.prompts, item.item_id, item.text)]
+        schema = self.schema_for(item)
         totals = Counter[str]()
         checked = CheckedAnswer()
         response = ChatResponse(content="")
         for attempt in range(self.config.max_reasks + 1):
             request = ChatRequest(
                 messages=tuple(messages),
-                schema=self.schema,
+                schema=schema,
                 temperature=self.config.temperature,
                 max_tokens=self.config.max_tokens,
                 seed=None if self.config.seed is None else self.config.seed + sample,

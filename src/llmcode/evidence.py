@@ -7,6 +7,8 @@ Letters, digits and punctuation inside the quote must match exactly (case includ
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel
 
 _TRANSLATE = str.maketrans(
@@ -16,6 +18,8 @@ _TRANSLATE = str.maketrans(
         "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " ",
     }
 )  # fmt: skip
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])")
+_UNQUOTABLE = re.compile(r'[\n\r"\\\x00-\x1f]+')
 _TRIM = " \t\n\"'`\u2026."
 
 
@@ -66,6 +70,27 @@ def locate(quote: str, text: str) -> Span:
     start = offsets[at]
     end = offsets[at + len(needle) - 1] + 1
     return Span(quote=text[start:end], start=start, end=end, verified=True)
+
+
+def candidate_quotes(text: str, max_chars: int = 200, limit: int = 40) -> list[str]:
+    """Verbatim segments of ``text`` (sentences and lines) an LLM may choose evidence from.
+
+    Used as an enum in the answer schema, so constrained decoding can only quote the item.
+    Long sentences are cut at a word boundary, and segments stop at line breaks, double quotes
+    and backslashes (which grammar-constrained decoders handle badly): each is still a substring
+    of ``text``.
+    """
+    segments: list[str] = []
+    for line in _UNQUOTABLE.split(text):
+        for sentence in _SENTENCE_END.split(line):
+            sentence = sentence.strip()
+            if len(sentence) > max_chars:
+                sentence = sentence[:max_chars].rsplit(" ", 1)[0].rstrip()
+            if len(sentence) >= 8 and sentence not in segments:
+                segments.append(sentence)
+            if len(segments) >= limit:
+                return segments
+    return segments or [text.strip()[:max_chars]]
 
 
 def verify_quotes(quotes: list[str], text: str) -> list[Span]:

@@ -77,14 +77,23 @@ class CheckedAnswer:
         return not self.problems and all(c.verified or c.code == NONE_CODE for c in self.codes)
 
 
-def answer_schema(code_ids: list[str], multi_label: bool) -> dict[str, Any]:
-    """JSON schema (strict-mode compatible) for one item's answer."""
+def answer_schema(
+    code_ids: list[str], multi_label: bool, quotes: list[str] | None = None
+) -> dict[str, Any]:
+    """JSON schema (strict-mode compatible) for one item's answer.
+
+    With ``quotes`` (segments of the item text), evidence must be chosen from them: under
+    constrained decoding the model then cannot invent a quote.
+    """
+    quote: dict[str, Any] = {"type": "string"}
+    if quotes:
+        quote["enum"] = quotes
     code_item = {
         "type": "object",
         "properties": {
             "code": {"type": "string", "enum": [*code_ids, NONE_CODE]},
             "justification": {"type": "string"},
-            "evidence": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+            "evidence": {"type": "array", "items": quote, "minItems": 1,
                          "maxItems": MAX_QUOTES},
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         },
@@ -123,7 +132,7 @@ def check_answer(
 ) -> CheckedAnswer:
     """Parse and verify one answer; ``problems`` say what a re-ask must fix."""
     try:
-        answer = Answer.model_validate(json.loads(_strip_fences(content)))
+        answer = Answer.model_validate(json.loads(_strip_fences(content), strict=False))
     except json.JSONDecodeError as exc:
         return CheckedAnswer(problems=[f"the answer is not valid JSON ({exc.msg})"], fatal=True)
     except ValidationError as exc:
@@ -145,11 +154,9 @@ def check_answer(
         problems.append("no code given; give at least one code")
     if not multi_label and len(answer.codes) > 1:
         problems.append("this taxonomy is single-label: give exactly one code")
-    if any(c.code == NONE_CODE for c in answer.codes) and answer.suggested_code is None:
-        problems.append(f"with code '{NONE_CODE}', suggest a new code in suggested_code")
     codes = []
     for given in _deduplicated(answer.codes):
-        spans = verify_quotes(given.evidence[:MAX_QUOTES], text)
+        spans = verify_quotes(list(dict.fromkeys(given.evidence))[:MAX_QUOTES], text)
         invented = [s.quote for s in spans if not s.verified]
         if given.code != NONE_CODE and not spans:
             problems.append(f"code '{given.code}': give at least one evidence quote")

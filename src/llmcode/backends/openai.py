@@ -73,7 +73,7 @@ class OpenAIBackend:
         base_url: str | None = None,
         timeout: float = 120.0,
         max_attempts: int = 6,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: Any = None,
         wait: Any = None,
     ) -> None:
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None

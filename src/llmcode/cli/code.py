@@ -53,6 +53,7 @@ def code(
     seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed.")] = 0,
     max_reasks: Annotated[int, typer.Option("--max-reasks", min=0, help="Re-asks per item on invalid output.")] = 2,
     samples: Annotated[int, typer.Option("--samples", min=1, help="Codings per item (confidence = vote share).")] = 1,
+    evidence: Annotated[str | None, typer.Option("--evidence", help="free: the model writes quotes; choice: it picks sentences of the item (constrained, never invented) [default: choice for local, free for openai].")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
     runs_dir: RunsDir = None,
 ) -> None:
@@ -70,14 +71,17 @@ def code(
             raise ConfigError("give --taxonomy and --items (or --resume RUN_ID)")
         if level not in ("top", "leaves"):
             raise ConfigError(f"--level must be top or leaves, not '{level}'")
+        if evidence not in (None, "free", "choice"):
+            raise ConfigError(f"--evidence must be free or choice, not '{evidence}'")
         tax = load_taxonomy(taxonomy)
         item_set = load_items(items, id_column=id_column, text_columns=text_column)
+        backend_name = choose_backend_name(backend, base_url)
         config = RunConfig(
             taxonomy_path=str(taxonomy),
             items_path=str(items),
             id_column=id_column,
             text_columns=tuple(item_set.text_columns),
-            backend=choose_backend_name(backend, base_url),
+            backend=backend_name,
             model=model,
             base_url=base_url,
             model_path=str(model_path) if model_path else None,
@@ -89,6 +93,7 @@ def code(
             max_reasks=max_reasks,
             limit=limit,
             samples=samples,
+            evidence=evidence or ("choice" if backend_name == "local" else "free"),
         )
     llm = make_backend(
         config.backend, model=config.model, base_url=config.base_url, model_path=config.model_path

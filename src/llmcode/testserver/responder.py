@@ -8,9 +8,9 @@ the item text (the same item always gets the same code, different items usually 
 ``none`` only when it is the sole choice); numbers 0.8 (or 1 for integers) moved inside
 ``minimum``/``maximum``; ``true``; ``anyOf``/type lists with ``null`` take the non-null branch,
 except a property named ``suggested_code``, which gets ``null``; ``$ref`` into ``$defs``.
-Strings named ``evidence``/``quote``/``quotes`` get a verbatim quote of the item (its first sentence,
-at most 120 characters, cut at a word boundary); ``item_id`` gets the id of the item tag; other
-strings a short sentence ("The item reports ...").
+Strings named ``evidence``/``quote``/``quotes`` get a verbatim quote of the item (its first
+sentence, at most 120 characters, cut at a word boundary); ``item_id`` gets the id of the item
+tag; other strings a short sentence ("The item reports ...").
 
 The item is the last ``<item id="...">...</item>`` block of the last user message that has one
 (so a re-ask answers for the same item); without any block, the whole last user message. An array
@@ -181,7 +181,9 @@ class _Filler:
                 return None
             kind = next((k for k in kind if k != "null"), "null")
         if kind is None:
-            kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
+            kind = (
+                "object" if "properties" in schema else "array" if "items" in schema else "string"
+            )
         if kind == "object":
             properties = schema.get("properties") or {}
             return {k: self.fill(v, k, item, index, depth + 1) for k, v in properties.items()}
@@ -235,7 +237,10 @@ def fill_string(schema: dict[str, Any], name: str, item: ItemBlock, index: int) 
         value = item.item_id
     else:
         words = quote_of(item.text).split()[:8]
-        value = f"The item reports {' '.join(words).rstrip('.!?,;:')}." if words else "Nothing."
+        if words and words[0][1:].islower():
+            words[0] = words[0].lower()  # "The waiter ..." -> "that the waiter ..."
+        said = " ".join(words).rstrip(".!?,;:")
+        value = f"The item reports that {said}." if said else "The item says little."
     minimum = schema.get("minLength", 0)
     if len(value) < minimum:
         value = value + "." * (minimum - len(value))
@@ -243,7 +248,7 @@ def fill_string(schema: dict[str, Any], name: str, item: ItemBlock, index: int) 
 
 
 def malformed(content: str) -> str:
-    """Content that is not JSON: the answer cut in half (with a stray brace if that still parses)."""
+    """Not JSON: the answer cut in half (with a stray brace if the half still parses)."""
     cut = content[: len(content) // 2]
     try:
         json.loads(cut)
@@ -306,7 +311,9 @@ def token_logprobs(content: str, top: int) -> list[dict[str, Any]]:
     for position, token in enumerate(_TOKEN_RE.findall(content)):
         digest = int(hashlib.sha256(f"{position}:{token}".encode()).hexdigest()[:8], 16)
         logprob = -round(((digest % 1000) / 1000) ** 4 * 3 + 1e-4, 6)
-        alternatives = [token, token.strip().upper() or "_", f"{token}s", " the", ","][:top]
+        others = [token.strip().upper(), f"{token}s", " the", ",", " a"]
+        alternatives = list(dict.fromkeys([token, *(o for o in others if o and o != token)]))
+        alternatives = alternatives[:top]
         top_entries = [
             {"token": alt, "bytes": list(alt.encode()), "logprob": logprob - 2.0 * rank}
             for rank, alt in enumerate(alternatives)
@@ -354,3 +361,8 @@ def chat_completion(body: dict[str, Any], contents: list[str], model: str) -> di
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+
+
+def error_body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict:
+    """An OpenAI-shaped error body."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
