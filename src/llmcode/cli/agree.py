@@ -1,0 +1,297 @@
+"""`llmcode agree`: inter-rater agreement between coders' code files and LLM runs.
+
+Reads each input (a long-format codes file, or a run directory whose model becomes a coder),
+calls `llmcode.agreement`, and shows a rich table or prints the result as one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from llmcode.agreement import AgreementResult, compute_agreement, find_disagreements
+from llmcode.agreement.summary import TITLES
+from llmcode.cli.app import app, err_console
+from llmcode.codes import load_codes
+from llmcode.errors import CodesError, RunStoreError
+
+_MAX_CONFUSION_LABELS = 12
+
+
+class LevelChoice(StrEnum):
+    nominal = "nominal"
+    ordinal = "ordinal"
+    interval = "interval"
+
+
+@app.command("agree")
+def agree(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Long-format code files (CSV, TSV, JSONL, XLSX, Parquet with item_id, coder, "
+            "code) and/or run directories (the model is a coder).",
+            show_default=False,
+        ),
+    ],
+    coders: Annotated[
+        str | None, typer.Option("--coders", help="Comma-separated coders to compare.")
+    ] = None,
+    level: Annotated[
+        LevelChoice, typer.Option("--level", help="Level of measurement of the codes.")
+    ] = LevelChoice.nominal,
+    multi_label: Annotated[
+        bool, typer.Option("--multi-label", help="Codes per item and coder form a set.")
+    ] = False,
+    categories: Annotated[
+        str | None,
+        typer.Option(
+            "--categories",
+            help="Comma-separated possible codes, in order (needed for non-numeric ordinal "
+            "codes; sets q for AC1 and Brennan–Prediger).",
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", min=0, help="Item-level bootstrap resamples for 95% CIs.")
+    ] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    by_code: Annotated[
+        bool, typer.Option("--by-code", help="Show per-code κ and α (one-vs-rest).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    disagreements: Annotated[
+        Path | None,
+        typer.Option(
+            "--disagreements",
+            help="Write the items coders disagree on (with justifications) to this CSV.",
+        ),
+    ] = None,
+) -> None:
+    """Inter-rater agreement: κ, α, AC1 and more, with bootstrap CIs and a per-code breakdown."""
+    codes = read_inputs(inputs)
+    chosen = _split(coders)
+    result = compute_agreement(
+        codes,
+        coders=chosen,
+        level=level.value,
+        multi_label=multi_label,
+        categories=_split(categories),
+        bootstrap=bootstrap,
+        seed=seed,
+        by_code=by_code,
+    )
+    if disagreements is not None:
+        table = find_disagreements(codes, coders=chosen, multi_label=multi_label)
+        table.to_csv(disagreements, index=False)
+        err_console.print(f"wrote {len(table)} disagreement(s) to {disagreements}")
+    if as_json:
+        typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        show(result, by_code=by_code, console=Console(highlight=False))
+
+
+def read_inputs(inputs: list[Path]) -> pd.DataFrame:
+    """Concatenate code files and run directories into one long-format DataFrame.
+
+    A run's coder is its model; when two inputs would give the same coder name, run coders are
+    renamed ``<model>@<run directory>`` so that each run stays a coder of its own.
+    """
+    frames: list[pd.DataFrame] = []
+    runs: list[tuple[Path, pd.DataFrame]] = []
+    for path in inputs:
+        if path.is_dir():
+            runs.append((path, _read_run(path)))
+        else:
+            frames.append(load_codes(path))
+    taken = set().union(*(set(frame["coder"]) for frame in frames))
+    run_coders = [set(frame["coder"]) for _, frame in runs]
+    for index, (path, frame) in enumerate(runs):
+        others = set().union(*(c for i, c in enumerate(run_coders) if i != index))
+        clash = run_coders[index] & (taken | others)
+        if clash:
+            coder = frame["coder"]
+            frame = frame.assign(coder=coder.where(~coder.isin(clash), coder + f"@{path.name}"))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_run(path: Path) -> pd.DataFrame:
+    if not (path / "manifest.json").is_file():
+        raise CodesError(
+            f"{path}: a directory but not a run (no manifest.json)",
+            hint="pass a codes file or a runs/<run_id> directory",
+        )
+    try:
+        from llmcode.runs import load_run_codes
+    except ImportError as exc:
+        raise RunStoreError(
+            f"{path}: this llmcode cannot read run directories yet", hint="pass a codes file"
+        ) from exc
+    return load_run_codes(path)
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    return [part for part in parts if part] or None
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _interval(interval: tuple[float, float] | None, digits: int = 3) -> str:
+    if interval is None:
+        return ""
+    return f"[{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+
+
+def _applies(name: str, result: AgreementResult) -> bool:
+    two = len(result.coders) == 2
+    if name == "cohen_kappa":
+        return two
+    if name.startswith("weighted_kappa"):
+        return two and result.level != "nominal"
+    if name == "krippendorff_alpha_jaccard":
+        return result.multi_label
+    return True
+
+
+def show(result: AgreementResult, *, by_code: bool, console: Console) -> None:
+    """Render the result as rich tables with interpretation bands and notes."""
+    mode = "multi-label sets" if result.multi_label else result.level
+    console.print(
+        f"[bold]Agreement[/] · {len(result.coders)} coders ({', '.join(result.coders)}) · "
+        f"{result.n_items} items · {mode}"
+    )
+    table = Table(show_edge=True)
+    table.add_column("Coefficient")
+    table.add_column("Value", justify="right")
+    if result.bootstrap:
+        table.add_column(f"{result.bootstrap.confidence:.0%} CI", justify="right")
+    table.add_column("Interpretation")
+    values = result.model_dump()
+    for name, title in TITLES.items():
+        if not _applies(name, result):
+            continue
+        if name == "krippendorff_alpha":
+            title = f"{title} ({result.distance})"
+        row = [title, _number(values[name])]
+        if result.bootstrap:
+            row.append(_interval(result.ci95.get(name)))
+        row.append(result.interpretation.get(name, "undefined" if values[name] is None else ""))
+        table.add_row(*row)
+    console.print(table)
+    console.print(
+        "[dim]κ, AC1, BP: Landis & Koch (1977). α: Krippendorff (2004), ≥ .800 reliable, "
+        "≥ .667 tentative conclusions only.[/]"
+    )
+    if result.bootstrap:
+        console.print(
+            f"[dim]CIs: {result.bootstrap.n_resamples} item-level bootstrap resamples, "
+            f"seed {result.bootstrap.seed}.[/]"
+        )
+    if result.confusion is not None:
+        _show_confusion(result, console)
+    if result.pairwise is not None:
+        _show_pairwise(result, console)
+    if by_code:
+        _show_per_code(result, console)
+    for reason in _grouped_reasons(result):
+        console.print(f"[yellow]{reason}[/]")
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def _grouped_reasons(result: AgreementResult) -> list[str]:
+    """'A is undefined: why' and 'B is undefined: why' become 'A and B are undefined: why'."""
+    groups: dict[str, list[str]] = {}
+    for name, reason in result.undefined.items():
+        if not _applies(name, result):
+            continue
+        subject, marker, why = reason.partition(" is undefined: ")
+        if marker:
+            groups.setdefault(why, []).append(subject)
+        else:
+            groups.setdefault(reason, [])
+    lines = []
+    for why, subjects in groups.items():
+        if len(subjects) > 1:
+            lines.append(f"{', '.join(subjects[:-1])} and {subjects[-1]} are undefined: {why}")
+        elif subjects:
+            lines.append(f"{subjects[0]} is undefined: {why}")
+        else:
+            lines.append(why)
+    return lines
+
+
+def _show_confusion(result: AgreementResult, console: Console) -> None:
+    confusion = result.confusion
+    assert confusion is not None
+    if len(confusion.labels) > _MAX_CONFUSION_LABELS:
+        console.print(
+            f"[dim]The confusion matrix has {len(confusion.labels)} labels; see --json.[/]"
+        )
+        return
+    first, second = confusion.coders
+    console.print(f"[bold]Confusion matrix[/] · rows: {first} · columns: {second}")
+    table = Table()
+    table.add_column("")
+    for label in confusion.labels:
+        table.add_column(label, justify="right")
+    for label, row in zip(confusion.labels, confusion.matrix, strict=True):
+        table.add_row(label, *(str(cell) for cell in row))
+    console.print(table)
+
+
+def _show_pairwise(result: AgreementResult, console: Console) -> None:
+    pairs = {pair.coders: pair for pair in result.pairwise or []}
+    console.print("[bold]Pairwise Cohen's κ[/] (n = items both coded)")
+    table = Table()
+    table.add_column("")
+    for coder in result.coders:
+        table.add_column(coder, justify="right")
+    for first in result.coders:
+        cells = []
+        for second in result.coders:
+            pair = pairs.get((first, second)) or pairs.get((second, first))
+            if pair is None:
+                cells.append("")
+            else:
+                cells.append(f"{_number(pair.cohen_kappa)} (n={pair.n_items})")
+        table.add_row(first, *cells)
+    console.print(table)
+
+
+def _show_per_code(result: AgreementResult, console: Console) -> None:
+    with_ci = any(entry.ci95 for entry in result.per_code.values())
+    console.print("[bold]Per code[/] (one-vs-rest; n = codings applying the code)")
+    table = Table(box=box.SIMPLE_HEAD)
+    columns = ["code", "n", "prev.", "κ", "α", "agree"]
+    if with_ci:
+        columns[4:4] = ["κ CI"]
+        columns[6:6] = ["α CI"]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "code" else "right", no_wrap=True)
+    for code, entry in result.per_code.items():
+        row = [code, str(entry.n), f"{entry.prevalence:.0%}", _number(entry.kappa)]
+        if with_ci:
+            row.append(_interval(entry.ci95.get("kappa"), digits=2))
+        row.append(_number(entry.alpha))
+        if with_ci:
+            row.append(_interval(entry.ci95.get("alpha"), digits=2))
+        row.append(f"{entry.percent_agreement:.0%}")
+        table.add_row(*row)
+    console.print(table)
+    for code, entry in result.per_code.items():
+        for reason in dict.fromkeys(entry.undefined.values()):
+            console.print(f"[yellow]{code}:[/] {reason}")

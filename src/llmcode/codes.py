@@ -1,0 +1,157 @@
+"""Long-format code files: one row per code a coder applied to an item.
+
+Owns reading `item_id, coder, code` tables from CSV, TSV, JSONL, XLSX and Parquet into one
+DataFrame shape that agreement, audit and analysis reuse. Every value is a string (item ids
+like ``007`` stay ``"007"``); surrounding whitespace is stripped; an empty ``code`` becomes
+NaN (the consumer decides what an empty code means); other columns (``justification``, ...)
+are kept. Problems raise `CodesError` naming the file, the column or the row.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from llmcode.errors import CodesError
+
+CODE_COLUMNS = ("item_id", "coder", "code")
+SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".xlsx": "xlsx",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_FORMAT_HINT = "long format: one row per code with columns item_id, coder, code"
+
+
+def load_codes(path: str | Path) -> pd.DataFrame:
+    """Read a long-format codes file into a DataFrame with string columns item_id, coder, code.
+
+    Rows whose ``code`` is empty are kept with ``code`` = NaN. Rows lacking an ``item_id`` or a
+    ``coder`` are errors (the message names the file row). Column names are matched after
+    stripping and lower-casing, so ``Item_ID`` works.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CodesError(f"{path}: no such file", hint="check the path")
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise CodesError(
+            f"{path}: unsupported file type {path.suffix or '(none)'!r}",
+            hint=f"use one of {', '.join(sorted(SUFFIXES))} ({_FORMAT_HINT})",
+        )
+    if path.stat().st_size == 0:
+        raise CodesError(f"{path}: the file is empty", hint=_FORMAT_HINT)
+    frame, rows = _read(path, kind)
+    return _normalise(frame, path, rows)
+
+
+def _read(path: Path, kind: str) -> tuple[pd.DataFrame, list[int]]:
+    """Return the raw table and, for each of its rows, the row (or line) number in the file."""
+    try:
+        if kind in ("csv", "tsv"):
+            sep = "\t" if kind == "tsv" else ","
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+            return frame, list(range(2, len(frame) + 2))
+        if kind == "jsonl":
+            return _read_jsonl(path)
+        if kind == "xlsx":
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+            return frame, list(range(2, len(frame) + 2))
+        frame = _stringify(pd.read_parquet(path))
+        return frame, list(range(1, len(frame) + 1))
+    except CodesError:
+        raise
+    except pd.errors.EmptyDataError as exc:
+        raise CodesError(f"{path}: the file is empty", hint=_FORMAT_HINT) from exc
+    except Exception as exc:  # pandas, openpyxl and pyarrow raise many unrelated types
+        raise CodesError(f"{path}: cannot read as {kind}: {exc}", hint=_FORMAT_HINT) from exc
+
+
+def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[int]]:
+    records: list[dict[str, object]] = []
+    lines: list[int] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CodesError(
+                    f"{path}, line {number}: not valid JSON ({exc.msg})", hint=_FORMAT_HINT
+                ) from exc
+            if not isinstance(record, dict):
+                raise CodesError(
+                    f"{path}, line {number}: expected a JSON object, got {type(record).__name__}",
+                    hint=_FORMAT_HINT,
+                )
+            records.append({key: _json_text(value) for key, value in record.items()})
+            lines.append(number)
+    if not records:
+        raise CodesError(f"{path}: the file has no records", hint=_FORMAT_HINT)
+    return pd.DataFrame.from_records(records), lines
+
+
+def _json_text(value: object) -> object:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _stringify(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet keeps types; turn every column into strings (integral floats without '.0')."""
+    out = {}
+    for name, column in frame.items():
+        if pd.api.types.is_float_dtype(column) and column.dropna().map(float.is_integer).all():
+            column = column.astype("Int64")
+        text = column.astype(object).where(column.notna(), None)
+        out[str(name)] = text.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _normalise(frame: pd.DataFrame, path: Path, rows: list[int]) -> pd.DataFrame:
+    frame = frame.rename(columns=lambda name: str(name).strip().lower())
+    missing = [name for name in CODE_COLUMNS if name not in frame.columns]
+    if missing:
+        found = ", ".join(map(str, frame.columns)) or "(none)"
+        raise CodesError(
+            f"{path}: missing column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} (found: {found})",
+            hint=_FORMAT_HINT,
+        )
+    if frame.empty:
+        raise CodesError(f"{path}: the file has a header but no rows", hint=_FORMAT_HINT)
+    frame = frame.reset_index(drop=True)
+    for name in frame.columns:
+        column = frame[name].astype(object)
+        stripped = column.map(lambda v: v.strip() if isinstance(v, str) else v)
+        frame[name] = stripped.where(stripped.notna() & (stripped != ""), None)
+    for name in ("item_id", "coder"):
+        blank = frame[name].isna()
+        if blank.any():
+            where = [rows[i] for i in blank[blank].index[:5]]
+            more = " ..." if blank.sum() > 5 else ""
+            unit = "line" if path.suffix.lower() in (".jsonl", ".ndjson") else "row"
+            raise CodesError(
+                f"{path}: empty {name} in {unit}{'s' if len(where) > 1 else ''} "
+                f"{', '.join(map(str, where))}{more}",
+                hint=f"every row needs an {name}"
+                if name == "item_id"
+                else "every row needs a coder",
+            )
+    ordered = [*CODE_COLUMNS, *(c for c in frame.columns if c not in CODE_COLUMNS)]
+    frame = frame[ordered]
+    frame["code"] = frame["code"].astype(object).where(frame["code"].notna(), float("nan"))
+    return frame
