@@ -118,7 +118,6 @@ def code(
         status = "complete"
     finally:
         manifest = finish_run(run, status)
-        asyncio.run(llm.aclose())
     _print_summary(run, manifest)
 
 
@@ -154,7 +153,13 @@ def _code_with_progress(todo: list, coder: Coder, run: Run) -> None:
                 errors=stats["errors"],
             )
 
-        asyncio.run(code_items(todo, coder, run, on_record))
+        async def code_then_close() -> None:
+            try:
+                await code_items(todo, coder, run, on_record)
+            finally:
+                await coder.backend.aclose()
+
+        asyncio.run(code_then_close())
 
 
 def _print_summary(run: Run, manifest: RunManifest) -> None:

@@ -1,0 +1,5 @@
+"""``python -m llmcode``: the command line."""
+
+from llmcode.cli import main
+
+main()
