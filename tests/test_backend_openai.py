@@ -90,10 +90,10 @@ def test_structured_outputs_are_requested_with_the_schema_and_seed():
     assert (sent["seed"], sent["temperature"], sent["max_tokens"]) == (7, 0.3, 99)
 
 
-def test_a_server_without_json_schema_falls_back_to_json_mode_for_good():
+def test_a_server_without_json_schema_steps_down_to_json_mode_for_good():
     rejected = (400, {"error": {"message": "response_format json_schema is not supported",
                                 "param": "response_format"}}, {})  # fmt: skip
-    script = Script(rejected, (200, completion("{}"), {}), (200, completion("{}"), {}))
+    script = Script(rejected, rejected, (200, completion("{}"), {}), (200, completion("{}"), {}))
     backend = backend_for(script)
     request = ChatRequest(messages=({"role": "user", "content": "hi"},), schema=SCHEMA)
 
@@ -103,8 +103,10 @@ def test_a_server_without_json_schema_falls_back_to_json_mode_for_good():
         await backend.aclose()
 
     asyncio.run(go())
-    assert [r["response_format"]["type"] for r in script.requests] == ["json_schema", "json_object", "json_object"]
-    assert backend.describe()["structured_outputs"] is False
+    formats = [r["response_format"] for r in script.requests]
+    assert [f["type"] for f in formats] == ["json_schema", "json_object", "json_object", "json_object"]
+    assert formats[1]["schema"] == SCHEMA and "schema" not in formats[2]
+    assert backend.describe()["response_format"] == "json_object"
 
 
 def test_a_client_error_is_not_retried_and_becomes_a_backend_error():

@@ -10,13 +10,14 @@ code's confidence becomes its vote share.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from llmcode import __version__
 from llmcode.backends.base import Backend, ChatRequest, ChatResponse
 from llmcode.cache import ResponseCache, cache_key
+from llmcode.costs import Budget
 from llmcode.errors import BackendError, RunStoreError
 from llmcode.evidence import candidate_quotes
 from llmcode.items import Item, ItemSet
@@ -92,7 +93,7 @@ class Coder:
                 max_tokens=self.config.max_tokens,
                 seed=None if self.config.seed is None else self.config.seed + sample,
             )
-            response = await self._ask(request, sample)
+            response = await self.ask(request, sample)
             totals.update(
                 prompt=response.prompt_tokens,
                 completion=response.completion_tokens,
@@ -126,7 +127,8 @@ class Coder:
             cached_calls=totals["cached"],
         )
 
-    async def _ask(self, request: ChatRequest, sample: int) -> ChatResponse:
+    async def ask(self, request: ChatRequest, sample: int) -> ChatResponse:
+        """One request through the response cache."""
         key = cache_key(self.backend.name, self.backend.model, request, sample)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             return hit
@@ -169,25 +171,40 @@ async def code_items(
     coder: Coder,
     run: Run,
     on_record: RecordCallback | None = None,
-) -> None:
-    """Code ``items`` with ``concurrency`` workers; each record is durable before the next."""
-    queue: asyncio.Queue[Item] = asyncio.Queue()
-    for item in items:
-        queue.put_nowait(item)
+    budget: Budget | None = None,
+) -> bool:
+    """Code ``items`` with ``concurrency`` workers, ``items_per_request`` items per request.
+
+    Each record is durable before the next is started. Returns False when the budget stopped
+    the run early (the rest stays pending, so the run can be resumed).
+    """
+    from llmcode.multiitem import code_many
+
+    queue = deque(items)
+    per_request = coder.config.items_per_request
+
+    def take() -> list[Item]:
+        chunk: list[Item] = []
+        while queue and len(chunk) < per_request:
+            if budget is not None and not budget.try_start():
+                queue.clear()
+                break
+            chunk.append(queue.popleft())
+        return chunk
 
     async def worker() -> None:
-        while True:
-            try:
-                item = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            record = await coder.code(item)
-            run.append_coding(record)
-            if on_record is not None:
-                on_record(record)
+        while chunk := take():
+            records = await code_many(coder, chunk)
+            for record in records:
+                run.append_coding(record)
+                if budget is not None:
+                    budget.charge(record.prompt_tokens, record.completion_tokens)
+                if on_record is not None:
+                    on_record(record)
 
-    workers = min(coder.config.concurrency, max(1, queue.qsize()))
+    workers = min(coder.config.concurrency, max(1, len(queue)))
     await asyncio.gather(*(worker() for _ in range(workers)))
+    return not (budget is not None and budget.exhausted)
 
 
 def start_run(
@@ -240,9 +257,11 @@ def pending_items(run: Run) -> list[Item]:
     return [item for item in run.items() if item.item_id not in done]
 
 
-def finish_run(run: Run, status: str = "complete") -> RunManifest:
-    """Recount the run from its records and close its manifest."""
+def finish_run(run: Run, status: str = "complete", backend: Backend | None = None) -> RunManifest:
+    """Recount the run from its records and close its manifest (with the backend's final state)."""
     manifest = run.manifest()
+    if backend is not None:
+        manifest = manifest.model_copy(update={"backend": backend.describe()})
     latest = run.latest_codings()
     records = run.codings()
     counts = Counter(r.status for r in latest.values())

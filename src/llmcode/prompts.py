@@ -20,6 +20,7 @@ from llmcode.taxonomy import Level, Taxonomy
 SYSTEM = "closed_coding.system.md"
 USER = "closed_coding.user.md"
 REASK = "reask.md"
+MULTI = "closed_coding.multi.md"
 
 
 def default_prompts_dir() -> Path:
@@ -51,7 +52,7 @@ class PromptSet:
         return env.from_string(self.templates[name]).render(**values).strip()
 
 
-def load_prompts(directory: Path | None = None, names: tuple[str, ...] = (SYSTEM, USER, REASK)) -> PromptSet:
+def load_prompts(directory: Path | None = None, names: tuple[str, ...] = (SYSTEM, USER, REASK, MULTI)) -> PromptSet:
     """Read the named templates from ``directory`` (default: the shipped ones)."""
     directory = directory or default_prompts_dir()
     templates = {}

@@ -57,6 +57,10 @@ class RunConfig(BaseModel):
     limit: int | None = Field(default=None, ge=1)
     samples: int = Field(default=1, ge=1)
     evidence: Literal["free", "choice"] = "free"
+    items_per_request: int = Field(default=1, ge=1)
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
+    max_cost: float | None = Field(default=None, ge=0)
 
 
 class Sample(BaseModel):

@@ -33,14 +33,19 @@ def make_backend(
     timeout: float = 120.0,
     max_attempts: int = 6,
     n_ctx: int | None = None,
+    rpm: float | None = None,
+    tpm: float | None = None,
 ) -> Backend:
     """Build the named backend; secrets come from the environment and are never stored."""
     if name == "openai":
         from llmcode.backends.openai import OpenAIBackend
+        from llmcode.scheduling import RateLimiter
 
+        limiter = RateLimiter(rpm=rpm, tpm=tpm) if (rpm or tpm) else None
         return OpenAIBackend(
-            model=model, base_url=base_url, timeout=timeout, max_attempts=max_attempts
-        )
+            model=model, base_url=base_url, timeout=timeout, max_attempts=max_attempts,
+            limiter=limiter,
+        )  # fmt: skip
     if name == "local":
         from llmcode.backends.local import LocalBackend
 

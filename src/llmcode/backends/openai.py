@@ -3,7 +3,8 @@
 Retries have one owner: the SDK client runs with ``max_retries=0`` and tenacity retries
 transient failures (429 honouring Retry-After, 5xx, timeouts, connection errors) with
 exponential backoff and jitter. Structured outputs (``json_schema``) are used when the server
-supports them; a 400 that rejects them switches this backend to JSON mode for good.
+supports them; a 400/422 that rejects them steps this backend down for good, to JSON mode with
+the schema attached (llama.cpp's server honours it), then to plain JSON mode.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import os
 import random
 from typing import Any
 
-import httpx
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from llmcode.backends.base import ChatRequest, ChatResponse
 from llmcode.errors import BackendError, ConfigError
+from llmcode.scheduling import RateLimiter
 
 DEFAULT_MODEL = "gpt-4o-mini"
+MODES = ("json_schema", "json_object+schema", "json_object")
 NO_KEY = "sk-no-key-needed"
 
 
@@ -75,6 +77,7 @@ class OpenAIBackend:
         max_attempts: int = 6,
         http_client: Any = None,
         wait: Any = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         api_key = os.environ.get("OPENAI_API_KEY")
@@ -85,8 +88,9 @@ class OpenAIBackend:
             )
         self.model = model or os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL
         self.max_attempts = max_attempts
-        self.structured = True
+        self.mode = MODES[0]
         self._wait = wait or BackoffWait()
+        self.limiter = limiter
         self._client = openai.AsyncOpenAI(
             api_key=api_key or NO_KEY,
             base_url=self.base_url,
@@ -100,7 +104,7 @@ class OpenAIBackend:
             "backend": self.name,
             "model": self.model,
             "base_url": self.base_url or "https://api.openai.com/v1",
-            "structured_outputs": self.structured,
+            "response_format": self.mode,
         }
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
@@ -123,22 +127,31 @@ class OpenAIBackend:
         raise BackendError("no attempt was made")  # pragma: no cover - tenacity always attempts
 
     async def _complete_once(self, request: ChatRequest) -> ChatResponse:
-        try:
-            return await self._call(request, structured=self.structured)
-        except openai.BadRequestError as exc:
-            if self.structured and _rejects_schema(exc):
-                self.structured = False
-                return await self._call(request, structured=False)
-            raise
+        while True:
+            mode = self.mode
+            if self.limiter is not None:
+                await self.limiter.acquire(approximate_tokens(request))
+            try:
+                return await self._call(request, mode)
+            except openai.RateLimitError as exc:
+                if self.limiter is not None:
+                    self.limiter.rate_limited(retry_after_seconds(exc))
+                raise
+            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                if mode == MODES[-1] or not _rejects_format(exc):
+                    raise
+                if self.mode == mode:
+                    self.mode = MODES[MODES.index(mode) + 1]
 
-    async def _call(self, request: ChatRequest, structured: bool) -> ChatResponse:
-        if structured:
-            response_format: dict[str, Any] = {
+    async def _call(self, request: ChatRequest, mode: str) -> ChatResponse:
+        response_format: dict[str, Any] = {"type": "json_object"}
+        if mode == "json_schema":
+            response_format = {
                 "type": "json_schema",
                 "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
             }
-        else:
-            response_format = {"type": "json_object"}
+        elif mode == "json_object+schema":
+            response_format["schema"] = request.schema
         kwargs: dict[str, Any] = {}
         if request.seed is not None:
             kwargs["seed"] = request.seed
@@ -172,8 +185,13 @@ class OpenAIBackend:
         await self._client.close()
 
 
-def _rejects_schema(exc: openai.BadRequestError) -> bool:
-    text = f"{_message(exc)} {getattr(exc, 'param', '') or ''}".lower()
+def approximate_tokens(request: ChatRequest) -> int:
+    """Prompt tokens as characters / 4 (what rate limits are budgeted with)."""
+    return sum(len(m.get("content") or "") for m in request.messages) // 4
+
+
+def _rejects_format(exc: openai.APIStatusError) -> bool:
+    text = f"{_message(exc)} {getattr(exc, 'param', '') or ''} {exc.body}".lower()
     return "response_format" in text or "json_schema" in text
 
 

@@ -24,6 +24,14 @@ from llmcode.coding import (
     pending_items,
     start_run,
 )
+from llmcode.costs import (
+    OUTPUT_TOKENS_PER_CODE,
+    Budget,
+    cost_of,
+    estimate_run,
+    load_prices,
+    price_for,
+)
 from llmcode.errors import ConfigError
 from llmcode.items import load_items
 from llmcode.prompts import load_prompts
@@ -54,6 +62,12 @@ def code(
     max_reasks: Annotated[int, typer.Option("--max-reasks", min=0, help="Re-asks per item on invalid output.")] = 2,
     samples: Annotated[int, typer.Option("--samples", min=1, help="Codings per item (confidence = vote share).")] = 1,
     evidence: Annotated[str | None, typer.Option("--evidence", help="free: the model writes quotes; choice: it picks sentences of the item (constrained, never invented) [default: choice for local, free for openai].")] = None,
+    items_per_request: Annotated[int, typer.Option("--items-per-request", min=1, help="Items per request: the codebook is sent once for K items.")] = 1,
+    rpm: Annotated[float | None, typer.Option("--rpm", help="Requests per minute the endpoint allows.")] = None,
+    tpm: Annotated[float | None, typer.Option("--tpm", help="Prompt tokens per minute the endpoint allows.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count tokens and estimate the cost; send nothing.")] = False,
+    max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop (resumably) before spending more than this many USD.")] = None,
+    prices: Annotated[Path | None, typer.Option("--prices", envvar="LLMCODE_PRICES", help="YAML price table: model: {input: USD/1M, output: USD/1M}.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
     runs_dir: RunsDir = None,
 ) -> None:
@@ -94,10 +108,19 @@ def code(
             limit=limit,
             samples=samples,
             evidence=evidence or ("choice" if backend_name == "local" else "free"),
+            items_per_request=items_per_request,
+            rpm=rpm,
+            tpm=tpm,
+            max_cost=max_cost,
         )
+        if dry_run:
+            _print_estimate(config, tax, item_set.items[:limit] if limit else item_set.items, prices)
+            return
     llm = make_backend(
-        config.backend, model=config.model, base_url=config.base_url, model_path=config.model_path
-    )
+        config.backend, model=config.model, base_url=config.base_url,
+        model_path=config.model_path, rpm=config.rpm, tpm=config.tpm,
+    )  # fmt: skip
+    budget = _budget(config, llm.model, prices)
     prompts = load_prompts()
     if not resume:
         run = start_run(
@@ -114,10 +137,12 @@ def code(
     coder = Coder(taxonomy=tax, backend=llm, prompts=prompts, config=config, cache=cache)
     status = "interrupted"
     try:
-        _code_with_progress(todo, coder, run)
-        status = "complete"
+        finished = _code_with_progress(todo, coder, run, budget)
+        status = "complete" if finished else "interrupted"
+        if not finished:
+            console.print(f"[yellow]budget reached[/]: stopped before spending more than ${config.max_cost}")
     finally:
-        manifest = finish_run(run, status)
+        manifest = finish_run(run, status, llm)
     _print_summary(run, manifest)
 
 
@@ -125,8 +150,44 @@ def _level(value: str) -> Level:
     return "leaves" if value == "leaves" else "top"
 
 
-def _code_with_progress(todo: list, coder: Coder, run: Run) -> None:
+def _budget(config: RunConfig, model: str, prices: Path | None) -> Budget | None:
+    if config.max_cost is None:
+        return None
+    price = price_for(model, load_prices(prices))
+    if price is None:
+        raise ConfigError(
+            f"--max-cost needs a price for model '{model}'",
+            hint="add it to a price table and pass --prices prices.yaml",
+        )
+    per_item = cost_of(2000, OUTPUT_TOKENS_PER_CODE, price) * config.samples
+    return Budget(config.max_cost, price, per_item)
+
+
+def _print_estimate(config: RunConfig, tax, items: list, prices: Path | None) -> None:
+    from llmcode.prompts import item_message, system_message
+
+    prompts = load_prompts()
+    model = config.model or ("gpt-4o-mini" if config.backend == "openai" else "local")
+    estimate = estimate_run(
+        system_message(prompts, tax, config.level),
+        [item_message(prompts, i.item_id, i.text) for i in items],
+        model,
+        load_prices(prices),
+        items_per_request=config.items_per_request,
+        samples=config.samples,
+        codes_per_item=2.0 if tax.multi_label else 1.0,
+    )
+    table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
+    for key, value in estimate.as_dict().items():
+        table.add_row(key, "-" if value is None else str(value))
+    console.print(table)
+    if estimate.cost is None and config.backend == "openai":
+        console.print(f"[yellow]no price known for '{model}'[/]: pass --prices prices.yaml")
+
+
+def _code_with_progress(todo: list, coder: Coder, run: Run, budget: Budget | None) -> bool:
     stats: Counter[str] = Counter()
+    limiter = getattr(coder.backend, "limiter", None)
     with Progress(
         TextColumn("[bold]coding"),
         BarColumn(),
@@ -134,11 +195,14 @@ def _code_with_progress(todo: list, coder: Coder, run: Run) -> None:
         TextColumn("{task.fields[rate]} items/s"),
         TextColumn("{task.fields[tokens]} tokens"),
         TextColumn("[red]{task.fields[errors]} errors"),
+        TextColumn("[dim]{task.fields[limit]}"),
         TimeElapsedColumn(),
         console=console,
         transient=False,
     ) as progress:
-        task = progress.add_task("coding", total=len(todo), rate="0.0", tokens=0, errors=0)
+        task = progress.add_task(
+            "coding", total=len(todo), rate="0.0", tokens=0, errors=0, limit=""
+        )
 
         def on_record(record: CodingRecord) -> None:
             stats["done"] += 1
@@ -151,15 +215,16 @@ def _code_with_progress(todo: list, coder: Coder, run: Run) -> None:
                 rate=f"{stats['done'] / elapsed:.2f}",
                 tokens=stats["tokens"],
                 errors=stats["errors"],
+                limit=limiter.current_limit if limiter is not None else "",
             )
 
-        async def code_then_close() -> None:
+        async def code_then_close() -> bool:
             try:
-                await code_items(todo, coder, run, on_record)
+                return await code_items(todo, coder, run, on_record, budget)
             finally:
                 await coder.backend.aclose()
 
-        asyncio.run(code_then_close())
+        return asyncio.run(code_then_close())
 
 
 def _print_summary(run: Run, manifest: RunManifest) -> None:

@@ -1,0 +1,180 @@
+"""Token counts, cost estimates and budgets, before and during a run.
+
+Prompt tokens are counted with tiktoken when it is installed (OpenAI models); otherwise they are
+approximated as characters / 4, the usual rule of thumb for English text (documented in the
+README; it is within about ±15% for our prompts). Output tokens are estimated per item from the
+answer's size. Prices are USD per million tokens, from a built-in table or a YAML/JSON file
+(``--prices`` or ``LLMCODE_PRICES``) mapping a model name to ``{input: x, output: y}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from llmcode.errors import ConfigError
+
+OUTPUT_TOKENS_PER_CODE = 120  # a code with justification, 1-3 quotes and confidence, as JSON
+
+
+class Price(BaseModel):
+    """USD per million tokens."""
+
+    input: float
+    output: float
+
+
+PRICES: dict[str, Price] = {
+    "gpt-4o-mini": Price(input=0.15, output=0.60),
+    "gpt-4o": Price(input=2.50, output=10.00),
+    "gpt-4.1": Price(input=2.00, output=8.00),
+    "gpt-4.1-mini": Price(input=0.40, output=1.60),
+    "gpt-4.1-nano": Price(input=0.10, output=0.40),
+    "gpt-5-mini": Price(input=0.25, output=2.00),
+}
+
+
+def load_prices(path: str | Path | None = None) -> dict[str, Price]:
+    """The built-in price table, updated from ``path`` (or ``LLMCODE_PRICES``) when given."""
+    prices = dict(PRICES)
+    chosen = path or os.environ.get("LLMCODE_PRICES")
+    if not chosen:
+        return prices
+    path = Path(chosen)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read price table ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a price table maps model names to {{input, output}}")
+    for model, value in data.items():
+        try:
+            prices[str(model)] = Price.model_validate(value)
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: model '{model}': {exc.errors()[0]['msg']}") from exc
+    return prices
+
+
+def price_for(model: str, prices: dict[str, Price]) -> Price | None:
+    """Exact model name first, then the longest known prefix (dated snapshots)."""
+    if model in prices:
+        return prices[model]
+    matches = [name for name in prices if model.startswith(name)]
+    return prices[max(matches, key=len)] if matches else None
+
+
+def token_counter(model: str) -> tuple[Callable[[str], int], str]:
+    """A function counting tokens of a text, and how it counts ("tiktoken" or "chars/4")."""
+    try:
+        import tiktoken
+    except ImportError:
+        return approximate_tokens, "chars/4"
+    try:
+        encoding = tiktoken.encoding_for_model(model)
+    except KeyError:
+        encoding = tiktoken.get_encoding("o200k_base")
+    return (lambda text: len(encoding.encode(text, disallowed_special=()))), "tiktoken"
+
+
+def approximate_tokens(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+@dataclass
+class Estimate:
+    """What a run would cost before it starts."""
+
+    items: int
+    requests: int
+    prompt_tokens: int
+    output_tokens: int
+    counter: str
+    price: Price | None
+
+    @property
+    def cost(self) -> float | None:
+        if self.price is None:
+            return None
+        return cost_of(self.prompt_tokens, self.output_tokens, self.price)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "items": self.items,
+            "requests": self.requests,
+            "prompt_tokens": self.prompt_tokens,
+            "output_tokens": self.output_tokens,
+            "tokens_per_item": round((self.prompt_tokens + self.output_tokens) / max(1, self.items), 1),
+            "token_counter": self.counter,
+            "price_per_million": self.price.model_dump() if self.price else None,
+            "cost_usd": None if self.cost is None else round(self.cost, 6),
+        }
+
+
+def cost_of(prompt_tokens: int, output_tokens: int, price: Price) -> float:
+    return (prompt_tokens * price.input + output_tokens * price.output) / 1_000_000
+
+
+class Budget:
+    """Stops starting new items once spending plus the next item's estimate would pass the cap."""
+
+    def __init__(self, max_cost: float, price: Price, per_item_estimate: float) -> None:
+        self.max_cost = max_cost
+        self.price = price
+        self.per_item_estimate = per_item_estimate
+        self.spent = 0.0
+        self.committed = 0  # items started and not yet charged
+        self.exhausted = False
+
+    def try_start(self) -> bool:
+        """Reserve room for one more item; False (and ``exhausted``) when it would not fit."""
+        projected = self.spent + (self.committed + 1) * self.per_item_estimate
+        if projected > self.max_cost:
+            self.exhausted = True
+            return False
+        self.committed += 1
+        return True
+
+    def charge(self, prompt_tokens: int, output_tokens: int) -> None:
+        self.committed = max(0, self.committed - 1)
+        self.spent += cost_of(prompt_tokens, output_tokens, self.price)
+
+
+def estimate_run(
+    system: dict[str, str],
+    item_messages: list[dict[str, str]],
+    model: str,
+    prices: dict[str, Price],
+    items_per_request: int = 1,
+    samples: int = 1,
+    codes_per_item: float = 1.0,
+) -> Estimate:
+    """Tokens and cost of coding these items (no request is sent).
+
+    With K items per request the system message (the codebook) is counted once per request.
+    Re-asks are not included: they only happen on invalid answers.
+    """
+    count, how = token_counter(model)
+    system_tokens = count(system["content"]) + 4
+    item_tokens = [count(m["content"]) + 4 for m in item_messages]
+    requests = math.ceil(len(item_tokens) / items_per_request) * samples
+    prompt = (sum(item_tokens) * samples) + system_tokens * requests + 2 * requests
+    output = math.ceil(len(item_tokens) * samples * codes_per_item * OUTPUT_TOKENS_PER_CODE)
+    return Estimate(
+        items=len(item_tokens),
+        requests=requests,
+        prompt_tokens=prompt,
+        output_tokens=output,
+        counter=how,
+        price=price_for(model, prices),
+    )
+
+
+def dump_estimate(estimate: Estimate) -> str:
+    return json.dumps(estimate.as_dict(), indent=2)
