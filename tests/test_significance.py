@@ -151,6 +151,11 @@ def test_kaplan_meier_median_counts_censored_items():
     assert km_median([1, 2, 3, 4, 5], [False, True, False, False, False]) == 4.0
 
 
+@pytest.mark.parametrize("values", [GROUPS["usage"], GROUPS["loading"], GROUPS["quality"], [8.0]])
+def test_kaplan_meier_median_without_censoring_is_the_sample_median(values):
+    assert km_median(values, [False] * len(values)) == pytest.approx(np.median(values))
+
+
 def test_kaplan_meier_median_is_none_when_survival_never_reaches_one_half():
     assert km_median([1, 2, 3, 4], [False, True, True, True]) is None
     assert km_median([1, 2], [True, True]) is None

@@ -1,0 +1,278 @@
+"""`llmcode analyze` (distribution, resolution times, tests) and `llmcode report` (HTML, md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmcode.analysis import Analysis
+from llmcode.analysis_sources import AnalysisOptions, human_codes, run_analysis
+from llmcode.cli.app import app
+from llmcode.cli.options import RunsDir
+from llmcode.errors import ConfigError
+from llmcode.runs import RunStore
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+Codes = Annotated[
+    str | None,
+    typer.Option(
+        "--codes",
+        help="With a run: reviewed or human:FILE [default: the run's codes]. "
+        "With --items: a long-format codes file (item_id, coder, code).",
+    ),
+]
+Coder = Annotated[
+    str | None, typer.Option("--coder", help="Coder of a human codes file [default: the first].")
+]
+Screening = Annotated[
+    str | None,
+    typer.Option(
+        "--screening",
+        help="PTM vs other split: screening codes file (ptm/not_ptm) or a run coded with the "
+        "screening taxonomy.",
+    ),
+]
+ScreeningCoder = Annotated[
+    str | None,
+    typer.Option(
+        "--screening-coder",
+        help="Coder of the screening file [default: --coder if present there, else the first].",
+    ),
+]
+PtmColumn = Annotated[
+    str | None,
+    typer.Option(
+        "--ptm-column", help="PTM vs other from an item column (yes/no, 1/0, ptm/not_ptm)."
+    ),
+]
+PtmCode = Annotated[str, typer.Option("--ptm-code", help="The screening code meaning PTM-related.")]
+ProjectColumn = Annotated[
+    str, typer.Option("--project-column", help="Item column for the per-project table.")
+]
+CreatedColumn = Annotated[
+    str | None, typer.Option("--created-column", help="Created timestamp [default: created_at].")
+]
+ClosedColumn = Annotated[
+    str | None,
+    typer.Option("--closed-column", help="Closed timestamp, blank when open [default: closed_at]."),
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Censoring date for open items [default: latest timestamp]."),
+]
+Tables = Annotated[
+    Path | None, typer.Option("--tables", help="Also write every table as CSV (+ analysis.json).")
+]
+
+
+@app.command("analyze")
+def analyze_command(
+    run_ref: Annotated[
+        str | None, typer.Argument(help="Run id or directory (or use --items with --codes).")
+    ] = None,
+    codes: Codes = None,
+    items: Annotated[
+        Path | None, typer.Option("--items", "-i", help="Items file, when analysing without a run.")
+    ] = None,
+    coder: Coder = None,
+    id_column: Annotated[
+        str, typer.Option("--id-column", help="Id column of --items.")
+    ] = "item_id",
+    taxonomy: Annotated[
+        Path | None, typer.Option("--taxonomy", "-t", help="Order codes as in this taxonomy.")
+    ] = None,
+    screening: Screening = None,
+    screening_coder: ScreeningCoder = None,
+    ptm_column: PtmColumn = None,
+    ptm_code: PtmCode = "ptm",
+    project_column: ProjectColumn = "project",
+    created_column: CreatedColumn = None,
+    closed_column: ClosedColumn = None,
+    as_of: AsOf = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
+    tables: Tables = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Code distribution, resolution times, PTM vs other and per-code tests."""
+    if run_ref and items:
+        raise ConfigError("give a run or --items, not both")
+    store = RunStore(runs_dir)
+    options = AnalysisOptions(
+        codes=codes, coder=coder, id_column=id_column, screening=screening,
+        screening_coder=screening_coder, ptm_column=ptm_column, ptm_code=ptm_code,
+        project_column=project_column, created_column=created_column,
+        closed_column=closed_column, as_of=as_of, taxonomy=taxonomy,
+    )  # fmt: skip
+    run = store.open(run_ref) if run_ref else None
+    analysis, _ = run_analysis(options, store, run=run, items_path=items)
+    result = analysis.to_json()
+    if tables is not None:
+        from llmcode.rendering import write_tables
+
+        written = write_tables(analysis.tables(), result, tables)
+        err_console.print(f"wrote {len(written)} table(s) to {tables}", style="green")
+    if as_json:
+        for note in analysis.notes:
+            err_console.print(f"note: {note}", style="yellow")
+        sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        return
+    _print_analysis(analysis, result)
+
+
+@app.command("report")
+def report_command(
+    run_ref: Annotated[str, typer.Argument(help="Run id (in the runs dir) or a run directory.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write [default: report.html|md].")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="html or md.")] = "html",
+    human: Annotated[
+        Path | None,
+        typer.Option("--human", help="Human codes (long format): agreement and disagreements."),
+    ] = None,
+    human_coder: Annotated[
+        str | None, typer.Option("--human-coder", help="Coder of --human [default: the first].")
+    ] = None,
+    codes: Codes = None,
+    coder: Coder = None,
+    screening: Screening = None,
+    screening_coder: ScreeningCoder = None,
+    ptm_column: PtmColumn = None,
+    ptm_code: PtmCode = "ptm",
+    project_column: ProjectColumn = "project",
+    created_column: CreatedColumn = None,
+    closed_column: ClosedColumn = None,
+    as_of: AsOf = None,
+    examples: Annotated[int, typer.Option("--examples", min=0, help="Example items per code.")] = 3,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for agreement CIs.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    tables: Tables = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """A self-contained HTML (or Markdown) report of a run, ready for a paper's appendix."""
+    from llmcode.rendering import render_html, render_markdown, write_tables
+    from llmcode.report import build_report
+
+    if fmt not in ("html", "md"):
+        raise ConfigError(f"unknown format '{fmt}'", hint="use --format html or --format md")
+    store = RunStore(runs_dir)
+    run = store.open(run_ref)
+    options = AnalysisOptions(
+        codes=codes, coder=coder, screening=screening, screening_coder=screening_coder,
+        ptm_column=ptm_column, ptm_code=ptm_code, project_column=project_column,
+        created_column=created_column, closed_column=closed_column, as_of=as_of,
+    )  # fmt: skip
+    analysis, _ = run_analysis(options, store, run=run)
+    people = human_codes(human, human_coder) if human else None
+    if people is not None and len(people.available) > 1:
+        console.print(
+            f"human codes: coder [bold]{people.coder}[/] "
+            f"({'chosen' if human_coder else 'the first'} of {', '.join(people.available)}; "
+            "choose with --human-coder)"
+        )
+    report = build_report(
+        run, analysis, human=people, examples_per_code=examples, bootstrap=bootstrap, seed=seed
+    )
+    output = output or Path(f"report.{fmt}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "html":
+        output.write_text(render_html(report), encoding="utf-8")
+    else:
+        figure_dir = output.with_name(output.stem + "_files")
+        text, files = render_markdown(report, figure_dir.name)
+        figure_dir.mkdir(exist_ok=True)
+        for name, data in files.items():
+            (figure_dir / name).write_bytes(data)
+        output.write_text(text, encoding="utf-8")
+    if tables is not None:
+        written = write_tables(report.tables(), report.result, tables)
+        console.print(f"wrote {len(written)} table(s) to {tables}", style="green")
+    for note in analysis.notes:
+        console.print(f"note: {note}", style="yellow")
+    console.print(f"wrote {output} ({output.stat().st_size // 1024} KiB)", style="green")
+
+
+def _print_analysis(analysis: Analysis, result: dict[str, Any]) -> None:
+    console.print(
+        f"codes: {result['codes_source']}"
+        + (f" — coder [bold]{result['coder']}[/]" if result["coder"] else "")
+        + f" | {result['n_coded_items']} of {result['n_items']} items coded"
+    )
+    table = Table(title="distribution", title_justify="left")
+    for column in ("code", "items", "share"):
+        table.add_column(column, justify="left" if column == "code" else "right")
+    for code, n in result["distribution"].items():
+        table.add_row(code, str(n), f"{result['shares'][code]:.1%}")
+    console.print(table)
+    res = result["resolution"]
+    if res is not None:
+        _print_resolution(res)
+    for note in analysis.notes:
+        console.print(f"note: {note}", style="yellow")
+    console.print("[dim]all tables: --json or --tables DIR[/]")
+
+
+def _print_resolution(res: dict[str, Any]) -> None:
+    console.print(
+        f"resolution time (days, {res['created_column']} → {res['closed_column']}): "
+        f"{res['n_closed']} closed, {res['n_open']} open (censored at {res['as_of'][:10]})"
+    )
+    if "ptm_vs_other" in res:
+        pv = res["ptm_vs_other"]
+        table = _times_table("PTM vs other", ["ptm", "other"], pv)
+        console.print(table)
+        console.print(
+            f"  Mann–Whitney U = {_n(pv['mannwhitney_u'])}, {_p(pv['p_value'])}; "
+            f"Cliff's δ = {_n(pv['cliffs_delta'])} ({pv['magnitude']}); "
+            f"log-rank {_p(pv['logrank_p_value'])}  [dim]split: {pv['split_source']}[/]"
+        )
+    bc = res["by_category"]
+    console.print(_times_table("per code", list(bc["median_days"]), bc))
+    console.print(
+        f"  Kruskal–Wallis H = {_n(bc['kruskal_h'])}, {_p(bc['p_value'])}, n = {bc['n']}"
+        + (f" ({bc['note']})" if bc["note"] else "")
+    )
+    significant = [d for d in bc["dunn"] if d["p_adjusted"] is not None and d["p_adjusted"] < 0.05]
+    if bc["dunn"]:
+        console.print(
+            f"  Dunn (Holm): {len(significant)} of {len(bc['dunn'])} pairs with adjusted p < 0.05"
+            + "".join(
+                f"\n    {d['a']} vs {d['b']}: z = {_n(d['z'])}, {_p(d['p_adjusted'])}"
+                for d in significant
+            )
+        )
+
+
+def _times_table(title: str, groups: list[str], block: dict[str, Any]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("group")
+    for column in ("closed", "open", "median days", "KM median"):
+        table.add_column(column, justify="right")
+    for group in groups:
+        table.add_row(
+            group,
+            str(block["n_closed"][group]),
+            str(block["n_open"][group]),
+            _n(block["median_days"][group]),
+            _n(block["km_median_days"][group]),
+        )
+    return table
+
+
+def _n(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+
+
+def _p(value: float | None) -> str:
+    """'p = 0.012' or 'p < 0.001'."""
+    return "p = –" if value is None else "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
