@@ -127,8 +127,9 @@ class Budget:
     def __init__(self, max_cost: float, price: Price, per_item_estimate: float) -> None:
         self.max_cost = max_cost
         self.price = price
-        self.per_item_estimate = per_item_estimate
+        self.per_item_estimate = per_item_estimate  # replaced by the observed mean as items finish
         self.spent = 0.0
+        self.charged = 0
         self.committed = 0  # items started and not yet charged
         self.exhausted = False
 
@@ -144,6 +145,8 @@ class Budget:
     def charge(self, prompt_tokens: int, output_tokens: int) -> None:
         self.committed = max(0, self.committed - 1)
         self.spent += cost_of(prompt_tokens, output_tokens, self.price)
+        self.charged += 1
+        self.per_item_estimate = self.spent / self.charged
 
 
 def estimate_run(

@@ -109,7 +109,7 @@ class RunManifest(BaseModel):
     backend: dict[str, Any] = Field(default_factory=dict)
     items: dict[str, Any] = Field(default_factory=dict)
     counts: dict[str, int] = Field(default_factory=dict)
-    usage: dict[str, int] = Field(default_factory=dict)
+    usage: dict[str, float] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @property

@@ -35,10 +35,10 @@ class Bucket:
         """Seconds until ``amount`` is available (0 when it is; then it is taken)."""
         self.refill(now)
         amount = min(amount, self.capacity)
-        if self.level >= amount:
-            self.level -= amount
+        if self.level >= amount - 1e-9:  # float refills land a hair short
+            self.level = max(0.0, self.level - amount)
             return 0.0
-        return (amount - self.level) / self.rate
+        return max(1e-6, (amount - self.level) / self.rate)
 
 
 class RateLimiter:

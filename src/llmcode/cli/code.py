@@ -24,19 +24,13 @@ from llmcode.coding import (
     pending_items,
     start_run,
 )
-from llmcode.costs import (
-    OUTPUT_TOKENS_PER_CODE,
-    Budget,
-    cost_of,
-    estimate_run,
-    load_prices,
-    price_for,
-)
+from llmcode.costs import Budget, Estimate, Price, cost_of, estimate_run, load_prices, price_for
+from llmcode.prompts import item_message, system_message
 from llmcode.errors import ConfigError
 from llmcode.items import load_items
 from llmcode.prompts import load_prompts
 from llmcode.runs import CodingRecord, Run, RunConfig, RunManifest, RunStore
-from llmcode.taxonomy import Level, load_taxonomy
+from llmcode.taxonomy import Level, Taxonomy, load_taxonomy
 
 console = Console(highlight=False)
 
@@ -120,8 +114,10 @@ def code(
         config.backend, model=config.model, base_url=config.base_url,
         model_path=config.model_path, rpm=config.rpm, tpm=config.tpm,
     )  # fmt: skip
-    budget = _budget(config, llm.model, prices)
     prompts = load_prompts()
+    if resume:  # a budget caps this invocation's spending
+        config = config.model_copy(update={"max_cost": max_cost})
+    budget = _budget(config, tax, todo if resume else item_set.items, llm.model, prices)
     if not resume:
         run = start_run(
             store, config, item_set, tax, taxonomy.read_text(encoding="utf-8"), prompts, llm, run_id
@@ -143,32 +139,45 @@ def code(
             console.print(f"[yellow]budget reached[/]: stopped before spending more than ${config.max_cost}")
     finally:
         manifest = finish_run(run, status, llm)
+    manifest = _record_cost(run, manifest, llm.model if config.backend != "local" else None, prices)
     _print_summary(run, manifest)
+
+
+def _record_cost(run: Run, manifest: RunManifest, model: str | None, prices: Path | None) -> RunManifest:
+    """Add ``usage.cost_usd`` (0 for the local model; omitted when the price is unknown)."""
+    price = price_for(model, load_prices(prices)) if model else Price(input=0, output=0)
+    if price is None:
+        return manifest
+    usage = dict(manifest.usage)
+    usage["cost_usd"] = round(
+        cost_of(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), price), 6
+    )
+    manifest = manifest.model_copy(update={"usage": usage})
+    run.write_manifest(manifest)
+    return manifest
 
 
 def _level(value: str) -> Level:
     return "leaves" if value == "leaves" else "top"
 
 
-def _budget(config: RunConfig, model: str, prices: Path | None) -> Budget | None:
+def _budget(
+    config: RunConfig, tax: Taxonomy, items: list, model: str, prices: Path | None
+) -> Budget | None:
     if config.max_cost is None:
         return None
-    price = price_for(model, load_prices(prices))
-    if price is None:
+    estimate = _estimate(config, tax, items[:50], model, prices)
+    if estimate.price is None:
         raise ConfigError(
             f"--max-cost needs a price for model '{model}'",
             hint="add it to a price table and pass --prices prices.yaml",
         )
-    per_item = cost_of(2000, OUTPUT_TOKENS_PER_CODE, price) * config.samples
-    return Budget(config.max_cost, price, per_item)
+    return Budget(config.max_cost, estimate.price, (estimate.cost or 0) / max(1, estimate.items))
 
 
-def _print_estimate(config: RunConfig, tax, items: list, prices: Path | None) -> None:
-    from llmcode.prompts import item_message, system_message
-
+def _estimate(config: RunConfig, tax: Taxonomy, items: list, model: str, prices: Path | None) -> Estimate:
     prompts = load_prompts()
-    model = config.model or ("gpt-4o-mini" if config.backend == "openai" else "local")
-    estimate = estimate_run(
+    return estimate_run(
         system_message(prompts, tax, config.level),
         [item_message(prompts, i.item_id, i.text) for i in items],
         model,
@@ -177,6 +186,11 @@ def _print_estimate(config: RunConfig, tax, items: list, prices: Path | None) ->
         samples=config.samples,
         codes_per_item=2.0 if tax.multi_label else 1.0,
     )
+
+
+def _print_estimate(config: RunConfig, tax: Taxonomy, items: list, prices: Path | None) -> None:
+    model = config.model or ("gpt-4o-mini" if config.backend == "openai" else "local")
+    estimate = _estimate(config, tax, items, model, prices)
     table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
     for key, value in estimate.as_dict().items():
         table.add_row(key, "-" if value is None else str(value))
@@ -246,6 +260,7 @@ def _print_summary(run: Run, manifest: RunManifest) -> None:
         + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
         + f" | calls {usage.get('calls', 0)} ({usage.get('cached_calls', 0)} cached)"
         + f" | tokens/item {(usage.get('prompt_tokens', 0) + usage.get('completion_tokens', 0)) / items:.0f}"
+        + (f" | cost ${usage['cost_usd']:.4f}" if "cost_usd" in usage else "")
     )
     if manifest.status != "complete":
         console.print(f"[yellow]interrupted[/]: resume with llmcode code --resume {run.run_id}")
