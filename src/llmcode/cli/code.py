@@ -62,6 +62,7 @@ def code(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count tokens and estimate the cost; send nothing.")] = False,
     max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop (resumably) before spending more than this many USD.")] = None,
     prices: Annotated[Path | None, typer.Option("--prices", envvar="LLMCODE_PRICES", help="YAML price table: model: {input: USD/1M, output: USD/1M}.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds before a request is abandoned and retried.")] = 120.0,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
     runs_dir: RunsDir = None,
 ) -> None:
@@ -106,13 +107,14 @@ def code(
             rpm=rpm,
             tpm=tpm,
             max_cost=max_cost,
+            timeout=timeout,
         )
         if dry_run:
             _print_estimate(config, tax, item_set.items[:limit] if limit else item_set.items, prices)
             return
     llm = make_backend(
         config.backend, model=config.model, base_url=config.base_url,
-        model_path=config.model_path, rpm=config.rpm, tpm=config.tpm,
+        model_path=config.model_path, rpm=config.rpm, tpm=config.tpm, timeout=config.timeout,
     )  # fmt: skip
     prompts = load_prompts()
     if resume:  # a budget caps this invocation's spending
