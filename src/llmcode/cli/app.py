@@ -14,8 +14,18 @@ from llmcode.errors import LlmcodeError
 err_console = Console(stderr=True, highlight=False)
 
 
+ORDER = ("code", "runs", "export", "review", "agree", "analyze", "report", "audit", "calibrate",
+         "open-code", "themes", "recode", "taxonomy", "import", "batch")  # fmt: skip
+
+
 class LlmcodeGroup(TyperGroup):
     """Top-level group: an LlmcodeError anywhere below is a short red message and exit code 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Commands in workflow order (code, inspect, review, measure, report, ...)."""
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(ORDER)))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
