@@ -1,0 +1,214 @@
+"""`llmcode audit` (probably-wrong human labels) and `llmcode calibrate` (does 0.9 mean 90%?)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from llmcode.audit import (
+    MIN_SHARE,
+    AuditResult,
+    CoderQuality,
+    audit_labels,
+    coder_quality,
+    write_audit_queue,
+)
+from llmcode.calibration import (
+    SOURCES,
+    Calibration,
+    calibrate,
+    calibration_pairs,
+    human_code_sets,
+    reliability_figure,
+)
+from llmcode.cli.app import app, err_console
+from llmcode.cli.options import RunRef, RunsDir
+from llmcode.codes import load_codes
+from llmcode.confidence import self_agreement
+from llmcode.errors import ConfigError
+from llmcode.runs import RunStore
+
+console = Console(highlight=False)
+HumanCodes = Annotated[
+    Path, typer.Option("--human", help="Human codes in long format (item_id, coder, code).")
+]
+CoderName = Annotated[
+    str | None, typer.Option("--coder", help="Whose codes to use when the file has several coders.")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+@app.command("audit")
+def audit(
+    run_ref: RunRef,
+    human: HumanCodes,
+    coder: CoderName = None,
+    top: Annotated[
+        int | None, typer.Option("--top", min=1, help="List only the N most likely errors.")
+    ] = None,
+    as_json: JsonFlag = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue", help="Write runs/<id>/audit.json for `llmcode review RUN --queue audit`."
+        ),
+    ] = False,
+    min_share: Annotated[
+        float,
+        typer.Option(
+            "--min-share",
+            min=0.0,
+            max=1.0,
+            help="Flag only items whose model code won more than this share of the samples.",
+        ),
+    ] = MIN_SHARE,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Rank human labels that are probably wrong: the model disagrees confidently, with evidence."""
+    run = RunStore(runs_dir).open(run_ref)
+    codes = load_codes(human)
+    result = audit_labels(run, codes, coder, top, str(human), min_share)
+    if codes["coder"].nunique() > 1:
+        result = result.model_copy(update={"coders": coder_quality(run, codes, str(human))})
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+    else:
+        _print_audit(result)
+        if run.manifest().config.samples == 1:
+            console.print(
+                "[yellow]note:[/] one coding per item, so every disagreement scores alike; "
+                "code with --samples 3 --temperature 0.7 to rank them by the model's confidence"
+            )
+    if queue:
+        path = write_audit_queue(run, result)
+        out = err_console if as_json else console
+        out.print(f"wrote {path} ({len(result.items)} item(s)); review them with:")
+        out.print(f"  llmcode review {run.run_id} --queue audit", style="bold")
+
+
+@app.command("calibrate")
+def calibrate_run(
+    run_ref: RunRef,
+    human: HumanCodes,
+    coder: CoderName = None,
+    confidence: Annotated[
+        str,
+        typer.Option(
+            "--confidence",
+            help="auto, vote (samples), logprob (token probabilities) or stated (the model's "
+            "own number).",
+        ),
+    ] = "auto",
+    bins: Annotated[
+        int, typer.Option("--bins", min=1, max=100, help="Equal-width confidence bins.")
+    ] = 10,
+    as_json: JsonFlag = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also save the reliability diagram (PNG, SVG or PDF)."),
+    ] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Expected calibration error and a reliability table of a run's confidences vs human codes."""
+    if confidence not in SOURCES:
+        raise ConfigError(f"--confidence must be one of {', '.join(SOURCES)}, not '{confidence}'")
+    run = RunStore(runs_dir).open(run_ref)
+    codes = load_codes(human)
+    config = run.manifest().config
+    sets = human_code_sets(codes, run.taxonomy(), config.level, coder, str(human))
+    pairs, source = calibration_pairs(run, sets, confidence)  # type: ignore[arg-type]
+    result = calibrate(pairs, source, bins)
+    alpha = self_agreement(run)
+    if plot is not None:
+        reliability_figure(result).savefig(plot, dpi=150)
+    if as_json:
+        payload = {"run_id": run.run_id, **result.to_dict(), "self_agreement": alpha}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    _print_calibration(result, alpha, config.samples)
+    if plot is not None:
+        console.print(f"wrote {plot}", style="green")
+
+
+def _print_audit(result: AuditResult) -> None:
+    table = Table(title=f"probably wrong labels by {result.coder} in {result.run_id}",
+                  title_justify="left")  # fmt: skip
+    for column, justify in (("#", "right"), ("item", "left"), ("human", "left"),
+                            ("model", "left"), ("score", "right"), ("justification", "left"),
+                            ("evidence", "left")):  # fmt: skip
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for entry in result.items:
+        quote = entry.evidence[0].quote if entry.evidence else ""
+        verified = all(span.verified for span in entry.evidence)
+        mark = "" if verified else " [yellow](unverified)[/]"
+        table.add_row(
+            str(entry.rank), escape(entry.item_id), entry.human_code,
+            f"{entry.model_code} ({entry.model_share:.0%})", f"{entry.score:.2f}",
+            escape(_clip(entry.justification, 90)),
+            f'"{escape(_clip(quote, 70))}"{mark}' if quote else "",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"{result.n_flagged} of {result.n_audited} label(s) flagged by confident learning "
+        f"({result.n_disagreements} disagree with the model's code); "
+        f"{len(result.items)} listed"
+        + (f"; {len(result.not_audited)} of {result.coder}'s items not in the run or without a "
+           "usable coding" if result.not_audited else "")
+    )  # fmt: skip
+    if result.coders:
+        _print_coders(result.coders)
+
+
+def _print_coders(coders: list[CoderQuality]) -> None:
+    table = Table(title="per-coder quality", title_justify="left")
+    for column in ("coder", "items", "= model", "α with model", "= consensus"):
+        table.add_column(column, justify="left" if column == "coder" else "right")
+    for q in coders:
+        table.add_row(
+            q.coder, str(q.items), _pct(q.with_model, q.model_items),
+            "-" if q.alpha_with_model is None else f"{q.alpha_with_model:.3f}",
+            _pct(q.with_consensus, q.consensus_items),
+        )  # fmt: skip
+    console.print(table)
+    console.print("consensus: the code most of the other coders and the model gave (ties left out)")
+
+
+def _print_calibration(result: Calibration, alpha: float | None, samples: int) -> None:
+    table = Table(title=f"reliability ({result.source} confidence)", title_justify="left")
+    for column in ("bin", "n", "confidence", "accuracy", "gap"):
+        table.add_column(column, justify="right")
+    for row in result.table.itertuples():
+        if row.n == 0:
+            table.add_row(f"{row.lower:.2f}–{row.upper:.2f}", "0", "", "", "")
+            continue
+        table.add_row(
+            f"{row.lower:.2f}–{row.upper:.2f}", str(row.n), f"{row.confidence:.3f}",
+            f"{row.accuracy:.3f}", f"{row.gap:+.3f}",
+        )  # fmt: skip
+    console.print(table)
+    lean = "over" if result.mean_confidence > result.accuracy else "under"
+    console.print(
+        f"ECE {result.ece:.3f} over {result.n} code(s); accuracy {result.accuracy:.3f}, "
+        f"mean confidence {result.mean_confidence:.3f} ({lean}confident by "
+        f"{abs(result.mean_confidence - result.accuracy):.3f})"
+    )
+    if alpha is not None:
+        console.print(f"run-to-run α across {samples} samples: {alpha:.3f}")
+    elif samples > 1:
+        console.print(f"run-to-run α across {samples} samples: undefined (no variation)")
+
+
+def _pct(value: float | None, n: int) -> str:
+    return "-" if value is None else f"{value:.0%} of {n}"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
