@@ -148,3 +148,12 @@ def test_invalid_then_valid_output_goes_through_the_reask_loop(tmp_path):
     record = asyncio.run(coder.code(item))
     assert record.status == "ok" and record.codes[0].code == "resources"
     assert [m["role"] for m in script.requests[1]["messages"]] == ["system", "user", "assistant", "user"]
+
+
+def test_a_server_that_refuses_logprobs_is_asked_without_them_for_good():
+    refused = (400, {"error": {"message": "logprobs are not supported", "param": "logprobs"}}, {})
+    script = Script(refused, (200, completion("{}"), {}))
+    backend = backend_for(script)
+    ask(backend, logprobs=True)
+    assert [r.get("logprobs") for r in script.requests] == [True, None]
+    assert backend.describe()["logprobs"] is False

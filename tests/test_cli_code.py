@@ -134,3 +134,13 @@ def test_kill_9_mid_run_then_resume_loses_nothing_and_repeats_no_finished_call(t
     assert sorted(r.item_id for r in records) == sorted(f"k{n}" for n in range(40))  # no duplicates
     assert run.manifest().status == "complete"
     assert sum(per_key.values()) <= 40 + 2  # at most the calls in flight at the kill repeat
+
+
+def test_token_log_probabilities_give_each_chosen_code_a_probability(cli, tmp_path):
+    with TestServer(ServerConfig()) as server:
+        result = cli(*code_args(server, tmp_path))
+        assert server.stats.recent[-1].body.get("logprobs") is True
+    assert result.exit_code == 0, result.output
+    for record in RunStore(tmp_path).open("r1").latest_codings().values():
+        (code,) = record.codes
+        assert 0 < record.probabilities[code.code] <= 1

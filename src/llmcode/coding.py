@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from llmcode import __version__
 from llmcode.backends.base import Backend, ChatRequest, ChatResponse
 from llmcode.cache import ResponseCache, cache_key
+from llmcode.confidence import code_probabilities
 from llmcode.costs import Budget
 from llmcode.errors import BackendError, RunStoreError
 from llmcode.evidence import candidate_quotes
@@ -92,6 +93,7 @@ class Coder:
                 temperature=self.config.temperature,
                 max_tokens=self.config.max_tokens,
                 seed=None if self.config.seed is None else self.config.seed + sample,
+                logprobs=self.backend.name == "openai",
             )
             response = await self.ask(request, sample)
             totals.update(
@@ -125,6 +127,9 @@ class Coder:
             prompt_tokens=totals["prompt"],
             completion_tokens=totals["completion"],
             cached_calls=totals["cached"],
+            probabilities=(
+                {} if checked.fatal else code_probabilities(response.content, response.logprobs)
+            ),
         )
 
     async def ask(self, request: ChatRequest, sample: int) -> ChatResponse:
@@ -140,7 +145,7 @@ class Coder:
 
 def merge_samples(records: list[CodingRecord]) -> CodingRecord:
     """One record from K samples: the majority code set, each code's confidence its vote share."""
-    usable = [r for r in records if r.status in ("ok", "unverified")]
+    usable = [r for r in records if r.status in ("ok", "unverified")] or records
     votes = Counter(code.code for r in usable for code in r.codes)
     sets = Counter(tuple(sorted(c.code for c in r.codes)) for r in usable)
     base = records[0]
@@ -148,14 +153,15 @@ def merge_samples(records: list[CodingRecord]) -> CodingRecord:
         winner = sets.most_common(1)[0][0]
         base = next(r for r in usable if tuple(sorted(c.code for c in r.codes)) == winner)
     codes = [
-        code.model_copy(update={"confidence": votes[code.code] / len(records)})
+        code.model_copy(update={"confidence": votes[code.code] / len(usable)})
         for code in base.codes
     ]
     return base.model_copy(
         update={
             "codes": codes,
             "samples": [
-                Sample(codes=[c.code for c in r.codes], status=r.status, model=r.model)
+                Sample(codes=[c.code for c in r.codes], status=r.status, model=r.model,
+                       probabilities=r.probabilities)  # fmt: skip
                 for r in records
             ],
             "prompt_tokens": sum(r.prompt_tokens for r in records),

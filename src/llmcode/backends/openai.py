@@ -89,6 +89,7 @@ class OpenAIBackend:
         self.model = model or os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL
         self.max_attempts = max_attempts
         self.mode = MODES[0]
+        self.logprobs = True  # until the server refuses them
         self._wait = wait or BackoffWait()
         self.limiter = limiter
         self._client = openai.AsyncOpenAI(
@@ -105,6 +106,7 @@ class OpenAIBackend:
             "model": self.model,
             "base_url": self.base_url or "https://api.openai.com/v1",
             "response_format": self.mode,
+            "logprobs": self.logprobs,
         }
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
@@ -138,6 +140,9 @@ class OpenAIBackend:
                     self.limiter.rate_limited(retry_after_seconds(exc))
                 raise
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                if request.logprobs and self.logprobs and "logprob" in _detail(exc):
+                    self.logprobs = False
+                    continue
                 if mode == MODES[-1] or not _rejects_format(exc):
                     raise
                 if self.mode == mode:
@@ -155,7 +160,7 @@ class OpenAIBackend:
         kwargs: dict[str, Any] = {}
         if request.seed is not None:
             kwargs["seed"] = request.seed
-        if request.logprobs:
+        if request.logprobs and self.logprobs:
             kwargs["logprobs"] = True
         completion = await self._client.chat.completions.create(
             model=self.model,
@@ -190,8 +195,12 @@ def approximate_tokens(request: ChatRequest) -> int:
     return sum(len(m.get("content") or "") for m in request.messages) // 4
 
 
+def _detail(exc: openai.APIStatusError) -> str:
+    return f"{_message(exc)} {getattr(exc, 'param', '') or ''} {exc.body}".lower()
+
+
 def _rejects_format(exc: openai.APIStatusError) -> bool:
-    text = f"{_message(exc)} {getattr(exc, 'param', '') or ''} {exc.body}".lower()
+    text = _detail(exc)
     return "response_format" in text or "json_schema" in text
 
 

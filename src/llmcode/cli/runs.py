@@ -70,6 +70,15 @@ def show_run(
         "counts": json.dumps(manifest.counts),
         "usage": json.dumps(manifest.usage),
     }
+    if manifest.config.samples > 1:
+        from llmcode.confidence import self_agreement
+
+        alpha = self_agreement(run)
+        rows["self-agreement"] = (
+            f"Krippendorff's α {alpha:.3f} across {manifest.config.samples} samples"
+            if alpha is not None
+            else "undefined (too few items or a single category)"
+        )
     for key, value in rows.items():
         table.add_row(key, value)
     console.print(table)
