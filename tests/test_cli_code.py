@@ -144,3 +144,15 @@ def test_token_log_probabilities_give_each_chosen_code_a_probability(cli, tmp_pa
     for record in RunStore(tmp_path).open("r1").latest_codings().values():
         (code,) = record.codes
         assert 0 < record.probabilities[code.code] <= 1
+
+
+def test_repeated_model_draws_samples_from_each_model_in_turn(cli, tmp_path):
+    with TestServer(ServerConfig()) as server:
+        result = cli(*code_args(server, tmp_path, "--model", "model-a", "--model", "model-b"))
+        sent = {r.body.get("model") for r in server.stats.recent if r.body}
+    assert result.exit_code == 0, result.output
+    assert sent == {"model-a", "model-b"}
+    run = RunStore(tmp_path).open("r1")
+    assert run.manifest().config.samples == 2
+    for record in run.latest_codings().values():
+        assert [s.model for s in record.samples] == ["model-a", "model-b"]

@@ -48,6 +48,7 @@ class Coder:
     prompts: PromptSet
     config: RunConfig
     cache: ResponseCache | None = None
+    more_backends: list[Backend] = field(default_factory=list)  # other models, for samples
     code_ids: list[str] = field(init=False)
     schema: dict = field(init=False)
     system: dict[str, str] = field(init=False)
@@ -80,7 +81,13 @@ class Coder:
             return answer_schema(self.code_ids, self.taxonomy.multi_label, quotes)
         return self.schema
 
+    def backend_for(self, sample: int) -> Backend:
+        """Sample k is drawn from model k mod n (several ``--model``s), else the one backend."""
+        backends = [self.backend, *self.more_backends]
+        return backends[sample % len(backends)]
+
     async def _code_once(self, item: Item, sample: int) -> CodingRecord:
+        backend = self.backend_for(sample)
         messages = [self.system, item_message(self.prompts, item.item_id, item.text)]
         schema = self.schema_for(item)
         totals = Counter[str]()
@@ -93,9 +100,9 @@ class Coder:
                 temperature=self.config.temperature,
                 max_tokens=self.config.max_tokens,
                 seed=None if self.config.seed is None else self.config.seed + sample,
-                logprobs=self.backend.name == "openai",
+                logprobs=backend.name == "openai",
             )
-            response = await self.ask(request, sample)
+            response = await self.ask(request, sample, backend)
             totals.update(
                 prompt=response.prompt_tokens,
                 completion=response.completion_tokens,
@@ -123,7 +130,7 @@ class Coder:
             problems=checked.problems,
             raw=None if status == "ok" else response.content,
             attempts=totals["attempts"],
-            model=response.model or self.backend.model,
+            model=backend.model,
             prompt_tokens=totals["prompt"],
             completion_tokens=totals["completion"],
             cached_calls=totals["cached"],
@@ -132,12 +139,15 @@ class Coder:
             ),
         )
 
-    async def ask(self, request: ChatRequest, sample: int) -> ChatResponse:
+    async def ask(
+        self, request: ChatRequest, sample: int, backend: Backend | None = None
+    ) -> ChatResponse:
         """One request through the response cache."""
-        key = cache_key(self.backend.name, self.backend.model, request, sample)
+        backend = backend or self.backend
+        key = cache_key(backend.name, backend.model, request, sample)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             return hit
-        response = await self.backend.complete(request)
+        response = await backend.complete(request)
         if self.cache is not None:
             self.cache.put(key, response)
         return response

@@ -62,6 +62,7 @@ class RunConfig(BaseModel):
     tpm: float | None = Field(default=None, gt=0)
     max_cost: float | None = Field(default=None, ge=0)
     timeout: float = Field(default=120.0, gt=0)
+    more_models: tuple[str, ...] = ()
 
 
 class Sample(BaseModel):

@@ -43,7 +43,7 @@ def code(
     resume: Annotated[str | None, typer.Option("--resume", help="Continue this run.")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="Code only the first N items.")] = None,
     backend: Annotated[str | None, typer.Option("--backend", help="openai or local [default: local unless a key or base URL is set].")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model name (openai) or label (local).")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="Model name (openai) or label (local); repeat it to draw --samples from several models in turn.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint.")] = None,
     model_path: Annotated[Path | None, typer.Option("--model-path", help="GGUF file for the local backend [default: bundled SmolLM2-135M].")] = None,
     id_column: Annotated[str, typer.Option("--id-column", help="Column with item ids.")] = "item_id",
@@ -91,7 +91,8 @@ def code(
             id_column=id_column,
             text_columns=tuple(item_set.text_columns),
             backend=backend_name,
-            model=model,
+            model=model[0] if model else None,
+            more_models=tuple(model[1:]) if model else (),
             base_url=base_url,
             model_path=str(model_path) if model_path else None,
             temperature=temperature,
@@ -101,7 +102,7 @@ def code(
             concurrency=concurrency,
             max_reasks=max_reasks,
             limit=limit,
-            samples=samples,
+            samples=max(samples, len(model or [])),
             evidence=evidence or ("choice" if backend_name == "local" else "free"),
             items_per_request=items_per_request,
             rpm=rpm,
@@ -112,10 +113,13 @@ def code(
         if dry_run:
             _print_estimate(config, tax, item_set.items[:limit] if limit else item_set.items, prices)
             return
-    llm = make_backend(
-        config.backend, model=config.model, base_url=config.base_url,
-        model_path=config.model_path, rpm=config.rpm, tpm=config.tpm, timeout=config.timeout,
-    )  # fmt: skip
+    llm, *more = [
+        make_backend(
+            config.backend, model=name, base_url=config.base_url,
+            model_path=config.model_path, rpm=config.rpm, tpm=config.tpm, timeout=config.timeout,
+        )  # fmt: skip
+        for name in (config.model, *config.more_models)
+    ]
     prompts = load_prompts()
     if resume:  # a budget caps this invocation's spending
         config = config.model_copy(update={"max_cost": max_cost})
@@ -132,7 +136,9 @@ def code(
             f"{llm.describe()['backend']} model {llm.model}"
         )
     cache = None if no_cache else ResponseCache(store.root / ".cache")
-    coder = Coder(taxonomy=tax, backend=llm, prompts=prompts, config=config, cache=cache)
+    coder = Coder(
+        taxonomy=tax, backend=llm, prompts=prompts, config=config, cache=cache, more_backends=more
+    )
     status = "interrupted"
     try:
         finished = _code_with_progress(todo, coder, run, budget)
@@ -238,7 +244,8 @@ def _code_with_progress(todo: list, coder: Coder, run: Run, budget: Budget | Non
             try:
                 return await code_items(todo, coder, run, on_record, budget)
             finally:
-                await coder.backend.aclose()
+                for backend in (coder.backend, *coder.more_backends):
+                    await backend.aclose()
 
         return asyncio.run(code_then_close())
 
