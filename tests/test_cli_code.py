@@ -156,3 +156,16 @@ def test_repeated_model_draws_samples_from_each_model_in_turn(cli, tmp_path):
     assert run.manifest().config.samples == 2
     for record in run.latest_codings().values():
         assert [s.model for s in record.samples] == ["model-a", "model-b"]
+
+
+def test_code_batch_writes_batch_jsonl_instead_of_asking(cli, tmp_path):
+    result = cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--batch",
+                 "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
+                 "--runs-dir", tmp_path, "--run-id", "bb")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "bb" / "batch" / "requests.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+    first = json.loads(lines[0])
+    assert set(first) == {"custom_id", "method", "url", "body"}
+    assert first["url"] == "/v1/chat/completions" and first["body"]["response_format"]["type"] == "json_schema"
+    assert "llmcode batch submit bb" in result.output

@@ -86,23 +86,46 @@ class Coder:
         backends = [self.backend, *self.more_backends]
         return backends[sample % len(backends)]
 
+    def request(
+        self, messages: list[dict[str, str]], schema: dict, sample: int, backend: Backend
+    ) -> ChatRequest:
+        """The chat request for one attempt at one sample."""
+        return ChatRequest(
+            messages=tuple(messages),
+            schema=schema,
+            temperature=self.config.temperature,
+            max_tokens=self.config.max_tokens,
+            seed=None if self.config.seed is None else self.config.seed + sample,
+            logprobs=backend.name == "openai",
+        )
+
     async def _code_once(self, item: Item, sample: int) -> CodingRecord:
+        return await self.code_sample(item, sample)
+
+    async def code_sample(
+        self,
+        item: Item,
+        sample: int = 0,
+        first: ChatResponse | None = None,
+        max_reasks: int | None = None,
+    ) -> CodingRecord:
+        """One sample: ask, check, re-ask. ``first`` is an answer obtained elsewhere (a batch)
+        that stands for the first attempt; it is cached as the first request's answer."""
         backend = self.backend_for(sample)
+        reasks = self.config.max_reasks if max_reasks is None else max_reasks
         messages = [self.system, item_message(self.prompts, item.item_id, item.text)]
         schema = self.schema_for(item)
         totals = Counter[str]()
         checked = CheckedAnswer()
         response = ChatResponse(content="")
-        for attempt in range(self.config.max_reasks + 1):
-            request = ChatRequest(
-                messages=tuple(messages),
-                schema=schema,
-                temperature=self.config.temperature,
-                max_tokens=self.config.max_tokens,
-                seed=None if self.config.seed is None else self.config.seed + sample,
-                logprobs=backend.name == "openai",
-            )
-            response = await self.ask(request, sample, backend)
+        for attempt in range(reasks + 1):
+            request = self.request(messages, schema, sample, backend)
+            if attempt == 0 and first is not None:
+                response = first
+                if self.cache is not None:
+                    self.cache.put(cache_key(backend.name, backend.model, request, sample), first)
+            else:
+                response = await self.ask(request, sample, backend)
             totals.update(
                 prompt=response.prompt_tokens,
                 completion=response.completion_tokens,
@@ -112,7 +135,7 @@ class Coder:
             checked = check_answer(
                 response.content, item.text, self.code_ids, self.taxonomy.multi_label
             )
-            if checked.verified or attempt == self.config.max_reasks:
+            if checked.verified or attempt == reasks:
                 break
             messages += [
                 {"role": "assistant", "content": response.content},

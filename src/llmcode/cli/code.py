@@ -59,6 +59,7 @@ def code(
     items_per_request: Annotated[int, typer.Option("--items-per-request", min=1, help="Items per request: the codebook is sent once for K items.")] = 1,
     rpm: Annotated[float | None, typer.Option("--rpm", help="Requests per minute the endpoint allows.")] = None,
     tpm: Annotated[float | None, typer.Option("--tpm", help="Prompt tokens per minute the endpoint allows.")] = None,
+    batch: Annotated[bool, typer.Option("--batch", help="Write the requests as OpenAI Batch JSONL (runs/<id>/batch/) instead of asking online; then `llmcode batch submit|status|collect`.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count tokens and estimate the cost; send nothing.")] = False,
     max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop (resumably) before spending more than this many USD.")] = None,
     prices: Annotated[Path | None, typer.Option("--prices", envvar="LLMCODE_PRICES", help="YAML price table: model: {input: USD/1M, output: USD/1M}.")] = None,
@@ -112,6 +113,18 @@ def code(
         )
         if dry_run:
             _print_estimate(config, tax, item_set.items[:limit] if limit else item_set.items, prices)
+            return
+        if batch:
+            from llmcode.batch import prepare_batch
+
+            run, requests = prepare_batch(
+                store, config, item_set, tax, taxonomy.read_text(encoding="utf-8"),
+                load_prompts(), run_id,
+            )  # fmt: skip
+            n = len(requests.read_text(encoding="utf-8").splitlines())
+            console.print(f"run [bold]{run.run_id}[/]: wrote {n} batch request(s) to {requests}")
+            console.print(f"next: llmcode batch submit {run.run_id}  (or run the file with vLLM's "
+                          f"run_batch and `llmcode batch collect {run.run_id} --file OUT.jsonl`)")  # fmt: skip
             return
     llm, *more = [
         make_backend(

@@ -1,0 +1,319 @@
+"""`llmcode batch prepare|submit|status|collect`: a run through the OpenAI Batch API or vLLM."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from llmcode.backends import make_backend
+from llmcode.backends.base import Backend
+from llmcode.batch import (
+    OPEN_STATUSES,
+    BatchState,
+    OfflineBackend,
+    offline_coder,
+    openai_client,
+    prepare_batch,
+    read_state,
+    status,
+    submit,
+    write_batch_requests,
+)
+from llmcode.batch_ingest import IngestReport, collect, ingest_output_file
+from llmcode.cache import ResponseCache
+from llmcode.cli.app import batch_app
+from llmcode.cli.options import RunRef, RunsDir
+from llmcode.coding import Coder, check_resumable
+from llmcode.errors import ConfigError
+from llmcode.items import load_items
+from llmcode.prompts import load_prompts
+from llmcode.runs import Run, RunConfig, RunStore
+from llmcode.taxonomy import load_taxonomy
+
+console = Console(highlight=False)
+SHOWN_FAILURES = 50
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        envvar="OPENAI_BASE_URL",
+        help="OpenAI-compatible endpoint (default: the run's, else OpenAI).",
+    ),
+]
+
+
+@batch_app.command("prepare")
+def prepare(
+    taxonomy: Annotated[
+        Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy YAML.")
+    ] = None,
+    items: Annotated[
+        Path | None, typer.Option("--items", "-i", help="Items: CSV, JSONL, XLSX or Parquet.")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Name of the new run.")] = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="A new batch for this run's pending items.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N items.")
+    ] = None,
+    max_requests: Annotated[
+        int | None,
+        typer.Option(
+            "--max-requests", min=1, help="Write at most N requests (the rest stays pending)."
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help="Model for the requests; repeat it to draw samples in turn."),
+    ] = None,
+    base_url: BaseUrl = None,
+    id_column: Annotated[
+        str, typer.Option("--id-column", help="Column with item ids.")
+    ] = "item_id",
+    text_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--text-column", help="Text column(s), repeatable [default: text, or title + body]."
+        ),
+    ] = None,
+    level: Annotated[
+        str, typer.Option("--level", help="Code top-level categories or leaves: top|leaves.")
+    ] = "top",
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Re-asks in flight when collecting.")
+    ] = 8,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)] = 0.0,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=16, help="Answer token limit.")
+    ] = 512,
+    seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed.")] = 0,
+    max_reasks: Annotated[
+        int, typer.Option("--max-reasks", min=0, help="Online re-asks per item on invalid output.")
+    ] = 2,
+    samples: Annotated[
+        int, typer.Option("--samples", min=1, help="Codings per item (confidence = vote share).")
+    ] = 1,
+    evidence: Annotated[
+        str,
+        typer.Option(
+            "--evidence",
+            help="free (the model writes quotes) or choice (it picks the item's sentences).",
+        ),
+    ] = "free",
+    rpm: Annotated[
+        float | None, typer.Option("--rpm", help="Requests per minute for re-asks when collecting.")
+    ] = None,
+    tpm: Annotated[
+        float | None, typer.Option("--tpm", help="Prompt tokens per minute for re-asks.")
+    ] = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Write a run's requests as OpenAI Batch JSONL (runs/RUN/batch/requests.jsonl)."""
+    store = RunStore(runs_dir)
+    if resume:
+        run = store.open(resume)
+        config = run.manifest().config
+        if config.backend != "openai":
+            raise ConfigError(
+                f"run {run.run_id} uses the {config.backend} backend",
+                hint="batches need an OpenAI-compatible model",
+            )
+        check_resumable(run, run.taxonomy())
+        path = write_batch_requests(run, offline_coder(run), max_requests)
+    else:
+        if taxonomy is None or items is None:
+            raise ConfigError("give --taxonomy and --items (or --resume RUN_ID)")
+        if level not in ("top", "leaves"):
+            raise ConfigError(f"--level must be top or leaves, not '{level}'")
+        if evidence not in ("free", "choice"):
+            raise ConfigError(f"--evidence must be free or choice, not '{evidence}'")
+        tax = load_taxonomy(taxonomy)
+        item_set = load_items(items, id_column=id_column, text_columns=text_column)
+        config = RunConfig(
+            taxonomy_path=str(taxonomy),
+            items_path=str(items),
+            id_column=id_column,
+            text_columns=tuple(item_set.text_columns),
+            backend="openai",
+            model=model[0] if model else None,
+            more_models=tuple(model[1:]) if model else (),
+            base_url=base_url,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            level="leaves" if level == "leaves" else "top",
+            concurrency=concurrency,
+            max_reasks=max_reasks,
+            limit=limit,
+            samples=max(samples, len(model or [])),
+            evidence="choice" if evidence == "choice" else "free",
+            rpm=rpm,
+            tpm=tpm,
+        )
+        text = taxonomy.read_text(encoding="utf-8")
+        run, path = prepare_batch(
+            store, config, item_set, tax, text, load_prompts(), run_id, max_requests
+        )
+        for skipped_id, reason in item_set.skipped:
+            console.print(f"[yellow]skipped[/] {skipped_id}: {reason}")
+    state = read_state(run)
+    lines = state.n_requests if state else 0
+    console.print(f"run [bold]{run.run_id}[/]: {lines} request(s) in {path}", soft_wrap=True)
+    console.print(f"next: llmcode batch submit {run.run_id}   (OpenAI Batch API)", soft_wrap=True)
+    console.print(
+        f"  or: python -m vllm.entrypoints.openai.run_batch -i {path} -o results.jsonl "
+        f"--model {run.manifest().config.model}",
+        soft_wrap=True,
+    )
+    console.print(f"      llmcode batch collect {run.run_id} --file results.jsonl", soft_wrap=True)
+
+
+@batch_app.command("submit")
+def submit_command(run_ref: RunRef, base_url: BaseUrl = None, runs_dir: RunsDir = None) -> None:
+    """Upload the run's batch file and create the batch."""
+    run = RunStore(runs_dir).open(run_ref)
+    state = submit(run, openai_client(base_url or run.manifest().config.base_url))
+    _print_state(run, state)
+
+
+@batch_app.command("status")
+def status_command(run_ref: RunRef, base_url: BaseUrl = None, runs_dir: RunsDir = None) -> None:
+    """Ask the provider how the run's batch is doing."""
+    run = RunStore(runs_dir).open(run_ref)
+    state = status(run, openai_client(base_url or run.manifest().config.base_url))
+    _print_state(run, state)
+
+
+@batch_app.command("collect")
+def collect_command(
+    run_ref: RunRef,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="Output JSONL made elsewhere (vLLM run_batch), repeatable; nothing is downloaded.",
+        ),
+    ] = None,
+    no_reask: Annotated[
+        bool,
+        typer.Option(
+            "--no-reask", help="Keep invalid or unverified answers as they are (no online calls)."
+        ),
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Poll until the batch has finished.")
+    ] = False,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.0, help="Seconds between polls with --wait.")
+    ] = 30.0,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
+    ] = False,
+    base_url: BaseUrl = None,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Ingest the batch output into the run: verify, re-ask online, list failed lines."""
+    store = RunStore(runs_dir)
+    run = store.open(run_ref)
+    config = run.manifest().config
+    tax = run.taxonomy()
+    check_resumable(run, tax)
+    endpoint = base_url or config.base_url
+    client = None
+    if not file:
+        client = openai_client(endpoint)
+        state = status(run, client)
+        while wait and state.status in OPEN_STATUSES:
+            _print_state(run, state)
+            time.sleep(poll)
+            state = status(run, client)
+    backend, *more = _reask_backends(config, endpoint, no_reask)
+    cache = None if no_cache else ResponseCache(store.root / ".cache")
+    coder = Coder(
+        taxonomy=tax, backend=backend, prompts=load_prompts(), config=config, cache=cache,
+        more_backends=more,
+    )  # fmt: skip
+
+    async def run_and_close() -> IngestReport:
+        try:
+            if client is None:
+                return await ingest_output_file(run, coder, file or [], reask=not no_reask)
+            return await collect(run, client, coder, reask=not no_reask)
+        finally:
+            for each in (backend, *more):
+                await each.aclose()
+
+    report = asyncio.run(run_and_close())
+    _print_report(run, report)
+
+
+def _reask_backends(config: RunConfig, base_url: str | None, no_reask: bool) -> list[Backend]:
+    """One backend per model of the run: online for re-asks, else offline (refusing to ask)."""
+    models = [config.model, *config.more_models]
+    if no_reask:
+        return [OfflineBackend(m, base_url) for m in models]
+    try:
+        return [
+            make_backend("openai", model=m, base_url=base_url, rpm=config.rpm, tpm=config.tpm,
+                         timeout=config.timeout)
+            for m in models
+        ]  # fmt: skip
+    except ConfigError:
+        console.print(
+            "[yellow]no endpoint for re-asks[/] (set OPENAI_API_KEY or --base-url): "
+            "answers that need one are recorded as errors"
+        )
+        return [OfflineBackend(m, base_url) for m in models]
+
+
+def _print_state(run: Run, state: BatchState) -> None:
+    counts = state.request_counts
+    console.print(
+        f"batch [bold]{state.batch_id}[/] of {run.run_id}: {state.status} | "
+        f"{counts.get('completed', 0)} completed, {counts.get('failed', 0)} failed "
+        f"of {counts.get('total', 0) or state.n_requests}"
+    )
+    for error in state.errors:
+        console.print(f"[red]{escape(error)}[/]", soft_wrap=True)
+    if state.status == "completed":
+        console.print(f"next: llmcode batch collect {run.run_id}")
+
+
+def _print_report(run: Run, report: IngestReport) -> None:
+    written = ", ".join(f"{k} {v}" for k, v in sorted(report.statuses.items())) or "none"
+    console.print(
+        f"collected {report.lines} line(s) into {run.run_id}: records {written}"
+        f" | re-asked {report.reasked} | already collected {report.skipped}"
+    )
+    if report.failed:
+        console.print(f"[red]{len(report.failed)} failed request(s)[/] (recorded as errors):")
+        for failed in report.failed[:SHOWN_FAILURES]:
+            line = f"  {failed.item_id} ({failed.custom_id}): {failed.error}"
+            console.print(escape(line), soft_wrap=True)
+        if len(report.failed) > SHOWN_FAILURES:
+            console.print(f"  ... and {len(report.failed) - SHOWN_FAILURES} more (status error)")
+    for problem in report.unreadable:
+        console.print(f"[yellow]ignored[/] {escape(problem)}", soft_wrap=True)
+    if report.missing:
+        console.print(
+            f"[yellow]{len(report.missing)} item(s) have no line in the output[/]: "
+            + escape(", ".join(report.missing[:10]))
+            + (" ..." if len(report.missing) > 10 else "")
+        )
+    manifest = run.manifest()
+    if manifest.status == "complete":
+        console.print(f"next: llmcode runs show {run.run_id} | llmcode export {run.run_id}")
+    else:
+        console.print(
+            f"[yellow]items left[/]: llmcode code --resume {run.run_id} (online), "
+            f"or llmcode batch prepare --resume {run.run_id} (a new batch)",
+            soft_wrap=True,
+        )
