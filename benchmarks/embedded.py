@@ -52,8 +52,12 @@ def naive(backend: LocalBackend, items, taxonomy) -> dict[str, float]:
         verified += checked.verified
     elapsed = time.perf_counter() - start
     n = len(items)
-    return {"items_per_s": n / elapsed, "valid_codes": parsed / n, "verified_evidence": verified / n,
-            "tokens_per_item": tokens / n}  # fmt: skip
+    return {
+        "items_per_s": n / elapsed,
+        "valid_codes": parsed / n,
+        "verified_evidence": verified / n,
+        "tokens_per_item": tokens / n,
+    }
 
 
 def ours(backend: LocalBackend, items, taxonomy) -> dict[str, float]:
@@ -61,8 +65,16 @@ def ours(backend: LocalBackend, items, taxonomy) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         config = RunConfig(taxonomy_path=str(TAXONOMY), items_path=str(SAMPLE), evidence="choice")
         item_set = ItemSet(items, [], str(SAMPLE), "-", "item_id", ("title", "body"))
-        run = start_run(RunStore(tmp), config, item_set, taxonomy, TAXONOMY.read_text(), prompts,
-                        backend, "bench")  # fmt: skip
+        run = start_run(
+            RunStore(tmp),
+            config,
+            item_set,
+            taxonomy,
+            TAXONOMY.read_text(),
+            prompts,
+            backend,
+            "bench",
+        )
         coder = Coder(taxonomy, backend, prompts, config, cache=None)
         start = time.perf_counter()
         asyncio.run(code_items(items, coder, run))
@@ -72,8 +84,12 @@ def ours(backend: LocalBackend, items, taxonomy) -> dict[str, float]:
     valid = sum(1 for r in records if r.codes)
     verified = sum(1 for r in records if r.status == "ok")
     tokens = sum(r.prompt_tokens + r.completion_tokens for r in records)
-    return {"items_per_s": n / elapsed, "valid_codes": valid / n, "verified_evidence": verified / n,
-            "tokens_per_item": tokens / n}  # fmt: skip
+    return {
+        "items_per_s": n / elapsed,
+        "valid_codes": valid / n,
+        "verified_evidence": verified / n,
+        "tokens_per_item": tokens / n,
+    }
 
 
 def main() -> None:
@@ -84,11 +100,23 @@ def main() -> None:
     items = items[: args.items] if args.items else items
     taxonomy = load_taxonomy(TAXONOMY)
     backend = LocalBackend()
-    results = {"naive_loop": naive(backend, items, taxonomy), "llmcode": ours(backend, items, taxonomy)}
-    results["speed_ratio"] = results["llmcode"]["items_per_s"] / results["naive_loop"]["items_per_s"]
+    results = {
+        "naive_loop": naive(backend, items, taxonomy),
+        "llmcode": ours(backend, items, taxonomy),
+    }
+    results["speed_ratio"] = (
+        results["llmcode"]["items_per_s"] / results["naive_loop"]["items_per_s"]
+    )
     print(f"{len(items)} items, {backend.model}, one run")
-    print(json.dumps({k: (round(v, 3) if isinstance(v, float) else {a: round(b, 3) for a, b in v.items()})
-                      for k, v in results.items()}, indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                k: (round(v, 3) if isinstance(v, float) else {a: round(b, 3) for a, b in v.items()})
+                for k, v in results.items()
+            },
+            indent=2,
+        )
+    )
     asyncio.run(backend.aclose())
 
 

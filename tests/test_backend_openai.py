@@ -5,22 +5,30 @@ import json
 
 import httpx2 as httpx
 import pytest
-from support import answer
 
 from llmcode.backends.base import ChatRequest
 from llmcode.backends.openai import OpenAIBackend
 from llmcode.errors import BackendError, ConfigError
+from support import answer
 
 SCHEMA = {"type": "object", "properties": {}, "additionalProperties": False}
 
 
 def completion(content: str) -> dict:
     return {
-        "id": "c1", "object": "chat.completion", "created": 0, "model": "m",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
         "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-    }  # fmt: skip
+    }
 
 
 class Script:
@@ -62,7 +70,11 @@ def ask(backend, **kwargs):
     return asyncio.run(go())
 
 
-RATE_LIMITED = (429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"retry-after": "2"})
+RATE_LIMITED = (
+    429,
+    {"error": {"message": "slow down", "type": "rate_limit"}},
+    {"retry-after": "2"},
+)
 
 
 def test_429_then_200_honours_retry_after():
@@ -91,8 +103,16 @@ def test_structured_outputs_are_requested_with_the_schema_and_seed():
 
 
 def test_a_server_without_json_schema_steps_down_to_json_mode_for_good():
-    rejected = (400, {"error": {"message": "response_format json_schema is not supported",
-                                "param": "response_format"}}, {})  # fmt: skip
+    rejected = (
+        400,
+        {
+            "error": {
+                "message": "response_format json_schema is not supported",
+                "param": "response_format",
+            }
+        },
+        {},
+    )
     script = Script(rejected, rejected, (200, completion("{}"), {}), (200, completion("{}"), {}))
     backend = backend_for(script)
     request = ChatRequest(messages=({"role": "user", "content": "hi"},), schema=SCHEMA)
@@ -104,7 +124,12 @@ def test_a_server_without_json_schema_steps_down_to_json_mode_for_good():
 
     asyncio.run(go())
     formats = [r["response_format"] for r in script.requests]
-    assert [f["type"] for f in formats] == ["json_schema", "json_object", "json_object", "json_object"]
+    assert [f["type"] for f in formats] == [
+        "json_schema",
+        "json_object",
+        "json_object",
+        "json_object",
+    ]
     assert formats[1]["schema"] == SCHEMA and "schema" not in formats[2]
     assert backend.describe()["response_format"] == "json_object"
 
@@ -143,11 +168,20 @@ def test_invalid_then_valid_output_goes_through_the_reask_loop(tmp_path):
         (200, completion(json.dumps(answer("memory", "CUDA out of memory"))), {}),
         (200, completion(json.dumps(answer("resources", "CUDA out of memory"))), {}),
     )
-    coder = Coder(load_taxonomy(DATA / "tiny.yaml"), backend_for(script), load_prompts(),
-                  RunConfig(taxonomy_path="t", items_path="i"))  # fmt: skip
+    coder = Coder(
+        load_taxonomy(DATA / "tiny.yaml"),
+        backend_for(script),
+        load_prompts(),
+        RunConfig(taxonomy_path="t", items_path="i"),
+    )
     record = asyncio.run(coder.code(item))
     assert record.status == "ok" and record.codes[0].code == "resources"
-    assert [m["role"] for m in script.requests[1]["messages"]] == ["system", "user", "assistant", "user"]
+    assert [m["role"] for m in script.requests[1]["messages"]] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+    ]
 
 
 def test_a_server_that_refuses_logprobs_is_asked_without_them_for_good():

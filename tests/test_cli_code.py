@@ -8,17 +8,29 @@ import sys
 import time
 
 import pandas as pd
-from support import DATA, ROOT
 
 from llmcode.runs import RunStore
 from llmcode.testserver import ServerConfig, TestServer
+from support import DATA, ROOT
 
 SECRET = "sk-test-SECRET-do-not-store-4242"
 
 
 def code_args(server, runs, *extra):
-    return ["code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--base-url",
-            server.base_url, "--runs-dir", runs, "--run-id", "r1", *extra]  # fmt: skip
+    return [
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--base-url",
+        server.base_url,
+        "--runs-dir",
+        runs,
+        "--run-id",
+        "r1",
+        *extra,
+    ]
 
 
 def test_code_over_http_writes_a_run_with_verified_codes(cli, tmp_path):
@@ -56,8 +68,10 @@ def test_a_rerun_is_answered_from_the_cache(cli, tmp_path):
 
 
 def test_faults_are_retried_and_nothing_is_lost(cli, tmp_path):
-    config = ServerConfig(fault_script=("rate_limit", "server_error", "malformed_json", "wrong_schema"),
-                          retry_after=0.05)  # fmt: skip
+    config = ServerConfig(
+        fault_script=("rate_limit", "server_error", "malformed_json", "wrong_schema"),
+        retry_after=0.05,
+    )
     with TestServer(config) as server:
         result = cli(*code_args(server, tmp_path, "--concurrency", "1"))
     assert result.exit_code == 0, result.output
@@ -74,7 +88,14 @@ def test_export_writes_long_format_csv_jsonl_and_parquet(cli, tmp_path):
         result = cli("export", "r1", "--format", fmt, "-o", out, "--runs-dir", tmp_path)
         assert result.exit_code == 0, result.output
     frame = pd.read_csv(tmp_path / "codes.csv")
-    assert list(frame.columns[:6]) == ["item_id", "coder", "code", "justification", "evidence", "confidence"]
+    assert list(frame.columns[:6]) == [
+        "item_id",
+        "coder",
+        "code",
+        "justification",
+        "evidence",
+        "confidence",
+    ]
     assert len(frame) == 4 and set(frame.coder) == {"gpt-4o-mini"}
     assert len(pd.read_parquet(tmp_path / "codes.parquet")) == 4
     assert len(pd.read_json(tmp_path / "codes.jsonl", lines=True)) == 4
@@ -107,14 +128,34 @@ def test_user_mistakes_are_one_line_errors_with_exit_1(cli, tmp_path):
 
 def test_kill_9_mid_run_then_resume_loses_nothing_and_repeats_no_finished_call(tmp_path):
     items = tmp_path / "many.csv"
-    rows = [f"k{n},Issue {n},The model crashes when loading checkpoint number {n}." for n in range(40)]
+    rows = [
+        f"k{n},Issue {n},The model crashes when loading checkpoint number {n}." for n in range(40)
+    ]
     items.write_text("item_id,title,body\n" + "\n".join(rows) + "\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     with TestServer(ServerConfig(latency=0.05)) as server:
-        args = [sys.executable, "-m", "llmcode", "code", "-t", str(DATA / "tiny.yaml"), "-i", str(items),
-                "--base-url", server.base_url, "--runs-dir", str(tmp_path), "--run-id", "k",
-                "--concurrency", "2", "--no-cache"]  # fmt: skip
-        child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        args = [
+            sys.executable,
+            "-m",
+            "llmcode",
+            "code",
+            "-t",
+            str(DATA / "tiny.yaml"),
+            "-i",
+            str(items),
+            "--base-url",
+            server.base_url,
+            "--runs-dir",
+            str(tmp_path),
+            "--run-id",
+            "k",
+            "--concurrency",
+            "2",
+            "--no-cache",
+        ]
+        child = subprocess.Popen(
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         codings = tmp_path / "k" / "codings.jsonl"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -125,8 +166,13 @@ def test_kill_9_mid_run_then_resume_loses_nothing_and_repeats_no_finished_call(t
         child.wait()
         finished = {r.item_id for r in RunStore(tmp_path).open("k").codings()}
         assert 8 <= len(finished) < 40
-        resumed = subprocess.run([*args[:3], "code", "--resume", "k", "--runs-dir", str(tmp_path)],
-                                 env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        resumed = subprocess.run(
+            [*args[:3], "code", "--resume", "k", "--runs-dir", str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert resumed.returncode == 0, resumed.stderr
         per_key = server.stats.calls_by_key
     run = RunStore(tmp_path).open("k")
@@ -159,13 +205,29 @@ def test_repeated_model_draws_samples_from_each_model_in_turn(cli, tmp_path):
 
 
 def test_code_batch_writes_batch_jsonl_instead_of_asking(cli, tmp_path):
-    result = cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--batch",
-                 "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
-                 "--runs-dir", tmp_path, "--run-id", "bb")  # fmt: skip
+    result = cli(
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--batch",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--runs-dir",
+        tmp_path,
+        "--run-id",
+        "bb",
+    )
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "bb" / "batch" / "requests.jsonl").read_text().splitlines()
     assert len(lines) == 4
     first = json.loads(lines[0])
     assert set(first) == {"custom_id", "method", "url", "body"}
-    assert first["url"] == "/v1/chat/completions" and first["body"]["response_format"]["type"] == "json_schema"
+    assert (
+        first["url"] == "/v1/chat/completions"
+        and first["body"]["response_format"]["type"] == "json_schema"
+    )
     assert "llmcode batch submit bb" in result.output

@@ -1,8 +1,8 @@
 import pytest
-from support import DATA, answer, quoting
 
 from llmcode.costs import PRICES, Budget, Price, cost_of, estimate_run, load_prices, price_for
 from llmcode.errors import ConfigError
+from support import DATA
 
 
 def messages(n, chars):
@@ -50,8 +50,20 @@ def test_the_budget_refuses_the_item_that_would_pass_the_cap():
 
 
 def test_cli_dry_run_sends_nothing_and_prints_the_estimate(cli, tmp_path):
-    result = cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--backend", "openai",
-                 "--base-url", "http://127.0.0.1:9/v1", "--dry-run", "--runs-dir", tmp_path)  # fmt: skip
+    result = cli(
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--dry-run",
+        "--runs-dir",
+        tmp_path,
+    )
     assert result.exit_code == 0, result.output
     assert "nothing sent" in result.output and "cost_usd" in result.output
     assert not any(tmp_path.iterdir())
@@ -63,8 +75,21 @@ def test_max_cost_stops_cleanly_and_the_run_resumes(cli, tmp_path):
 
     table = tmp_path / "prices.yaml"
     table.write_text("gpt-4o-mini: {input: 1000.0, output: 1000.0}\n")  # ~$0.5 per item
-    args = ["code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--runs-dir", tmp_path,
-            "--run-id", "b", "--prices", table, "--concurrency", "1"]  # fmt: skip
+    args = [
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--runs-dir",
+        tmp_path,
+        "--run-id",
+        "b",
+        "--prices",
+        table,
+        "--concurrency",
+        "1",
+    ]
     with TestServer(ServerConfig()) as server:
         first = cli(*args, "--base-url", server.base_url, "--max-cost", "1.2")
         assert first.exit_code == 0, first.output

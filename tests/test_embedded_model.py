@@ -7,10 +7,10 @@ import time
 
 import httpx2 as httpx
 import pytest
-from support import ROOT, needs_llama
 
 from llmcode.runs import RunStore
 from llmcode.taxonomy import load_taxonomy
+from support import ROOT, needs_llama
 
 pytestmark = [pytest.mark.slow, needs_llama]
 TAXONOMY = ROOT / "taxonomy" / "ptm-reuse.yaml"
@@ -31,8 +31,19 @@ def assert_codes_are_from_the_taxonomy_with_verified_evidence(run):
 def test_the_embedded_model_codes_sample_items_offline(cli, tmp_path, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    result = cli("code", "-t", TAXONOMY, "-i", SAMPLE, "--limit", "2", "--runs-dir", tmp_path,
-                 "--run-id", "local")  # fmt: skip
+    result = cli(
+        "code",
+        "-t",
+        TAXONOMY,
+        "-i",
+        SAMPLE,
+        "--limit",
+        "2",
+        "--runs-dir",
+        tmp_path,
+        "--run-id",
+        "local",
+    )
     assert result.exit_code == 0, result.output
     run = RunStore(tmp_path).open("local")
     manifest = run.manifest()
@@ -58,10 +69,24 @@ def test_the_openai_backend_codes_over_http_against_llama_cpp_server(cli, tmp_pa
 
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(bundled_model_path()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--model_alias",
+            "smollm2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base_url = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + 120
@@ -73,9 +98,27 @@ def test_the_openai_backend_codes_over_http_against_llama_cpp_server(cli, tmp_pa
                 time.sleep(0.5)
         else:
             pytest.fail("llama_cpp.server did not start within 120 s")
-        result = cli("code", "-t", TAXONOMY, "-i", SAMPLE, "--limit", "1", "--base-url", base_url,
-                     "--model", "smollm2", "--runs-dir", tmp_path, "--run-id", "http",
-                     "--max-reasks", "1", "--evidence", "choice")  # fmt: skip
+        result = cli(
+            "code",
+            "-t",
+            TAXONOMY,
+            "-i",
+            SAMPLE,
+            "--limit",
+            "1",
+            "--base-url",
+            base_url,
+            "--model",
+            "smollm2",
+            "--runs-dir",
+            tmp_path,
+            "--run-id",
+            "http",
+            "--max-reasks",
+            "1",
+            "--evidence",
+            "choice",
+        )
         assert result.exit_code == 0, result.output
         run = RunStore(tmp_path).open("http")
         assert run.manifest().backend["backend"] == "openai"

@@ -24,7 +24,11 @@ def test_title_and_body_are_joined_when_there_is_no_text_column(items_csv):
 def test_a_text_column_is_used_as_is(tmp_path):
     path = write(tmp_path, "i.csv", "item_id,text,extra\n1,  hello there ,x\n")
     item = load_items(path).items[0]
-    assert (item.item_id, item.text, item.metadata) == ("1", "hello there", {"text": "  hello there ", "extra": "x"})
+    assert (item.item_id, item.text, item.metadata) == (
+        "1",
+        "hello there",
+        {"text": "  hello there ", "extra": "x"},
+    )
 
 
 def test_chosen_text_columns_and_id_column(tmp_path):
@@ -35,7 +39,7 @@ def test_chosen_text_columns_and_id_column(tmp_path):
 
 
 def test_a_missing_file_is_named(tmp_path):
-    with pytest.raises(ItemsError, match="nope.csv: no such file"):
+    with pytest.raises(ItemsError, match=r"nope\.csv: no such file"):
         load_items(tmp_path / "nope.csv")
 
 
@@ -63,7 +67,7 @@ def test_empty_texts_are_skipped_and_reported_not_dropped_silently(tmp_path):
 def test_an_empty_file_and_an_unknown_type_are_clear_errors(tmp_path):
     with pytest.raises(ItemsError, match="empty"):
         load_items(write(tmp_path, "e.csv", ""))
-    with pytest.raises(ItemsError, match="unsupported file type '.txt'"):
+    with pytest.raises(ItemsError, match=r"unsupported file type '\.txt'"):
         load_items(write(tmp_path, "e.txt", "x"))
 
 

@@ -1,8 +1,6 @@
 import asyncio
 import json
 
-from support import DATA, answer, quoting
-
 from llmcode.backends.fake import FakeBackend
 from llmcode.coding import Coder
 from llmcode.items import Item
@@ -10,14 +8,22 @@ from llmcode.multiitem import code_many, split_answer
 from llmcode.prompts import load_prompts
 from llmcode.runs import RunConfig
 from llmcode.taxonomy import load_taxonomy
+from support import DATA, answer, quoting
 
-ITEMS = [Item("a", "The model is slow on CPU."), Item("b", "CUDA out of memory on load."),
-         Item("c", "How do I set max_length?")]  # fmt: skip
+ITEMS = [
+    Item("a", "The model is slow on CPU."),
+    Item("b", "CUDA out of memory on load."),
+    Item("c", "How do I set max_length?"),
+]
 
 
 def coder_for(backend, **config):
-    return Coder(load_taxonomy(DATA / "tiny.yaml"), backend, load_prompts(),
-                 RunConfig(taxonomy_path="t", items_path="i", **config))  # fmt: skip
+    return Coder(
+        load_taxonomy(DATA / "tiny.yaml"),
+        backend,
+        load_prompts(),
+        RunConfig(taxonomy_path="t", items_path="i", **config),
+    )
 
 
 def entry(item_id, code, quote):
@@ -25,12 +31,23 @@ def entry(item_id, code, quote):
 
 
 def test_one_request_codes_several_items_and_splits_usage():
-    backend = FakeBackend([{"items": [entry("a", "performance", "slow on CPU"),
-                                      entry("b", "resources", "CUDA out of memory"),
-                                      entry("c", "usage", "max_length")]}])  # fmt: skip
+    backend = FakeBackend(
+        [
+            {
+                "items": [
+                    entry("a", "performance", "slow on CPU"),
+                    entry("b", "resources", "CUDA out of memory"),
+                    entry("c", "usage", "max_length"),
+                ]
+            }
+        ]
+    )
     records = asyncio.run(code_many(coder_for(backend), ITEMS))
     assert [(r.item_id, r.status, r.codes[0].code) for r in records] == [
-        ("a", "ok", "performance"), ("b", "ok", "resources"), ("c", "ok", "usage")]  # fmt: skip
+        ("a", "ok", "performance"),
+        ("b", "ok", "resources"),
+        ("c", "ok", "usage"),
+    ]
     assert len(backend.calls) == 1
     request = backend.calls[0]
     assert request.messages[-1]["content"].count("<item id=") == 3
@@ -41,21 +58,40 @@ def test_one_request_codes_several_items_and_splits_usage():
 
 
 def test_a_missing_or_invalid_item_is_reasked_alone():
-    backend = FakeBackend([
-        {"items": [entry("a", "performance", "slow on CPU"), entry("b", "resources", "made up")]},
-        {"items": [entry("b", "resources", "CUDA out of memory"), entry("c", "usage", "max_length")]},
-    ])  # fmt: skip
+    backend = FakeBackend(
+        [
+            {
+                "items": [
+                    entry("a", "performance", "slow on CPU"),
+                    entry("b", "resources", "made up"),
+                ]
+            },
+            {
+                "items": [
+                    entry("b", "resources", "CUDA out of memory"),
+                    entry("c", "usage", "max_length"),
+                ]
+            },
+        ]
+    )
     records = asyncio.run(code_many(coder_for(backend), ITEMS))
     assert all(r.status == "ok" for r in records)
     reask = backend.calls[1]
-    assert reask.schema["properties"]["items"]["items"]["properties"]["item_id"]["enum"] == ["b", "c"]
+    assert reask.schema["properties"]["items"]["items"]["properties"]["item_id"]["enum"] == [
+        "b",
+        "c",
+    ]
     text = reask.messages[-1]["content"]
-    assert "item c: missing from the answer" in text and "answer again only for the items b, c" in text
+    assert (
+        "item c: missing from the answer" in text and "answer again only for the items b, c" in text
+    )
 
 
 def test_items_still_missing_after_reasks_are_coded_one_by_one_never_dropped():
-    backend = FakeBackend([{"items": [entry("a", "performance", "slow on CPU")]}, "not json"],
-                          responder=quoting("usage"))  # fmt: skip
+    backend = FakeBackend(
+        [{"items": [entry("a", "performance", "slow on CPU")]}, "not json"],
+        responder=quoting("usage"),
+    )
     records = asyncio.run(code_many(coder_for(backend, max_reasks=1), ITEMS))
     assert [(r.item_id, r.status) for r in records] == [("a", "ok"), ("b", "ok"), ("c", "ok")]
     assert len(backend.calls) == 4  # two multi-item requests, then b and c alone

@@ -4,9 +4,14 @@ from llmcode.taxonomy import load_taxonomy
 
 def test_the_system_prompt_carries_the_codebook_and_valid_codes(tiny_taxonomy):
     content = system_message(load_prompts(), load_taxonomy(tiny_taxonomy))["content"]
-    for text in ("## usage: Model Usage", "Include: API questions", "Exclude: Crashes",
-                 "Covers: Slow inference", "Valid codes: usage, performance, resources, none"):
-        assert text in content  # fmt: skip
+    for text in (
+        "## usage: Model Usage",
+        "Include: API questions",
+        "Exclude: Crashes",
+        "Covers: Slow inference",
+        "Valid codes: usage, performance, resources, none",
+    ):
+        assert text in content
 
 
 def test_leaf_level_lists_the_subcategories_as_codes(tiny_taxonomy):

@@ -4,7 +4,6 @@ import pytest
 
 from llmcode.errors import TaxonomyError
 from llmcode.taxonomy import dump_taxonomy, load_taxonomy, parse_taxonomy
-
 from support import ROOT
 
 VALID = """\
@@ -27,7 +26,12 @@ categories:
 def test_a_valid_taxonomy_loads_with_its_tree(tiny_taxonomy):
     taxonomy = load_taxonomy(tiny_taxonomy)
     assert [c.id for c in taxonomy.targets("top")] == ["usage", "performance", "resources"]
-    assert [c.id for c in taxonomy.targets("leaves")] == ["usage", "slow", "inaccurate", "resources"]
+    assert [c.id for c in taxonomy.targets("leaves")] == [
+        "usage",
+        "slow",
+        "inaccurate",
+        "resources",
+    ]
     assert taxonomy.parent_of("slow").id == "performance"
     assert taxonomy.get("inaccurate").name == "Accuracy drop"
 
@@ -51,7 +55,9 @@ def test_missing_definition_names_the_line_of_the_category():
 
 
 def test_a_bad_id_and_an_unknown_field_are_both_reported():
-    text = VALID.replace("id: perf", "id: Perf Issues").replace("name: Usage", "name: Usage\n    colour: red")
+    text = VALID.replace("id: perf", "id: Perf Issues").replace(
+        "name: Usage", "name: Usage\n    colour: red"
+    )
     with pytest.raises(TaxonomyError) as err:
         parse_taxonomy(text, source="t.yaml")
     message = str(err.value)

@@ -65,7 +65,9 @@ class Coder:
             try:
                 records.append(await self._code_once(item, sample))
             except BackendError as exc:
-                records.append(CodingRecord(item_id=item.item_id, status="error", error=exc.message))
+                records.append(
+                    CodingRecord(item_id=item.item_id, status="error", error=exc.message)
+                )
             except Exception as exc:  # one item's failure must not lose the run
                 records.append(
                     CodingRecord(
@@ -141,10 +143,7 @@ class Coder:
                 {"role": "assistant", "content": response.content},
                 reask_message(self.prompts, checked.problems),
             ]
-        if checked.verified:
-            status = "ok"
-        else:
-            status = "invalid" if checked.fatal else "unverified"
+        status = "ok" if checked.verified else "invalid" if checked.fatal else "unverified"
         return CodingRecord(
             item_id=item.item_id,
             status=status,
@@ -193,8 +192,12 @@ def merge_samples(records: list[CodingRecord]) -> CodingRecord:
         update={
             "codes": codes,
             "samples": [
-                Sample(codes=[c.code for c in r.codes], status=r.status, model=r.model,
-                       probabilities=r.probabilities)  # fmt: skip
+                Sample(
+                    codes=[c.code for c in r.codes],
+                    status=r.status,
+                    model=r.model,
+                    probabilities=r.probabilities,
+                )
                 for r in records
             ],
             "prompt_tokens": sum(r.prompt_tokens for r in records),
@@ -271,8 +274,11 @@ def start_run(
             "path": config.taxonomy_path,
             "fingerprint": taxonomy.fingerprint(),
         },
-        prompts={"directory": str(prompts.directory), "sha256": prompts.sha256,
-                 "templates": sorted(prompts.templates)},
+        prompts={
+            "directory": str(prompts.directory),
+            "sha256": prompts.sha256,
+            "templates": sorted(prompts.templates),
+        },
         backend=backend.describe(),
         items={
             "path": item_set.source,
@@ -282,7 +288,7 @@ def start_run(
             "n_items": len(items),
             "n_skipped": len(item_set.skipped),
         },
-    )  # fmt: skip
+    )
     run.write_manifest(manifest)
     for item_id, reason in item_set.skipped:
         run.append_coding(CodingRecord(item_id=item_id, status="skipped", error=reason))
@@ -308,7 +314,9 @@ def finish_run(run: Run, status: str = "complete", backend: Backend | None = Non
         update={
             "status": status,
             "finished_at": now(),
-            "counts": {s: counts.get(s, 0) for s in ("ok", "unverified", "invalid", "error", "skipped")},
+            "counts": {
+                s: counts.get(s, 0) for s in ("ok", "unverified", "invalid", "error", "skipped")
+            },
             "usage": {
                 "prompt_tokens": sum(r.prompt_tokens for r in records),
                 "completion_tokens": sum(r.completion_tokens for r in records),

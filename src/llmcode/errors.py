@@ -19,7 +19,7 @@ from __future__ import annotations
 
 
 class LlmcodeError(Exception):
-    """Base class: a message saying what failed and where, and an optional hint saying what to do."""
+    """Base class: a message saying what failed and where, and an optional hint of what to do."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

@@ -1,4 +1,4 @@
-"""Write a run's codes in long format (item_id, coder, code, justification, evidence, confidence)."""
+"""Write a run's codes in long format: item_id, coder, code, justification, evidence, confidence."""
 
 from __future__ import annotations
 

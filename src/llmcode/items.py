@@ -139,7 +139,7 @@ def load_items(
 
 
 def join_text(row: pd.Series, columns: tuple[str, ...]) -> str:
-    """One column's value as is; several joined as `Column: value` paragraphs (empty ones left out)."""
+    """One column's value as is; several joined as `Column: value` paragraphs (blanks omitted)."""
     if len(columns) == 1:
         return str(row[columns[0]]).strip()
     parts = [

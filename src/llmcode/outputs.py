@@ -93,13 +93,12 @@ def answer_schema(
         "properties": {
             "code": {"type": "string", "enum": [*code_ids, NONE_CODE]},
             "justification": {"type": "string"},
-            "evidence": {"type": "array", "items": quote, "minItems": 1,
-                         "maxItems": MAX_QUOTES},
+            "evidence": {"type": "array", "items": quote, "minItems": 1, "maxItems": MAX_QUOTES},
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
         },
         "required": ["code", "justification", "evidence", "confidence"],
         "additionalProperties": False,
-    }  # fmt: skip
+    }
     codes: dict[str, Any] = {"type": "array", "items": code_item, "minItems": 1}
     if not multi_label:
         codes["maxItems"] = 1
@@ -127,9 +126,7 @@ def answer_schema(
     }
 
 
-def check_answer(
-    content: str, text: str, code_ids: list[str], multi_label: bool
-) -> CheckedAnswer:
+def check_answer(content: str, text: str, code_ids: list[str], multi_label: bool) -> CheckedAnswer:
     """Parse and verify one answer; ``problems`` say what a re-ask must fix."""
     try:
         answer = Answer.model_validate(json.loads(_strip_fences(content), strict=False))

@@ -56,7 +56,9 @@ def _compile(source: str) -> jinja2.Template:
     return env.from_string(source)
 
 
-def load_prompts(directory: Path | None = None, names: tuple[str, ...] = (SYSTEM, USER, REASK, MULTI)) -> PromptSet:
+def load_prompts(
+    directory: Path | None = None, names: tuple[str, ...] = (SYSTEM, USER, REASK, MULTI)
+) -> PromptSet:
     """Read the named templates from ``directory`` (default: the shipped ones)."""
     directory = directory or default_prompts_dir()
     templates = {}

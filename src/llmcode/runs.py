@@ -147,15 +147,18 @@ class Run:
 
     def write_items(self, items: Iterable[Item]) -> None:
         lines = (
-            json.dumps({"item_id": i.item_id, "text": i.text, "metadata": i.metadata},
-                       ensure_ascii=False)
+            json.dumps(
+                {"item_id": i.item_id, "text": i.text, "metadata": i.metadata}, ensure_ascii=False
+            )
             for i in items
-        )  # fmt: skip
+        )
         atomic_write(self.path / ITEMS, "".join(line + "\n" for line in lines))
 
     def items(self) -> list[Item]:
         rows = read_jsonl(self.path / ITEMS)
-        return [Item(item_id=r["item_id"], text=r["text"], metadata=r.get("metadata", {})) for r in rows]
+        return [
+            Item(item_id=r["item_id"], text=r["text"], metadata=r.get("metadata", {})) for r in rows
+        ]
 
     def append_coding(self, record: CodingRecord) -> None:
         append_line(self.path / CODINGS, record.model_dump_json())

@@ -130,9 +130,7 @@ def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
     try:
         taxonomy = Taxonomy.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            _located(source, lines, tuple(err["loc"]), err["msg"]) for err in exc.errors()
-        ]
+        problems = [_located(source, lines, tuple(err["loc"]), err["msg"]) for err in exc.errors()]
         raise TaxonomyError(
             "invalid taxonomy:\n  " + "\n  ".join(problems),
             hint="see the taxonomy format in the README",
@@ -158,17 +156,13 @@ def _check_unique_ids(taxonomy: Taxonomy, source: str, lines: dict[tuple, int]) 
     problems = []
     for path, category in _walk_with_paths(taxonomy.categories, ("categories",)):
         if category.id in seen:
-            problems.append(
-                _located(source, lines, (*path, "id"), f"duplicate id '{category.id}'")
-            )
+            problems.append(_located(source, lines, (*path, "id"), f"duplicate id '{category.id}'"))
         seen.setdefault(category.id, path)
     if problems:
         raise TaxonomyError("invalid taxonomy:\n  " + "\n  ".join(problems))
 
 
-def _walk_with_paths(
-    categories: list[Category], prefix: tuple
-) -> Iterator[tuple[tuple, Category]]:
+def _walk_with_paths(categories: list[Category], prefix: tuple) -> Iterator[tuple[tuple, Category]]:
     for index, category in enumerate(categories):
         path = (*prefix, index)
         yield path, category

@@ -15,7 +15,7 @@ __all__ = ["Backend", "ChatRequest", "ChatResponse", "choose_backend_name", "mak
 
 
 def choose_backend_name(requested: str | None, base_url: str | None) -> str:
-    """``requested`` if given; else ``openai`` when a key or base URL is configured; else ``local``."""
+    """``requested`` if given; else ``openai`` with a key or base URL configured; else ``local``."""
     if requested:
         if requested not in ("openai", "local"):
             raise ConfigError(f"unknown backend '{requested}'", hint="use openai or local")
@@ -43,9 +43,12 @@ def make_backend(
 
         limiter = RateLimiter(rpm=rpm, tpm=tpm) if (rpm or tpm) else None
         return OpenAIBackend(
-            model=model, base_url=base_url, timeout=timeout, max_attempts=max_attempts,
+            model=model,
+            base_url=base_url,
+            timeout=timeout,
+            max_attempts=max_attempts,
             limiter=limiter,
-        )  # fmt: skip
+        )
     if name == "local":
         from llmcode.backends.local import LocalBackend
 

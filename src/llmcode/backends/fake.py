@@ -14,14 +14,16 @@ Responder = Callable[[ChatRequest], Answer]
 
 
 class FakeBackend:
-    """Returns queued answers in order (then ``responder``'s); an exception in the queue is raised."""
+    """Answers from the queue in order, then from ``responder``; a queued exception is raised."""
 
     name = "fake"
 
     def __init__(
-        self, answers: list[Answer] | None = None, responder: Responder | None = None,
+        self,
+        answers: list[Answer] | None = None,
+        responder: Responder | None = None,
         model: str = "fake-model",
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.queue = list(answers or [])
         self.responder = responder
         self.model = model
@@ -43,9 +45,12 @@ class FakeBackend:
         content = answer if isinstance(answer, str) else json.dumps(answer)
         prompt = sum(len(m["content"]) for m in request.messages) // 4
         return ChatResponse(
-            content=content, prompt_tokens=prompt, completion_tokens=len(content) // 4,
-            model=self.model, finish_reason="stop",
-        )  # fmt: skip
+            content=content,
+            prompt_tokens=prompt,
+            completion_tokens=len(content) // 4,
+            model=self.model,
+            finish_reason="stop",
+        )
 
     async def aclose(self) -> None:
         return None

@@ -125,7 +125,9 @@ class OpenAIBackend:
                 f"{self.base_url or 'OpenAI'} answered HTTP {exc.status_code}: {_message(exc)}"
             ) from exc
         except openai.APIError as exc:
-            raise BackendError(f"{self.base_url or 'OpenAI'}: {exc.__class__.__name__}: {exc}") from exc
+            raise BackendError(
+                f"{self.base_url or 'OpenAI'}: {exc.__class__.__name__}: {exc}"
+            ) from exc
         raise BackendError("no attempt was made")  # pragma: no cover - tenacity always attempts
 
     async def _complete_once(self, request: ChatRequest) -> ChatResponse:
@@ -153,7 +155,11 @@ class OpenAIBackend:
         if mode == "json_schema":
             response_format = {
                 "type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
+                "json_schema": {
+                    "name": request.schema_name,
+                    "schema": request.schema,
+                    "strict": True,
+                },
             }
         elif mode == "json_object+schema":
             response_format["schema"] = request.schema

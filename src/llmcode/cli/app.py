@@ -14,8 +14,23 @@ from llmcode.errors import LlmcodeError
 err_console = Console(stderr=True, highlight=False)
 
 
-ORDER = ("code", "runs", "export", "review", "agree", "analyze", "report", "audit", "calibrate",
-         "open-code", "themes", "recode", "taxonomy", "import", "batch")  # fmt: skip
+ORDER = (
+    "code",
+    "runs",
+    "export",
+    "review",
+    "agree",
+    "analyze",
+    "report",
+    "audit",
+    "calibrate",
+    "open-code",
+    "themes",
+    "recode",
+    "taxonomy",
+    "import",
+    "batch",
+)
 
 
 class LlmcodeGroup(TyperGroup):
@@ -47,9 +62,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-taxonomy_app = typer.Typer(help="Check, show, diff, export and import taxonomies.", no_args_is_help=True)
+taxonomy_app = typer.Typer(
+    help="Check, show, diff, export and import taxonomies.", no_args_is_help=True
+)
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
-import_app = typer.Typer(help="Import codes and items from QDA tools and GitHub.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import codes and items from QDA tools and GitHub.", no_args_is_help=True
+)
 batch_app = typer.Typer(help="Provider batch APIs: submit, poll and collect.", no_args_is_help=True)
 
 app.add_typer(taxonomy_app, name="taxonomy")

@@ -25,10 +25,9 @@ from llmcode.coding import (
     start_run,
 )
 from llmcode.costs import Budget, Estimate, Price, cost_of, estimate_run, load_prices, price_for
-from llmcode.prompts import item_message, system_message
 from llmcode.errors import ConfigError
 from llmcode.items import load_items
-from llmcode.prompts import load_prompts
+from llmcode.prompts import item_message, load_prompts, system_message
 from llmcode.runs import CodingRecord, Run, RunConfig, RunManifest, RunStore
 from llmcode.taxonomy import Level, Taxonomy, load_taxonomy
 
@@ -37,34 +36,120 @@ console = Console(highlight=False)
 
 @app.command("code")
 def code(
-    taxonomy: Annotated[Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy YAML.")] = None,
-    items: Annotated[Path | None, typer.Option("--items", "-i", help="Items: CSV, JSONL, XLSX or Parquet.")] = None,
+    taxonomy: Annotated[
+        Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy YAML.")
+    ] = None,
+    items: Annotated[
+        Path | None, typer.Option("--items", "-i", help="Items: CSV, JSONL, XLSX or Parquet.")
+    ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Name of the new run.")] = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Continue this run.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Code only the first N items.")] = None,
-    backend: Annotated[str | None, typer.Option("--backend", help="openai or local [default: local unless a key or base URL is set].")] = None,
-    model: Annotated[list[str] | None, typer.Option("--model", help="Model name (openai) or label (local); repeat it to draw --samples from several models in turn.")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint.")] = None,
-    model_path: Annotated[Path | None, typer.Option("--model-path", help="GGUF file for the local backend [default: bundled SmolLM2-135M].")] = None,
-    id_column: Annotated[str, typer.Option("--id-column", help="Column with item ids.")] = "item_id",
-    text_column: Annotated[list[str] | None, typer.Option("--text-column", help="Text column(s), repeatable [default: text, or title + body].")] = None,
-    level: Annotated[str, typer.Option("--level", help="Code top-level categories or leaves: top|leaves.")] = "top",
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight.")] = 8,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Code only the first N items.")
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend", help="openai or local [default: local unless a key or base URL is set]."
+        ),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model",
+            help="Model name (openai) or label (local); repeat it to draw --samples from several models in turn.",
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint."),
+    ] = None,
+    model_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--model-path", help="GGUF file for the local backend [default: bundled SmolLM2-135M]."
+        ),
+    ] = None,
+    id_column: Annotated[
+        str, typer.Option("--id-column", help="Column with item ids.")
+    ] = "item_id",
+    text_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--text-column", help="Text column(s), repeatable [default: text, or title + body]."
+        ),
+    ] = None,
+    level: Annotated[
+        str, typer.Option("--level", help="Code top-level categories or leaves: top|leaves.")
+    ] = "top",
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Requests in flight.")
+    ] = 8,
     temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)] = 0.0,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=16, help="Answer token limit.")] = 512,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=16, help="Answer token limit.")
+    ] = 512,
     seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed.")] = 0,
-    max_reasks: Annotated[int, typer.Option("--max-reasks", min=0, help="Re-asks per item on invalid output.")] = 2,
-    samples: Annotated[int, typer.Option("--samples", min=1, help="Codings per item (confidence = vote share).")] = 1,
-    evidence: Annotated[str | None, typer.Option("--evidence", help="free: the model writes quotes; choice: it picks sentences of the item (constrained, never invented) [default: choice for local, free for openai].")] = None,
-    items_per_request: Annotated[int, typer.Option("--items-per-request", min=1, help="Items per request: the codebook is sent once for K items.")] = 1,
-    rpm: Annotated[float | None, typer.Option("--rpm", help="Requests per minute the endpoint allows.")] = None,
-    tpm: Annotated[float | None, typer.Option("--tpm", help="Prompt tokens per minute the endpoint allows.")] = None,
-    batch: Annotated[bool, typer.Option("--batch", help="Write the requests as OpenAI Batch JSONL (runs/<id>/batch/) instead of asking online; then `llmcode batch submit|status|collect`.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count tokens and estimate the cost; send nothing.")] = False,
-    max_cost: Annotated[float | None, typer.Option("--max-cost", help="Stop (resumably) before spending more than this many USD.")] = None,
-    prices: Annotated[Path | None, typer.Option("--prices", envvar="LLMCODE_PRICES", help="YAML price table: model: {input: USD/1M, output: USD/1M}.")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds before a request is abandoned and retried.")] = 120.0,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the response cache.")] = False,
+    max_reasks: Annotated[
+        int, typer.Option("--max-reasks", min=0, help="Re-asks per item on invalid output.")
+    ] = 2,
+    samples: Annotated[
+        int, typer.Option("--samples", min=1, help="Codings per item (confidence = vote share).")
+    ] = 1,
+    evidence: Annotated[
+        str | None,
+        typer.Option(
+            "--evidence",
+            help="free: the model writes quotes; choice: it picks sentences of the item (constrained, never invented) [default: choice for local, free for openai].",
+        ),
+    ] = None,
+    items_per_request: Annotated[
+        int,
+        typer.Option(
+            "--items-per-request",
+            min=1,
+            help="Items per request: the codebook is sent once for K items.",
+        ),
+    ] = 1,
+    rpm: Annotated[
+        float | None, typer.Option("--rpm", help="Requests per minute the endpoint allows.")
+    ] = None,
+    tpm: Annotated[
+        float | None, typer.Option("--tpm", help="Prompt tokens per minute the endpoint allows.")
+    ] = None,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Write the requests as OpenAI Batch JSONL (runs/<id>/batch/) instead of asking online; then `llmcode batch submit|status|collect`.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count tokens and estimate the cost; send nothing.")
+    ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost", help="Stop (resumably) before spending more than this many USD."
+        ),
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            "--prices",
+            envvar="LLMCODE_PRICES",
+            help="YAML price table: model: {input: USD/1M, output: USD/1M}.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", min=0.1, help="Seconds before a request is abandoned and retried."
+        ),
+    ] = 120.0,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
+    ] = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Code items against a taxonomy; every code has a justification and verified evidence."""
@@ -112,25 +197,39 @@ def code(
             timeout=timeout,
         )
         if dry_run:
-            _print_estimate(config, tax, item_set.items[:limit] if limit else item_set.items, prices)
+            _print_estimate(
+                config, tax, item_set.items[:limit] if limit else item_set.items, prices
+            )
             return
         if batch:
             from llmcode.batch import prepare_batch
 
             run, requests = prepare_batch(
-                store, config, item_set, tax, taxonomy.read_text(encoding="utf-8"),
-                load_prompts(), run_id,
-            )  # fmt: skip
+                store,
+                config,
+                item_set,
+                tax,
+                taxonomy.read_text(encoding="utf-8"),
+                load_prompts(),
+                run_id,
+            )
             n = len(requests.read_text(encoding="utf-8").splitlines())
             console.print(f"run [bold]{run.run_id}[/]: wrote {n} batch request(s) to {requests}")
-            console.print(f"next: llmcode batch submit {run.run_id}  (or run the file with vLLM's "
-                          f"run_batch and `llmcode batch collect {run.run_id} --file OUT.jsonl`)")  # fmt: skip
+            console.print(
+                f"next: llmcode batch submit {run.run_id}  (or run the file with vLLM's "
+                f"run_batch and `llmcode batch collect {run.run_id} --file OUT.jsonl`)"
+            )
             return
     llm, *more = [
         make_backend(
-            config.backend, model=name, base_url=config.base_url,
-            model_path=config.model_path, rpm=config.rpm, tpm=config.tpm, timeout=config.timeout,
-        )  # fmt: skip
+            config.backend,
+            model=name,
+            base_url=config.base_url,
+            model_path=config.model_path,
+            rpm=config.rpm,
+            tpm=config.tpm,
+            timeout=config.timeout,
+        )
         for name in (config.model, *config.more_models)
     ]
     prompts = load_prompts()
@@ -157,14 +256,18 @@ def code(
         finished = _code_with_progress(todo, coder, run, budget)
         status = "complete" if finished else "interrupted"
         if not finished:
-            console.print(f"[yellow]budget reached[/]: stopped before spending more than ${config.max_cost}")
+            console.print(
+                f"[yellow]budget reached[/]: stopped before spending more than ${config.max_cost}"
+            )
     finally:
         manifest = finish_run(run, status, llm)
     manifest = _record_cost(run, manifest, llm.model if config.backend != "local" else None, prices)
     _print_summary(run, manifest)
 
 
-def _record_cost(run: Run, manifest: RunManifest, model: str | None, prices: Path | None) -> RunManifest:
+def _record_cost(
+    run: Run, manifest: RunManifest, model: str | None, prices: Path | None
+) -> RunManifest:
     """Add ``usage.cost_usd`` (0 for the local model; omitted when the price is unknown)."""
     price = price_for(model, load_prices(prices)) if model else Price(input=0, output=0)
     if price is None:
@@ -196,7 +299,9 @@ def _budget(
     return Budget(config.max_cost, estimate.price, (estimate.cost or 0) / max(1, estimate.items))
 
 
-def _estimate(config: RunConfig, tax: Taxonomy, items: list, model: str, prices: Path | None) -> Estimate:
+def _estimate(
+    config: RunConfig, tax: Taxonomy, items: list, model: str, prices: Path | None
+) -> Estimate:
     prompts = load_prompts()
     return estimate_run(
         system_message(prompts, tax, config.level),
@@ -287,4 +392,6 @@ def _print_summary(run: Run, manifest: RunManifest) -> None:
     if manifest.status != "complete":
         console.print(f"[yellow]interrupted[/]: resume with llmcode code --resume {run.run_id}")
     else:
-        console.print(f"next: llmcode export {run.run_id} --format csv | llmcode runs show {run.run_id}")
+        console.print(
+            f"next: llmcode export {run.run_id} --format csv | llmcode runs show {run.run_id}"
+        )

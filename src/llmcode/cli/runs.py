@@ -30,16 +30,31 @@ def list_runs(runs_dir: RunsDir = None) -> None:
         console.print(f"no runs in {store.root}")
         return
     table = Table()
-    for column in ("run_id", "kind", "status", "model", "taxonomy", "items", "ok", "flagged", "created"):
+    for column in (
+        "run_id",
+        "kind",
+        "status",
+        "model",
+        "taxonomy",
+        "items",
+        "ok",
+        "flagged",
+        "created",
+    ):
         table.add_column(column)
     for m in manifests:
         flagged = sum(m.counts.get(s, 0) for s in ("unverified", "invalid", "error"))
         table.add_row(
-            m.run_id, m.kind, m.status, m.coder,
+            m.run_id,
+            m.kind,
+            m.status,
+            m.coder,
             f"{m.taxonomy.get('name', '')} {m.taxonomy.get('version', '')}",
-            str(m.items.get("n_items", "")), str(m.counts.get("ok", "")), str(flagged),
+            str(m.items.get("n_items", "")),
+            str(m.counts.get("ok", "")),
+            str(flagged),
             m.created_at.strftime("%Y-%m-%d %H:%M"),
-        )  # fmt: skip
+        )
     console.print(table)
 
 
@@ -61,7 +76,9 @@ def show_run(
     rows = {
         "status": manifest.status,
         "created": manifest.created_at.isoformat(timespec="seconds"),
-        "finished": manifest.finished_at.isoformat(timespec="seconds") if manifest.finished_at else "-",
+        "finished": manifest.finished_at.isoformat(timespec="seconds")
+        if manifest.finished_at
+        else "-",
         "backend": json.dumps(manifest.backend),
         "taxonomy": json.dumps(manifest.taxonomy),
         "prompts": f"sha256 {manifest.prompts.get('sha256')}",
@@ -90,16 +107,32 @@ def show_run(
 @app.command("export")
 def export(
     run_ref: RunRef,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, jsonl, parquet or qdpx (REFI-QDA project).")] = "csv",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write [default: stdout for csv/jsonl].")] = None,
-    reviewed: Annotated[bool, typer.Option("--reviewed", help="Final codes after review, with the reviewer as coder.")] = False,
-    reviewer: Annotated[str | None, typer.Option("--reviewer", help="With --reviewed: only this reviewer's decisions.")] = None,
-    human: Annotated[Path | None, typer.Option("--human", help="qdpx: add human codes (long format) as their own users.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="csv, jsonl, parquet or qdpx (REFI-QDA project).")
+    ] = "csv",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write [default: stdout for csv/jsonl]."),
+    ] = None,
+    reviewed: Annotated[
+        bool,
+        typer.Option("--reviewed", help="Final codes after review, with the reviewer as coder."),
+    ] = False,
+    reviewer: Annotated[
+        str | None,
+        typer.Option("--reviewer", help="With --reviewed: only this reviewer's decisions."),
+    ] = None,
+    human: Annotated[
+        Path | None,
+        typer.Option("--human", help="qdpx: add human codes (long format) as their own users."),
+    ] = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """Export a run's codes in long format: item_id, coder, code, justification, evidence, confidence."""
     if fmt not in (*TABLE_FORMATS, "qdpx"):
-        raise ConfigError(f"unknown format '{fmt}'", hint=f"use one of {', '.join(TABLE_FORMATS)}, qdpx")
+        raise ConfigError(
+            f"unknown format '{fmt}'", hint=f"use one of {', '.join(TABLE_FORMATS)}, qdpx"
+        )
     run = RunStore(runs_dir).open(run_ref)
     if fmt == "qdpx":
         from llmcode.refi import export_project
@@ -121,4 +154,7 @@ def export(
         sys.stdout.write(codes_to_bytes(frame, fmt).decode())
         return
     write_codes(frame, output, fmt)
-    console.print(f"wrote {len(frame)} code(s) of {frame['item_id'].nunique()} item(s) to {output}", style="green")
+    console.print(
+        f"wrote {len(frame)} code(s) of {frame['item_id'].nunique()} item(s) to {output}",
+        style="green",
+    )

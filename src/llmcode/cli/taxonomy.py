@@ -29,7 +29,9 @@ def check(path: Annotated[Path, typer.Argument(help="Taxonomy YAML file.")]) -> 
 @taxonomy_app.command("show")
 def show(
     path: Annotated[Path, typer.Argument(help="Taxonomy YAML file.")],
-    details: Annotated[bool, typer.Option("--details", "-d", help="Criteria and examples too.")] = False,
+    details: Annotated[
+        bool, typer.Option("--details", "-d", help="Criteria and examples too.")
+    ] = False,
 ) -> None:
     """Show a taxonomy as a tree of categories with their definitions."""
     taxonomy = load_taxonomy(path)
