@@ -63,7 +63,7 @@ class Coder:
         records = []
         for sample in range(self.config.samples):
             try:
-                records.append(await self._code_once(item, sample))
+                records.append(await self.code_sample(item, sample))
             except BackendError as exc:
                 records.append(
                     CodingRecord(item_id=item.item_id, status="error", error=exc.message)
@@ -100,9 +100,6 @@ class Coder:
             seed=None if self.config.seed is None else self.config.seed + sample,
             logprobs=backend.name == "openai",
         )
-
-    async def _code_once(self, item: Item, sample: int) -> CodingRecord:
-        return await self.code_sample(item, sample)
 
     async def code_sample(
         self,

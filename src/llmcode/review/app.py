@@ -1,0 +1,332 @@
+"""The review TUI: a Textual shell over a ``ReviewSession``.
+
+Keys go to the session (which saves each decision before anything moves); the screen then
+redraws the item list, the detail pane (text with the evidence highlighted, each suggested
+code with its justification, definitions on demand) and the progress line.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from llmcode.errors import LlmcodeError
+from llmcode.review.queues import QUEUES, ReviewItem
+from llmcode.review.session import ReviewSession
+from llmcode.review.widgets import (
+    CodePicker,
+    DetailView,
+    HelpScreen,
+    ItemList,
+    QueuePicker,
+    TextPrompt,
+    evidence_colour,
+)
+
+KEY_NAMES = {
+    "slash": "/",
+    "question_mark": "?",
+    "down": "↓",
+    "up": "↑",
+    "pagedown": "PgDn",
+    "pageup": "PgUp",
+    "space": "space",
+}
+PICKER_KEYS = [
+    ("(picker) type", "filter the codes by id or name"),
+    ("(picker) ↑ ↓", "move the highlight"),
+    ("(picker) tab", "tick or untick a code (multi-label taxonomies)"),
+    ("(picker) enter", "confirm; esc cancels"),
+]
+VERDICT_TEXT = {
+    "accept": "✓ accepted",
+    "reject": "✗ rejected (no code applies)",
+    "change": "✎ changed to",
+}
+
+
+class ReviewScreen(Screen[None]):
+    """Item list, detail pane, progress line and footer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "accept", "accept", tooltip="accept the model's codes"),
+        Binding("r", "reject", "reject", tooltip="reject: no code applies"),
+        Binding("c", "change", "change", tooltip="change the codes with a searchable picker"),
+        Binding("m", "memo", "memo", tooltip="write a memo on the item (empty clears it)"),
+        Binding("u", "undo", "undo", tooltip="undo your last decision"),
+        Binding("j,down", "move(1)", "next", tooltip="next item"),
+        Binding("k,up", "move(-1)", "prev", tooltip="previous item"),
+        Binding("slash", "search", "search", tooltip="search the item texts"),
+        Binding("n", "search_next", "next match", show=False, tooltip="next search match"),
+        Binding("f", "filter", "filter", tooltip="filter: choose the queue"),
+        Binding("d", "definitions", "definitions", tooltip="show or hide category definitions"),
+        Binding(
+            "pagedown,space",
+            "scroll_detail(1)",
+            "scroll",
+            show=False,
+            tooltip="scroll the item text down",
+        ),
+        Binding(
+            "pageup",
+            "scroll_detail(-1)",
+            "scroll up",
+            show=False,
+            tooltip="scroll the item text up",
+        ),
+        Binding("question_mark", "help", "help", tooltip="this help"),
+        Binding("q", "app.quit", "quit", tooltip="quit (every decision is already saved)"),
+    ]
+
+    def __init__(self, session: ReviewSession) -> None:
+        super().__init__()
+        self.session = session
+        self.definitions = False
+        self.query_text = ""
+        self._shown: str | None = None
+        self._progress: Text | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield ItemList(self.session, id="items")
+            yield DetailView(id="detail")
+        yield Static(id="progress")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.redraw(full=True)
+
+    def redraw(self, full: bool = False) -> None:
+        """Bring the screen up to date with the session (``full``: every row of the list)."""
+        session = self.session
+        self.query_one(ItemList).sync(full)
+        item = session.current
+        try:
+            text = (
+                render_detail(session, item, self.definitions)
+                if item
+                else Text(f"queue '{session.queue_name}' is empty: press f for another")
+            )
+        except LlmcodeError as exc:  # a damaged record: say so, keep the review going
+            text = Text(str(exc), style="red")
+        shown = item.item_id if item else None
+        self.query_one(DetailView).show(text, top=shown != self._shown)
+        self._shown = shown
+        p = session.progress()
+        progress = Text.assemble(
+            (f" reviewed {p.reviewed}/{p.total}", "bold"),
+            f"  accepted {p.share(p.accepted):.0f}%  changed {p.share(p.changed):.0f}%"
+            f"  rejected {p.share(p.rejected):.0f}%   queue {session.queue_name}"
+            f"   reviewer {session.reviewer}   run {session.run.run_id}",
+        )
+        if progress != self._progress:  # an unchanged line costs no layout
+            self._progress = progress
+            self.query_one("#progress", Static).update(progress)
+
+    def _do(self, step: Callable[..., Any], *args: Any, full: bool = False) -> None:
+        try:
+            step(*args)
+        except LlmcodeError as exc:
+            self.notify(str(exc), severity="error", timeout=6)
+            return
+        self.redraw(full)
+
+    def action_accept(self) -> None:
+        self._do(self.session.accept)
+
+    def action_reject(self) -> None:
+        self._do(self.session.reject)
+
+    def action_undo(self) -> None:
+        if self.session.ledger.last() is None:
+            self.notify("nothing to undo")
+            return
+        self._do(self.session.undo)
+
+    def action_move(self, step: int) -> None:
+        self.session.move(step)
+        self.redraw()
+
+    def action_change(self) -> None:
+        item = self.session.current
+        if item is None:
+            return
+        verdict = self.session.verdict(item.item_id)
+        chosen = verdict.codes if verdict else item.codes
+        picker = CodePicker(self.session.categories, chosen, self.session.taxonomy.multi_label)
+        self.app.push_screen(picker, self._change)
+
+    def _change(self, codes: list[str] | None) -> None:
+        if codes:
+            self._do(self.session.change, codes)
+
+    def action_memo(self) -> None:
+        item = self.session.current
+        if item is None:
+            return
+        prompt = TextPrompt(f"Memo on {item.item_id}", self.session.memo_of(item.item_id))
+        self.app.push_screen(prompt, self._memo)
+
+    def _memo(self, text: str | None) -> None:
+        if text is not None:
+            self._do(self.session.memo, text)
+
+    def action_search(self) -> None:
+        prompt = TextPrompt("Search the item texts", self.query_text, "words to find")
+        self.app.push_screen(prompt, self._search)
+
+    def action_search_next(self) -> None:
+        self._search(self.query_text)
+
+    def _search(self, query: str | None) -> None:
+        if not query:
+            return
+        self.query_text = query
+        if self.session.search(query) is None:
+            self.notify(f"no item in this queue contains '{query}'", severity="warning")
+        self.redraw()
+
+    def action_filter(self) -> None:
+        queues = {name: (fn.__doc__ or "").strip().splitlines()[0] for name, fn in QUEUES.items()}
+        picker = QueuePicker(queues, self.session.queue_name)
+        self.app.push_screen(picker, self._switch_queue)
+
+    def _switch_queue(self, name: str | None) -> None:
+        if name:
+            self._do(self.session.set_queue, name, full=True)
+
+    def action_definitions(self) -> None:
+        self.definitions = not self.definitions
+        self.redraw()
+
+    def action_scroll_detail(self, direction: int) -> None:
+        detail = self.query_one(DetailView)
+        (detail.scroll_page_down if direction > 0 else detail.scroll_page_up)(animate=False)
+
+    def action_help(self) -> None:
+        keys = [
+            (" / ".join(KEY_NAMES.get(k, k) for k in b.key.split(",")), b.tooltip or b.description)
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+        ]
+        self.app.push_screen(HelpScreen(keys + PICKER_KEYS))
+
+
+class ReviewApp(App[None]):
+    """``llmcode review``: accept, reject or change the model's codes from the keyboard."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "llmcode review"
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, session: ReviewSession) -> None:
+        super().__init__()
+        self.session = session
+        self.sub_title = (
+            f"{session.run.run_id} · {session.taxonomy.name} {session.taxonomy.version}"
+        )
+
+    def get_default_screen(self) -> ReviewScreen:
+        return ReviewScreen(self.session)
+
+    def on_mount(self) -> None:
+        # The session's items live as long as the app: keep the garbage collector from walking
+        # them (millions of objects on a large run) every time it collects.
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()
+
+
+def render_detail(session: ReviewSession, item: ReviewItem, definitions: bool) -> Text:
+    """The detail pane: the text with evidence highlighted, the model's codes and the verdict."""
+    out = Text()
+    record = item.record
+    out.append(item.item_id, "bold")
+    out.append(f"   coded: {item.status}", "red" if item.status in ("error", "invalid") else "")
+    if item.confidence is not None:
+        out.append(f"   confidence {item.confidence:.2f}")
+    meta = [
+        f"{k}: {v}"
+        for k, v in item.metadata.items()
+        if k not in session.text_columns and v and len(v) <= 60
+    ]
+    if meta:
+        out.append("\n" + "   ".join(meta[:3]), "dim")
+    text = Text(item.text)
+    codes = record.codes if record else []
+    for index, code in enumerate(codes):
+        for span in code.evidence:
+            if span.verified and span.start is not None and span.end is not None:
+                text.stylize(f"black on {evidence_colour(index)}", span.start, span.end)
+    out.append("\n\n")
+    out.append_text(text)
+    out.append(f"\n\nModel ({session.model})\n", "bold underline")
+    if not codes:
+        out.append("  no code suggested\n", "italic")
+    for index, code in enumerate(codes):
+        category = session.category(code.code)
+        out.append("  ■ ", evidence_colour(index))
+        out.append(code.code, "bold")
+        out.append(f"  {category.name if category else ''}")
+        if code.confidence is not None:
+            out.append(f"  ({code.confidence:.2f})", "dim")
+        out.append(f"\n    {code.justification or '(no justification)'}\n")
+        for span in code.evidence:
+            if not span.verified:
+                out.append(f'    not in the text: "{span.quote}"\n', "red")
+    if record and record.suggested_code:
+        new = record.suggested_code
+        out.append(f"  suggests a new code: {new.name} — {new.definition}\n", "italic")
+    if record and (record.problems or record.error):
+        for problem in [*record.problems, *([record.error] if record.error else [])]:
+            out.append(f"  ! {problem}\n", "red")
+    if item.human:
+        out.append("\nHuman\n", "bold underline")
+        for coder, human_codes in item.human.items():
+            differs = set(human_codes) != set(item.codes)
+            out.append(
+                f"  {coder}: {', '.join(human_codes) or '(no code)'}", "bold" if differs else ""
+            )
+            out.append("  ≠ model\n" if differs else "\n", "yellow" if differs else "")
+    verdict = session.verdict(item.item_id)
+    out.append("\nYour decision", "bold underline")
+    out.append("  ")
+    if verdict is None:
+        out.append("undecided — a accept · r reject · c change\n", "dim")
+    else:
+        final = f": {', '.join(verdict.codes)}" if verdict.action != "reject" else ""
+        out.append(f"{VERDICT_TEXT[verdict.action]}{final}\n", "green")
+    memo = session.memo_of(item.item_id)
+    if memo:
+        out.append(f"  memo: {memo}\n", "italic")
+    if definitions:
+        shown = dict.fromkeys(
+            [
+                *item.codes,
+                *(verdict.codes if verdict else []),
+                *(c for codes in item.human.values() for c in codes),
+            ]
+        )
+        out.append("\nDefinitions\n", "bold underline")
+        for code_id in shown or [c.id for c in session.categories]:
+            category = session.category(code_id)
+            if category is not None:
+                out.append(f"  {category.id}", "bold")
+                out.append(f"  {category.definition}\n")
+                for include in category.include:
+                    out.append(f"    + {include}\n", "dim")
+                for exclude in category.exclude:
+                    out.append(f"    − {exclude}\n", "dim")
+    else:
+        out.append("\n  d shows the category definitions", "dim")
+    return out

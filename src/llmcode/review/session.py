@@ -1,0 +1,250 @@
+"""The review session, without any UI: queue, cursor, decisions, undo, resume and progress.
+
+A ``ReviewSession`` is one reviewer going through one queue of a run. Each decision is appended
+to ``decisions.jsonl`` (flushed and fsynced) before the session's state changes, and the cursor
+then moves to the next undecided item. Opening a session replays the reviewer's earlier
+decisions, so it resumes at the first undecided item; other reviewers' decisions are kept
+apart. The Textual app (``review/app.py``) only displays a session and forwards keys to it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from llmcode.errors import ConfigError, RunStoreError
+from llmcode.review.decisions import (
+    Action,
+    Decision,
+    Ledger,
+    append_decision,
+    load_decisions,
+    replay,
+    reviewed_codes,
+)
+from llmcode.review.queues import HumanCodes, ReviewItem, build_queue, load_review_items
+from llmcode.runs import DECISIONS, Run, repair_jsonl
+from llmcode.taxonomy import NONE_CODE, Category
+
+__all__ = ["Decision", "Progress", "ReviewSession", "reviewed_codes"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a reviewer is through the current queue."""
+
+    reviewed: int
+    total: int
+    accepted: int
+    rejected: int
+    changed: int
+
+    def share(self, count: int) -> float:
+        """``count`` as a percentage of the reviewed items."""
+        return 100.0 * count / self.reviewed if self.reviewed else 0.0
+
+
+class ReviewSession:
+    """One reviewer's pass over a queue of a run's items."""
+
+    def __init__(
+        self, run: Run, reviewer: str, queue: str = "all", human: HumanCodes | None = None
+    ) -> None:
+        if not reviewer.strip():
+            raise ConfigError("the reviewer name is empty", hint="pass --reviewer NAME")
+        self.run = run
+        self.reviewer = reviewer.strip()
+        manifest = run.manifest()
+        self.model = manifest.coder
+        self.text_columns = tuple(manifest.items.get("text_columns") or ())
+        self.taxonomy = run.taxonomy()
+        self.categories: list[Category] = self.taxonomy.targets(manifest.config.level)
+        repair_jsonl(run.path / DECISIONS)  # a kill mid-write leaves a torn line: cut it
+        self.ledger = replay(load_decisions(run)).get(self.reviewer) or Ledger(self.reviewer)
+        self.items = load_review_items(run, human)
+        if not self.items:
+            raise RunStoreError(f"{run.path}: the run has no items to review")
+        if human is not None and not any(item.human for item in self.items):
+            raise ConfigError(
+                "the human codes share no item_id with this run",
+                hint="check that --against is the codes file for the same items",
+            )
+        self._lowered: list[str] | None = None
+        self.queue_name = ""
+        self.queue: list[ReviewItem] = []
+        self.position = 0
+        self.set_queue(queue)
+
+    # --- queue and cursor -------------------------------------------------------------------
+
+    def set_queue(self, name: str) -> None:
+        """Switch to queue ``name`` and go to its first undecided item."""
+        queue = build_queue(name, self.items, self.run)
+        self.queue_name, self.queue, self._lowered = name, queue, None
+        self._index = {item.item_id: n for n, item in enumerate(queue)}
+        self._counts = Counter(
+            v.action for item_id, v in self.ledger.verdicts.items() if item_id in self._index
+        )
+        self.position = self.next_undecided(-1) or 0
+
+    @property
+    def current(self) -> ReviewItem | None:
+        return self.queue[self.position] if self.queue else None
+
+    def move(self, delta: int) -> None:
+        """Move the cursor by ``delta`` items, stopping at either end."""
+        if self.queue:
+            self.position = max(0, min(len(self.queue) - 1, self.position + delta))
+
+    def go_to(self, item_id: str) -> bool:
+        """Put the cursor on ``item_id``; False when it is not in this queue."""
+        if item_id not in self._index:
+            return False
+        self.position = self._index[item_id]
+        return True
+
+    def next_undecided(self, after: int | None = None) -> int | None:
+        """The position of the next undecided item after ``after`` (default: the cursor),
+        wrapping around; None when every item of the queue is decided."""
+        start = self.position if after is None else after
+        n = len(self.queue)
+        for step in range(1, n + 1):
+            index = (start + step) % n
+            if self.queue[index].item_id not in self.ledger.verdicts:
+                return index
+        return None
+
+    def search(self, query: str) -> int | None:
+        """The position of the next item (after the cursor, wrapping) whose id or text has
+        ``query`` (case-insensitive); the cursor moves there."""
+        needle = query.strip().lower()
+        if not needle or not self.queue:
+            return None
+        if self._lowered is None:
+            self._lowered = [f"{item.item_id}\n{item.text}".lower() for item in self.queue]
+        n = len(self.queue)
+        for step in range(1, n + 1):
+            index = (self.position + step) % n
+            if needle in self._lowered[index]:
+                self.position = index
+                return index
+        return None
+
+    # --- state --------------------------------------------------------------------------------
+
+    def verdict(self, item_id: str) -> Decision | None:
+        """This reviewer's accept/reject/change in effect for the item, if any."""
+        return self.ledger.verdicts.get(item_id)
+
+    def memo_of(self, item_id: str) -> str:
+        return self.ledger.memos.get(item_id, "")
+
+    def category(self, code: str) -> Category | None:
+        return self.taxonomy.get(code)
+
+    def progress(self) -> Progress:
+        return Progress(
+            reviewed=sum(self._counts.values()),
+            total=len(self.queue),
+            accepted=self._counts["accept"],
+            rejected=self._counts["reject"],
+            changed=self._counts["change"],
+        )
+
+    # --- decisions ------------------------------------------------------------------------------
+
+    def accept(self) -> Decision:
+        """Accept the model's codes for the current item."""
+        item = self._require_current()
+        codes = [c for c in item.codes if c != NONE_CODE]
+        if not codes and NONE_CODE not in item.codes:
+            raise ConfigError(
+                f"item {item.item_id}: the model suggested no code ({item.status}), "
+                "so there is nothing to accept",
+                hint="change (c) to choose codes, or reject (r) if none applies",
+            )
+        return self._decide(item, "accept", codes)
+
+    def reject(self) -> Decision:
+        """No code applies to the current item."""
+        return self._decide(self._require_current(), "reject", [])
+
+    def change(self, codes: list[str]) -> Decision:
+        """Replace the model's codes of the current item by ``codes``."""
+        item = self._require_current()
+        allowed = [c.id for c in self.categories]
+        chosen = list(dict.fromkeys(codes))
+        unknown = [c for c in chosen if c not in allowed]
+        if unknown:
+            raise ConfigError(
+                f"unknown code(s) {', '.join(unknown)}", hint=f"choose from: {', '.join(allowed)}"
+            )
+        if not chosen:
+            raise ConfigError("choose at least one code", hint="reject (r) when no code applies")
+        if len(chosen) > 1 and not self.taxonomy.multi_label:
+            raise ConfigError(f"taxonomy '{self.taxonomy.name}' is single-label: choose one code")
+        return self._decide(item, "change", chosen)
+
+    def memo(self, text: str) -> Decision:
+        """Attach a memo to the current item (an empty text clears it); the cursor stays."""
+        item = self._require_current()
+        return self._record(item, "memo", self.ledger.final_codes(item.item_id), text.strip())
+
+    def undo(self) -> Decision | None:
+        """Take back this reviewer's latest decision; the cursor goes to its item."""
+        last = self.ledger.last()
+        if last is None:
+            return None
+        fallback = self.ledger.fallback()
+        record = Decision(
+            reviewer=self.reviewer,
+            item_id=last.item_id,
+            action="undo",
+            undone=last.action,
+            codes=list(fallback.codes) if fallback else [],
+            suggested=last.suggested,
+        )
+        before = self.verdict(last.item_id)
+        append_decision(self.run, record)
+        self.ledger.apply(record)
+        self._count(last.item_id, before)
+        self.go_to(last.item_id)
+        return record
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _require_current(self) -> ReviewItem:
+        if self.current is None:
+            raise ConfigError(f"queue '{self.queue_name}' is empty", hint="switch queue with f")
+        return self.current
+
+    def _decide(self, item: ReviewItem, action: Action, codes: list[str]) -> Decision:
+        decision = self._record(item, action, codes, self.memo_of(item.item_id))
+        following = self.next_undecided()
+        if following is not None:
+            self.position = following
+        return decision
+
+    def _record(self, item: ReviewItem, action: Action, codes: list[str], memo: str) -> Decision:
+        decision = Decision(
+            reviewer=self.reviewer,
+            item_id=item.item_id,
+            action=action,
+            codes=codes,
+            memo=memo,
+            suggested=item.codes,
+        )
+        before = self.verdict(item.item_id)
+        append_decision(self.run, decision)  # durable first, then the state moves on
+        self.ledger.apply(decision)
+        self._count(item.item_id, before)
+        return decision
+
+    def _count(self, item_id: str, before: Decision | None) -> None:
+        if item_id not in self._index:
+            return
+        after = self.verdict(item_id)
+        if before is not None:
+            self._counts[before.action] -= 1
+        if after is not None:
+            self._counts[after.action] += 1

@@ -1,0 +1,345 @@
+"""Widgets of the review app: the virtual item list and the modal screens (picker, prompt, help).
+
+``ItemList`` draws only the visible rows of a session's queue (the Line API), so a queue of
+50,000 items costs no more than one of 50. The modals return their result with ``dismiss``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.screen import ModalScreen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from llmcode.review.session import ReviewSession
+from llmcode.taxonomy import Category
+
+MARKS = {None: "·", "accept": "✓", "reject": "✗", "change": "✎"}
+FLAGS = {"ok": " ", "unverified": "?", "invalid": "!", "error": "!", "skipped": "-", "pending": "…"}
+
+
+class ItemList(ScrollView, can_focus=False):
+    """The queue, one row per item: decision mark, flags, item id, codes, confidence.
+
+    Codes are the reviewer's final codes once decided, the model's before.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "item-list--cursor",
+        "item-list--decided",
+        "item-list--flag",
+    }
+
+    def __init__(self, session: ReviewSession, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.session = session
+        self._styles: dict[str, Style] | None = None
+        self._drawn: int | None = None  # the cursor row last drawn
+        self._widths: tuple[object, int] = (None, 6)  # (queue, its longest item id)
+
+    def on_mount(self) -> None:
+        self.sync()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.sync()
+
+    def sync(self, full: bool = True) -> None:
+        """Fit the virtual size to the queue and keep the cursor row in view; redraw every row,
+        or (``full=False``) only the rows of the old and the new cursor when nothing scrolled."""
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.session.queue))
+        height = self.scrollable_content_region.height
+        top, cursor = round(self.scroll_y), self.session.position
+        if cursor < top:
+            self.scroll_to(y=cursor, animate=False, immediate=True)
+        elif height and cursor >= top + height:
+            self.scroll_to(y=cursor - height + 1, animate=False, immediate=True)
+        if full or round(self.scroll_y) != top or self._drawn is None:
+            self.refresh()
+        else:
+            for row in {self._drawn, cursor}:
+                self.refresh_line(row)
+        self._drawn = cursor
+
+    def _id_width(self) -> int:
+        """The longest item id of the queue (measured once per queue)."""
+        queue = self.session.queue
+        if self._widths[0] is not queue:
+            self._widths = (queue, max((len(i.item_id) for i in queue), default=6))
+        return self._widths[1]
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
+
+    def _row_styles(self) -> dict[str, Style]:
+        if self._styles is None:
+            base = self.rich_style
+            self._styles = {
+                "base": base,
+                "cursor": base + self.get_component_rich_style("item-list--cursor"),
+                "decided": base + self.get_component_rich_style("item-list--decided"),
+                "flag": self.get_component_rich_style("item-list--flag"),
+            }
+        return self._styles
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        row = round(self.scroll_y) + y
+        styles = self._row_styles()
+        if row >= len(self.session.queue):
+            return Strip.blank(width, styles["base"])
+        item = self.session.queue[row]
+        verdict = self.session.verdict(item.item_id)
+        codes = verdict.codes if verdict else item.codes
+        confidence = "" if item.confidence is None else f"{item.confidence:.2f}"
+        style = styles["base"]
+        if row == self.session.position:
+            style = styles["cursor"]
+        elif verdict is not None:
+            style = styles["decided"]
+        flag = FLAGS.get(item.status, " ") + ("≠" if item.human and item.disagrees else " ")
+        flag_style = style + styles["flag"] if flag.strip() else style
+        id_width = min(self._id_width(), max(6, width // 2))
+        rest = width - id_width - 12
+        segments = [
+            Segment(f" {MARKS[verdict.action if verdict else None]} ", style),
+            Segment(flag, flag_style),
+            Segment(f" {_fit(item.item_id, id_width)} {_fit(','.join(codes), rest)}", style),
+            Segment(f"{confidence:>5} ", style),
+        ]
+        return Strip(segments).adjust_cell_length(width, style)
+
+
+class DetailView(ScrollView, can_focus=False):
+    """The current item's detail, wrapped once per item and drawn line by line.
+
+    Drawing pre-wrapped lines (rather than a Static) means moving to the next item repaints
+    the pane once, without a layout pass over the screen.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.text = Text()
+        self._lines: list[Strip] = []
+        self._blank = Strip([])
+        self._wrapped_at = 0
+
+    def show(self, text: Text, top: bool) -> None:
+        """Display ``text``; ``top`` scrolls back to its first line (a new item)."""
+        self.text = text
+        self._wrap()
+        if top:
+            self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._wrap()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._wrapped_at = 0  # colours changed: wrap again on the next draw
+
+    def _wrap(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return
+        console, base = self.app.console, self.rich_style
+        lines = console.render_lines(self.text, console.options.update_width(width), pad=False)
+        self._lines = [Strip(line).apply_style(base).adjust_cell_length(width, base)
+                       for line in lines]  # fmt: skip
+        self._blank = Strip.blank(width, base)
+        self._wrapped_at = width
+        self.virtual_size = Size(width, len(self._lines))
+
+    def render_line(self, y: int) -> Strip:
+        if self.scrollable_content_region.width != self._wrapped_at:
+            self._wrap()
+        row = round(self.scroll_y) + y
+        return self._lines[row] if row < len(self._lines) else self._blank
+
+
+def _fit(text: str, width: int) -> str:
+    width = max(width, 1)
+    return text.ljust(width) if len(text) <= width else text[: width - 1] + "…"
+
+
+class CodePicker(ModalScreen[list[str] | None]):
+    """Choose codes: type to filter, ↑/↓ to move, tab to tick (multi-label), enter to confirm."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "cancel"),
+        Binding("down", "move(1)", "next", show=False),
+        Binding("up", "move(-1)", "previous", show=False),
+        Binding("tab", "tick", "tick", priority=True, show=False),
+    ]
+
+    def __init__(self, categories: list[Category], chosen: list[str], multi: bool) -> None:
+        super().__init__()
+        self.categories = categories
+        self.chosen = [c for c in chosen if any(cat.id == c for cat in categories)]
+        self.multi = multi
+
+    def compose(self) -> ComposeResult:
+        how = "tab ticks, enter confirms" if self.multi else "enter chooses"
+        with Vertical(id="picker"):
+            yield Static(f"[b]Change codes[/b]  type to filter · ↑/↓ move · {how} · esc cancels")
+            yield Input(placeholder="filter codes", id="picker-filter")
+            options = OptionList(id="picker-options")
+            options.can_focus = False  # keys stay in the filter; ↑/↓ move the highlight
+            yield options
+            yield Static(id="picker-definition")
+
+    def on_mount(self) -> None:
+        self._fill("")
+        options = self.query_one(OptionList)
+        first = next((n for n, c in enumerate(self.categories) if c.id in self.chosen), 0)
+        options.highlighted = first
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        category = next((c for c in self.categories if c.id == event.option.id), None)
+        self.query_one("#picker-definition", Static).update(
+            Text(category.definition if category else "", style="italic")
+        )
+
+    def _fill(self, query: str) -> None:
+        needle = query.strip().lower()
+        options = self.query_one(OptionList)
+        highlighted = options.highlighted_option.id if options.highlighted_option else None
+        shown = [c for c in self.categories if needle in f"{c.id} {c.name}".lower()]
+        options.clear_options()
+        options.add_options(Option(self._label(c), id=c.id) for c in shown)
+        ids = [c.id for c in shown]
+        options.highlighted = ids.index(highlighted) if highlighted in ids else (0 if ids else None)
+
+    def _label(self, category: Category) -> Text:
+        tick = ("[x] " if category.id in self.chosen else "[ ] ") if self.multi else ""
+        return Text.assemble(tick, (category.id, "bold"), f"  {category.name}")
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if options.option_count:
+            options.highlighted = ((options.highlighted or 0) + step) % options.option_count
+
+    def action_tick(self) -> None:
+        option = self.query_one(OptionList).highlighted_option
+        if not self.multi or option is None or option.id is None:
+            return
+        if option.id in self.chosen:
+            self.chosen.remove(option.id)
+        else:
+            self.chosen.append(option.id)
+        self._fill(self.query_one(Input).value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        option = self.query_one(OptionList).highlighted_option
+        if self.multi and self.chosen:
+            self.dismiss([c.id for c in self.categories if c.id in self.chosen])
+        elif option is not None and option.id is not None:
+            self.dismiss([option.id])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """One line of text (a memo, a search); enter confirms, escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
+        super().__init__()
+        self.title_text, self.value, self.placeholder = title, value, placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt"):
+            yield Static(f"[b]{self.title_text}[/b]  enter confirms · esc cancels")
+            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class QueuePicker(ModalScreen[str | None]):
+    """Choose the review queue."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, queues: dict[str, str], current: str) -> None:
+        super().__init__()
+        self.queues, self.current = queues, current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="queues"):
+            yield Static("[b]Filter queue[/b]  ↑/↓ move · enter chooses · esc cancels")
+            yield OptionList(
+                *(
+                    Option(Text.assemble((name, "bold"), f"  {doc}"), id=name)
+                    for name, doc in self.queues.items()
+                ),
+                id="queue-options",
+            )
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = list(self.queues).index(self.current)
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys, from the review screen's bindings (and the picker's)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "close", "close")]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, description in self.keys:
+            table.add_row(key, description)
+        with Vertical(id="help"):
+            yield Static("[b]Review keys[/b]  (esc, ? or q closes)")
+            yield Static(table)
+            yield Static(
+                "Marks: · undecided  ✓ accepted  ✗ rejected  ✎ changed.  "
+                "Flags: ? unverified evidence  ! error or invalid answer  … not coded yet  "
+                "≠ a human coder disagrees.\n"
+                "Every decision is saved to runs/<id>/decisions.jsonl before the screen moves on.",
+                id="help-marks",
+            )
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def evidence_colour(index: int) -> str:
+    """The highlight colour of the evidence of the ``index``-th suggested code."""
+    colours = ["yellow", "cyan", "magenta", "green", "blue"]
+    return colours[index % len(colours)]
