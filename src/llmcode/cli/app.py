@@ -69,7 +69,10 @@ runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
 import_app = typer.Typer(
     help="Import codes and items from QDA tools and GitHub.", no_args_is_help=True
 )
-batch_app = typer.Typer(help="Provider batch APIs: submit, poll and collect.", no_args_is_help=True)
+batch_app = typer.Typer(
+    help="Provider batch APIs (OpenAI Batch, vLLM run_batch): prepare, submit, status, collect.",
+    no_args_is_help=True,
+)
 
 app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(runs_app, name="runs")
