@@ -73,3 +73,32 @@ def test_no_limits_means_no_waiting():
 
     asyncio.run(go())
     assert t.sleeps == [] and limiter.current_limit == "no limit"
+
+
+def test_scattered_429s_among_many_requests_do_not_slow_the_run():
+    t = FakeTime()
+    limiter = RateLimiter(rpm=600, clock=t.clock, sleep=t.sleep)
+
+    async def go():
+        for n in range(100):
+            await limiter.acquire()
+            if n % 25 == 0:
+                limiter.rate_limited(0.5)
+
+    asyncio.run(go())
+    assert limiter.current_limit == "600 rpm"
+
+
+def test_the_rate_recovers_after_a_quiet_spell():
+    t = FakeTime()
+    limiter = RateLimiter(rpm=600, clock=t.clock, sleep=t.sleep)
+    for _ in range(3):
+        limiter.rate_limited(1.0)
+    assert limiter.current_limit.startswith("540 rpm")
+
+    async def go():
+        for _ in range(500):
+            await limiter.acquire()
+
+    asyncio.run(go())
+    assert limiter.current_limit == "600 rpm"

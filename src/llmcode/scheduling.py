@@ -2,8 +2,10 @@
 
 ``RateLimiter`` spaces requests to ``rpm`` and prompt tokens to ``tpm`` (token buckets with a
 small burst, so a sliding-window limit on the server is never tripped), and adapts to 429s:
-a lone 429 only delays its own retry (it may be a transient fault), but repeated 429s pause
-every worker for the server's Retry-After and lower the rate by 10% each time.
+a lone 429 only delays its own retry (it may be a transient fault), but a burst of 429s (at
+least 3 and over 20% of the requests of the last 10 s) pauses every worker for the server's
+Retry-After and lowers the rate by 10%; after 30 s without a burst the rate recovers by 10%
+steps up to the configured limit.
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ class RateLimiter:
         )
         self._tokens = Bucket(tpm / 60, max(1.0, tpm / 60), tpm / 60, start) if tpm else None
         self._paused_until = 0.0
-        self._recent_429: deque[float] = deque(maxlen=3)
+        self._recent_429: deque[float] = deque(maxlen=10_000)
+        self._sent: deque[float] = deque(maxlen=10_000)
+        self._last_burst = -1e9
         self._lock = asyncio.Lock()
         self.throttled = 0
 
@@ -92,17 +96,30 @@ class RateLimiter:
                     if wait > 0 and self._requests is not None:
                         self._requests.level += 1  # give the request slot back
                 if wait == 0:
+                    self._sent.append(now)
+                    self._recover(now)
                     return
                 await self._sleep(wait)
 
     def rate_limited(self, retry_after: float | None) -> None:
-        """Note a 429: repeated ones (3 within 10 s) pause all and slow down by 10%."""
+        """Note a 429; a burst of them pauses all workers and slows down by 10%."""
         now = self._clock()
         self.throttled += 1
         self._recent_429.append(now)
-        if len(self._recent_429) == self._recent_429.maxlen and now - self._recent_429[0] < 10:
+        recent = sum(1 for t in self._recent_429 if now - t < 10)
+        sent = sum(1 for t in self._sent if now - t < 10)
+        if recent >= max(3, 0.2 * sent):
             self._paused_until = max(self._paused_until, now + (retry_after or 1.0))
             for bucket in (self._requests, self._tokens):
                 if bucket is not None:
                     bucket.rate *= 0.9
             self._recent_429.clear()
+            self._last_burst = now
+
+    def _recover(self, now: float) -> None:
+        if now - self._last_burst < 30:
+            return
+        for bucket, limit in ((self._requests, self.rpm), (self._tokens, self.tpm)):
+            if bucket is not None and limit and bucket.rate < limit / 60:
+                bucket.rate = min(limit / 60, bucket.rate / 0.9)
+                self._last_burst = now - 20  # the next step after 10 more quiet seconds
