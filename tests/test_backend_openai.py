@@ -191,3 +191,20 @@ def test_a_server_that_refuses_logprobs_is_asked_without_them_for_good():
     ask(backend, logprobs=True)
     assert [r.get("logprobs") for r in script.requests] == [True, None]
     assert backend.describe()["logprobs"] is False
+
+
+def test_a_500_that_names_the_response_format_steps_down_instead_of_retrying():
+    crashed = (
+        500,
+        {
+            "error": {
+                "message": "validation error: body.response_format.type: "
+                "Input should be 'text' or 'json_object'"
+            }
+        },
+        {},
+    )
+    script = Script(crashed, (200, completion("{}"), {}))
+    backend = backend_for(script)
+    ask(backend)
+    assert [r["response_format"]["type"] for r in script.requests] == ["json_schema", "json_object"]

@@ -141,12 +141,15 @@ class OpenAIBackend:
                 if self.limiter is not None:
                     self.limiter.rate_limited(retry_after_seconds(exc))
                 raise
-            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            except openai.APIStatusError as exc:  # 400/422, or 500 from servers that crash on it
+                if exc.status_code not in (400, 422, 500):
+                    raise
                 if request.logprobs and self.logprobs and "logprob" in _detail(exc):
                     self.logprobs = False
                     continue
                 if mode == MODES[-1] or not _rejects_format(exc):
                     raise
+                # a server that rejects the response format: step down, for good
                 if self.mode == mode:
                     self.mode = MODES[MODES.index(mode) + 1]
 
