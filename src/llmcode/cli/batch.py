@@ -28,13 +28,11 @@ from llmcode.batch import (
 from llmcode.batch_ingest import IngestReport, collect, ingest_output_file
 from llmcode.cache import ResponseCache
 from llmcode.cli.app import batch_app
-from llmcode.cli.options import RunRef, RunsDir
+from llmcode.cli.options import RunRef, RunsDir, new_run_config
 from llmcode.coding import Coder, check_resumable
 from llmcode.errors import ConfigError
-from llmcode.items import load_items
 from llmcode.prompts import load_prompts
 from llmcode.runs import Run, RunConfig, RunStore
-from llmcode.taxonomy import load_taxonomy
 
 console = Console(highlight=False)
 SHOWN_FAILURES = 50
@@ -128,36 +126,27 @@ def prepare(
         check_resumable(run, run.taxonomy())
         path = write_batch_requests(run, offline_coder(run), max_requests)
     else:
-        if taxonomy is None or items is None:
-            raise ConfigError("give --taxonomy and --items (or --resume RUN_ID)")
-        if level not in ("top", "leaves"):
-            raise ConfigError(f"--level must be top or leaves, not '{level}'")
-        if evidence not in ("free", "choice"):
-            raise ConfigError(f"--evidence must be free or choice, not '{evidence}'")
-        tax = load_taxonomy(taxonomy)
-        item_set = load_items(items, id_column=id_column, text_columns=text_column)
-        config = RunConfig(
-            taxonomy_path=str(taxonomy),
-            items_path=str(items),
-            id_column=id_column,
-            text_columns=tuple(item_set.text_columns),
+        tax, item_set, config = new_run_config(
+            taxonomy,
+            items,
             backend="openai",
-            model=model[0] if model else None,
-            more_models=tuple(model[1:]) if model else (),
+            model=model,
+            level=level,
+            evidence=evidence,
+            samples=samples,
+            id_column=id_column,
+            text_column=text_column,
             base_url=base_url,
             temperature=temperature,
             max_tokens=max_tokens,
             seed=seed,
-            level="leaves" if level == "leaves" else "top",
             concurrency=concurrency,
             max_reasks=max_reasks,
             limit=limit,
-            samples=max(samples, len(model or [])),
-            evidence="choice" if evidence == "choice" else "free",
             rpm=rpm,
             tpm=tpm,
         )
-        text = taxonomy.read_text(encoding="utf-8")
+        text = Path(config.taxonomy_path).read_text(encoding="utf-8")
         run, path = prepare_batch(
             store, config, item_set, tax, text, load_prompts(), run_id, max_requests
         )

@@ -15,7 +15,7 @@ from rich.table import Table
 from llmcode.backends import choose_backend_name, make_backend
 from llmcode.cache import ResponseCache
 from llmcode.cli.app import app
-from llmcode.cli.options import RunsDir
+from llmcode.cli.options import RunsDir, new_run_config
 from llmcode.coding import (
     Coder,
     check_resumable,
@@ -26,10 +26,9 @@ from llmcode.coding import (
 )
 from llmcode.costs import Budget, Estimate, Price, cost_of, estimate_run, load_prices, price_for
 from llmcode.errors import ConfigError
-from llmcode.items import load_items
 from llmcode.prompts import item_message, load_prompts, system_message
 from llmcode.runs import CodingRecord, Run, RunConfig, RunManifest, RunStore
-from llmcode.taxonomy import Level, Taxonomy, load_taxonomy
+from llmcode.taxonomy import Taxonomy
 
 console = Console(highlight=False)
 
@@ -162,34 +161,24 @@ def code(
         todo = pending_items(run)
         console.print(f"resuming [bold]{run.run_id}[/]: {len(todo)} item(s) left")
     else:
-        if taxonomy is None or items is None:
-            raise ConfigError("give --taxonomy and --items (or --resume RUN_ID)")
-        if level not in ("top", "leaves"):
-            raise ConfigError(f"--level must be top or leaves, not '{level}'")
-        if evidence not in (None, "free", "choice"):
-            raise ConfigError(f"--evidence must be free or choice, not '{evidence}'")
-        tax = load_taxonomy(taxonomy)
-        item_set = load_items(items, id_column=id_column, text_columns=text_column)
-        backend_name = choose_backend_name(backend, base_url)
-        config = RunConfig(
-            taxonomy_path=str(taxonomy),
-            items_path=str(items),
+        tax, item_set, config = new_run_config(
+            taxonomy,
+            items,
+            backend=choose_backend_name(backend, base_url),
+            model=model,
+            level=level,
+            evidence=evidence,
+            samples=samples,
             id_column=id_column,
-            text_columns=tuple(item_set.text_columns),
-            backend=backend_name,
-            model=model[0] if model else None,
-            more_models=tuple(model[1:]) if model else (),
+            text_column=text_column,
             base_url=base_url,
             model_path=str(model_path) if model_path else None,
             temperature=temperature,
             max_tokens=max_tokens,
             seed=seed,
-            level=_level(level),
             concurrency=concurrency,
             max_reasks=max_reasks,
             limit=limit,
-            samples=max(samples, len(model or [])),
-            evidence=evidence or ("choice" if backend_name == "local" else "free"),
             items_per_request=items_per_request,
             rpm=rpm,
             tpm=tpm,
@@ -279,10 +268,6 @@ def _record_cost(
     manifest = manifest.model_copy(update={"usage": usage})
     run.write_manifest(manifest)
     return manifest
-
-
-def _level(value: str) -> Level:
-    return "leaves" if value == "leaves" else "top"
 
 
 def _budget(

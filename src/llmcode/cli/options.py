@@ -1,11 +1,16 @@
-"""Option types shared by several commands."""
+"""Options shared by several commands, and the run config they freeze into."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from llmcode.errors import ConfigError
+from llmcode.items import ItemSet, load_items
+from llmcode.runs import RunConfig
+from llmcode.taxonomy import Taxonomy, load_taxonomy
 
 RunsDir = Annotated[
     Path | None,
@@ -14,3 +19,45 @@ RunsDir = Annotated[
     ),
 ]
 RunRef = Annotated[str, typer.Argument(help="Run id (in the runs dir) or a run directory.")]
+
+
+def new_run_config(
+    taxonomy: Path | None,
+    items: Path | None,
+    *,
+    backend: str,
+    model: list[str] | None,
+    level: str,
+    evidence: str | None,
+    samples: int,
+    id_column: str,
+    text_column: list[str] | None,
+    **settings: Any,
+) -> tuple[Taxonomy, ItemSet, RunConfig]:
+    """Check the coding options, load the taxonomy and items, and freeze the run config.
+
+    Several ``--model``s draw the samples in turn (at least one sample per model); evidence
+    defaults to ``choice`` for the local backend and ``free`` otherwise.
+    """
+    if taxonomy is None or items is None:
+        raise ConfigError("give --taxonomy and --items (or --resume RUN_ID)")
+    if level not in ("top", "leaves"):
+        raise ConfigError(f"--level must be top or leaves, not '{level}'")
+    if evidence not in (None, "free", "choice"):
+        raise ConfigError(f"--evidence must be free or choice, not '{evidence}'")
+    tax = load_taxonomy(taxonomy)
+    item_set = load_items(items, id_column=id_column, text_columns=text_column)
+    config = RunConfig(
+        taxonomy_path=str(taxonomy),
+        items_path=str(items),
+        id_column=id_column,
+        text_columns=tuple(item_set.text_columns),
+        backend=backend,
+        model=model[0] if model else None,
+        more_models=tuple(model[1:]) if model else (),
+        level=level,
+        samples=max(samples, len(model or [])),
+        evidence=evidence or ("choice" if backend == "local" else "free"),
+        **settings,
+    )
+    return tax, item_set, config
