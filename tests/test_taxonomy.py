@@ -114,3 +114,11 @@ def test_cli_show_prints_the_tree(cli, tiny_taxonomy):
     assert result.exit_code == 0
     for text in ("tiny", "performance", "slow", "Accuracy drop", "API questions"):
         assert text in result.output
+
+
+def test_error_messages_keep_square_brackets_verbatim(cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(VALID.replace("id: perf", "id: Perf Issues"))
+    result = cli("taxonomy", "check", bad)
+    assert result.exit_code == 1
+    assert "^[a-z][a-z0-9_]*$" in result.output

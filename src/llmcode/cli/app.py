@@ -7,6 +7,7 @@ from typing import Any
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from llmcode.errors import LlmcodeError
@@ -46,9 +47,9 @@ class LlmcodeGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except LlmcodeError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True)
             if exc.hint:
-                err_console.print(f"[dim]hint:[/] {exc.hint}", markup=True)
+                err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", markup=True)
             raise typer.Exit(1) from None
 
 
