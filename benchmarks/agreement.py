@@ -1,4 +1,4 @@
-"""Benchmark `llmcode.agreement` against the krippendorff package and NLTK (not a test).
+"""Benchmark `llmcode.quality.agreement` against the krippendorff package and NLTK (not a test).
 
     PYTHONPATH=src python benchmarks/agreement.py [--items 100000] [--repeat 3]
 
@@ -21,7 +21,7 @@ import pandas as pd
 from nltk.metrics.agreement import AnnotationTask
 from nltk.metrics.distance import binary_distance, masi_distance
 
-from llmcode.agreement import build_ratings, compute_agreement, krippendorff_alpha
+from llmcode.quality.agreement import build_ratings, compute_agreement, krippendorff_alpha
 
 CODES = np.array(["access", "cost", "quality", "staff", "trust"])
 CODERS = ("ana", "ben", "gpt-4o-mini")

@@ -18,13 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from llmcode.backends.local import LocalBackend
-from llmcode.coding import Coder, code_items, start_run
+from llmcode.coding.closed import Coder, code_items, start_run
 from llmcode.items import ItemSet, load_items
-from llmcode.outputs import check_answer
-from llmcode.prompts import item_message, load_prompts, system_message
-from llmcode.runs import RunConfig, RunStore
-from llmcode.taxonomy import load_taxonomy
+from llmcode.llm.answers import check_answer
+from llmcode.llm.backends.local import LocalBackend
+from llmcode.llm.prompts import item_message, load_prompts, system_message
+from llmcode.store.runs import RunConfig, RunStore
+from llmcode.taxonomy.model import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 TAXONOMY = ROOT / "taxonomy" / "ptm-reuse.yaml"

@@ -23,16 +23,16 @@ from typing import Any
 
 from textual._compositor import CompositorUpdate
 
-from llmcode.backends.fake import FakeBackend
-from llmcode.coding import finish_run, start_run
-from llmcode.evidence import Span
+from llmcode.coding.closed import finish_run, start_run
 from llmcode.items import Item, ItemSet
-from llmcode.outputs import CodeAssignment
-from llmcode.prompts import load_prompts
+from llmcode.llm.answers import CodeAssignment
+from llmcode.llm.backends.fake import FakeBackend
+from llmcode.llm.evidence import Span
+from llmcode.llm.prompts import load_prompts
 from llmcode.review.app import ReviewApp
 from llmcode.review.session import ReviewSession
-from llmcode.runs import CODINGS, CodingRecord, Run, RunConfig, RunStore, atomic_write
-from llmcode.taxonomy import load_taxonomy
+from llmcode.store.runs import CODINGS, CodingRecord, Run, RunConfig, RunStore, atomic_write
+from llmcode.taxonomy.model import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 TAXONOMY = ROOT / "taxonomy" / "ptm-reuse.yaml"

@@ -25,14 +25,14 @@ from pathlib import Path
 
 import openai
 
-from llmcode.backends.openai import OpenAIBackend
-from llmcode.coding import Coder, code_items, start_run
+from llmcode.coding.closed import Coder, code_items, start_run
 from llmcode.items import Item, ItemSet
-from llmcode.outputs import check_answer
-from llmcode.prompts import item_message, load_prompts, system_message
-from llmcode.runs import RunConfig, RunStore
-from llmcode.scheduling import RateLimiter
-from llmcode.taxonomy import load_taxonomy
+from llmcode.llm.answers import check_answer
+from llmcode.llm.backends.openai import OpenAIBackend
+from llmcode.llm.backends.ratelimit import RateLimiter
+from llmcode.llm.prompts import item_message, load_prompts, system_message
+from llmcode.store.runs import RunConfig, RunStore
+from llmcode.taxonomy.model import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]
 TAXONOMY = ROOT / "taxonomy" / "ptm-reuse.yaml"
@@ -95,7 +95,7 @@ def naive_loop(base_url: str, items: list[Item]) -> tuple[float, int, float]:
     system = system_message(prompts, taxonomy)
     coder_ids = [c.id for c in taxonomy.categories]
     client = openai.OpenAI(base_url=base_url, api_key="bench", timeout=2.0)
-    from llmcode.outputs import answer_schema
+    from llmcode.llm.answers import answer_schema
 
     schema = answer_schema(coder_ids, False)
     lost = 0

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from llmcode.cli import get_app
-from support import DATA
+from tests.support import DATA
 
 
 @pytest.fixture

@@ -1,3 +1,39 @@
-"""llmcode: LLM-assisted qualitative coding with verified evidence, agreement, review, reports."""
+"""llmcode: LLM-assisted qualitative coding with verified evidence, agreement, review, reports.
+
+The names in ``__all__`` are the library API a researcher may script in a notebook: load a
+taxonomy and items, code them into a run, read codes, measure agreement, analyse. They are
+imported lazily, so ``import llmcode`` (and ``llmcode --help``) stays instant.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "LlmcodeError": "llmcode.errors",
+    "Taxonomy": "llmcode.taxonomy.model",
+    "load_taxonomy": "llmcode.taxonomy.model",
+    "ItemSet": "llmcode.items",
+    "load_items": "llmcode.items",
+    "load_codes": "llmcode.codes",
+    "Run": "llmcode.store.runs",
+    "RunStore": "llmcode.store.runs",
+    "RunConfig": "llmcode.store.runs",
+    "load_run_codes": "llmcode.store.runs",
+    "compute_agreement": "llmcode.quality.agreement",
+    "analyze": "llmcode.analysis.study",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'llmcode' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

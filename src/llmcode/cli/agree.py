@@ -1,7 +1,7 @@
 """`llmcode agree`: inter-rater agreement between coders' code files and LLM runs.
 
 Reads each input (a long-format codes file, or a run directory whose model becomes a coder),
-calls `llmcode.agreement`, and shows a rich table or prints the result as one JSON object.
+calls `llmcode.quality.agreement`, and shows a rich table or prints the result as one JSON object.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from llmcode.agreement import AgreementResult, compute_agreement, find_disagreements
-from llmcode.agreement.summary import TITLES
 from llmcode.cli.app import app, err_console
 from llmcode.codes import load_codes
 from llmcode.errors import CodesError, RunStoreError
+from llmcode.quality.agreement import AgreementResult, compute_agreement, find_disagreements
+from llmcode.quality.agreement.summary import TITLES
 
 _MAX_CONFUSION_LABELS = 12
 
@@ -130,7 +130,7 @@ def _read_run(path: Path) -> pd.DataFrame:
             hint="pass a codes file or a runs/<run_id> directory",
         )
     try:
-        from llmcode.runs import load_run_codes
+        from llmcode.store.runs import load_run_codes
     except ImportError as exc:
         raise RunStoreError(
             f"{path}: this llmcode cannot read run directories yet", hint="pass a codes file"

@@ -11,12 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from llmcode.analysis import Analysis
-from llmcode.analysis_sources import AnalysisOptions, human_codes, run_analysis
+from llmcode.analysis.sources import AnalysisOptions, human_codes, run_analysis
+from llmcode.analysis.study import Analysis
 from llmcode.cli.app import app
 from llmcode.cli.options import RunsDir
 from llmcode.errors import ConfigError
-from llmcode.runs import RunStore
+from llmcode.store.runs import RunStore
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -115,7 +115,7 @@ def analyze_command(
     analysis, _ = run_analysis(options, store, run=run, items_path=items)
     result = analysis.to_json()
     if tables is not None:
-        from llmcode.rendering import write_tables
+        from llmcode.analysis.rendering import write_tables
 
         written = write_tables(analysis.tables(), result, tables)
         err_console.print(f"wrote {len(written)} table(s) to {tables}", style="green")
@@ -160,8 +160,8 @@ def report_command(
     runs_dir: RunsDir = None,
 ) -> None:
     """A self-contained HTML (or Markdown) report of a run, ready for a paper's appendix."""
-    from llmcode.rendering import render_html, render_markdown, write_tables
-    from llmcode.report import build_report
+    from llmcode.analysis.rendering import render_html, render_markdown, write_tables
+    from llmcode.analysis.report import build_report
 
     if fmt not in ("html", "md"):
         raise ConfigError(f"unknown format '{fmt}'", hint="use --format html or --format md")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -37,13 +36,13 @@ ORDER = (
 class LlmcodeGroup(TyperGroup):
     """Top-level group: an LlmcodeError anywhere below is a short red message and exit code 1."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: typer.Context) -> list[str]:
         """Commands in workflow order (code, inspect, review, measure, report, ...)."""
         names = super().list_commands(ctx)
         rank = {name: i for i, name in enumerate(ORDER)}
         return sorted(names, key=lambda name: rank.get(name, len(ORDER)))
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except LlmcodeError as exc:

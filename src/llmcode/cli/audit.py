@@ -12,7 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from llmcode.audit import (
+from llmcode.cli.app import app, err_console
+from llmcode.cli.options import RunRef, RunsDir
+from llmcode.codes import load_codes
+from llmcode.errors import ConfigError
+from llmcode.quality.audit import (
     MIN_SHARE,
     AuditResult,
     CoderQuality,
@@ -20,7 +24,7 @@ from llmcode.audit import (
     coder_quality,
     write_audit_queue,
 )
-from llmcode.calibration import (
+from llmcode.quality.calibration import (
     SOURCES,
     Calibration,
     calibrate,
@@ -28,12 +32,8 @@ from llmcode.calibration import (
     human_code_sets,
     reliability_figure,
 )
-from llmcode.cli.app import app, err_console
-from llmcode.cli.options import RunRef, RunsDir
-from llmcode.codes import load_codes
-from llmcode.confidence import self_agreement
-from llmcode.errors import ConfigError
-from llmcode.runs import RunStore
+from llmcode.quality.confidence import self_agreement
+from llmcode.store.runs import RunStore
 
 console = Console(highlight=False)
 HumanCodes = Annotated[

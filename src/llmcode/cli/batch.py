@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from llmcode.backends import make_backend
-from llmcode.backends.base import Backend
-from llmcode.batch import (
+from llmcode.cli.app import batch_app
+from llmcode.cli.options import RunRef, RunsDir, new_run_config
+from llmcode.coding.batch import (
     OPEN_STATUSES,
     BatchState,
     OfflineBackend,
@@ -25,14 +25,14 @@ from llmcode.batch import (
     submit,
     write_batch_requests,
 )
-from llmcode.batch_ingest import IngestReport, collect, ingest_output_file
-from llmcode.cache import ResponseCache
-from llmcode.cli.app import batch_app
-from llmcode.cli.options import RunRef, RunsDir, new_run_config
-from llmcode.coding import Coder, check_resumable
+from llmcode.coding.batch_ingest import IngestReport, collect, ingest_output_file
+from llmcode.coding.closed import Coder, check_resumable
 from llmcode.errors import ConfigError
-from llmcode.prompts import load_prompts
-from llmcode.runs import Run, RunConfig, RunStore
+from llmcode.llm.backends import make_backend
+from llmcode.llm.backends.base import Backend
+from llmcode.llm.cache import ResponseCache
+from llmcode.llm.prompts import load_prompts
+from llmcode.store.runs import Run, RunConfig, RunStore
 
 console = Console(highlight=False)
 SHOWN_FAILURES = 50

@@ -12,11 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from llmcode.backends import choose_backend_name, make_backend
-from llmcode.cache import ResponseCache
 from llmcode.cli.app import app
 from llmcode.cli.options import RunsDir, new_run_config
-from llmcode.coding import (
+from llmcode.coding.closed import (
     Coder,
     check_resumable,
     code_items,
@@ -24,11 +22,21 @@ from llmcode.coding import (
     pending_items,
     start_run,
 )
-from llmcode.costs import Budget, Estimate, Price, cost_of, estimate_run, load_prices, price_for
+from llmcode.coding.costs import (
+    Budget,
+    Estimate,
+    Price,
+    cost_of,
+    estimate_run,
+    load_prices,
+    price_for,
+)
 from llmcode.errors import ConfigError
-from llmcode.prompts import item_message, load_prompts, system_message
-from llmcode.runs import CodingRecord, Run, RunConfig, RunManifest, RunStore
-from llmcode.taxonomy import Taxonomy
+from llmcode.llm.backends import choose_backend_name, make_backend
+from llmcode.llm.cache import ResponseCache
+from llmcode.llm.prompts import item_message, load_prompts, system_message
+from llmcode.store.runs import CodingRecord, Run, RunConfig, RunManifest, RunStore
+from llmcode.taxonomy.model import Taxonomy
 
 console = Console(highlight=False)
 
@@ -191,7 +199,7 @@ def code(
             )
             return
         if batch:
-            from llmcode.batch import prepare_batch
+            from llmcode.coding.batch import prepare_batch
 
             run, requests = prepare_batch(
                 store,

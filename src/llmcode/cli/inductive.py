@@ -15,15 +15,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from llmcode.backends import Backend, choose_backend_name, make_backend
-from llmcode.cache import ResponseCache
 from llmcode.cli.app import app, taxonomy_app
 from llmcode.cli.options import RunRef, RunsDir
-from llmcode.coding import finish_run, pending_items
+from llmcode.coding.closed import finish_run, pending_items
 from llmcode.errors import ConfigError
 from llmcode.items import load_items
-from llmcode.runs import CodingRecord, Run, RunConfig, RunStore, read_jsonl
-from llmcode.taxonomy import load_taxonomy
+from llmcode.llm.backends import Backend, choose_backend_name, make_backend
+from llmcode.llm.cache import ResponseCache
+from llmcode.store.runs import CodingRecord, Run, RunConfig, RunStore, read_jsonl
+from llmcode.taxonomy.model import load_taxonomy
 
 console = Console(highlight=False)
 T = TypeVar("T")
@@ -139,7 +139,7 @@ def open_code(
     runs_dir: RunsDir = None,
 ) -> None:
     """Open coding: short codes per item with verified evidence, names kept consistent."""
-    from llmcode.opencoding import (
+    from llmcode.coding.opencoding import (
         OpenCoder,
         load_code_list,
         load_open_prompts,
@@ -208,7 +208,7 @@ def open_code(
 
 
 def _print_open_summary(run: Run) -> None:
-    from llmcode.opencoding import CODEBOOK
+    from llmcode.coding.opencoding import CODEBOOK
 
     names = {row["code"]: row["name"] for row in read_jsonl(run.path / CODEBOOK)}
     counts = Counter(c.code for r in run.latest_codings().values() for c in r.codes)
@@ -256,7 +256,7 @@ def themes(
     runs_dir: RunsDir = None,
 ) -> None:
     """Group a run's open codes into candidate categories and write a draft taxonomy."""
-    from llmcode.themes import build_themes, draft_taxonomy
+    from llmcode.coding.themes import build_themes, draft_taxonomy
 
     if embedder not in ("tfidf", "sentence-transformers"):
         raise ConfigError(f"--embedder must be tfidf or sentence-transformers, not '{embedder}'")
@@ -327,8 +327,8 @@ def recode(
     runs_dir: RunsDir = None,
 ) -> None:
     """Re-code a run after a taxonomy change: only items the change can affect; reuse the rest."""
-    from llmcode.prompts import load_prompts
-    from llmcode.recode import plan_recode, run_recode
+    from llmcode.coding.recode import plan_recode, run_recode
+    from llmcode.llm.prompts import load_prompts
 
     store = RunStore(runs_dir)
     previous = store.open(run_ref)
@@ -401,9 +401,9 @@ def propose(
     runs_dir: RunsDir = None,
 ) -> None:
     """Propose edits (new, split, merge, sharpen) from none-fit and low-confidence items."""
-    from llmcode.proposals import change_list
-    from llmcode.proposals import propose as make_proposal
-    from llmcode.taxonomy import dump_taxonomy
+    from llmcode.coding.proposals import change_list
+    from llmcode.coding.proposals import propose as make_proposal
+    from llmcode.taxonomy.model import dump_taxonomy
 
     run = RunStore(runs_dir).open(run_ref)
     proposal = make_proposal(run, low_confidence, min_support, similarity)
@@ -429,7 +429,7 @@ def diff(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Added, removed, renamed and redefined categories between two taxonomies."""
-    from llmcode.taxonomy_diff import diff_taxonomies
+    from llmcode.taxonomy.diff import diff_taxonomies
 
     result = diff_taxonomies(load_taxonomy(old), load_taxonomy(new))
     if as_json:
@@ -475,7 +475,7 @@ def map_command(
     runs_dir: RunsDir = None,
 ) -> None:
     """LLM-assisted crosswalk: each category of A mapped to zero or more of B, justified."""
-    from llmcode.crosswalk import Match, map_taxonomies
+    from llmcode.coding.crosswalk import Match, map_taxonomies
 
     if level not in ("top", "leaves"):
         raise ConfigError(f"--level must be top or leaves, not '{level}'")

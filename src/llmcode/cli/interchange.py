@@ -12,8 +12,8 @@ from rich.console import Console
 
 from llmcode.cli.app import import_app, taxonomy_app
 from llmcode.errors import ConfigError, InterchangeError
-from llmcode.export import write_codes
-from llmcode.taxonomy import dump_taxonomy, load_taxonomy
+from llmcode.store.export import write_codes
+from llmcode.taxonomy.model import dump_taxonomy, load_taxonomy
 
 console = Console(highlight=False, stderr=True)
 
@@ -27,7 +27,7 @@ def export_taxonomy(
     ] = None,
 ) -> None:
     """Export a taxonomy as a REFI-QDA codebook for ATLAS.ti, MAXQDA, NVivo, QualCoder..."""
-    from llmcode.refi import codebook_xml, write_codebook
+    from llmcode.interchange.refi import codebook_xml, write_codebook
 
     if fmt != "qdc":
         raise ConfigError(f"unknown format '{fmt}'", hint="use qdc (REFI-QDA codebook)")
@@ -56,7 +56,7 @@ def import_taxonomy(
     ] = None,
 ) -> None:
     """Read a REFI-QDA codebook as a taxonomy: names, definitions and nesting kept."""
-    from llmcode.refi import read_codebook, read_project
+    from llmcode.interchange.refi import read_codebook, read_project
 
     if path.suffix.lower() == ".qdpx":
         imported = read_project(path)
@@ -100,7 +100,7 @@ def import_qdpx(
     ] = None,
 ) -> None:
     """Import a QDA project's codings (coder = user name), e.g. for `llmcode agree`."""
-    from llmcode.refi import read_project
+    from llmcode.interchange.refi import read_project
 
     imported = read_project(path, coders=coder)
     for warning in imported.warnings:
@@ -157,7 +157,7 @@ def import_github(
     From the REST API (GITHUB_TOKEN if set; rate limits are waited out; an interrupted import
     resumes when run again) or from a JSON file of issues.
     """
-    from llmcode.github import fetch_issues, import_issue_file, make_query
+    from llmcode.interchange.github import fetch_issues, import_issue_file, make_query
 
     if Path(source).is_file() or source.lower().endswith((".json", ".jsonl")):
         result = import_issue_file(Path(source), output, repo=repo, overwrite=overwrite)

@@ -9,8 +9,8 @@ import typer
 
 from llmcode.errors import ConfigError
 from llmcode.items import ItemSet, load_items
-from llmcode.runs import RunConfig
-from llmcode.taxonomy import Taxonomy, load_taxonomy
+from llmcode.store.runs import RunConfig
+from llmcode.taxonomy.model import Taxonomy, load_taxonomy
 
 RunsDir = Annotated[
     Path | None,

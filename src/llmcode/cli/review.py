@@ -13,7 +13,7 @@ from llmcode.cli.app import app
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.review.queues import QUEUES, load_human_codes
 from llmcode.review.session import ReviewSession
-from llmcode.runs import DECISIONS, RunStore
+from llmcode.store.runs import DECISIONS, RunStore
 
 console = Console(highlight=False)
 

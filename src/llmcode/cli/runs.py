@@ -15,8 +15,8 @@ from rich.table import Table
 from llmcode.cli.app import app, runs_app
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.errors import ConfigError
-from llmcode.export import TABLE_FORMATS, codes_to_bytes, write_codes
-from llmcode.runs import RunStore, load_run_codes
+from llmcode.store.export import TABLE_FORMATS, codes_to_bytes, write_codes
+from llmcode.store.runs import RunStore, load_run_codes
 
 console = Console(highlight=False)
 
@@ -88,7 +88,7 @@ def show_run(
         "usage": json.dumps(manifest.usage),
     }
     if manifest.config.samples > 1:
-        from llmcode.confidence import self_agreement
+        from llmcode.quality.confidence import self_agreement
 
         alpha = self_agreement(run)
         rows["self-agreement"] = (
@@ -135,7 +135,7 @@ def export(
         )
     run = RunStore(runs_dir).open(run_ref)
     if fmt == "qdpx":
-        from llmcode.refi import export_project
+        from llmcode.interchange.refi import export_project
 
         if output is None:
             raise ConfigError("qdpx needs an output file", hint="add -o project.qdpx")

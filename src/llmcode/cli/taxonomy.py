@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.tree import Tree
 
 from llmcode.cli.app import taxonomy_app
-from llmcode.taxonomy import Category, load_taxonomy
+from llmcode.taxonomy.model import Category, load_taxonomy
 
 console = Console(highlight=False)
 

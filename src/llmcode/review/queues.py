@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from llmcode.errors import CodesError, ConfigError, RunStoreError
 from llmcode.items import read_table
-from llmcode.runs import CODINGS, ITEMS, CodingRecord, Run, read_jsonl
-from llmcode.taxonomy import NONE_CODE
+from llmcode.store.runs import CODINGS, ITEMS, CodingRecord, Run, read_jsonl
+from llmcode.taxonomy.model import NONE_CODE
 
 AUDIT = "audit.json"
 HumanCodes = dict[str, dict[str, list[str]]]  # item_id -> coder -> codes

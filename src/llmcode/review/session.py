@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from llmcode.errors import ConfigError, RunStoreError
-from llmcode.review.decisions import (
+from llmcode.review.queues import HumanCodes, ReviewItem, build_queue, load_review_items
+from llmcode.store.decisions import (
     Action,
     Decision,
     Ledger,
@@ -22,9 +23,8 @@ from llmcode.review.decisions import (
     replay,
     reviewed_codes,
 )
-from llmcode.review.queues import HumanCodes, ReviewItem, build_queue, load_review_items
-from llmcode.runs import DECISIONS, Run, repair_jsonl
-from llmcode.taxonomy import NONE_CODE, Category
+from llmcode.store.runs import DECISIONS, Run, repair_jsonl
+from llmcode.taxonomy.model import NONE_CODE, Category
 
 __all__ = ["Decision", "Progress", "ReviewSession", "reviewed_codes"]
 

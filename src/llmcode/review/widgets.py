@@ -24,7 +24,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from llmcode.review.session import ReviewSession
-from llmcode.taxonomy import Category
+from llmcode.taxonomy.model import Category
 
 MARKS = {None: "·", "accept": "✓", "reject": "✗", "change": "✎"}
 FLAGS = {"ok": " ", "unverified": "?", "invalid": "!", "error": "!", "skipped": "-", "pending": "…"}

@@ -1,0 +1,117 @@
+"""Rendering a `Report`: one self-contained HTML page, or Markdown with PNG figures; tables as CSV.
+
+The HTML page has its CSS inline and the figures as SVG data URIs, so it is one file to share
+or attach. The Markdown's pipe tables paste into a paper; its figures are PNG files written next
+to it. Number formats follow papers: 3 significant digits, p-values below 0.001 as "< 0.001".
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from llmcode.analysis.figures import figure_bytes
+from llmcode.analysis.report import Report
+
+
+def render_html(report: Report) -> str:
+    """One self-contained HTML page: inline CSS, figures as SVG data URIs."""
+    images = {
+        name: "data:image/svg+xml;base64," + base64.b64encode(figure_bytes(fig, "svg")).decode()
+        for name, fig in report.figures.items()
+    }
+    return _environment().get_template("report.html.j2").render(r=report, images=images)
+
+
+def render_markdown(report: Report, figure_dir: str) -> tuple[str, dict[str, bytes]]:
+    """Markdown text (figures linked under ``figure_dir``) and the PNG files to write there."""
+    files = {f"{name}.png": figure_bytes(fig, "png") for name, fig in report.figures.items()}
+    images = {name: f"{figure_dir}/{name}.png" for name in report.figures}
+    text = _environment().get_template("report.md.j2").render(r=report, images=images)
+    return text, files
+
+
+def write_tables(
+    tables: dict[str, pd.DataFrame], result: dict[str, Any], directory: Path
+) -> list[Path]:
+    """Write each table as ``<name>.csv`` and the whole analysis as ``analysis.json``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in tables.items():
+        path = directory / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        written.append(path)
+    path = directory / "analysis.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return [*written, path]
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("llmcode.analysis", "templates"),
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        num=format_number,
+        fixed=format_fixed,
+        ci=format_interval,
+        p=format_p,
+        pclause=format_p_clause,
+        pct=format_share,
+        cell=markdown_cell,
+    )
+    return env
+
+
+def format_number(value: Any, digits: int = 3) -> str:
+    """A statistic for a table: 3 significant digits, '–' when undefined."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    number = float(value)
+    if number == int(number) and abs(number) < 1e6:
+        return f"{int(number)}"
+    return f"{number:.{digits}g}" if abs(number) < 1 else f"{number:,.{max(digits - 2, 1)}f}"
+
+
+def format_fixed(value: Any, decimals: int = 2) -> str:
+    """A number with a fixed count of decimals (one column, one precision), '–' when undefined."""
+    if value is None or not math.isfinite(float(value)):
+        return "–"
+    return f"{float(value):,.{decimals}f}"
+
+
+def format_interval(low: Any, high: Any, decimals: int = 3) -> str:
+    """A confidence interval as '[low, high]', or '–' when either end is undefined."""
+    ends = [format_fixed(low, decimals), format_fixed(high, decimals)]
+    return "–" if "–" in ends else f"[{ends[0]}, {ends[1]}]"
+
+
+def format_p(value: Any) -> str:
+    """A p-value as papers print it: '< 0.001' below that, else 3 decimals."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
+
+
+def format_p_clause(value: Any) -> str:
+    """'p = 0.012' or 'p < 0.001', for running text."""
+    text = format_p(value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def format_share(value: Any) -> str:
+    return "–" if value is None else f"{100 * float(value):.1f}%"
+
+
+def markdown_cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell (pipes escaped, newlines folded)."""
+    return " ".join(str(value).split()).replace("|", "\\|")

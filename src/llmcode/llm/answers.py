@@ -1,0 +1,198 @@
+"""What the LLM must answer for one item: the JSON schema built from a taxonomy, and its checks.
+
+The schema constrains code ids to the taxonomy (an enum, plus ``none`` for "no category fits"
+with a suggested new code). ``check_answer`` parses an answer, verifies every evidence quote
+against the item text and lists the problems a re-ask should fix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from llmcode.llm.evidence import Span, verify_quotes
+from llmcode.taxonomy.model import NONE_CODE
+
+MAX_QUOTES = 3
+
+
+class SuggestedCode(BaseModel):
+    """A new category the LLM proposes when none fits."""
+
+    name: str
+    definition: str = ""
+
+
+class AnswerCode(BaseModel):
+    """One code as the LLM wrote it (before verification)."""
+
+    code: str
+    justification: str = ""
+    evidence: list[str] = Field(default_factory=list)
+    confidence: float | None = None
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _clamp(cls, value: Any) -> Any:
+        if isinstance(value, int | float):
+            return min(1.0, max(0.0, float(value)))
+        return value
+
+
+class Answer(BaseModel):
+    """The whole answer for one item."""
+
+    codes: list[AnswerCode]
+    suggested_code: SuggestedCode | None = None
+
+
+class CodeAssignment(BaseModel):
+    """A verified code: what the run stores and exports."""
+
+    code: str
+    justification: str = ""
+    evidence: list[Span] = Field(default_factory=list)
+    confidence: float | None = None
+
+    @property
+    def verified(self) -> bool:
+        """True when every quote was found verbatim in the item text."""
+        return bool(self.evidence) and all(span.verified for span in self.evidence)
+
+
+@dataclass
+class CheckedAnswer:
+    """An answer checked against the taxonomy and the item text."""
+
+    codes: list[CodeAssignment] = field(default_factory=list)
+    suggested_code: SuggestedCode | None = None
+    problems: list[str] = field(default_factory=list)
+    fatal: bool = False  # unparseable or outside the taxonomy: codes cannot be kept
+
+    @property
+    def verified(self) -> bool:
+        return not self.problems and all(c.verified or c.code == NONE_CODE for c in self.codes)
+
+
+def answer_schema(
+    code_ids: list[str], multi_label: bool, quotes: list[str] | None = None
+) -> dict[str, Any]:
+    """JSON schema (strict-mode compatible) for one item's answer.
+
+    With ``quotes`` (segments of the item text), evidence must be chosen from them: under
+    constrained decoding the model then cannot invent a quote.
+    """
+    quote: dict[str, Any] = {"type": "string"}
+    if quotes:
+        quote["enum"] = quotes
+    code_item = {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string", "enum": [*code_ids, NONE_CODE]},
+            "justification": {"type": "string"},
+            "evidence": {"type": "array", "items": quote, "minItems": 1, "maxItems": MAX_QUOTES},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "required": ["code", "justification", "evidence", "confidence"],
+        "additionalProperties": False,
+    }
+    codes: dict[str, Any] = {"type": "array", "items": code_item, "minItems": 1}
+    if not multi_label:
+        codes["maxItems"] = 1
+    return {
+        "type": "object",
+        "properties": {
+            "codes": codes,
+            "suggested_code": {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "definition": {"type": "string"},
+                        },
+                        "required": ["name", "definition"],
+                        "additionalProperties": False,
+                    },
+                    {"type": "null"},
+                ]
+            },
+        },
+        "required": ["codes", "suggested_code"],
+        "additionalProperties": False,
+    }
+
+
+def check_answer(content: str, text: str, code_ids: list[str], multi_label: bool) -> CheckedAnswer:
+    """Parse and verify one answer; ``problems`` say what a re-ask must fix."""
+    try:
+        answer = Answer.model_validate(json.loads(_strip_fences(content), strict=False))
+    except json.JSONDecodeError as exc:
+        return CheckedAnswer(problems=[f"the answer is not valid JSON ({exc.msg})"], fatal=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return CheckedAnswer(
+            problems=[f"the answer does not follow the schema: {where}: {first['msg']}"],
+            fatal=True,
+        )
+    allowed = set(code_ids)
+    problems: list[str] = []
+    unknown = [c.code for c in answer.codes if c.code not in allowed and c.code != NONE_CODE]
+    if unknown:
+        problems.append(
+            f"unknown code(s) {', '.join(repr(u) for u in unknown)}; "
+            f"use only: {', '.join(code_ids)} (or '{NONE_CODE}')"
+        )
+    if not answer.codes:
+        problems.append("no code given; give at least one code")
+    if not multi_label and len(answer.codes) > 1:
+        problems.append("this taxonomy is single-label: give exactly one code")
+    codes = []
+    for given in _deduplicated(answer.codes):
+        spans = verify_quotes(list(dict.fromkeys(given.evidence))[:MAX_QUOTES], text)
+        invented = [s.quote for s in spans if not s.verified]
+        if given.code != NONE_CODE and not spans:
+            problems.append(f"code '{given.code}': give at least one evidence quote")
+        if invented:
+            problems.append(
+                f"code '{given.code}': these quotes are not in the item text: "
+                + "; ".join(f'"{q}"' for q in invented)
+                + ". Quote the item's words exactly, copied character for character."
+            )
+        codes.append(
+            CodeAssignment(
+                code=given.code,
+                justification=given.justification.strip(),
+                evidence=spans,
+                confidence=given.confidence,
+            )
+        )
+    return CheckedAnswer(
+        codes=codes,
+        suggested_code=answer.suggested_code,
+        problems=problems,
+        fatal=bool(unknown) or not answer.codes,
+    )
+
+
+def _deduplicated(codes: list[AnswerCode]) -> list[AnswerCode]:
+    seen: set[str] = set()
+    out = []
+    for code in codes:
+        if code.code not in seen:
+            seen.add(code.code)
+            out.append(code)
+    return out
+
+
+def _strip_fences(content: str) -> str:
+    """Accept answers wrapped in a Markdown code fence (JSON-mode servers sometimes add one)."""
+    stripped = content.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
+        stripped = stripped.rsplit("```", 1)[0]
+    return stripped

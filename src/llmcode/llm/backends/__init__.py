@@ -1,0 +1,56 @@
+"""LLM backends behind one small interface (`Backend`): OpenAI-compatible HTTP, embedded llama.cpp.
+
+``make_backend`` picks one from settings: ``local`` when no API key and no base URL is
+configured, else ``openai``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from llmcode.errors import ConfigError
+from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
+
+__all__ = ["Backend", "ChatRequest", "ChatResponse", "choose_backend_name", "make_backend"]
+
+
+def choose_backend_name(requested: str | None, base_url: str | None) -> str:
+    """``requested`` if given; else ``openai`` with a key or base URL configured; else ``local``."""
+    if requested:
+        if requested not in ("openai", "local"):
+            raise ConfigError(f"unknown backend '{requested}'", hint="use openai or local")
+        return requested
+    if base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"):
+        return "openai"
+    return "local"
+
+
+def make_backend(
+    name: str,
+    model: str | None = None,
+    base_url: str | None = None,
+    model_path: str | None = None,
+    timeout: float = 120.0,
+    max_attempts: int = 6,
+    n_ctx: int | None = None,
+    rpm: float | None = None,
+    tpm: float | None = None,
+) -> Backend:
+    """Build the named backend; secrets come from the environment and are never stored."""
+    if name == "openai":
+        from llmcode.llm.backends.openai import OpenAIBackend
+        from llmcode.llm.backends.ratelimit import RateLimiter
+
+        limiter = RateLimiter(rpm=rpm, tpm=tpm) if (rpm or tpm) else None
+        return OpenAIBackend(
+            model=model,
+            base_url=base_url,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            limiter=limiter,
+        )
+    if name == "local":
+        from llmcode.llm.backends.local import LocalBackend
+
+        return LocalBackend(model_path=model_path, model=model, n_ctx=n_ctx)
+    raise ConfigError(f"unknown backend '{name}'", hint="use openai or local")

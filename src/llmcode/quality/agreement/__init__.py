@@ -1,0 +1,50 @@
+"""Inter-rater agreement between human coders and LLM runs: pure functions on DataFrames.
+
+Input is long-format codes (``item_id, coder, code``; one row per code). `compute_agreement`
+returns every coefficient — percent agreement, Cohen's κ (weighted for ordered codes), Fleiss' κ,
+Krippendorff's α (nominal, ordinal, interval; MASI and Jaccard for multi-label sets), Gwet's
+AC1, Brennan–Prediger — with per-code one-vs-rest figures, a confusion matrix or pairwise coder
+matrix, and item-level bootstrap CIs. `find_disagreements` lists the items to adjudicate.
+
+Modules: `ratings` (long format -> item × coder matrix; what counts as missing, pairable,
+a category), `codesets` (multi-label rows -> code sets), `coefficients` (the formulas,
+vectorised over bootstrap weights), `bootstrap` (seeded resampling, percentile intervals),
+`summary` (one call for everything), `result` (the JSON contract, interpretation bands),
+`disagreements`.
+"""
+
+from llmcode.quality.agreement.bootstrap import bootstrap_replicates, percentile_interval
+from llmcode.quality.agreement.coefficients import (
+    brennan_prediger,
+    cohen_kappa,
+    fleiss_kappa,
+    gwet_ac1,
+    jaccard_distance,
+    krippendorff_alpha,
+    masi_distance,
+    percent_agreement,
+)
+from llmcode.quality.agreement.disagreements import find_disagreements
+from llmcode.quality.agreement.ratings import Ratings, build_ratings
+from llmcode.quality.agreement.result import AgreementResult, interpret
+from llmcode.quality.agreement.summary import compute_agreement, summarize_ratings
+
+__all__ = [
+    "AgreementResult",
+    "Ratings",
+    "bootstrap_replicates",
+    "brennan_prediger",
+    "build_ratings",
+    "cohen_kappa",
+    "compute_agreement",
+    "find_disagreements",
+    "fleiss_kappa",
+    "gwet_ac1",
+    "interpret",
+    "jaccard_distance",
+    "krippendorff_alpha",
+    "masi_distance",
+    "percent_agreement",
+    "percentile_interval",
+    "summarize_ratings",
+]

@@ -1,0 +1,159 @@
+"""Review decisions: the ``Decision`` record, reading ``decisions.jsonl`` and replaying it.
+
+``runs/<id>/decisions.jsonl`` is append-only and shared by every reviewer of a run; each line
+is one ``Decision`` (flushed and fsynced before the review moves on). Replaying a reviewer's
+lines in order gives their state: the verdict (accept, reject, change) and memo of each item.
+An ``undo`` line takes back that reviewer's latest decision still in effect, so nothing is
+ever rewritten and every step stays on record.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, Field, ValidationError
+
+from llmcode.errors import RunStoreError
+from llmcode.store.runs import DECISIONS, Run, append_line, now, read_jsonl
+
+Action = Literal["accept", "reject", "change", "memo", "undo"]
+VERDICTS = ("accept", "reject", "change")
+COLUMNS = ["item_id", "coder", "code", "memo", "action"]
+
+
+class Decision(BaseModel):
+    """One line of ``decisions.jsonl``: who decided what about which item, and when.
+
+    ``codes`` are the item's final codes after this line (empty after a reject, or after an
+    undo that leaves the item undecided); ``suggested`` are the model's codes the reviewer saw.
+    """
+
+    reviewer: str = Field(min_length=1)
+    decided_at: datetime = Field(default_factory=now)
+    item_id: str
+    action: Action
+    codes: list[str] = Field(default_factory=list)
+    memo: str = ""
+    suggested: list[str] = Field(default_factory=list)
+    undone: Action | None = None  # for an undo: the action it took back
+
+
+class Ledger:
+    """One reviewer's decisions replayed: verdict and memo per item, and what undo would undo."""
+
+    def __init__(self, reviewer: str) -> None:
+        self.reviewer = reviewer
+        self.history: list[Decision] = []  # decisions in effect, oldest first
+        self.verdicts: dict[str, Decision] = {}  # item_id -> latest accept/reject/change
+        self.memos: dict[str, str] = {}
+        self._per_item: dict[str, list[Decision]] = defaultdict(list)
+
+    def apply(self, decision: Decision) -> Decision | None:
+        """Take one decision into account; for an undo, returns the decision it took back."""
+        if decision.action != "undo":
+            self.history.append(decision)
+            self._per_item[decision.item_id].append(decision)
+            self._settle(decision.item_id)
+            return None
+        if not self.history:
+            return None
+        undone = self.history.pop()
+        self._per_item[undone.item_id].pop()
+        self._settle(undone.item_id)
+        return undone
+
+    def last(self) -> Decision | None:
+        """The decision an undo would take back."""
+        return self.history[-1] if self.history else None
+
+    def fallback(self) -> Decision | None:
+        """The verdict the latest decision's item falls back to if that decision is undone."""
+        if not self.history:
+            return None
+        stack = self._per_item[self.history[-1].item_id][:-1]
+        return next((d for d in reversed(stack) if d.action in VERDICTS), None)
+
+    def final_codes(self, item_id: str) -> list[str]:
+        verdict = self.verdicts.get(item_id)
+        return list(verdict.codes) if verdict else []
+
+    def _settle(self, item_id: str) -> None:
+        stack = self._per_item[item_id]
+        verdict = next((d for d in reversed(stack) if d.action in VERDICTS), None)
+        memo = next((d.memo for d in reversed(stack) if d.action == "memo"), None)
+        if verdict is None:
+            self.verdicts.pop(item_id, None)
+        else:
+            self.verdicts[item_id] = verdict
+        if memo is None:
+            self.memos.pop(item_id, None)
+        else:
+            self.memos[item_id] = memo
+
+
+def load_decisions(run: Run) -> list[Decision]:
+    """Every decision of a run in file order (a torn last line from a kill is ignored)."""
+    path = run.path / DECISIONS
+    out = []
+    for number, row in enumerate(read_jsonl(path), start=1):
+        try:
+            out.append(Decision.model_validate(row))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise RunStoreError(
+                f"{path}:{number}: invalid decision ({where}: {first['msg']})",
+                hint="decisions.jsonl is written by `llmcode review`: restore or remove that line",
+            ) from exc
+    return out
+
+
+def append_decision(run: Run, decision: Decision) -> None:
+    """Append one decision and make it durable (flush + fsync) before returning."""
+    append_line(run.path / DECISIONS, decision.model_dump_json())
+
+
+def replay(decisions: list[Decision]) -> dict[str, Ledger]:
+    """Each reviewer's ledger, in order of their first decision."""
+    ledgers: dict[str, Ledger] = {}
+    for decision in decisions:
+        ledger = ledgers.setdefault(decision.reviewer, Ledger(decision.reviewer))
+        ledger.apply(decision)
+    return ledgers
+
+
+def reviewed_codes(run: Run, reviewer: str | None = None) -> pd.DataFrame:
+    """Final codes after review in long format: item_id, coder (the reviewer), code, memo, action.
+
+    Only items with a verdict in effect; a reject gives no row (it stays in decisions.jsonl).
+    """
+    ledgers = replay(load_decisions(run))
+    if reviewer is not None:
+        if reviewer not in ledgers:
+            known = ", ".join(ledgers) or "none yet"
+            raise RunStoreError(
+                f"{run.path / DECISIONS}: no decisions by reviewer '{reviewer}'",
+                hint=f"reviewers of this run: {known}",
+            )
+        ledgers = {reviewer: ledgers[reviewer]}
+    order = {item.item_id: n for n, item in enumerate(run.items())} if ledgers else {}
+    rows: list[dict[str, str]] = []
+    for name, ledger in ledgers.items():
+        items = sorted(ledger.verdicts, key=lambda i: (order.get(i, len(order)), i))
+        for item_id in items:
+            verdict = ledger.verdicts[item_id]
+            memo = ledger.memos.get(item_id, "")
+            rows.extend(
+                {
+                    "item_id": item_id,
+                    "coder": name,
+                    "code": code,
+                    "memo": memo,
+                    "action": verdict.action,
+                }
+                for code in verdict.codes
+            )
+    return pd.DataFrame(rows, columns=COLUMNS)

@@ -1,0 +1,303 @@
+"""The run store: ``runs/<run_id>/`` with manifest, item and taxonomy snapshots, and codings.
+
+``codings.jsonl`` is append-only, one record per item (flushed and fsynced as each finishes,
+errors included), so a run killed at any moment resumes without repeating or duplicating work;
+a torn last line from a kill is repaired on resume. The latest record of an item wins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llmcode.errors import RunStoreError
+from llmcode.items import Item
+from llmcode.llm.answers import CodeAssignment, SuggestedCode
+from llmcode.taxonomy.model import Level, Taxonomy, load_taxonomy
+
+MANIFEST = "manifest.json"
+CODINGS = "codings.jsonl"
+ITEMS = "items.jsonl"
+TAXONOMY = "taxonomy.yaml"
+DECISIONS = "decisions.jsonl"
+Status = Literal["ok", "unverified", "invalid", "error", "skipped"]
+FINAL_STATUSES = {"ok", "unverified", "invalid", "skipped"}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class RunConfig(BaseModel):
+    """Everything that decides how a run codes; frozen and saved in the manifest (no secrets)."""
+
+    model_config = ConfigDict(frozen=True)
+    taxonomy_path: str
+    items_path: str
+    id_column: str = "item_id"
+    text_columns: tuple[str, ...] | None = None
+    backend: str = "local"
+    model: str | None = None
+    base_url: str | None = None
+    model_path: str | None = None
+    temperature: float = 0.0
+    max_tokens: int = 512
+    seed: int | None = 0
+    level: Level = "top"
+    concurrency: int = Field(default=8, ge=1)
+    max_reasks: int = Field(default=2, ge=0)
+    limit: int | None = Field(default=None, ge=1)
+    samples: int = Field(default=1, ge=1)
+    evidence: Literal["free", "choice"] = "free"
+    items_per_request: int = Field(default=1, ge=1)
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
+    max_cost: float | None = Field(default=None, ge=0)
+    timeout: float = Field(default=120.0, gt=0)
+    more_models: tuple[str, ...] = ()
+
+
+class Sample(BaseModel):
+    """One of several codings drawn for the same item (for confidence by self-consistency)."""
+
+    codes: list[str]
+    status: Status
+    model: str = ""
+    probabilities: dict[str, float] = Field(default_factory=dict)
+    """Probability of each chosen code from token log-probabilities (empty when none given)."""
+
+
+class CodingRecord(BaseModel):
+    """What one item got: verified codes, or the reason it has none. Never dropped."""
+
+    item_id: str
+    status: Status
+    codes: list[CodeAssignment] = Field(default_factory=list)
+    suggested_code: SuggestedCode | None = None
+    problems: list[str] = Field(default_factory=list)
+    error: str | None = None
+    raw: str | None = None
+    attempts: int = 0
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_calls: int = 0
+    samples: list[Sample] = Field(default_factory=list)
+    probabilities: dict[str, float] = Field(default_factory=dict)
+    """Probability of each chosen code from token log-probabilities (empty when none given)."""
+    finished_at: datetime = Field(default_factory=now)
+
+
+class RunManifest(BaseModel):
+    """Provenance and progress of a run: model, prompts, taxonomy and items, all hashed."""
+
+    run_id: str
+    kind: str = "closed"
+    status: Literal["running", "complete", "interrupted", "failed"] = "running"
+    created_at: datetime = Field(default_factory=now)
+    finished_at: datetime | None = None
+    llmcode_version: str = ""
+    config: RunConfig
+    taxonomy: dict[str, Any] = Field(default_factory=dict)
+    prompts: dict[str, Any] = Field(default_factory=dict)
+    backend: dict[str, Any] = Field(default_factory=dict)
+    items: dict[str, Any] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)
+    usage: dict[str, float] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def coder(self) -> str:
+        """The name this run codes under in long-format exports: the model."""
+        return str(self.backend.get("model") or self.config.model or self.run_id)
+
+
+class Run:
+    """One run directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def manifest(self) -> RunManifest:
+        path = self.path / MANIFEST
+        try:
+            return RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunStoreError(f"{self.path}: not a run (no {MANIFEST})") from None
+        except ValidationError as exc:
+            raise RunStoreError(f"{path}: corrupt manifest ({exc.errors()[0]['msg']})") from exc
+
+    def write_manifest(self, manifest: RunManifest) -> None:
+        atomic_write(self.path / MANIFEST, manifest.model_dump_json(indent=2))
+
+    def taxonomy(self) -> Taxonomy:
+        return load_taxonomy(self.path / TAXONOMY)
+
+    def write_items(self, items: Iterable[Item]) -> None:
+        lines = (
+            json.dumps(
+                {"item_id": i.item_id, "text": i.text, "metadata": i.metadata}, ensure_ascii=False
+            )
+            for i in items
+        )
+        atomic_write(self.path / ITEMS, "".join(line + "\n" for line in lines))
+
+    def items(self) -> list[Item]:
+        rows = read_jsonl(self.path / ITEMS)
+        return [
+            Item(item_id=r["item_id"], text=r["text"], metadata=r.get("metadata", {})) for r in rows
+        ]
+
+    def append_coding(self, record: CodingRecord) -> None:
+        append_line(self.path / CODINGS, record.model_dump_json())
+
+    def codings(self) -> list[CodingRecord]:
+        """Every record in file order (a torn last line from a kill is ignored)."""
+        out = []
+        for number, row in enumerate(read_jsonl(self.path / CODINGS), start=1):
+            try:
+                out.append(CodingRecord.model_validate(row))
+            except ValidationError as exc:
+                raise RunStoreError(f"{self.path / CODINGS}:{number}: invalid record") from exc
+        return out
+
+    def latest_codings(self) -> dict[str, CodingRecord]:
+        """The latest record per item."""
+        return {record.item_id: record for record in self.codings()}
+
+    def repair(self) -> int:
+        """Cut a torn last line (left by a kill mid-write); returns the bytes removed."""
+        return repair_jsonl(self.path / CODINGS)
+
+
+class RunStore:
+    """The folder of runs (``./runs`` by default, ``--runs-dir`` or ``LLMCODE_RUNS_DIR``)."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root or os.environ.get("LLMCODE_RUNS_DIR") or "runs")
+
+    def new_run_id(self, label: str) -> str:
+        stamp = now().strftime("%Y%m%d-%H%M%S")
+        return f"{stamp}-{label}-{secrets.token_hex(2)}"
+
+    def create(self, run_id: str) -> Run:
+        path = self.root / run_id
+        if path.exists():
+            raise RunStoreError(
+                f"{path}: run '{run_id}' exists already",
+                hint=f"resume it with --resume {run_id}, or choose another --run-id",
+            )
+        path.mkdir(parents=True)
+        return Run(path)
+
+    def open(self, ref: str | Path) -> Run:
+        """A run by id (in this store) or by path."""
+        candidates = [Path(ref), self.root / str(ref)]
+        for path in candidates:
+            if (path / MANIFEST).is_file():
+                return Run(path)
+        raise RunStoreError(
+            f"no run '{ref}' in {self.root}",
+            hint="see `llmcode runs list`, or pass the run directory's path",
+        )
+
+    def list(self) -> list[RunManifest]:
+        if not self.root.is_dir():
+            return []
+        manifests = []
+        for path in sorted(self.root.iterdir()):
+            if (path / MANIFEST).is_file():
+                try:
+                    manifests.append(Run(path).manifest())
+                except RunStoreError:
+                    continue
+        return manifests
+
+
+def load_run_codes(run: Run | Path) -> pd.DataFrame:
+    """A run's codes in long format: item_id, coder, code, justification, evidence, confidence.
+
+    One row per code of each item's latest record; items without codes are left out (their
+    status is in ``codings.jsonl``).
+    """
+    run = run if isinstance(run, Run) else Run(Path(run))
+    coder = run.manifest().coder
+    rows = []
+    for record in run.latest_codings().values():
+        for assignment in record.codes:
+            rows.append(
+                {
+                    "item_id": record.item_id,
+                    "coder": coder,
+                    "code": assignment.code,
+                    "justification": assignment.justification,
+                    "evidence": " | ".join(span.quote for span in assignment.evidence),
+                    "confidence": assignment.confidence,
+                    "status": record.status,
+                }
+            )
+    columns = ["item_id", "coder", "code", "justification", "evidence", "confidence", "status"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one JSON line and make it durable before returning."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file; a torn (unterminated, unparseable) last line is ignored."""
+    if not path.is_file():
+        return []
+    rows = []
+    lines = path.read_text(encoding="utf-8").split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if number == len(lines):  # the last line, without its newline: torn by a kill
+                break
+            raise RunStoreError(f"{path}:{number}: not valid JSON") from exc
+    return rows
+
+
+def repair_jsonl(path: Path) -> int:
+    """Truncate an unterminated last line; returns how many bytes were cut."""
+    if not path.is_file():
+        return 0
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return 0
+    keep = data.rfind(b"\n") + 1
+    with path.open("r+b") as handle:
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return len(data) - keep

@@ -1,0 +1,193 @@
+"""The report: its content (provenance, agreement, disagreements, examples) and its rendering."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from llmcode.analysis.rendering import (
+    format_fixed,
+    format_interval,
+    format_number,
+    format_p,
+    format_p_clause,
+    markdown_cell,
+    render_html,
+    render_markdown,
+    write_tables,
+)
+from llmcode.analysis.report import Report, agreement_section, build_report, highlight, provenance
+from llmcode.analysis.sources import AnalysisOptions, human_codes, run_analysis
+from llmcode.store.runs import RunStore
+from tests.support.analysis_runs import HUMAN_ANA, RUN_CODES, make_study_run
+
+SECTIONS = ("provenance", "taxonomy", "distribution", "agreement", "resolution", "disagreements",
+            "examples")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("report")
+    run, paths = make_study_run(tmp_path)
+    return run, paths
+
+
+@pytest.fixture(scope="module")
+def report(study) -> Report:
+    run, paths = study
+    options = AnalysisOptions(screening=str(paths["screening"]))
+    analysis, _ = run_analysis(options, RunStore(run.path.parent), run=run)
+    human = human_codes(paths["human"])
+    return build_report(run, analysis, human=human, bootstrap=200, examples_per_code=4)
+
+
+@pytest.fixture(scope="module")
+def html(report) -> str:
+    return render_html(report)
+
+
+def test_the_html_report_has_every_section(html):
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in html
+
+
+def test_the_html_report_is_self_contained(html):
+    assert html.count("data:image/svg+xml;base64,") == 3  # distribution, confusion, resolution
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<style>" in html
+
+
+def test_provenance_states_model_taxonomy_prompt_hash_and_tokens(study, html):
+    run, _ = study
+    manifest = run.manifest()
+    assert "fake-model via fake" in html
+    assert "tiny 0.1" in html
+    assert manifest.prompts["sha256"] in html
+    assert f"{manifest.usage['prompt_tokens']:,} prompt" in html
+
+
+def test_cost_is_none_for_a_local_model_and_not_recorded_otherwise(study):
+    run, _ = study
+    manifest = run.manifest()
+    assert dict(provenance(manifest))["cost"] == "not recorded"
+    local = manifest.model_copy(update={"backend": {"backend": "local", "model": "smollm2"}})
+    assert dict(provenance(local))["cost"] == "none (local model)"
+    paid = manifest.model_copy(update={"usage": {**manifest.usage, "cost_usd": 0.0123}})
+    assert dict(provenance(paid))["cost"] == "$0.0123"
+
+
+def test_item_text_is_escaped_and_evidence_is_highlighted(html):
+    assert "<script>alert(1)</script>" not in html
+    assert "<mark>&lt;script&gt;alert(1)&lt;/script&gt; template | option</mark>" in html
+    assert "<mark>CUDA out of memory</mark>" in html
+
+
+def test_an_unverified_example_comes_last_flagged_with_its_quote_not_found(report, html):
+    assert [e.item_id for e in report.examples["usage"]] == ["i1", "i4", "i7", "i8"]
+    assert '<span class="badge warn">unverified</span>' in html
+    assert "Not found in the text" in html
+    assert "INVENTED quote that is not in the text" in html
+
+
+def test_the_disagreement_list_has_exactly_the_differing_items(report):
+    listed = report.disagreements.set_index("item_id")
+    assert set(listed.index) == {"i5", "i7"}
+    assert listed.loc["i7", "run_codes"] == "usage"
+    assert listed.loc["i7", "human_codes"] == "performance"
+    assert listed.loc["i7", "justification"] == "i7 is about usage"
+
+
+def test_cohens_kappa_in_the_report_matches_scikit_learn(report):
+    coefficients = report.agreement.coefficients.set_index("coefficient")
+    ids = sorted(RUN_CODES)
+    expected = cohen_kappa_score([RUN_CODES[i] for i in ids], [HUMAN_ANA[i] for i in ids])
+    assert coefficients.loc["Cohen's κ", "value"] == pytest.approx(expected)
+    low, high = coefficients.loc["Cohen's κ", ["ci_low", "ci_high"]]
+    assert low <= expected <= high
+
+
+def test_the_confusion_matrix_has_the_run_in_rows_and_the_human_in_columns(report):
+    confusion = report.agreement.confusion
+    assert confusion.loc["usage", "performance"] == 1  # i7: run usage, human performance
+    assert confusion.loc["performance", "resources"] == 1  # i5
+    assert int(confusion.to_numpy().sum()) == 8
+
+
+def test_agreement_with_no_shared_items_is_a_note_not_a_crash():
+    llm = pd.DataFrame({"item_id": ["a"], "coder": ["m"], "code": ["x"]})
+    human = pd.DataFrame({"item_id": ["b"], "coder": ["h"], "code": ["x"]})
+    section = agreement_section(llm, human, ["x"], multi_label=False, bootstrap=0)
+    assert section.coefficients.empty
+    assert "two or more" in section.notes[0]
+
+
+def test_examples_show_verified_items_first_and_at_most_the_limit(study):
+    run, _ = study
+    analysis, _ = run_analysis(AnalysisOptions(), RunStore(run.path.parent), run=run)
+    report = build_report(run, analysis, examples_per_code=2)
+    usage = report.examples["usage"]
+    assert [e.item_id for e in usage] == ["i1", "i4"]
+    assert report.agreement is None
+    assert "confusion" not in report.figures
+
+
+def test_the_report_without_human_codes_has_no_agreement_sections(study):
+    run, _ = study
+    analysis, _ = run_analysis(AnalysisOptions(), RunStore(run.path.parent), run=run)
+    page = render_html(build_report(run, analysis))
+    assert '<section id="agreement">' not in page
+    assert '<section id="disagreements">' not in page
+    assert '<section id="resolution">' in page
+
+
+def test_the_markdown_report_has_pipe_tables_and_linked_figures(report):
+    text, files = render_markdown(report, "report_files")
+    assert set(files) == {"distribution.png", "confusion.png", "resolution.png"}
+    assert all(data.startswith(b"\x89PNG") for data in files.values())
+    assert "![Items per code](report_files/distribution.png)" in text
+    assert "| code | items | share |" in text
+    assert "| Cohen's κ |" in text
+    assert "Mann–Whitney U =" in text
+    assert "template \\| option" in text  # a pipe in item text does not break the table
+    for heading in ("## Run provenance", "## Taxonomy", "## Code distribution", "## Agreement",
+                    "## Resolution time", "## Disagreements", "## Examples per code"):  # fmt: skip
+        assert heading in text
+
+
+def test_write_tables_writes_every_table_and_the_json(report, tmp_path):
+    written = write_tables(report.tables(), report.result, tmp_path / "tables")
+    names = {path.name for path in written}
+    assert {"distribution.csv", "dunn.csv", "agreement.csv", "confusion.csv",
+            "disagreements.csv", "resolution_times.csv", "analysis.json"} <= names  # fmt: skip
+    dist = pd.read_csv(tmp_path / "tables" / "distribution.csv")
+    assert dict(zip(dist["code"], dist["n"], strict=True)) == {
+        "usage": 4, "performance": 2, "resources": 2
+    }  # fmt: skip
+
+
+def test_highlight_marks_spans_and_elides_long_gaps():
+    text = "a" * 500 + "EVIDENCE" + "b" * 500
+    segments = highlight(text, [(500, 508)], context=10)
+    assert segments == [("…" + "a" * 10, False), ("EVIDENCE", True), ("b" * 10 + "…", False)]
+
+
+def test_highlight_without_verified_spans_shows_the_start_of_the_text():
+    assert highlight("short text", []) == [("short text", False)]
+
+
+def test_number_formats_follow_papers():
+    assert format_p(0.0004) == "< 0.001"
+    assert format_p(0.01234) == "0.012"
+    assert format_p_clause(0.0004) == "p < 0.001"
+    assert format_p_clause(0.5) == "p = 0.500"
+    assert format_fixed(2.0, 3) == "2.000"
+    assert format_interval(0.5, 1.0) == "[0.500, 1.000]"
+    assert format_interval(float("nan"), 1.0) == "–"
+    assert format_interval(None, None) == "–"
+    assert format_number(None) == "–"
+    assert format_number(float("nan")) == "–"
+    assert format_number(619.0) == "619"
+    assert markdown_cell("a | b\nc") == "a \\| b c"

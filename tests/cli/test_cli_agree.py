@@ -1,0 +1,224 @@
+"""`llmcode agree` through the command line: JSON contract, table, files written, error paths."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from llmcode.cli import get_app
+from llmcode.codes import load_codes
+from llmcode.quality.agreement import compute_agreement
+
+DATA = Path(__file__).parents[1] / "data" / "agreement"
+HUMANS = DATA / "interviews_humans.csv"
+LLM = DATA / "interviews_llm.jsonl"
+runner = CliRunner()
+
+
+def invoke(*args: str | Path):
+    return runner.invoke(get_app(), ["agree", *map(str, args)], env={"COLUMNS": "120"})
+
+
+def test_json_output_is_one_object_with_the_contract_keys():
+    result = invoke(HUMANS, LLM, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["coders"] == ["ana", "ben", "gpt-4o-mini"]
+    for key in ("n_items", "percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha",
+                "gwet_ac1", "brennan_prediger", "per_code", "ci95", "confusion"):  # fmt: skip
+        assert key in data
+    assert data["cohen_kappa"] is None and data["confusion"] is None
+    assert set(data["per_code"]["cost"]) >= {"kappa", "alpha", "prevalence", "n"}
+    expected = compute_agreement(pd.concat([load_codes(HUMANS), load_codes(LLM)]))
+    assert data["krippendorff_alpha"] == expected.krippendorff_alpha
+
+
+def test_two_coders_in_json_get_cohen_kappa_and_a_confusion_matrix():
+    result = invoke(HUMANS, LLM, "--coders", "ana,gpt-4o-mini", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["coders"] == ["ana", "gpt-4o-mini"]
+    assert isinstance(data["cohen_kappa"], float)
+    assert data["confusion"]["coders"] == ["ana", "gpt-4o-mini"]
+    assert sum(map(sum, data["confusion"]["matrix"])) == data["n_items"]
+
+
+def test_bootstrap_adds_seeded_95_percent_intervals_for_every_coefficient():
+    first = json.loads(invoke(HUMANS, LLM, "--json", "--bootstrap", "200", "--seed", "3").stdout)
+    again = json.loads(invoke(HUMANS, LLM, "--json", "--bootstrap", "200", "--seed", "3").stdout)
+    assert first["ci95"] == again["ci95"]
+    assert set(first["ci95"]) == {
+        "percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "brennan_prediger"
+    }  # fmt: skip
+    low, high = first["ci95"]["krippendorff_alpha"]
+    assert low < first["krippendorff_alpha"] < high
+    assert first["bootstrap"]["n_resamples"] == 200
+
+
+def test_the_table_names_coefficients_bands_and_excluded_items():
+    result = invoke(DATA / "krippendorff_2011.csv", "--level", "interval")
+    assert result.exit_code == 0, result.output
+    assert "Krippendorff's α (interval)" in result.stdout
+    assert "0.849" in result.stdout
+    assert "reliable" in result.stdout
+    assert "Landis & Koch" in result.stdout
+    assert "Pairwise Cohen's κ" in result.stdout
+    assert "1 item coded by fewer than two coders was left out (u12)" in result.stdout
+
+
+def test_the_table_shows_a_confusion_matrix_for_two_coders_and_codes_with_by_code():
+    result = invoke(DATA / "cohen_textbook.csv", "--by-code", "--bootstrap", "100")
+    assert result.exit_code == 0, result.output
+    assert "Cohen's κ" in result.stdout and "0.400" in result.stdout and "fair" in result.stdout
+    assert "Confusion matrix · rows: reader_a · columns: reader_b" in result.stdout
+    assert "Per code" in result.stdout and "κ CI" in result.stdout
+    assert "95% CI" in result.stdout
+
+
+def test_multi_label_reports_the_masi_alpha():
+    result = invoke(DATA / "posts_multilabel.jsonl", "--multi-label", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    expected = compute_agreement(load_codes(DATA / "posts_multilabel.jsonl"), multi_label=True)
+    assert data["distance"] == "masi"
+    assert data["krippendorff_alpha"] == expected.krippendorff_alpha
+    assert data["krippendorff_alpha_jaccard"] == expected.krippendorff_alpha_jaccard
+
+
+def test_disagreements_are_written_with_the_llm_justification(tmp_path):
+    out = tmp_path / "disagreements.csv"
+    result = invoke(HUMANS, LLM, "--disagreements", out)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(table.columns) == [
+        "item_id",
+        "ana",
+        "ben",
+        "gpt-4o-mini",
+        "gpt-4o-mini_justification",
+    ]
+    assert len(table) > 0
+    assert f"wrote {len(table)} disagreement(s)" in result.stderr
+    assert table["item_id"].str.startswith("INT-").all()
+
+
+def test_an_ordinal_scale_in_words_is_ordered_with_categories(tmp_path):
+    rows = [("1", "a", "low"), ("1", "b", "mid"), ("2", "a", "high"), ("2", "b", "high"),
+            ("3", "a", "mid"), ("3", "b", "mid")]  # fmt: skip
+    path = tmp_path / "scale.csv"
+    pd.DataFrame(rows, columns=["item_id", "coder", "code"]).to_csv(path, index=False)
+    refused = invoke(path, "--level", "ordinal")
+    assert refused.exit_code == 1
+    assert "need an explicit order" in refused.stderr and "--categories" in refused.stderr
+    result = invoke(path, "--level", "ordinal", "--categories", "low,mid,high", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["categories"] == ["low", "mid", "high"]
+    assert data["weighted_kappa_quadratic"] is not None
+
+
+# --- error paths -------------------------------------------------------------------------------
+
+
+def test_an_unknown_coder_is_a_clear_error_with_the_available_coders():
+    result = invoke(HUMANS, LLM, "--coders", "ana,zoe")
+    assert result.exit_code == 1
+    assert "unknown coder 'zoe'" in result.stderr
+    assert "ana, ben, gpt-4o-mini" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_column_names_the_file_and_the_column(tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text("item_id,rater,code\n1,ana,x\n")
+    result = invoke(path)
+    assert result.exit_code == 1
+    assert "codes.csv: missing column coder" in result.stderr
+
+
+def test_an_empty_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text("")
+    result = invoke(path)
+    assert result.exit_code == 1
+    assert "empty" in result.stderr
+
+
+def test_a_coder_without_overlap_is_a_clear_error(tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text("item_id,coder,code\n1,a,x\n1,b,x\n2,a,y\n2,b,y\n9,c,x\n")
+    result = invoke(path)
+    assert result.exit_code == 1
+    assert "'c' shares no item with the other coders" in result.stderr
+
+
+def test_a_single_category_explains_why_kappa_is_undefined(tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text("item_id,coder,code\n1,a,x\n1,b,x\n2,a,x\n2,b,x\n")
+    result = invoke(path)
+    assert result.exit_code == 0, result.output
+    assert "Cohen's κ, Fleiss' κ and Krippendorff's α (nominal) are undefined" in result.stdout
+    assert "every coding on the 2 compared items is 'x'" in result.stdout
+    assert not re.search(r"\bnan\b", result.stdout, re.IGNORECASE)
+    data = json.loads(invoke(path, "--json").stdout)
+    assert data["cohen_kappa"] is None and "'x'" in data["undefined"]["cohen_kappa"]
+
+
+def test_a_directory_that_is_not_a_run_is_refused(tmp_path):
+    result = invoke(tmp_path)
+    assert result.exit_code == 1
+    assert "not a run (no manifest.json)" in result.stderr
+
+
+def test_a_bad_level_is_a_usage_error():
+    result = invoke(HUMANS, "--level", "ratio")
+    assert result.exit_code == 2
+
+
+# --- run directories ------------------------------------------------------------------------------
+
+
+def _write_run(path: Path, model: str, codes: dict[str, str]) -> None:
+    from llmcode.llm.answers import CodeAssignment
+    from llmcode.store import runs
+
+    path.mkdir(parents=True)
+    run = runs.Run(path)
+    config = runs.RunConfig(taxonomy_path="t.yaml", items_path="items.csv", model=model)
+    run.write_manifest(runs.RunManifest(run_id=path.name, config=config))
+    for item_id, code in codes.items():
+        chosen = CodeAssignment(code=code, justification=f"{model} reads it as {code}")
+        run.append_coding(runs.CodingRecord(item_id=item_id, status="ok", codes=[chosen]))
+
+
+def test_a_run_directory_is_a_coder_named_after_its_model(tmp_path):
+    llm = load_codes(LLM)
+    _write_run(
+        tmp_path / "runs" / "r1", "gpt-4o-mini", dict(zip(llm["item_id"], llm["code"], strict=True))
+    )
+    result = invoke(
+        HUMANS, tmp_path / "runs" / "r1", "--json", "--disagreements", tmp_path / "d.csv"
+    )
+    assert result.exit_code == 0, result.output
+    from_run = json.loads(result.stdout)
+    from_file = json.loads(invoke(HUMANS, LLM, "--json").stdout)
+    assert from_run["coders"] == ["ana", "ben", "gpt-4o-mini"]
+    assert from_run["krippendorff_alpha"] == from_file["krippendorff_alpha"]
+    table = pd.read_csv(tmp_path / "d.csv", dtype=str, keep_default_na=False)
+    coded = table[table["gpt-4o-mini"] != ""]
+    assert coded["gpt-4o-mini_justification"].str.startswith("gpt-4o-mini reads it as").all()
+
+
+def test_two_runs_of_one_model_stay_two_coders(tmp_path):
+    _write_run(tmp_path / "r1", "llama", {"1": "x", "2": "y", "3": "x"})
+    _write_run(tmp_path / "r2", "llama", {"1": "x", "2": "x", "3": "x"})
+    result = invoke(tmp_path / "r1", tmp_path / "r2", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["coders"] == ["llama@r1", "llama@r2"]
+    assert data["percent_agreement"] == pytest.approx(2 / 3)

@@ -1,0 +1,173 @@
+"""`llmcode analyze` and `llmcode report` through the CLI: outputs, files, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+from llmcode.cli import get_app
+from tests.support.analysis_runs import make_study_run
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+runner = CliRunner()
+
+
+def invoke(*args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(get_app(), list(args))
+
+
+def said(text: str) -> str:
+    """Output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    run, paths = make_study_run(tmp_path_factory.mktemp("cli"))
+    return run, paths
+
+
+def run_args(study) -> list[str]:  # type: ignore[no-untyped-def]
+    run, _ = study
+    return [run.run_id, "--runs-dir", str(run.path.parent)]
+
+
+def test_analyze_a_run_prints_distribution_and_tests(study):
+    _, paths = study
+    result = invoke("analyze", *run_args(study), "--screening", str(paths["screening"]))
+    assert result.exit_code == 0, result.output
+    assert "distribution" in result.output
+    assert "Mann–Whitney U" in result.output
+    assert "Kruskal–Wallis H" in result.output
+    assert "7 closed, 1 open" in said(result.output)
+
+
+def test_analyze_json_has_the_contract_keys(study):
+    _, paths = study
+    result = invoke("analyze", *run_args(study), "--screening", str(paths["screening"]), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["distribution"] == {"usage": 4, "performance": 2, "resources": 2}
+    assert set(data["resolution"]["by_category"]) >= {"kruskal_h", "p_value", "n", "median_days",
+                                                      "dunn"}  # fmt: skip
+    assert set(data["resolution"]["ptm_vs_other"]["median_days"]) == {"ptm", "other"}
+    assert data["resolution"]["n_open"] == 1
+
+
+def test_analyze_human_codes_of_a_run_uses_the_chosen_coder(study):
+    _, paths = study
+    human = f"human:{paths['human']}"
+    result = invoke("analyze", *run_args(study), "--codes", human, "--coder", "ben", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["coder"] == "ben"
+    assert data["distribution"] == {"usage": 8}
+
+
+def test_analyze_without_a_run_states_the_default_coder(study):
+    _, paths = study
+    result = invoke(
+        "analyze", "--items", str(paths["items"]), "--codes", str(paths["human"]), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["coder"] == "ana"
+    assert "coder 'ana' analysed (the first of ana, ben)" in said(result.stderr)
+
+
+def test_analyze_the_bundled_sample_matches_scipy():
+    items = pd.read_csv(EXAMPLES / "ptm-issues.csv", dtype=str, keep_default_na=False)
+    screening = pd.read_csv(EXAMPLES / "ptm-issues.screening.csv", dtype=str)
+    result = invoke(
+        "analyze", "--items", str(EXAMPLES / "ptm-issues.csv"),
+        "--codes", str(EXAMPLES / "ptm-issues.codes.csv"),
+        "--screening", str(EXAMPLES / "ptm-issues.screening.csv"), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    first = screening["coder"].iloc[0]
+    is_ptm = screening[screening["coder"] == first].set_index("item_id")["code"] == "ptm"
+    closed = items[items["closed_at"] != ""]
+    days = (
+        pd.to_datetime(closed["closed_at"]) - pd.to_datetime(closed["created_at"])
+    ).dt.total_seconds() / 86400
+    groups = closed["item_id"].map(is_ptm)
+    expected = stats.mannwhitneyu(days[groups == True], days[groups == False])  # noqa: E712
+    block = data["resolution"]["ptm_vs_other"]
+    assert block["mannwhitney_u"] == pytest.approx(expected.statistic)
+    assert block["p_value"] == pytest.approx(expected.pvalue, rel=1e-5)
+    assert data["resolution"]["n_open"] == int((items["closed_at"] == "").sum())
+
+
+def test_analyze_tables_writes_csv_and_json(study, tmp_path):
+    _, paths = study
+    result = invoke(
+        "analyze", *run_args(study), "--screening", str(paths["screening"]),
+        "--tables", str(tmp_path / "tables"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = {p.name for p in (tmp_path / "tables").iterdir()}
+    assert {"distribution.csv", "resolution_by_category.csv", "dunn.csv",
+            "resolution_ptm_vs_other.csv", "analysis.json"} <= written  # fmt: skip
+
+
+def test_an_unknown_coder_is_an_error_listing_the_coders(study):
+    _, paths = study
+    result = invoke("analyze", "--items", str(paths["items"]), "--codes", str(paths["human"]),
+                    "--coder", "zed")  # fmt: skip
+    assert result.exit_code == 1
+    assert "no coder 'zed'; coders are: ana, ben" in said(result.stderr)
+
+
+def test_analyze_without_run_or_items_says_what_to_give():
+    result = invoke("analyze")
+    assert result.exit_code == 1
+    assert "--items ITEMS with --codes CODES" in said(result.stderr)
+
+
+def test_a_missing_created_column_is_an_error_naming_it(study):
+    result = invoke("analyze", *run_args(study), "--created-column", "opened_at")
+    assert result.exit_code == 1
+    assert "no column 'opened_at'" in said(result.stderr)
+
+
+def test_an_unknown_run_is_an_error():
+    result = invoke("analyze", "no-such-run", "--runs-dir", "/nonexistent")
+    assert result.exit_code == 1
+    assert "no run 'no-such-run'" in said(result.stderr)
+
+
+def test_report_writes_one_html_file_with_every_section(study, tmp_path):
+    _, paths = study
+    output = tmp_path / "out" / "report.html"
+    result = invoke(
+        "report", *run_args(study), "-o", str(output), "--human", str(paths["human"]),
+        "--screening", str(paths["screening"]), "--bootstrap", "100",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "human codes: coder ana (the first of ana, ben" in said(result.output)
+    page = output.read_text(encoding="utf-8")
+    for section in ("provenance", "taxonomy", "distribution", "agreement", "resolution",
+                    "disagreements", "examples"):  # fmt: skip
+        assert f'<section id="{section}">' in page
+    assert list(output.parent.iterdir()) == [output]  # nothing else written
+
+
+def test_report_in_markdown_writes_figures_next_to_it(study, tmp_path):
+    output = tmp_path / "report.md"
+    result = invoke("report", *run_args(study), "-o", str(output), "--format", "md")
+    assert result.exit_code == 0, result.output
+    assert output.read_text(encoding="utf-8").startswith("# tiny 0.1")
+    assert {p.name for p in (tmp_path / "report_files").iterdir()} == {
+        "distribution.png", "resolution.png"
+    }  # fmt: skip
+
+
+def test_report_rejects_an_unknown_format(study, tmp_path):
+    result = invoke("report", *run_args(study), "-o", str(tmp_path / "r.pdf"), "--format", "pdf")
+    assert result.exit_code == 1
+    assert "unknown format 'pdf'" in said(result.stderr)

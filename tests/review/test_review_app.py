@@ -1,0 +1,258 @@
+"""The review TUI driven by Pilot with the real keys, SVG snapshots, and `llmcode review`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from llmcode.cli import get_app
+from llmcode.review.app import ReviewApp
+from llmcode.review.queues import load_human_codes
+from llmcode.review.session import ReviewSession
+from llmcode.review.widgets import CodePicker, DetailView, HelpScreen
+from llmcode.store.runs import DECISIONS, Run
+from tests.review.test_review_session import make_run
+
+SIZE = (120, 32)
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    return make_run(tmp_path)
+
+
+def decisions(run: Run) -> list[tuple[str, str, list[str]]]:
+    path = run.path / DECISIONS
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return [(r["item_id"], r["action"], r["codes"]) for r in rows]
+
+
+def detail_text(app: ReviewApp) -> str:
+    return app.screen.query_one(DetailView).text.plain
+
+
+async def test_a_and_r_decide_and_the_cursor_moves_to_the_next_undecided(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j", "a")
+        assert app.session.current is not None and app.session.current.item_id == "i3"
+        await pilot.press("r")
+        assert app.session.current.item_id == "i4"
+        await pilot.press("k", "k", "k", "a")
+    assert decisions(run) == [
+        ("i2", "accept", ["resources"]),
+        ("i3", "reject", []),
+        ("i1", "accept", ["usage"]),
+    ]
+
+
+async def test_arrow_keys_move_like_j_and_k(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "down", "up")
+        assert app.session.position == 1
+        await pilot.press("up", "up")
+        assert app.session.position == 0
+
+
+async def test_c_opens_a_picker_that_filters_as_you_type(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        assert isinstance(app.screen, CodePicker)
+        await pilot.press("r", "e", "s")
+        options = app.screen.query_one("#picker-options")
+        assert [o.id for o in options.options] == ["resources"]  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        assert not isinstance(app.screen, CodePicker)
+    assert decisions(run) == [("i1", "change", ["resources"])]
+
+
+async def test_escape_leaves_the_picker_without_a_decision(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c", "down", "escape")
+        assert not isinstance(app.screen, CodePicker)
+    assert decisions(run) == []
+
+
+async def test_the_picker_ticks_several_codes_with_tab_in_a_multi_label_taxonomy(
+    tmp_path: Path,
+) -> None:
+    app = ReviewApp(ReviewSession(make_run(tmp_path, multi_label=True), "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c", "down", "down", "tab", "enter")  # usage was ticked already
+    assert decisions(app.session.run) == [("i1", "change", ["usage", "resources"])]
+
+
+async def test_m_writes_a_memo_and_u_undoes_it(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("m", *"unclear", "enter")
+        assert "memo: unclear" in detail_text(app)
+        await pilot.press("u")
+        assert "memo:" not in detail_text(app)
+    assert [(item, action) for item, action, _ in decisions(run)] == [
+        ("i1", "memo"),
+        ("i1", "undo"),
+    ]
+
+
+async def test_u_takes_back_the_last_decision_and_returns_to_its_item(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a", "a", "u")
+        assert app.session.current is not None and app.session.current.item_id == "i2"
+        assert app.session.progress().reviewed == 1
+
+
+async def test_slash_searches_the_texts_and_n_finds_the_next_match(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("slash", *"readme", "enter")
+        assert app.session.current is not None and app.session.current.item_id == "i3"
+        await pilot.press("n")
+        assert app.session.current.item_id == "i4"
+
+
+async def test_f_switches_the_queue(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f", "down", "down", "down", "enter")
+        assert app.session.queue_name == "unverified"
+        assert [item.item_id for item in app.session.queue] == ["i3"]
+
+
+async def test_accepting_an_item_without_suggestion_warns_and_saves_nothing(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("k", "k", "k", "k")  # stops at the top
+        app.session.go_to("i4")
+        await pilot.press("a")
+        messages = [n.message for n in app._notifications]
+        assert any("nothing to accept" in m for m in messages)
+    assert decisions(run) == []
+
+
+async def test_d_shows_the_definitions_of_the_codes(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        assert "How to call or configure the model." not in detail_text(app)
+        await pilot.press("d")
+        assert "How to call or configure the model." in detail_text(app)
+
+
+async def test_keys_inside_help_do_not_decide(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("a", "r", "escape")
+        assert not isinstance(app.screen, HelpScreen)
+    assert decisions(run) == []
+
+
+async def test_the_detail_shows_unverified_quotes_and_human_codes(run: Run, tmp_path: Path) -> None:
+    codes = tmp_path / "human.csv"
+    codes.write_text("item_id,coder,code\ni3,ben,slow\n")
+    session = ReviewSession(run, "ana", human=load_human_codes(codes))
+    app = ReviewApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        session.go_to("i3")
+        await pilot.press("j", "k")
+        text = detail_text(app)
+        assert 'not in the text: "runs on a GPU"' in text
+        assert "ben: slow  ≠ model" in text
+
+
+async def test_q_quits(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        assert not app.is_running
+
+
+def test_snapshot_of_the_main_screen(run: Run, tmp_path: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    codes = tmp_path / "human.csv"
+    codes.write_text("item_id,coder,code\ni1,ben,usage\ni2,ben,usage\n")
+    app = ReviewApp(ReviewSession(run, "ana", human=load_human_codes(codes)))
+    assert snap_compare(app, press=["a"], terminal_size=SIZE)
+
+
+def test_snapshot_of_the_code_picker(run: Run, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    app = ReviewApp(ReviewSession(run, "ana"))
+    assert snap_compare(app, press=["c", "s"], terminal_size=SIZE)
+
+
+def test_snapshot_of_the_help(run: Run, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    app = ReviewApp(ReviewSession(run, "ana"))
+    assert snap_compare(app, press=["question_mark"], terminal_size=SIZE)
+
+
+def test_review_command_opens_the_app_on_the_run(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[ReviewSession] = []
+    monkeypatch.setattr(ReviewApp, "run", lambda self: opened.append(self.session))
+    result = CliRunner().invoke(
+        get_app(),
+        [
+            "review",
+            "demo",
+            "--reviewer",
+            "ana",
+            "--queue",
+            "unverified",
+            "--runs-dir",
+            str(run.path.parent),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert [(s.reviewer, s.queue_name, len(s.queue)) for s in opened] == [("ana", "unverified", 1)]
+    assert "ana: 0/1 reviewed in queue unverified" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--queue", "newest"], "unknown queue 'newest'"),
+        (["--queue", "audit"], "no audit list"),
+        (["--against", "missing.csv"], "missing.csv: no such file"),
+        (["--reviewer", " "], "the reviewer name is empty"),
+    ],
+)
+def test_review_command_refuses_bad_options_with_a_message(
+    run: Run, arguments: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ReviewApp, "run", lambda self: pytest.fail("the app must not open"))
+    result = CliRunner().invoke(
+        get_app(), ["review", "demo", *arguments, "--runs-dir", str(run.path.parent)]
+    )
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split())
+
+
+def test_review_command_names_a_missing_run(tmp_path: Path) -> None:
+    result = CliRunner().invoke(get_app(), ["review", "nope", "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "no run 'nope'" in result.output
+
+
+def test_export_reviewed_writes_the_reviewers_final_codes(run: Run, tmp_path: Path) -> None:
+    session = ReviewSession(run, "ana")
+    session.accept()
+    session.change(["usage"])
+    session.reject()
+    out = tmp_path / "reviewed.csv"
+    result = CliRunner().invoke(
+        get_app(),
+        ["export", "demo", "--reviewed", "-o", str(out), "--runs-dir", str(run.path.parent)],
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines() == [
+        "item_id,coder,code,memo,action",
+        "i1,ana,usage,,accept",
+        "i2,ana,usage,,change",
+    ]

@@ -1,0 +1,124 @@
+from pathlib import Path
+
+import pytest
+
+from llmcode.errors import TaxonomyError
+from llmcode.taxonomy.model import dump_taxonomy, load_taxonomy, parse_taxonomy
+from tests.support import ROOT
+
+VALID = """\
+name: t
+version: 1
+categories:
+  - id: usage
+    name: Usage
+    definition: How to call it.
+  - id: perf
+    name: Performance
+    definition: Slow or wrong.
+    children:
+      - id: slow
+        name: Slow
+        definition: Too slow.
+"""
+
+
+def test_a_valid_taxonomy_loads_with_its_tree(tiny_taxonomy):
+    taxonomy = load_taxonomy(tiny_taxonomy)
+    assert [c.id for c in taxonomy.targets("top")] == ["usage", "performance", "resources"]
+    assert [c.id for c in taxonomy.targets("leaves")] == [
+        "usage",
+        "slow",
+        "inaccurate",
+        "resources",
+    ]
+    assert taxonomy.parent_of("slow").id == "performance"
+    assert taxonomy.get("inaccurate").name == "Accuracy drop"
+
+
+def test_a_numeric_version_is_read_as_text():
+    assert parse_taxonomy(VALID).version == "1"
+
+
+def test_duplicate_id_names_file_line_and_field():
+    text = VALID.replace("id: slow", "id: usage")
+    with pytest.raises(TaxonomyError) as err:
+        parse_taxonomy(text, source="taxonomy/x.yaml")
+    assert "taxonomy/x.yaml:11 categories[1].children[0].id: duplicate id 'usage'" in str(err.value)
+
+
+def test_missing_definition_names_the_line_of_the_category():
+    text = VALID.replace("    definition: Slow or wrong.\n", "")
+    with pytest.raises(TaxonomyError) as err:
+        parse_taxonomy(text, source="t.yaml")
+    assert "t.yaml:7 categories[1].definition: Field required" in str(err.value)
+
+
+def test_a_bad_id_and_an_unknown_field_are_both_reported():
+    text = VALID.replace("id: perf", "id: Perf Issues").replace(
+        "name: Usage", "name: Usage\n    colour: red"
+    )
+    with pytest.raises(TaxonomyError) as err:
+        parse_taxonomy(text, source="t.yaml")
+    message = str(err.value)
+    assert "categories[1].id" in message and "pattern" in message
+    assert "t.yaml:6 categories[0].colour: Extra inputs are not permitted" in message
+
+
+def test_the_reserved_none_id_is_refused():
+    with pytest.raises(TaxonomyError, match="reserved"):
+        parse_taxonomy(VALID.replace("id: perf", "id: none"))
+
+
+def test_broken_yaml_names_the_line():
+    with pytest.raises(TaxonomyError, match=r"t.yaml:4: not valid YAML"):
+        parse_taxonomy("name: t\nversion: 1\ncategories: [\n  - a: b\n", source="t.yaml")
+
+
+def test_a_missing_file_is_a_taxonomy_error(tmp_path):
+    with pytest.raises(TaxonomyError, match="no such taxonomy file"):
+        load_taxonomy(tmp_path / "nope.yaml")
+
+
+def test_dumped_taxonomy_loads_back_identically(tiny_taxonomy):
+    taxonomy = load_taxonomy(tiny_taxonomy)
+    again = parse_taxonomy(dump_taxonomy(taxonomy, header="made by a test\nline two"))
+    assert again == taxonomy
+    assert again.fingerprint() == taxonomy.fingerprint()
+
+
+@pytest.mark.parametrize("name", ["ptm-reuse.yaml", "ptm-screening.yaml"])
+def test_the_bundled_taxonomies_are_valid(name):
+    taxonomy = load_taxonomy(ROOT / "taxonomy" / name)
+    assert len(taxonomy.categories) >= 2
+
+
+def test_study_taxonomy_has_the_study_categories():
+    ids = {c.id for c in load_taxonomy(ROOT / "taxonomy" / "ptm-reuse.yaml").categories}
+    assert {"model_usage", "model_performance", "output_quality"} <= ids
+
+
+def test_cli_check_exits_0_for_valid_and_1_for_invalid(cli, tiny_taxonomy, tmp_path: Path):
+    ok = cli("taxonomy", "check", tiny_taxonomy)
+    assert ok.exit_code == 0 and "ok" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(VALID.replace("id: slow", "id: usage"))
+    result = cli("taxonomy", "check", bad)
+    assert result.exit_code == 1
+    assert "duplicate id 'usage'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_show_prints_the_tree(cli, tiny_taxonomy):
+    result = cli("taxonomy", "show", tiny_taxonomy, "--details")
+    assert result.exit_code == 0
+    for text in ("tiny", "performance", "slow", "Accuracy drop", "API questions"):
+        assert text in result.output
+
+
+def test_error_messages_keep_square_brackets_verbatim(cli, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(VALID.replace("id: perf", "id: Perf Issues"))
+    result = cli("taxonomy", "check", bad)
+    assert result.exit_code == 1
+    assert "^[a-z][a-z0-9_]*$" in result.output

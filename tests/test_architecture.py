@@ -1,0 +1,44 @@
+"""The architecture is enforced, not hoped for: import-linter contracts and the public API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import llmcode
+from tests.support import ROOT
+
+
+def test_import_linter_contracts_hold() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "importlinter.cli", "--config", str(ROOT / "pyproject.toml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "broken" not in done.stdout.split("Contracts:")[-1].lower() or "0 broken" in done.stdout
+
+
+def test_public_api_is_declared_and_importable() -> None:
+    assert sorted(llmcode.__all__) == sorted(PUBLIC_API)
+    for name in llmcode.__all__:
+        assert getattr(llmcode, name) is not None, name
+
+
+PUBLIC_API = [
+    "LlmcodeError",
+    "Taxonomy",
+    "load_taxonomy",
+    "ItemSet",
+    "load_items",
+    "load_codes",
+    "Run",
+    "RunStore",
+    "RunConfig",
+    "load_run_codes",
+    "compute_agreement",
+    "analyze",
+    "__version__",
+]
