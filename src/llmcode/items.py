@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmcode.errors import ItemsError
+from llmcode.errors import ItemsError, LlmcodeError
 
 ID_COLUMN = "item_id"
 READERS = {
@@ -52,7 +52,7 @@ class ItemSet:
         return pd.DataFrame(rows, dtype=str)
 
 
-def read_table(path: str | Path, error: type[Exception] = ItemsError) -> pd.DataFrame:
+def read_table(path: str | Path, error: type[LlmcodeError] = ItemsError) -> pd.DataFrame:
     """Read a CSV/TSV/JSONL/JSON/XLSX/Parquet file as strings; errors name the file."""
     path = Path(path)
     if not path.is_file():

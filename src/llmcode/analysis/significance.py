@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,8 @@ from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats.multitest import multipletests
 
-Values = Sequence[float] | np.ndarray | pd.Series
-Flags = Sequence[bool] | np.ndarray | pd.Series
+Values: TypeAlias = Sequence[float] | np.ndarray | pd.Series
+Flags: TypeAlias = Sequence[bool] | np.ndarray | pd.Series
 
 # |δ| thresholds of Romano et al. (2006), the ones software-engineering studies use.
 CLIFF_THRESHOLDS = ((0.147, "negligible"), (0.33, "small"), (0.474, "medium"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -10,6 +10,9 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from llmcode.errors import LlmcodeError
+
+if TYPE_CHECKING:  # typer vendors click; its Context is what TyperGroup's methods take
+    from typer._click.core import Context
 
 err_console = Console(stderr=True, highlight=False)
 
@@ -36,13 +39,13 @@ ORDER = (
 class LlmcodeGroup(TyperGroup):
     """Top-level group: an LlmcodeError anywhere below is a short red message and exit code 1."""
 
-    def list_commands(self, ctx: typer.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         """Commands in workflow order (code, inspect, review, measure, report, ...)."""
         names = super().list_commands(ctx)
         rank = {name: i for i, name in enumerate(ORDER)}
         return sorted(names, key=lambda name: rank.get(name, len(ORDER)))
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except LlmcodeError as exc:
