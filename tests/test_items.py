@@ -85,3 +85,95 @@ def test_numeric_ids_in_jsonl_become_strings(tmp_path):
     path = tmp_path / "i.jsonl"
     path.write_text("\n".join(json.dumps({"item_id": n, "text": f"t{n}"}) for n in (1, 2)))
     assert [i.item_id for i in load_items(path).items] == ["1", "2"]
+
+
+# Files that pandas would read silently wrong: ragged rows, duplicate columns, sheets.
+
+
+def test_rows_with_one_field_more_than_the_header_are_an_error_naming_the_rows(tmp_path):
+    path = write(tmp_path, "i.csv", "item_id,text\na,x,extra\nb,y\nc,z,more\n")
+    with pytest.raises(ItemsError, match=r"i\.csv: line\(s\) 2, 4 .*3 fields.*header has 2"):
+        load_items(path)
+
+
+def test_rows_with_fewer_fields_than_the_header_are_an_error(tmp_path):
+    path = write(tmp_path, "i.csv", "item_id,text,extra\na,x,1\nb,y\n")
+    with pytest.raises(ItemsError, match=r"line\(s\) 3 .*2 fields.*header has 3"):
+        load_items(path)
+
+
+def test_quoted_newlines_and_blank_lines_are_not_ragged_rows(tmp_path):
+    path = write(tmp_path, "i.csv", 'item_id,text\na,"two\nlines"\n\nb,y\n')
+    item_set = load_items(path)
+    assert [i.text for i in item_set.items] == ["two\nlines", "y"]
+
+
+def test_a_duplicate_column_name_is_an_error_not_text_1(tmp_path):
+    path = write(tmp_path, "i.csv", "item_id,text,text\na,x,y\n")
+    with pytest.raises(ItemsError, match=r"i\.csv: duplicate column name\(s\): text"):
+        load_items(path)
+
+
+def test_a_duplicate_column_name_in_xlsx_is_an_error(tmp_path):
+    path = tmp_path / "i.xlsx"
+    pd.DataFrame([["a", "x", "y"]], columns=["item_id", "text", "text "]).to_excel(
+        path, index=False
+    )
+    with pytest.raises(ItemsError, match="duplicate column name"):
+        load_items(path)
+
+
+def write_book(path):
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"item_id": ["a"], "text": ["first sheet"]}).to_excel(
+            writer, sheet_name="One", index=False
+        )
+        pd.DataFrame({"item_id": ["b", "c"], "text": ["x", "y"]}).to_excel(
+            writer, sheet_name="Two", index=False
+        )
+
+
+def test_xlsx_says_which_sheet_was_read_and_which_others_exist(tmp_path):
+    path = tmp_path / "book.xlsx"
+    write_book(path)
+    item_set = load_items(path)
+    assert item_set.sheet == "One"
+    assert item_set.sheets == ("One", "Two")
+    assert [i.item_id for i in item_set.items] == ["a"]
+
+
+def test_sheet_chooses_the_sheet(tmp_path):
+    path = tmp_path / "book.xlsx"
+    write_book(path)
+    item_set = load_items(path, sheet="Two")
+    assert item_set.sheet == "Two"
+    assert [i.item_id for i in item_set.items] == ["b", "c"]
+
+
+def test_an_unknown_sheet_names_the_sheets_there_are(tmp_path):
+    path = tmp_path / "book.xlsx"
+    write_book(path)
+    with pytest.raises(ItemsError, match=r"book\.xlsx: no sheet 'Three'; sheets are: One, Two"):
+        load_items(path, sheet="Three")
+
+
+def test_sheet_on_a_csv_is_an_error(tmp_path):
+    path = write(tmp_path, "i.csv", "item_id,text\na,x\n")
+    with pytest.raises(ItemsError, match="--sheet"):
+        load_items(path, sheet="One")
+
+
+def test_code_says_which_sheet_it_read_and_sheet_chooses_another(cli, tmp_path):
+    from tests.support import DATA
+
+    path = tmp_path / "book.xlsx"
+    write_book(path)
+    base = ["code", "-t", DATA / "tiny.yaml", "-i", path, "--backend", "openai", "--base-url",
+            "http://127.0.0.1:9/v1", "--dry-run", "--runs-dir", tmp_path / "runs"]  # fmt: skip
+    first = cli(*base)
+    assert first.exit_code == 0, first.output
+    said = " ".join(first.output.split())
+    assert "read sheet 'One'" in said and "other sheets: Two" in said
+    second = cli(*base, "--sheet", "Two")
+    assert second.exit_code == 0, second.output
+    assert "read sheet 'Two'" in " ".join(second.output.split())

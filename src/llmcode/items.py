@@ -2,18 +2,24 @@
 
 Texts come from one column (`text`) or several joined with labels (`title` + `body`, the shape of
 a GitHub issue). Every other column is kept as metadata. Items with empty text are not dropped
-silently: they are returned in ``ItemSet.skipped`` with the reason.
+silently: they are returned in ``ItemSet.skipped`` with the reason. Nothing is read silently wrong:
+CSV rows whose field count differs from the header, and duplicate column names, are errors; of a
+workbook one sheet is read (the first, or ``sheet``), and the item set says which.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from llmcode.errors import ItemsError, LlmcodeError
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long text is one field, not an error
 
 ID_COLUMN = "item_id"
 READERS = {
@@ -45,6 +51,21 @@ class ItemSet:
     sha256: str
     id_column: str
     text_columns: tuple[str, ...]
+    sheet: str | None = None
+    """The sheet read, for a workbook."""
+    sheets: tuple[str, ...] = ()
+    """All sheets of the workbook (empty for other files)."""
+
+    @property
+    def sheet_note(self) -> str | None:
+        """Which sheet of a workbook was read, and the others (None for other files)."""
+        if self.sheet is None:
+            return None
+        others = [s for s in self.sheets if s != self.sheet]
+        note = f"read sheet '{self.sheet}' of {self.source}"
+        if others:
+            note += f"; other sheets: {', '.join(others)} (choose one with --sheet)"
+        return note
 
     def frame(self) -> pd.DataFrame:
         """The items as a DataFrame: item_id, text and metadata columns."""
@@ -52,9 +73,17 @@ class ItemSet:
         return pd.DataFrame(rows, dtype=str)
 
 
-def read_table(path: str | Path, error: type[LlmcodeError] = ItemsError) -> pd.DataFrame:
+def read_table(
+    path: str | Path, error: type[LlmcodeError] = ItemsError, sheet: str | None = None
+) -> pd.DataFrame:
     """Read a CSV/TSV/JSONL/JSON/XLSX/Parquet file as strings; errors name the file."""
-    path = Path(path)
+    return _read(Path(path), error, sheet)[0]
+
+
+def _read(
+    path: Path, error: type[LlmcodeError], sheet: str | None
+) -> tuple[pd.DataFrame, str | None, tuple[str, ...]]:
+    """The table as text, the sheet read and the workbook's sheets (for XLSX)."""
     if not path.is_file():
         raise error(f"{path}: no such file")
     kind = READERS.get(path.suffix.lower())
@@ -63,34 +92,109 @@ def read_table(path: str | Path, error: type[LlmcodeError] = ItemsError) -> pd.D
             f"{path}: unsupported file type '{path.suffix}'",
             hint="use .csv, .tsv, .jsonl, .json, .xlsx or .parquet",
         )
+    if sheet is not None and kind != "xlsx":
+        raise error(f"{path}: --sheet '{sheet}' applies to .xlsx files only")
+    sheets: tuple[str, ...] = ()
     try:
         if kind in ("csv", "tsv"):
-            frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, sep="\t" if kind == "tsv" else ","
-            )
+            frame = _read_delimited(path, "\t" if kind == "tsv" else ",", error)
         elif kind == "jsonl":
             frame = pd.read_json(path, lines=True, dtype=False)
         elif kind == "json":
             frame = pd.read_json(path, dtype=False)
         elif kind == "xlsx":
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+            with pd.ExcelFile(path) as book:
+                sheets = tuple(str(name) for name in book.sheet_names)
+                if sheet is not None and sheet not in sheets:
+                    raise error(
+                        f"{path}: no sheet '{sheet}'; sheets are: {', '.join(sheets)}",
+                        hint="choose one with --sheet",
+                    )
+                sheet = sheet if sheet is not None else (sheets[0] if sheets else None)
+                raw = pd.read_excel(
+                    book, sheet_name=sheet, header=None, dtype=str, keep_default_na=False
+                )
+            frame = _with_header(raw.values.tolist(), path, error)
         else:
             frame = pd.read_parquet(path)
     except pd.errors.EmptyDataError:
         raise error(f"{path}: the file is empty") from None
-    except (ValueError, OSError, ImportError, pd.errors.ParserError) as exc:
+    except (ValueError, OSError, ImportError, pd.errors.ParserError, csv.Error) as exc:
         raise error(f"{path}: cannot read {kind} file ({exc})") from exc
-    return _as_text(frame)
+    except Exception as exc:  # a corrupt workbook or parquet file: the readers raise anything
+        if isinstance(exc, error):
+            raise
+        raise error(f"{path}: cannot read {kind} file ({type(exc).__name__}: {exc})") from exc
+    frame = _as_text(frame)
+    _check_unique_columns(frame, path, error)
+    return frame, sheet, sheets
+
+
+def _read_delimited(path: Path, sep: str, error: type[LlmcodeError]) -> pd.DataFrame:
+    """A CSV/TSV file; every row must have as many fields as the header (blank lines skipped)."""
+    records: list[list[str]] = []
+    ragged: dict[int, int] = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=sep)
+        width, line = None, 1
+        for record in reader:
+            start, line = line, reader.line_num + 1
+            if not record:
+                continue
+            if width is None:
+                width = len(record)
+            elif len(record) != width:
+                ragged[start] = len(record)
+            records.append(record)
+    if not records:
+        raise pd.errors.EmptyDataError
+    if ragged:
+        lines = sorted(ragged)
+        counts = sorted(set(ragged.values()))
+        more = f" and {len(lines) - 10} more" if len(lines) > 10 else ""
+        raise error(
+            f"{path}: line(s) {', '.join(map(str, lines[:10]))}{more} have "
+            f"{', '.join(map(str, counts))} fields but the header has {width}",
+            hint="quote fields that contain the separator, or fix those rows",
+        )
+    return _with_header(records, path, error)
+
+
+def _with_header(rows: list[list], path: Path, error: type[LlmcodeError]) -> pd.DataFrame:
+    """A frame whose columns are the first row, as written (blank names as pandas names them)."""
+    if not rows:
+        raise pd.errors.EmptyDataError
+    header = [str(name).strip() or f"Unnamed: {index}" for index, name in enumerate(rows[0])]
+    _check_unique(header, path, error)
+    return pd.DataFrame(rows[1:], columns=header, dtype=str)
+
+
+def _check_unique_columns(frame: pd.DataFrame, path: Path, error: type[LlmcodeError]) -> None:
+    _check_unique([str(c) for c in frame.columns], path, error)
+
+
+def _check_unique(names: list[str], path: Path, error: type[LlmcodeError]) -> None:
+    seen: set[str] = set()
+    duplicates = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+    if duplicates:
+        raise error(
+            f"{path}: duplicate column name(s): {', '.join(dict.fromkeys(duplicates))}",
+            hint="give every column its own name",
+        )
 
 
 def load_items(
     path: str | Path,
     id_column: str = ID_COLUMN,
     text_columns: list[str] | tuple[str, ...] | None = None,
+    sheet: str | None = None,
 ) -> ItemSet:
-    """Load items; text from ``text_columns`` (default `text`, else `title` + `body`)."""
+    """Load items; text from ``text_columns`` (default `text`, else `title` + `body`).
+
+    Of a workbook, ``sheet`` is read (default: the first); ``ItemSet.sheet`` says which.
+    """
     path = Path(path)
-    frame = read_table(path)
+    frame, sheet, sheets = _read(path, ItemsError, sheet)
     if frame.empty:
         raise ItemsError(f"{path}: no rows", hint="the file has a header but no items")
     columns = list(frame.columns)
@@ -121,13 +225,13 @@ def load_items(
     items: list[Item] = []
     skipped: list[tuple[str, str]] = []
     meta_columns = [c for c in columns if c != id_column]
-    for item_id, (_, row) in zip(ids, frame.iterrows(), strict=True):
-        text = join_text(row, chosen)
-        metadata = {c: row[c] for c in meta_columns}
+    texts = join_texts(frame, chosen)
+    metadata = frame[meta_columns].to_dict("records")
+    for item_id, text, meta in zip(ids.tolist(), texts, metadata, strict=True):
         if not text.strip():
             skipped.append((item_id, f"empty text in {', '.join(chosen)}"))
             continue
-        items.append(Item(item_id=item_id, text=text, metadata=metadata))
+        items.append(Item(item_id=item_id, text=text, metadata=meta))
     return ItemSet(
         items=items,
         skipped=skipped,
@@ -135,7 +239,21 @@ def load_items(
         sha256=file_sha256(path),
         id_column=id_column,
         text_columns=chosen,
+        sheet=sheet,
+        sheets=sheets,
     )
+
+
+def join_texts(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
+    """The text of every row, as ``join_text`` makes it (vectorised over the columns)."""
+    values = [frame[column].str.strip().tolist() for column in columns]
+    if len(columns) == 1:
+        return values[0]
+    labels = [column.replace("_", " ").capitalize() for column in columns]
+    return [
+        "\n\n".join(f"{label}: {v}" for label, v in zip(labels, row, strict=True) if v)
+        for row in zip(*values, strict=True)
+    ]
 
 
 def join_text(row: pd.Series, columns: tuple[str, ...]) -> str:

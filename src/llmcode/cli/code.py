@@ -86,6 +86,10 @@ def code(
             "--text-column", help="Text column(s), repeatable [default: text, or title + body]."
         ),
     ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option("--sheet", help="Sheet of an .xlsx items file [default: the first]."),
+    ] = None,
     level: Annotated[
         str, typer.Option("--level", help="Code top-level categories or leaves: top|leaves.")
     ] = "top",
@@ -179,6 +183,7 @@ def code(
             samples=samples,
             id_column=id_column,
             text_column=text_column,
+            sheet=sheet,
             base_url=base_url,
             model_path=str(model_path) if model_path else None,
             temperature=temperature,
@@ -193,6 +198,8 @@ def code(
             max_cost=max_cost,
             timeout=timeout,
         )
+        if item_set.sheet_note:
+            console.print(item_set.sheet_note, markup=False)
         if dry_run:
             _print_estimate(
                 config, tax, item_set.items[:limit] if limit else item_set.items, prices

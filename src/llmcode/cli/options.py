@@ -46,12 +46,15 @@ def new_run_config(
     if evidence not in (None, "free", "choice"):
         raise ConfigError(f"--evidence must be free or choice, not '{evidence}'")
     tax = load_taxonomy(taxonomy)
-    item_set = load_items(items, id_column=id_column, text_columns=text_column)
+    item_set = load_items(
+        items, id_column=id_column, text_columns=text_column, sheet=settings.pop("sheet", None)
+    )
     config = RunConfig(
         taxonomy_path=str(taxonomy),
         items_path=str(items),
         id_column=id_column,
         text_columns=tuple(item_set.text_columns),
+        sheet=item_set.sheet,
         backend=backend,
         model=model[0] if model else None,
         more_models=tuple(model[1:]) if model else (),

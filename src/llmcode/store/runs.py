@@ -44,6 +44,7 @@ class RunConfig(BaseModel):
     items_path: str
     id_column: str = "item_id"
     text_columns: tuple[str, ...] | None = None
+    sheet: str | None = None
     backend: str = "local"
     model: str | None = None
     base_url: str | None = None
