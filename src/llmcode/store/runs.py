@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ CODINGS = "codings.jsonl"
 ITEMS = "items.jsonl"
 TAXONOMY = "taxonomy.yaml"
 DECISIONS = "decisions.jsonl"
+MAX_RUN_ID = 128
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 Status = Literal["ok", "unverified", "invalid", "error", "skipped"]
 FINAL_STATUSES = {"ok", "unverified", "invalid", "skipped"}
 
@@ -190,11 +193,13 @@ class RunStore:
         self.root = Path(root or os.environ.get("LLMCODE_RUNS_DIR") or "runs")
 
     def new_run_id(self, label: str) -> str:
+        """``<time>-<label>-<random>``, the label cut down to a safe slug."""
         stamp = now().strftime("%Y%m%d-%H%M%S")
-        return f"{stamp}-{label}-{secrets.token_hex(2)}"
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.")[:48] or "run"
+        return check_run_id(f"{stamp}-{slug}-{secrets.token_hex(2)}")
 
     def create(self, run_id: str) -> Run:
-        path = self.root / run_id
+        path = self.root / check_run_id(run_id)
         if path.exists():
             raise RunStoreError(
                 f"{path}: run '{run_id}' exists already",
@@ -225,6 +230,22 @@ class RunStore:
                 except RunStoreError:
                     continue
         return manifests
+
+
+def check_run_id(run_id: str) -> str:
+    """The id itself when it is a safe slug: letters, digits, ``.``, ``_``, ``-``, bounded length.
+
+    A run id names a folder inside the runs folder; ``../x``, ``a/b``, absolute paths, blanks and
+    control characters would write elsewhere or make runs that ``runs list`` cannot see.
+    """
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or len(run_id) > MAX_RUN_ID:
+        shown = repr(run_id) if len(str(run_id)) <= 60 else repr(str(run_id)[:60]) + "..."
+        raise RunStoreError(
+            f"run id {shown} is not allowed: use 1 to {MAX_RUN_ID} letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit",
+            hint="e.g. --run-id pilot-2024-01",
+        )
+    return run_id
 
 
 def load_run_codes(run: Run | Path) -> pd.DataFrame:
