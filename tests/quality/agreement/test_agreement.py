@@ -68,7 +68,7 @@ def test_every_null_coefficient_comes_with_a_reason():
     assert "two coders" in result.undefined["cohen_kappa"]
 
 
-def test_items_coded_by_one_coder_are_reported_and_left_out_of_every_coefficient():
+def test_items_coded_by_one_coder_are_reported_and_only_count_in_ac1_chance_shares():
     codes = simulated_codes(40, n_items=100, coders=("a", "b", "c"), missing=0.5)
     result = compute_agreement(codes)
     lonely = result.items_excluded
@@ -76,8 +76,9 @@ def test_items_coded_by_one_coder_are_reported_and_left_out_of_every_coefficient
     assert result.n_items == codes["item_id"].nunique() - len(lonely)
     assert any("fewer than two coders" in note for note in result.notes)
     without = compute_agreement(codes[~codes["item_id"].isin(lonely)])
-    for name in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1"):
+    for name in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha"):
         assert getattr(result, name) == pytest.approx(getattr(without, name), abs=1e-12)
+    assert result.gwet_ac1 != pytest.approx(without.gwet_ac1, abs=1e-6)  # Gwet (2014)
 
 
 def test_two_coders_get_a_confusion_matrix_like_scikit_learn():

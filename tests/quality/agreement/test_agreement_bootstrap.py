@@ -16,12 +16,14 @@ from tests.quality.agreement.test_agreement_coefficients import simulated_codes,
 
 
 def resampled_codes(codes: pd.DataFrame, item_ids: np.ndarray, counts: np.ndarray) -> pd.DataFrame:
-    """The long-format data of one resample: item i copied counts[i] times, under new ids."""
+    """The long-format data of one resample: item i copied counts[i] times, under new ids; items
+    rated once (which only AC1's chance shares use) kept as they are."""
     copies = []
     for item, count in zip(item_ids, counts.astype(int), strict=True):
         rows = codes[codes["item_id"] == item]
         copies += [rows.assign(item_id=f"{item}#{k}") for k in range(count)]
-    return pd.concat(copies, ignore_index=True)
+    singly_rated = codes[~codes["item_id"].isin(item_ids)]  # weight 1 in every resample
+    return pd.concat([*copies, singly_rated], ignore_index=True)
 
 
 BATCHES = {

@@ -5,7 +5,8 @@ weighted κ, Fleiss' κ), krippendorff (α nominal/ordinal/interval with missing
 AnnotationTask (α with MASI and Jaccard set distances), irrCAC (Fleiss' κ with missing values,
 Gwet's AC1, Brennan–Prediger, percent agreement). llmcode computes every coefficient on the
 items coded by at least two coders, so items coded once are dropped before calling irrCAC
-(which would otherwise count them in the category shares π_k).
+(which would otherwise count them in the category shares π_k) — except for Gwet's AC1, whose
+chance shares take every item rated at least once, as Gwet (2014) and irrCAC define them.
 """
 
 from __future__ import annotations
@@ -140,10 +141,29 @@ def test_fleiss_kappa_matches_statsmodels_when_every_coder_codes_every_item(seed
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_gwet_ac1_matches_irrcac_with_missing_codes(seed):
-    codes = simulated_codes(seed)
-    expected = irr(codes, list(CODES)).gwet()["est"]["coefficient_value"]
-    assert gwet_ac1(build_ratings(codes)) == pytest.approx(expected, abs=TOL)
+def test_gwet_ac1_matches_irrcac_on_every_item_rated_at_least_once(seed):
+    """Gwet (2014): chance shares from every item rated at least once, observed agreement from
+    items rated at least twice. irrCAC gets the whole table, single ratings included."""
+    codes = simulated_codes(seed, missing=0.6)
+    ratings = build_ratings(codes)
+    assert ratings.single_labels.size > 0  # the data really has singly rated items
+    expected = CAC(wide(codes, pairable_only=False), categories=list(CODES), digits=20).gwet()
+    assert gwet_ac1(ratings) == pytest.approx(expected["est"]["coefficient_value"], abs=TOL)
+
+
+def test_gwet_ac1_of_gwets_four_rater_example_with_missing_ratings_is_the_published_0_77544():
+    """Gwet (2014) / irrCAC's raw_4raters: unit 12 has one rating; it counts in the chance
+    shares (p_e = 0.19032) but not in the observed agreement (p_a = 0.81818)."""
+    ratings = build_ratings(load_codes(DATA / "krippendorff_2011.csv"))
+    assert round(gwet_ac1(ratings), 5) == 0.77544
+
+
+def test_gwet_ac1_with_fewer_coders_counts_items_left_with_one_rating_as_singles():
+    codes = simulated_codes(8, missing=0.3)
+    ratings = build_ratings(codes).select(["ana", "ben"])
+    pair = codes[codes["coder"].isin(["ana", "ben"])]
+    expected = CAC(wide(pair, pairable_only=False), categories=list(CODES), digits=20).gwet()
+    assert gwet_ac1(ratings) == pytest.approx(expected["est"]["coefficient_value"], abs=TOL)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -157,8 +177,9 @@ def test_unused_categories_count_in_q_for_ac1_and_brennan_prediger_as_in_irrcac(
     codes = simulated_codes(4, categories=("access", "cost", "quality"))
     every = ["access", "cost", "quality", "staff", "trust", "waiting_time"]
     ratings = build_ratings(codes, categories=every)
+    every_item = CAC(wide(codes, pairable_only=False), categories=every, digits=20)
     assert gwet_ac1(ratings) == pytest.approx(
-        irr(codes, every).gwet()["est"]["coefficient_value"], abs=TOL
+        every_item.gwet()["est"]["coefficient_value"], abs=TOL
     )
     assert brennan_prediger(ratings) == pytest.approx(
         irr(codes, every).bp()["est"]["coefficient_value"], abs=TOL
@@ -284,7 +305,10 @@ def test_multi_label_kappas_treat_each_code_set_as_one_category_like_irrcac():
     assert fleiss_kappa(ratings) == pytest.approx(
         reference.fleiss()["est"]["coefficient_value"], abs=TOL
     )
-    assert gwet_ac1(ratings) == pytest.approx(reference.gwet()["est"]["coefficient_value"], abs=TOL)
+    every_item = CAC(wide(labelled, pairable_only=False), categories=categories, digits=20)
+    assert gwet_ac1(ratings) == pytest.approx(
+        every_item.gwet()["est"]["coefficient_value"], abs=TOL
+    )
     assert percent_agreement(ratings) == pytest.approx(reference.fleiss()["est"]["pa"], abs=TOL)
 
 

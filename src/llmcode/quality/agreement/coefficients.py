@@ -17,8 +17,10 @@ Definitions, all on the pairable items u (coded by m_u ≥ 2 coders; n_uc of the
 * Fleiss' κ: p_a = percent agreement, p_e = Σ_c π_c², π_c = mean over items of n_uc/m_u
   (Gwet's generalisation to items with different numbers of coders; Fleiss 1971 when all items
   have the same number).
-* Gwet's AC1: p_e = Σ_c π_c(1−π_c)/(q−1); Brennan–Prediger: p_e = 1/q; q = number of labels
-  (the observed labels, or every given category).
+* Gwet's AC1: p_e = Σ_c π_c(1−π_c)/(q−1) with π_c taken, as Gwet (2014, ch. 4) and irrCAC do,
+  over every item rated at least once (an item coded by one coder adds share 1 to its label);
+  p_a is percent agreement on the pairable items. Brennan–Prediger: p_e = 1/q. q = number of
+  labels (the observed labels, or every given category).
 * Krippendorff's α = 1 − D_o/D_e from the coincidence matrix of pairable values, with the
   nominal, ordinal (rank-sum), interval (squared difference), MASI or Jaccard distance. MASI
   follows Passonneau (2006) and NLTK: 1 − J·M with M = 1, 2/3, 1/3, 0 for identical sets, a
@@ -240,11 +242,19 @@ def fleiss_kappa_batch(ratings: Ratings, weights: FloatArray) -> FloatArray:
     return _chance_corrected(percent_agreement_batch(ratings, weights), (shares**2).sum(axis=1))
 
 
+def _shares_with_singles(ratings: Ratings, weights: FloatArray) -> FloatArray:
+    """π_c over every item rated at least once (Gwet 2014): pairable items as weighted, plus
+    each singly rated item (share 1 for its one label), which keeps weight 1 in a resample."""
+    singles = np.bincount(ratings.single_labels, minlength=ratings.n_labels).astype(np.float64)
+    total = weights.sum(axis=1) + len(ratings.single_labels)
+    return (_weighted_sum(weights, _proportions(ratings)) + singles) / total[:, None]
+
+
 def gwet_ac1_batch(ratings: Ratings, weights: FloatArray) -> FloatArray:
     q = ratings.n_labels
     if q < 2:
         return np.full(weights.shape[0], np.nan)
-    shares = _category_shares(ratings, weights)
+    shares = _shares_with_singles(ratings, weights)
     expected = (shares * (1.0 - shares)).sum(axis=1) / (q - 1)
     return _chance_corrected(percent_agreement_batch(ratings, weights), expected)
 

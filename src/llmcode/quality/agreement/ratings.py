@@ -7,9 +7,12 @@ Owns the data definitions shared by all coefficients:
   repeated identical rows collapse). The item's value for that coder is that code.
 * Multi-label: an item's value for a coder is the *set* of codes in that coder's rows; a row with
   an empty code (and no other code) is the empty set, i.e. "coded, nothing applies".
-* Only *pairable* items — coded by at least two of the chosen coders — enter any coefficient.
-  Items coded by fewer are listed in `Ratings.excluded_item_ids`, never silently mixed in.
-* Categories ("labels") are the observed values on pairable items, or the `categories` given.
+* Only *pairable* items — coded by at least two of the chosen coders — enter the observed
+  agreement of any coefficient. Items coded by one coder are listed in
+  `Ratings.excluded_item_ids`, never silently mixed in; their one label each is kept in
+  `Ratings.single_labels`, because Gwet's AC1 (Gwet 2014) takes its chance-agreement shares
+  from every item rated at least once.
+* Categories ("labels") are the observed values on every coded item, or the `categories` given.
   They are ordered numerically when every code is a number, else alphabetically; ordinal codes
   that are not numbers need `categories` in order. Interval codes must be numbers.
   In multi-label mode a label is a distinct code set; `membership` maps labels to codes.
@@ -49,6 +52,14 @@ class Ratings:
     multi_label: bool = False
     values: npt.NDArray[np.float64] | None = None
     excluded_item_ids: tuple[str, ...] = ()
+    single_labels: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.empty(0, dtype=np.int64)
+    )
+    """The label of each item coded by exactly one coder (in `excluded_item_ids` order)."""
+    single_coders: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.empty(0, dtype=np.int64)
+    )
+    """Which coder (a column of `codes`) gave each of `single_labels`."""
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Per-item quantities the coefficients derive once (keyed by name)."""
 
@@ -103,7 +114,13 @@ class Ratings:
         """The same labels, restricted to `coders` and to the items at least two of them coded."""
         columns = [self.coders.index(name) for name in coders]
         codes = self.codes[:, columns]
-        keep = (codes >= 0).sum(axis=1) >= 2
+        coded = (codes >= 0).sum(axis=1)
+        keep = coded >= 2
+        now_single = np.flatnonzero(coded == 1)
+        single_column = np.argmax(codes[now_single] >= 0, axis=1)
+        new_position = np.full(self.n_coders, -1, dtype=np.int64)
+        new_position[columns] = np.arange(len(columns))
+        still_single = new_position[self.single_coders] >= 0
         return Ratings(
             item_ids=self.item_ids[keep],
             coders=tuple(coders),
@@ -114,6 +131,16 @@ class Ratings:
             level=self.level,
             multi_label=self.multi_label,
             values=self.values,
+            excluded_item_ids=(
+                tuple(np.asarray(self.excluded_item_ids, dtype=object)[still_single])
+                + tuple(self.item_ids[now_single])
+            ),
+            single_labels=np.concatenate(
+                [self.single_labels[still_single], codes[now_single, single_column]]
+            ).astype(np.int64),
+            single_coders=np.concatenate(
+                [new_position[self.single_coders[still_single]], single_column]
+            ).astype(np.int64),
         )
 
     def indicator(self, code: str) -> Ratings:
@@ -127,6 +154,9 @@ class Ratings:
             codes=codes,
             membership=np.eye(2, dtype=bool),
             base_codes=("absent", "present"),
+            excluded_item_ids=self.excluded_item_ids,
+            single_labels=column[self.single_labels],
+            single_coders=self.single_coders,
         )
 
 
@@ -160,15 +190,11 @@ def build_ratings(
     n_coders = len(chosen)
     cells = np.unique(item * n_coders + coder)
     coders_per_item = np.bincount(cells // n_coders, minlength=len(columns.items))
-    pairable = coders_per_item >= 2
-    excluded = tuple(columns.items[(coders_per_item == 1)])
-    keep = pairable[item]
-    if not keep.any():
+    if not (coders_per_item >= 2).any():
         raise AgreementError(
             f"no item was coded by two or more of the coders {', '.join(chosen)}",
             hint="check that item ids match across the inputs",
         )
-    item, coder, code = item[keep], coder[keep], code[keep]
     if multi_label:
         has_code = code >= 0
         if has_code.any():
@@ -186,6 +212,12 @@ def build_ratings(
     order, rows = np.unique(item, return_inverse=True)
     matrix = np.full((len(order), n_coders), -1, dtype=np.int64)
     matrix[rows.ravel(), coder] = label
+    coded = (matrix >= 0).sum(axis=1)
+    single = coded == 1
+    single_coders = np.argmax(matrix[single] >= 0, axis=1).astype(np.int64)
+    single_labels = matrix[single][np.arange(len(single_coders)), single_coders]
+    excluded = tuple(columns.items[order[single]])
+    order, matrix = order[coded >= 2], matrix[coded >= 2]
     _check_overlap(matrix, chosen)
     return Ratings(
         item_ids=columns.items[order],
@@ -198,6 +230,8 @@ def build_ratings(
         multi_label=multi_label,
         values=_as_numbers(labels) if level == "interval" else None,
         excluded_item_ids=excluded,
+        single_labels=single_labels,
+        single_coders=single_coders,
     )
 
 
