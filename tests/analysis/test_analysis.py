@@ -366,3 +366,15 @@ def test_file_items_rejects_duplicate_ids(tmp_path):
 def test_a_missing_codes_file_is_a_codes_error(tmp_path):
     with pytest.raises(CodesError, match="no such file"):
         human_codes(tmp_path / "nope.csv")
+
+
+def test_the_json_contract_keeps_full_precision_for_machines():
+    split = split_from_codes(screening_frame(), "ptm", "screening")
+    result = analyze(codes_frame(), items_frame(), codes_source="t", order=ORDER, split=split)
+    data = result.to_json()
+    test = result.resolution.category_test
+    assert data["resolution"]["by_category"]["kruskal_h"] == test.kruskal_h
+    assert data["resolution"]["by_category"]["p_value"] == test.p_value
+    assert data["resolution"]["ptm_vs_other"]["p_value"] == result.resolution.group_test.p_value
+    shares = dict(zip(result.distribution["code"], result.distribution["share"], strict=True))
+    assert data["shares"] == {code: float(share) for code, share in shares.items()}

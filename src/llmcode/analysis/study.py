@@ -77,7 +77,7 @@ class Analysis:
             "n_items": self.n_items,
             "n_coded_items": int(dist.attrs.get("n_coded_items", 0)),
             "distribution": {str(r["code"]): int(r["n"]) for r in rows},
-            "shares": {str(r["code"]): round(float(r["share"]), 4) for r in rows},
+            "shares": {str(r["code"]): float(r["share"]) for r in rows},
             "by_project": None,
             "resolution": _resolution_json(self.resolution) if self.resolution else None,
             "notes": self.notes,
@@ -378,7 +378,8 @@ def _resolution_json(res: Resolution) -> dict[str, Any]:
 
 
 def _num(value: Any) -> float | None:
+    """A JSON number at full precision (JSON is for machines; people read the rounded tables)."""
     if value is None:
         return None
     number = float(value)
-    return float(f"{number:.6g}") if np.isfinite(number) else None
+    return number if np.isfinite(number) else None

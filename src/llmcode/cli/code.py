@@ -319,7 +319,8 @@ def _print_estimate(config: RunConfig, tax: Taxonomy, items: list, prices: Path 
     estimate = _estimate(config, tax, items, model, prices)
     table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
     for key, value in estimate.as_dict().items():
-        table.add_row(key, "-" if value is None else str(value))
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        table.add_row(key, "-" if value is None else shown)
     console.print(table)
     if estimate.cost is None and config.backend == "openai":
         console.print(f"[yellow]no price known for '{model}'[/]: pass --prices prices.yaml")

@@ -110,12 +110,10 @@ class Estimate:
             "requests": self.requests,
             "prompt_tokens": self.prompt_tokens,
             "output_tokens": self.output_tokens,
-            "tokens_per_item": round(
-                (self.prompt_tokens + self.output_tokens) / max(1, self.items), 1
-            ),
+            "tokens_per_item": (self.prompt_tokens + self.output_tokens) / max(1, self.items),
             "token_counter": self.counter,
             "price_per_million": self.price.model_dump() if self.price else None,
-            "cost_usd": None if self.cost is None else round(self.cost, 6),
+            "cost_usd": self.cost,
         }
 
 

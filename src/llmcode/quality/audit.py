@@ -187,7 +187,7 @@ def audit_labels(
         n_disagreements=disagreements,
         n_flagged=int(issues.sum()),
         min_share=min_share,
-        thresholds={space[j]: round(float(t), 6) for j, t in enumerate(thresholds) if t <= 1},
+        thresholds={space[j]: float(t) for j, t in enumerate(thresholds) if t <= 1},
         not_audited=sorted(set(human) - set(audited)),
         items=entries,
     )
@@ -258,10 +258,10 @@ def _entry(
         coder=coder,
         human_code=human_code,
         model_code=assignment.code,
-        score=round(float(score), 6),
-        human_share=round(float(probs[space.index(human_code)]), 6),
-        model_share=round(float(probs[space.index(assignment.code)]), 6),
-        label_quality=round(float(quality), 6),
+        score=float(score),
+        human_share=float(probs[space.index(human_code)]),
+        model_share=float(probs[space.index(assignment.code)]),
+        label_quality=float(quality),
         evidence_verified=verified,
         probability=record.probabilities.get(assignment.code),
         justification=assignment.justification,
@@ -285,7 +285,7 @@ def _check_single(human: dict[str, set[str]], coder: str, source: str) -> None:
 
 
 def _share(hits: int, total: int) -> float | None:
-    return round(hits / total, 6) if total else None
+    return hits / total if total else None
 
 
 def _pair_alpha(
@@ -303,4 +303,4 @@ def _pair_alpha(
     if not rows:
         return None
     alpha = sample_alpha(pd.DataFrame(rows, columns=["item_id", "coder", "code"]), multi_label)
-    return None if alpha is None else round(alpha, 6)
+    return alpha
