@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from llmcode.coding.closed import Coder, code_items, start_run
+from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.lifecycle import start_run
 from llmcode.items import ItemSet, load_items
 from llmcode.llm.answers import check_answer
 from llmcode.llm.backends.local import LocalBackend

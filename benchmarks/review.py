@@ -23,7 +23,7 @@ from typing import Any
 
 from textual._compositor import CompositorUpdate
 
-from llmcode.coding.closed import finish_run, start_run
+from llmcode.coding.lifecycle import finish_run, start_run
 from llmcode.items import Item, ItemSet
 from llmcode.llm.answers import CodeAssignment
 from llmcode.llm.backends.fake import FakeBackend

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import openai
 
-from llmcode.coding.closed import Coder, code_items, start_run
+from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.lifecycle import start_run
 from llmcode.items import Item, ItemSet
 from llmcode.llm.answers import check_answer
 from llmcode.llm.backends.openai import OpenAIBackend

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from llmcode.coding.closed import pending_items
+from llmcode.coding.lifecycle import pending_items
 from llmcode.store.runs import RunStore
 from llmcode.testserver import ServerConfig, TestServer, default_responder
 from llmcode.testserver.responder import item_blocks

@@ -22,7 +22,8 @@ from llmcode.coding.batch import (
     write_state,
 )
 from llmcode.coding.batch_ingest import collect, ingest_output_file, parse_line
-from llmcode.coding.closed import Coder, pending_items
+from llmcode.coding.closed import Coder
+from llmcode.coding.lifecycle import pending_items
 from llmcode.errors import ConfigError, RunStoreError
 from llmcode.llm.backends.fake import FakeBackend
 from llmcode.llm.backends.openai import OpenAIBackend

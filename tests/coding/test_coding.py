@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from llmcode.coding.closed import Coder, code_items, finish_run, pending_items, start_run
+from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.lifecycle import finish_run, pending_items, start_run
 from llmcode.errors import BackendError
 from llmcode.items import Item, load_items
 from llmcode.llm.backends.fake import FakeBackend, item_text

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from llmcode.cli import get_app
-from llmcode.coding.closed import start_run
+from llmcode.coding.lifecycle import start_run
 from llmcode.coding.recode import plan_recode, run_recode
 from llmcode.items import load_items
 from llmcode.llm.answers import CodeAssignment, SuggestedCode

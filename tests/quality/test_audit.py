@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llmcode.coding.closed import Coder, code_items, finish_run, start_run
+from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.lifecycle import finish_run, start_run
 from llmcode.errors import AnalysisError, CodesError, ConfigError
 from llmcode.items import load_items
 from llmcode.llm.answers import CodeAssignment

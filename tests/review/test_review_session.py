@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmcode.coding.closed import start_run
+from llmcode.coding.lifecycle import start_run
 from llmcode.errors import CodesError, ConfigError, RunStoreError
 from llmcode.items import load_items
 from llmcode.llm.answers import CodeAssignment

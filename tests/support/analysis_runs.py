@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmcode.coding.closed import Coder, code_items, finish_run, start_run
+from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.lifecycle import finish_run, start_run
 from llmcode.items import load_items
 from llmcode.llm.backends.fake import FakeBackend, item_id
 from llmcode.llm.prompts import load_prompts

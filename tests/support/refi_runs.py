@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from llmcode.coding.closed import Coder, code_items, finish_run, start_run
+from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.lifecycle import finish_run, start_run
 from llmcode.items import load_items
 from llmcode.llm.backends.fake import FakeBackend, item_id, item_text
 from llmcode.llm.prompts import load_prompts

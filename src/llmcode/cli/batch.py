@@ -26,7 +26,8 @@ from llmcode.coding.batch import (
     write_batch_requests,
 )
 from llmcode.coding.batch_ingest import IngestReport, collect, ingest_output_file
-from llmcode.coding.closed import Coder, check_resumable
+from llmcode.coding.closed import Coder
+from llmcode.coding.lifecycle import check_resumable
 from llmcode.errors import ConfigError
 from llmcode.llm.backends import make_backend
 from llmcode.llm.backends.base import Backend

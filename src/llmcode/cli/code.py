@@ -14,27 +14,12 @@ from rich.table import Table
 
 from llmcode.cli.app import app
 from llmcode.cli.options import RunsDir, new_run_config
-from llmcode.coding.closed import (
-    Coder,
-    check_resumable,
-    code_items,
-    finish_run,
-    pending_items,
-    start_run,
-)
-from llmcode.coding.costs import (
-    Budget,
-    Estimate,
-    Price,
-    cost_of,
-    estimate_run,
-    load_prices,
-    price_for,
-)
-from llmcode.errors import ConfigError
+from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.costs import Budget, budget_for, estimate_items
+from llmcode.coding.lifecycle import check_resumable, finish_run, pending_items, start_run
 from llmcode.llm.backends import choose_backend_name, make_backend
 from llmcode.llm.cache import ResponseCache
-from llmcode.llm.prompts import item_message, load_prompts, system_message
+from llmcode.llm.prompts import load_prompts
 from llmcode.store.runs import CodingRecord, Run, RunConfig, RunManifest, RunStore
 from llmcode.taxonomy.model import Taxonomy
 
@@ -239,7 +224,7 @@ def code(
     prompts = load_prompts()
     if resume:  # a budget caps this invocation's spending
         config = config.model_copy(update={"max_cost": max_cost})
-    budget = _budget(config, tax, todo if resume else item_set.items, llm.model, prices)
+    budget = budget_for(config, tax, todo if resume else item_set.items, llm.model, prices)
     if not resume:
         run = start_run(
             store, config, item_set, tax, taxonomy.read_text(encoding="utf-8"), prompts, llm, run_id
@@ -264,59 +249,13 @@ def code(
                 f"[yellow]budget reached[/]: stopped before spending more than ${config.max_cost}"
             )
     finally:
-        manifest = finish_run(run, status, llm)
-    manifest = _record_cost(run, manifest, llm.model if config.backend != "local" else None, prices)
+        manifest = finish_run(run, status, llm, prices)
     _print_summary(run, manifest)
-
-
-def _record_cost(
-    run: Run, manifest: RunManifest, model: str | None, prices: Path | None
-) -> RunManifest:
-    """Add ``usage.cost_usd`` (0 for the local model; omitted when the price is unknown)."""
-    price = price_for(model, load_prices(prices)) if model else Price(input=0, output=0)
-    if price is None:
-        return manifest
-    usage = dict(manifest.usage)
-    usage["cost_usd"] = round(
-        cost_of(usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), price), 6
-    )
-    manifest = manifest.model_copy(update={"usage": usage})
-    run.write_manifest(manifest)
-    return manifest
-
-
-def _budget(
-    config: RunConfig, tax: Taxonomy, items: list, model: str, prices: Path | None
-) -> Budget | None:
-    if config.max_cost is None:
-        return None
-    estimate = _estimate(config, tax, items[:50], model, prices)
-    if estimate.price is None:
-        raise ConfigError(
-            f"--max-cost needs a price for model '{model}'",
-            hint="add it to a price table and pass --prices prices.yaml",
-        )
-    return Budget(config.max_cost, estimate.price, (estimate.cost or 0) / max(1, estimate.items))
-
-
-def _estimate(
-    config: RunConfig, tax: Taxonomy, items: list, model: str, prices: Path | None
-) -> Estimate:
-    prompts = load_prompts()
-    return estimate_run(
-        system_message(prompts, tax, config.level),
-        [item_message(prompts, i.item_id, i.text) for i in items],
-        model,
-        load_prices(prices),
-        items_per_request=config.items_per_request,
-        samples=config.samples,
-        codes_per_item=2.0 if tax.multi_label else 1.0,
-    )
 
 
 def _print_estimate(config: RunConfig, tax: Taxonomy, items: list, prices: Path | None) -> None:
     model = config.model or ("gpt-4o-mini" if config.backend == "openai" else "local")
-    estimate = _estimate(config, tax, items, model, prices)
+    estimate = estimate_items(config, tax, items, model, prices)
     table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
     for key, value in estimate.as_dict().items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from llmcode.cli.app import app, taxonomy_app
 from llmcode.cli.options import RunRef, RunsDir
-from llmcode.coding.closed import finish_run, pending_items
+from llmcode.coding.lifecycle import finish_run, pending_items
 from llmcode.errors import ConfigError
 from llmcode.items import load_items
 from llmcode.llm.backends import Backend, choose_backend_name, make_backend

@@ -24,7 +24,8 @@ from typing import Any, Final
 import openai
 from pydantic import BaseModel, Field, ValidationError
 
-from llmcode.coding.closed import Coder, pending_items, start_run
+from llmcode.coding.closed import Coder
+from llmcode.coding.lifecycle import pending_items, start_run
 from llmcode.errors import BackendError, ConfigError, RunStoreError
 from llmcode.items import Item, ItemSet
 from llmcode.llm.backends.base import ChatRequest, ChatResponse

@@ -31,7 +31,8 @@ from llmcode.coding.batch import (
     read_custom_ids,
     read_ingested,
 )
-from llmcode.coding.closed import Coder, finish_run, merge_samples, pending_items
+from llmcode.coding.closed import Coder, merge_samples
+from llmcode.coding.lifecycle import finish_run, pending_items
 from llmcode.errors import BackendError, RunStoreError
 from llmcode.items import Item
 from llmcode.llm.backends.base import ChatResponse

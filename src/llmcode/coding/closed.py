@@ -14,26 +14,16 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from llmcode import __version__
 from llmcode.coding.costs import Budget
-from llmcode.errors import BackendError, RunStoreError
-from llmcode.items import Item, ItemSet
+from llmcode.errors import BackendError
+from llmcode.items import Item
 from llmcode.llm.answers import CheckedAnswer, answer_schema, check_answer
 from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
 from llmcode.llm.cache import ResponseCache, cache_key
 from llmcode.llm.evidence import candidate_quotes
 from llmcode.llm.logprobs import code_probabilities
 from llmcode.llm.prompts import PromptSet, item_message, reask_message, system_message
-from llmcode.store.runs import (
-    FINAL_STATUSES,
-    CodingRecord,
-    Run,
-    RunConfig,
-    RunManifest,
-    RunStore,
-    Sample,
-    now,
-)
+from llmcode.store.runs import CodingRecord, Run, RunConfig, Sample
 from llmcode.taxonomy.model import Taxonomy
 
 RecordCallback = Callable[[CodingRecord], None]
@@ -244,94 +234,3 @@ async def code_items(
     workers = min(coder.config.concurrency, max(1, len(queue)))
     await asyncio.gather(*(worker() for _ in range(workers)))
     return not (budget is not None and budget.exhausted)
-
-
-def start_run(
-    store: RunStore,
-    config: RunConfig,
-    item_set: ItemSet,
-    taxonomy: Taxonomy,
-    taxonomy_text: str,
-    prompts: PromptSet,
-    backend: Backend,
-    run_id: str | None = None,
-) -> Run:
-    """Create the run directory: manifest, snapshots, and records for skipped items."""
-    run = store.create(run_id or store.new_run_id(taxonomy.name))
-    items = item_set.items[: config.limit] if config.limit else item_set.items
-    (run.path / "taxonomy.yaml").write_text(taxonomy_text, encoding="utf-8")
-    run.write_items(items)
-    manifest = RunManifest(
-        run_id=run.run_id,
-        llmcode_version=__version__,
-        config=config,
-        taxonomy={
-            "name": taxonomy.name,
-            "version": taxonomy.version,
-            "path": config.taxonomy_path,
-            "fingerprint": taxonomy.fingerprint(),
-        },
-        prompts={
-            "directory": str(prompts.directory),
-            "sha256": prompts.sha256,
-            "templates": sorted(prompts.templates),
-        },
-        backend=backend.describe(),
-        items={
-            "path": item_set.source,
-            "sha256": item_set.sha256,
-            "id_column": item_set.id_column,
-            "text_columns": list(item_set.text_columns),
-            "n_items": len(items),
-            "n_skipped": len(item_set.skipped),
-        },
-    )
-    run.write_manifest(manifest)
-    for item_id, reason in item_set.skipped:
-        run.append_coding(CodingRecord(item_id=item_id, status="skipped", error=reason))
-    return run
-
-
-def pending_items(run: Run) -> list[Item]:
-    """Items of the run without a final record (errors are retried), in input order."""
-    run.repair()
-    done = {item_id for item_id, r in run.latest_codings().items() if r.status in FINAL_STATUSES}
-    return [item for item in run.items() if item.item_id not in done]
-
-
-def finish_run(run: Run, status: str = "complete", backend: Backend | None = None) -> RunManifest:
-    """Recount the run from its records and close its manifest (with the backend's final state)."""
-    manifest = run.manifest()
-    if backend is not None:
-        manifest = manifest.model_copy(update={"backend": backend.describe()})
-    latest = run.latest_codings()
-    records = run.codings()
-    counts = Counter(r.status for r in latest.values())
-    manifest = manifest.model_copy(
-        update={
-            "status": status,
-            "finished_at": now(),
-            "counts": {
-                s: counts.get(s, 0) for s in ("ok", "unverified", "invalid", "error", "skipped")
-            },
-            "usage": {
-                "prompt_tokens": sum(r.prompt_tokens for r in records),
-                "completion_tokens": sum(r.completion_tokens for r in records),
-                "calls": sum(r.attempts for r in records),
-                "cached_calls": sum(r.cached_calls for r in records),
-                "items": len(latest),
-            },
-        }
-    )
-    run.write_manifest(manifest)
-    return manifest
-
-
-def check_resumable(run: Run, taxonomy: Taxonomy) -> None:
-    """Refuse to resume a run whose taxonomy snapshot no longer matches its manifest."""
-    manifest = run.manifest()
-    if manifest.taxonomy.get("fingerprint") != taxonomy.fingerprint():
-        raise RunStoreError(
-            f"{run.path}: the taxonomy snapshot does not match the manifest",
-            hint="start a new run instead of resuming this one",
-        )

@@ -9,17 +9,22 @@ answer's size. Prices are USD per million tokens, from a built-in table or a YAM
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from llmcode.errors import ConfigError
+
+if TYPE_CHECKING:
+    from llmcode.items import Item
+    from llmcode.store.runs import RunConfig
+    from llmcode.taxonomy.model import Taxonomy
 
 OUTPUT_TOKENS_PER_CODE = 120  # a code with justification, 1-3 quotes and confidence, as JSON
 
@@ -179,5 +184,42 @@ def estimate_run(
     )
 
 
-def dump_estimate(estimate: Estimate) -> str:
-    return json.dumps(estimate.as_dict(), indent=2)
+def estimate_items(
+    config: RunConfig,
+    taxonomy: Taxonomy,
+    items: list[Item],
+    model: str,
+    prices: str | Path | None = None,
+) -> Estimate:
+    """Tokens and cost of coding ``items`` with this run config (no request is sent)."""
+    from llmcode.llm.prompts import item_message, load_prompts, system_message
+
+    prompts = load_prompts()
+    return estimate_run(
+        system_message(prompts, taxonomy, config.level),
+        [item_message(prompts, i.item_id, i.text) for i in items],
+        model,
+        load_prices(prices),
+        items_per_request=config.items_per_request,
+        samples=config.samples,
+        codes_per_item=2.0 if taxonomy.multi_label else 1.0,
+    )
+
+
+def budget_for(
+    config: RunConfig,
+    taxonomy: Taxonomy,
+    items: list[Item],
+    model: str,
+    prices: str | Path | None = None,
+) -> Budget | None:
+    """The spending cap of ``config.max_cost`` (None without one), priced on the first items."""
+    if config.max_cost is None:
+        return None
+    estimate = estimate_items(config, taxonomy, items[:50], model, prices)
+    if estimate.price is None:
+        raise ConfigError(
+            f"--max-cost needs a price for model '{model}'",
+            hint="add it to a price table and pass --prices prices.yaml",
+        )
+    return Budget(config.max_cost, estimate.price, (estimate.cost or 0) / max(1, estimate.items))

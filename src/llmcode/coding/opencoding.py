@@ -19,7 +19,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from llmcode import __version__
 from llmcode.coding.codelist import (
     PROMPT_CHARS,
     PROMPT_CODES,
@@ -28,6 +27,7 @@ from llmcode.coding.codelist import (
     is_placeholder,
     name_key,
 )
+from llmcode.coding.lifecycle import start_run
 from llmcode.errors import BackendError
 from llmcode.items import Item, ItemSet
 from llmcode.llm.answers import CodeAssignment
@@ -40,7 +40,6 @@ from llmcode.store.runs import (
     CodingRecord,
     Run,
     RunConfig,
-    RunManifest,
     RunStore,
     append_line,
     read_jsonl,
@@ -242,34 +241,22 @@ def start_open_run(
     max_codes: int = MAX_CODES_PER_ITEM,
 ) -> Run:
     """Create an open-coding run: manifest (kind "open"), item snapshot, seed codes if any."""
-    run = store.create(run_id or store.new_run_id("open"))
-    items = item_set.items[: config.limit] if config.limit else item_set.items
-    run.write_items(items)
-    taxonomy: dict[str, Any] = {}
-    if seed is not None:
-        (run.path / "taxonomy.yaml").write_text(seed_text, encoding="utf-8")
-        taxonomy = {"name": seed.name, "version": seed.version, "path": config.taxonomy_path,
-                    "fingerprint": seed.fingerprint()}  # fmt: skip
-        for category in seed.targets(config.level):
-            code = OpenCode(
-                code=category.id, name=category.name, definition=category.definition.strip(),
-                source="taxonomy",
-            )  # fmt: skip
-            append_line(run.path / CODEBOOK, code.model_dump_json())
-    manifest = RunManifest(
-        run_id=run.run_id, kind="open", llmcode_version=__version__, config=config,
-        taxonomy=taxonomy, backend=backend.describe(),
-        prompts={"directory": str(prompts.directory), "sha256": prompts.sha256,
-                 "templates": sorted(prompts.templates)},
-        items={"path": item_set.source, "sha256": item_set.sha256,
-               "id_column": item_set.id_column, "text_columns": list(item_set.text_columns),
-               "n_items": len(items), "n_skipped": len(item_set.skipped)},
-        extra={"prompt_codes": PROMPT_CODES, "prompt_chars": PROMPT_CHARS,
-               "max_codes_per_item": max_codes},
-    )  # fmt: skip
-    run.write_manifest(manifest)
-    for item_id, reason in item_set.skipped:
-        run.append_coding(CodingRecord(item_id=item_id, status="skipped", error=reason))
+    extra = {
+        "prompt_codes": PROMPT_CODES,
+        "prompt_chars": PROMPT_CHARS,
+        "max_codes_per_item": max_codes,
+    }
+    run = start_run(
+        store, config, item_set, seed, seed_text, prompts, backend, run_id, kind="open", extra=extra
+    )
+    for category in seed.targets(config.level) if seed is not None else []:
+        code = OpenCode(
+            code=category.id,
+            name=category.name,
+            definition=category.definition.strip(),
+            source="taxonomy",
+        )
+        append_line(run.path / CODEBOOK, code.model_dump_json())
     return run
 
 

@@ -24,7 +24,8 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
-from llmcode.coding.closed import Coder, code_items, finish_run, start_run
+from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.lifecycle import finish_run, start_run
 from llmcode.errors import ConfigError
 from llmcode.items import ItemSet
 from llmcode.llm.backends.base import Backend
@@ -175,10 +176,17 @@ async def run_recode(
         sha256=str(manifest.items.get("sha256", "")), id_column=config.id_column,
         text_columns=tuple(config.text_columns or ()),
     )  # fmt: skip
-    run = start_run(store, config, item_set, taxonomy, taxonomy_text, prompts, backend, run_id)
-    started = run.manifest()
-    run.write_manifest(
-        started.model_copy(update={"extra": {**started.extra, "recode": _summary(plan)}})
+    summary = _summary(plan)
+    run = start_run(
+        store,
+        config,
+        item_set,
+        taxonomy,
+        taxonomy_text,
+        prompts,
+        backend,
+        run_id,
+        extra={"recode": summary},
     )
     latest = previous.latest_codings()
     for item_id in plan.reuse:
@@ -190,15 +198,14 @@ async def run_recode(
     coder = Coder(taxonomy=taxonomy, backend=backend, prompts=prompts, config=config, cache=cache)
     todo = [item for item in items if item.item_id in plan.recode]
     status = "interrupted"
+    changes: list[ItemChange] = []
     try:
         await code_items(todo, coder, run, on_record)
         status = "complete"
+        changes = code_changes(plan, latest, run.latest_codings())
     finally:
-        finish_run(run, status)
-    changes = code_changes(plan, latest, run.latest_codings())
-    final = run.manifest()
-    summary = {**final.extra["recode"], "changed": [c.model_dump() for c in changes]}
-    run.write_manifest(final.model_copy(update={"extra": {**final.extra, "recode": summary}}))
+        changed = {**summary, "changed": [c.model_dump() for c in changes]}
+        finish_run(run, status, backend, extra={"recode": changed})
     return run, changes
 
 

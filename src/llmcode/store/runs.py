@@ -129,6 +129,8 @@ class Run:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._items: list[Item] | None = None  # the snapshot this process wrote or read
+        self._codings: tuple[tuple[int, int], list[CodingRecord]] | None = None
 
     @property
     def run_id(self) -> str:
@@ -150,6 +152,7 @@ class Run:
         return load_taxonomy(self.path / TAXONOMY)
 
     def write_items(self, items: Iterable[Item]) -> None:
+        items = list(items)
         lines = (
             json.dumps(
                 {"item_id": i.item_id, "text": i.text, "metadata": i.metadata}, ensure_ascii=False
@@ -157,25 +160,43 @@ class Run:
             for i in items
         )
         atomic_write(self.path / ITEMS, "".join(line + "\n" for line in lines))
+        self._items = items
 
     def items(self) -> list[Item]:
-        rows = read_jsonl(self.path / ITEMS)
-        return [
-            Item(item_id=r["item_id"], text=r["text"], metadata=r.get("metadata", {})) for r in rows
-        ]
+        """The item snapshot (read once per process; the snapshot never changes)."""
+        if self._items is None:
+            rows = read_jsonl(self.path / ITEMS)
+            self._items = [
+                Item(item_id=r["item_id"], text=r["text"], metadata=r.get("metadata", {}))
+                for r in rows
+            ]
+        return list(self._items)
 
     def append_coding(self, record: CodingRecord) -> None:
         append_line(self.path / CODINGS, record.model_dump_json())
 
     def codings(self) -> list[CodingRecord]:
-        """Every record in file order (a torn last line from a kill is ignored)."""
+        """Every record in file order (a torn last line from a kill is ignored).
+
+        Parsed once per version of the file: a second call with ``codings.jsonl`` unchanged
+        (same size and modification time) returns the records already parsed.
+        """
+        path = self.path / CODINGS
+        try:
+            stat = path.stat()
+            version = (stat.st_size, stat.st_mtime_ns)
+        except FileNotFoundError:
+            version = (-1, -1)
+        if self._codings is not None and self._codings[0] == version:
+            return list(self._codings[1])
         out = []
         for number, row in enumerate(read_jsonl(self.path / CODINGS), start=1):
             try:
                 out.append(CodingRecord.model_validate(row))
             except ValidationError as exc:
                 raise RunStoreError(f"{self.path / CODINGS}:{number}: invalid record") from exc
-        return out
+        self._codings = (version, out)
+        return list(out)
 
     def latest_codings(self) -> dict[str, CodingRecord]:
         """The latest record per item."""

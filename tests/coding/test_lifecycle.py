@@ -1,0 +1,70 @@
+"""A run's life through the library: start, finish (manifest once, with cost), resume checks."""
+
+import asyncio
+
+import pytest
+
+from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.lifecycle import finish_run, pending_items, resume_run, start_run
+from llmcode.errors import RunStoreError
+from llmcode.items import load_items
+from llmcode.llm.backends.fake import FakeBackend
+from llmcode.llm.prompts import load_prompts
+from llmcode.store.runs import Run, RunConfig, RunStore
+from llmcode.taxonomy.model import load_taxonomy
+from tests.support import DATA, quoting
+
+
+def start(tmp_path, llm, **config):
+    store = RunStore(tmp_path / "runs")
+    config = RunConfig(taxonomy_path="tiny.yaml", items_path="items.csv", **config)
+    taxonomy = load_taxonomy(DATA / "tiny.yaml")
+    text = (DATA / "tiny.yaml").read_text()
+    run = start_run(
+        store, config, load_items(DATA / "items.csv"), taxonomy, text, load_prompts(), llm, "r1"
+    )
+    return store, run, Coder(taxonomy, llm, load_prompts(), config)
+
+
+def test_a_library_caller_gets_the_cost_of_a_priced_model(tmp_path):
+    backend = FakeBackend(responder=quoting("usage"), model="gpt-4o-mini")
+    _, run, coder = start(tmp_path, backend, backend="openai", model="gpt-4o-mini")
+    asyncio.run(code_items(run.items(), coder, run))
+    manifest = finish_run(run, backend=backend)
+    usage = manifest.usage
+    expected = (usage["prompt_tokens"] * 0.15 + usage["completion_tokens"] * 0.60) / 1e6
+    assert usage["cost_usd"] == pytest.approx(expected, abs=1e-6) and usage["cost_usd"] > 0
+    assert run.manifest().usage["cost_usd"] == usage["cost_usd"]
+
+
+def test_the_embedded_model_costs_nothing_and_an_unpriced_model_has_no_cost(tmp_path):
+    _, run, _ = start(tmp_path / "a", FakeBackend(), backend="local")
+    assert finish_run(run).usage["cost_usd"] == 0
+    _, run, _ = start(tmp_path / "b", FakeBackend(model="mystery"), backend="openai")
+    assert "cost_usd" not in finish_run(run).usage
+
+
+def test_finish_writes_the_manifest_once_and_parses_the_codings_once(tmp_path, monkeypatch):
+    backend = FakeBackend(responder=quoting("usage"))
+    _, run, coder = start(tmp_path, backend)
+    asyncio.run(code_items(run.items(), coder, run))
+    writes, parses = [], []
+    monkeypatch.setattr(Run, "write_manifest", lambda self, m: writes.append(m))
+    original = Run.codings
+    monkeypatch.setattr(Run, "codings", lambda self: parses.append(1) or original(self))
+    finish_run(run, extra={"note": 1})
+    assert len(writes) == 1 and len(parses) == 1
+    assert writes[0].extra["note"] == 1 and writes[0].counts["ok"] == 4
+
+
+def test_start_keeps_the_item_snapshot_instead_of_reading_it_back(tmp_path, monkeypatch):
+    _, run, _ = start(tmp_path, FakeBackend())
+    monkeypatch.setattr("llmcode.store.runs.read_jsonl", lambda path: pytest.fail(str(path)))
+    assert [item.item_id for item in run.items()] == ["i1", "i2", "i3", "i4"]
+
+
+def test_resume_refuses_a_run_of_another_kind(tmp_path):
+    store, _, _ = start(tmp_path, FakeBackend())
+    with pytest.raises(RunStoreError, match="closed run, not a open run"):
+        resume_run(store, "r1", kind="open")
+    assert [i.item_id for i in pending_items(resume_run(store, "r1"))] == ["i1", "i2", "i3", "i4"]
