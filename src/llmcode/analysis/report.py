@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from llmcode import __version__
+from llmcode.analysis.evaluation import EvaluationSection
 from llmcode.analysis.figures import confusion_figure, distribution_figure, resolution_figure
 from llmcode.analysis.sources import CodeSource
 from llmcode.analysis.study import Analysis
@@ -70,6 +71,7 @@ class Report:
     disagreements: pd.DataFrame
     examples: dict[str, list[Example]]
     figures: dict[str, Figure]
+    evaluation: EvaluationSection | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report (the analysis tables plus agreement and disagreements)."""
@@ -79,6 +81,9 @@ class Report:
             out["agreement_per_code"] = self.agreement.per_code
             out["confusion"] = self.agreement.confusion.rename_axis("run_code").reset_index()
             out["disagreements"] = self.disagreements
+        if self.evaluation is not None:
+            out["evaluation"] = self.evaluation.coefficients
+            out["evaluation_per_code"] = self.evaluation.per_code
         return out
 
 
@@ -90,8 +95,10 @@ def build_report(
     examples_per_code: int = 3,
     bootstrap: int = 1000,
     seed: int = 0,
+    evaluation: EvaluationSection | None = None,
 ) -> Report:
-    """Gather the report's content (figures are drawn here, rendered later)."""
+    """Gather the report's content (figures are drawn here, rendered later); ``evaluation``
+    (from `llmcode.analysis.evaluation`) adds the Evaluation section against gold codes."""
     manifest = run.manifest()
     taxonomy = run.taxonomy()
     order = [c.id for c in taxonomy.targets(manifest.config.level)]
@@ -137,6 +144,7 @@ def build_report(
         disagreements=disagreements,
         examples=examples_by_code(records, items, order, examples_per_code),
         figures=figures,
+        evaluation=evaluation,
     )
 
 

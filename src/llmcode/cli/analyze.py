@@ -14,7 +14,7 @@ from rich.table import Table
 from llmcode.analysis.sources import AnalysisOptions, human_codes, run_analysis
 from llmcode.analysis.study import Analysis
 from llmcode.cli.app import app
-from llmcode.cli.options import RunsDir
+from llmcode.cli.options import Gold, GoldCoder, RunsDir
 from llmcode.errors import ConfigError
 from llmcode.store.runs import RunStore
 
@@ -157,6 +157,8 @@ def report_command(
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
     tables: Tables = None,
+    gold: Gold = None,
+    gold_coder: GoldCoder = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """A self-contained HTML (or Markdown) report of a run, ready for a paper's appendix."""
@@ -180,9 +182,17 @@ def report_command(
             f"({'chosen' if human_coder else 'the first'} of {', '.join(people.available)}; "
             "choose with --human-coder)"
         )
+    evaluation = None
+    if gold:
+        from llmcode.analysis.evaluation import evaluation_section
+
+        evaluation = evaluation_section(
+            run, gold, coders=gold_coder, bootstrap=bootstrap, seed=seed
+        )
     report = build_report(
-        run, analysis, human=people, examples_per_code=examples, bootstrap=bootstrap, seed=seed
-    )
+        run, analysis, human=people, examples_per_code=examples, bootstrap=bootstrap, seed=seed,
+        evaluation=evaluation,
+    )  # fmt: skip
     output = output or Path(f"report.{fmt}")
     output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "html":
@@ -199,6 +209,14 @@ def report_command(
         console.print(f"wrote {len(written)} table(s) to {tables}", style="green")
     for note in analysis.notes:
         console.print(f"note: {note}", style="yellow")
+    if evaluation is not None:
+        for warning in evaluation.result.warnings:
+            console.print(f"warning: {warning}", style="red")
+        if evaluation.guessing:
+            console.print(
+                f"guessing (κ not credibly above chance): {', '.join(evaluation.guessing)}",
+                style="yellow",
+            )
     console.print(f"wrote {output} ({output.stat().st_size // 1024} KiB)", style="green")
 
 

@@ -64,3 +64,19 @@ def new_run_config(
         **settings,
     )
     return tax, item_set, config
+
+
+Gold = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--gold",
+        help="Gold codes (long format: item_id, coder, code), e.g. blind reviews exported with "
+        "`llmcode export RUN --reviewed`; repeat for several files.",
+    ),
+]
+GoldCoder = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--gold-coder", help="Gold coder(s) to use, repeatable [default: every coder in --gold]."
+    ),
+]

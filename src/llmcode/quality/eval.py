@@ -1,0 +1,287 @@
+"""Evaluate runs against gold codes: per-run agreement with CIs, per-code scores, a human ceiling.
+
+`evaluate` compares each run with the gold coder(s) on the gold items (see `eval_metrics` for how
+several gold coders are pooled): accuracy, Cohen's κ, Gwet's AC1, Krippendorff's α and macro-F1,
+each with a percentile bootstrap 95% CI; per code precision, recall, F1, support and one-vs-rest
+κ with a CI, flagged as **guessing** when that κ is not credibly above chance (CI lower bound
+≤ 0, or no CI and κ ≤ 0, or κ undefined). With two or more gold coders their own agreement on the
+same items is the human ceiling. With several runs, `eval_paired` adds paired differences. Every
+statistic of every run is computed on the same seeded item resamples. The result's JSON is the
+contract of `llmcode eval --json` (keys: ``runs``, ``human_ceiling``, ``paired``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from llmcode.errors import AgreementError, CodesError
+from llmcode.quality.agreement.bootstrap import bootstrap_replicates, percentile_interval
+from llmcode.quality.eval_ceiling import (
+    Coefficient,
+    HumanCeiling,
+    ceiling_result,
+    ceiling_statistics,
+    explain,
+)
+from llmcode.quality.eval_inputs import RunInput, check_gold, choose_gold_coders
+from llmcode.quality.eval_metrics import (
+    Comparison,
+    FloatArray,
+    Statistic,
+    build_comparison,
+    code_kappa_statistic,
+    confusion,
+    overall_statistics,
+    per_code_scores,
+)
+from llmcode.quality.eval_paired import Paired, paired_results, paired_statistics
+from llmcode.taxonomy.model import NONE_CODE
+
+OVERALL = ("accuracy", "cohen_kappa", "gwet_ac1", "krippendorff_alpha", "macro_f1")
+MIN_ITEMS = 10
+
+
+class CodeScore(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    kappa: Coefficient
+    guessing: bool
+
+
+class RunEvaluation(BaseModel):
+    run: str
+    model: str
+    prompt_hash: str | None
+    n_items: int
+    accuracy: Coefficient
+    cohen_kappa: Coefficient
+    gwet_ac1: Coefficient
+    krippendorff_alpha: Coefficient
+    macro_f1: Coefficient
+    per_code: dict[str, CodeScore]
+    cost_per_item_usd: float | None
+    tokens_per_item: float | None
+    settings: dict[str, Any]
+    rank: int = 0
+    confusion: dict[str, Any] | None = None
+    disagreements: list[dict[str, Any]] = []
+
+
+class EvalResult(BaseModel):
+    """Everything `llmcode eval` reports; ``model_dump(mode="json")`` is its JSON."""
+
+    gold: dict[str, Any]
+    runs: list[RunEvaluation]
+    human_ceiling: HumanCeiling | None
+    paired: list[Paired]
+    bootstrap: dict[str, Any]
+    warnings: list[str] = []
+    notes: list[str] = []
+
+
+def evaluate(
+    runs: Sequence[RunInput],
+    gold: pd.DataFrame,
+    *,
+    coders: Sequence[str] | None = None,
+    items: Sequence[str] | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> EvalResult:
+    """Compare ``runs`` with ``gold`` (long format) on the gold items (or ``items`` of them)."""
+    if not runs:
+        raise AgreementError("nothing to evaluate: give at least one run")
+    if len({run.multi_label for run in runs}) > 1:
+        raise AgreementError("the runs mix single-label and multi-label taxonomies")
+    chosen = choose_gold_coders(gold, coders)
+    gold = gold[gold["coder"].isin(chosen)]
+    if items is not None:
+        gold = gold[gold["item_id"].isin(set(items))]
+    if gold.empty:
+        raise CodesError("no gold codes left to evaluate on", hint="check --coder and --split")
+    check_gold(gold, runs)
+    item_ids = list(dict.fromkeys(gold["item_id"]))
+    warnings = []
+    if len(item_ids) < MIN_ITEMS:
+        warnings.append(
+            f"only {len(item_ids)} gold item(s): with fewer than {MIN_ITEMS} the confidence "
+            "intervals are too wide to mean anything; code a larger gold sample"
+        )
+    if bootstrap and len(item_ids) < 2:
+        raise AgreementError("bootstrapping needs at least two gold items", hint="--bootstrap 0")
+    multi = runs[0].multi_label
+    categories = _categories(runs, gold, multi)
+    comparisons = [
+        build_comparison(run.codes, gold, item_ids, categories=categories, multi_label=multi)
+        for run in runs
+    ]
+    jobs: dict[Hashable, Statistic] = {}
+    for i, comparison in enumerate(comparisons):
+        for name, statistic in overall_statistics(comparison).items():
+            jobs[(i, name)] = statistic
+        for code in per_code_scores(comparison.ratings):
+            jobs[(i, "code", code)] = code_kappa_statistic(comparison, code)
+    ceiling_jobs, ceiling_info = ceiling_statistics(gold, chosen, item_ids, categories, multi)
+    jobs.update(ceiling_jobs)
+    if len(runs) > 1:
+        jobs.update(paired_statistics(comparisons))
+    values, replicates = _evaluate_jobs(jobs, len(item_ids), bootstrap, seed)
+    notes: list[str] = []
+    results = [_run_result(i, run, comparisons[i], values, notes) for i, run in enumerate(runs)]
+    ranked = sorted(
+        results, key=lambda r: -(r.cohen_kappa.value if r.cohen_kappa.value is not None else -2)
+    )
+    for rank, entry in enumerate(ranked, start=1):
+        entry.rank = rank
+    ceiling = ceiling_result(ceiling_info, values) if ceiling_info else None
+    if len(chosen) < 2:
+        notes.append("one gold coder: no human ceiling (have a second person code the gold blind)")
+    return EvalResult(
+        gold={
+            "coders": chosen,
+            "n_items": len(item_ids),
+            "n_codes": int(gold["code"].notna().sum()),
+        },
+        runs=results,
+        human_ceiling=ceiling,
+        paired=paired_results(runs, values, replicates) if len(runs) > 1 else [],
+        bootstrap={
+            "n_resamples": bootstrap,
+            "seed": seed,
+            "confidence": 0.95,
+            "method": "percentile interval, gold items resampled with replacement, "
+            "the same resamples for every run",
+        },
+        warnings=warnings,
+        notes=notes,
+    )
+
+
+def _categories(runs: Sequence[RunInput], gold: pd.DataFrame, multi: bool) -> list[str]:
+    """The taxonomy codes (first run's order, then others'), plus ``none`` for single-label
+    schemes when the gold or a run has an item with no code."""
+    categories = list(dict.fromkeys(code for run in runs for code in run.targets))
+    if not multi:
+        gold_none = gold["code"].isna().any() or (gold["code"] == NONE_CODE).any()
+        items = set(gold["item_id"])
+        run_none = any(
+            any(not run.codes.get(i) or NONE_CODE in run.codes[i] for i in items) for run in runs
+        )
+        if gold_none or run_none:
+            categories.append(NONE_CODE)
+    return categories
+
+
+def _evaluate_jobs(
+    jobs: dict[Hashable, Statistic], n_items: int, bootstrap: int, seed: int
+) -> tuple[dict[Hashable, Coefficient], dict[Hashable, FloatArray]]:
+    """Point value and CI of every statistic, and the replicates (for paired p-values)."""
+    ones = np.ones((1, n_items))
+    replicates = (
+        bootstrap_replicates(n_items, jobs, n_resamples=bootstrap, seed=seed) if bootstrap else {}
+    )
+    values: dict[Hashable, Coefficient] = {}
+    for key, statistic in jobs.items():
+        value = float(statistic(ones)[0])
+        if np.isnan(value):
+            values[key] = Coefficient(value=None)
+            continue
+        ci = None
+        if key in replicates:
+            interval = percentile_interval(replicates[key])
+            if interval.low is not None and interval.high is not None:
+                ci = (interval.low, interval.high)
+        values[key] = Coefficient(value=value, ci95=ci)
+    return values, replicates
+
+
+def is_guessing(kappa: Coefficient) -> bool:
+    """Not credibly above chance: CI lower bound ≤ 0 (or, without a CI, κ ≤ 0), or undefined."""
+    if kappa.value is None:
+        return True
+    if kappa.ci95 is not None:
+        return kappa.ci95[0] <= 0
+    return kappa.value <= 0
+
+
+def _run_result(
+    index: int,
+    run: RunInput,
+    comparison: Comparison,
+    values: dict[Hashable, Coefficient],
+    notes: list[str],
+) -> RunEvaluation:
+    ratings = comparison.ratings
+    overall = {
+        name: explain(TITLES[name], values[(index, name)], ratings, f"run {run.run}")
+        for name in OVERALL
+    }
+    for entry in overall.values():
+        if entry.note:
+            notes.append(entry.note)
+    per_code = {}
+    for code, scores in per_code_scores(ratings).items():
+        kappa = values[(index, "code", code)]
+        if kappa.value is None:
+            kappa = kappa.model_copy(
+                update={"note": f"one-vs-rest κ of {code!r} is undefined: "
+                        "the model and the gold both applied it to every item or to none"}
+            )  # fmt: skip
+        per_code[code] = CodeScore(**scores, kappa=kappa, guessing=is_guessing(kappa))
+    uncoded = sorted(i for i in set(comparison.pairs["item_id"]) if not run.codes.get(i))
+    if uncoded:
+        notes.append(
+            f"run {run.run}: {len(uncoded)} gold item(s) have no code from the model "
+            f"(counted as '{NONE_CODE}'): {', '.join(uncoded[:10])}"
+        )
+    labels, matrix = confusion(comparison) if not run.multi_label else ([], [])
+    return RunEvaluation(
+        run=run.run,
+        model=run.model,
+        prompt_hash=run.prompt_hash,
+        n_items=len(set(comparison.pairs["item_id"])),
+        **overall,
+        per_code=per_code,
+        cost_per_item_usd=run.cost_per_item_usd,
+        tokens_per_item=run.tokens_per_item,
+        settings=run.settings,
+        confusion={"rows": "model", "columns": "gold", "labels": labels, "matrix": matrix}
+        if labels
+        else None,
+        disagreements=_disagreements(run, comparison),
+    )
+
+
+def _disagreements(run: RunInput, comparison: Comparison) -> list[dict[str, Any]]:
+    """Items where the run's codes differ from some gold coder's, with the justification."""
+    pairs = comparison.pairs
+    differ = pairs[pairs["model"] != pairs["gold"]]
+    out = []
+    for item_id in dict.fromkeys(differ["item_id"]):
+        rows = pairs[pairs["item_id"] == item_id]
+        out.append(
+            {
+                "item_id": item_id,
+                "model": str(rows["model"].iloc[0]),
+                "gold": dict(zip(rows["gold_coder"], rows["gold"].map(str), strict=True)),
+                "justification": run.justifications.get(item_id, ""),
+                "status": run.statuses.get(item_id, "pending"),
+            }
+        )
+    return out
+
+
+TITLES = {
+    "accuracy": "accuracy",
+    "cohen_kappa": "Cohen's κ",
+    "gwet_ac1": "Gwet's AC1",
+    "krippendorff_alpha": "Krippendorff's α",
+    "macro_f1": "macro-F1",
+}

@@ -1,0 +1,153 @@
+"""What `llmcode eval` compares: runs (codes, provenance, cost) and gold codes, checked.
+
+`run_input` reads a run into a `RunInput`: its latest codes per item, justifications, the model,
+prompt hash, settings, tokens and cost per item. `load_gold` reads one or more long-format gold
+files (item_id, coder, code) and `check_gold` refuses what would give meaningless numbers —
+unknown gold coders, codes outside a run's taxonomy, gold items a run never saw, several codes
+per item in a single-label scheme — with messages that name the coders, codes or items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from llmcode.codes import load_codes
+from llmcode.errors import CodesError, RunStoreError
+from llmcode.store.runs import Run
+from llmcode.taxonomy.model import NONE_CODE
+
+_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class RunInput:
+    """One run as evaluation sees it."""
+
+    run: str
+    model: str
+    prompt_hash: str | None
+    targets: tuple[str, ...]
+    multi_label: bool
+    item_ids: frozenset[str]
+    codes: dict[str, list[str]]  # item_id -> codes (items without codes are absent)
+    justifications: dict[str, str] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    tokens_per_item: float | None = None
+    cost_per_item_usd: float | None = None
+
+
+def run_input(run: Run) -> RunInput:
+    """Read a run: latest codes per item, provenance and per-item usage."""
+    manifest = run.manifest()
+    taxonomy = run.taxonomy()
+    config = manifest.config
+    records = run.latest_codings()
+    codes = {
+        item_id: [c.code for c in record.codes]
+        for item_id, record in records.items()
+        if record.codes
+    }
+    justifications = {
+        item_id: " / ".join(c.justification for c in record.codes if c.justification)
+        for item_id, record in records.items()
+    }
+    usage = manifest.usage
+    coded = usage.get("items") or len(records) or None
+    tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+    cost = usage.get("cost_usd", manifest.extra.get("cost_usd"))
+    if cost is None and manifest.backend.get("backend") == "local":
+        cost = 0.0
+    return RunInput(
+        run=run.run_id,
+        model=manifest.coder,
+        prompt_hash=manifest.prompts.get("sha256"),
+        targets=tuple(c.id for c in taxonomy.targets(config.level)),
+        multi_label=taxonomy.multi_label,
+        item_ids=frozenset(item.item_id for item in run.items()),
+        codes=codes,
+        justifications=justifications,
+        statuses={item_id: record.status for item_id, record in records.items()},
+        settings={
+            "backend": manifest.backend.get("backend", config.backend),
+            "taxonomy": f"{taxonomy.name} {taxonomy.version}",
+            "taxonomy_fingerprint": manifest.taxonomy.get("fingerprint"),
+            "level": config.level,
+            "temperature": config.temperature,
+            "samples": config.samples,
+            "evidence": config.evidence,
+            "items_per_request": config.items_per_request,
+        },
+        tokens_per_item=tokens / coded if coded else None,
+        cost_per_item_usd=float(cost) / coded if cost is not None and coded else None,
+    )
+
+
+def load_gold(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """Gold codes from one or more long-format files, concatenated (item_id, coder, code)."""
+    frames = [load_codes(path)[["item_id", "coder", "code"]] for path in paths]
+    return pd.concat(frames, ignore_index=True)
+
+
+def choose_gold_coders(gold: pd.DataFrame, coders: Sequence[str] | None) -> list[str]:
+    """The gold coders to use (all, in order of appearance, unless named); unknown -> error."""
+    available = list(dict.fromkeys(gold["coder"].astype(str)))
+    if not coders:
+        return available
+    chosen = list(dict.fromkeys(coders))
+    unknown = [c for c in chosen if c not in available]
+    if unknown:
+        raise CodesError(
+            f"gold coder{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            "not in the gold codes",
+            hint=f"coders in the gold: {', '.join(available)}",
+        )
+    return chosen
+
+
+def check_gold(gold: pd.DataFrame, runs: Sequence[RunInput]) -> None:
+    """Refuse gold codes outside a run's taxonomy, gold items missing from a run, and several
+    codes from one coder for one item when the scheme is single-label."""
+    used = gold.dropna(subset=["code"])
+    for run in runs:
+        allowed = {*run.targets, NONE_CODE}
+        outside = used[~used["code"].isin(allowed)]
+        if len(outside):
+            shown = ", ".join(
+                f"{code} (item {item})"
+                for code, item in outside[["code", "item_id"]]
+                .drop_duplicates("code")
+                .values[:_SHOWN]
+            )
+            raise CodesError(
+                f"gold codes outside the taxonomy of run {run.run}: {shown}",
+                hint=f"codes of that run: {', '.join(run.targets)} (or '{NONE_CODE}'); "
+                "check the level (top or leaves) the run coded at",
+            )
+        missing = sorted(set(gold["item_id"]) - run.item_ids)
+        if missing:
+            raise RunStoreError(
+                f"{len(missing)} gold item(s) not in run {run.run}: {_ids(missing)}",
+                hint="code them first (llmcode code ... --only GOLD_FILE), or restrict the gold "
+                "to the run's items",
+            )
+        if not run.multi_label:
+            counts = used.groupby(["item_id", "coder"])["code"].nunique()
+            several = counts[counts > 1]
+            if len(several):
+                shown = ", ".join(f"{item} by {coder}" for item, coder in several.index[:_SHOWN])
+                raise CodesError(
+                    f"run {run.run} is single-label, but the gold has several codes for "
+                    f"{len(several)} item/coder pair(s): {shown}",
+                    hint="keep one code per item and coder",
+                )
+
+
+def _ids(ids: Sequence[str]) -> str:
+    more = f" and {len(ids) - _SHOWN} more" if len(ids) > _SHOWN else ""
+    return ", ".join(ids[:_SHOWN]) + more
