@@ -7,7 +7,6 @@ Library code raises these; only the CLI and the review TUI turn them into messag
     ├── ItemsError                        item files: file, column, row, item_id
     ├── CodesError                        long-format code files (item_id, coder, code)
     ├── BackendError                      LLM endpoint or embedded model failed for good
-    ├── OutputValidationError             an LLM answer that stays invalid after re-asks
     ├── RunStoreError                     runs/<run_id>: missing, corrupt, conflicting
     ├── AgreementError                    agreement cannot be computed (and why)
     ├── AnalysisError                     analysis / report inputs
@@ -44,10 +43,6 @@ class CodesError(LlmcodeError):
 
 class BackendError(LlmcodeError):
     """The LLM backend failed after retries, or cannot be configured."""
-
-
-class OutputValidationError(LlmcodeError):
-    """An LLM answer that does not fit the schema, the taxonomy or the item text."""
 
 
 class RunStoreError(LlmcodeError):

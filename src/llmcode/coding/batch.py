@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -29,7 +30,7 @@ from llmcode.coding.lifecycle import pending_items, start_run
 from llmcode.errors import BackendError, ConfigError, RunStoreError
 from llmcode.items import Item, ItemSet
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
-from llmcode.llm.backends.openai import DEFAULT_MODEL, NO_KEY
+from llmcode.llm.backends.openai import DEFAULT_MODEL, NO_KEY, completion_body
 from llmcode.llm.prompts import PromptSet, item_message, load_prompts
 from llmcode.store.runs import Run, RunConfig, RunStore, append_line, atomic_write, now, read_jsonl
 from llmcode.taxonomy.model import Taxonomy
@@ -107,21 +108,10 @@ def custom_id(item_id: str, sample: int = 0) -> str:
 
 def request_body(coder: Coder, item: Item, sample: int = 0) -> dict[str, Any]:
     """The chat-completions body the openai backend sends for this item's first ask."""
-    schema = coder.schema_for(item)
-    body: dict[str, Any] = {
-        "model": coder.backend_for(sample).model,
-        "messages": [coder.system, item_message(coder.prompts, item.item_id, item.text)],
-        "temperature": coder.config.temperature,
-        "max_tokens": coder.config.max_tokens,
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {"name": "coding", "schema": schema, "strict": True},
-        },
-    }
-    if coder.config.seed is not None:
-        body["seed"] = coder.config.seed + sample
-    body["logprobs"] = True  # as the backend asks: code probabilities from token log-probs
-    return body
+    backend = coder.backend_for(sample)
+    messages = [coder.system, item_message(coder.prompts, item.item_id, item.text)]
+    request = coder.request(messages, coder.schema_for(item), sample, backend)
+    return completion_body(replace(request, logprobs=True), backend.model)
 
 
 def write_batch_requests(run: Run, coder: Coder, max_requests: int | None = None) -> Path:

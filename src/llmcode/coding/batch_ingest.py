@@ -36,6 +36,7 @@ from llmcode.coding.lifecycle import finish_run, pending_items
 from llmcode.errors import BackendError, RunStoreError
 from llmcode.items import Item
 from llmcode.llm.backends.base import ChatResponse
+from llmcode.llm.backends.openai import parse_completion
 from llmcode.store.runs import CODINGS, FINAL_STATUSES, CodingRecord, Run, append_line, repair_jsonl
 
 Outcome = ChatResponse | str  # an answer, or why the line failed
@@ -75,23 +76,8 @@ def parse_line(row: dict[str, Any]) -> Outcome:
     if error or status != 200 or not isinstance(body, dict):
         reason = _error_text(error) or _error_text(body) or "no response body"
         return f"HTTP {status}: {reason}" if status not in (None, 200) else reason
-    choices = body.get("choices") or []
-    message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
-    content = message.get("content") if isinstance(message, dict) else None
-    if not isinstance(content, str):
-        refusal = message.get("refusal") if isinstance(message, dict) else None
-        return f"refused: {refusal}" if refusal else "the response has no message content"
-    usage = body.get("usage") or {}
-    tokens = (choices[0].get("logprobs") or {}).get("content") or []
-    logprobs = [(t["token"], float(t["logprob"])) for t in tokens if isinstance(t, dict)]
-    return ChatResponse(
-        content=content,
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
-        model=str(body.get("model") or ""),
-        finish_reason=choices[0].get("finish_reason"),
-        logprobs=logprobs or None,
-    )
+    answer = parse_completion(body)
+    return answer.extra.get("missing") or answer
 
 
 async def ingest_results(

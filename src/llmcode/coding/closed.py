@@ -10,19 +10,22 @@ code's confidence becomes its vote share.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from llmcode.coding.costs import Budget
+from llmcode.coding.multiitem import ManyCheck
 from llmcode.errors import BackendError
 from llmcode.items import Item
 from llmcode.llm.answers import CheckedAnswer, answer_schema, check_answer
+from llmcode.llm.ask import Usage, Verdict, ask, follow_up
 from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
-from llmcode.llm.cache import ResponseCache, cache_key
+from llmcode.llm.cache import ResponseCache
 from llmcode.llm.evidence import candidate_quotes
 from llmcode.llm.logprobs import code_probabilities
-from llmcode.llm.prompts import PromptSet, item_message, reask_message, system_message
+from llmcode.llm.prompts import MULTI, PromptSet, item_message, reask_message, system_message
 from llmcode.store.runs import CodingRecord, Run, RunConfig, Sample
 from llmcode.taxonomy.model import Taxonomy
 
@@ -31,7 +34,7 @@ RecordCallback = Callable[[CodingRecord], None]
 
 @dataclass
 class Coder:
-    """Codes one item at a time; holds what is the same for every item of a run."""
+    """Codes items; holds what is the same for every item of a run."""
 
     taxonomy: Taxonomy
     backend: Backend
@@ -50,21 +53,18 @@ class Coder:
 
     async def code(self, item: Item) -> CodingRecord:
         """All samples for one item, merged into one record; failures become error records."""
-        records = []
-        for sample in range(self.config.samples):
-            try:
-                records.append(await self.code_sample(item, sample))
-            except BackendError as exc:
-                records.append(
-                    CodingRecord(item_id=item.item_id, status="error", error=exc.message)
-                )
-            except Exception as exc:  # one item's failure must not lose the run
-                records.append(
-                    CodingRecord(
-                        item_id=item.item_id, status="error", error=f"{type(exc).__name__}: {exc}"
-                    )
-                )
+        records = [await self.sample_or_error(item, s) for s in range(self.config.samples)]
         return records[0] if len(records) == 1 else merge_samples(records)
+
+    async def sample_or_error(self, item: Item, sample: int) -> CodingRecord:
+        """One sample of one item; a failure becomes an error record."""
+        try:
+            return await self.code_sample(item, sample)
+        except BackendError as exc:
+            return CodingRecord(item_id=item.item_id, status="error", error=exc.message)
+        except Exception as exc:  # one item's failure must not lose the run
+            error = f"{type(exc).__name__}: {exc}"
+            return CodingRecord(item_id=item.item_id, status="error", error=error)
 
     def schema_for(self, item: Item) -> dict:
         """The answer schema; with ``evidence="choice"`` quotes are the item's own sentences."""
@@ -79,17 +79,25 @@ class Coder:
         return backends[sample % len(backends)]
 
     def request(
-        self, messages: list[dict[str, str]], schema: dict, sample: int, backend: Backend
+        self,
+        messages: list[dict[str, str]],
+        schema: dict,
+        sample: int,
+        backend: Backend,
+        items: int = 1,
     ) -> ChatRequest:
-        """The chat request for one attempt at one sample."""
+        """The chat request for the first attempt at one sample (of ``items`` items)."""
         return ChatRequest(
             messages=tuple(messages),
             schema=schema,
             temperature=self.config.temperature,
-            max_tokens=self.config.max_tokens,
+            max_tokens=self.config.max_tokens * items,
             seed=None if self.config.seed is None else self.config.seed + sample,
             logprobs=backend.name == "openai",
         )
+
+    def reask_message(self, problems: list[str]) -> dict[str, str]:
+        return reask_message(self.prompts, problems)
 
     async def code_sample(
         self,
@@ -99,67 +107,119 @@ class Coder:
         max_reasks: int | None = None,
     ) -> CodingRecord:
         """One sample: ask, check, re-ask. ``first`` is an answer obtained elsewhere (a batch)
-        that stands for the first attempt; it is cached as the first request's answer."""
+        that stands for the first attempt."""
         backend = self.backend_for(sample)
-        reasks = self.config.max_reasks if max_reasks is None else max_reasks
         messages = [self.system, item_message(self.prompts, item.item_id, item.text)]
-        schema = self.schema_for(item)
-        totals = Counter[str]()
-        checked = CheckedAnswer()
-        response = ChatResponse(content="")
-        for attempt in range(reasks + 1):
-            request = self.request(messages, schema, sample, backend)
-            if attempt == 0 and first is not None:
-                response = first
-                if self.cache is not None:
-                    self.cache.put(cache_key(backend.name, backend.model, request, sample), first)
-            else:
-                response = await self.ask(request, sample, backend)
-            totals.update(
-                prompt=response.prompt_tokens,
-                completion=response.completion_tokens,
-                cached=int(response.cached),
-                attempts=1,
-            )
+        request = self.request(messages, self.schema_for(item), sample, backend)
+
+        def check(response: ChatResponse) -> Verdict[CheckedAnswer]:
             checked = check_answer(
                 response.content, item.text, self.code_ids, self.taxonomy.multi_label
             )
-            if checked.verified or attempt == reasks:
-                break
-            messages += [
-                {"role": "assistant", "content": response.content},
-                reask_message(self.prompts, checked.problems),
-            ]
+            return checked, checked.problems, checked.fatal
+
+        asked = await ask(
+            backend,
+            request,
+            check,
+            follow_up(self.reask_message),
+            cache=self.cache,
+            sample=sample,
+            max_reasks=self.config.max_reasks if max_reasks is None else max_reasks,
+            first=first,
+        )
+        checked = asked.value or CheckedAnswer()
         status = "ok" if checked.verified else "invalid" if checked.fatal else "unverified"
-        return CodingRecord(
-            item_id=item.item_id,
-            status=status,
-            codes=[] if checked.fatal else checked.codes,
-            suggested_code=checked.suggested_code,
-            problems=checked.problems,
-            raw=None if status == "ok" else response.content,
-            attempts=totals["attempts"],
-            model=backend.model,
-            prompt_tokens=totals["prompt"],
-            completion_tokens=totals["completion"],
-            cached_calls=totals["cached"],
-            probabilities=(
-                {} if checked.fatal else code_probabilities(response.content, response.logprobs)
+        response = asked.response
+        return _with_usage(
+            CodingRecord(
+                item_id=item.item_id,
+                status=status,
+                codes=[] if checked.fatal else checked.codes,
+                suggested_code=checked.suggested_code,
+                problems=checked.problems,
+                raw=None if status == "ok" else response.content,
+                model=backend.model,
+                probabilities=(
+                    {} if checked.fatal else code_probabilities(response.content, response.logprobs)
+                ),
             ),
+            asked.usage,
         )
 
-    async def ask(
-        self, request: ChatRequest, sample: int, backend: Backend | None = None
-    ) -> ChatResponse:
-        """One request through the response cache."""
-        backend = backend or self.backend
-        key = cache_key(backend.name, backend.model, request, sample)
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            return hit
-        response = await backend.complete(request)
-        if self.cache is not None:
-            self.cache.put(key, response)
-        return response
+    async def many_sample(self, items: list[Item], sample: int) -> list[CodingRecord]:
+        """One sample of ``items`` in one request (plus re-asks for the items that need them).
+
+        Each item's usage is its share of the request. Items the request did not settle (missing
+        or invalid after the re-asks, or the request failed for good) are coded one at a time,
+        like ``--items-per-request 1``: never dropped, never losing the others.
+        """
+        backend = self.backend_for(sample)
+        check = ManyCheck(
+            items,
+            self.code_ids,
+            self.taxonomy.multi_label,
+            self.reask_message,
+            choice=self.config.evidence == "choice",
+            max_tokens=self.config.max_tokens,
+        )
+        user = {"role": "user", "content": self.prompts.render(MULTI, items=items)}
+        request = self.request([self.system, user], check.schema(), sample, backend, len(items))
+        # a request that fails for good loses nothing: what it did not settle is asked alone
+        with contextlib.suppress(Exception):
+            await ask(
+                backend,
+                request,
+                check,
+                check.reask,
+                cache=self.cache,
+                sample=sample,
+                max_reasks=self.config.max_reasks,
+            )
+        shares = check.shares()
+        records = []
+        for item in items:
+            entry = check.entries.get(item.item_id)
+            if entry is None or entry.checked.fatal:
+                alone = await self.sample_or_error(item, sample)
+                records.append(_with_usage(alone, shares[item.item_id]))
+                continue
+            checked = entry.checked
+            record = CodingRecord(
+                item_id=item.item_id,
+                status="ok" if checked.verified else "unverified",
+                codes=checked.codes,
+                suggested_code=checked.suggested_code,
+                problems=checked.problems,
+                raw=None if checked.verified else entry.raw,
+                model=backend.model,
+                probabilities=entry.probabilities,
+            )
+            records.append(_with_usage(record, shares[item.item_id]))
+        return records
+
+
+def _with_usage(record: CodingRecord, usage: Usage) -> CodingRecord:
+    """``record`` with ``usage`` added to what it already counts."""
+    return record.model_copy(
+        update={
+            "attempts": record.attempts + usage.calls,
+            "cached_calls": record.cached_calls + usage.cached_calls,
+            "prompt_tokens": record.prompt_tokens + usage.prompt_tokens,
+            "completion_tokens": record.completion_tokens + usage.completion_tokens,
+        }
+    )
+
+
+async def code_many(coder: Coder, items: list[Item]) -> list[CodingRecord]:
+    """All samples for ``items`` asked together (one request per sample), one record each."""
+    if len(items) == 1:
+        return [await coder.code(items[0])]
+    drawn: dict[str, list[CodingRecord]] = {item.item_id: [] for item in items}
+    for sample in range(coder.config.samples):
+        for record in await coder.many_sample(items, sample):
+            drawn[record.item_id].append(record)
+    return [rs[0] if len(rs) == 1 else merge_samples(rs) for rs in drawn.values()]
 
 
 def merge_samples(records: list[CodingRecord]) -> CodingRecord:
@@ -207,8 +267,6 @@ async def code_items(
     Each record is durable before the next is started. Returns False when the budget stopped
     the run early (the rest stays pending, so the run can be resumed).
     """
-    from llmcode.coding.multiitem import code_many
-
     queue = deque(items)
     per_request = coder.config.items_per_request
 

@@ -1,31 +1,37 @@
-"""Several items in one request (``--items-per-request K``): the codebook is sent once for K items.
+"""The multi-item request (``--items-per-request K``): one schema, one answer, K items.
 
-Each answer entry carries its ``item_id`` (an enum of the request's ids). Entries that are
-missing, invalid or unverified are re-asked — only those items — with the problems listed;
-what is still missing after the re-asks is coded one item at a time, so nothing is dropped.
-The request's token usage is split evenly across its items.
+Each answer entry carries its ``item_id`` (an enum of the request's ids). ``ManyCheck`` is the
+check of the ask loop for such a request: it splits the answer by item, checks each entry like a
+single answer and keeps the entries that pass; entries that are missing, invalid or unverified
+are re-asked — only those items — with the problems listed. It also knows which items each
+attempt asked for, so each attempt's usage is shared among them. What to do with items still
+unsettled (code them one at a time) is the caller's business (:mod:`llmcode.coding.closed`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from llmcode.coding.closed import Coder
 from llmcode.items import Item
 from llmcode.llm.answers import CheckedAnswer, answer_schema, check_answer
-from llmcode.llm.backends.base import ChatRequest
+from llmcode.llm.ask import Usage, Verdict
+from llmcode.llm.backends.base import ChatRequest, ChatResponse
 from llmcode.llm.evidence import candidate_quotes
-from llmcode.llm.prompts import MULTI, reask_message
-from llmcode.store.runs import CodingRecord
+from llmcode.llm.logprobs import entry_probabilities
 
 
-def multi_schema(coder: Coder, items: list[Item]) -> dict[str, Any]:
-    """``{"items": [{"item_id", "codes", "suggested_code"}]}`` with one entry per item."""
+def multi_schema(
+    items: list[Item], code_ids: list[str], multi_label: bool, choice: bool = False
+) -> dict[str, Any]:
+    """``{"items": [{"item_id", "codes", "suggested_code"}]}`` with one entry per item;
+    with ``choice``, quotes are chosen from the items' sentences."""
     quotes = None
-    if coder.config.evidence == "choice":
+    if choice:
         quotes = list(dict.fromkeys(q for item in items for q in candidate_quotes(item.text)))
-    entry = answer_schema(coder.code_ids, coder.taxonomy.multi_label, quotes)
+    entry = answer_schema(code_ids, multi_label, quotes)
     entry["properties"] = {
         "item_id": {"type": "string", "enum": [item.item_id for item in items]},
         **entry["properties"],
@@ -55,71 +61,75 @@ def split_answer(content: str) -> dict[str, str]:
     return out
 
 
-async def code_many(coder: Coder, items: list[Item]) -> list[CodingRecord]:
-    """Code ``items`` in one request (plus re-asks for the ones that need it)."""
-    if len(items) == 1:
-        return [await coder.code(items[0])]
-    by_id = {item.item_id: item for item in items}
-    results: dict[str, tuple[CheckedAnswer, str]] = {}
-    pending = list(items)
-    messages = [coder.system, {"role": "user", "content": coder.prompts.render(MULTI, items=items)}]
-    usage = {"prompt": 0, "completion": 0, "calls": 0, "cached": 0}
-    for attempt in range(coder.config.max_reasks + 1):
-        request = ChatRequest(
-            messages=tuple(messages),
-            schema=multi_schema(coder, pending),
-            temperature=coder.config.temperature,
-            max_tokens=coder.config.max_tokens * len(pending),
-            seed=coder.config.seed,
-        )
-        response = await coder.ask(request, 0)
-        usage["prompt"] += response.prompt_tokens
-        usage["completion"] += response.completion_tokens
-        usage["calls"] += 1
-        usage["cached"] += int(response.cached)
+@dataclass
+class Entry:
+    """One item's checked entry, its JSON text and its codes' probabilities."""
+
+    checked: CheckedAnswer
+    raw: str
+    probabilities: dict[str, float]
+
+
+@dataclass
+class ManyCheck:
+    """The ask loop's check and re-ask for one multi-item request (see the module docstring)."""
+
+    items: list[Item]
+    code_ids: list[str]
+    multi_label: bool
+    reask_message: Callable[[list[str]], dict[str, str]]
+    choice: bool = False
+    max_tokens: int = 512  # per item
+    pending: list[Item] = field(init=False)
+    asked: list[tuple[list[str], Usage]] = field(default_factory=list)  # per answered attempt
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.pending = list(self.items)
+
+    def schema(self) -> dict[str, Any]:
+        return multi_schema(self.pending, self.code_ids, self.multi_label, self.choice)
+
+    def __call__(self, response: ChatResponse) -> Verdict[dict[str, Entry]]:
+        self.asked.append(([item.item_id for item in self.pending], Usage.of(response)))
         answers = split_answer(response.content)
+        probabilities = entry_probabilities(response.logprobs)
         problems: list[str] = []
         still: list[Item] = []
-        for item in pending:
+        for item in self.pending:
             if item.item_id not in answers:
                 problems.append(f"item {item.item_id}: missing from the answer")
                 still.append(item)
                 continue
-            checked = check_answer(
-                answers[item.item_id], item.text, coder.code_ids, coder.taxonomy.multi_label
-            )
-            results[item.item_id] = (checked, answers[item.item_id])
+            raw = answers[item.item_id]
+            checked = check_answer(raw, item.text, self.code_ids, self.multi_label)
+            kept = {} if checked.fatal else probabilities.get(item.item_id, {})
+            self.entries[item.item_id] = Entry(checked, raw, kept)
             if not checked.verified:
                 problems += [f"item {item.item_id}: {p}" for p in checked.problems]
                 still.append(item)
-        pending = still
-        if not pending or attempt == coder.config.max_reasks:
-            break
-        ids = ", ".join(item.item_id for item in pending)
-        messages += [
-            {"role": "assistant", "content": response.content},
-            reask_message(coder.prompts, [*problems, f"answer again only for the items {ids}"]),
-        ]
-    records = []
-    share = len(items)
-    for item_id, item in by_id.items():
-        if item_id not in results or results[item_id][0].fatal:
-            records.append(await coder.code(item))  # one at a time: never dropped
-            continue
-        checked, raw = results[item_id]
-        records.append(
-            CodingRecord(
-                item_id=item_id,
-                status="ok" if checked.verified else "unverified",
-                codes=checked.codes,
-                suggested_code=checked.suggested_code,
-                problems=checked.problems,
-                raw=None if checked.verified else raw,
-                attempts=usage["calls"],
-                model=coder.backend.model,
-                prompt_tokens=usage["prompt"] // share,
-                completion_tokens=usage["completion"] // share,
-                cached_calls=usage["cached"],
-            )
+        self.pending = still
+        return self.entries, problems, False
+
+    def reask(
+        self, request: ChatRequest, response: ChatResponse, problems: list[str]
+    ) -> ChatRequest:
+        """The follow-up for the items still pending, with a schema for those items only."""
+        ids = ", ".join(item.item_id for item in self.pending)
+        message = self.reask_message([*problems, f"answer again only for the items {ids}"])
+        answer = {"role": "assistant", "content": response.content}
+        return replace(
+            request,
+            messages=(*request.messages, answer, message),
+            schema=self.schema(),
+            max_tokens=self.max_tokens * len(self.pending),
         )
-    return records
+
+    def shares(self) -> dict[str, Usage]:
+        """Each item's share of the usage: every answered attempt split among the items it
+        asked for (an attempt that failed for good was not answered and is not counted)."""
+        out = {item.item_id: Usage() for item in self.items}
+        for ids, usage in self.asked:
+            for item_id, share in zip(ids, usage.split(len(ids)), strict=True):
+                out[item_id] += share
+        return out

@@ -1,16 +1,21 @@
-"""One structured exchange with an LLM: ask through the response cache, check, re-ask, give up.
+"""The one ask -> check -> re-ask loop: every command that talks to a model goes through it.
 
-The inductive commands (open coding, themes, crosswalk) share this loop: a request with a JSON
-schema, a ``check`` that parses the answer and lists problems, and up to ``max_reasks``
-follow-ups naming those problems. The last answer is returned with the problems left, so the
-caller flags it (or falls back) instead of dropping it.
+``ask`` sends a request through the response cache, checks the answer (``check(response) ->
+(value, problems, fatal)``) and, while problems are left and re-asks remain, sends the follow-up
+request that ``reask`` builds from the last request, answer and problems. The last answer is
+returned with the problems left, so the caller flags it (or falls back) instead of dropping it.
+An answer obtained elsewhere (a batch) can stand for the first attempt (``first``).
+
+Usage is counted per attempt (calls, cached calls, prompt and completion tokens), so a request
+made for several items can give each item its share (``Usage.split``): whole numbers that add
+up to the request's total, never the total counted once per item.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -20,7 +25,48 @@ from llmcode.llm.cache import ResponseCache, cache_key
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-Check = Callable[[str], tuple[T | None, list[str], bool]]
+Verdict = tuple[T | None, list[str], bool]  # value, problems left, fatal (value unusable)
+Check = Callable[[ChatResponse], Verdict[T]]
+Reask = Callable[[ChatRequest, ChatResponse, list[str]], ChatRequest]
+
+
+@dataclass
+class Usage:
+    """What requests cost: calls, cached calls (answered from the cache), tokens."""
+
+    calls: int = 0
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @classmethod
+    def of(cls, response: ChatResponse) -> Usage:
+        """One call's usage."""
+        return cls(1, int(response.cached), response.prompt_tokens, response.completion_tokens)
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.calls + other.calls,
+            self.cached_calls + other.cached_calls,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+    def split(self, n: int) -> list[Usage]:
+        """``n`` shares in whole numbers that add up to this usage (the first take the rest)."""
+
+        def parts(total: int) -> list[int]:
+            low, rest = divmod(total, n)
+            return [low + (i < rest) for i in range(n)]
+
+        columns = zip(
+            parts(self.calls),
+            parts(self.cached_calls),
+            parts(self.prompt_tokens),
+            parts(self.completion_tokens),
+            strict=True,
+        )
+        return [Usage(*column) for column in columns]
 
 
 @dataclass
@@ -30,12 +76,33 @@ class Exchange(Generic[T]):
     value: T | None = None
     problems: list[str] = field(default_factory=list)
     fatal: bool = True
-    raw: str = ""
-    attempts: int = 0
+    response: ChatResponse = field(default_factory=lambda: ChatResponse(content=""))
     model: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_calls: int = 0
+    per_attempt: list[Usage] = field(default_factory=list)
+
+    @property
+    def raw(self) -> str:
+        return self.response.content
+
+    @property
+    def usage(self) -> Usage:
+        return sum(self.per_attempt, Usage())
+
+    @property
+    def attempts(self) -> int:
+        return len(self.per_attempt)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.usage.prompt_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        return self.usage.completion_tokens
+
+    @property
+    def cached_calls(self) -> int:
+        return self.usage.cached_calls
 
 
 async def complete_cached(
@@ -51,11 +118,55 @@ async def complete_cached(
     return response
 
 
+async def ask(
+    backend: Backend,
+    request: ChatRequest,
+    check: Check[T],
+    reask: Reask,
+    *,
+    cache: ResponseCache | None = None,
+    sample: int = 0,
+    max_reasks: int = 2,
+    first: ChatResponse | None = None,
+) -> Exchange[T]:
+    """Ask, check, re-ask until the answer has no problems or the re-asks are spent.
+
+    ``first`` (an answer obtained elsewhere) stands for the first attempt and is cached as the
+    first request's answer. Backend errors propagate: the caller records them.
+    """
+    out: Exchange[T] = Exchange()
+    for attempt in range(max_reasks + 1):
+        if attempt == 0 and first is not None:
+            response = first
+            if cache is not None:
+                cache.put(cache_key(backend.name, backend.model, request, sample), first)
+        else:
+            response = await complete_cached(backend, request, cache, sample)
+        out.per_attempt.append(Usage.of(response))
+        out.response = response
+        out.model = response.model or backend.model
+        out.value, out.problems, out.fatal = check(response)
+        if not out.problems or attempt == max_reasks:
+            break
+        request = reask(request, response, out.problems)
+    return out
+
+
+def follow_up(message: Callable[[list[str]], dict[str, str]]) -> Reask:
+    """The usual re-ask: the conversation so far, the answer, then ``message(problems)``."""
+
+    def reask(request: ChatRequest, response: ChatResponse, problems: list[str]) -> ChatRequest:
+        answer = {"role": "assistant", "content": response.content}
+        return replace(request, messages=(*request.messages, answer, message(problems)))
+
+    return reask
+
+
 async def ask_json(
     backend: Backend,
     messages: list[dict[str, str]],
     schema: dict[str, Any],
-    check: Check[T],
+    check: Callable[[str], Verdict[T]],
     *,
     reask: Callable[[list[str]], str],
     cache: ResponseCache | None = None,
@@ -65,29 +176,23 @@ async def ask_json(
     max_tokens: int = 512,
     seed: int | None = 0,
 ) -> Exchange[T]:
-    """Ask, check (``check(content) -> (value, problems, fatal)``), re-ask until clean or spent."""
-    messages = list(messages)
-    out: Exchange[T] = Exchange()
-    for attempt in range(max_reasks + 1):
-        request = ChatRequest(
-            messages=tuple(messages), schema=schema, schema_name=schema_name,
-            temperature=temperature, max_tokens=max_tokens, seed=seed,
-        )  # fmt: skip
-        response = await complete_cached(backend, request, cache)
-        out.attempts += 1
-        out.prompt_tokens += response.prompt_tokens
-        out.completion_tokens += response.completion_tokens
-        out.cached_calls += int(response.cached)
-        out.model = response.model or backend.model
-        out.raw = response.content
-        out.value, out.problems, out.fatal = check(response.content)
-        if not out.problems or attempt == max_reasks:
-            break
-        messages += [
-            {"role": "assistant", "content": response.content},
-            {"role": "user", "content": reask(out.problems)},
-        ]
-    return out
+    """``ask`` for a JSON answer checked by its text; ``reask(problems)`` is the follow-up."""
+    request = ChatRequest(
+        messages=tuple(messages),
+        schema=schema,
+        schema_name=schema_name,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        seed=seed,
+    )
+    return await ask(
+        backend,
+        request,
+        lambda response: check(response.content),
+        follow_up(lambda problems: {"role": "user", "content": reask(problems)}),
+        cache=cache,
+        max_reasks=max_reasks,
+    )
 
 
 def parse_json(content: str, model: type[M]) -> tuple[M | None, str | None]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 _CODE_VALUE = re.compile(r'"code"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_ITEMS = re.compile(r'"items"\s*:\s*\[')
 
 
 def code_probabilities(
@@ -28,21 +29,73 @@ def code_probabilities(
     """
     if not logprobs:
         return {}
-    tokens = [token for token, _ in logprobs]
-    text = "".join(tokens)
-    wanted = set(_answer_codes(content))
-    ends = np.cumsum([len(token) for token in tokens])
-    starts = ends - np.array([len(token) for token in tokens])
+    text = "".join(token for token, _ in logprobs)
+    return _probabilities(logprobs, set(_answer_codes(content)), text, 0, len(text))
+
+
+def entry_probabilities(
+    logprobs: Sequence[tuple[str, float]] | None,
+) -> dict[str, dict[str, float]]:
+    """For a multi-item answer (``{"items": [{"item_id": ..., "codes": [...]}, ...]}``), each
+    entry's code probabilities from the tokens that spell that entry, by item id (first wins)."""
+    if not logprobs:
+        return {}
+    text = "".join(token for token, _ in logprobs)
+    out: dict[str, dict[str, float]] = {}
+    for entry, begin, end in _entries(text):
+        item_id = entry.get("item_id")
+        if isinstance(item_id, str) and item_id not in out:
+            out[item_id] = _probabilities(logprobs, set(_codes_of(entry)), text, begin, end)
+    return out
+
+
+def _probabilities(
+    logprobs: Sequence[tuple[str, float]], wanted: set[str], text: str, begin: int, end: int
+) -> dict[str, float]:
+    """The probability of each ``wanted`` code spelled within ``text[begin:end]``."""
+    lengths = np.array([len(token) for token, _ in logprobs])
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
     values = np.array([logprob for _, logprob in logprobs], dtype=float)
     out: dict[str, float] = {}
-    for match in _CODE_VALUE.finditer(text):
+    for match in _CODE_VALUE.finditer(text, begin, end):
         code = match.group(1)
         if code in out or code not in wanted:
             continue
-        begin, end = match.start(1), match.end(1) + 1  # the value and its closing quote
-        overlap = (starts < end) & (ends > begin)
+        low, high = match.start(1), match.end(1) + 1  # the value and its closing quote
+        overlap = (starts < high) & (ends > low)
         out[code] = float(math.exp(values[overlap].sum()))
     return out
+
+
+def _entries(text: str) -> list[tuple[dict, int, int]]:
+    """The objects of the ``"items"`` array in ``text`` with their character spans."""
+    found = _ITEMS.search(text)
+    if found is None:
+        return []
+    decoder = json.JSONDecoder(strict=False)
+    out: list[tuple[dict, int, int]] = []
+    index = found.end()
+    while index < len(text):
+        index = _skip(text, index)
+        if index >= len(text) or text[index] == "]":
+            break
+        try:
+            value, end = decoder.raw_decode(text, index)
+        except json.JSONDecodeError:
+            break
+        if isinstance(value, dict):
+            out.append((value, index, end))
+        index = _skip(text, end)
+        if index < len(text) and text[index] == ",":
+            index += 1
+    return out
+
+
+def _skip(text: str, index: int) -> int:
+    while index < len(text) and text[index].isspace():
+        index += 1
+    return index
 
 
 def chosen_code_probability(
@@ -64,7 +117,11 @@ def _answer_codes(content: str) -> list[str]:
         answer = json.loads(text)
     except json.JSONDecodeError:
         return []
-    codes = answer.get("codes") if isinstance(answer, dict) else None
+    return _codes_of(answer) if isinstance(answer, dict) else []
+
+
+def _codes_of(answer: dict) -> list[str]:
+    codes = answer.get("codes")
     if not isinstance(codes, list):
         return []
     return [c["code"] for c in codes if isinstance(c, dict) and isinstance(c.get("code"), str)]

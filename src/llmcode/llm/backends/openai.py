@@ -154,49 +154,74 @@ class OpenAIBackend:
                     self.mode = MODES[MODES.index(mode) + 1]
 
     async def _call(self, request: ChatRequest, mode: str) -> ChatResponse:
-        response_format: dict[str, Any] = {"type": "json_object"}
-        if mode == "json_schema":
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": request.schema_name,
-                    "schema": request.schema,
-                    "strict": True,
-                },
-            }
-        elif mode == "json_object+schema":
-            response_format["schema"] = request.schema
-        kwargs: dict[str, Any] = {}
-        if request.seed is not None:
-            kwargs["seed"] = request.seed
-        if request.logprobs and self.logprobs:
-            kwargs["logprobs"] = True
-        completion = await self._client.chat.completions.create(
-            model=self.model,
-            messages=list(request.messages),  # type: ignore[arg-type]
-            temperature=request.temperature,
-            max_tokens=request.max_tokens,
-            response_format=response_format,  # type: ignore[arg-type]
-            **kwargs,
-        )
+        body = completion_body(request, self.model, mode, self.logprobs)
+        completion = await self._client.chat.completions.create(**body)
         if not completion.choices:
             raise BackendError(f"{self.base_url or 'OpenAI'} returned no choices")
-        choice = completion.choices[0]
-        logprobs = None
-        if choice.logprobs is not None and choice.logprobs.content:
-            logprobs = [(t.token, t.logprob) for t in choice.logprobs.content]
-        usage = completion.usage
-        return ChatResponse(
-            content=choice.message.content or "",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            model=completion.model or self.model,
-            finish_reason=choice.finish_reason,
-            logprobs=logprobs,
-        )
+        response = parse_completion(completion.model_dump())
+        response.model = response.model or self.model
+        return response
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def completion_body(
+    request: ChatRequest, model: str, mode: str = MODES[0], logprobs: bool = True
+) -> dict[str, Any]:
+    """The chat-completions body for ``request`` in response-format ``mode`` (one of ``MODES``);
+    log-probabilities are asked when the request wants them and ``logprobs`` allows them.
+    Online and in batch files alike."""
+    response_format: dict[str, Any] = {"type": "json_object"}
+    if mode == "json_schema":
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
+        }
+    elif mode == "json_object+schema":
+        response_format["schema"] = request.schema
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": list(request.messages),
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+        "response_format": response_format,
+    }
+    if request.seed is not None:
+        body["seed"] = request.seed
+    if request.logprobs and logprobs:
+        body["logprobs"] = True
+    return body
+
+
+def parse_completion(body: dict[str, Any]) -> ChatResponse:
+    """A chat-completions response body (online, or a batch output line's) as a ChatResponse.
+
+    A body without message text gives ``content=""`` and says why in ``extra["missing"]``
+    (a refusal, no choices, no content).
+    """
+    choices = body.get("choices") or []
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    message = choice.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    extra: dict[str, Any] = {}
+    if not isinstance(content, str):
+        refusal = message.get("refusal") if isinstance(message, dict) else None
+        extra["missing"] = (
+            f"refused: {refusal}" if refusal else "the response has no message content"
+        )
+    usage = body.get("usage") or {}
+    tokens = (choice.get("logprobs") or {}).get("content") or []
+    logprobs = [(t["token"], float(t["logprob"])) for t in tokens if isinstance(t, dict)]
+    return ChatResponse(
+        content=content if isinstance(content, str) else "",
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        model=str(body.get("model") or ""),
+        finish_reason=choice.get("finish_reason"),
+        logprobs=logprobs or None,
+        extra=extra,
+    )
 
 
 def approximate_tokens(request: ChatRequest) -> int:
