@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -21,6 +22,9 @@ from llmcode.items import read_table
 from llmcode.store.decisions import reviewed_codes
 from llmcode.store.runs import Run, RunStore, load_run_codes
 from llmcode.taxonomy.model import load_taxonomy
+
+if TYPE_CHECKING:
+    from llmcode.analysis.gold import GoldAnalysis
 
 HUMAN_PREFIX = "human:"
 _TRUE = {"1", "true", "yes", "y", "ptm"}
@@ -176,6 +180,10 @@ class AnalysisOptions:
     closed_column: str | None = None
     as_of: str | None = None
     taxonomy: Path | None = None
+    gold: Path | None = None
+    gold_coder: str | None = None
+    gold_screening: Path | None = None
+    plan: float | None = None
 
 
 def run_analysis(
@@ -227,7 +235,60 @@ def run_analysis(
         split=split,
     )
     analysis.notes[:0] = notes
+    if options.gold is not None:
+        analysis.gold = _gold(options, source, analysis, split, order, items)
+    elif options.plan is not None or options.gold_screening is not None:
+        raise ConfigError("--plan and --gold-screening need --gold CODES")
     return analysis, source
+
+
+def _gold(
+    options: AnalysisOptions,
+    source: CodeSource,
+    analysis: Analysis,
+    split: Split | None,
+    order: list[str] | None,
+    items: pd.DataFrame,
+) -> GoldAnalysis:
+    """PPI with the gold codes of ``options.gold`` (and gold screening codes, if given)."""
+    from llmcode.analysis.gold import analyze_gold, sampling_record
+
+    if options.plan is not None and not 0 < options.plan < 1:
+        raise ConfigError(f"--plan {options.plan}: a CI width is a share between 0 and 1",
+                          hint="e.g. --plan 0.1 for CIs at most 10 points wide")  # fmt: skip
+    gold = human_codes(options.gold, options.gold_coder)
+    gold_split = None
+    if options.gold_screening is not None:
+        frame = load_codes(options.gold_screening)
+        coders = {str(c) for c in frame["coder"]}
+        chosen = options.gold_coder if options.gold_coder in coders else None
+        frame, _ = select_coder(frame, chosen, str(options.gold_screening))
+        gold_split = split_from_codes(frame, options.ptm_code, str(options.gold_screening)).groups
+    res = analysis.resolution
+    result = analyze_gold(
+        source.codes[source.codes["item_id"].isin(set(items["item_id"]))],
+        gold.codes,
+        source=str(options.gold),
+        coder=gold.coder,
+        order=order or list(analysis.distribution["code"]),
+        sampling=sampling_record(options.gold),
+        times=res.times if res is not None else None,
+        split=split.groups if split is not None else None,
+        gold_split=gold_split,
+        plan_width=options.plan,
+    )
+    if len(gold.available) > 1:
+        how = "chosen" if options.gold_coder else "the first"
+        result.notes.insert(
+            0,
+            f"gold coder '{gold.coder}' ({how} of {', '.join(gold.available)}); "
+            "choose another with --gold-coder",
+        )
+    if split is not None and gold_split is None:
+        result.notes.append(
+            "no PTM share by PPI: give the gold screening codes with --gold-screening"
+        )
+    return result
 
 
 def _split(

@@ -12,7 +12,7 @@ contract of ``llmcode analyze --json``) and every table via ``tables``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from llmcode.analysis.significance import (
     mann_whitney,
 )
 from llmcode.errors import AnalysisError
+
+if TYPE_CHECKING:
+    from llmcode.analysis.gold import GoldAnalysis
 
 PTM, OTHER = "ptm", "other"
 
@@ -66,6 +69,7 @@ class Analysis:
     by_project: pd.DataFrame | None
     resolution: Resolution | None
     notes: list[str] = field(default_factory=list)
+    gold: GoldAnalysis | None = None  # PPI with a gold sample (`llmcode.analysis.gold`)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON contract of ``llmcode analyze --json``."""
@@ -87,6 +91,8 @@ class Analysis:
                 str(project): {code: int(n) for code, n in row.items() if n}
                 for project, row in self.by_project.iterrows()
             }
+        if self.gold is not None:
+            out |= self.gold.to_json()
         return out
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -104,6 +110,8 @@ class Analysis:
             )
             if res.by_group is not None:
                 out["resolution_ptm_vs_other"] = res.by_group
+        if self.gold is not None:
+            out |= self.gold.tables()
         return out
 
 

@@ -68,6 +68,32 @@ AsOf = Annotated[
     str | None,
     typer.Option("--as-of", help="Censoring date for open items [default: latest timestamp]."),
 ]
+Gold = Annotated[
+    Path | None,
+    typer.Option(
+        "--gold",
+        help="Human (gold) codes on a random sample of the items (long format): shares and "
+        "resolution times by prediction-powered inference (naive / classical / PPI, 95% CIs).",
+    ),
+]
+GoldCoder = Annotated[
+    str | None, typer.Option("--gold-coder", help="Coder of --gold [default: the first].")
+]
+GoldScreening = Annotated[
+    Path | None,
+    typer.Option(
+        "--gold-screening",
+        help="Gold screening codes (ptm/not_ptm) on a random sample: the PTM share by PPI.",
+    ),
+]
+Plan = Annotated[
+    float | None,
+    typer.Option(
+        "--plan",
+        help="With --gold: how many more gold items would bring every PPI CI below this "
+        "width (a share, e.g. 0.1).",
+    ),
+]
 Tables = Annotated[
     Path | None, typer.Option("--tables", help="Also write every table as CSV (+ analysis.json).")
 ]
@@ -97,6 +123,10 @@ def analyze_command(
     created_column: CreatedColumn = None,
     closed_column: ClosedColumn = None,
     as_of: AsOf = None,
+    gold: Gold = None,
+    gold_coder: GoldCoder = None,
+    gold_screening: GoldScreening = None,
+    plan: Plan = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
     tables: Tables = None,
     runs_dir: RunsDir = None,
@@ -109,11 +139,18 @@ def analyze_command(
         codes=codes, coder=coder, id_column=id_column, screening=screening,
         screening_coder=screening_coder, ptm_column=ptm_column, ptm_code=ptm_code,
         project_column=project_column, created_column=created_column,
-        closed_column=closed_column, as_of=as_of, taxonomy=taxonomy,
+        closed_column=closed_column, as_of=as_of, taxonomy=taxonomy, gold=gold,
+        gold_coder=gold_coder, gold_screening=gold_screening, plan=plan,
     )  # fmt: skip
     run = store.open(run_ref) if run_ref else None
     analysis, _ = run_analysis(options, store, run=run, items_path=items)
     result = analysis.to_json()
+    if analysis.gold is not None and analysis.gold.sampling is None:
+        err_console.print(
+            f"warning: {gold} has no sampling record ({gold}.json); PPI assumes the gold items "
+            "are a uniform random sample — draw one with `llmcode sample`",
+            style="yellow",
+        )
     if tables is not None:
         from llmcode.analysis.rendering import write_tables
 
@@ -235,6 +272,10 @@ def _print_analysis(analysis: Analysis, result: dict[str, Any]) -> None:
     res = result["resolution"]
     if res is not None:
         _print_resolution(res)
+    if "prevalence" in result:
+        from llmcode.cli.ppi import print_ppi
+
+        print_ppi(console, result)
     for note in analysis.notes:
         console.print(f"note: {note}", style="yellow")
     console.print("[dim]all tables: --json or --tables DIR[/]")

@@ -1,0 +1,80 @@
+"""The PPI part of `llmcode analyze --gold` as terminal tables (shares, log days, plan)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def print_ppi(console: Console, result: dict[str, Any]) -> None:
+    """Shares per code (naive / classical / PPI, effective n), resolution by PPI, the plan."""
+    ppi = result["ppi"]
+    console.print(
+        f"gold: {ppi['gold']}" + (f" — coder [bold]{ppi['gold_coder']}[/]" if ppi["gold_coder"]
+                                  else "")
+        + f" | {ppi['n_gold']} gold of {ppi['n_items']} items"
+    )  # fmt: skip
+    table = Table(title="share of items per code, 95% CI (PPI: LLM + gold)", title_justify="left")
+    table.add_column("code")
+    for column in ("naive (LLM)", "classical (gold)", "PPI", "effective n"):
+        table.add_column(column, justify="right")
+    shares = dict(result["prevalence"])
+    if ppi["screening"]:
+        shares["ptm (screening)"] = ppi["screening"]["ptm"]
+    for code, share in shares.items():
+        table.add_row(
+            code, *(_share(share[k]) for k in ("naive", "classical", "ppi")),
+            "–" if share["effective_n"] is None else f"{share['effective_n']:.0f}",
+        )  # fmt: skip
+    console.print(table)
+    if ppi["resolution"]:
+        _print_resolution(console, ppi["resolution"])
+    plan = ppi["plan"]
+    if plan:
+        if plan["reachable"]:
+            console.print(
+                f"plan: widest PPI CI is {plan['widest_ci_width']:.3f} wide; "
+                f"{plan['more_gold_items']} more gold item(s) ({plan['n_gold_needed']} in all) "
+                f"would bring every CI below {plan['width']}"
+            )
+        else:
+            console.print(
+                f"plan: no number of gold items among the {ppi['n_items']} items brings every "
+                f"PPI CI below {plan['width']} (widest now {plan['widest_ci_width']:.3f})"
+            )
+
+
+def _print_resolution(console: Console, res: dict[str, Any]) -> None:
+    table = Table(
+        title="mean log days to close per code (geometric mean days), closed items, 95% CI",
+        title_justify="left",
+    )
+    table.add_column("code")
+    for column in ("naive (LLM)", "classical (gold)", "PPI"):
+        table.add_column(column, justify="right")
+    for code, row in res["mean_log_days"].items():
+        table.add_row(code, *(_days(row[k]) for k in ("naive", "classical", "ppi")))
+    console.print(table)
+    clear = [d for d in res["differences"] if d["ci95"][0] > 0 or d["ci95"][1] < 0]
+    for d in clear:
+        console.print(
+            f"  {d['a']} − {d['b']}: {d['estimate']:+.2f} log days "
+            f"[{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}] (×{math.exp(d['estimate']):.2g})"
+        )
+    style = "green" if res["conclusions_agree"] else "yellow"
+    console.print(res["agreement"], style=style)
+
+
+def _share(value: dict[str, Any]) -> str:
+    low, high = value["ci95"]
+    return f"{100 * value['estimate']:.1f}% [{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def _days(value: dict[str, Any] | None) -> str:
+    if value is None:
+        return "–"
+    low, high = value["ci95"]
+    return f"{value['estimate']:.2f} ({math.exp(value['estimate']):.3g} d) [{low:.2f}, {high:.2f}]"
