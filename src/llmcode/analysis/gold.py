@@ -248,7 +248,7 @@ def _plan(result: GoldAnalysis, width: float) -> dict[str, Any]:
     needed, widest = plan_gold(estimates, width, result.n_items)
     return {
         "width": width,
-        "widest_ci_width": round(widest, 6),
+        "widest_ci_width": widest,
         "n_gold": result.n_gold,
         "n_gold_needed": needed,
         "more_gold_items": None if needed is None else max(0, needed - result.n_gold),
@@ -271,9 +271,9 @@ def _share_json(est: MeanEstimates) -> dict[str, Any]:
         "naive": est.naive.to_json(),
         "classical": est.classical.to_json(),
         "ppi": est.ppi.to_json(),
-        "effective_n": None if est.effective_n is None else round(est.effective_n, 1),
+        "effective_n": est.effective_n,
         "n_gold": est.n_gold,
-        "lambda": round(est.lam, 4),
+        "lambda": est.lam,
     }
 
 
@@ -313,4 +313,4 @@ def _p(value: float | None) -> str:
 
 
 def _num(value: float | None) -> float | None:
-    return None if value is None else float(f"{value:.6g}")
+    return None if value is None else float(value)

@@ -39,7 +39,7 @@ class Estimate:
         return self.high - self.low
 
     def to_json(self) -> dict[str, object]:
-        return {"estimate": _round(self.estimate), "ci95": [_round(self.low), _round(self.high)]}
+        return {"estimate": _finite(self.estimate), "ci95": [_finite(self.low), _finite(self.high)]}
 
 
 @dataclass(frozen=True)
@@ -245,5 +245,6 @@ def _interval(point: float, ci: tuple, bounds: tuple[float, float] | None) -> Es
     return Estimate(float(point), low, high)
 
 
-def _round(value: float) -> float | None:
-    return float(f"{value:.6g}") if math.isfinite(value) else None
+def _finite(value: float) -> float | None:
+    """Full precision for JSON (machines read it; people read the rounded tables), None if NaN."""
+    return float(value) if math.isfinite(value) else None
