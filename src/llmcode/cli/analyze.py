@@ -68,7 +68,7 @@ AsOf = Annotated[
     str | None,
     typer.Option("--as-of", help="Censoring date for open items [default: latest timestamp]."),
 ]
-Gold = Annotated[
+PpiGold = Annotated[
     Path | None,
     typer.Option(
         "--gold",
@@ -76,7 +76,7 @@ Gold = Annotated[
         "resolution times by prediction-powered inference (naive / classical / PPI, 95% CIs).",
     ),
 ]
-GoldCoder = Annotated[
+PpiGoldCoder = Annotated[
     str | None, typer.Option("--gold-coder", help="Coder of --gold [default: the first].")
 ]
 GoldScreening = Annotated[
@@ -123,8 +123,8 @@ def analyze_command(
     created_column: CreatedColumn = None,
     closed_column: ClosedColumn = None,
     as_of: AsOf = None,
-    gold: Gold = None,
-    gold_coder: GoldCoder = None,
+    gold: PpiGold = None,
+    gold_coder: PpiGoldCoder = None,
     gold_screening: GoldScreening = None,
     plan: Plan = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
