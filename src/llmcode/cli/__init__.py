@@ -24,4 +24,7 @@ def get_app() -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point."""
+    from llmcode.cli.running import interrupts_raise
+
+    interrupts_raise()
     get_app()()

@@ -53,6 +53,9 @@ class LlmcodeGroup(TyperGroup):
             if exc.hint:
                 err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", markup=True)
             raise typer.Exit(1) from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see cli.running)
+            err_console.print("[yellow]interrupted[/]", markup=True)
+            raise typer.Exit(getattr(exc, "exit_code", 130)) from None
 
 
 app = typer.Typer(

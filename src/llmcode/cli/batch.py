@@ -12,7 +12,25 @@ from rich.console import Console
 from rich.markup import escape
 
 from llmcode.cli.app import batch_app
-from llmcode.cli.options import RunRef, RunsDir, new_run_config
+from llmcode.cli.options import (
+    IdColumn,
+    ItemsFile,
+    Level,
+    Limit,
+    MaxReasks,
+    MaxTokens,
+    Models,
+    NewRunId,
+    NoCache,
+    RunRef,
+    RunsDir,
+    Samples,
+    Seed,
+    TaxonomyFile,
+    Temperature,
+    TextColumns,
+    new_run_config,
+)
 from llmcode.coding.batch import (
     OPEN_STATUSES,
     BatchState,
@@ -49,56 +67,32 @@ BaseUrl = Annotated[
 
 @batch_app.command("prepare")
 def prepare(
-    taxonomy: Annotated[
-        Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy YAML.")
-    ] = None,
-    items: Annotated[
-        Path | None, typer.Option("--items", "-i", help="Items: CSV, JSONL, XLSX or Parquet.")
-    ] = None,
-    run_id: Annotated[str | None, typer.Option("--run-id", help="Name of the new run.")] = None,
+    taxonomy: TaxonomyFile = None,
+    items: ItemsFile = None,
+    run_id: NewRunId = None,
     resume: Annotated[
         str | None, typer.Option("--resume", help="A new batch for this run's pending items.")
     ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Only the first N items.")
-    ] = None,
+    limit: Limit = None,
     max_requests: Annotated[
         int | None,
         typer.Option(
             "--max-requests", min=1, help="Write at most N requests (the rest stays pending)."
         ),
     ] = None,
-    model: Annotated[
-        list[str] | None,
-        typer.Option("--model", help="Model for the requests; repeat it to draw samples in turn."),
-    ] = None,
+    model: Models = None,
     base_url: BaseUrl = None,
-    id_column: Annotated[
-        str, typer.Option("--id-column", help="Column with item ids.")
-    ] = "item_id",
-    text_column: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--text-column", help="Text column(s), repeatable [default: text, or title + body]."
-        ),
-    ] = None,
-    level: Annotated[
-        str, typer.Option("--level", help="Code top-level categories or leaves: top|leaves.")
-    ] = "top",
+    id_column: IdColumn = "item_id",
+    text_column: TextColumns = None,
+    level: Level = "top",
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="Re-asks in flight when collecting.")
     ] = 8,
-    temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)] = 0.0,
-    max_tokens: Annotated[
-        int, typer.Option("--max-tokens", min=16, help="Answer token limit.")
-    ] = 512,
-    seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed.")] = 0,
-    max_reasks: Annotated[
-        int, typer.Option("--max-reasks", min=0, help="Online re-asks per item on invalid output.")
-    ] = 2,
-    samples: Annotated[
-        int, typer.Option("--samples", min=1, help="Codings per item (confidence = vote share).")
-    ] = 1,
+    temperature: Temperature = 0.0,
+    max_tokens: MaxTokens = 512,
+    seed: Seed = 0,
+    max_reasks: MaxReasks = 2,
+    samples: Samples = 1,
     evidence: Annotated[
         str,
         typer.Option(
@@ -204,9 +198,7 @@ def collect_command(
     poll: Annotated[
         float, typer.Option("--poll", min=0.0, help="Seconds between polls with --wait.")
     ] = 30.0,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
-    ] = False,
+    no_cache: NoCache = False,
     base_url: BaseUrl = None,
     runs_dir: RunsDir = None,
 ) -> None:

@@ -13,7 +13,32 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from llmcode.cli.app import app
-from llmcode.cli.options import RunsDir, new_run_config
+from llmcode.cli.options import (
+    BackendName,
+    BaseUrl,
+    Concurrency,
+    Evidence,
+    IdColumn,
+    ItemsFile,
+    Level,
+    Limit,
+    MaxReasks,
+    MaxTokens,
+    ModelPath,
+    Models,
+    NewRunId,
+    NoCache,
+    Rpm,
+    RunsDir,
+    Samples,
+    Seed,
+    Sheet,
+    TaxonomyFile,
+    Temperature,
+    TextColumns,
+    Tpm,
+    new_run_config,
+)
 from llmcode.coding.closed import Coder, code_items
 from llmcode.coding.costs import Budget, budget_for, estimate_items
 from llmcode.coding.lifecycle import check_resumable, finish_run, pending_items, start_run
@@ -28,77 +53,26 @@ console = Console(highlight=False)
 
 @app.command("code")
 def code(
-    taxonomy: Annotated[
-        Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy YAML.")
-    ] = None,
-    items: Annotated[
-        Path | None, typer.Option("--items", "-i", help="Items: CSV, JSONL, XLSX or Parquet.")
-    ] = None,
-    run_id: Annotated[str | None, typer.Option("--run-id", help="Name of the new run.")] = None,
+    taxonomy: TaxonomyFile = None,
+    items: ItemsFile = None,
+    run_id: NewRunId = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Continue this run.")] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Code only the first N items.")
-    ] = None,
-    backend: Annotated[
-        str | None,
-        typer.Option(
-            "--backend", help="openai or local [default: local unless a key or base URL is set]."
-        ),
-    ] = None,
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            help="Model name (openai) or label (local); repeat it to draw --samples from several models in turn.",
-        ),
-    ] = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint."),
-    ] = None,
-    model_path: Annotated[
-        Path | None,
-        typer.Option(
-            "--model-path", help="GGUF file for the local backend [default: bundled SmolLM2-135M]."
-        ),
-    ] = None,
-    id_column: Annotated[
-        str, typer.Option("--id-column", help="Column with item ids.")
-    ] = "item_id",
-    text_column: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--text-column", help="Text column(s), repeatable [default: text, or title + body]."
-        ),
-    ] = None,
-    sheet: Annotated[
-        str | None,
-        typer.Option("--sheet", help="Sheet of an .xlsx items file [default: the first]."),
-    ] = None,
-    level: Annotated[
-        str, typer.Option("--level", help="Code top-level categories or leaves: top|leaves.")
-    ] = "top",
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Requests in flight.")
-    ] = 8,
-    temperature: Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)] = 0.0,
-    max_tokens: Annotated[
-        int, typer.Option("--max-tokens", min=16, help="Answer token limit.")
-    ] = 512,
-    seed: Annotated[int | None, typer.Option("--seed", help="Sampling seed.")] = 0,
-    max_reasks: Annotated[
-        int, typer.Option("--max-reasks", min=0, help="Re-asks per item on invalid output.")
-    ] = 2,
-    samples: Annotated[
-        int, typer.Option("--samples", min=1, help="Codings per item (confidence = vote share).")
-    ] = 1,
-    evidence: Annotated[
-        str | None,
-        typer.Option(
-            "--evidence",
-            help="free: the model writes quotes; choice: it picks sentences of the item (constrained, never invented) [default: choice for local, free for openai].",
-        ),
-    ] = None,
+    limit: Limit = None,
+    backend: BackendName = None,
+    model: Models = None,
+    base_url: BaseUrl = None,
+    model_path: ModelPath = None,
+    id_column: IdColumn = "item_id",
+    text_column: TextColumns = None,
+    sheet: Sheet = None,
+    level: Level = "top",
+    concurrency: Concurrency = 8,
+    temperature: Temperature = 0.0,
+    max_tokens: MaxTokens = 512,
+    seed: Seed = 0,
+    max_reasks: MaxReasks = 2,
+    samples: Samples = 1,
+    evidence: Evidence = None,
     items_per_request: Annotated[
         int,
         typer.Option(
@@ -107,12 +81,8 @@ def code(
             help="Items per request: the codebook is sent once for K items.",
         ),
     ] = 1,
-    rpm: Annotated[
-        float | None, typer.Option("--rpm", help="Requests per minute the endpoint allows.")
-    ] = None,
-    tpm: Annotated[
-        float | None, typer.Option("--tpm", help="Prompt tokens per minute the endpoint allows.")
-    ] = None,
+    rpm: Rpm = None,
+    tpm: Tpm = None,
     batch: Annotated[
         bool,
         typer.Option(
@@ -143,9 +113,7 @@ def code(
             "--timeout", min=0.1, help="Seconds before a request is abandoned and retried."
         ),
     ] = 120.0,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
-    ] = False,
+    no_cache: NoCache = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Code items against a taxonomy; every code has a justification and verified evidence."""

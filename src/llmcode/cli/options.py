@@ -1,4 +1,10 @@
-"""Options shared by several commands, and the run config they freeze into."""
+"""Options shared by several commands (typer ``Annotated`` types), and what they build.
+
+A command declares ``model: Model = None`` instead of repeating the option; the defaults stay in
+each command's signature (they differ: open coding answers are shorter than closed ones).
+``new_run_config`` checks the coding options and freezes them into a ``RunConfig``;
+``backend_from_options`` makes the backend the options (or a run's config) ask for.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import typer
 
 from llmcode.errors import ConfigError
 from llmcode.items import ItemSet, load_items
+from llmcode.llm.backends import Backend, choose_backend_name, make_backend
 from llmcode.store.runs import RunConfig
 from llmcode.taxonomy.model import Taxonomy, load_taxonomy
 
@@ -19,6 +26,109 @@ RunsDir = Annotated[
     ),
 ]
 RunRef = Annotated[str, typer.Argument(help="Run id (in the runs dir) or a run directory.")]
+
+# what to code
+TaxonomyFile = Annotated[Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy YAML.")]
+ItemsFile = Annotated[
+    Path | None, typer.Option("--items", "-i", help="Items: CSV, JSONL, XLSX or Parquet.")
+]
+IdColumn = Annotated[str, typer.Option("--id-column", help="Column with item ids.")]
+TextColumns = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--text-column", help="Text column(s), repeatable [default: text, or title + body]."
+    ),
+]
+Sheet = Annotated[
+    str | None,
+    typer.Option("--sheet", help="Sheet of an .xlsx items file [default: the first]."),
+]
+Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Code only the first N items.")]
+Level = Annotated[
+    str, typer.Option("--level", help="Code top-level categories or leaves: top|leaves.")
+]
+NewRunId = Annotated[str | None, typer.Option("--run-id", help="Name of the new run.")]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Resume even though options differ from the run's (the manifest notes it)."
+    ),
+]
+
+# which model, and how to ask it
+BackendName = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        help="openai or local [default: the run's, else local unless a key or base URL is set].",
+    ),
+]
+Model = Annotated[str | None, typer.Option("--model", help="Model name (openai) or label (local).")]
+Models = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        help="Model name (openai) or label (local); repeat it to draw --samples from several "
+        "models in turn.",
+    ),
+]
+BaseUrl = Annotated[
+    str | None,
+    typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint."),
+]
+ModelPath = Annotated[
+    Path | None,
+    typer.Option(
+        "--model-path", help="GGUF file for the local backend [default: bundled SmolLM2-135M]."
+    ),
+]
+Concurrency = Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight.")]
+Temperature = Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)]
+MaxTokens = Annotated[int, typer.Option("--max-tokens", min=16, help="Answer token limit.")]
+Seed = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
+MaxReasks = Annotated[
+    int, typer.Option("--max-reasks", min=0, help="Re-asks per item on invalid output.")
+]
+Samples = Annotated[
+    int, typer.Option("--samples", min=1, help="Codings per item (confidence = vote share).")
+]
+Evidence = Annotated[
+    str | None,
+    typer.Option(
+        "--evidence",
+        help="free: the model writes quotes; choice: it picks sentences of the item "
+        "(constrained, never invented) [default: choice for local, free for openai].",
+    ),
+]
+Rpm = Annotated[
+    float | None, typer.Option("--rpm", help="Requests per minute the endpoint allows.")
+]
+Tpm = Annotated[
+    float | None, typer.Option("--tpm", help="Prompt tokens per minute the endpoint allows.")
+]
+NoCache = Annotated[
+    bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
+]
+
+
+def backend_from_options(
+    config: RunConfig | None,
+    backend: str | None,
+    model: str | None,
+    base_url: str | None,
+    model_path: Path | None,
+) -> Backend:
+    """The requested backend, else the one ``config`` (a run's) used, else the default."""
+    path = str(model_path) if model_path else None
+    if config is not None and backend is None:
+        return make_backend(
+            config.backend,
+            model=model or config.model,
+            base_url=base_url or config.base_url,
+            model_path=path or config.model_path,
+        )
+    name = choose_backend_name(backend, base_url)
+    return make_backend(name, model=model, base_url=base_url, model_path=path)
 
 
 def new_run_config(

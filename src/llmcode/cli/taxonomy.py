@@ -1,15 +1,33 @@
-"""`llmcode taxonomy check|show`."""
+"""`llmcode taxonomy check | show | propose | diff | map`: a taxonomy, its versions, crosswalks."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.tree import Tree
 
 from llmcode.cli.app import taxonomy_app
+from llmcode.cli.options import (
+    BackendName,
+    BaseUrl,
+    MaxReasks,
+    Model,
+    ModelPath,
+    NoCache,
+    RunRef,
+    RunsDir,
+    backend_from_options,
+)
+from llmcode.cli.running import run_async
+from llmcode.errors import ConfigError
+from llmcode.llm.cache import ResponseCache
+from llmcode.store.runs import RunStore
 from llmcode.taxonomy.model import Category, load_taxonomy
 
 console = Console(highlight=False)
@@ -55,3 +73,158 @@ def _add(tree: Tree, category: Category, details: bool) -> None:
             node.add(f'[dim]e.g. "{example.text}"[/]')
     for child in category.children:
         _add(node, child, details)
+
+
+@taxonomy_app.command("propose")
+def propose(
+    run_ref: RunRef,
+    output: Annotated[Path, typer.Option("--output", "-o", help="New taxonomy version to write.")],
+    changes: Annotated[
+        Path | None,
+        typer.Option("--changes", help="Change list [default: OUTPUT with .changes.md]."),
+    ] = None,
+    low_confidence: Annotated[
+        float,
+        typer.Option(
+            "--low-confidence", min=0.0, max=1.0, help="Items below this confidence are signals."
+        ),
+    ] = 0.5,
+    min_support: Annotated[
+        int, typer.Option("--min-support", min=1, help="Items an edit needs.")
+    ] = 2,
+    similarity: Annotated[
+        float,
+        typer.Option(
+            "--similarity",
+            min=0.0,
+            max=1.0,
+            help="TF-IDF similarity at which a suggestion refines an existing category.",
+        ),
+    ] = 0.2,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Propose edits (new, split, merge, sharpen) from none-fit and low-confidence items."""
+    from llmcode.coding.proposals import change_list
+    from llmcode.coding.proposals import propose as make_proposal
+    from llmcode.taxonomy.model import dump_taxonomy
+
+    run = RunStore(runs_dir).open(run_ref)
+    proposal = make_proposal(run, low_confidence, min_support, similarity)
+    changes = changes or output.with_name(output.name.removesuffix(".yaml") + ".changes.md")
+    header = (
+        f"{proposal.new.name} {proposal.new.version}: proposed by `llmcode taxonomy propose` "
+        f"from run {run.run_id}\nchanges and their evidence: {changes.name}"
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(dump_taxonomy(proposal.new, header=header), encoding="utf-8")
+    changes.write_text(change_list(proposal, output.name), encoding="utf-8")
+    table = Table(title=f"{len(proposal.edits)} proposed edit(s)", title_justify="left")
+    for column in ("kind", "categories", "edit", "items"):
+        table.add_column(column)
+    for edit in proposal.edits:
+        table.add_row(edit.kind, ", ".join(edit.targets), edit.title, ", ".join(edit.item_ids))
+    console.print(table)
+    console.print(f"[green]wrote[/] {output} and {changes}")
+
+
+@taxonomy_app.command("diff")
+def diff(
+    old: Annotated[Path, typer.Argument(help="Old taxonomy YAML.")],
+    new: Annotated[Path, typer.Argument(help="New taxonomy YAML.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Added, removed, renamed and redefined categories between two taxonomies."""
+    from llmcode.taxonomy.diff import diff_taxonomies
+
+    result = diff_taxonomies(load_taxonomy(old), load_taxonomy(new))
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+        return
+    console.print(
+        f"[bold]{result.old['name']} {result.old['version']}[/] -> "
+        f"[bold]{result.new['name']} {result.new['version']}[/]"
+    )
+    for ref in result.added:
+        console.print(f"[green]+ added[/]     {ref.id} ({ref.name})")
+    for ref in result.removed:
+        console.print(f"[red]- removed[/]   {ref.id} ({ref.name})")
+    for r in result.renamed:
+        console.print(
+            f"[yellow]~ renamed[/]   {r.old_id} ({r.old_name}) -> {r.new_id} ({r.new_name})"
+        )
+    for redefined in result.redefined:
+        console.print(f"[cyan]* redefined[/] {redefined.id}: {', '.join(redefined.fields)}")
+    for setting in result.settings:
+        console.print(f"[cyan]* changed[/]   {setting}")
+    if result.empty:
+        console.print("no differences")
+    else:
+        console.print(f"[dim]{len(result.unchanged)} categories unchanged[/]")
+
+
+@taxonomy_app.command("map")
+def map_command(
+    a: Annotated[Path, typer.Argument(help="Taxonomy A (mapped from).")],
+    b: Annotated[Path, typer.Argument(help="Taxonomy B (mapped to).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the crosswalk: .csv or .json.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    level: Annotated[
+        str, typer.Option("--level", help="Map top-level categories or leaves: top|leaves.")
+    ] = "top",
+    backend: BackendName = None,
+    model: Model = None,
+    base_url: BaseUrl = None,
+    model_path: ModelPath = None,
+    max_reasks: MaxReasks = 2,
+    no_cache: NoCache = False,
+    runs_dir: RunsDir = None,
+) -> None:
+    """LLM-assisted crosswalk: each category of A mapped to zero or more of B, justified."""
+    from llmcode.coding.crosswalk import Match, map_taxonomies
+
+    if level not in ("top", "leaves"):
+        raise ConfigError(f"--level must be top or leaves, not '{level}'")
+    if output is not None and output.suffix not in (".csv", ".json"):
+        raise ConfigError(f"{output}: the crosswalk is written as .csv or .json")
+    tax_a, tax_b = load_taxonomy(a), load_taxonomy(b)
+    llm = backend_from_options(None, backend, model, base_url, model_path)
+    cache = None if no_cache else ResponseCache(RunStore(runs_dir).root / ".cache")
+    result = run_async(
+        map_taxonomies(
+            tax_a,
+            tax_b,
+            llm,
+            "leaves" if level == "leaves" else "top",
+            cache,
+            max_reasks=max_reasks,
+        ),
+        [llm],
+    )
+    if output is not None:
+        if output.suffix == ".json":
+            output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+        else:
+            result.frame(tax_b).to_csv(output, index=False)
+    if as_json:
+        sys.stdout.write(result.model_dump_json(indent=2) + "\n")
+        return
+    table = Table(title=f"{tax_a.name} -> {tax_b.name}", title_justify="left")
+    for column in ("A", "B", "relation", "justification", "similarity", "status"):
+        table.add_column(column)
+    for mapping in result.mappings:
+        matches: list[Match | None] = [*mapping.matches] or [None]
+        for match in matches:
+            sim = "" if match is None or match.similarity is None else f"{match.similarity:.2f}"
+            table.add_row(
+                mapping.source,
+                match.code if match else "-",
+                match.relation if match else "",
+                match.justification if match else "",
+                sim,
+                mapping.status,
+            )
+    console.print(table)
+    if output is not None:
+        console.print(f"[green]wrote[/] {output}")
