@@ -85,6 +85,7 @@ class GoldAnalysis:
             "n_gold": self.n_gold,
             "sampling_record": self.sampling is not None,
             "method": "PPI++ (ppi-python): power-tuned prediction-powered inference, 95% CIs",
+            "lambda": {code: est.lam for code, est in self.prevalence.items()},
             "screening": {"ptm": _share_json(self.screening)} if self.screening else None,
             "resolution": _resolution_json(self.resolution) if self.resolution else None,
             "plan": self.plan,
@@ -272,8 +273,6 @@ def _share_json(est: MeanEstimates) -> dict[str, Any]:
         "classical": est.classical.to_json(),
         "ppi": est.ppi.to_json(),
         "effective_n": est.effective_n,
-        "n_gold": est.n_gold,
-        "lambda": est.lam,
     }
 
 
