@@ -180,3 +180,17 @@ def test_audit_of_a_single_sample_run_says_the_ranking_is_flat(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert "1 of 3 label(s) flagged" in result.output
     assert "one coding per item" in result.output
+
+
+def test_calibrate_shows_the_share_and_error_rate_above_each_threshold(workspace) -> None:
+    runs, codes = workspace
+    result = invoke("calibrate", "r1", "--human", codes, "--coder", "ana", "--json",
+                    "--threshold", "0.9", "--threshold", "0.5", "--runs-dir", runs)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = {row["threshold"]: row for row in json.loads(result.stdout)["thresholds"]}
+    # m1 has vote share 2/3; x1 and x2 are wrong at vote share 1
+    assert (rows[0.9]["n_above"], rows[0.9]["n_gold_above"], rows[0.9]["errors"]) == (8, 8, 2)
+    assert rows[0.9]["error_rate"] == 0.25 and rows[0.9]["share_above"] == pytest.approx(8 / 9)
+    assert (rows[0.5]["n_above"], rows[0.5]["errors"]) == (9, 2)
+    table = invoke("calibrate", "r1", "--human", codes, "--coder", "ana", "--runs-dir", runs)
+    assert "confidence thresholds" in table.output and "25.0%" in table.output

@@ -33,6 +33,7 @@ from llmcode.quality.calibration import (
     reliability_figure,
 )
 from llmcode.quality.confidence import self_agreement
+from llmcode.quality.thresholds import THRESHOLDS, ThresholdRow, item_confidences, threshold_table
 from llmcode.store.runs import RunStore
 
 console = Console(highlight=False)
@@ -114,9 +115,20 @@ def calibrate_run(
         Path | None,
         typer.Option("--plot", help="Also save the reliability diagram (PNG, SVG or PDF)."),
     ] = None,
+    threshold: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="Confidence threshold(s) for the threshold table, repeatable "
+            "[default: 0.5 0.6 0.7 0.8 0.9 0.95 1].",
+        ),
+    ] = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Expected calibration error and a reliability table of a run's confidences vs human codes."""
+    """Expected calibration error and a reliability table of a run's confidences vs human codes,
+    and for confidence thresholds the share of items above each and their error rate."""
     if confidence not in SOURCES:
         raise ConfigError(f"--confidence must be one of {', '.join(SOURCES)}, not '{confidence}'")
     run = RunStore(runs_dir).open(run_ref)
@@ -126,13 +138,21 @@ def calibrate_run(
     pairs, source = calibration_pairs(run, sets, confidence)  # type: ignore[arg-type]
     result = calibrate(pairs, source, bins)
     alpha = self_agreement(run)
+    frame, _ = item_confidences(run, sets, source)  # type: ignore[arg-type]
+    rows = threshold_table(frame, threshold or THRESHOLDS)
     if plot is not None:
         reliability_figure(result).savefig(plot, dpi=150)
     if as_json:
-        payload = {"run_id": run.run_id, **result.to_dict(), "self_agreement": alpha}
+        payload = {
+            "run_id": run.run_id,
+            **result.to_dict(),
+            "self_agreement": alpha,
+            "thresholds": [row.to_dict() for row in rows],
+        }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     _print_calibration(result, alpha, config.samples)
+    _print_thresholds(rows)
     if plot is not None:
         console.print(f"wrote {plot}", style="green")
 
@@ -203,6 +223,26 @@ def _print_calibration(result: Calibration, alpha: float | None, samples: int) -
         console.print(f"run-to-run α across {samples} samples: {alpha:.3f}")
     elif samples > 1:
         console.print(f"run-to-run α across {samples} samples: undefined (no variation)")
+
+
+def _print_thresholds(rows: list[ThresholdRow]) -> None:
+    table = Table(title="confidence thresholds", title_justify="left")
+    for column in ("≥ threshold", "items above", "share", "gold above", "error rate", "95% CI"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        interval = row.interval
+        table.add_row(
+            f"{row.threshold:g}", str(row.n_above), f"{row.share_above:.0%}",
+            str(row.n_gold_above),
+            "-" if row.error_rate is None else f"{row.error_rate:.1%}",
+            "-" if interval is None else f"{interval[0]:.1%}–{interval[1]:.1%}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        "above: verified, undisputed items whose every code has at least that confidence; "
+        "error: the code set differs from the human's (auto-accept with "
+        "`llmcode review RUN --auto-accept-above T`)"
+    )
 
 
 def _pct(value: float | None, n: int) -> str:

@@ -13,7 +13,7 @@ from llmcode.cli.app import app
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.review.queues import QUEUES, load_human_codes
 from llmcode.review.session import ReviewSession
-from llmcode.store.runs import DECISIONS, RunStore
+from llmcode.store.runs import DECISIONS, Run, RunStore
 
 console = Console(highlight=False)
 
@@ -46,10 +46,29 @@ def review(
             "--against", help="Human codes (item_id, coder, code) to show beside the model's."
         ),
     ] = None,
+    auto_accept_above: Annotated[
+        float | None,
+        typer.Option(
+            "--auto-accept-above",
+            min=0.0,
+            max=1.0,
+            help="Record automatic accepts for verified, undisputed items whose every code has "
+            "confidence at or above T (with the error estimate from --against), then stop.",
+        ),
+    ] = None,
+    coder: Annotated[
+        str | None,
+        typer.Option(
+            "--coder", help="With --auto-accept-above: whose codes in --against are the gold."
+        ),
+    ] = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """Review a run's codes from the keyboard (a accept, r reject, c change, u undo, ? help)."""
     run = RunStore(runs_dir).open(run_ref)
+    if auto_accept_above is not None:
+        _auto_accept(run, reviewer or default_reviewer(), auto_accept_above, against, coder)
+        return
     human = load_human_codes(against) if against is not None else None
     session = ReviewSession(run, reviewer or default_reviewer(), queue=queue, human=human)
     from llmcode.review.app import ReviewApp  # textual loads only when the TUI opens
@@ -61,3 +80,34 @@ def review(
         f"(accepted {p.accepted}, changed {p.changed}, rejected {p.rejected}); "
         f"decisions in {run.path / DECISIONS}"
     )
+
+
+def _auto_accept(
+    run: Run, reviewer: str, threshold: float, against: Path | None, coder: str | None
+) -> None:
+    from llmcode.codes import load_codes
+    from llmcode.quality.calibration import human_code_sets
+    from llmcode.review.triage import auto_accept
+
+    gold = None
+    if against is not None:
+        level = run.manifest().config.level
+        gold = human_code_sets(load_codes(against), run.taxonomy(), level, coder, str(against))
+    result = auto_accept(run, reviewer, threshold, gold)
+    row = result.estimate
+    console.print(
+        f"{reviewer}: accepted {len(result.decisions)} item(s) automatically at confidence "
+        f">= {threshold:g} ({result.source}); {row.n_above} of {row.n_items} coded item(s) are "
+        f"above it ({row.share_above:.0%}), {result.already_decided} already decided"
+    )
+    if row.error_rate is not None and row.interval is not None:
+        low, high = row.interval
+        console.print(
+            f"estimated error rate above {threshold:g}: {row.error_rate:.1%} "
+            f"({row.errors} of {row.n_gold_above} gold item(s); 95% CI {low:.1%}–{high:.1%})"
+        )
+    elif against is None:
+        console.print("[yellow]no error estimate[/]: pass --against HUMAN_CODES for one")
+    else:
+        console.print("[yellow]no error estimate[/]: no gold item is above the threshold")
+    console.print(f"next: llmcode review {run.run_id} --queue uncertain")

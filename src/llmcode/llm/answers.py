@@ -56,6 +56,8 @@ class CodeAssignment(BaseModel):
     justification: str = ""
     evidence: list[Span] = Field(default_factory=list)
     confidence: float | None = None
+    disputed: bool = False
+    """A second look (``--verify``) rejected this code; the record's ``checks`` say why."""
 
     @property
     def verified(self) -> bool:

@@ -1,14 +1,16 @@
 """Render chat messages from the templates in ``prompts/`` and hash them for provenance.
 
-The system message holds the instructions and the rendered codebook (identical for every item,
-so providers can cache the prefix); the user message holds the item last, delimited as data.
+The system message holds the instructions, the taxonomy's study ``context`` and the rendered
+codebook (identical for every item, so providers can cache the prefix); the user message holds
+the retrieved examples (if any) and then the item last, delimited as data. ``--prompts DIR``
+overrides any template by file name; the manifest records each template's hash.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ SYSTEM = "closed_coding.system.md"
 USER = "closed_coding.user.md"
 REASK = "reask.md"
 MULTI = "closed_coding.multi.md"
+VERIFY_SYSTEM = "verify.system.md"
+VERIFY_USER = "verify.user.md"
+CLOSED = (SYSTEM, USER, REASK, MULTI)
 
 
 def default_prompts_dir() -> Path:
@@ -38,6 +43,8 @@ class PromptSet:
 
     directory: Path
     templates: dict[str, str]
+    overrides: dict[str, Path] = field(default_factory=dict)
+    """Templates taken from a ``--prompts`` directory instead of the shipped ones."""
 
     @property
     def sha256(self) -> str:
@@ -45,6 +52,24 @@ class PromptSet:
         for name in sorted(self.templates):
             digest.update(name.encode() + b"\0" + self.templates[name].encode() + b"\0")
         return digest.hexdigest()[:16]
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        """Each template's own short hash, by file name."""
+        return {
+            name: hashlib.sha256(text.encode()).hexdigest()[:16]
+            for name, text in sorted(self.templates.items())
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """What a run manifest records about its prompts."""
+        return {
+            "directory": str(self.directory),
+            "sha256": self.sha256,
+            "templates": sorted(self.templates),
+            "hashes": self.hashes,
+            "overrides": {name: str(path) for name, path in sorted(self.overrides.items())},
+        }
 
     def render(self, name: str, **values: Any) -> str:
         return _compile(self.templates[name]).render(**values).strip()
@@ -57,18 +82,46 @@ def _compile(source: str) -> jinja2.Template:
 
 
 def load_prompts(
-    directory: Path | None = None, names: tuple[str, ...] = (SYSTEM, USER, REASK, MULTI)
+    directory: Path | None = None,
+    names: tuple[str, ...] = CLOSED,
+    overrides: Path | None = None,
 ) -> PromptSet:
-    """Read the named templates from ``directory`` (default: the shipped ones)."""
+    """Read the named templates from ``directory`` (default: the shipped ones); a file of the
+    same name in ``overrides`` (``--prompts DIR``) replaces the shipped one."""
     directory = directory or default_prompts_dir()
+    if overrides is not None:
+        check_overrides(overrides, directory)
     templates = {}
+    replaced: dict[str, Path] = {}
     for name in names:
         path = directory / name
+        if overrides is not None and (overrides / name).is_file():
+            path = replaced[name] = overrides / name
         try:
             templates[name] = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read prompt template ({exc})") from exc
-    return PromptSet(directory=directory, templates=templates)
+        try:
+            _compile(templates[name])
+        except jinja2.TemplateSyntaxError as exc:
+            raise ConfigError(
+                f"{path}:{exc.lineno}: not a valid Jinja2 template ({exc.message})"
+            ) from exc
+    return PromptSet(directory=directory, templates=templates, overrides=replaced)
+
+
+def check_overrides(overrides: Path, directory: Path | None = None) -> None:
+    """A ``--prompts`` directory exists and names only templates that exist (catches typos)."""
+    directory = directory or default_prompts_dir()
+    if not overrides.is_dir():
+        raise ConfigError(f"{overrides}: --prompts needs a directory of templates")
+    shipped = {p.name for p in directory.glob("*.md")}
+    unknown = sorted(p.name for p in overrides.glob("*.md") if p.name not in shipped)
+    if unknown:
+        raise ConfigError(
+            f"{overrides}: no shipped template is called {', '.join(unknown)}",
+            hint=f"templates: {', '.join(sorted(shipped))}",
+        )
 
 
 def system_message(prompts: PromptSet, taxonomy: Taxonomy, level: Level = "top") -> dict[str, str]:
@@ -79,14 +132,31 @@ def system_message(prompts: PromptSet, taxonomy: Taxonomy, level: Level = "top")
         categories=taxonomy.targets(level),
         level=level,
         multi_label=taxonomy.multi_label,
+        context=taxonomy.context.strip(),
     )
     return {"role": "system", "content": content}
 
 
-def item_message(prompts: PromptSet, item_id: str, text: str) -> dict[str, str]:
-    """The item, delimited as data; tags inside the text are neutralised."""
-    safe = text.replace("</item>", "</ item>").replace("<item", "< item")
-    return {"role": "user", "content": prompts.render(USER, item_id=item_id, text=safe)}
+def item_message(
+    prompts: PromptSet,
+    item_id: str,
+    text: str,
+    examples: list[dict[str, str]] | None = None,
+) -> dict[str, str]:
+    """The item, delimited as data, after the retrieved examples (``item_id``, ``text``,
+    ``codes``) if any; tags inside texts are neutralised."""
+    shown = [{**e, "text": _neutral(e["text"])} for e in examples or []]
+    content = prompts.render(USER, item_id=item_id, text=_neutral(text), examples=shown)
+    return {"role": "user", "content": content}
+
+
+def _neutral(text: str) -> str:
+    return (
+        text.replace("</item>", "</ item>")
+        .replace("<item", "< item")
+        .replace("</example>", "</ example>")
+        .replace("<example", "< example")
+    )
 
 
 def reask_message(prompts: PromptSet, problems: list[str]) -> dict[str, str]:

@@ -1,9 +1,10 @@
 """What a review goes through: the items of a run with their codings, and the queues over them.
 
 A queue is a named function that orders and filters a run's ``ReviewItem`` list. The registry
-``QUEUES`` holds ``all``, ``low-confidence``, ``disagreement``, ``unverified``, ``errors`` and
-``audit``; add one with ``@register_queue("name")``. Human codes (``--against``) are read from
-a long-format file (item_id, coder, code) and shown beside the model's.
+``QUEUES`` holds ``all``, ``low-confidence``, ``disagreement``, ``unverified``, ``errors``,
+``audit`` and ``uncertain``; add one with ``@register_queue("name")``. Human codes
+(``--against``) are read from a long-format file (item_id, coder, code) and shown beside the
+model's.
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ class ReviewItem:
             and not (c.get("evidence") and all(s.get("verified") for s in c["evidence"]))
             for c in self._codes()
         )
+
+    @property
+    def disputed(self) -> bool:
+        """A second look (``--verify``) rejected one of the model's codes."""
+        return any(c.get("disputed") for c in self._codes())
 
     @property
     def disagrees(self) -> bool:
@@ -188,6 +194,20 @@ def audit(items: list[ReviewItem], run: Run) -> list[ReviewItem]:
             item = ReviewItem(item.item_id, item.text, item.metadata, item._raw, human, item.source)
         out[item_id] = item
     return list(out.values())
+
+
+@register_queue("uncertain")
+def uncertain(items: list[ReviewItem], run: Run) -> list[ReviewItem]:
+    """Every item, most uncertain first: a disputed code, samples or models that disagree, and
+    low confidence each add to the uncertainty (1 - confidence; 1 without one)."""
+
+    def score(item: ReviewItem) -> float:
+        confidence = item.confidence
+        samples = item._raw.get("samples", []) if item._raw else []
+        split = len({tuple(sorted(s.get("codes", []))) for s in samples}) > 1
+        return (1.0 if confidence is None else 1.0 - confidence) + item.disputed + split
+
+    return sorted(items, key=lambda i: -score(i))
 
 
 def load_review_items(run: Run, human: HumanCodes | None = None) -> list[ReviewItem]:

@@ -24,6 +24,18 @@ VERDICTS = ("accept", "reject", "change")
 COLUMNS = ["item_id", "coder", "code", "memo", "action"]
 
 
+class Automatic(BaseModel):
+    """How an automatic accept was made (``review --auto-accept-above T``)."""
+
+    threshold: float
+    confidence: float
+    source: str = "stated"
+    error_rate: float | None = None
+    """Error rate of the gold items at or above the threshold (None without gold items)."""
+    error_high: float | None = None
+    n_gold: int = 0
+
+
 class Decision(BaseModel):
     """One line of ``decisions.jsonl``: who decided what about which item, and when.
 
@@ -39,6 +51,7 @@ class Decision(BaseModel):
     memo: str = ""
     suggested: list[str] = Field(default_factory=list)
     undone: Action | None = None  # for an undo: the action it took back
+    automatic: Automatic | None = None  # set when no person looked at the item
 
 
 class Ledger:
@@ -113,7 +126,8 @@ def load_decisions(run: Run) -> list[Decision]:
 
 def append_decision(run: Run, decision: Decision) -> None:
     """Append one decision and make it durable (flush + fsync) before returning."""
-    append_line(run.path / DECISIONS, decision.model_dump_json())
+    exclude = None if decision.automatic is not None else {"automatic"}  # a person's: as before
+    append_line(run.path / DECISIONS, decision.model_dump_json(exclude=exclude))
 
 
 def replay(decisions: list[Decision]) -> dict[str, Ledger]:

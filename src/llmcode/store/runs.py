@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from llmcode.errors import RunStoreError
 from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment, SuggestedCode
+from llmcode.llm.checks import CodeCheck
 from llmcode.taxonomy.model import Level, Taxonomy, load_taxonomy
 
 MANIFEST = "manifest.json"
@@ -67,6 +68,15 @@ class RunConfig(BaseModel):
     max_cost: float | None = Field(default=None, ge=0)
     timeout: float = Field(default=120.0, gt=0)
     more_models: tuple[str, ...] = ()
+    examples: str | None = None
+    """Example codes (``--examples``): a long-format file or a reviewed run directory."""
+    examples_items: str | None = None
+    examples_coder: str | None = None
+    shots: int = Field(default=4, ge=0)
+    splits: str | None = None
+    """Item splits (item_id, split); items of the ``test`` split are never examples."""
+    prompts_dir: str | None = None
+    verify: Literal["off", "flag", "drop"] = "off"
 
 
 class Sample(BaseModel):
@@ -97,6 +107,10 @@ class CodingRecord(BaseModel):
     samples: list[Sample] = Field(default_factory=list)
     probabilities: dict[str, float] = Field(default_factory=dict)
     """Probability of each chosen code from token log-probabilities (empty when none given)."""
+    examples: list[str] = Field(default_factory=list)
+    """Ids of the retrieved examples shown with the item (``--examples``)."""
+    checks: list[CodeCheck] = Field(default_factory=list)
+    """The second look at each assigned code (``--verify``)."""
     finished_at: datetime = Field(default_factory=now)
 
 

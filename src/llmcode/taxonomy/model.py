@@ -66,6 +66,9 @@ class Taxonomy(BaseModel):
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     description: str = ""
+    context: str = ""
+    """Study context for the coder (who coded what, the unit of analysis, decision rules);
+    rendered into the system prompt."""
     multi_label: bool = False
     categories: list[Category] = Field(min_length=1)
 
@@ -98,7 +101,10 @@ class Taxonomy(BaseModel):
 
     def fingerprint(self) -> str:
         """A short content hash: equal for taxonomies that code the same way."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        data = self.model_dump(mode="json")
+        if not data["context"]:  # taxonomies from before the field keep their fingerprint
+            del data["context"]
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -141,8 +147,11 @@ def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
 
 def dump_taxonomy(taxonomy: Taxonomy, header: str = "") -> str:
     """YAML text for a taxonomy (optionally after a comment header), loadable again."""
+    data = taxonomy.model_dump(mode="json", exclude_defaults=False)
+    if not data["context"]:
+        del data["context"]
     body = yaml.safe_dump(
-        taxonomy.model_dump(mode="json", exclude_defaults=False),
+        data,
         sort_keys=False,
         allow_unicode=True,
         width=100,

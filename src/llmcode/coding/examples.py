@@ -1,0 +1,276 @@
+"""Retrieved few-shot examples: the researcher's own codes, chosen per item by similarity.
+
+An ``ExamplePool`` holds coded items (human codes in the long format, or a reviewed run's
+accepted and changed decisions) with their texts. For each item to code, ``select`` returns up
+to K pool entries that are similar to it **and** cover different codes: maximal marginal
+relevance (``mmr``: relevance minus redundancy, with a bonus for a code not shown yet) or
+per-label quotas (``quota``: the best entry of each code in turn, codes ordered by their best
+similarity). The item itself (same id or same text) is never shown, nor any item of a guarded
+test split. Similarity is TF-IDF cosine over word uni- and bigrams (offline, instant); ties
+break by pool order, so a selection is stable across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from llmcode.codes import load_codes
+from llmcode.errors import CodesError, ConfigError
+from llmcode.items import Item, read_table
+
+Strategy = Literal["mmr", "quota"]
+STRATEGIES: tuple[str, ...] = ("mmr", "quota")
+TEST_SPLIT = "test"
+CANDIDATES = 50
+"""MMR looks at this many most similar entries (or 10 * K)."""
+SHOT_CHARS = 400
+"""Longest text shown for one example (title first, then the body, cut at a word)."""
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One coded item that can be shown as an example."""
+
+    item_id: str
+    text: str
+    codes: tuple[str, ...]
+
+    @property
+    def short(self) -> str:
+        """The text compacted for a prompt: whitespace folded, cut at ``SHOT_CHARS``."""
+        return compact_text(self.text, SHOT_CHARS)
+
+
+def compact_text(text: str, limit: int = SHOT_CHARS) -> str:
+    """Fold whitespace and cut at a word boundary before ``limit`` characters (adds "…")."""
+    folded = " ".join(text.split())
+    if len(folded) <= limit:
+        return folded
+    cut = folded[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.") + " …"
+
+
+@dataclass
+class ExamplePool:
+    """Coded items to draw examples from, with a TF-IDF index over their texts."""
+
+    shots: list[Shot]
+    source: str = ""
+    strategy: Strategy = "mmr"
+    diversity: float = 0.3
+    _vectorizer: object = field(init=False, repr=False, default=None)
+    _matrix: object = field(init=False, repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"example strategy must be one of {', '.join(STRATEGIES)}")
+        if not self.shots:
+            raise CodesError(
+                f"{self.source or 'examples'}: no coded items to draw examples from",
+                hint="check --examples, --examples-coder and --examples-items",
+            )
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self._vectorizer = TfidfVectorizer(
+            ngram_range=(1, 2), sublinear_tf=True, min_df=1, token_pattern=r"(?u)\b\w\w+\b"
+        )
+        self._matrix = self._vectorizer.fit_transform([s.text for s in self.shots])  # type: ignore[attr-defined]
+        self._norms = {_norm(s.text): n for n, s in enumerate(self.shots)}
+
+    @property
+    def sha256(self) -> str:
+        """A short hash of the pool's ids, codes and texts (recorded in the run manifest)."""
+        digest = hashlib.sha256()
+        for shot in self.shots:
+            digest.update(f"{shot.item_id}\0{','.join(shot.codes)}\0{shot.text}\0".encode())
+        return digest.hexdigest()[:16]
+
+    def describe(self) -> dict[str, object]:
+        """What the manifest records about the pool."""
+        codes = sorted({c for s in self.shots for c in s.codes})
+        return {
+            "source": self.source,
+            "sha256": self.sha256,
+            "n_items": len(self.shots),
+            "codes": codes,
+            "similarity": "tfidf",
+            "strategy": self.strategy,
+        }
+
+    def similarities(self, text: str) -> np.ndarray:
+        """Cosine similarity of ``text`` to each pool entry."""
+        query = self._vectorizer.transform([text])  # type: ignore[attr-defined]
+        return np.asarray((self._matrix @ query.T).toarray()).ravel()  # type: ignore[operator]
+
+    def select(self, item: Item, k: int) -> list[Shot]:
+        """Up to ``k`` examples for ``item``: similar, diverse in codes, never the item itself."""
+        if k <= 0:
+            return []
+        sims = self.similarities(item.text)
+        same = self._norms.get(_norm(item.text))
+        allowed = [
+            n for n, shot in enumerate(self.shots) if shot.item_id != item.item_id and n != same
+        ]
+        if self.strategy == "quota":
+            chosen = _by_quota(allowed, sims, self.shots, k)
+        else:
+            chosen = _by_mmr(allowed, sims, self._matrix, self.shots, k, self.diversity)
+        return [self.shots[n] for n in chosen]
+
+
+def _by_mmr(
+    allowed: list[int],
+    sims: np.ndarray,
+    matrix: object,
+    shots: list[Shot],
+    k: int,
+    diversity: float,
+) -> list[int]:
+    """Greedy MMR over the ``CANDIDATES`` most similar entries: relevance - diversity * (max
+    similarity to a chosen entry), plus a bonus of ``diversity`` for codes not shown yet."""
+    ranked = sorted(allowed, key=lambda n: (-sims[n], n))[: max(CANDIDATES, 10 * k)]
+    if not ranked:
+        return []
+    pairwise = np.asarray((matrix[ranked] @ matrix[ranked].T).toarray())  # type: ignore[index]
+    chosen: list[int] = []  # positions in ranked
+    seen_codes: set[str] = set()
+    while len(chosen) < min(k, len(ranked)):
+        best, best_score = -1, -np.inf
+        for pos, n in enumerate(ranked):
+            if pos in chosen:
+                continue
+            redundancy = float(pairwise[pos, chosen].max()) if chosen else 0.0
+            novel = 0.0 if set(shots[n].codes) <= seen_codes else 1.0
+            score = (1 - diversity) * sims[n] - diversity * redundancy + diversity * novel
+            if score > best_score + 1e-12:
+                best, best_score = pos, score
+        chosen.append(best)
+        seen_codes.update(shots[ranked[best]].codes)
+    return [ranked[pos] for pos in chosen]
+
+
+def _by_quota(allowed: list[int], sims: np.ndarray, shots: list[Shot], k: int) -> list[int]:
+    """Round-robin over codes (ordered by their best similarity), each time that code's next
+    most similar entry; an entry with several codes counts for its first."""
+    ranked = sorted(allowed, key=lambda n: (-sims[n], n))
+    per_code: dict[str, list[int]] = {}
+    for n in ranked:
+        per_code.setdefault(shots[n].codes[0] if shots[n].codes else "", []).append(n)
+    queues = list(per_code.values())  # already in order of each code's best similarity
+    chosen: list[int] = []
+    while len(chosen) < k and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < k:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def load_splits(path: str | Path) -> dict[str, str]:
+    """Item splits from a table with columns ``item_id`` and ``split`` (e.g. from `sample`)."""
+    frame = read_table(path, error=ConfigError)
+    columns = {c.strip().lower(): c for c in frame.columns}
+    missing = [c for c in ("item_id", "split") if c not in columns]
+    if missing:
+        raise ConfigError(
+            f"{path}: no column {', '.join(repr(c) for c in missing)}; "
+            f"columns are: {', '.join(frame.columns)}",
+            hint="a split file has one row per item: item_id, split (train/dev/test)",
+        )
+    return {
+        str(row[columns["item_id"]]).strip(): str(row[columns["split"]]).strip().lower()
+        for _, row in frame.iterrows()
+    }
+
+
+def guarded_ids(splits: dict[str, str] | None) -> set[str]:
+    """Item ids of the guarded test split: never shown as examples."""
+    return {item_id for item_id, split in (splits or {}).items() if split == TEST_SPLIT}
+
+
+def pool_from_codes(
+    codes: dict[str, list[str]],
+    items: Iterable[Item],
+    *,
+    exclude: set[str] | None = None,
+    source: str = "",
+    strategy: Strategy = "mmr",
+) -> ExamplePool:
+    """A pool from codes by item id and the items holding their texts (input order kept)."""
+    exclude = exclude or set()
+    shots = [
+        Shot(item.item_id, item.text, tuple(codes[item.item_id]))
+        for item in items
+        if item.item_id in codes and codes[item.item_id] and item.item_id not in exclude
+    ]
+    return ExamplePool(shots, source=source, strategy=strategy)
+
+
+def read_example_codes(path: str | Path, coder: str | None = None) -> dict[str, list[str]]:
+    """Codes by item from a long-format file (one coder: ``coder``, or the only one there)."""
+    frame = load_codes(path).dropna(subset=["code"])
+    coders = list(dict.fromkeys(frame["coder"]))
+    if coder is None:
+        if len(coders) > 1:
+            raise CodesError(
+                f"{path}: codes by several coders ({', '.join(coders)})",
+                hint="choose one with --examples-coder NAME",
+            )
+    elif coder not in coders:
+        raise CodesError(
+            f"{path}: no codes by coder '{coder}'", hint=f"coders in the file: {', '.join(coders)}"
+        )
+    else:
+        frame = frame[frame["coder"] == coder]
+    out: dict[str, list[str]] = {}
+    for item_id, code in frame[["item_id", "code"]].itertuples(index=False):
+        codes = out.setdefault(item_id, [])
+        if code not in codes:
+            codes.append(code)
+    return out
+
+
+def render_shots(shots: list[Shot]) -> list[dict[str, str]]:
+    """Template-ready examples: id, compact text and the codes joined by ", "."""
+    return [{"item_id": s.item_id, "text": s.short, "codes": ", ".join(s.codes)} for s in shots]
+
+
+def load_example_pool(
+    codes: str | Path,
+    items: Iterable[Item],
+    *,
+    coder: str | None = None,
+    splits: dict[str, str] | None = None,
+    strategy: Strategy = "mmr",
+) -> ExamplePool:
+    """The pool for ``--examples CODES``: a long-format codes file, or a reviewed run directory
+    (its accepted and changed decisions; texts from the run unless ``items`` has them)."""
+    path = Path(codes)
+    items = list(items)
+    if path.is_dir():
+        from llmcode.store.decisions import reviewed_codes
+        from llmcode.store.runs import Run
+
+        run = Run(path)
+        frame = reviewed_codes(run, coder)
+        frame = frame[frame["action"].isin(["accept", "change"])]
+        by_item: dict[str, list[str]] = {}
+        for item_id, code in frame[["item_id", "code"]].itertuples(index=False):
+            by_item.setdefault(item_id, []).append(code)
+        known = {item.item_id for item in items}
+        items += [item for item in run.items() if item.item_id not in known]
+    else:
+        by_item = read_example_codes(path, coder)
+    return pool_from_codes(
+        by_item, items, exclude=guarded_ids(splits), source=str(codes), strategy=strategy
+    )

@@ -1,0 +1,66 @@
+"""Routed review: the uncertain queue's order and automatic accepts above a threshold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from llmcode.review.queues import build_queue, load_review_items
+from llmcode.review.session import ReviewSession
+from llmcode.review.triage import auto_accept
+from llmcode.store.decisions import load_decisions
+from llmcode.store.runs import DECISIONS, CodingRecord, Run
+from tests.review.test_review_session import make_run
+
+
+def add(run: Run, item_id: str, **update) -> None:
+    record = run.latest_codings()[item_id]
+    run.append_coding(CodingRecord.model_validate(record.model_dump() | update))
+
+
+def test_the_uncertain_queue_puts_disputed_split_and_unsure_items_first(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    # i1: 0.9, i2: 0.8 with split samples, i3: 0.4, i4: error (no confidence); a dispute
+    # weighs as much as split samples
+    order = [i.item_id for i in build_queue("uncertain", load_review_items(run), run)]
+    assert order == ["i2", "i4", "i3", "i1"]
+    codes = run.latest_codings()["i1"].codes
+    add(run, "i1", codes=[codes[0].model_copy(update={"disputed": True}).model_dump()])
+    order = [i.item_id for i in build_queue("uncertain", load_review_items(run), run)]
+    assert order == ["i2", "i1", "i4", "i3"]
+
+
+def test_auto_accept_marks_its_decisions_with_threshold_and_estimate(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    gold = {"i1": {"usage"}, "i2": {"usage"}, "i3": {"performance"}}
+    result = auto_accept(run, "ana", 0.4, gold)  # vote shares: i1 1.0, i2 0.5, i3 1.0
+    assert [d.item_id for d in result.decisions] == ["i1", "i2"]  # i3 is unverified
+    first = json.loads((run.path / DECISIONS).read_text().splitlines()[0])
+    assert first["action"] == "accept" and first["codes"] == ["usage"]
+    assert first["automatic"] == {
+        "threshold": 0.4,
+        "confidence": 1.0,
+        "source": "vote",
+        "error_rate": 0.5,
+        "error_high": result.estimate.interval[1],
+        "n_gold": 2,
+    }
+    assert result.estimate.errors == 1 and result.estimate.share_above == 2 / 3
+
+
+def test_auto_accept_leaves_decided_and_disputed_items_alone(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    session = ReviewSession(run, "ana")
+    session.reject()  # i1, by hand
+    codes = run.latest_codings()["i2"].codes
+    add(run, "i2", codes=[codes[0].model_copy(update={"disputed": True}).model_dump()])
+    result = auto_accept(run, "ana", 0.5)
+    assert result.decisions == [] and result.already_decided == 1
+    assert result.estimate.error_rate is None
+    assert [d.action for d in load_decisions(run)] == ["reject"]
+
+
+def test_a_persons_decision_line_has_no_automatic_key(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    ReviewSession(run, "ana").accept()
+    assert "automatic" not in json.loads((run.path / DECISIONS).read_text())
