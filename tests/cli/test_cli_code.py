@@ -231,3 +231,16 @@ def test_code_batch_writes_batch_jsonl_instead_of_asking(cli, tmp_path):
         and first["body"]["response_format"]["type"] == "json_schema"
     )
     assert "llmcode batch submit bb" in result.output
+
+
+def test_with_several_items_per_request_the_manifest_counts_each_paid_call_once(cli, tmp_path):
+    with TestServer(ServerConfig()) as server:
+        result = cli(*code_args(server, tmp_path, "--items-per-request", "2", "--samples", "2"))
+        stats = server.stats
+    assert result.exit_code == 0, result.output
+    run = RunStore(tmp_path).open("r1")
+    usage = run.manifest().usage
+    assert usage["calls"] == stats.paid_calls
+    assert usage["prompt_tokens"] == stats.prompt_tokens
+    assert usage["completion_tokens"] == stats.completion_tokens
+    assert all(len(r.samples) == 2 for r in run.latest_codings().values())
