@@ -1,10 +1,14 @@
-"""Closed coding: each item against the taxonomy, with re-asks, samples, concurrency and resume.
+"""Closed coding: items against the taxonomy, with re-asks, samples, several models, concurrency.
 
-Per item: render the messages, ask the backend (through the response cache), check the answer
-(schema, taxonomy codes, verbatim evidence); on problems re-ask up to ``max_reasks`` times with
-the problems listed. What still fails is stored flagged (``unverified``, ``invalid``) or as an
-``error`` — every item gets a record. With ``samples`` > 1 several codings are drawn and each
-code's confidence becomes its vote share.
+Per item: render the messages and go through the ask loop (:func:`llmcode.llm.ask.ask`: the
+response cache, the checks — schema, taxonomy codes, verbatim evidence — and up to
+``max_reasks`` re-asks listing the problems). What still fails is stored flagged
+(``unverified``, ``invalid``) or as an ``error`` — every item gets a record. With ``samples`` > 1
+several codings are drawn (in turn from each model) and each code's confidence becomes its vote
+share. With ``items_per_request`` > 1 the same happens for K items in one request per sample
+(:mod:`llmcode.coding.multiitem`); each record counts its share of the request's usage, and
+what the request does not settle — or all of it, when it fails for good — is coded one item at
+a time.
 """
 
 from __future__ import annotations

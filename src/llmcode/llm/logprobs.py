@@ -2,6 +2,8 @@
 
 A code's probability is the joint probability of the tokens that spell its value (and the
 closing quote) in the answer. Backends that return log-probabilities (openai, local) feed it.
+In a multi-item answer each entry's codes are read from the tokens that spell that entry only,
+so two items with the same code each get their own probability.
 """
 
 from __future__ import annotations
