@@ -26,8 +26,16 @@ USER = "crosswalk.user.md"
 REASK = "crosswalk.reask.md"
 TEMPLATES = (SYSTEM, USER, REASK)
 RELATIONS = ("equivalent", "broader", "narrower", "overlap")
-COLUMNS = ["source", "source_name", "target", "target_name", "relation", "justification",
-           "similarity", "status"]  # fmt: skip
+COLUMNS = [
+    "source",
+    "source_name",
+    "target",
+    "target_name",
+    "relation",
+    "justification",
+    "similarity",
+    "status",
+]
 
 
 class Match(BaseModel):
@@ -69,13 +77,17 @@ class Crosswalk(BaseModel):
             matches: list[Match | None] = [*m.matches] or [None]
             for match in matches:
                 rows.append(
-                    {"source": m.source, "source_name": m.name,
-                     "target": match.code if match else "",
-                     "target_name": names.get(match.code, "") if match else "",
-                     "relation": match.relation if match else "",
-                     "justification": match.justification if match else "",
-                     "similarity": match.similarity if match else None, "status": m.status}
-                )  # fmt: skip
+                    {
+                        "source": m.source,
+                        "source_name": m.name,
+                        "target": match.code if match else "",
+                        "target_name": names.get(match.code, "") if match else "",
+                        "relation": match.relation if match else "",
+                        "justification": match.justification if match else "",
+                        "similarity": match.similarity if match else None,
+                        "status": m.status,
+                    }
+                )
         return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -116,9 +128,15 @@ def _check(content: str, codes: set[str]) -> tuple[_Answer | None, list[str], bo
 
 
 async def map_category(
-    category: Category, b_codes: list[str], system: str, source: str, backend: Backend,
-    prompts: PromptSet, cache: ResponseCache | None = None, max_reasks: int = 2,
-) -> Mapping:  # fmt: skip
+    category: Category,
+    b_codes: list[str],
+    system: str,
+    source: str,
+    backend: Backend,
+    prompts: PromptSet,
+    cache: ResponseCache | None = None,
+    max_reasks: int = 2,
+) -> Mapping:
     """Map one category of A; failures become a flagged entry, never a missing one."""
     safe = category.model_copy(
         update={"definition": category.definition.replace("</category>", "</ category>")}
@@ -131,28 +149,41 @@ async def map_category(
             crosswalk_schema(b_codes),
             lambda content: _check(content, set(b_codes)),
             reask=lambda problems: prompts.render(REASK, problems=problems),
-            cache=cache, schema_name="crosswalk", max_reasks=max_reasks, max_tokens=384,
-        )  # fmt: skip
+            cache=cache,
+            schema_name="crosswalk",
+            max_reasks=max_reasks,
+            max_tokens=384,
+        )
     except BackendError as exc:
-        return Mapping(source=category.id, name=category.name, status="error",
-                       problems=[exc.message])  # fmt: skip
+        return Mapping(
+            source=category.id, name=category.name, status="error", problems=[exc.message]
+        )
     if asked.value is None:
-        return Mapping(source=category.id, name=category.name, status="invalid",
-                       problems=asked.problems)  # fmt: skip
+        return Mapping(
+            source=category.id, name=category.name, status="invalid", problems=asked.problems
+        )
     kept: dict[str, Match] = {}
     for match in asked.value.matches:
         if match.code in b_codes:
             kept.setdefault(match.code, match)
     return Mapping(
-        source=category.id, name=category.name, matches=list(kept.values()),
-        status="unverified" if asked.problems else "ok", problems=asked.problems,
-    )  # fmt: skip
+        source=category.id,
+        name=category.name,
+        matches=list(kept.values()),
+        status="unverified" if asked.problems else "ok",
+        problems=asked.problems,
+    )
 
 
 async def map_taxonomies(
-    a: Taxonomy, b: Taxonomy, backend: Backend, level: Level = "top",
-    cache: ResponseCache | None = None, prompts: PromptSet | None = None, max_reasks: int = 2,
-) -> Crosswalk:  # fmt: skip
+    a: Taxonomy,
+    b: Taxonomy,
+    backend: Backend,
+    level: Level = "top",
+    cache: ResponseCache | None = None,
+    prompts: PromptSet | None = None,
+    max_reasks: int = 2,
+) -> Crosswalk:
     """Map every target category of ``a`` (at ``level``) onto the target categories of ``b``."""
     prompts = prompts or load_prompts(names=TEMPLATES)
     b_targets = b.targets(level)
@@ -164,9 +195,11 @@ async def map_taxonomies(
     ]
     _add_similarity(mappings, a, b_targets)
     return Crosswalk(
-        a={"name": a.name, "version": a.version}, b={"name": b.name, "version": b.version},
-        backend=backend.describe(), mappings=mappings,
-    )  # fmt: skip
+        a={"name": a.name, "version": a.version},
+        b={"name": b.name, "version": b.version},
+        backend=backend.describe(),
+        mappings=mappings,
+    )
 
 
 def _add_similarity(mappings: list[Mapping], a: Taxonomy, b_targets: list[Category]) -> None:

@@ -91,7 +91,7 @@ def open_schema(
         },
         "required": ["name", "definition", "evidence"],
         "additionalProperties": False,
-    }  # fmt: skip
+    }
     return {
         "type": "object",
         "properties": {
@@ -192,17 +192,24 @@ class OpenCoder:
                 assignments[code.code].evidence.extend(spans)
                 continue
             assignments[code.code] = CodeAssignment(
-                code=code.code, justification=definition or code.definition,
+                code=code.code,
+                justification=definition or code.definition,
                 evidence=spans,
-            )  # fmt: skip
+            )
         self.codes.counts.update(list(assignments))
         status = "invalid" if asked.fatal else ("unverified" if problems else "ok")
         record = CodingRecord(
-            item_id=item.item_id, status=status, codes=list(assignments.values()),
-            problems=problems, raw=None if status == "ok" else asked.raw, attempts=asked.attempts,
-            model=asked.model or self.backend.model, prompt_tokens=asked.prompt_tokens,
-            completion_tokens=asked.completion_tokens, cached_calls=asked.cached_calls,
-        )  # fmt: skip
+            item_id=item.item_id,
+            status=status,
+            codes=list(assignments.values()),
+            problems=problems,
+            raw=None if status == "ok" else asked.raw,
+            attempts=asked.attempts,
+            model=asked.model or self.backend.model,
+            prompt_tokens=asked.prompt_tokens,
+            completion_tokens=asked.completion_tokens,
+            cached_calls=asked.cached_calls,
+        )
         return record, created
 
 

@@ -133,9 +133,11 @@ def default_n_themes(n_codes: int) -> int:
 
 
 def group_codes(
-    codes: list[CodeSummary], n_themes: int | None = None, embedder: Embedder = "tfidf",
+    codes: list[CodeSummary],
+    n_themes: int | None = None,
+    embedder: Embedder = "tfidf",
     model: str | None = None,
-) -> list[list[CodeSummary]]:  # fmt: skip
+) -> list[list[CodeSummary]]:
     """Cluster the codes into ``n_themes`` groups, largest (by items) first."""
     if not codes:
         return []
@@ -158,8 +160,11 @@ class _ThemeAnswer(BaseModel):
 def theme_schema(n_quotes: int) -> dict[str, Any]:
     """JSON schema of one group's category; examples are quote numbers (an enum)."""
     texts = {"type": "array", "items": {"type": "string"}, "maxItems": 3}
-    picks = {"type": "array", "items": {"type": "integer", "enum": list(range(1, n_quotes + 1))},
-             "maxItems": 2}  # fmt: skip
+    picks = {
+        "type": "array",
+        "items": {"type": "integer", "enum": list(range(1, n_quotes + 1))},
+        "maxItems": 2,
+    }
     return {
         "type": "object",
         "properties": {
@@ -167,12 +172,13 @@ def theme_schema(n_quotes: int) -> dict[str, Any]:
             "definition": {"type": "string"},
             "include": texts,
             "exclude": {**texts, "maxItems": 2},
-            "examples": picks if n_quotes else {"type": "array", "items": {"type": "integer"},
-                                                 "maxItems": 0},
+            "examples": picks
+            if n_quotes
+            else {"type": "array", "items": {"type": "integer"}, "maxItems": 0},
         },
         "required": ["name", "definition", "include", "exclude", "examples"],
         "additionalProperties": False,
-    }  # fmt: skip
+    }
 
 
 def _check(content: str, n_quotes: int) -> tuple[_ThemeAnswer | None, list[str], bool]:
@@ -190,10 +196,15 @@ def _check(content: str, n_quotes: int) -> tuple[_ThemeAnswer | None, list[str],
 
 
 async def name_theme(
-    group: list[CodeSummary], others: list[str], backend: Backend, prompts: PromptSet,
-    taken: set[str], cache: ResponseCache | None = None, max_reasks: int = 2,
+    group: list[CodeSummary],
+    others: list[str],
+    backend: Backend,
+    prompts: PromptSet,
+    taken: set[str],
+    cache: ResponseCache | None = None,
+    max_reasks: int = 2,
     max_tokens: int = 384,
-) -> Theme:  # fmt: skip
+) -> Theme:
     """Ask the LLM for the group's category; fall back to the group's own codes, flagged."""
     quotes = [q for c in group for q in c.quotes][:MAX_QUOTES]
     safe = [q.replace("</group>", "</ group>") for _, q in quotes]
@@ -204,8 +215,11 @@ async def name_theme(
         theme_schema(len(quotes)),
         lambda content: _check(content, len(quotes)),
         reask=lambda problems: prompts.render(REASK, problems=problems),
-        cache=cache, schema_name="theme", max_reasks=max_reasks, max_tokens=max_tokens,
-    )  # fmt: skip
+        cache=cache,
+        schema_name="theme",
+        max_reasks=max_reasks,
+        max_tokens=max_tokens,
+    )
     answer = asked.value or _ThemeAnswer()
     flags = [f"LLM answer kept a problem: {p}" for p in asked.problems if asked.value]
     name = "" if is_placeholder(answer.name) else " ".join(answer.name.split())[:60]
@@ -228,20 +242,27 @@ async def name_theme(
         include=_clean(answer.include, 3),
         exclude=_clean(answer.exclude, 2),
         examples=[
-            Example(text=quotes[n - 1][1], why=f"item {quotes[n - 1][0]}, open code "
-                    f"'{by_item.get(quotes[n - 1][0], '')}'")
+            Example(
+                text=quotes[n - 1][1],
+                why=f"item {quotes[n - 1][0]}, open code '{by_item.get(quotes[n - 1][0], '')}'",
+            )
             for n in picks
         ],
-    )  # fmt: skip
+    )
     taken.add(category.id)
     return Theme(codes=group, category=category, flags=flags)
 
 
 async def build_themes(
-    run: Run, backend: Backend, n_themes: int | None = None, embedder: Embedder = "tfidf",
-    embedding_model: str | None = None, cache: ResponseCache | None = None,
-    prompts: PromptSet | None = None, max_reasks: int = 2,
-) -> list[Theme]:  # fmt: skip
+    run: Run,
+    backend: Backend,
+    n_themes: int | None = None,
+    embedder: Embedder = "tfidf",
+    embedding_model: str | None = None,
+    cache: ResponseCache | None = None,
+    prompts: PromptSet | None = None,
+    max_reasks: int = 2,
+) -> list[Theme]:
     """Cluster the run's open codes and write one category per group."""
     codes = summarize_open_codes(run)
     if not codes:
@@ -261,9 +282,13 @@ async def build_themes(
 
 
 def draft_taxonomy(
-    themes: list[Theme], run: Run, backend: Backend, name: str | None = None,
-    embedder: str = "tfidf", multi_label: bool = False,
-) -> tuple[Taxonomy, str]:  # fmt: skip
+    themes: list[Theme],
+    run: Run,
+    backend: Backend,
+    name: str | None = None,
+    embedder: str = "tfidf",
+    multi_label: bool = False,
+) -> tuple[Taxonomy, str]:
     """The draft taxonomy and its YAML text (with a provenance header), validated."""
     manifest = run.manifest()
     n_codes = sum(len(t.codes) for t in themes)
