@@ -240,7 +240,9 @@ def test_review_command_names_a_missing_run(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no run 'nope'" in result.output
 
 
-def test_export_reviewed_writes_the_reviewers_final_codes(run: Run, tmp_path: Path) -> None:
+def test_export_reviewed_writes_every_decision_a_reject_as_a_row_without_code(
+    run: Run, tmp_path: Path
+) -> None:
     session = ReviewSession(run, "ana")
     session.accept()
     session.change(["usage"])
@@ -255,4 +257,5 @@ def test_export_reviewed_writes_the_reviewers_final_codes(run: Run, tmp_path: Pa
         "item_id,coder,code,memo,action",
         "i1,ana,usage,,accept",
         "i2,ana,usage,,change",
+        "i3,ana,,,reject",
     ]

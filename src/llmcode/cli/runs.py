@@ -145,7 +145,7 @@ def export(
     if reviewed:
         from llmcode.review.session import reviewed_codes
 
-        frame = reviewed_codes(run, reviewer=reviewer)
+        frame = reviewed_codes(run, reviewer=reviewer, include_rejected=True)
     else:
         frame = load_run_codes(run)
     if output is None:

@@ -139,10 +139,14 @@ def replay(decisions: list[Decision]) -> dict[str, Ledger]:
     return ledgers
 
 
-def reviewed_codes(run: Run, reviewer: str | None = None) -> pd.DataFrame:
+def reviewed_codes(
+    run: Run, reviewer: str | None = None, *, include_rejected: bool = False
+) -> pd.DataFrame:
     """Final codes after review in long format: item_id, coder (the reviewer), code, memo, action.
 
-    Only items with a verdict in effect; a reject gives no row (it stays in decisions.jsonl).
+    Only items with a verdict in effect. A reject has no code: it gives no row, or with
+    `include_rejected` (what `export --reviewed` writes) one row with an empty code and action
+    ``reject``, so every decision is in the export.
     """
     ledgers = replay(load_decisions(run))
     if reviewer is not None:
@@ -160,6 +164,7 @@ def reviewed_codes(run: Run, reviewer: str | None = None) -> pd.DataFrame:
         for item_id in items:
             verdict = ledger.verdicts[item_id]
             memo = ledger.memos.get(item_id, "")
+            codes = verdict.codes or ([""] if include_rejected else [])
             rows.extend(
                 {
                     "item_id": item_id,
@@ -168,6 +173,6 @@ def reviewed_codes(run: Run, reviewer: str | None = None) -> pd.DataFrame:
                     "memo": memo,
                     "action": verdict.action,
                 }
-                for code in verdict.codes
+                for code in codes
             )
     return pd.DataFrame(rows, columns=COLUMNS)
