@@ -1,4 +1,5 @@
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -177,3 +178,27 @@ def test_code_says_which_sheet_it_read_and_sheet_chooses_another(cli, tmp_path):
     second = cli(*base, "--sheet", "Two")
     assert second.exit_code == 0, second.output
     assert "read sheet 'Two'" in " ".join(second.output.split())
+
+
+@pytest.mark.parametrize(
+    ("suffix", "where"),
+    [
+        (".csv", "row(s) 3"),
+        (".jsonl", "line(s) 3"),
+        (".parquet", "row(s) 2"),
+        (".json", "record(s) 2"),
+    ],
+)
+def test_an_empty_id_is_placed_by_the_files_own_numbering(tmp_path, suffix, where):
+    frame = pd.DataFrame({"item_id": ["a", " ", "c"], "text": ["x", "y", "z"]})
+    path = tmp_path / f"items{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".jsonl":
+        path.write_text("\n" + frame.to_json(orient="records", lines=True))  # line 1 blank
+    elif suffix == ".json":
+        frame.to_json(path, orient="records")
+    else:
+        frame.to_parquet(path, index=False)
+    with pytest.raises(ItemsError, match=rf"empty item_id in {re.escape(where)}\b"):
+        load_items(path)

@@ -8,6 +8,7 @@ Library code raises these; only the CLI and the review TUI turn them into messag
     ├── CodesError                        long-format code files (item_id, coder, code)
     ├── BackendError                      LLM endpoint or embedded model failed for good
     ├── RunStoreError                     runs/<run_id>: missing, corrupt, conflicting
+    ├── OutputError                       an output file that cannot be written (and why)
     ├── AgreementError                    agreement cannot be computed (and why)
     ├── AnalysisError                     analysis / report inputs
     ├── InterchangeError                  REFI-QDA and GitHub import/export
@@ -47,6 +48,10 @@ class BackendError(LlmcodeError):
 
 class RunStoreError(LlmcodeError):
     """A run directory is missing, corrupt, or would be overwritten."""
+
+
+class OutputError(LlmcodeError):
+    """An output file cannot be written: a directory, under a file, read-only, disk full."""
 
 
 class AgreementError(LlmcodeError):

@@ -212,9 +212,9 @@ def load_items(
             hint="choose them with --text-column (repeatable)",
         )
     ids = frame[id_column].str.strip()
-    blank_rows = [str(i + 2) for i in ids.index[ids == ""]]
-    if blank_rows:
-        raise ItemsError(f"{path}: empty {id_column} in row(s) {', '.join(blank_rows[:10])}")
+    blank = [int(i) for i in ids.index[ids == ""]]
+    if blank:
+        raise ItemsError(f"{path}: empty {id_column} in {_places(path, blank[:10])}")
     duplicated = sorted(set(ids[ids.duplicated()]))
     if duplicated:
         raise ItemsError(
@@ -254,6 +254,22 @@ def join_texts(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
         "\n\n".join(f"{label}: {v}" for label, v in zip(labels, row, strict=True) if v)
         for row in zip(*values, strict=True)
     ]
+
+
+def _places(path: Path, positions: list[int]) -> str:
+    """Where rows at these 0-based positions are, in the file's own terms: CSV/TSV/XLSX rows
+    counting the header as row 1, JSONL lines (blank lines counted), JSON records, Parquet rows."""
+    kind = READERS.get(path.suffix.lower())
+    if kind == "jsonl":
+        with path.open("rb") as handle:
+            lines = [n for n, line in enumerate(handle, start=1) if line.strip()]
+        numbers = [lines[i] if i < len(lines) else i + 1 for i in positions]
+        unit = "line(s)"
+    elif kind in ("json", "parquet"):
+        numbers, unit = [i + 1 for i in positions], "record(s)" if kind == "json" else "row(s)"
+    else:
+        numbers, unit = [i + 2 for i in positions], "row(s)"
+    return f"{unit} {', '.join(map(str, numbers))}"
 
 
 def join_text(row: pd.Series, columns: tuple[str, ...]) -> str:

@@ -122,3 +122,33 @@ def test_error_messages_keep_square_brackets_verbatim(cli, tmp_path):
     result = cli("taxonomy", "check", bad)
     assert result.exit_code == 1
     assert "^[a-z][a-z0-9_]*$" in result.output
+
+
+def test_a_taxonomy_nested_300_levels_deep_is_a_clear_error_not_a_recursion_error(tmp_path):
+    from llmcode.errors import TaxonomyError
+    from llmcode.taxonomy.model import load_taxonomy
+
+    nested = '{"id": "c299", "name": "deepest", "definition": "d"}'
+    for level in range(298, -1, -1):
+        nested = f'{{"id": "c{level}", "name": "n", "definition": "d", "children": [{nested}]}}'
+    path = tmp_path / "deep.yaml"
+    path.write_text(f'{{"name": "deep", "version": "1", "categories": [{nested}]}}')
+    with pytest.raises(TaxonomyError, match=r"deep.yaml: .*nested.*levels") as caught:
+        load_taxonomy(path)
+    assert caught.value.hint
+
+
+def test_a_taxonomy_deeper_than_the_limit_names_its_depth(tmp_path):
+    from llmcode.errors import TaxonomyError
+    from llmcode.taxonomy.model import MAX_DEPTH, load_taxonomy
+
+    lines = ["name: deep", "version: '1'", "categories:"]
+    for level in range(MAX_DEPTH + 1):
+        pad = "  " * (2 * level)
+        lines += [f"{pad}  - id: c{level}", f"{pad}    name: n", f"{pad}    definition: d",
+                  f"{pad}    children:"]  # fmt: skip
+    lines[-1] = lines[-1].replace("children:", "include: []")
+    path = tmp_path / "deep.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(TaxonomyError, match=f"nested {MAX_DEPTH + 1} levels deep"):
+        load_taxonomy(path)

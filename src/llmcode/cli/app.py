@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -49,13 +49,25 @@ class LlmcodeGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except LlmcodeError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True)
-            if exc.hint:
-                err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", markup=True)
-            raise typer.Exit(1) from None
+            _fail(exc.message, exc.hint)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see cli.running)
             err_console.print("[yellow]interrupted[/]", markup=True)
             raise typer.Exit(getattr(exc, "exit_code", 130)) from None
+        except OSError as exc:  # a file-system failure no command anticipated: still one line
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(f"{where}{exc.strerror or exc}", "check the path and its permissions")
+        except UnicodeDecodeError as exc:
+            _fail(f"a file is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                  "save the file as UTF-8")  # fmt: skip
+        except RecursionError:
+            _fail("input nested too deeply to process", "flatten the nesting of the input")
+
+
+def _fail(message: str, hint: str | None) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    if hint:
+        err_console.print(f"[dim]hint:[/] {escape(hint)}", markup=True)
+    raise typer.Exit(1) from None
 
 
 app = typer.Typer(

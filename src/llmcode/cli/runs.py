@@ -10,9 +10,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from llmcode.cli.app import app, runs_app
+from llmcode.cli.app import app, err_console, runs_app
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.errors import ConfigError
 from llmcode.store.export import TABLE_FORMATS, codes_to_bytes, write_codes
@@ -23,26 +24,26 @@ console = Console(highlight=False)
 
 @runs_app.command("list")
 def list_runs(runs_dir: RunsDir = None) -> None:
-    """List runs, newest last."""
+    """List runs, oldest first; a run whose manifest cannot be read is listed as unreadable."""
     store = RunStore(runs_dir)
-    manifests = store.list()
-    if not manifests:
+    entries = store.scan()
+    if not entries:
         console.print(f"no runs in {store.root}")
         return
     table = Table()
-    for column in (
-        "run_id",
-        "kind",
-        "status",
-        "model",
-        "taxonomy",
-        "items",
-        "ok",
-        "flagged",
-        "created",
-    ):
-        table.add_column(column)
-    for m in manifests:
+    width = max(len("run_id"), *(len(entry.run_id) for entry in entries))
+    table.add_column("run_id", no_wrap=True, min_width=width, overflow="fold")
+    for column in ("kind", "status", "model", "taxonomy", "items", "ok", "flagged", "created"):
+        table.add_column(
+            column, justify="right" if column in ("items", "ok", "flagged") else "left"
+        )
+    problems = []
+    for entry in entries:
+        m = entry.manifest
+        if m is None:
+            table.add_row(entry.run_id, "", "[red]unreadable[/]", *[""] * 6)
+            problems.append(f"{entry.run_id}: {entry.problem}")
+            continue
         flagged = sum(m.counts.get(s, 0) for s in ("unverified", "invalid", "error"))
         table.add_row(
             m.run_id,
@@ -50,12 +51,19 @@ def list_runs(runs_dir: RunsDir = None) -> None:
             m.status,
             m.coder,
             f"{m.taxonomy.get('name', '')} {m.taxonomy.get('version', '')}",
-            str(m.items.get("n_items", "")),
-            str(m.counts.get("ok", "")),
+            _count(m.items.get("n_items")),
+            _count(m.counts.get("ok")),
             str(flagged),
             m.created_at.strftime("%Y-%m-%d %H:%M"),
         )
     console.print(table)
+    for problem in problems:
+        err_console.print(f"[red]unreadable[/] {escape(problem)}")
+
+
+def _count(value: object) -> str:
+    """A count as an integer ("" when unknown): manifests may hold 4.0 for 4."""
+    return "" if value is None or value == "" else str(int(float(str(value))))
 
 
 @runs_app.command("show")

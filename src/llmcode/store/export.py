@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmcode.errors import ConfigError
+from llmcode.errors import ConfigError, OutputError
 
 TABLE_FORMATS = ("csv", "jsonl", "parquet")
 
@@ -27,5 +27,23 @@ def codes_to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
 
 def write_codes(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     """Write a long-format codes frame to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(codes_to_bytes(frame, fmt))
+    write_output(path, codes_to_bytes(frame, fmt))
+
+
+def write_output(path: Path, data: bytes | str) -> None:
+    """Write an output file (creating its folder); trouble is an `OutputError` saying why."""
+    if path.is_dir():
+        raise OutputError(
+            f"cannot write {path}: it is a directory", hint="give a file name, e.g. -o codes.csv"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            hint="choose another output path (its folder must be a writable directory)",
+        ) from exc

@@ -3,15 +3,21 @@
 ``codings.jsonl`` is append-only, one record per item (flushed and fsynced as each finishes,
 errors included), so a run killed at any moment resumes without repeating or duplicating work;
 a torn last line from a kill is repaired on resume. The latest record of an item wins.
+
+File-system trouble (a runs folder under a file or without write permission, a full disk,
+bytes that are not UTF-8) is a `RunStoreError` naming the file and the cause; a failed write
+leaves no ``.tmp`` file behind.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -153,7 +159,7 @@ class Run:
     def manifest(self) -> RunManifest:
         path = self.path / MANIFEST
         try:
-            return RunManifest.model_validate_json(path.read_text(encoding="utf-8"))
+            return RunManifest.model_validate_json(read_text(path))
         except FileNotFoundError:
             raise RunStoreError(f"{self.path}: not a run (no {MANIFEST})") from None
         except ValidationError as exc:
@@ -240,7 +246,13 @@ class RunStore:
                 f"{path}: run '{run_id}' exists already",
                 hint=f"resume it with --resume {run_id}, or choose another --run-id",
             )
-        path.mkdir(parents=True)
+        try:
+            path.mkdir(parents=True)
+        except OSError as exc:
+            raise RunStoreError(
+                f"cannot create the run folder {path}: {_cause(exc)}",
+                hint="choose a writable runs folder with --runs-dir or LLMCODE_RUNS_DIR",
+            ) from exc
         return Run(path)
 
     def open(self, ref: str | Path) -> Run:
@@ -255,16 +267,33 @@ class RunStore:
         )
 
     def list(self) -> list[RunManifest]:
-        if not self.root.is_dir():
-            return []
-        manifests = []
-        for path in sorted(self.root.iterdir()):
-            if (path / MANIFEST).is_file():
-                try:
-                    manifests.append(Run(path).manifest())
-                except RunStoreError:
-                    continue
-        return manifests
+        """The manifests of the runs that can be read (see `scan` for the others too)."""
+        return [entry.manifest for entry in self.scan() if entry.manifest is not None]
+
+    def scan(self) -> list[Listing]:
+        """Every run folder in id order, each with its manifest or why it cannot be read."""
+        try:
+            paths = sorted(self.root.iterdir()) if self.root.is_dir() else []
+        except OSError as exc:
+            raise RunStoreError(f"cannot read the runs folder {self.root}: {_cause(exc)}") from exc
+        entries = []
+        for path in paths:
+            if not (path / MANIFEST).is_file():
+                continue
+            try:
+                entries.append(Listing(path.name, Run(path).manifest(), None))
+            except RunStoreError as exc:
+                entries.append(Listing(path.name, None, exc.message))
+        return entries
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One run folder as `RunStore.scan` found it: its manifest, or the problem reading it."""
+
+    run_id: str
+    manifest: RunManifest | None
+    problem: str | None
 
 
 def check_run_id(run_id: str) -> str:
@@ -309,22 +338,72 @@ def load_run_codes(run: Run | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def _cause(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _write_failed(path: Path, exc: OSError) -> RunStoreError:
+    hint = (
+        "free some disk space, then continue with --resume"
+        if exc.errno == errno.ENOSPC
+        else "check that the folder exists and is writable (--runs-dir, LLMCODE_RUNS_DIR)"
+    )
+    return RunStoreError(f"cannot write {path}: {_cause(exc)}", hint=hint)
+
+
 def atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file."""
+    """Write via a temporary file and rename, so readers never see half a file.
+
+    On failure the temporary file is removed and a `RunStoreError` names the file and cause.
+    """
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _write_failed(path, exc) from exc
 
 
 def append_line(path: Path, line: str) -> None:
-    """Append one JSON line and make it durable before returning."""
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append one JSON line and make it durable before returning (a failure is a RunStoreError;
+    a partly written line is a torn last line, cut on resume)."""
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise _write_failed(path, exc) from exc
+
+
+def read_text(path: Path, *, torn_tail: bool = False) -> str:
+    """A UTF-8 text file; bytes that are not UTF-8 are a `RunStoreError` naming the line.
+
+    With `torn_tail`, an unterminated last line (a write cut by a kill, perhaps inside a
+    character) is decoded leniently, for the caller to drop.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise RunStoreError(f"cannot read {path}: {_cause(exc)}") from exc
+    tail = b""
+    if torn_tail and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        data, tail = data[:cut], data[cut:]
+    try:
+        return data.decode("utf-8") + tail.decode("utf-8", errors="replace")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RunStoreError(
+            f"{path}:{line}: not valid UTF-8 (byte {exc.start})",
+            hint="the file was changed outside llmcode; restore it from a backup or fix that line",
+        ) from exc
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -332,7 +411,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     rows = []
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = read_text(path, torn_tail=True).split("\n")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

@@ -22,6 +22,8 @@ NONE_CODE = "none"
 """The reserved code an LLM answers when no category fits (with a suggested new code)."""
 
 Level = Literal["top", "leaves"]
+MAX_DEPTH = 50
+"""The deepest category tree accepted (deeper trees would exhaust Python's recursion)."""
 _ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
@@ -125,6 +127,12 @@ def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise TaxonomyError(
+            f"{source}: nested too many levels deep to read; at most {MAX_DEPTH} levels of "
+            "categories are supported",
+            hint="a codebook rarely needs more than 3 levels: flatten the tree",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
@@ -132,6 +140,7 @@ def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
         raise TaxonomyError(f"{where}: not valid YAML: {problem}") from exc
     if not isinstance(data, dict):
         raise TaxonomyError(f"{source}: a taxonomy is a mapping with name, version and categories")
+    _check_depth(data, source)
     lines = _line_index(node)
     try:
         taxonomy = Taxonomy.model_validate(data)
@@ -143,6 +152,23 @@ def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
         ) from exc
     _check_unique_ids(taxonomy, source, lines)
     return taxonomy
+
+
+def _check_depth(data: dict, source: str) -> None:
+    """Refuse trees deeper than MAX_DEPTH levels (counted without recursion)."""
+    deepest, stack = 0, [(c, 1) for c in data.get("categories") or [] if isinstance(c, dict)]
+    while stack:
+        category, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = category.get("children") or []
+        if isinstance(children, list):
+            stack.extend((c, depth + 1) for c in children if isinstance(c, dict))
+    if deepest > MAX_DEPTH:
+        raise TaxonomyError(
+            f"{source}: categories are nested {deepest} levels deep; at most {MAX_DEPTH} are "
+            "supported",
+            hint="a codebook rarely needs more than 3 levels: flatten the tree",
+        )
 
 
 def dump_taxonomy(taxonomy: Taxonomy, header: str = "") -> str:

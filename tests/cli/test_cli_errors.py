@@ -1,0 +1,105 @@
+"""Every failure a one-line message: file-system trouble, corrupt run files, usage errors."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from llmcode.store.runs import RunStore
+from llmcode.testserver import ServerConfig, TestServer
+from tests.support import DATA
+
+
+def one_line_error(result, *needles: str, code: int = 1) -> None:
+    text = "".join(result.output.split())  # rich wraps long paths anywhere
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    for needle in needles:
+        assert "".join(needle.split()) in text, (needle, result.output)
+
+
+def code_args(base_url: str, runs: Path, *extra: object) -> list[object]:
+    return ["code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--base-url", base_url,
+            "--runs-dir", runs, "--run-id", "r1", *extra]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server():
+    with TestServer(ServerConfig()) as running:
+        yield running
+
+
+@pytest.fixture
+def coded(cli, server, tmp_path):
+    result = cli(*code_args(server.base_url, tmp_path / "runs"))
+    assert result.exit_code == 0, result.output
+    return tmp_path / "runs"
+
+
+def test_a_runs_folder_under_a_file_is_one_line(cli, server, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    result = cli(*code_args(server.base_url, tmp_path / "afile" / "runs"))
+    one_line_error(result, "cannot create the run folder", "afile")
+
+
+@pytest.mark.parametrize("target", ["a directory", "under a file", "read-only"])
+def test_an_output_path_that_cannot_be_written_is_one_line(cli, coded, tmp_path, monkeypatch,
+                                                           target):  # fmt: skip
+    (tmp_path / "afile").write_text("x")
+    out = {"a directory": tmp_path, "under a file": tmp_path / "afile" / "x.csv",
+           "read-only": tmp_path / "ro.csv"}[target]  # fmt: skip
+    if target == "read-only":
+        real = Path.write_bytes
+
+        def refuse(self, data):
+            if self.name == "ro.csv":
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+            return real(self, data)
+
+        monkeypatch.setattr(Path, "write_bytes", refuse)
+    result = cli("export", "r1", "--runs-dir", coded, "-o", out)
+    one_line_error(result, "cannot write")
+
+
+def test_disk_full_mid_run_keeps_the_records_and_closes_the_manifest(cli, server, tmp_path,
+                                                                     monkeypatch):  # fmt: skip
+    real_open, appends = Path.open, []
+
+    def open_(self, mode="r", *args, **kwargs):
+        if self.name == "codings.jsonl" and "a" in mode:
+            appends.append(self)
+            if len(appends) > 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_)
+    result = cli(*code_args(server.base_url, tmp_path / "runs", "--concurrency", "1"))
+    one_line_error(result, "No space left on device", "--resume")
+    monkeypatch.undo()
+    run = RunStore(tmp_path / "runs").open("r1")
+    assert len(run.codings()) == 2
+    assert run.manifest().status == "interrupted"
+    assert not list(run.path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "codings.jsonl", "decisions.jsonl"])
+def test_invalid_utf8_in_a_run_file_is_one_line(cli, coded, name):
+    path = coded / "r1" / name
+    path.write_bytes(b'{"x": "\xff"}\n')
+    command = {"manifest.json": ["runs", "show", "r1"], "codings.jsonl": ["export", "r1"],
+               "decisions.jsonl": ["export", "r1", "--reviewed"]}[name]  # fmt: skip
+    result = cli(*command, "--runs-dir", coded)
+    one_line_error(result, name, "not valid UTF-8")
+
+
+def test_runs_list_marks_a_corrupt_run_and_lists_the_rest(cli, coded):
+    broken = coded / "zz-broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_bytes(b"\xff\xfe")
+    result = cli("runs", "list", "--runs-dir", coded)
+    assert result.exit_code == 0, result.output
+    assert "r1" in result.output and "zz-broken" in result.output
+    assert "unreadable" in result.output
