@@ -110,3 +110,13 @@ def test_max_cost_stops_cleanly_and_the_run_resumes(cli, tmp_path):
         second = cli("code", "--resume", "b", "--runs-dir", tmp_path)
         assert second.exit_code == 0, second.output
     assert len(run.latest_codings()) == 4 and run.manifest().status == "complete"
+
+
+def test_a_price_table_with_a_duplicate_model_is_an_error(tmp_path):
+    from llmcode.coding.costs import load_prices
+    from llmcode.errors import ConfigError
+
+    table = tmp_path / "prices.yaml"
+    table.write_text("m: {input: 1, output: 2}\nm: {input: 0, output: 0}\n")
+    with pytest.raises(ConfigError, match=r"prices\.yaml:2: duplicate key 'm'"):
+        load_prices(table)

@@ -254,3 +254,60 @@ def test_cli_reports_a_bad_repository_spec_without_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert "is not OWNER/REPO" in said(result)
     assert "Traceback" not in result.output
+
+
+# Hostile input: issues without a number, pages that never end.
+
+
+@pytest.mark.parametrize("number", [None, "", "seven", 1.5, True, -1, {"n": 1}])
+def test_an_issue_whose_number_is_not_a_whole_number_is_an_error_not_r_none(tmp_path, number):
+    path = tmp_path / "issues.json"
+    issue = {"number": number, "title": "t", "url": "https://github.com/acme/docsum/issues/1"}
+    path.write_text(json.dumps([issue]))
+    with pytest.raises(InterchangeError, match=r"issues\.json: entry 0: 'number' is"):
+        import_issue_file(path, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def mock_client(pages):
+    """An httpx client whose every GET answers one page from ``pages(request)``."""
+    import httpx
+
+    calls = []
+
+    def handler(request):
+        calls.append(str(request.url))
+        body, link = pages(request)
+        return httpx.Response(200, json=body, headers={"Link": link} if link else {})
+
+    return httpx.Client(transport=httpx.MockTransport(handler)), calls
+
+
+def test_an_api_issue_with_a_null_number_is_an_error(tmp_path):
+    client, _ = mock_client(lambda request: ([{"number": None, "title": "x"}], None))
+    with pytest.raises(InterchangeError, match="'number'"):
+        fetch_issues(make_query("acme/docsum"), tmp_path / "o.csv", client=client,
+                     base_url="http://gh.test")  # fmt: skip
+
+
+def test_a_self_referencing_next_link_stops_with_an_error(tmp_path):
+    def pages(request):
+        return [], f'<{request.url}>; rel="next"'
+
+    client, calls = mock_client(pages)
+    with pytest.raises(InterchangeError, match="repeats a page"):
+        fetch_issues(make_query("acme/docsum"), tmp_path / "o.csv", client=client,
+                     base_url="http://gh.test")  # fmt: skip
+    assert len(calls) == 1
+
+
+def test_the_page_count_is_bounded(tmp_path):
+    def pages(request):
+        page = int(request.url.params.get("page", "1"))
+        return [], f'<http://gh.test/repos/acme/docsum/issues?page={page + 1}>; rel="next"'
+
+    client, calls = mock_client(pages)
+    with pytest.raises(InterchangeError, match="more than 5 pages"):
+        fetch_issues(make_query("acme/docsum"), tmp_path / "o.csv", client=client,
+                     base_url="http://gh.test", max_pages=5)  # fmt: skip
+    assert len(calls) == 5

@@ -152,3 +152,48 @@ def test_a_taxonomy_deeper_than_the_limit_names_its_depth(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(TaxonomyError, match=f"nested {MAX_DEPTH + 1} levels deep"):
         load_taxonomy(path)
+
+
+# Hostile YAML: duplicate keys, alias bombs, huge files.
+
+
+def test_a_duplicate_key_is_an_error_naming_the_line_not_last_wins():
+    text = VALID.replace("    name: Usage\n", "    name: Usage\n    name: Other\n")
+    with pytest.raises(TaxonomyError, match=r"x\.yaml:6: duplicate key 'name'"):
+        parse_taxonomy(text, source="x.yaml")
+
+
+def test_a_duplicate_top_level_key_is_an_error():
+    with pytest.raises(TaxonomyError, match=r"x\.yaml:2: duplicate key 'name'"):
+        parse_taxonomy("name: a\nname: b\n" + VALID.split("\n", 1)[1], source="x.yaml")
+
+
+ALIAS_BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+    )
+    + "name: t\nversion: 1\ncategories: *i\n"
+)
+
+
+def test_an_alias_bomb_is_refused_quickly_with_the_line():
+    with pytest.raises(TaxonomyError, match=r"bomb\.yaml:2: .*alias"):
+        parse_taxonomy(ALIAS_BOMB, source="bomb.yaml")
+
+
+def test_any_alias_is_refused():
+    text = VALID.replace("    definition: How to call it.", "    definition: &d How to call it.")
+    text = text.replace("    definition: Too slow.", "    definition: *d")
+    with pytest.raises(TaxonomyError, match="alias"):
+        parse_taxonomy(text, source="x.yaml")
+
+
+def test_a_taxonomy_file_over_the_size_bound_is_refused_before_parsing(tmp_path, monkeypatch):
+    from llmcode.taxonomy import model
+
+    monkeypatch.setattr(model, "MAX_TAXONOMY_BYTES", 100)
+    path = tmp_path / "big.yaml"
+    path.write_text(VALID + "#" * 200)
+    with pytest.raises(TaxonomyError, match=r"big\.yaml: .*larger than"):
+        load_taxonomy(path)

@@ -16,7 +16,7 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console, runs_app
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.errors import ConfigError
-from llmcode.store.export import TABLE_FORMATS, codes_to_bytes, write_codes
+from llmcode.store.export import TABLE_FORMATS, codes_to_bytes, export_note, write_codes
 from llmcode.store.runs import RunStore, load_run_codes
 
 console = Console(highlight=False)
@@ -160,9 +160,7 @@ def export(
         if fmt == "parquet":
             raise ConfigError("parquet needs an output file", hint="add -o codes.parquet")
         sys.stdout.write(codes_to_bytes(frame, fmt).decode())
+        err_console.print(f"exported {export_note(run, frame)}", markup=False)
         return
     write_codes(frame, output, fmt)
-    console.print(
-        f"wrote {len(frame)} code(s) of {frame['item_id'].nunique()} item(s) to {output}",
-        style="green",
-    )
+    console.print(f"wrote {export_note(run, frame, output)}", style="green", markup=False)

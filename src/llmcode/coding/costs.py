@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from llmcode.errors import ConfigError
+from llmcode.taxonomy.model import read_yaml
 
 if TYPE_CHECKING:
     from llmcode.items import Item
@@ -54,9 +54,10 @@ def load_prices(path: str | Path | None = None) -> dict[str, Price]:
         return prices
     path = Path(chosen)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read price table ({exc})") from exc
+    data, _ = read_yaml(text, str(path), ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a price table maps model names to {{input, output}}")
     for model, value in data.items():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
 from llmcode.errors import ConfigError, OutputError
+from llmcode.store.runs import Run
 
 TABLE_FORMATS = ("csv", "jsonl", "parquet")
 
@@ -47,3 +49,27 @@ def write_output(path: Path, data: bytes | str) -> None:
             f"cannot write {path}: {exc.strerror or exc}",
             hint="choose another output path (its folder must be a writable directory)",
         ) from exc
+
+
+def uncoded_items(run: Run, frame: pd.DataFrame) -> dict[str, int]:
+    """The run's items without a row in ``frame``, counted by status ("not coded" if no record)."""
+    coded = set(frame["item_id"])
+    latest = run.latest_codings()
+    counts: Counter[str] = Counter()
+    for item in run.items():
+        if item.item_id not in coded:
+            record = latest.get(item.item_id)
+            counts[record.status if record else "not coded"] += 1
+    return dict(counts.most_common())
+
+
+def export_note(run: Run, frame: pd.DataFrame, output: Path | None = None) -> str:
+    """What an export holds against the run: codes, items, and the items left out and why."""
+    note = f"{len(frame)} code(s) of {frame['item_id'].nunique()} item(s)"
+    note += f" to {output}" if output else ""
+    missing = uncoded_items(run, frame)
+    if missing:
+        total = len(run.items())
+        why = ", ".join(f"{n} {status}" for status, n in missing.items())
+        note += f"; {sum(missing.values())} of the run's {total} item(s) have no codes: {why}"
+    return note

@@ -2,7 +2,9 @@
 
 A taxonomy is a tree of categories; coding targets either its leaves or its top level. Every
 validation error names the file, the line and the field, e.g.
-``taxonomy/x.yaml:14 categories[2].id: duplicate id 'usage'``.
+``taxonomy/x.yaml:14 categories[2].id: duplicate id 'usage'``. YAML that would be read silently
+wrong or without bound is refused: duplicate keys, aliases (``*name``, the "billion laughs"),
+and files over ``MAX_TAXONOMY_BYTES``.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from llmcode.errors import TaxonomyError
+from llmcode.errors import LlmcodeError, TaxonomyError
 
 NONE_CODE = "none"
 """The reserved code an LLM answers when no category fits (with a suggested new code)."""
+
+MAX_TAXONOMY_BYTES = 5_000_000
+"""A codebook is kilobytes; a bigger file is refused before it is parsed."""
 
 Level = Literal["top", "leaves"]
 MAX_DEPTH = 50
@@ -114,6 +119,11 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
     """Read and validate a taxonomy YAML file; errors name the file, line and field."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_TAXONOMY_BYTES:
+            raise TaxonomyError(
+                f"{path}: {size} bytes, larger than a taxonomy may be ({MAX_TAXONOMY_BYTES})"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TaxonomyError(f"{path}: no such taxonomy file") from None
@@ -124,20 +134,9 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
 
 def parse_taxonomy(text: str, source: str = "<taxonomy>") -> Taxonomy:
     """Validate taxonomy YAML text; ``source`` names it in error messages."""
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except RecursionError:
-        raise TaxonomyError(
-            f"{source}: nested too many levels deep to read; at most {MAX_DEPTH} levels of "
-            "categories are supported",
-            hint="a codebook rarely needs more than 3 levels: flatten the tree",
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise TaxonomyError(f"{where}: not valid YAML: {problem}") from exc
+    if len(text) > MAX_TAXONOMY_BYTES:
+        raise TaxonomyError(f"{source}: larger than a taxonomy may be ({MAX_TAXONOMY_BYTES} bytes)")
+    data, node = read_yaml(text, source, TaxonomyError)
     if not isinstance(data, dict):
         raise TaxonomyError(f"{source}: a taxonomy is a mapping with name, version and categories")
     _check_depth(data, source)
@@ -169,6 +168,57 @@ def _check_depth(data: dict, source: str) -> None:
             "supported",
             hint="a codebook rarely needs more than 3 levels: flatten the tree",
         )
+
+
+def read_yaml(
+    text: str, source: str, error: type[LlmcodeError] = TaxonomyError
+) -> tuple[Any, yaml.Node | None]:
+    """Safe-load YAML text, refusing aliases and duplicate keys; the data and its node tree.
+
+    Aliases are refused before anything is built (a nest of them expands exponentially), and a
+    key written twice in one mapping is an error at its line rather than last-wins.
+    """
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise error(
+                    f"{source}:{event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are "
+                    "not allowed",
+                    hint="write the value out in full",
+                )
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_duplicate_keys(node, source, error)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise error(f"{where}: not valid YAML: {problem}") from exc
+    except RecursionError:
+        raise error(
+            f"{source}: nested too many levels deep to read",
+            hint="flatten the nesting (a codebook rarely needs more than 3 levels)",
+        ) from None
+    return data, node
+
+
+def _check_duplicate_keys(node: yaml.Node | None, source: str, error: type[LlmcodeError]) -> None:
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in current.value:
+                key = str(key_node.value)
+                if key in seen:
+                    raise error(
+                        f"{source}:{key_node.start_mark.line + 1}: duplicate key '{key[:60]}'",
+                        hint="each key appears once per mapping; YAML would keep only the last",
+                    )
+                seen.add(key)
+                stack.extend((key_node, value_node))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
 
 
 def dump_taxonomy(taxonomy: Taxonomy, header: str = "") -> str:

@@ -29,6 +29,7 @@ from llmcode.interchange.github.rows import (
     COLUMNS,
     IssueImport,
     IssueWriter,
+    check_number,
     existing_ids,
     import_issue_file,
     issue_row,
@@ -84,12 +85,17 @@ def fetch_issues(
     overwrite: bool = False,
     per_page: int = 100,
     max_wait: float = 3600.0,
+    max_pages: int = 100_000,
     client: httpx.Client | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
     on_event: Event | None = None,
 ) -> IssueImport:
-    """Fetch a repository's issues page by page into ``output`` (CSV or JSONL), resumably."""
+    """Fetch a repository's issues page by page into ``output`` (CSV or JSONL), resumably.
+
+    A ``next`` link to a page already read, or more than ``max_pages`` pages, is an error:
+    a broken or hostile server cannot keep the import going forever.
+    """
     output = Path(output)
     prepare_output(output)
     state_path = output.with_name(output.name + ".resume.json")
@@ -119,15 +125,20 @@ def fetch_issues(
     pager = _Pager(client or httpx.Client(timeout=30.0, follow_redirects=True), token, base_url,
                    max_wait, sleep, clock, on_event, result)  # fmt: skip
     name = query.repo.split("/")[1]
+    visited: set[str] = set()
     try:
         with IssueWriter(output) as writer:
             while url:
+                _check_next(url, visited, max_pages)
                 response = pager.get(url)
                 rows = []
-                for issue in _page(response, url):
+                for index, issue in enumerate(_page(response, url)):
+                    if not isinstance(issue, dict):
+                        raise InterchangeError(f"GitHub: {url}: entry {index} is not an issue")
                     if "pull_request" in issue:
                         result.pull_requests += 1
                         continue
+                    check_number(issue, f"GitHub: {url}: entry {index}")
                     row = issue_row(issue, name)
                     if row["item_id"] not in seen:
                         seen.add(row["item_id"])
@@ -147,6 +158,21 @@ def fetch_issues(
             pager.http.close()
     state_path.unlink(missing_ok=True)
     return result
+
+
+def _check_next(url: str, visited: set[str], max_pages: int) -> None:
+    """Refuse a page read before (a link loop) and more than ``max_pages`` pages per import."""
+    if url in visited:
+        raise InterchangeError(
+            f"GitHub: the next link repeats a page already read ({url})",
+            hint="the server's pagination loops; the issues read so far are kept",
+        )
+    if len(visited) >= max_pages:
+        raise InterchangeError(
+            f"GitHub: more than {max_pages} pages; stopped at {url}",
+            hint="narrow the import with --since or --labels",
+        )
+    visited.add(url)
 
 
 @dataclass

@@ -62,6 +62,7 @@ def import_issue_file(
     for index, issue in enumerate(read_issue_file(path)):
         if not isinstance(issue, dict) or "number" not in issue:
             raise InterchangeError(f"{path}: entry {index} is not an issue (no 'number')")
+        check_number(issue, f"{path}: entry {index}")
         if "pull_request" in issue or issue.get("isPullRequest"):
             result.pull_requests += 1
             continue
@@ -101,6 +102,19 @@ def read_issue_file(path: Path) -> Iterator[Any]:
         if isinstance(value, dict) and isinstance(value.get("items"), list):
             value = value["items"]  # a search API answer
         yield from value if isinstance(value, list) else [value]
+
+
+def check_number(issue: dict[str, Any], where: str) -> int:
+    """The issue's number; anything but a whole number (null, words, 1.5) is an error."""
+    number = issue.get("number")
+    if isinstance(number, str) and number.isascii() and number.isdigit():
+        number = int(number)
+    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+        raise InterchangeError(
+            f"{where}: 'number' is {json.dumps(number)[:40]}, not an issue number",
+            hint="item ids are <repo>-<number>: every issue needs its number",
+        )
+    return number
 
 
 def issue_row(issue: dict[str, Any], repo_name: str) -> dict[str, str]:
