@@ -380,3 +380,68 @@ def test_cli_import_qdpx_names_an_unknown_coder(run, tmp_path):
                                          str(tmp_path / "c.csv"), "--coder", "zoe"])  # fmt: skip
     assert out.exit_code == 1
     assert "no codings by zoe" in said(out) and "scripted-model" in said(out)
+
+
+# Hostile projects: sources outside the archive, members that expand without bound.
+
+SECRET_FILE_TEXT = "secret content that must never become an item"
+
+
+def project_with_source(tmp_path, plain_text_path, base_path=None):
+    """A one-source project whose TextSource points at ``plain_text_path``."""
+    base = f' basePath="{base_path}"' if base_path is not None else ""
+    qde = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<Project xmlns="urn:QDA-XML:project:1.0" name="p"{base}><Sources>'
+        '<TextSource guid="d0d0d0d0-0000-4000-8000-000000000001" name="s1" '
+        f'plainTextPath="{plain_text_path}"/></Sources></Project>'
+    )
+    path = tmp_path / "hostile.qdpx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.qde", qde)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("location", "base"),
+    [
+        ("relative://secret.txt", "{dir}"),
+        ("relative://../outside/secret.txt", "{dir}/sub"),
+        ("{dir}/secret.txt", None),
+        ("file://{dir}/secret.txt", None),
+        ("relative://secret.txt", None),
+    ],
+)
+def test_a_source_outside_the_archive_is_an_error_naming_it_and_never_read(
+    tmp_path, location, base
+):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(SECRET_FILE_TEXT)
+    (tmp_path / "secret.txt").write_text(SECRET_FILE_TEXT)
+    path = project_with_source(
+        tmp_path,
+        location.format(dir=tmp_path),
+        base.format(dir=tmp_path) if base else None,
+    )
+    with pytest.raises(InterchangeError, match=r"hostile\.qdpx: source 's1'.*outside"):
+        read_project(path)
+
+
+def test_a_member_that_expands_beyond_the_bound_is_an_error(tmp_path, monkeypatch):
+    from llmcode.interchange.refi import importer
+
+    monkeypatch.setattr(importer, "MAX_EXPANDED_BYTES", 10_000)
+    path = project_with_source(tmp_path, "internal://big.txt")
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("sources/big.txt", "a" * 50_000)  # compresses to ~100 bytes
+    assert path.stat().st_size < 2_000
+    with pytest.raises(InterchangeError, match=r"hostile\.qdpx: .*expand.*10000"):
+        read_project(path)
+
+
+def test_an_internal_source_is_still_read(tmp_path):
+    path = project_with_source(tmp_path, "internal://s.txt")
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("sources/s.txt", "inside text")
+    assert list(read_project(path).items["text"]) == ["inside text"]

@@ -6,12 +6,18 @@ the project's creator), the code the category id read from the project's codeboo
 ``llmcode id`` line our exports write, else an id made from the code's name), and the evidence
 the selected text (empty when the whole text is selected). A coder who codes an item twice with
 one code gives one row. Non-text sources (PDF, pictures, audio) are skipped with a warning.
+
+Only members inside the archive are read: a source whose ``plainTextPath`` (or the project's
+``basePath``) points at a file outside it is an error, never a read of the local disk. The
+archive's expanded size is bounded (``MAX_EXPANDED_BYTES``), so a small zip cannot expand into
+gigabytes of item text.
 """
 
 from __future__ import annotations
 
 import functools
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -24,6 +30,8 @@ from llmcode.taxonomy.model import Taxonomy
 
 CODE_COLUMNS = ["item_id", "coder", "code", "evidence"]
 _P = f"{{{PROJECT_NS}}}"
+MAX_EXPANDED_BYTES = 512 * 1024 * 1024
+"""The most a project's members may expand to, together (the declared sizes are checked first)."""
 _OTHER_SOURCES = ("PictureSource", "PDFSource", "AudioSource", "VideoSource")
 
 
@@ -139,8 +147,9 @@ def _project_root(path: Path, archive: zipfile.ZipFile) -> etree._Element:
     names = [n for n in archive.namelist() if n.lower().endswith(".qde")]
     if not names:
         raise InterchangeError(f"{path}: no project.qde inside", hint="is this a .qdpx file?")
+    _check_expanded_size(path, archive)
     try:
-        root = etree.fromstring(archive.read(names[0]), PARSER)
+        root = etree.fromstring(read_member(path, archive, names[0]), PARSER)
     except etree.XMLSyntaxError as exc:
         raise InterchangeError(f"{path}: {names[0]} is not valid XML ({exc})") from exc
     if root.tag != f"{_P}Project":
@@ -183,12 +192,44 @@ def _source_text(
         if name is None:
             warnings.append(f"source '{item_id}': {member} is missing from {path.name}")
             return ""
-        return archive.read(name).decode("utf-8-sig")
-    external = Path(root.get("basePath") or "") / location.removeprefix("relative://")
-    if location and external.is_file():
-        return external.read_text(encoding="utf-8-sig")
-    warnings.append(f"source '{item_id}': no plain text ({location or 'no path'})")
+        data = read_member(path, archive, name)
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InterchangeError(f"{path}: {name} is not UTF-8 text ({exc.reason})") from exc
+    if location:
+        raise InterchangeError(
+            f"{path}: source '{item_id}' points outside the archive ({location[:200]}); "
+            "only sources inside the .qdpx are read",
+            hint="export the project with its sources inside (internal://), as QDA tools do",
+        )
+    warnings.append(f"source '{item_id}': no plain text (no path)")
     return ""
+
+
+def read_member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
+    """One member's bytes, read no further than the archive's expansion bound."""
+    try:
+        with archive.open(name) as handle:
+            data = handle.read(MAX_EXPANDED_BYTES + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
+            zlib.error) as exc:  # fmt: skip
+        raise InterchangeError(f"{path}: cannot read {name} ({exc})") from exc
+    if len(data) > MAX_EXPANDED_BYTES:
+        raise _too_big(path)
+    return data
+
+
+def _check_expanded_size(path: Path, archive: zipfile.ZipFile) -> None:
+    if sum(info.file_size for info in archive.infolist()) > MAX_EXPANDED_BYTES:
+        raise _too_big(path)
+
+
+def _too_big(path: Path) -> InterchangeError:
+    return InterchangeError(
+        f"{path}: the archive would expand to more than {MAX_EXPANDED_BYTES} bytes",
+        hint="a project of text sources is far smaller; is this a zip bomb?",
+    )
 
 
 def _member(archive: zipfile.ZipFile, wanted: str) -> str | None:
