@@ -74,14 +74,14 @@ def test_a_missing_sampling_record_is_noted_and_a_sidecar_is_read(tmp_path):
     gold_codes.to_csv(gold, index=False)
     assert sampling_record(gold) is None
     result = analyze_gold(llm_codes, gold_codes, source=str(gold), coder="ana", order=CODES)
-    assert any("no sampling record" in n for n in result.notes)
+    assert any("no sampling record" in n for n in result.warnings)
     (tmp_path / "gold.csv.json").write_text(json.dumps({"seed": 7, "n": 80}))
     record = sampling_record(gold)
     assert record == {"seed": 7, "n": 80}
     result = analyze_gold(
         llm_codes, gold_codes, source=str(gold), coder="ana", order=CODES, sampling=record
     )
-    assert not any("sampling record" in n for n in result.notes)
+    assert result.warnings == []
 
 
 def test_resolution_agrees_when_the_llm_is_perfect_and_finds_the_slow_code():

@@ -105,6 +105,38 @@ def resolution_figure(times: pd.DataFrame, order: Sequence[str], by_group: bool)
     return fig
 
 
+@_styled
+def forest_figure(shares: dict[str, dict[str, Any]]) -> Figure:
+    """Per code, the share with its 95% CI three ways: naive (LLM), classical (gold), PPI.
+
+    ``shares`` maps a code to the JSON of `llmcode analyze --gold` (``naive``, ``classical``,
+    ``ppi``, each ``{estimate, ci95}``).
+    """
+    codes = list(shares)
+    fig = Figure(figsize=(6.4, 0.55 * len(codes) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    kinds = (("naive", "LLM only (naive)", GREY), ("classical", "gold only (classical)", ORANGE),
+             ("ppi", "PPI (LLM + gold)", BLUE))  # fmt: skip
+    for offset, (kind, label, colour) in zip((-0.22, 0.0, 0.22), kinds, strict=True):
+        y = np.arange(len(codes)) + offset
+        point = np.array([shares[c][kind]["estimate"] for c in codes])
+        low = np.array([shares[c][kind]["ci95"][0] for c in codes])
+        high = np.array([shares[c][kind]["ci95"][1] for c in codes])
+        ax.errorbar(
+            point, y, xerr=[point - low, high - point], fmt="o", color=colour, markersize=4,
+            capsize=2.5, linewidth=1.4, label=label,
+        )  # fmt: skip
+    ax.set_yticks(range(len(codes)), codes)
+    ax.invert_yaxis()
+    ax.set_xlabel("share of items (95% CI)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0%}"))
+    ax.set_xlim(left=0)
+    ax.legend(frameon=False, loc="lower right", fontsize=8)
+    _tidy(ax)
+    ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
+    return fig
+
+
 def figure_bytes(fig: Figure, fmt: str = "svg") -> bytes:
     """Render a figure as SVG or PNG bytes (no timestamp in SVG, so output is reproducible)."""
     buffer = io.BytesIO()

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from llmcode.analysis.ppi import (
+    MIN_GROUP_GOLD,
     Estimate,
     GroupMean,
     MeanEstimates,
@@ -75,6 +76,7 @@ class GoldAnalysis:
     resolution: GoldResolution | None = None
     plan: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what puts the CIs' validity in doubt
 
     def to_json(self) -> dict[str, Any]:
         """``prevalence`` (the stable contract) and ``ppi`` (provenance and the rest)."""
@@ -89,6 +91,7 @@ class GoldAnalysis:
             "screening": {"ptm": _share_json(self.screening)} if self.screening else None,
             "resolution": _resolution_json(self.resolution) if self.resolution else None,
             "plan": self.plan,
+            "warnings": self.warnings,
             "notes": self.notes,
         }
         prevalence = {code: _share_json(est) for code, est in self.prevalence.items()}
@@ -129,6 +132,7 @@ def analyze_gold(
 ) -> GoldAnalysis:
     """PPI shares per code (and PTM share), PPI resolution means and the plan; see the module."""
     notes: list[str] = []
+    warnings: list[str] = []
     population = list(dict.fromkeys(llm.dropna(subset=["code"])["item_id"].astype(str)))
     in_gold = set(gold["item_id"].astype(str))
     outside = sorted(in_gold - set(population))
@@ -140,8 +144,8 @@ def analyze_gold(
     labeled = np.array([i in in_gold for i in population])
     n_gold = int(labeled.sum())
     if sampling is None:
-        notes.append(
-            "the gold file has no sampling record (<gold>.json): PPI is valid only if the gold "
+        warnings.append(
+            f"{source} has no sampling record ({source}.json): PPI is valid only if the gold "
             "items are a uniform random sample of the items; draw one with `llmcode sample`"
         )
     elif sampling.get("stratify"):
@@ -150,8 +154,10 @@ def analyze_gold(
             "as a simple random sample (valid when the strata are sampled in proportion)"
         )
     if n_gold < MIN_GOLD:
-        notes.append(f"only {n_gold} gold item(s): the CIs are rough below {MIN_GOLD}")
-    result = GoldAnalysis(source, coder, len(population), n_gold, sampling, {}, notes=notes)
+        warnings.append(f"only {n_gold} gold item(s): the CIs are rough below {MIN_GOLD}")
+    result = GoldAnalysis(
+        source, coder, len(population), n_gold, sampling, {}, notes=notes, warnings=warnings
+    )
     if n_gold < 2:
         notes.append("PPI needs at least 2 gold items among the analysed items")
         return result
@@ -166,7 +172,7 @@ def analyze_gold(
     if split is not None and gold_split is not None:
         result.screening = _screening(split, gold_split, notes)
     if times is not None:
-        result.resolution = _resolution(times, llm, gold, population, in_gold, codes)
+        result.resolution = _resolution(notes, times, llm, gold, population, in_gold, codes)
     if plan_width is not None:
         result.plan = _plan(result, plan_width)
     return result
@@ -184,6 +190,7 @@ def _screening(split: pd.Series, gold_split: pd.Series, notes: list[str]) -> Mea
 
 
 def _resolution(
+    notes: list[str],
     times: pd.DataFrame,
     llm: pd.DataFrame,
     gold: pd.DataFrame,
@@ -205,6 +212,11 @@ def _resolution(
     }
     means = {code: group_mean(values, g, h, labeled) for code, (g, h) in member.items()}
     usable = [c for c in codes if means[c].ppi is not None]
+    if len(usable) < len(codes):
+        notes.append(
+            f"no PPI mean log days for {', '.join(c for c in codes if c not in usable)}: fewer "
+            f"than {MIN_GROUP_GOLD} closed gold items with the code (by the gold or the LLM)"
+        )
     differences = []
     for a, b in itertools.combinations(usable, 2):
         diff = group_difference(values, (member[a][0], member[b][0]),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 Z95 = 1.959963984540054
+MIN_GROUP_GOLD = 5  # gold items in a category (by gold or LLM) before its PPI mean gets a CI
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,10 @@ def group_mean(
 ) -> GroupMean:
     """The mean of ``values`` over items in a category (``gold`` / ``llm``: boolean membership).
 
-    ``labeled`` marks the gold items. The PPI estimate is θ = (λ·mean_N[ĉ·v] + mean_n[c·v − λĉ·v])
-    / (λ·mean_N[ĉ] + mean_n[c − λĉ]); its CI comes from the influence values.
+    ``labeled`` marks the gold items; with fewer than `MIN_GROUP_GOLD` gold items in the
+    category (by the gold or the LLM) there is no PPI estimate. The PPI estimate is
+    θ = (λ·mean_N[ĉ·v] + mean_n[c·v − λĉ·v]) / (λ·mean_N[ĉ] + mean_n[c − λĉ]); its CI comes
+    from the influence values.
     """
     from ppi_py import classical_mean_ci
 
@@ -186,8 +189,8 @@ def _ratio(
     """Σ sign·θ_k for θ_k = mean(v | category k), by PPI with one λ for all parts."""
     from ppi_py import ppi_mean_ci
 
-    if lab.sum() < 2:
-        return None, 0.0
+    if any(((c | chat) & lab).sum() < MIN_GROUP_GOLD for c, chat, _ in parts):
+        return None, 0.0  # the rectifier's variance rests on too few items: no honest CI
 
     def thetas(lam: float) -> list[tuple[float, float]] | None:
         out = []

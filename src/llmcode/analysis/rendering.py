@@ -68,6 +68,7 @@ def _environment() -> Environment:
         pclause=format_p_clause,
         pct=format_share,
         cell=markdown_cell,
+        exp=lambda value: math.exp(float(value)),
     )
     return env
 

@@ -19,7 +19,12 @@ from matplotlib.figure import Figure
 
 from llmcode import __version__
 from llmcode.analysis.evaluation import EvaluationSection
-from llmcode.analysis.figures import confusion_figure, distribution_figure, resolution_figure
+from llmcode.analysis.figures import (
+    confusion_figure,
+    distribution_figure,
+    forest_figure,
+    resolution_figure,
+)
 from llmcode.analysis.sources import CodeSource
 from llmcode.analysis.study import Analysis
 from llmcode.errors import AgreementError
@@ -126,6 +131,12 @@ def build_report(
         compare,
         (analysis.coder or "codes", f"human {human.coder}" if human else ""),
     )
+    if analysis.gold is not None and analysis.gold.prevalence:
+        gold = analysis.gold.to_json()
+        shares = dict(gold["prevalence"])
+        if gold["ppi"]["screening"]:
+            shares["ptm (screening)"] = gold["ppi"]["screening"]["ptm"]
+        figures["ppi"] = forest_figure(shares)
     res = analysis.resolution
     if res is not None and len(res.times):
         figures["resolution"] = resolution_figure(

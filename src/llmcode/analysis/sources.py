@@ -288,6 +288,7 @@ def _gold(
         result.notes.append(
             "no PTM share by PPI: give the gold screening codes with --gold-screening"
         )
+    analysis.notes.extend(f"gold: {note}" for note in result.notes)
     return result
 
 

@@ -145,12 +145,8 @@ def analyze_command(
     run = store.open(run_ref) if run_ref else None
     analysis, _ = run_analysis(options, store, run=run, items_path=items)
     result = analysis.to_json()
-    if analysis.gold is not None and analysis.gold.sampling is None:
-        err_console.print(
-            f"warning: {gold} has no sampling record ({gold}.json); PPI assumes the gold items "
-            "are a uniform random sample — draw one with `llmcode sample`",
-            style="yellow",
-        )
+    for warning in analysis.gold.warnings if analysis.gold else []:
+        err_console.print(f"warning: {warning}", style="yellow")
     if tables is not None:
         from llmcode.analysis.rendering import write_tables
 
@@ -196,6 +192,7 @@ def report_command(
     tables: Tables = None,
     gold: Gold = None,
     gold_coder: GoldCoder = None,
+    gold_screening: GoldScreening = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """A self-contained HTML (or Markdown) report of a run, ready for a paper's appendix."""
@@ -210,8 +207,18 @@ def report_command(
         codes=codes, coder=coder, screening=screening, screening_coder=screening_coder,
         ptm_column=ptm_column, ptm_code=ptm_code, project_column=project_column,
         created_column=created_column, closed_column=closed_column, as_of=as_of,
+        gold=gold[0] if gold else None, gold_coder=gold_coder[0] if gold_coder else None,
+        gold_screening=gold_screening,
     )  # fmt: skip
     analysis, _ = run_analysis(options, store, run=run)
+    if gold and (len(gold) > 1 or (gold_coder and len(gold_coder) > 1)):
+        console.print(
+            f"shares by PPI use one gold coder: {analysis.gold.coder if analysis.gold else '-'} "
+            f"of {gold[0]}",
+            style="yellow",
+        )
+    for warning in analysis.gold.warnings if analysis.gold else []:
+        console.print(f"warning: {warning}", style="yellow")
     people = human_codes(human, human_coder) if human else None
     if people is not None and len(people.available) > 1:
         console.print(
