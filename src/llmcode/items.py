@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -270,6 +270,39 @@ def _places(path: Path, positions: list[int]) -> str:
     else:
         numbers, unit = [i + 2 for i in positions], "row(s)"
     return f"{unit} {', '.join(map(str, numbers))}"
+
+
+def item_ids(path: str | Path, id_column: str = ID_COLUMN) -> list[str]:
+    """The ids in a table's ``id_column`` (or ``item_id``), e.g. a gold sample, in file order."""
+    frame = read_table(path)
+    if id_column not in frame.columns and ID_COLUMN in frame.columns:
+        id_column = ID_COLUMN
+    if id_column not in frame.columns:
+        raise ItemsError(
+            f"{path}: no '{id_column}' column to choose items by; columns are: "
+            f"{', '.join(frame.columns)}",
+            hint="--only takes a table with the ids to code in an item_id column",
+        )
+    return [i for i in dict.fromkeys(frame[id_column].str.strip()) if i]
+
+
+def only_items(item_set: ItemSet, path: str | Path, id_column: str = ID_COLUMN) -> ItemSet:
+    """The items whose ids are listed in ``path`` (any table with an ``item_id`` column, e.g. a
+    gold sample), in the items' order; ids the items do not have are an error naming them."""
+    wanted = set(item_ids(path, id_column))
+    known = {i.item_id for i in item_set.items} | {item_id for item_id, _ in item_set.skipped}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ItemsError(
+            f"{path}: {len(unknown)} id(s) not in {item_set.source}: {', '.join(unknown[:10])}"
+            + (" ..." if len(unknown) > 10 else ""),
+            hint="--only must list ids of the items file (same --id-column)",
+        )
+    return replace(
+        item_set,
+        items=[i for i in item_set.items if i.item_id in wanted],
+        skipped=[s for s in item_set.skipped if s[0] in wanted],
+    )
 
 
 def join_text(row: pd.Series, columns: tuple[str, ...]) -> str:

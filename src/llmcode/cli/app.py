@@ -18,11 +18,13 @@ err_console = Console(stderr=True, highlight=False)
 
 
 ORDER = (
+    "sample",
     "code",
     "runs",
     "export",
     "review",
     "agree",
+    "eval",
     "analyze",
     "report",
     "audit",

@@ -42,6 +42,7 @@ from llmcode.cli.options import (
 from llmcode.coding.closed import Coder, code_items
 from llmcode.coding.costs import Budget, budget_for, estimate_items
 from llmcode.coding.lifecycle import check_resumable, finish_run, pending_items, start_run
+from llmcode.items import only_items
 from llmcode.llm.backends import choose_backend_name, make_backend
 from llmcode.llm.cache import ResponseCache
 from llmcode.llm.prompts import load_prompts
@@ -114,6 +115,14 @@ def code(
         ),
     ] = 120.0,
     no_cache: NoCache = False,
+    only: Annotated[
+        Path | None,
+        typer.Option(
+            "--only",
+            help="Code only the items whose ids are in this table (item_id column), e.g. a "
+            "gold sample from `llmcode sample`.",
+        ),
+    ] = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """Code items against a taxonomy; every code has a justification and verified evidence."""
@@ -150,7 +159,11 @@ def code(
             tpm=tpm,
             max_cost=max_cost,
             timeout=timeout,
+            only=str(only) if only else None,
         )
+        if only is not None:
+            item_set = only_items(item_set, only, id_column)
+            console.print(f"--only {only}: {len(item_set.items)} item(s) to code")
         if item_set.sheet_note:
             console.print(item_set.sheet_note, markup=False)
         if dry_run:

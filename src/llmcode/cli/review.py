@@ -11,6 +11,8 @@ from rich.console import Console
 
 from llmcode.cli.app import app
 from llmcode.cli.options import RunRef, RunsDir
+from llmcode.errors import ConfigError
+from llmcode.items import item_ids
 from llmcode.review.queues import QUEUES, load_human_codes
 from llmcode.review.session import ReviewSession
 from llmcode.store.runs import DECISIONS, Run, RunStore
@@ -62,19 +64,49 @@ def review(
             "--coder", help="With --auto-accept-above: whose codes in --against are the gold."
         ),
     ] = None,
+    blind: Annotated[
+        bool,
+        typer.Option(
+            "--blind",
+            help="Code from scratch (gold coding): no model code, justification, evidence or "
+            "confidence on screen; decisions are marked blind.",
+        ),
+    ] = False,
+    only: Annotated[
+        Path | None,
+        typer.Option(
+            "--only", help="Review only the items whose ids are in this table (e.g. gold.csv)."
+        ),
+    ] = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """Review a run's codes from the keyboard (a accept, r reject, c change, u undo, ? help)."""
     run = RunStore(runs_dir).open(run_ref)
+    if blind and auto_accept_above is not None:
+        raise ConfigError("--blind codes by hand: it cannot be combined with --auto-accept-above")
     if auto_accept_above is not None:
         _auto_accept(run, reviewer or default_reviewer(), auto_accept_above, against, coder)
         return
     human = load_human_codes(against) if against is not None else None
-    session = ReviewSession(run, reviewer or default_reviewer(), queue=queue, human=human)
+    session = ReviewSession(
+        run,
+        reviewer or default_reviewer(),
+        queue=queue,
+        human=human,
+        blind=blind,
+        only=item_ids(only) if only is not None else None,
+    )
     from llmcode.review.app import ReviewApp  # textual loads only when the TUI opens
 
     ReviewApp(session).run()
     p = session.progress()
+    if blind:
+        console.print(
+            f"{session.reviewer}: {p.reviewed}/{p.total} coded blind "
+            f"({p.rejected} with no code applying); decisions in {run.path / DECISIONS}; "
+            f"export: llmcode export {run.run_id} --reviewed --reviewer {session.reviewer}"
+        )
+        return
     console.print(
         f"{session.reviewer}: {p.reviewed}/{p.total} reviewed in queue {session.queue_name} "
         f"(accepted {p.accepted}, changed {p.changed}, rejected {p.rejected}); "

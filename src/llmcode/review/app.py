@@ -51,6 +51,7 @@ VERDICT_TEXT = {
     "reject": "✗ rejected (no code applies)",
     "change": "✎ changed to",
 }
+BLIND_VERDICT_TEXT = {"reject": "✗ no code applies", "change": "✎ coded"}
 
 
 class ReviewScreen(Screen[None]):
@@ -122,12 +123,20 @@ class ReviewScreen(Screen[None]):
         self.query_one(DetailView).show(text, top=shown != self._shown)
         self._shown = shown
         p = session.progress()
-        progress = Text.assemble(
-            (f" reviewed {p.reviewed}/{p.total}", "bold"),
-            f"  accepted {p.share(p.accepted):.0f}%  changed {p.share(p.changed):.0f}%"
-            f"  rejected {p.share(p.rejected):.0f}%   queue {session.queue_name}"
-            f"   reviewer {session.reviewer}   run {session.run.run_id}",
-        )
+        if session.blind:  # nothing about the model: no accepted/changed shares, no queue
+            progress = Text.assemble(
+                (" BLIND ", "bold reverse"),
+                (f" coded {p.reviewed}/{p.total}", "bold"),
+                f"  no code applies {p.rejected}   reviewer {session.reviewer}"
+                f"   run {session.run.run_id}",
+            )
+        else:
+            progress = Text.assemble(
+                (f" reviewed {p.reviewed}/{p.total}", "bold"),
+                f"  accepted {p.share(p.accepted):.0f}%  changed {p.share(p.changed):.0f}%"
+                f"  rejected {p.share(p.rejected):.0f}%   queue {session.queue_name}"
+                f"   reviewer {session.reviewer}   run {session.run.run_id}",
+            )
         if progress != self._progress:  # an unchanged line costs no layout
             self._progress = progress
             self.query_one("#progress", Static).update(progress)
@@ -161,7 +170,7 @@ class ReviewScreen(Screen[None]):
         if item is None:
             return
         verdict = self.session.verdict(item.item_id)
-        chosen = verdict.codes if verdict else item.codes
+        chosen = verdict.codes if verdict else ([] if self.session.blind else item.codes)
         picker = CodePicker(self.session.categories, chosen, self.session.taxonomy.multi_label)
         self.app.push_screen(picker, self._change)
 
@@ -196,6 +205,9 @@ class ReviewScreen(Screen[None]):
         self.redraw()
 
     def action_filter(self) -> None:
+        if self.session.blind:
+            self.notify("blind review has one queue (all): the others follow the model's codes")
+            return
         queues = {name: (fn.__doc__ or "").strip().splitlines()[0] for name, fn in QUEUES.items()}
         picker = QueuePicker(queues, self.session.queue_name)
         self.app.push_screen(picker, self._switch_queue)
@@ -233,6 +245,7 @@ class ReviewApp(App[None]):
         self.session = session
         self.sub_title = (
             f"{session.run.run_id} · {session.taxonomy.name} {session.taxonomy.version}"
+            + (" · blind" if session.blind else "")
         )
 
     def get_default_screen(self) -> ReviewScreen:
@@ -249,6 +262,8 @@ class ReviewApp(App[None]):
 
 def render_detail(session: ReviewSession, item: ReviewItem, definitions: bool) -> Text:
     """The detail pane: the text with evidence highlighted, the model's codes and the verdict."""
+    if session.blind:
+        return render_blind_detail(session, item, definitions)
     out = Text()
     record = item.record
     out.append(item.item_id, "bold")
@@ -327,6 +342,42 @@ def render_detail(session: ReviewSession, item: ReviewItem, definitions: bool) -
                     out.append(f"    + {include}\n", "dim")
                 for exclude in category.exclude:
                     out.append(f"    − {exclude}\n", "dim")
+    else:
+        out.append("\n  d shows the category definitions", "dim")
+    return out
+
+
+def render_blind_detail(session: ReviewSession, item: ReviewItem, definitions: bool) -> Text:
+    """The blind detail pane: the item and the reviewer's own codes — nothing from the model
+    (no status, confidence, evidence highlight, codes or justification) and no other coder."""
+    out = Text()
+    out.append(item.item_id, "bold")
+    out.append("   blind: code it yourself", "dim")
+    meta = [
+        f"{k}: {v}"
+        for k, v in item.metadata.items()
+        if k not in session.text_columns and v and len(v) <= 60
+    ]
+    if meta:
+        out.append("\n" + "   ".join(meta[:3]), "dim")
+    out.append("\n\n")
+    out.append(item.text)
+    verdict = session.verdict(item.item_id)
+    out.append("\n\nYour codes", "bold underline")
+    out.append("  ")
+    if verdict is None:
+        out.append("not coded yet — c choose codes · r no code applies\n", "dim")
+    else:
+        final = f": {', '.join(verdict.codes)}" if verdict.action != "reject" else ""
+        out.append(f"{BLIND_VERDICT_TEXT.get(verdict.action, verdict.action)}{final}\n", "green")
+    memo = session.memo_of(item.item_id)
+    if memo:
+        out.append(f"  memo: {memo}\n", "italic")
+    if definitions:
+        out.append("\nDefinitions\n", "bold underline")
+        for category in session.categories:
+            out.append(f"  {category.id}", "bold")
+            out.append(f"  {category.definition}\n")
     else:
         out.append("\n  d shows the category definitions", "dim")
     return out

@@ -10,6 +10,7 @@ apart. The Textual app (``review/app.py``) only displays a session and forwards 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from llmcode.errors import ConfigError, RunStoreError
@@ -45,13 +46,37 @@ class Progress:
 
 
 class ReviewSession:
-    """One reviewer's pass over a queue of a run's items."""
+    """One reviewer's pass over a queue of a run's items.
+
+    ``blind``: the reviewer codes from scratch (gold coding). The session then offers nothing
+    derived from the model — no accept, no queue but ``all`` (the others order by the model's
+    codes, confidence or flags), no human codes beside the item — and its decisions are marked
+    blind and replayed apart from the reviewer's ordinary ones. ``only`` keeps the items whose
+    ids it lists (e.g. a gold sample), in the run's order.
+    """
 
     def __init__(
-        self, run: Run, reviewer: str, queue: str = "all", human: HumanCodes | None = None
+        self,
+        run: Run,
+        reviewer: str,
+        queue: str = "all",
+        human: HumanCodes | None = None,
+        *,
+        blind: bool = False,
+        only: Collection[str] | None = None,
     ) -> None:
         if not reviewer.strip():
             raise ConfigError("the reviewer name is empty", hint="pass --reviewer NAME")
+        if blind and human is not None:
+            raise ConfigError(
+                "blind review shows no other coder's codes", hint="drop --against with --blind"
+            )
+        if blind and queue != "all":
+            raise ConfigError(
+                f"blind review goes through the queue 'all', not '{queue}'",
+                hint="the other queues are ordered by the model's codes, confidence or flags",
+            )
+        self.blind = blind
         self.run = run
         self.reviewer = reviewer.strip()
         manifest = run.manifest()
@@ -60,8 +85,11 @@ class ReviewSession:
         self.taxonomy = run.taxonomy()
         self.categories: list[Category] = self.taxonomy.targets(manifest.config.level)
         repair_jsonl(run.path / DECISIONS)  # a kill mid-write leaves a torn line: cut it
-        self.ledger = replay(load_decisions(run)).get(self.reviewer) or Ledger(self.reviewer)
+        ledgers = replay(load_decisions(run), blind=blind)
+        self.ledger = ledgers.get(self.reviewer) or Ledger(self.reviewer)
         self.items = load_review_items(run, human)
+        if only is not None:
+            self.items = _only(self.items, only, run)
         if not self.items:
             raise RunStoreError(f"{run.path}: the run has no items to review")
         if human is not None and not any(item.human for item in self.items):
@@ -79,6 +107,8 @@ class ReviewSession:
 
     def set_queue(self, name: str) -> None:
         """Switch to queue ``name`` and go to its first undecided item."""
+        if self.blind and name != "all":
+            raise ConfigError("blind review has one queue: all")
         queue = build_queue(name, self.items, self.run)
         self.queue_name, self.queue, self._lowered = name, queue, None
         self._index = {item.item_id: n for n, item in enumerate(queue)}
@@ -155,6 +185,11 @@ class ReviewSession:
 
     def accept(self) -> Decision:
         """Accept the model's codes for the current item."""
+        if self.blind:
+            raise ConfigError(
+                "blind review: there are no model codes to accept",
+                hint="c chooses the codes yourself; r records that no code applies",
+            )
         item = self._require_current()
         codes = [c for c in item.codes if c != NONE_CODE]
         if not codes and NONE_CODE not in item.codes:
@@ -203,6 +238,7 @@ class ReviewSession:
             undone=last.action,
             codes=list(fallback.codes) if fallback else [],
             suggested=last.suggested,
+            blind=self.blind,
         )
         before = self.verdict(last.item_id)
         append_decision(self.run, record)
@@ -232,7 +268,8 @@ class ReviewSession:
             action=action,
             codes=codes,
             memo=memo,
-            suggested=item.codes,
+            suggested=[] if self.blind else item.codes,
+            blind=self.blind,
         )
         before = self.verdict(item.item_id)
         append_decision(self.run, decision)  # durable first, then the state moves on
@@ -248,3 +285,17 @@ class ReviewSession:
             self._counts[before.action] -= 1
         if after is not None:
             self._counts[after.action] += 1
+
+
+def _only(items: list[ReviewItem], only: Collection[str], run: Run) -> list[ReviewItem]:
+    """The items listed in ``only``; listed ids the run lacks are an error naming them."""
+    wanted = {str(item_id) for item_id in only}
+    known = {item.item_id for item in items}
+    missing = sorted(wanted - known)
+    if missing:
+        raise RunStoreError(
+            f"{len(missing)} listed item(s) not in run {run.run_id}: {', '.join(missing[:10])}"
+            + (" ..." if len(missing) > 10 else ""),
+            hint="code them first: llmcode code ... --only FILE",
+        )
+    return [item for item in items if item.item_id in wanted]

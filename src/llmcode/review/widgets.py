@@ -102,14 +102,19 @@ class ItemList(ScrollView, can_focus=False):
             return Strip.blank(width, styles["base"])
         item = self.session.queue[row]
         verdict = self.session.verdict(item.item_id)
-        codes = verdict.codes if verdict else item.codes
-        confidence = "" if item.confidence is None else f"{item.confidence:.2f}"
+        blind = self.session.blind  # blind: only the reviewer's own codes, no model flags
+        codes = verdict.codes if verdict else ([] if blind else item.codes)
+        confidence = "" if blind or item.confidence is None else f"{item.confidence:.2f}"
         style = styles["base"]
         if row == self.session.position:
             style = styles["cursor"]
         elif verdict is not None:
             style = styles["decided"]
-        flag = FLAGS.get(item.status, " ") + ("≠" if item.human and item.disagrees else " ")
+        flag = (
+            "  "
+            if blind
+            else FLAGS.get(item.status, " ") + ("≠" if item.human and item.disagrees else " ")
+        )
         flag_style = style + styles["flag"] if flag.strip() else style
         id_width = min(self._id_width(), max(6, width // 2))
         rest = width - id_width - 12

@@ -18,10 +18,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from llmcode.errors import RunStoreError
 from llmcode.store.runs import DECISIONS, Run, append_line, now, read_jsonl
+from llmcode.taxonomy.model import NONE_CODE
 
 Action = Literal["accept", "reject", "change", "memo", "undo"]
 VERDICTS = ("accept", "reject", "change")
-COLUMNS = ["item_id", "coder", "code", "memo", "action"]
+COLUMNS = ["item_id", "coder", "code", "memo", "action", "blind"]
 
 
 class Automatic(BaseModel):
@@ -52,6 +53,9 @@ class Decision(BaseModel):
     suggested: list[str] = Field(default_factory=list)
     undone: Action | None = None  # for an undo: the action it took back
     automatic: Automatic | None = None  # set when no person looked at the item
+    blind: bool = False
+    """Made in blind mode (``review --blind``): the reviewer coded from scratch, seeing no model
+    code, justification, evidence or confidence; ``suggested`` is then empty."""
 
 
 class Ledger:
@@ -126,14 +130,21 @@ def load_decisions(run: Run) -> list[Decision]:
 
 def append_decision(run: Run, decision: Decision) -> None:
     """Append one decision and make it durable (flush + fsync) before returning."""
-    exclude = None if decision.automatic is not None else {"automatic"}  # a person's: as before
+    exclude = set()  # a person's ordinary decisions keep the old line shape
+    if decision.automatic is None:
+        exclude.add("automatic")
+    if not decision.blind:
+        exclude.add("blind")
     append_line(run.path / DECISIONS, decision.model_dump_json(exclude=exclude))
 
 
-def replay(decisions: list[Decision]) -> dict[str, Ledger]:
-    """Each reviewer's ledger, in order of their first decision."""
+def replay(decisions: list[Decision], blind: bool | None = None) -> dict[str, Ledger]:
+    """Each reviewer's ledger, in order of their first decision; ``blind`` True or False keeps
+    only the blind (or only the ordinary) decisions, which form separate ledgers."""
     ledgers: dict[str, Ledger] = {}
     for decision in decisions:
+        if blind is not None and decision.blind != blind:
+            continue
         ledger = ledgers.setdefault(decision.reviewer, Ledger(decision.reviewer))
         ledger.apply(decision)
     return ledgers
@@ -142,13 +153,26 @@ def replay(decisions: list[Decision]) -> dict[str, Ledger]:
 def reviewed_codes(
     run: Run, reviewer: str | None = None, *, include_rejected: bool = False
 ) -> pd.DataFrame:
-    """Final codes after review in long format: item_id, coder (the reviewer), code, memo, action.
+    """Final codes after review in long format: item_id, coder (the reviewer), code, memo, action
+    (and blind).
 
     Only items with a verdict in effect. A reject has no code: it gives no row, or with
     `include_rejected` (what `export --reviewed` writes) one row with an empty code and action
     ``reject``, so every decision is in the export.
+
+    Blind decisions (``review --blind``) replay apart from ordinary ones and give rows with
+    ``blind`` true; a blind reject is a coding — no code applies — so it gives one row with the
+    code ``none``. A reviewer who also reviewed blind is exported from the blind decisions only.
+    The ``blind`` column is there only when the run has blind decisions.
     """
-    ledgers = replay(load_decisions(run))
+    decisions = load_decisions(run)
+    blind_ledgers = replay(decisions, blind=True)
+    ledgers = {
+        name: ledger
+        for name, ledger in replay(decisions, blind=False).items()
+        if name not in blind_ledgers
+    }
+    ledgers.update(blind_ledgers)
     if reviewer is not None:
         if reviewer not in ledgers:
             known = ", ".join(ledgers) or "none yet"
@@ -164,7 +188,11 @@ def reviewed_codes(
         for item_id in items:
             verdict = ledger.verdicts[item_id]
             memo = ledger.memos.get(item_id, "")
-            codes = verdict.codes or ([""] if include_rejected else [])
+            blind = name in blind_ledgers
+            if blind and verdict.action == "reject":
+                codes = [NONE_CODE]
+            else:
+                codes = verdict.codes or ([""] if include_rejected else [])
             rows.extend(
                 {
                     "item_id": item_id,
@@ -172,7 +200,10 @@ def reviewed_codes(
                     "code": code,
                     "memo": memo,
                     "action": verdict.action,
+                    "blind": blind,
                 }
                 for code in codes
             )
+    if not blind_ledgers:  # the column appears once someone coded blind
+        return pd.DataFrame(rows, columns=COLUMNS[:-1]).drop(columns="blind", errors="ignore")
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -83,6 +83,8 @@ class RunConfig(BaseModel):
     """Item splits (item_id, split); items of the ``test`` split are never examples."""
     prompts_dir: str | None = None
     verify: Literal["off", "flag", "drop"] = "off"
+    only: str | None = None
+    """A table of item ids (``--only``): only those items were coded."""
 
 
 class Sample(BaseModel):

@@ -1,0 +1,252 @@
+"""`llmcode eval`: runs against gold codes — a ranked table, per-code scores, the human ceiling,
+paired differences, confusion matrices and disagreements; or the result as one JSON object."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from llmcode.cli.app import app, err_console
+from llmcode.cli.options import RunsDir
+from llmcode.errors import ConfigError
+from llmcode.quality.eval import Coefficient, EvalResult, RunEvaluation, evaluate
+from llmcode.quality.eval_inputs import load_gold, run_input
+from llmcode.quality.gold import load_split, record_test_look
+from llmcode.store.runs import RunStore
+
+console = Console(highlight=False)
+_SHOWN_DISAGREEMENTS = 10
+_MAX_CONFUSION_LABELS = 12
+
+
+@app.command("eval")
+def eval_command(
+    runs: Annotated[
+        list[str], typer.Argument(help="Runs to evaluate (ids in the runs dir, or directories).")
+    ],
+    gold: Annotated[
+        list[Path],
+        typer.Option(
+            "--gold",
+            help="Gold codes (long format: item_id, coder, code); repeat for several files.",
+        ),
+    ],
+    coder: Annotated[
+        list[str] | None,
+        typer.Option("--coder", help="Gold coder(s), repeatable [default: every gold coder]."),
+    ] = None,
+    splits: Annotated[
+        Path | None,
+        typer.Option("--splits", help="Split file (item_id, split), e.g. from `llmcode sample`."),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="Evaluate on this split: dev or test.")
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples of the gold items.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Evaluate runs against gold codes: κ, AC1, α, macro-F1 with CIs, per code, vs humans."""
+    if split is not None and splits is None:
+        raise ConfigError("--split needs --splits FILE", hint="e.g. --splits gold.csv --split dev")
+    store = RunStore(runs_dir)
+    inputs = [run_input(store.open(ref)) for ref in runs]
+    codes = load_gold(gold)
+    items, warnings = None, []
+    if splits is not None:
+        items, by_split = load_split(splits, split)
+        warnings += _split_warnings(codes["item_id"], by_split, splits)
+        codes = codes[codes["item_id"].isin(set(items))]
+    result = evaluate(inputs, codes, coders=coder, bootstrap=bootstrap, seed=seed)
+    if split == "test" and splits is not None:
+        earlier = record_test_look(splits, [r.run for r in inputs])
+        if earlier:
+            seen = ", ".join(dict.fromkeys(r for look in earlier for r in look["runs"]))
+            warnings.append(
+                f"second look at the test split of {splits}: runs already evaluated there: "
+                f"{seen} ({len(earlier)} earlier evaluation(s)); the test split is for one "
+                "final evaluation — compare configurations on dev"
+            )
+    result = result.model_copy(update={"warnings": [*warnings, *result.warnings]})
+    if as_json:
+        for warning in result.warnings:
+            err_console.print(f"[red]warning:[/] {escape(warning)}")
+        typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        return
+    show(result, split)
+
+
+def _split_warnings(gold_ids: object, by_split: dict[str, list[str]], path: Path) -> list[str]:
+    known = {i for ids in by_split.values() for i in ids}
+    gold = set(map(str, gold_ids))  # type: ignore[call-overload]
+    if not gold & known:
+        raise ConfigError(
+            f"{path}: none of the gold items is in the split file",
+            hint="pass the split file the gold sample was drawn with",
+        )
+    outside = sorted(gold - known)
+    if outside:
+        shown = ", ".join(outside[:10]) + (" ..." if len(outside) > 10 else "")
+        return [f"{len(outside)} gold item(s) are not in {path} and are left out: {shown}"]
+    return []
+
+
+def _table(**kwargs: object) -> Table:
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, **kwargs)  # type: ignore[arg-type]
+
+
+def _value(c: Coefficient | None) -> str:
+    return "—" if c is None or c.value is None else f"{c.value:.3f}"
+
+
+def _short(c: Coefficient | None) -> str:
+    return "—" if c is None or c.value is None else f"{c.value:.2f}"
+
+
+def _ci(c: Coefficient | None) -> str:
+    if c is None or c.ci95 is None:
+        return ""
+    return f"[{c.ci95[0]:.2f},{c.ci95[1]:.2f}]"
+
+
+def _with_ci(c: Coefficient | None) -> str:
+    return f"{_value(c)} {_ci(c)}".strip()
+
+
+def show(result: EvalResult, split: str | None = None) -> None:
+    """The ranked table, the human ceiling, paired differences, and per-run detail."""
+    gold = result.gold
+    console.print(
+        f"[bold]Evaluation[/] · gold coder(s) {', '.join(gold['coders'])} · "
+        f"{gold['n_items']} items{f' · split {split}' if split else ''}"
+        + (
+            f" · 95% CIs from {result.bootstrap['n_resamples']} bootstrap resamples"
+            if result.bootstrap["n_resamples"]
+            else ""
+        )
+    )
+    table = _table()
+    same_model = len({entry.model for entry in result.runs}) == 1
+    columns = ["#", "run", "model", "n", "accuracy", "κ [CI]", "AC1", "α",
+               "macro-F1 [CI]", "$/item"]  # fmt: skip
+    if same_model:
+        columns.remove("model")
+    for column in columns:
+        table.add_column(
+            column,
+            justify="left" if column in ("run", "model") else "right",
+            overflow="fold",
+            no_wrap=column in ("#", "run", "n", "accuracy", "AC1", "α", "$/item"),
+            min_width=11 if "CI" in column else None,
+        )
+    for entry in sorted(result.runs, key=lambda r: r.rank):
+        row = [
+            str(entry.rank), entry.run, entry.model, str(entry.n_items), _value(entry.accuracy),
+            _with_ci(entry.cohen_kappa), _value(entry.gwet_ac1), _value(entry.krippendorff_alpha),
+            _with_ci(entry.macro_f1),
+            "—" if entry.cost_per_item_usd is None else f"{entry.cost_per_item_usd:.5f}",
+        ]  # fmt: skip
+        table.add_row(*(row[:2] + row[3:] if same_model else row))
+    ceiling = result.human_ceiling
+    if ceiling is not None:
+        row = [
+            "", f"[italic]humans ({' × '.join(ceiling.coders)})[/]", "ceiling",
+            str(ceiling.n_items), _value(ceiling.accuracy), _with_ci(ceiling.cohen_kappa),
+            _value(ceiling.gwet_ac1), _value(ceiling.krippendorff_alpha),
+            _with_ci(ceiling.macro_f1), "",
+        ]  # fmt: skip
+        table.add_row(*(row[:2] + row[3:] if same_model else row))
+    console.print(table)
+    if result.paired:
+        _show_paired(result)
+    for entry in sorted(result.runs, key=lambda r: r.rank):
+        _show_run(entry, result)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+    for warning in result.warnings:
+        console.print(f"[bold red]warning:[/] [red]{escape(warning)}[/]")
+
+
+def _show_paired(result: EvalResult) -> None:
+    console.print(
+        "[bold]Paired differences[/] (B − A on the same resampled items; 95% CIs, bootstrap p)"
+    )
+    table = _table()
+    for column in ("A", "B", "Δκ", "CI", "p", "ΔF1", "CI", "p", "Δ$/item"):
+        table.add_column(
+            column,
+            justify="left" if column in ("A", "B") else "right",
+            overflow="fold",
+            min_width=11 if column == "CI" else None,
+        )
+    for pair in result.paired:
+        k, f = pair.delta_kappa, pair.delta_macro_f1
+        table.add_row(
+            pair.a, pair.b, _signed(k.value), _ci(Coefficient(value=k.value, ci95=k.ci95)),
+            _p(k.p), _signed(f.value), _ci(Coefficient(value=f.value, ci95=f.ci95)), _p(f.p),
+            "—" if pair.extra_cost_per_item_usd is None else f"{pair.extra_cost_per_item_usd:+.5f}",
+        )  # fmt: skip
+    console.print(table)
+
+
+def _signed(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.3f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
+    tokens = "—" if entry.tokens_per_item is None else f"{entry.tokens_per_item:,.0f}"
+    console.print(
+        f"[bold]{entry.run}[/] · {entry.model} · prompt {str(entry.prompt_hash or '-')[:12]} · "
+        f"{tokens} tokens/item · "
+        + ", ".join(f"{k} {v}" for k, v in entry.settings.items() if k != "taxonomy_fingerprint")
+    )
+    table = _table()
+    for column in ("code", "prec.", "recall", "F1", "n", "κ", "CI", "human κ", ""):
+        table.add_column(column, justify="left" if column in ("code", "") else "right")
+    ceiling = result.human_ceiling
+    for code, score in entry.per_code.items():
+        human = ceiling.per_code.get(code) if ceiling is not None else None
+        table.add_row(
+            code, f"{score.precision:.2f}", f"{score.recall:.2f}", f"{score.f1:.2f}",
+            str(score.support), _short(score.kappa), _ci(score.kappa), _short(human),
+            "[yellow]guessing[/]" if score.guessing else "",
+        )  # fmt: skip
+    console.print(table)
+    if entry.confusion and len(entry.confusion["labels"]) <= _MAX_CONFUSION_LABELS:
+        confusion = Table(title="confusion: rows model, columns gold", title_justify="left",
+                          box=box.SIMPLE)  # fmt: skip
+        confusion.add_column("")
+        for label in entry.confusion["labels"]:
+            confusion.add_column(label, justify="right")
+        for label, row in zip(entry.confusion["labels"], entry.confusion["matrix"], strict=True):
+            confusion.add_row(label, *(str(cell) for cell in row))
+        console.print(confusion)
+    if entry.disagreements:
+        shown = entry.disagreements[:_SHOWN_DISAGREEMENTS]
+        more = len(entry.disagreements) - len(shown)
+        console.print(
+            f"{len(entry.disagreements)} item(s) where the model and the gold differ"
+            + (f" (first {len(shown)}; all with --json)" if more else "")
+        )
+        for d in shown:
+            gold = ", ".join(f"{coder} {code}" for coder, code in d["gold"].items())
+            console.print(
+                f"  [bold]{escape(d['item_id'])}[/] model {escape(d['model'])} · gold {escape(gold)}"
+                f"\n    [dim]{escape(d['justification'] or '(no justification)')}[/]"
+            )

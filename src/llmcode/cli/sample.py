@@ -1,0 +1,60 @@
+"""`llmcode sample`: draw a seeded gold sample of items with a dev/test split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from llmcode.cli.app import app
+from llmcode.items import read_table
+from llmcode.quality.gold import draw_sample, write_sample
+
+console = Console(highlight=False)
+
+
+@app.command("sample")
+def sample(
+    items: Annotated[
+        Path, typer.Argument(help="Items to draw from (CSV, TSV, JSONL, XLSX, Parquet).")
+    ],
+    n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many items to draw.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The gold sample file (e.g. gold.csv).")
+    ],
+    seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed, the same sample.")] = 0,
+    stratify: Annotated[
+        str | None,
+        typer.Option("--stratify", help="Column to stratify by (proportional allocation)."),
+    ] = None,
+    test_share: Annotated[
+        float,
+        typer.Option("--test-share", min=0.0, max=1.0, help="Share of the sample marked test."),
+    ] = 0.5,
+    id_column: Annotated[
+        str, typer.Option("--id-column", help="Column with item ids.")
+    ] = "item_id",
+) -> None:
+    """Draw a seeded random gold sample (optionally stratified) with a dev/test split column."""
+    frame = read_table(items)
+    drawn, info = draw_sample(
+        frame, n, seed=seed, stratify=stratify, test_share=test_share, id_column=id_column
+    )
+    sidecar = write_sample(drawn, info, output, items)
+    counts = info["counts"]
+    console.print(
+        f"drew {n} of {len(frame)} items from {items} with seed {seed}: {info['method']}; "
+        f"dev {counts['dev']}, test {counts['test']}"
+    )
+    for stratum, entry in info["strata"].items():
+        console.print(
+            f"  {stratify}={stratum}: {entry['sample']} of {entry['population']} "
+            f"(dev {entry['dev']}, test {entry['test']})"
+        )
+    console.print(f"wrote {output} and {sidecar}", style="green")
+    console.print(
+        f"next: code them blind (llmcode code ... --only {output}; "
+        f"llmcode review RUN --blind --only {output} --reviewer NAME)"
+    )
