@@ -188,3 +188,10 @@ def test_resume_codes_only_unfinished_items_and_retries_errors(tmp_path):
     assert sorted(latest) == ["i1", "i2", "i3", "i4"]
     assert all(r.status == "ok" for r in latest.values())
     assert len(load_run_codes(run)) == 4
+
+
+def test_a_reask_that_fails_for_good_still_counts_the_answer_paid_before_it():
+    backend = FakeBackend([answer("banana", "returns garbage"), BackendError("HTTP 503")])
+    record = code_one(make_coder(backend))
+    assert record.status == "error" and "503" in record.error
+    assert record.attempts == 1 and record.prompt_tokens > 0 and record.completion_tokens > 0

@@ -33,7 +33,7 @@ from llmcode.coding.batch import (
 )
 from llmcode.coding.closed import Coder, merge_samples
 from llmcode.coding.lifecycle import finish_run, pending_items
-from llmcode.errors import BackendError, RunStoreError
+from llmcode.errors import RunStoreError
 from llmcode.items import Item
 from llmcode.llm.backends.base import ChatResponse
 from llmcode.llm.backends.openai import parse_completion
@@ -183,19 +183,16 @@ async def settle(
     coder: Coder, item: Item, sample: int, first: ChatResponse, max_reasks: int
 ) -> CodingRecord:
     """Check a batch answer and re-ask online until it verifies or the re-asks run out."""
-    try:
-        return await coder.code_sample(item, sample, first=first, max_reasks=max_reasks)
-    except BackendError as exc:
-        return CodingRecord(
-            item_id=item.item_id,
-            status="error",
-            raw=first.content,
-            error=f"re-ask failed: {exc.message}",
-            attempts=1,
-            model=coder.backend_for(sample).model,
-            prompt_tokens=first.prompt_tokens,
-            completion_tokens=first.completion_tokens,
-        )
+    record = await coder.code_sample(item, sample, first=first, max_reasks=max_reasks)
+    if record.status != "error":
+        return record
+    return record.model_copy(  # the online re-ask failed: keep the batch's answer
+        update={
+            "raw": first.content,
+            "error": f"re-ask failed: {record.error}",
+            "model": coder.backend_for(sample).model,
+        }
+    )
 
 
 async def ingest_output_file(

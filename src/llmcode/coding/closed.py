@@ -24,7 +24,7 @@ from llmcode.coding.multiitem import ManyCheck
 from llmcode.errors import BackendError
 from llmcode.items import Item
 from llmcode.llm.answers import CheckedAnswer, answer_schema, check_answer
-from llmcode.llm.ask import Usage, Verdict, ask, follow_up
+from llmcode.llm.ask import Exchange, Usage, Verdict, ask, follow_up
 from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
 from llmcode.llm.cache import ResponseCache
 from llmcode.llm.evidence import candidate_quotes
@@ -64,8 +64,6 @@ class Coder:
         """One sample of one item; a failure becomes an error record."""
         try:
             return await self.code_sample(item, sample)
-        except BackendError as exc:
-            return CodingRecord(item_id=item.item_id, status="error", error=exc.message)
         except Exception as exc:  # one item's failure must not lose the run
             error = f"{type(exc).__name__}: {exc}"
             return CodingRecord(item_id=item.item_id, status="error", error=error)
@@ -111,7 +109,8 @@ class Coder:
         max_reasks: int | None = None,
     ) -> CodingRecord:
         """One sample: ask, check, re-ask. ``first`` is an answer obtained elsewhere (a batch)
-        that stands for the first attempt."""
+        that stands for the first attempt. A backend that fails for good gives an ``error``
+        record counting the attempts answered before."""
         backend = self.backend_for(sample)
         messages = [self.system, item_message(self.prompts, item.item_id, item.text)]
         request = self.request(messages, self.schema_for(item), sample, backend)
@@ -122,16 +121,22 @@ class Coder:
             )
             return checked, checked.problems, checked.fatal
 
-        asked = await ask(
-            backend,
-            request,
-            check,
-            follow_up(self.reask_message),
-            cache=self.cache,
-            sample=sample,
-            max_reasks=self.config.max_reasks if max_reasks is None else max_reasks,
-            first=first,
-        )
+        asked: Exchange[CheckedAnswer] = Exchange()
+        try:
+            await ask(
+                backend,
+                request,
+                check,
+                follow_up(self.reask_message),
+                cache=self.cache,
+                sample=sample,
+                max_reasks=self.config.max_reasks if max_reasks is None else max_reasks,
+                first=first,
+                exchange=asked,
+            )
+        except BackendError as exc:  # the answered attempts were paid for: they count
+            error = CodingRecord(item_id=item.item_id, status="error", error=exc.message)
+            return _with_usage(error, asked.usage)
         checked = asked.value or CheckedAnswer()
         status = "ok" if checked.verified else "invalid" if checked.fatal else "unverified"
         response = asked.response

@@ -128,13 +128,15 @@ async def ask(
     sample: int = 0,
     max_reasks: int = 2,
     first: ChatResponse | None = None,
+    exchange: Exchange[T] | None = None,
 ) -> Exchange[T]:
     """Ask, check, re-ask until the answer has no problems or the re-asks are spent.
 
     ``first`` (an answer obtained elsewhere) stands for the first attempt and is cached as the
-    first request's answer. Backend errors propagate: the caller records them.
+    first request's answer. Backend errors propagate: the caller records them, and reads what
+    the attempts answered before the error cost from ``exchange`` (filled as the loop goes).
     """
-    out: Exchange[T] = Exchange()
+    out: Exchange[T] = Exchange() if exchange is None else exchange
     for attempt in range(max_reasks + 1):
         if attempt == 0 and first is not None:
             response = first
