@@ -125,7 +125,8 @@ def _read(
         if isinstance(exc, error):
             raise
         raise error(f"{path}: cannot read {kind} file ({type(exc).__name__}: {exc})") from exc
-    frame = _as_text(frame)
+    if kind not in ("csv", "tsv"):  # CSV cells are text already
+        frame = _as_text(frame)
     _check_unique_columns(frame, path, error)
     return frame, sheet, sheets
 
@@ -226,7 +227,10 @@ def load_items(
     skipped: list[tuple[str, str]] = []
     meta_columns = [c for c in columns if c != id_column]
     texts = join_texts(frame, chosen)
-    metadata = frame[meta_columns].to_dict("records")
+    values = [frame[c].tolist() for c in meta_columns]
+    metadata = [dict(zip(meta_columns, row, strict=True)) for row in zip(*values, strict=True)]
+    if not meta_columns:
+        metadata = [{} for _ in range(len(frame))]
     for item_id, text, meta in zip(ids.tolist(), texts, metadata, strict=True):
         if not text.strip():
             skipped.append((item_id, f"empty text in {', '.join(chosen)}"))

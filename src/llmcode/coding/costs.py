@@ -193,12 +193,12 @@ def estimate_items(
     prices: str | Path | None = None,
 ) -> Estimate:
     """Tokens and cost of coding ``items`` with this run config (no request is sent)."""
-    from llmcode.llm.prompts import item_message, load_prompts, system_message
+    from llmcode.llm.prompts import item_messages, load_prompts, system_message
 
     prompts = load_prompts()
     return estimate_run(
         system_message(prompts, taxonomy, config.level),
-        [item_message(prompts, i.item_id, i.text) for i in items],
+        item_messages(prompts, ((i.item_id, i.text) for i in items)),
         model,
         load_prices(prices),
         items_per_request=config.items_per_request,

@@ -4,12 +4,22 @@ The system message holds the instructions, the taxonomy's study ``context`` and 
 codebook (identical for every item, so providers can cache the prefix); the user message holds
 the retrieved examples (if any) and then the item last, delimited as data. ``--prompts DIR``
 overrides any template by file name; the manifest records each template's hash.
+
+Data cannot break out of its delimiters, in any template: every ``{{ value }}`` is rendered
+with the tags the templates delimit data with (``item``, ``example``, ``category``, ``group``,
+in any case and spacing: ``</ITEM>``, ``</item >``, ``< /item>``) neutralised as ``</ item>``,
+and attribute values go through the ``attribute`` filter (``id="{{ item_id | attribute }}"``), which
+escapes quotes, angle brackets and line breaks.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import html
+import re
+import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -75,9 +85,26 @@ class PromptSet:
         return _compile(self.templates[name]).render(**values).strip()
 
 
+_DELIMITER = re.compile(r"<(\s*/?)\s*(?=(?:item|example|category|group)\b)", re.IGNORECASE)
+
+
+def neutral(value: Any) -> Any:
+    """A value with every delimiter-like tag written ``< item`` / ``</ item`` (texts only)."""
+    if not isinstance(value, str) or "<" not in value:
+        return value
+    return _DELIMITER.sub(lambda m: "<" + m.group(1).strip() + " ", value)
+
+
+def attribute(value: Any) -> str:
+    """A value safe inside a double-quoted attribute: ``&"'<>`` and line breaks escaped."""
+    text = html.escape(str(value), quote=True)
+    return text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+
+
 @functools.lru_cache(maxsize=64)
 def _compile(source: str) -> jinja2.Template:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, finalize=neutral)
+    env.filters["attribute"] = attribute
     return env.from_string(source)
 
 
@@ -145,18 +172,35 @@ def item_message(
 ) -> dict[str, str]:
     """The item, delimited as data, after the retrieved examples (``item_id``, ``text``,
     ``codes``) if any; tags inside texts are neutralised."""
-    shown = [{**e, "text": _neutral(e["text"])} for e in examples or []]
-    content = prompts.render(USER, item_id=item_id, text=_neutral(text), examples=shown)
+    content = prompts.render(USER, item_id=item_id, text=text, examples=examples or [])
     return {"role": "user", "content": content}
 
 
-def _neutral(text: str) -> str:
-    return (
-        text.replace("</item>", "</ item>")
-        .replace("<item", "< item")
-        .replace("</example>", "</ example>")
-        .replace("<example", "< example")
-    )
+_PLAIN_USES = re.compile(r"\{\{-?\s*(?:text|item_id(?:\s*\|\s*attribute)?)\s*-?\}\}")
+_ANY_USE = re.compile(r"\{[{%][^}]*?(?<![.\w])(?:text|item_id)\b", re.DOTALL)
+
+
+def item_messages(prompts: PromptSet, items: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    """``item_message`` for many ``(item_id, text)`` pairs (no examples), rendered once.
+
+    When the template uses the id and text only as ``{{ item_id | attribute }}`` and
+    ``{{ text }}``,
+    it is rendered once with placeholders that are then replaced per item (checked against a
+    full rendering of the first item); otherwise every item is rendered in full.
+    """
+    pairs = list(items)
+    source = prompts.templates[USER]
+    if not pairs or _ANY_USE.search(_PLAIN_USES.sub("", source)):
+        return [item_message(prompts, i, t) for i, t in pairs]
+    marks = ("ID" + secrets.token_hex(8), "TEXT" + secrets.token_hex(8))
+    shape = prompts.render(USER, item_id=marks[0], text=marks[1], examples=[])
+
+    def fill(item_id: str, text: str) -> str:
+        return shape.replace(marks[0], attribute(item_id)).replace(marks[1], neutral(text))
+
+    if fill(*pairs[0]) != item_message(prompts, *pairs[0])["content"]:
+        return [item_message(prompts, i, t) for i, t in pairs]
+    return [{"role": "user", "content": fill(i, t)} for i, t in pairs]
 
 
 def reask_message(prompts: PromptSet, problems: list[str]) -> dict[str, str]:

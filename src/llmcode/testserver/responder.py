@@ -12,8 +12,9 @@ Strings named ``evidence``/``quote``/``quotes`` get a verbatim quote of the item
 sentence, at most 120 characters, cut at a word boundary); ``item_id`` gets the id of the item
 tag; other strings a short sentence ("The item reports ...").
 
-The item is the last ``<item id="...">...</item>`` block of the last user message that has one
-(so a re-ask answers for the same item); without any block, the whole last user message. An array
+The item is the last ``<item id="...">...</item>`` block (its id attribute-unescaped) of the
+last user message that has one (so a re-ask answers for the same item); without any block, the
+whole last user message. An array
 whose elements have an ``item_id`` property gets one element per item block, in order.
 Without a JSON schema (``json_object`` mode or no ``response_format``), the answer follows the
 coding schema when the system prompt lists ``Valid codes: a, b, none``; otherwise it is
@@ -23,6 +24,7 @@ coding schema when the system prompt lists ``Valid codes: a, b, none``; otherwis
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import math
 import re
@@ -110,7 +112,7 @@ def item_blocks(body: dict[str, Any]) -> list[ItemBlock]:
     """The item blocks of the last user message that has any; else that whole message."""
     users = [message_text(m) for m in body.get("messages", []) if m.get("role") == "user"]
     for text in reversed(users):
-        blocks = [ItemBlock(i, t.strip()) for i, t in _ITEM_RE.findall(text)]
+        blocks = [ItemBlock(html.unescape(i), t.strip()) for i, t in _ITEM_RE.findall(text)]
         if blocks:
             return blocks
     return [ItemBlock("", users[-1].strip() if users else "")]
