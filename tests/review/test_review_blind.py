@@ -95,6 +95,7 @@ async def test_the_blind_screen_shows_no_model_code_justification_or_confidence(
             assert app.session.current is not None and app.session.current.item_id == item_id
             text = screen_text(app)
             assert item_id in text and "BLIND" in text
+            assert "accept" not in text and "filter" not in text  # gone from the footer
             for leak in (*LEAKS, MODEL_CODES[item_id]):
                 assert leak not in text, f"{leak!r} on screen at {item_id}"
             await pilot.press("j")

@@ -229,13 +229,17 @@ def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
         )  # fmt: skip
     console.print(table)
     if entry.confusion and len(entry.confusion["labels"]) <= _MAX_CONFUSION_LABELS:
-        confusion = Table(title="confusion: rows model, columns gold", title_justify="left",
-                          box=box.SIMPLE)  # fmt: skip
-        confusion.add_column("")
-        for label in entry.confusion["labels"]:
-            confusion.add_column(label, justify="right")
-        for label, row in zip(entry.confusion["labels"], entry.confusion["matrix"], strict=True):
-            confusion.add_row(label, *(str(cell) for cell in row))
+        labels = entry.confusion["labels"]
+        console.print("confusion matrix (rows: model; columns: gold, numbered as the rows)")
+        confusion = _table()
+        confusion.add_column("model \\ gold")
+        for number in range(1, len(labels) + 1):
+            confusion.add_column(str(number), justify="right")
+        for number, (label, row) in enumerate(
+            zip(labels, entry.confusion["matrix"], strict=True), start=1
+        ):
+            cells = [f"[bold]{c}[/]" if i == number - 1 else str(c) for i, c in enumerate(row)]
+            confusion.add_row(f"{number} {label}", *cells)
         console.print(confusion)
     if entry.disagreements:
         shown = entry.disagreements[:_SHOWN_DISAGREEMENTS]

@@ -51,6 +51,7 @@ VERDICT_TEXT = {
     "reject": "✗ rejected (no code applies)",
     "change": "✎ changed to",
 }
+BLIND_HIDDEN = ("accept", "filter")  # nothing to accept; every other queue follows the model
 BLIND_VERDICT_TEXT = {"reject": "✗ no code applies", "change": "✎ coded"}
 
 
@@ -105,6 +106,12 @@ class ReviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.redraw(full=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Blind review: accept and the queue filter are gone (from the footer too)."""
+        if self.session.blind and action in BLIND_HIDDEN:
+            return False
+        return True
 
     def redraw(self, full: bool = False) -> None:
         """Bring the screen up to date with the session (``full``: every row of the list)."""
