@@ -109,9 +109,7 @@ class ReviewScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Blind review: accept and the queue filter are gone (from the footer too)."""
-        if self.session.blind and action in BLIND_HIDDEN:
-            return False
-        return True
+        return not (self.session.blind and action in BLIND_HIDDEN)
 
     def redraw(self, full: bool = False) -> None:
         """Bring the screen up to date with the session (``full``: every row of the list)."""
