@@ -131,7 +131,7 @@ def forest_figure(shares: dict[str, dict[str, Any]]) -> Figure:
     ax.set_xlabel("share of items (95% CI)")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0%}"))
     ax.set_xlim(left=0)
-    ax.legend(frameon=False, loc="lower right", fontsize=8)
+    ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8)
     _tidy(ax)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     return fig

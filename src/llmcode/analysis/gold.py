@@ -238,8 +238,8 @@ def _verdict(
 
     def reading(test: ManyGroupTest) -> tuple[bool | None, set[tuple[str, str]]]:
         significant = None if test.p_value is None else test.p_value < ALPHA
-        pairs = {tuple(sorted((d.a, d.b))) for d in test.dunn if d.p_adjusted < ALPHA}
-        return significant, pairs  # type: ignore[return-value]
+        pairs = {(min(d.a, d.b), max(d.a, d.b)) for d in test.dunn if d.p_adjusted < ALPHA}
+        return significant, pairs
 
     (kw_llm, pairs_llm), (kw_gold, pairs_gold) = reading(llm), reading(gold)
     agree = kw_llm == kw_gold and pairs_llm == pairs_gold
@@ -249,7 +249,7 @@ def _verdict(
         f"{word[kw_gold]} with the gold codes ({_p(gold.p_value)}); Dunn (Holm) pairs with "
         f"adjusted p < {ALPHA}: {_pairs(pairs_llm)} vs {_pairs(pairs_gold)}"
     )
-    ppi_pairs = {tuple(sorted((a, b))) for a, b, e in differences if e.low > 0 or e.high < 0}
+    ppi_pairs = {(min(a, b), max(a, b)) for a, b, e in differences if e.low > 0 or e.high < 0}
     text += f"; PPI differences whose 95% CI excludes 0: {_pairs(ppi_pairs)}."
     return agree, ("Conclusions agree. " if agree else "Conclusions differ. ") + text
 
