@@ -390,3 +390,23 @@ def test_cli_serves_until_its_budget_ends(capsys: pytest.CaptureFixture[str]) ->
     printed = capsys.readouterr().out
     assert "serving http://127.0.0.1:" in printed
     assert "requests=0" in printed
+
+
+def test_a_multi_item_schema_with_an_id_enum_gets_each_item_under_its_own_id() -> None:
+    element = {
+        "type": "object",
+        "properties": {
+            "item_id": {"type": "string", "enum": ["b", "c"]},
+            "quote": {"type": "string"},
+        },
+    }
+    schema = {"type": "object", "properties": {"items": {"type": "array", "items": element}}}
+    user = "".join(f'<item id="{i}">Item {i} here. More.</item>\n' for i in "abc")
+    body = {
+        "messages": [{"role": "user", "content": user}],
+        "response_format": json_schema_format(schema),
+    }
+    assert json.loads(default_responder(body))["items"] == [
+        {"item_id": "b", "quote": "Item b here."},
+        {"item_id": "c", "quote": "Item c here."},
+    ]

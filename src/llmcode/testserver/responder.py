@@ -14,8 +14,9 @@ tag; other strings a short sentence ("The item reports ...").
 
 The item is the last ``<item id="...">...</item>`` block (its id attribute-unescaped) of the
 last user message that has one (so a re-ask answers for the same item); without any block, the
-whole last user message. An array
-whose elements have an ``item_id`` property gets one element per item block, in order.
+whole last user message. An array whose elements have an ``item_id`` property gets one element
+per item block, in order, under the block's own id (only the blocks an ``item_id`` enum allows:
+a re-ask for some items of a multi-item request answers those).
 Without a JSON schema (``json_object`` mode or no ``response_format``), the answer follows the
 coding schema when the system prompt lists ``Valid codes: a, b, none``; otherwise it is
 ``{"codes": []}``. The fault helpers turn a good answer into a truncated or schema-violating one.
@@ -165,6 +166,8 @@ class _Filler:
         if "const" in schema:
             return schema["const"]
         if schema.get("enum"):
+            if name == "item_id" and item.item_id in schema["enum"]:
+                return item.item_id
             return pick_enum(schema["enum"], item.text, index)
         branches = schema.get("anyOf") or schema.get("oneOf")
         if branches:
@@ -202,9 +205,13 @@ class _Filler:
     def fill_array(self, schema: dict[str, Any], name: str, item: ItemBlock, depth: int) -> list:
         element = self.resolve(schema.get("items", {}))
         high = schema.get("maxItems")
-        if "item_id" in (element.get("properties") or {}) and len(self.items) > 1:
-            chosen = self.items[:high] if high is not None else self.items
-            return [self.fill(element, name, it, 0, depth + 1) for it in chosen]
+        properties = element.get("properties") or {}
+        if "item_id" in properties:
+            allowed = self.resolve(properties["item_id"]).get("enum")
+            chosen = [it for it in self.items if not allowed or it.item_id in allowed]
+            if len(chosen) > 1 or (allowed and chosen):
+                chosen = chosen[:high] if high is not None else chosen
+                return [self.fill(element, name, it, 0, depth + 1) for it in chosen]
         count = max(schema.get("minItems", 1), 1)
         count = min(count, high) if high is not None else count
         return [self.fill(element, name, item, i, depth + 1) for i in range(count)]
