@@ -259,3 +259,58 @@ def test_export_reviewed_writes_every_decision_a_reject_as_a_row_without_code(
         "i2,ana,usage,,change",
         "i3,ana,,,reject",
     ]
+
+
+SMALL = (80, 24)
+
+
+async def test_at_80_by_24_the_text_gets_at_least_half_the_width(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SMALL):
+        assert app.screen.query_one(DetailView).size.width >= 40
+
+
+async def test_search_highlights_the_hits_and_says_which_of_how_many(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("slash", *"readme", "enter")
+        assert "match 1 of 2" in progress_text(app)
+        shown = app.screen.query_one(DetailView).text
+        hits = [
+            shown.plain[s.start : s.end].lower() for s in shown.spans if "reverse" in str(s.style)
+        ]
+        assert hits == ["readme"]
+        await pilot.press("n")
+        assert "match 2 of 2" in progress_text(app)
+
+
+async def test_f_filters_by_code_and_by_decision(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f")
+        picker = app.screen
+        await pilot.press(*"code resources")
+        await pilot.press("enter")
+        assert [item.item_id for item in app.session.queue] == ["i2"]
+        await pilot.press("r", "f", *"decision undecided", "enter")
+        assert app.session.code_filter == "resources" and app.session.decision_filter == "undecided"
+        assert app.session.queue == []
+        await pilot.press("f", *"code any", "enter")
+        assert [item.item_id for item in app.session.queue] == ["i1", "i3", "i4"]
+        assert picker is not app.screen
+
+
+def progress_text(app: ReviewApp) -> str:
+    from textual.widgets import Static
+
+    return str(app.screen.query_one("#progress", Static).render())
+
+
+def test_snapshot_of_a_search_at_80_by_24(run: Run, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    app = ReviewApp(ReviewSession(run, "ana"))
+    assert snap_compare(app, press=["slash", *"readme", "enter"], terminal_size=SMALL)
+
+
+def test_snapshot_of_the_filter(run: Run, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    app = ReviewApp(ReviewSession(run, "ana"))
+    assert snap_compare(app, press=["f", *"code"], terminal_size=SIZE)

@@ -346,3 +346,39 @@ def test_switching_queue_keeps_decisions_and_recounts_progress(run: Run) -> None
     session.set_queue("all")
     assert session.progress().reviewed == 1 and session.current is not None
     assert session.current.item_id == "i2"
+
+
+# --- search hits and filters by code and by decision ----------------------------------------
+
+
+def test_search_counts_its_hits_and_says_which_one_the_cursor_is_on(run: Run) -> None:
+    session = ReviewSession(run, "ana")
+    assert session.search_status() is None  # no search yet
+    assert session.search("THE") is not None  # in i2, i3 and i4 (case-blind), not in i1
+    assert session.current is not None and session.current.item_id == "i2"
+    assert session.search_status() == (1, 3)
+    session.search("the")
+    assert session.current.item_id == "i3" and session.search_status() == (2, 3)
+    session.move(-2)
+    assert session.search_status() == (None, 3)  # i1 is not a hit
+
+
+def test_a_filter_by_code_keeps_items_with_that_code(run: Run) -> None:
+    session = ReviewSession(run, "ana")
+    session.set_queue("all", code="resources")
+    assert [item.item_id for item in session.queue] == ["i2"]
+    assert "code resources" in session.queue_name
+
+
+def test_a_filter_by_decision_keeps_the_items_with_that_verdict(run: Run) -> None:
+    session = ReviewSession(run, "ana")
+    session.reject()  # i1
+    session.accept()  # i2
+    session.set_queue("all", decision="reject")
+    assert [item.item_id for item in session.queue] == ["i1"]
+    session.set_queue("all", decision="undecided")
+    assert [item.item_id for item in session.queue] == ["i3", "i4"]
+    session.set_queue("unverified", decision="undecided")
+    assert [item.item_id for item in session.queue] == ["i3"]
+    with pytest.raises(ConfigError, match="decision"):
+        session.set_queue("all", decision="maybe")

@@ -20,13 +20,13 @@ from textual.widgets import Footer, Header, Static
 
 from llmcode.errors import LlmcodeError
 from llmcode.review.queues import QUEUES, ReviewItem
-from llmcode.review.session import ReviewSession
+from llmcode.review.session import DECISION_FILTERS, ReviewSession
 from llmcode.review.widgets import (
     CodePicker,
     DetailView,
+    FilterPicker,
     HelpScreen,
     ItemList,
-    QueuePicker,
     TextPrompt,
     evidence_colour,
 )
@@ -46,6 +46,12 @@ PICKER_KEYS = [
     ("(picker) tab", "tick or untick a code (multi-label taxonomies)"),
     ("(picker) enter", "confirm; esc cancels"),
 ]
+DECISION_TEXT = {
+    "undecided": "not decided yet",
+    "accept": "accepted",
+    "reject": "rejected",
+    "change": "changed",
+}
 VERDICT_TEXT = {
     "accept": "✓ accepted",
     "reject": "✗ rejected (no code applies)",
@@ -68,7 +74,7 @@ class ReviewScreen(Screen[None]):
         Binding("k,up", "move(-1)", "prev", tooltip="previous item"),
         Binding("slash", "search", "search", tooltip="search the item texts"),
         Binding("n", "search_next", "next match", show=False, tooltip="next search match"),
-        Binding("f", "filter", "filter", tooltip="filter: choose the queue"),
+        Binding("f", "filter", "filter", tooltip="filter by queue, code or decision"),
         Binding("d", "definitions", "definitions", tooltip="show or hide category definitions"),
         Binding(
             "pagedown,space",
@@ -118,7 +124,7 @@ class ReviewScreen(Screen[None]):
         item = session.current
         try:
             text = (
-                render_detail(session, item, self.definitions)
+                render_detail(session, item, self.definitions, session.query)
                 if item
                 else Text(f"queue '{session.queue_name}' is empty: press f for another")
             )
@@ -138,8 +144,10 @@ class ReviewScreen(Screen[None]):
         else:
             progress = Text.assemble(
                 (f" reviewed {p.reviewed}/{p.total}", "bold"),
+                (search_label(session), "reverse"),
+                f"  queue {session.queue_name}"
                 f"  accepted {p.share(p.accepted):.0f}%  changed {p.share(p.changed):.0f}%"
-                f"  rejected {p.share(p.rejected):.0f}%   queue {session.queue_name}"
+                f"  rejected {p.share(p.rejected):.0f}%"
                 f"   reviewer {session.reviewer}   run {session.run.run_id}",
             )
         if progress != self._progress:  # an unchanged line costs no layout
@@ -207,19 +215,36 @@ class ReviewScreen(Screen[None]):
         self.query_text = query
         if self.session.search(query) is None:
             self.notify(f"no item in this queue contains '{query}'", severity="warning")
-        self.redraw()
+        self.redraw(full=True)
 
     def action_filter(self) -> None:
         if self.session.blind:
             self.notify("blind review has one queue (all): the others follow the model's codes")
             return
-        queues = {name: (fn.__doc__ or "").strip().splitlines()[0] for name, fn in QUEUES.items()}
-        picker = QueuePicker(queues, self.session.queue_name)
-        self.app.push_screen(picker, self._switch_queue)
+        session = self.session
+        choices = [
+            ("queue", name, (fn.__doc__ or "").strip().splitlines()[0])
+            for name, fn in QUEUES.items()
+        ]
+        choices += [("code", c.id, c.name) for c in session.categories]
+        choices.append(("code", "any", "every code"))
+        choices += [("decision", d, DECISION_TEXT[d]) for d in DECISION_FILTERS]
+        choices.append(("decision", "any", "decided or not"))
+        picker = FilterPicker(choices, f"queue {session.queue_base}")
+        self.app.push_screen(picker, self._switch_filter)
 
-    def _switch_queue(self, name: str | None) -> None:
-        if name:
-            self._do(self.session.set_queue, name, full=True)
+    def _switch_filter(self, choice: tuple[str, str] | None) -> None:
+        if not choice:
+            return
+        session, (kind, value) = self.session, choice
+        queue, code, decision = session.queue_base, session.code_filter, session.decision_filter
+        if kind == "queue":
+            queue = value
+        elif kind == "code":
+            code = None if value == "any" else value
+        else:
+            decision = None if value == "any" else value
+        self._do(session.set_queue, queue, code, decision, full=True)
 
     def action_definitions(self) -> None:
         self.definitions = not self.definitions
@@ -265,8 +290,24 @@ class ReviewApp(App[None]):
         gc.unfreeze()
 
 
-def render_detail(session: ReviewSession, item: ReviewItem, definitions: bool) -> Text:
-    """The detail pane: the text with evidence highlighted, the model's codes and the verdict."""
+def search_label(session: ReviewSession) -> str:
+    """ "  /word: match 3 of 7" (or "7 matches" off a hit) for the progress line; "" without."""
+    status = session.search_status()
+    if status is None:
+        return ""
+    which, total = status
+    if not total:
+        return f"  /{session.query}: no match "
+    if which is None:
+        return f"  /{session.query}: {total} match{'es' if total > 1 else ''} "
+    return f"  /{session.query}: match {which} of {total} "
+
+
+def render_detail(
+    session: ReviewSession, item: ReviewItem, definitions: bool, query: str = ""
+) -> Text:
+    """The detail pane: the text with evidence highlighted (and the search's hits reversed),
+    the model's codes and the verdict."""
     if session.blind:
         return render_blind_detail(session, item, definitions)
     out = Text()
@@ -288,6 +329,11 @@ def render_detail(session: ReviewSession, item: ReviewItem, definitions: bool) -
         for span in code.evidence:
             if span.verified and span.start is not None and span.end is not None:
                 text.stylize(f"black on {evidence_colour(index)}", span.start, span.end)
+    if query:
+        lowered, start = item.text.lower(), 0
+        while (start := lowered.find(query, start)) >= 0:
+            text.stylize("reverse bold", start, start + len(query))
+            start += len(query)
     out.append("\n\n")
     out.append_text(text)
     out.append(f"\n\nModel ({session.model})\n", "bold underline")

@@ -27,7 +27,8 @@ from llmcode.store.decisions import (
 from llmcode.store.runs import DECISIONS, Run, repair_jsonl
 from llmcode.taxonomy.model import NONE_CODE, Category
 
-__all__ = ["Decision", "Progress", "ReviewSession", "reviewed_codes"]
+__all__ = ["DECISION_FILTERS", "Decision", "Progress", "ReviewSession", "reviewed_codes"]
+DECISION_FILTERS = ("undecided", "accept", "reject", "change")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ class ReviewSession:
                 hint="check that --against is the codes file for the same items",
             )
         self._lowered: list[str] | None = None
+        self.query = ""
+        self._hits: list[int] = []
         self.queue_name = ""
         self.queue: list[ReviewItem] = []
         self.position = 0
@@ -105,12 +108,31 @@ class ReviewSession:
 
     # --- queue and cursor -------------------------------------------------------------------
 
-    def set_queue(self, name: str) -> None:
-        """Switch to queue ``name`` and go to its first undecided item."""
+    def set_queue(self, name: str, code: str | None = None, decision: str | None = None) -> None:
+        """Switch to queue ``name`` and go to its first undecided item.
+
+        ``code`` keeps the items the model or this reviewer gave that code; ``decision`` keeps
+        the items whose verdict is ``accept``, ``reject``, ``change`` or ``undecided``. Both
+        are applied when chosen (a decision made later does not take an item out of view).
+        """
+        if decision is not None and decision not in DECISION_FILTERS:
+            raise ConfigError(
+                f"unknown decision filter '{decision}'",
+                hint=f"use one of {', '.join(DECISION_FILTERS)}",
+            )
         if self.blind and name != "all":
             raise ConfigError("blind review has one queue: all")
         queue = build_queue(name, self.items, self.run)
-        self.queue_name, self.queue, self._lowered = name, queue, None
+        if code is not None:
+            queue = [item for item in queue if code in self._codes_of(item)]
+        if decision is not None:
+            queue = [item for item in queue if self._decision_of(item.item_id) == decision]
+        label = " · ".join(
+            [name, *([f"code {code}"] if code else []), *([decision] if decision else [])]
+        )
+        self.queue_base, self.code_filter, self.decision_filter = name, code, decision
+        self.queue_name, self.queue, self._lowered = label, queue, None
+        self._hits = []
         self._index = {item.item_id: n for n, item in enumerate(queue)}
         self._counts = Counter(
             v.action for item_id, v in self.ledger.verdicts.items() if item_id in self._index
@@ -152,13 +174,31 @@ class ReviewSession:
             return None
         if self._lowered is None:
             self._lowered = [f"{item.item_id}\n{item.text}".lower() for item in self.queue]
-        n = len(self.queue)
-        for step in range(1, n + 1):
-            index = (self.position + step) % n
-            if needle in self._lowered[index]:
-                self.position = index
-                return index
-        return None
+        if needle != self.query or not self._hits:
+            self.query = needle
+            self._hits = [n for n, text in enumerate(self._lowered) if needle in text]
+        if not self._hits:
+            return None
+        index = next((n for n in self._hits if n > self.position), self._hits[0])
+        self.position = index
+        return index
+
+    def search_status(self) -> tuple[int | None, int] | None:
+        """(which hit the cursor is on, counting from 1, or None; how many items are hits)
+        for the last search; None before any search."""
+        if not self.query or self._lowered is None:
+            return None
+        if self.position in self._hits:
+            return self._hits.index(self.position) + 1, len(self._hits)
+        return None, len(self._hits)
+
+    def _codes_of(self, item: ReviewItem) -> set[str]:
+        verdict = self.verdict(item.item_id)
+        return set(item.codes) | set(verdict.codes if verdict else ())
+
+    def _decision_of(self, item_id: str) -> str:
+        verdict = self.verdict(item_id)
+        return verdict.action if verdict else "undecided"
 
     # --- state --------------------------------------------------------------------------------
 

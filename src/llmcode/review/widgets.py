@@ -282,33 +282,64 @@ class TextPrompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class QueuePicker(ModalScreen[str | None]):
-    """Choose the review queue."""
+class FilterPicker(ModalScreen[tuple[str, str] | None]):
+    """Choose what the list shows: a queue, a code, or a decision; type to narrow the choices.
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "cancel")]
+    Returns ``(kind, value)``: ``("queue", name)``, ``("code", id or "any")`` or
+    ``("decision", undecided|accept|reject|change|"any")``.
+    """
 
-    def __init__(self, queues: dict[str, str], current: str) -> None:
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "cancel"),
+        Binding("down", "move(1)", "next", show=False),
+        Binding("up", "move(-1)", "previous", show=False),
+    ]
+
+    def __init__(self, choices: list[tuple[str, str, str]], current: str) -> None:
         super().__init__()
-        self.queues, self.current = queues, current
+        self.choices = choices  # (kind, value, description)
+        self.current = current  # the "kind value" highlighted first
 
     def compose(self) -> ComposeResult:
         with Vertical(id="queues"):
-            yield Static("[b]Filter queue[/b]  ↑/↓ move · enter chooses · esc cancels")
-            yield OptionList(
-                *(
-                    Option(Text.assemble((name, "bold"), f"  {doc}"), id=name)
-                    for name, doc in self.queues.items()
-                ),
-                id="queue-options",
-            )
+            yield Static("[b]Filter[/b]  type to narrow · ↑/↓ move · enter chooses · esc cancels")
+            yield Input(placeholder="queue, code or decision", id="filter-input")
+            options = OptionList(id="queue-options")
+            options.can_focus = False  # keys stay in the input; ↑/↓ move the highlight
+            yield options
 
     def on_mount(self) -> None:
+        self._fill("")
+        keys = [f"{kind} {value}" for kind, value, _ in self.choices]
         options = self.query_one(OptionList)
-        options.highlighted = list(self.queues).index(self.current)
-        options.focus()
+        options.highlighted = keys.index(self.current) if self.current in keys else 0
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def _fill(self, query: str) -> None:
+        needle = " ".join(query.lower().split())
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(
+            Option(
+                Text.assemble((kind, "dim"), " ", (value, "bold"), f"  {doc}"), id=f"{kind} {value}"
+            )
+            for kind, value, doc in self.choices
+            if needle in f"{kind} {value} {doc}".lower()
+        )
+        options.highlighted = 0 if options.option_count else None
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if options.option_count:
+            options.highlighted = ((options.highlighted or 0) + step) % options.option_count
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        option = self.query_one(OptionList).highlighted_option
+        if option is not None and option.id is not None:
+            kind, value = option.id.split(" ", 1)
+            self.dismiss((kind, value))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
