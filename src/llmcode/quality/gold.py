@@ -68,7 +68,9 @@ def draw_sample(
     )
     sizes = allocate(n, {key: len(rows) for key, rows in groups.items()}, rng)
     tests = allocate(round(n * test_share), sizes, rng)
-    chosen, splits, strata = [], [], {}
+    chosen: list[int] = []
+    splits: list[str] = []
+    strata: dict[str, dict[str, int]] = {}
     for key, rows in groups.items():
         picked = rng.permutation(rows)[: sizes[key]]
         chosen.extend(picked)
@@ -166,7 +168,7 @@ def record_test_look(path: str | Path, runs: list[str]) -> list[dict[str, Any]]:
             raise CodesError(f"{sidecar}: not valid JSON ({exc.msg})") from exc
     looks = list(data.get("test_evaluations", []))
     seen = {run for look in looks for run in look.get("runs", [])}
-    earlier = looks if looks and set(runs) - seen else []
+    earlier = list(looks) if looks and set(runs) - seen else []
     looks.append({"runs": list(runs), "at": _now()})
     data["test_evaluations"] = looks
     sidecar.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")

@@ -182,7 +182,7 @@ def reviewed_codes(
             )
         ledgers = {reviewer: ledgers[reviewer]}
     order = {item.item_id: n for n, item in enumerate(run.items())} if ledgers else {}
-    rows: list[dict[str, str]] = []
+    rows: list[dict[str, str | bool]] = []
     for name, ledger in ledgers.items():
         items = sorted(ledger.verdicts, key=lambda i: (order.get(i, len(order)), i))
         for item_id in items:
