@@ -410,3 +410,63 @@ def test_a_multi_item_schema_with_an_id_enum_gets_each_item_under_its_own_id() -
         {"item_id": "b", "quote": "Item b here."},
         {"item_id": "c", "quote": "Item c here."},
     ]
+
+
+# Fault kinds for hostile probes: invented quotes, codes outside the taxonomy, echoed keys.
+
+
+def test_invented_quote_fault_answers_a_quote_that_is_not_in_the_item() -> None:
+    with running(fault_script=["invented_quote"]) as (server, client):
+        content = ask(client, response_format=json_schema_format()).choices[0].message.content
+    answer = json.loads(content)
+    assert answer["codes"][0]["code"] in CODES
+    assert all(quote not in TEXT for quote in answer["codes"][0]["evidence"])
+    assert server.stats.faults == {"invented_quote": 1}
+
+
+def test_unknown_code_fault_answers_a_code_outside_the_taxonomy_with_a_real_quote() -> None:
+    with running(fault_script=["unknown_code"]) as (_, client):
+        content = ask(client, response_format={"type": "json_object"}).choices[0].message.content
+    code = json.loads(content)["codes"][0]
+    assert code["code"] not in [*CODES, "none"]
+    assert code["evidence"][0] in TEXT
+
+
+def test_echo_auth_fault_answers_an_error_that_repeats_the_authorization_header() -> None:
+    with (
+        running(fault_script=["echo_auth"]) as (_, client),
+        pytest.raises(openai.APIStatusError) as caught,
+    ):
+        ask(client)
+    assert "Bearer test" in str(caught.value)
+
+
+def test_new_fault_kinds_are_not_drawn_unless_weighted() -> None:
+    from llmcode.testserver import FAULT_KINDS
+
+    config = ServerConfig()
+    assert {"invented_quote", "unknown_code", "echo_auth"} <= set(FAULT_KINDS)
+    assert not {"invented_quote", "unknown_code", "echo_auth"} & set(config.fault_weights)
+
+
+def multi_messages(ids: list[str]) -> list[dict[str, str]]:
+    system = f"Code the items.\nValid codes: {', '.join(CODES)}, none"
+    blocks = "".join(f'<item id="{i}">\nItem {i} says the soup was cold.\n</item>\n' for i in ids)
+    return [{"role": "system", "content": system}, {"role": "user", "content": blocks}]
+
+
+def test_in_json_object_mode_several_items_are_answered_each_under_its_own_id() -> None:
+    ids = ["a", "b&amp;c", "d"]
+    body = {"messages": multi_messages(ids), "response_format": {"type": "json_object"}}
+    answer = json.loads(default_responder(body))
+    assert [entry["item_id"] for entry in answer["items"]] == ["a", "b&c", "d"]
+    assert all(entry["codes"][0]["code"] in CODES for entry in answer["items"])
+
+
+def test_a_schema_given_with_json_object_is_followed() -> None:
+    body = {
+        "messages": messages(),
+        "response_format": {"type": "json_object", "schema": {
+            "type": "object", "properties": {"label": {"type": "string", "enum": ["x"]}}}},
+    }  # fmt: skip
+    assert json.loads(default_responder(body)) == {"label": "x"}

@@ -10,6 +10,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from llmcode.errors import LlmcodeError
+from llmcode.llm.redaction import redact
 
 if TYPE_CHECKING:  # typer vendors click; its Context is what TyperGroup's methods take
     from typer._click.core import Context
@@ -66,9 +67,9 @@ class LlmcodeGroup(TyperGroup):
 
 
 def _fail(message: str, hint: str | None) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    err_console.print(f"[bold red]error:[/] {escape(redact(message) or '')}", markup=True)
     if hint:
-        err_console.print(f"[dim]hint:[/] {escape(hint)}", markup=True)
+        err_console.print(f"[dim]hint:[/] {escape(redact(hint) or '')}", markup=True)
     raise typer.Exit(1) from None
 
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console, runs_app
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.errors import ConfigError
+from llmcode.llm.redaction import redact
 from llmcode.store.export import TABLE_FORMATS, codes_to_bytes, export_note, write_codes
 from llmcode.store.runs import RunStore, load_run_codes
 
@@ -76,7 +77,7 @@ def show_run(
     run = RunStore(runs_dir).open(run_ref)
     manifest = run.manifest()
     if as_json:
-        sys.stdout.write(manifest.model_dump_json(indent=2) + "\n")
+        sys.stdout.write((redact(manifest.model_dump_json(indent=2)) or "") + "\n")
         return
     table = Table(show_header=False, title=f"run {manifest.run_id}", title_justify="left")
     table.add_column(style="bold")
@@ -87,11 +88,13 @@ def show_run(
         "finished": manifest.finished_at.isoformat(timespec="seconds")
         if manifest.finished_at
         else "-",
-        "backend": json.dumps(manifest.backend),
+        "backend": redact(json.dumps(manifest.backend)),
         "taxonomy": json.dumps(manifest.taxonomy),
         "prompts": f"sha256 {manifest.prompts.get('sha256')}",
         "items": json.dumps(manifest.items),
-        "parameters": manifest.config.model_dump_json(exclude={"taxonomy_path", "items_path"}),
+        "parameters": redact(
+            manifest.config.model_dump_json(exclude={"taxonomy_path", "items_path"})
+        ),
         "counts": json.dumps(manifest.counts),
         "usage": json.dumps(manifest.usage),
     }

@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llmcode.errors import RunStoreError
 from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment, SuggestedCode
 from llmcode.llm.checks import CodeCheck
+from llmcode.llm.redaction import redact
 from llmcode.taxonomy.model import Level, Taxonomy, load_taxonomy
 
 MANIFEST = "manifest.json"
@@ -121,6 +122,16 @@ class CodingRecord(BaseModel):
     """The second look at each assigned code (``--verify``)."""
     finished_at: datetime = Field(default_factory=now)
 
+    @field_validator("error", "raw")
+    @classmethod
+    def _no_secret(cls, value: str | None) -> str | None:
+        return redact(value)
+
+    @field_validator("problems")
+    @classmethod
+    def _no_secrets(cls, value: list[str]) -> list[str]:
+        return [redact(problem) or "" for problem in value]
+
 
 class RunManifest(BaseModel):
     """Provenance and progress of a run: model, prompts, taxonomy and items, all hashed."""
@@ -168,7 +179,8 @@ class Run:
             raise RunStoreError(f"{path}: corrupt manifest ({exc.errors()[0]['msg']})") from exc
 
     def write_manifest(self, manifest: RunManifest) -> None:
-        atomic_write(self.path / MANIFEST, manifest.model_dump_json(indent=2))
+        """Write the manifest, with secrets (a key in ``base_url``, say) redacted."""
+        atomic_write(self.path / MANIFEST, redact(manifest.model_dump_json(indent=2)) or "")
 
     def taxonomy(self) -> Taxonomy:
         return load_taxonomy(self.path / TAXONOMY)

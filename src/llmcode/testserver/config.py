@@ -10,7 +10,12 @@ from llmcode.errors import ConfigError
 from llmcode.testserver.responder import Responder, default_responder
 
 HOST = "127.0.0.1"
-FAULT_KINDS = ("rate_limit", "server_error", "timeout", "malformed_json", "wrong_schema")
+DEFAULT_FAULTS = ("rate_limit", "server_error", "timeout", "malformed_json", "wrong_schema")
+"""Faults drawn at ``fault_rate`` unless ``fault_weights`` says otherwise."""
+FAULT_KINDS = (*DEFAULT_FAULTS, "invented_quote", "unknown_code", "echo_auth")
+"""Every fault: the defaults, plus answers with a quote not in the item or a code outside the
+taxonomy (valid JSON that the checks must catch), and a 401 whose message echoes the request's
+Authorization header (an endpoint that leaks the key into errors)."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,7 @@ class ServerConfig:
     tpm: int | None = None  # prompt tokens (chars/4) per sliding minute
     fault_rate: float = 0.0
     fault_weights: Mapping[str, float] = field(
-        default_factory=lambda: MappingProxyType(dict.fromkeys(FAULT_KINDS, 1.0))
+        default_factory=lambda: MappingProxyType(dict.fromkeys(DEFAULT_FAULTS, 1.0))
     )
     fault_script: Sequence[str] = ()  # kinds (or "ok") for the first chat requests, in order
     retry_after: float = 0.5  # advertised by injected rate_limit faults

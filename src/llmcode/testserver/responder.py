@@ -18,7 +18,8 @@ whole last user message. An array whose elements have an ``item_id`` property ge
 per item block, in order, under the block's own id (only the blocks an ``item_id`` enum allows:
 a re-ask for some items of a multi-item request answers those).
 Without a JSON schema (``json_object`` mode or no ``response_format``), the answer follows the
-coding schema when the system prompt lists ``Valid codes: a, b, none``; otherwise it is
+coding schema when the system prompt lists ``Valid codes: a, b, none`` (for several item
+blocks, ``{"items": [...]}`` with one entry per item under its own id); otherwise it is
 ``{"codes": []}``. The fault helpers turn a good answer into a truncated or schema-violating one.
 """
 
@@ -65,18 +66,30 @@ def default_responder(body: dict[str, Any]) -> str:
 
 
 def effective_schema(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The request's json_schema, else the coding schema inferred from the system prompt."""
+    """The request's json_schema (or a ``schema`` given with json_object), else the coding
+    schema inferred from the system prompt: for several item blocks, one entry per item."""
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema")
         return schema if isinstance(schema, dict) else {}
+    if isinstance(response_format.get("schema"), dict):
+        return response_format["schema"]
     for message in body.get("messages", []):
         if message.get("role") in ("system", "developer"):
             found = _VALID_CODES_RE.search(message_text(message))
             if found:
                 codes = [c.strip() for c in found.group(1).split(",") if c.strip()]
-                return coding_schema(codes)
+                schema = coding_schema(codes)
+                return schema if len(item_blocks(body)) < 2 else multi_coding_schema(schema)
     return None
+
+
+def multi_coding_schema(single: dict[str, Any]) -> dict[str, Any]:
+    """``{"items": [{"item_id", ...single}]}``: the answer shape of a multi-item request."""
+    entry = {**single, "properties": {"item_id": {"type": "string"}, **single["properties"]}}
+    entry["required"] = ["item_id", *single["required"]]
+    items = {"type": "array", "items": entry, "minItems": 1}
+    return {"type": "object", "properties": {"items": items}, "required": ["items"]}
 
 
 def coding_schema(codes: list[str]) -> dict[str, Any]:
@@ -254,6 +267,35 @@ def fill_string(schema: dict[str, Any], name: str, item: ItemBlock, index: int) 
     if len(value) < minimum:
         value = value + "." * (minimum - len(value))
     return value[: schema["maxLength"]] if "maxLength" in schema else value
+
+
+INVENTED_QUOTE = "a sentence the item never contained"
+INVENTED_CODE = "invented_code"
+
+
+def falsify(content: str, kind: str) -> str:
+    """Valid JSON with every evidence quote invented, or every code outside the taxonomy."""
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return content
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, child in node.items():
+                if kind == "invented_quote" and key in QUOTE_NAMES:
+                    out[key] = [INVENTED_QUOTE] if isinstance(child, list) else INVENTED_QUOTE
+                elif kind == "unknown_code" and key == "code" and isinstance(child, str):
+                    out[key] = INVENTED_CODE
+                else:
+                    out[key] = walk(child)
+            return out
+        if isinstance(node, list):
+            return [walk(child) for child in node]
+        return node
+
+    return json.dumps(walk(value), ensure_ascii=False)
 
 
 def malformed(content: str) -> str:

@@ -30,6 +30,7 @@ from llmcode.testserver.responder import (
     chat_completion,
     error_body,
     estimate_tokens,
+    falsify,
     malformed,
     message_text,
     wrong_schema,
@@ -161,7 +162,7 @@ class TestServer:
         reply = self._chat(body, live=False)
         return reply.status, reply.payload
 
-    def _chat(self, body: Any, *, live: bool) -> _Reply:
+    def _chat(self, body: Any, *, live: bool, authorization: str = "") -> _Reply:
         """Answer one chat-completions body; ``live`` (over HTTP) adds limits, faults, latency."""
         self._accounting.add("chat_requests" if live else "batch_lines")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -194,6 +195,10 @@ class TestServer:
                               "(injected fault)", "server_error")  # fmt: skip
             if fault == "timeout":
                 self._pause(self.config.timeout_sleep)
+            if fault == "echo_auth":
+                return _error(401, f"Incorrect API key provided: {authorization or '(none)'} "
+                              "(injected fault)", "invalid_request_error",
+                              code="invalid_api_key")  # fmt: skip
         try:
             contents = [self.config.responder(body) for _ in range(choices)]
         except Exception as exc:
@@ -202,6 +207,8 @@ class TestServer:
             contents = [malformed(c) for c in contents]
         elif fault == "wrong_schema":
             contents = [wrong_schema(body, c) for c in contents]
+        elif fault in ("invented_quote", "unknown_code"):
+            contents = [falsify(c, fault) for c in contents]
         completion = chat_completion(body, contents, self.config.model)
         self._accounting.count_paid(key, completion["usage"])
         return _Reply(200, completion)
@@ -225,7 +232,7 @@ class TestServer:
                          "owned_by": "llmcode-testserver"}  # fmt: skip
                 return _Reply(200, {"object": "list", "data": [model]})
             case "POST", ["v1", "chat", "completions"]:
-                return self._chat(body, live=True)
+                return self._chat(body, live=True, authorization=headers.get("authorization", ""))
             case "GET", ["v1", "files", file_id]:
                 return _Reply(*self._store.file(file_id))
             case "GET", ["v1", "files", file_id, "content"]:
