@@ -184,10 +184,84 @@ def test_number_formats_follow_papers():
     assert format_p_clause(0.0004) == "p < 0.001"
     assert format_p_clause(0.5) == "p = 0.500"
     assert format_fixed(2.0, 3) == "2.000"
-    assert format_interval(0.5, 1.0) == "[0.500, 1.000]"
+    assert format_interval(0.5, 1.0) == "[0.500,\u00a01.000]"  # no-break space
     assert format_interval(float("nan"), 1.0) == "–"
     assert format_interval(None, None) == "–"
     assert format_number(None) == "–"
     assert format_number(float("nan")) == "–"
     assert format_number(619.0) == "619"
     assert markdown_cell("a | b\nc") == "a \\| b c"
+
+
+# --- figures people can read: legends off the bars, one code order, banners, CI cells -------
+
+
+def _drawn(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def test_the_distribution_legend_covers_no_bar():
+    from matplotlib.patches import Rectangle
+
+    from llmcode.analysis.figures import distribution_figure
+
+    # the longest bars at the bottom, where a legend inside the axes would sit on them
+    counts = pd.DataFrame({"code": ["a", "b", "c"], "n": [3, 10, 40]})
+    compare = pd.DataFrame({"code": ["a", "b", "c"], "n": [2, 12, 38]})
+    fig = distribution_figure(counts, compare, ("model", "human ana"))
+    renderer = _drawn(fig)
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    bars = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_width() > 0]
+    assert len(bars) == 6
+    assert not any(legend.overlaps(bar.get_window_extent(renderer)) for bar in bars)
+    labels = [t for t in ax.texts if t.get_text()]  # the bar labels too
+    assert not any(legend.overlaps(t.get_window_extent(renderer)) for t in labels)
+
+
+def test_every_chart_lists_the_codes_in_the_same_order(report):
+    order = [c.id for c in report.taxonomy.targets("top")]
+    seen = {}
+    for name, fig in report.figures.items():
+        _drawn(fig)
+        for ax in fig.axes:
+            for axis in (ax.xaxis, ax.yaxis):
+                labels = [t.get_text() for t in axis.get_ticklabels()]
+                codes = [label for label in labels if label in order]
+                if len(codes) >= 2:
+                    seen[f"{name}:{axis.axis_name}"] = codes
+    assert len(seen) >= 3, seen
+    for where, codes in seen.items():
+        assert codes == [c for c in order if c in codes], where
+
+
+def test_ci_cells_stay_on_one_line(html):
+    cells = re.findall(r'<td class="n">(\[[^<]*\])</td>', html)
+    assert cells
+    assert all(" " not in cell for cell in cells)  # a no-break space joins the two ends
+
+
+def test_a_partial_run_gets_a_banner_saying_how_much_is_coded(study, tmp_path):
+    import shutil
+
+    run, _ = study
+    copy = tmp_path / "runs" / run.run_id
+    shutil.copytree(run.path, copy)
+    partial = RunStore(tmp_path / "runs").open(run.run_id)
+    partial.write_manifest(partial.manifest().model_copy(update={"status": "interrupted"}))
+    analysis, _ = run_analysis(AnalysisOptions(), RunStore(tmp_path / "runs"), run=partial)
+    built = build_report(partial, analysis, bootstrap=0)
+    assert built.banner is not None and "interrupted" in built.banner
+    assert 'class="banner"' in render_html(built)
+    assert built.banner in render_markdown(built, "figures")[0]
+    assert report_banner_absent(study)
+
+
+def report_banner_absent(study) -> bool:
+    run, _ = study
+    analysis, _ = run_analysis(AnalysisOptions(), RunStore(run.path.parent), run=run)
+    return build_report(run, analysis, bootstrap=0).banner is None

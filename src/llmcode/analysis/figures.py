@@ -60,8 +60,8 @@ def distribution_figure(
     ax.set_xlabel("items")
     ax.margins(x=0.12)
     _tidy(ax)
-    if compare is not None:
-        ax.legend(frameon=False, loc="lower right")
+    if compare is not None:  # above the axes: a legend inside would sit on the longest bars
+        ax.legend(frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     return fig
 
 

@@ -91,9 +91,10 @@ def format_fixed(value: Any, decimals: int = 2) -> str:
 
 
 def format_interval(low: Any, high: Any, decimals: int = 3) -> str:
-    """A confidence interval as '[low, high]', or '–' when either end is undefined."""
+    """A confidence interval as '[low, high]' (a no-break space keeps it on one line), or '–'
+    when either end is undefined."""
     ends = [format_fixed(low, decimals), format_fixed(high, decimals)]
-    return "–" if "–" in ends else f"[{ends[0]}, {ends[1]}]"
+    return "–" if "–" in ends else f"[{ends[0]},\u00a0{ends[1]}]"
 
 
 def format_p(value: Any) -> str:

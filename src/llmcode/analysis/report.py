@@ -77,6 +77,8 @@ class Report:
     examples: dict[str, list[Example]]
     figures: dict[str, Figure]
     evaluation: EvaluationSection | None = None
+    banner: str | None = None
+    """Said first on the page when the run is partial (not complete, or items left uncoded)."""
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report (the analysis tables plus agreement and disagreements)."""
@@ -156,6 +158,20 @@ def build_report(
         examples=examples_by_code(records, items, order, examples_per_code),
         figures=figures,
         evaluation=evaluation,
+        banner=partial_banner(manifest, records),
+    )
+
+
+def partial_banner(manifest: RunManifest, records: dict[str, CodingRecord]) -> str | None:
+    """ "Partial run: …" when the run did not complete or some items have no final coding."""
+    total = int(manifest.items.get("n_items") or 0) or len(records)
+    coded = sum(1 for r in records.values() if r.status != "error")
+    if manifest.status == "complete" and coded >= total:
+        return None
+    return (
+        f"Partial run: {coded} of {total} items coded (status {manifest.status}). "
+        "Every number below covers only the coded items; finish the run with "
+        f"`llmcode code --resume {manifest.run_id}`."
     )
 
 
