@@ -117,3 +117,128 @@ def test_long_texts_are_cut_at_a_word() -> None:
     assert short.startswith("Title line word")
     assert short.endswith("…")
     assert len(short) <= 52
+
+
+# --- in the coding path ------------------------------------------------------------------
+
+
+def _coder(backend, pool, cache=None, **config):
+    from llmcode.coding.closed import make_coder
+    from llmcode.store.runs import RunConfig
+    from llmcode.taxonomy.model import load_taxonomy
+    from tests.support import DATA
+
+    settings = {"taxonomy_path": "t", "items_path": "missing.csv", **config}
+    coder = make_coder(RunConfig(**settings), load_taxonomy(DATA / "tiny.yaml"), backend, [],
+                       cache=cache)  # fmt: skip
+    coder.examples = pool
+    return coder
+
+
+TINY = [
+    Shot("e1", "generate() ignores max_length", ("usage",)),
+    Shot("e2", "CUDA out of memory on a small card", ("resources",)),
+    Shot("e3", "inference is slow on CPU", ("performance",)),
+]
+
+
+def test_a_record_names_its_examples_and_the_prompt_shows_them() -> None:
+    import asyncio
+
+    from llmcode.llm.backends.fake import FakeBackend
+    from tests.support import quoting
+
+    backend = FakeBackend(responder=quoting("resources"))
+    coder = _coder(backend, ExamplePool(list(TINY)), shots=2)
+    record = asyncio.run(coder.code(Item("x", "Out of memory with CUDA on my card")))
+    assert record.examples[0] == "e2" and len(record.examples) == 2
+    user = backend.calls[0].messages[-1]["content"]
+    assert '<example codes="resources">\nCUDA out of memory on a small card\n</example>' in user
+
+
+def test_the_cache_key_changes_with_the_examples_shown(tmp_path) -> None:
+    import asyncio
+
+    from llmcode.llm.backends.fake import FakeBackend
+    from llmcode.llm.cache import ResponseCache
+    from tests.support import quoting
+
+    item = Item("x", "Out of memory with CUDA on my card")
+    cache = ResponseCache(tmp_path)
+    first = FakeBackend(responder=quoting("resources"))
+    asyncio.run(_coder(first, ExamplePool(list(TINY)), cache, shots=1).code(item))
+    same = FakeBackend(responder=quoting("resources"))
+    again = asyncio.run(_coder(same, ExamplePool(list(TINY)), cache, shots=1).code(item))
+    assert same.calls == [] and again.cached_calls == 1
+    other = [Shot("e2", "CUDA out of memory on a small card!", ("resources",)), *TINY[::2]]
+    changed = FakeBackend(responder=quoting("resources"))
+    asyncio.run(_coder(changed, ExamplePool(other), cache, shots=1).code(item))
+    assert len(changed.calls) == 1  # other examples: another request, not a cache hit
+
+
+def test_several_items_per_request_each_get_their_own_examples() -> None:
+    import asyncio
+
+    from llmcode.coding.closed import code_many
+    from llmcode.llm.backends.fake import FakeBackend
+
+    items = [Item("a", "generate() max_length is ignored"), Item("b", "slow inference on CPU")]
+
+    def respond(request):
+        return {"items": [
+            {"item_id": "a", "codes": [{"code": "usage", "justification": "j",
+             "evidence": ["generate() max_length"], "confidence": 0.9}], "suggested_code": None},
+            {"item_id": "b", "codes": [{"code": "performance", "justification": "j",
+             "evidence": ["slow inference"], "confidence": 0.9}], "suggested_code": None},
+        ]}  # fmt: skip
+
+    backend = FakeBackend(responder=respond)
+    coder = _coder(backend, ExamplePool(list(TINY)), shots=1, items_per_request=2)
+    records = asyncio.run(code_many(coder, items))
+    assert [r.examples for r in records] == [["e1"], ["e3"]]
+    user = backend.calls[0].messages[-1]["content"]
+    assert user.index("similar to item a") < user.index('<item id="a">')
+    assert (
+        user.index('<item id="a">') < user.index("similar to item b") < user.index('<item id="b">')
+    )
+
+
+def test_verify_runs_after_coding_and_its_calls_count() -> None:
+    import asyncio
+
+    from llmcode.llm.backends.fake import FakeBackend
+    from tests.support import answer
+
+    backend = FakeBackend(
+        [answer("usage", "generate()"), {"verdict": "reject", "reason": "r", "alternative": None}]
+    )
+    coder = _coder(backend, None, verify="flag")
+    record = asyncio.run(coder.code(Item("x", "generate() ignores max_length")))
+    assert record.codes[0].disputed and record.checks[0].outcome == "disputed"
+    assert record.attempts == 2 and backend.calls[1].schema_name == "check"
+
+
+def test_the_prompt_fits_the_local_context_on_the_longest_sample_item() -> None:
+    from llmcode.coding.costs import token_counter
+    from llmcode.coding.examples import read_example_codes
+    from llmcode.items import load_items
+    from llmcode.llm.prompts import item_message, load_prompts, system_message
+    from llmcode.taxonomy.model import load_taxonomy
+    from tests.support import ROOT
+
+    items = load_items(ROOT / "examples" / "ptm-issues.csv").items
+    codes = read_example_codes(ROOT / "examples" / "ptm-issues.codes.csv", "ana")
+    pool = load_example_pool(ROOT / "examples" / "ptm-issues.codes.csv", items, coder="ana")
+    longest = max(items, key=lambda i: len(i.text))
+    shots = pool.select(longest, 4)
+    assert len(shots) == 4 and all(s.item_id in codes for s in shots)
+    prompts = load_prompts()
+    system = system_message(prompts, load_taxonomy(ROOT / "taxonomy" / "ptm-reuse.yaml"))
+    from llmcode.coding.examples import render_shots
+
+    user = item_message(prompts, longest.item_id, longest.text, render_shots(shots))
+    count, _ = token_counter("gpt-4o-mini")
+    # SmolLM2's tokenizer counted 2017 tokens where o200k counts 2040 on this prompt (20% margin
+    # kept); the answer needs max_tokens 512 of the 4096-token local context
+    prompt = count(system["content"]) + count(user["content"])
+    assert prompt * 1.2 + 512 < 4096, prompt

@@ -38,7 +38,7 @@ def record(*codes: str) -> CodingRecord:
 def verifier(backend: FakeBackend, mode: str = "flag", multi_label: bool = False) -> Verifier:
     taxonomy = load_taxonomy(DATA / "tiny.yaml").model_copy(update={"multi_label": multi_label})
     prompts = load_prompts(names=(VERIFY_SYSTEM, VERIFY_USER))
-    return Verifier(taxonomy, prompts, backend.complete, mode=mode)  # type: ignore[arg-type]
+    return Verifier(taxonomy, prompts, backend, mode=mode)  # type: ignore[arg-type]
 
 
 def keep() -> dict:
@@ -106,11 +106,20 @@ def test_drop_without_an_alternative_gives_none() -> None:
 
 
 def test_a_failed_check_keeps_the_code_and_says_why() -> None:
-    backend = FakeBackend([BackendError("boom"), "not json"])
+    backend = FakeBackend([BackendError("boom"), "not json", "still not"])
     out = run(verifier(backend, multi_label=True), record("usage", "resources"))
     assert [c.code for c in out.codes] == ["usage", "resources"]
     assert [c.outcome for c in out.checks] == ["failed", "failed"]
     assert out.checks[0].error == "boom"
+    assert out.checks[1].calls == 2  # one re-ask on an invalid answer
+
+
+def test_an_invalid_check_answer_is_asked_again() -> None:
+    backend = FakeBackend(["{}", reject()])
+    out = run(verifier(backend), record("usage"))
+    assert out.checks[0].outcome == "disputed" and out.checks[0].calls == 2
+    assert '"verdict"' in backend.calls[1].messages[-1]["content"]
+    assert out.attempts == 3
 
 
 def test_none_and_error_records_are_not_checked() -> None:

@@ -18,6 +18,9 @@ from llmcode.cli.options import (
     BaseUrl,
     Concurrency,
     Evidence,
+    ExamplesCoder,
+    ExamplesCodes,
+    ExamplesItems,
     IdColumn,
     ItemsFile,
     Level,
@@ -28,24 +31,30 @@ from llmcode.cli.options import (
     Models,
     NewRunId,
     NoCache,
+    PromptsDir,
     Rpm,
     RunsDir,
     Samples,
     Seed,
     Sheet,
+    Shots,
+    Splits,
     TaxonomyFile,
     Temperature,
     TextColumns,
     Tpm,
+    Verify,
+    VerifyMode,
     new_run_config,
+    verify_setting,
 )
-from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.closed import Coder, code_items, make_coder, prompts_for
 from llmcode.coding.costs import Budget, budget_for, estimate_items
 from llmcode.coding.lifecycle import check_resumable, finish_run, pending_items, start_run
+from llmcode.errors import ConfigError
 from llmcode.items import only_items
-from llmcode.llm.backends import choose_backend_name, make_backend
+from llmcode.llm.backends import Backend, choose_backend_name, make_backend
 from llmcode.llm.cache import ResponseCache
-from llmcode.llm.prompts import load_prompts
 from llmcode.store.runs import CodingRecord, Run, RunConfig, RunManifest, RunStore
 from llmcode.taxonomy.model import Taxonomy
 
@@ -123,9 +132,18 @@ def code(
             "gold sample from `llmcode sample`.",
         ),
     ] = None,
+    examples: ExamplesCodes = None,
+    examples_items: ExamplesItems = None,
+    examples_coder: ExamplesCoder = None,
+    shots: Shots = 4,
+    splits: Splits = None,
+    prompts_dir: PromptsDir = None,
+    verify: Verify = False,
+    verify_mode: VerifyMode = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """Code items against a taxonomy; every code has a justification and verified evidence."""
+    verify_as = verify_setting(verify, verify_mode)
     store = RunStore(runs_dir)
     if resume:
         run = store.open(resume)
@@ -160,6 +178,9 @@ def code(
             max_cost=max_cost,
             timeout=timeout,
             only=str(only) if only else None,
+            **_guidance(
+                examples, examples_items, examples_coder, shots, splits, prompts_dir, verify_as
+            ),
         )
         if only is not None:
             item_set = only_items(item_set, only, id_column)
@@ -167,8 +188,9 @@ def code(
         if item_set.sheet_note:
             console.print(item_set.sheet_note, markup=False)
         if dry_run:
+            coder = make_coder(config, tax, _offline(config), item_set.items)
             _print_estimate(
-                config, tax, item_set.items[:limit] if limit else item_set.items, prices
+                config, tax, item_set.items[:limit] if limit else item_set.items, prices, coder
             )
             return
         if batch:
@@ -180,7 +202,7 @@ def code(
                 item_set,
                 tax,
                 taxonomy.read_text(encoding="utf-8"),
-                load_prompts(),
+                prompts_for(config),
                 run_id,
             )
             n = len(requests.read_text(encoding="utf-8").splitlines())
@@ -202,13 +224,32 @@ def code(
         )
         for name in (config.model, *config.more_models)
     ]
-    prompts = load_prompts()
     if resume:  # a budget caps this invocation's spending
         config = config.model_copy(update={"max_cost": max_cost})
-    budget = budget_for(config, tax, todo if resume else item_set.items, llm.model, prices)
+    cache = None if no_cache else ResponseCache(store.root / ".cache")
+    started = run.manifest().extra.get("examples", {}) if resume else {}
+    coder = make_coder(
+        config,
+        tax,
+        llm,
+        run.items() if resume else item_set.items,
+        cache=cache,
+        more_backends=more,
+        examples_sha256=started.get("sha256"),
+    )
+    budget = budget_for(config, tax, todo if resume else item_set.items, llm.model, prices, coder)
     if not resume:
+        extra = {"examples": coder.examples.describe()} if coder.examples is not None else None
         run = start_run(
-            store, config, item_set, tax, taxonomy.read_text(encoding="utf-8"), prompts, llm, run_id
+            store,
+            config,
+            item_set,
+            tax,
+            taxonomy.read_text(encoding="utf-8"),
+            coder.prompts,
+            llm,
+            run_id,
+            extra=extra,
         )
         todo = run.items()
         for skipped_id, reason in item_set.skipped:
@@ -216,11 +257,14 @@ def code(
         console.print(
             f"run [bold]{run.run_id}[/]: {len(todo)} item(s), {tax.name} {tax.version}, "
             f"{llm.describe()['backend']} model {llm.model}"
+            + (
+                f", {config.shots} example(s) per item from {coder.examples.source} "
+                f"({len(coder.examples.shots)} coded items)"
+                if coder.examples is not None
+                else ""
+            )
+            + (f", second look ({config.verify})" if config.verify != "off" else "")
         )
-    cache = None if no_cache else ResponseCache(store.root / ".cache")
-    coder = Coder(
-        taxonomy=tax, backend=llm, prompts=prompts, config=config, cache=cache, more_backends=more
-    )
     status = "interrupted"
     try:
         finished = _code_with_progress(todo, coder, run, budget)
@@ -234,9 +278,45 @@ def code(
     _print_summary(run, manifest)
 
 
-def _print_estimate(config: RunConfig, tax: Taxonomy, items: list, prices: Path | None) -> None:
+def _guidance(
+    examples: Path | None,
+    examples_items: Path | None,
+    examples_coder: str | None,
+    shots: int,
+    splits: Path | None,
+    prompts_dir: Path | None,
+    verify: str,
+) -> dict[str, object]:
+    """The run-config settings for examples, prompt overrides and the second look."""
+    if examples is None and (examples_items is not None or examples_coder is not None):
+        raise ConfigError("--examples-items and --examples-coder need --examples CODES")
+    for path, option in ((examples, "--examples"), (examples_items, "--examples-items"),
+                         (splits, "--splits"), (prompts_dir, "--prompts")):  # fmt: skip
+        if path is not None and not path.exists():
+            raise ConfigError(f"{option} {path}: no such file or directory")
+    return {
+        "examples": str(examples) if examples else None,
+        "examples_items": str(examples_items) if examples_items else None,
+        "examples_coder": examples_coder,
+        "shots": shots,
+        "splits": str(splits) if splits else None,
+        "prompts_dir": str(prompts_dir) if prompts_dir else None,
+        "verify": verify,
+    }
+
+
+def _offline(config: RunConfig) -> Backend:
+    """A stand-in backend for building a coder that never asks (dry runs)."""
+    from llmcode.llm.backends.fake import FakeBackend
+
+    return FakeBackend(model=config.model or config.backend)
+
+
+def _print_estimate(
+    config: RunConfig, tax: Taxonomy, items: list, prices: Path | None, coder: Coder | None = None
+) -> None:
     model = config.model or ("gpt-4o-mini" if config.backend == "openai" else "local")
-    estimate = estimate_items(config, tax, items, model, prices)
+    estimate = estimate_items(config, tax, items, model, prices, coder)
     table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
     for key, value in estimate.as_dict().items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)

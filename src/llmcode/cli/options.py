@@ -110,6 +110,67 @@ NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
 ]
 
+# what the model sees besides the codebook
+ExamplesCodes = Annotated[
+    Path | None,
+    typer.Option(
+        "--examples",
+        help="Few-shot examples from your own codes: human codes (item_id, coder, code) or a "
+        "reviewed run directory (accepted and changed decisions); K similar ones per item.",
+    ),
+]
+ExamplesItems = Annotated[
+    Path | None,
+    typer.Option(
+        "--examples-items", help="Texts of the example items [default: the --items file]."
+    ),
+]
+ExamplesCoder = Annotated[
+    str | None,
+    typer.Option("--examples-coder", help="Whose codes in --examples to show."),
+]
+Shots = Annotated[
+    int, typer.Option("--shots", min=0, max=20, help="Retrieved examples per item (--examples).")
+]
+Splits = Annotated[
+    Path | None,
+    typer.Option(
+        "--splits",
+        help="Split file (item_id, split), e.g. from `llmcode sample`: items of the test split "
+        "are never shown as examples.",
+    ),
+]
+PromptsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--prompts",
+        help="Directory of templates that replace the shipped ones of the same name "
+        "(`llmcode prompt show` prints the result).",
+    ),
+]
+Verify = Annotated[
+    bool,
+    typer.Option(
+        "--verify",
+        help="A second look: check each assigned code in its own short request; a rejected "
+        "code is flagged disputed (`--verify drop`: removed, or replaced by the checker's "
+        "alternative in single-label taxonomies).",
+    ),
+]
+VerifyMode = Annotated[
+    str | None,
+    typer.Argument(hidden=True, help="After --verify: flag (default) or drop.", show_default=False),
+]
+
+
+def verify_setting(verify: bool, mode: str | None) -> str:
+    """``off``, ``flag`` or ``drop`` from ``--verify [drop]``."""
+    if mode is not None and not verify:
+        raise typer.BadParameter(f"unexpected argument '{mode}'", param_hint="--verify")
+    if mode not in (None, "flag", "drop"):
+        raise typer.BadParameter(f"'{mode}': use --verify or --verify drop", param_hint="--verify")
+    return "off" if not verify else mode or "flag"
+
 
 def backend_from_options(
     config: RunConfig | None,

@@ -25,13 +25,13 @@ from typing import Any, Final
 import openai
 from pydantic import BaseModel, Field, ValidationError
 
-from llmcode.coding.closed import Coder
+from llmcode.coding.closed import Coder, make_coder
 from llmcode.coding.lifecycle import pending_items, start_run
 from llmcode.errors import BackendError, ConfigError, RunStoreError
 from llmcode.items import Item, ItemSet
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
 from llmcode.llm.backends.openai import DEFAULT_MODEL, NO_KEY, completion_body
-from llmcode.llm.prompts import PromptSet, item_message, load_prompts
+from llmcode.llm.prompts import PromptSet
 from llmcode.store.runs import Run, RunConfig, RunStore, append_line, atomic_write, now, read_jsonl
 from llmcode.taxonomy.model import Taxonomy
 
@@ -109,7 +109,7 @@ def custom_id(item_id: str, sample: int = 0) -> str:
 def request_body(coder: Coder, item: Item, sample: int = 0) -> dict[str, Any]:
     """The chat-completions body the openai backend sends for this item's first ask."""
     backend = coder.backend_for(sample)
-    messages = [coder.system, item_message(coder.prompts, item.item_id, item.text)]
+    messages, _ = coder.item_messages(item)
     request = coder.request(messages, coder.schema_for(item), sample, backend)
     return completion_body(replace(request, logprobs=True), backend.model)
 
@@ -176,21 +176,37 @@ def prepare_batch(
             "batch requests carry one item each; --items-per-request does not apply",
             hint="drop --items-per-request, or code online without --batch",
         )
+    if config.verify != "off":
+        raise ConfigError(
+            "--verify asks a second request after each answer; a batch cannot",
+            hint="code online with --verify, or drop --verify for the batch",
+        )
     backend = OfflineBackend(config.model, config.base_url)
     config = config.model_copy(update={"backend": "openai", "model": backend.model})
-    run = start_run(store, config, item_set, taxonomy, taxonomy_text, prompts, backend, run_id)
-    return run, write_batch_requests(run, offline_coder(run), max_requests)
+    more = [OfflineBackend(m, config.base_url) for m in config.more_models]
+    coder = make_coder(
+        config, taxonomy, backend, item_set.items, more_backends=more, prompts=prompts
+    )
+    extra = {"examples": coder.examples.describe()} if coder.examples is not None else None
+    run = start_run(
+        store, config, item_set, taxonomy, taxonomy_text, coder.prompts, backend, run_id,
+        extra=extra,
+    )  # fmt: skip
+    return run, write_batch_requests(run, coder, max_requests)
 
 
 def offline_coder(run: Run, prompts: PromptSet | None = None) -> Coder:
     """A coder for the run's settings that never asks online (all its models offline)."""
-    config = run.manifest().config
-    return Coder(
-        taxonomy=run.taxonomy(),
-        backend=OfflineBackend(config.model, config.base_url),
-        prompts=prompts or load_prompts(),
-        config=config,
+    manifest = run.manifest()
+    config = manifest.config
+    return make_coder(
+        config,
+        run.taxonomy(),
+        OfflineBackend(config.model, config.base_url),
+        run.items(),
         more_backends=[OfflineBackend(m, config.base_url) for m in config.more_models],
+        prompts=prompts,
+        examples_sha256=manifest.extra.get("examples", {}).get("sha256"),
     )
 
 

@@ -8,7 +8,9 @@ several codings are drawn (in turn from each model) and each code's confidence b
 share. With ``items_per_request`` > 1 the same happens for K items in one request per sample
 (:mod:`llmcode.coding.multiitem`); each record counts its share of the request's usage, and
 what the request does not settle — or all of it, when it fails for good — is coded one item at
-a time.
+a time. With an example pool (``--examples``) each item's prompt shows K retrieved examples and its
+record lists their ids (the cache key covers them, as they are part of the messages); with a
+verifier (``--verify``) each final record gets a second look at its codes.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import contextlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from llmcode.coding.costs import Budget
+from llmcode.coding.examples import ExamplePool, Shot, pool_for, render_shots
 from llmcode.coding.multiitem import ManyCheck
-from llmcode.errors import BackendError
+from llmcode.coding.verify import Verifier
+from llmcode.errors import BackendError, ConfigError
 from llmcode.items import Item
 from llmcode.llm.answers import CheckedAnswer, answer_schema, check_answer
 from llmcode.llm.ask import Exchange, Usage, Verdict, ask, follow_up
@@ -29,7 +34,17 @@ from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
 from llmcode.llm.cache import ResponseCache
 from llmcode.llm.evidence import candidate_quotes
 from llmcode.llm.logprobs import code_probabilities
-from llmcode.llm.prompts import MULTI, PromptSet, item_message, reask_message, system_message
+from llmcode.llm.prompts import (
+    CLOSED,
+    MULTI,
+    VERIFY_SYSTEM,
+    VERIFY_USER,
+    PromptSet,
+    item_message,
+    load_prompts,
+    reask_message,
+    system_message,
+)
 from llmcode.store.runs import CodingRecord, Run, RunConfig, Sample
 from llmcode.taxonomy.model import Taxonomy
 
@@ -46,6 +61,8 @@ class Coder:
     config: RunConfig
     cache: ResponseCache | None = None
     more_backends: list[Backend] = field(default_factory=list)  # other models, for samples
+    examples: ExamplePool | None = None  # retrieved few-shot examples (--examples)
+    verifier: Verifier | None = None  # a second look at each code (--verify)
     code_ids: list[str] = field(init=False)
     schema: dict = field(init=False)
     system: dict[str, str] = field(init=False)
@@ -58,7 +75,25 @@ class Coder:
     async def code(self, item: Item) -> CodingRecord:
         """All samples for one item, merged into one record; failures become error records."""
         records = [await self.sample_or_error(item, s) for s in range(self.config.samples)]
-        return records[0] if len(records) == 1 else merge_samples(records)
+        return await self.second_look(
+            records[0] if len(records) == 1 else merge_samples(records), item
+        )
+
+    async def second_look(self, record: CodingRecord, item: Item) -> CodingRecord:
+        """The record after the verifier's check of its codes (as it is without a verifier)."""
+        return record if self.verifier is None else await self.verifier.verify(record, item)
+
+    def shots_for(self, item: Item) -> list[Shot]:
+        """The retrieved examples shown with ``item`` (none without a pool)."""
+        if self.examples is None or self.config.shots == 0:
+            return []
+        return self.examples.select(item, self.config.shots)
+
+    def item_messages(self, item: Item) -> tuple[list[dict[str, str]], list[str]]:
+        """The first request's messages for one item, and the ids of the examples shown."""
+        shots = self.shots_for(item)
+        user = item_message(self.prompts, item.item_id, item.text, render_shots(shots))
+        return [self.system, user], [shot.item_id for shot in shots]
 
     async def sample_or_error(self, item: Item, sample: int) -> CodingRecord:
         """One sample of one item; a failure becomes an error record."""
@@ -112,7 +147,7 @@ class Coder:
         that stands for the first attempt. A backend that fails for good gives an ``error``
         record counting the attempts answered before."""
         backend = self.backend_for(sample)
-        messages = [self.system, item_message(self.prompts, item.item_id, item.text)]
+        messages, shown = self.item_messages(item)
         request = self.request(messages, self.schema_for(item), sample, backend)
 
         def check(response: ChatResponse) -> Verdict[CheckedAnswer]:
@@ -152,6 +187,7 @@ class Coder:
                 probabilities=(
                     {} if checked.fatal else code_probabilities(response.content, response.logprobs)
                 ),
+                examples=shown,
             ),
             asked.usage,
         )
@@ -172,7 +208,12 @@ class Coder:
             choice=self.config.evidence == "choice",
             max_tokens=self.config.max_tokens,
         )
-        user = {"role": "user", "content": self.prompts.render(MULTI, items=items)}
+        shown = {item.item_id: self.shots_for(item) for item in items}
+        listed = [
+            {"item_id": i.item_id, "text": i.text, "examples": render_shots(shown[i.item_id])}
+            for i in items
+        ]
+        user = {"role": "user", "content": self.prompts.render(MULTI, items=listed)}
         request = self.request([self.system, user], check.schema(), sample, backend, len(items))
         # a request that fails for good loses nothing: what it did not settle is asked alone
         with contextlib.suppress(Exception):
@@ -203,9 +244,63 @@ class Coder:
                 raw=None if checked.verified else entry.raw,
                 model=backend.model,
                 probabilities=entry.probabilities,
+                examples=[shot.item_id for shot in shown[item.item_id]],
             )
             records.append(_with_usage(record, shares[item.item_id]))
         return records
+
+
+def prompts_for(config: RunConfig) -> PromptSet:
+    """The templates a run config codes with: the shipped ones, ``--prompts`` overrides, and
+    the checker's when ``--verify`` is on."""
+    names = CLOSED + ((VERIFY_SYSTEM, VERIFY_USER) if config.verify != "off" else ())
+    overrides = Path(config.prompts_dir) if config.prompts_dir else None
+    return load_prompts(names=names, overrides=overrides)
+
+
+def make_coder(
+    config: RunConfig,
+    taxonomy: Taxonomy,
+    backend: Backend,
+    items: Iterable[Item],
+    *,
+    cache: ResponseCache | None = None,
+    more_backends: list[Backend] | None = None,
+    prompts: PromptSet | None = None,
+    examples_sha256: str | None = None,
+) -> Coder:
+    """The coder a run config describes: its prompts, its example pool (texts from ``items``
+    unless ``--examples-items``) and its verifier. ``examples_sha256`` is the pool hash a
+    resumed run started with: a pool that changed since is refused."""
+    prompts = prompts or prompts_for(config)
+    pool = pool_for(config, items)
+    if pool is not None and examples_sha256 and pool.sha256 != examples_sha256:
+        raise ConfigError(
+            f"the example codes {config.examples} changed since the run started "
+            f"(pool {pool.sha256}, run {examples_sha256})",
+            hint="start a new run, or restore the example codes the run began with",
+        )
+    verifier = None
+    if config.verify != "off":
+        verifier = Verifier(
+            taxonomy,
+            prompts,
+            backend,
+            cache=cache,
+            mode="drop" if config.verify == "drop" else "flag",
+            level=config.level,
+            seed=config.seed,
+        )
+    return Coder(
+        taxonomy=taxonomy,
+        backend=backend,
+        prompts=prompts,
+        config=config,
+        cache=cache,
+        more_backends=list(more_backends or []),
+        examples=pool,
+        verifier=verifier,
+    )
 
 
 def _with_usage(record: CodingRecord, usage: Usage) -> CodingRecord:
@@ -228,7 +323,8 @@ async def code_many(coder: Coder, items: list[Item]) -> list[CodingRecord]:
     for sample in range(coder.config.samples):
         for record in await coder.many_sample(items, sample):
             drawn[record.item_id].append(record)
-    return [rs[0] if len(rs) == 1 else merge_samples(rs) for rs in drawn.values()]
+    merged = [rs[0] if len(rs) == 1 else merge_samples(rs) for rs in drawn.values()]
+    return [await coder.second_look(r, item) for r, item in zip(merged, items, strict=True)]
 
 
 def merge_samples(records: list[CodingRecord]) -> CodingRecord:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from llmcode.store.runs import RunConfig
     from llmcode.taxonomy.model import Taxonomy
 
+CHECK_OUTPUT_TOKENS = 60  # a verdict, one sentence and an id, as JSON
 OUTPUT_TOKENS_PER_CODE = 120  # a code with justification, 1-3 quotes and confidence, as JSON
 
 
@@ -103,6 +104,7 @@ class Estimate:
     output_tokens: int
     counter: str
     price: Price | None
+    checks: int = 0  # second-look requests (--verify), included in requests and tokens
 
     @property
     def cost(self) -> float | None:
@@ -120,7 +122,7 @@ class Estimate:
             "token_counter": self.counter,
             "price_per_million": self.price.model_dump() if self.price else None,
             "cost_usd": self.cost,
-        }
+        } | ({"verify_requests": self.checks} if self.checks else {})
 
 
 def cost_of(prompt_tokens: int, output_tokens: int, price: Price) -> float:
@@ -191,19 +193,45 @@ def estimate_items(
     items: list[Item],
     model: str,
     prices: str | Path | None = None,
+    coder: Any = None,
 ) -> Estimate:
-    """Tokens and cost of coding ``items`` with this run config (no request is sent)."""
+    """Tokens and cost of coding ``items`` with this run config (no request is sent).
+
+    With a ``Coder``, its messages are counted (retrieved examples and ``--prompts``
+    included) and, with its verifier, one check per expected code.
+    """
     from llmcode.llm.prompts import item_messages, load_prompts, system_message
 
-    prompts = load_prompts()
-    return estimate_run(
-        system_message(prompts, taxonomy, config.level),
-        item_messages(prompts, ((i.item_id, i.text) for i in items)),
+    codes_per_item = 2.0 if taxonomy.multi_label else 1.0
+    prompts = coder.prompts if coder is not None else load_prompts()
+    system = coder.system if coder is not None else system_message(prompts, taxonomy, config.level)
+    if coder is not None and coder.examples is not None:
+        users = [coder.item_messages(i)[0][-1] for i in items]
+    else:  # no examples: rendered once, filled per item
+        users = item_messages(prompts, ((i.item_id, i.text) for i in items))
+    estimate = estimate_run(
+        system,
+        users,
         model,
         load_prices(prices),
         items_per_request=config.items_per_request,
         samples=config.samples,
-        codes_per_item=2.0 if taxonomy.multi_label else 1.0,
+        codes_per_item=codes_per_item,
+    )
+    verifier = getattr(coder, "verifier", None)
+    if verifier is None or not items:
+        return estimate
+    count, _ = token_counter(model)
+    per_item = [
+        sum(count(m["content"]) + 4 for m in verifier.sample_messages(i)) + 2 for i in items
+    ]
+    checks = math.ceil(len(items) * codes_per_item)
+    return replace(
+        estimate,
+        requests=estimate.requests + checks,
+        prompt_tokens=estimate.prompt_tokens + math.ceil(sum(per_item) * codes_per_item),
+        output_tokens=estimate.output_tokens + checks * CHECK_OUTPUT_TOKENS,
+        checks=checks,
     )
 
 
@@ -213,11 +241,12 @@ def budget_for(
     items: list[Item],
     model: str,
     prices: str | Path | None = None,
+    coder: Any = None,
 ) -> Budget | None:
     """The spending cap of ``config.max_cost`` (None without one), priced on the first items."""
     if config.max_cost is None:
         return None
-    estimate = estimate_items(config, taxonomy, items[:50], model, prices)
+    estimate = estimate_items(config, taxonomy, items[:50], model, prices, coder)
     if estimate.price is None:
         raise ConfigError(
             f"--max-cost needs a price for model '{model}'",

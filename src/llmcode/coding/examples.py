@@ -23,7 +23,8 @@ import numpy as np
 
 from llmcode.codes import load_codes
 from llmcode.errors import CodesError, ConfigError
-from llmcode.items import Item, read_table
+from llmcode.items import Item, load_items, read_table
+from llmcode.store.runs import RunConfig
 
 Strategy = Literal["mmr", "quota"]
 STRATEGIES: tuple[str, ...] = ("mmr", "quota")
@@ -241,7 +242,8 @@ def read_example_codes(path: str | Path, coder: str | None = None) -> dict[str, 
 
 
 def render_shots(shots: list[Shot]) -> list[dict[str, str]]:
-    """Template-ready examples: id, compact text and the codes joined by ", "."""
+    """Template-ready examples: id, compact text and the codes joined by ", " (the templates
+    neutralise delimiter tags in every value)."""
     return [{"item_id": s.item_id, "text": s.short, "codes": ", ".join(s.codes)} for s in shots]
 
 
@@ -274,3 +276,28 @@ def load_example_pool(
     return pool_from_codes(
         by_item, items, exclude=guarded_ids(splits), source=str(codes), strategy=strategy
     )
+
+
+def pool_for(config: RunConfig, items: Iterable[Item]) -> ExamplePool | None:
+    """The example pool a run config asks for (None without ``--examples``).
+
+    Texts come from ``examples_items`` when set; else from ``items`` plus the run's items file
+    when it is still there (a run coded with ``--limit`` still draws on every coded item).
+    """
+    if not config.examples:
+        return None
+    if config.examples_items:
+        texts = load_items(config.examples_items, id_column=config.id_column).items
+    else:
+        texts = list(items)
+        if Path(config.items_path).is_file():
+            known = {item.item_id for item in texts}
+            whole = load_items(
+                config.items_path,
+                id_column=config.id_column,
+                text_columns=config.text_columns,
+                sheet=config.sheet,
+            )
+            texts += [item for item in whole.items if item.item_id not in known]
+    splits = load_splits(config.splits) if config.splits else None
+    return load_example_pool(config.examples, texts, coder=config.examples_coder, splits=splits)

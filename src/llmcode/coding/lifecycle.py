@@ -69,11 +69,7 @@ def start_run(
         llmcode_version=__version__,
         config=config,
         taxonomy=taxonomy_facts(taxonomy, config) if taxonomy is not None else {},
-        prompts={
-            "directory": str(prompts.directory),
-            "sha256": prompts.sha256,
-            "templates": sorted(prompts.templates),
-        },
+        prompts=prompts.describe(),
         backend=backend.describe(),
         items={
             "path": item_set.source,

@@ -5,27 +5,32 @@ code's definition, include/exclude criteria, the coder's justification and verif
 A rejected code is kept and flagged ``disputed`` (mode ``flag``), or with mode ``drop`` removed
 (multi-label) or replaced by the checker's alternative (single-label; ``none`` when it gave
 none). Every check — verdict, reason, alternative, tokens — is recorded in the record's
-``checks``; its calls and tokens count in the record's usage. A check that fails (backend
-error, invalid answer) leaves the code as it was, with the failure recorded.
+``checks``; its calls and tokens count in the record's usage. Checks go through the one ask
+loop (cache, one re-ask on an invalid answer). A check that fails (backend error, still
+invalid) leaves the code as it was, with the failure recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from llmcode.errors import BackendError
 from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment
-from llmcode.llm.backends.base import ChatRequest, ChatResponse
-from llmcode.llm.checks import CodeCheck, check_schema, parse_check
+from llmcode.llm.ask import Verdict, ask, follow_up
+from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
+from llmcode.llm.cache import ResponseCache
+from llmcode.llm.checks import CheckAnswer, CodeCheck, check_schema, parse_check
 from llmcode.llm.prompts import VERIFY_SYSTEM, VERIFY_USER, PromptSet
 from llmcode.store.runs import CodingRecord
 from llmcode.taxonomy.model import NONE_CODE, Level, Taxonomy
 
 Mode = Literal["flag", "drop"]
-Ask = Callable[[ChatRequest], Awaitable[ChatResponse]]
+_INVALID = (
+    'answer with JSON only: {"verdict": "keep" or "reject", "reason": "...", '
+    '"alternative": a category id or null}'
+)
 CHECK_TOKENS = 160
 """Answer token limit of one check (a verdict, one sentence, an id)."""
 
@@ -36,11 +41,12 @@ class Verifier:
 
     taxonomy: Taxonomy
     prompts: PromptSet
-    ask: Ask
+    backend: Backend
+    cache: ResponseCache | None = None
     mode: Mode = "flag"
     level: Level = "top"
     seed: int | None = 0
-    model: str = ""
+    max_reasks: int = 1
 
     @property
     def code_ids(self) -> list[str]:
@@ -58,9 +64,14 @@ class Verifier:
             justification=code.justification,
             evidence=[span.quote for span in code.evidence if span.verified],
             item_id=item.item_id,
-            text=item.text.replace("</item>", "</ item>").replace("<item", "< item"),
+            text=item.text,
         )
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def sample_messages(self, item: Item) -> list[dict[str, str]]:
+        """A typical check of ``item`` (its first target code), for cost estimates."""
+        code = CodeAssignment(code=self.code_ids[0], justification="x" * 120)
+        return self.messages(item, code)
 
     def request(self, item: Item, code: CodeAssignment) -> ChatRequest:
         return ChatRequest(
@@ -73,29 +84,44 @@ class Verifier:
         )
 
     async def check(self, item: Item, code: CodeAssignment) -> CodeCheck:
-        """One code's check (a failure is recorded, never raised)."""
+        """One code's check through the ask loop (a failure is recorded, never raised)."""
+
+        def parsed(response: ChatResponse) -> Verdict[CheckAnswer]:
+            answer = parse_check(response.content, self.code_ids)
+            if answer is None:
+                return None, [_INVALID], True
+            return answer, [], False
+
+        reask = follow_up(lambda problems: {"role": "user", "content": " ".join(problems)})
         try:
-            response = await self.ask(self.request(item, code))
-        except BackendError as exc:
-            return CodeCheck(code=code.code, outcome="failed", error=exc.message)
-        answer = parse_check(response.content, self.code_ids)
-        usage = {
-            "model": response.model or self.model,
-            "prompt_tokens": response.prompt_tokens,
-            "completion_tokens": response.completion_tokens,
-            "cached": response.cached,
-        }
-        if answer is None:
-            return CodeCheck(
-                code=code.code, outcome="failed", error="the check answer is not valid", **usage
+            exchange = await ask(
+                self.backend,
+                self.request(item, code),
+                parsed,
+                reask,
+                cache=self.cache,
+                max_reasks=self.max_reasks,
             )
+        except BackendError as exc:
+            return CodeCheck(code=code.code, outcome="failed", error=exc.message, calls=1)
+        usage = exchange.usage
+        spent = {
+            "model": exchange.model,
+            "calls": usage.calls,
+            "cached_calls": usage.cached_calls,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+        }
+        answer = exchange.value
+        if answer is None:
+            return CodeCheck(code=code.code, outcome="failed", error=_INVALID, **spent)
         return CodeCheck(
             code=code.code,
             verdict=answer.verdict,
             reason=answer.reason.strip(),
             alternative=answer.alternative,
             outcome="kept" if answer.verdict == "keep" else "disputed",
-            **usage,
+            **spent,
         )
 
     async def verify(self, record: CodingRecord, item: Item) -> CodingRecord:
@@ -125,11 +151,11 @@ class Verifier:
             update={
                 "codes": _unique(codes),
                 "checks": [*record.checks, *checks],
-                "attempts": record.attempts + len(checks),
+                "attempts": record.attempts + sum(c.calls for c in checks),
                 "prompt_tokens": record.prompt_tokens + sum(c.prompt_tokens for c in checks),
                 "completion_tokens": record.completion_tokens
                 + sum(c.completion_tokens for c in checks),
-                "cached_calls": record.cached_calls + sum(c.cached for c in checks),
+                "cached_calls": record.cached_calls + sum(c.cached_calls for c in checks),
             }
         )
 

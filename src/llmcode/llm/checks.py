@@ -42,9 +42,10 @@ class CodeCheck(BaseModel):
     alternative: str | None = None
     outcome: Outcome = "kept"
     model: str = ""
+    calls: int = 0
+    cached_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached: bool = False
     error: str | None = None
 
 
