@@ -120,3 +120,26 @@ async def test_the_ordinary_screen_does_show_the_model_for_contrast(run: Run) ->
     async with app.run_test(size=SIZE):
         text = screen_text(app)
         assert "the text is about usage" in text and "0.90" in text
+
+
+def test_multi_label_blind_coding_exports_one_row_per_code(tmp_path: Path) -> None:
+    run = make_run(tmp_path, multi_label=True)
+    session = ReviewSession(run, "ana", blind=True)
+    session.change(["usage", "resources"])
+    exported = reviewed_codes(run, reviewer="ana")
+    assert list(zip(exported["item_id"], exported["code"], strict=True)) == [
+        ("i1", "usage"),
+        ("i1", "resources"),
+    ]
+
+
+async def test_the_blind_picker_ticks_several_codes_in_a_multi_label_scheme(tmp_path: Path):
+    run = make_run(tmp_path, multi_label=True)
+    app = ReviewApp(ReviewSession(run, "ana", blind=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("c")
+        assert isinstance(app.screen, CodePicker) and app.screen.chosen == []
+        await pilot.press("tab", "down", "down", "tab", "enter")  # usage, resources
+    assert [(d["item_id"], d["codes"], d["blind"]) for d in lines(run)] == [
+        ("i1", ["usage", "resources"], True)
+    ]
