@@ -120,3 +120,15 @@ def test_a_price_table_with_a_duplicate_model_is_an_error(tmp_path):
     table.write_text("m: {input: 1, output: 2}\nm: {input: 0, output: 0}\n")
     with pytest.raises(ConfigError, match=r"prices\.yaml:2: duplicate key 'm'"):
         load_prices(table)
+
+
+def test_dry_run_prices_the_model_llmcode_model_names(cli, tmp_path):
+    args = ["code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--backend", "openai",
+            "--base-url", "http://127.0.0.1:9/v1", "--dry-run", "--runs-dir", tmp_path]  # fmt: skip
+    result = cli(*args, env={"LLMCODE_MODEL": "gpt-4o", "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "dry run: gpt-4o," in result.output
+    mini = cli(*args, env={"COLUMNS": "200"})
+    assert "dry run: gpt-4o-mini," in mini.output
+    cost = [line for line in result.output.splitlines() if "cost_usd" in line]
+    assert cost and cost != [line for line in mini.output.splitlines() if "cost_usd" in line]

@@ -178,3 +178,22 @@ def test_propose_refuses_an_open_coding_run(tmp_path: Path) -> None:
                                        "--runs-dir", str(tmp_path / "runs")])  # fmt: skip
     assert result.exit_code == 1
     assert "is not a closed-coding run (kind open)" in result.output
+
+
+def test_a_suggestion_named_none_never_becomes_a_category(tmp_path: Path) -> None:
+    rows = [none_fit(f"x{i}", name, "Nothing fits.", f"text {i}")
+            for i, name in enumerate(["none", "None", " NONE.", "n/a"])]  # fmt: skip
+    proposal = propose(make_run(tmp_path, rows))
+    assert proposal.edits == []
+    assert {c.id for c in proposal.new.walk()} == {c.id for c in proposal.old.walk()}
+    assert any("not a category" in entry for entry in proposal.unsupported)
+
+
+def test_an_empty_proposal_says_no_changes_proposed(tmp_path: Path) -> None:
+    make_run(tmp_path / "runs", [coded("u1", "usage", 0.9, "how do I pass max_length")])
+    out = tmp_path / "next.yaml"
+    result = runner.invoke(get_app(), ["taxonomy", "propose", "c1", "-o", str(out),
+                                       "--runs-dir", str(tmp_path / "runs")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "no changes proposed" in result.output
+    assert "proposed edit(s)" not in result.output and not out.exists()

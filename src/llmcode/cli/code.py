@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -315,7 +316,10 @@ def _offline(config: RunConfig) -> Backend:
 def _print_estimate(
     config: RunConfig, tax: Taxonomy, items: list, prices: Path | None, coder: Coder | None = None
 ) -> None:
-    model = config.model or ("gpt-4o-mini" if config.backend == "openai" else "local")
+    from llmcode.llm.backends.openai import DEFAULT_MODEL
+
+    default = os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL  # as the openai backend picks
+    model = config.model or (default if config.backend == "openai" else "local")
     estimate = estimate_items(config, tax, items, model, prices, coder)
     table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
     for key, value in estimate.as_dict().items():

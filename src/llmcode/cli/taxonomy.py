@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -110,6 +111,14 @@ def propose(
 
     run = RunStore(runs_dir).open(run_ref)
     proposal = make_proposal(run, low_confidence, min_support, similarity)
+    if not proposal.edits:
+        console.print(
+            f"no changes proposed: {proposal.signals} signal(s) in run {run.run_id}, none "
+            f"with enough support (--min-support {min_support}); nothing written"
+        )
+        for entry in proposal.unsupported[:10]:
+            console.print(f"  [dim]{escape(entry)}[/]")
+        return
     changes = changes or output.with_name(output.name.removesuffix(".yaml") + ".changes.md")
     header = (
         f"{proposal.new.name} {proposal.new.version}: proposed by `llmcode taxonomy propose` "

@@ -117,6 +117,9 @@ def propose(
     edits: list[Edit] = []
     unsupported: list[str] = []
     suggestions = [s for s in signals if s.kind == "none_fit" and s.name]
+    unsupported += [f'"{s.name}" is not a category (item {s.item_id} suggested no code at all)'
+                    for s in suggestions if _means_none(s.name)]  # fmt: skip
+    suggestions = [s for s in suggestions if not _means_none(s.name)]
     if suggestions:
         texts = [_category_text(c) for c in targets] + [f"{s.name} {s.name} {s.definition}"
                                                         for s in suggestions]  # fmt: skip
@@ -169,6 +172,12 @@ def propose(
         run_id=run.run_id, old=old, new=new, edits=edits, signals=len(signals),
         unsupported=unsupported,
     )  # fmt: skip
+
+
+def _means_none(name: str) -> bool:
+    """A suggested "code" that says no code applies: none, n/a, no category, nothing."""
+    words = " ".join(re.findall(r"[a-z0-9/]+", name.lower()))
+    return words in {"none", "n/a", "na", "no category", "no code", "nothing", "none fits", ""}
 
 
 def _edit(kind: EditKind, targets: list[str], members: list[Signal], why: str) -> Edit:
