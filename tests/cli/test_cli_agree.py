@@ -222,3 +222,54 @@ def test_two_runs_of_one_model_stay_two_coders(tmp_path):
     data = json.loads(result.stdout)
     assert data["coders"] == ["llama@r1", "llama@r2"]
     assert data["percent_agreement"] == pytest.approx(2 / 3)
+
+
+# --- partial runs, run ids, one vocabulary ---------------------------------------------------------
+
+
+def _partial_run(root: Path) -> None:
+    from llmcode.store.runs import Run
+
+    llm = load_codes(LLM)
+    _write_run(root / "p1", "gpt-4o-mini", dict(list(zip(llm["item_id"], llm["code"],
+                                                            strict=True))[:6]))  # fmt: skip
+    run = Run(root / "p1")
+    manifest = run.manifest()
+    run.write_manifest(manifest.model_copy(update={"status": "interrupted",
+                                                   "items": {"n_items": 60}}))  # fmt: skip
+
+
+def test_a_partly_coded_run_is_refused_under_the_minimum_coverage(tmp_path):
+    _partial_run(tmp_path)
+    result = invoke("--human", HUMANS, "p1", "--runs-dir", tmp_path)
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "6 of 60 items" in said and "--min-coverage" in said
+
+
+def test_a_partly_coded_run_is_compared_when_asked_with_the_coverage_said(tmp_path):
+    _partial_run(tmp_path)
+    result = invoke("--human", HUMANS, "p1", "--runs-dir", tmp_path, "--min-coverage", "0",
+                    "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "6 of 60 items coded (10%" in " ".join(result.stderr.split())
+    assert json.loads(result.stdout)["coders"] == ["ana", "ben", "gpt-4o-mini"]
+
+
+def test_a_run_id_is_found_in_llmcode_runs_dir(tmp_path):
+    llm = load_codes(LLM)
+    _write_run(tmp_path / "r1", "gpt-4o-mini", dict(zip(llm["item_id"], llm["code"], strict=True)))
+    result = runner.invoke(get_app(), ["agree", "--human", str(HUMANS), "r1", "--json"],
+                           env={"LLMCODE_RUNS_DIR": str(tmp_path)})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["coders"] == ["ana", "ben", "gpt-4o-mini"]
+
+
+def test_coder_is_repeatable_and_scale_names_the_level_old_spellings_still_work():
+    new = invoke("--human", HUMANS, LLM, "--coder", "ana", "--coder", "gpt-4o-mini",
+                 "--scale", "nominal", "--json")  # fmt: skip
+    old = invoke(HUMANS, LLM, "--coders", "ana,gpt-4o-mini", "--level", "nominal", "--json")
+    assert new.exit_code == 0, new.output
+    assert json.loads(new.stdout) == json.loads(old.stdout)
+    assert json.loads(new.stdout)["coders"] == ["ana", "gpt-4o-mini"]
+    assert invoke(HUMANS, "--scale", "ratio").exit_code == 2

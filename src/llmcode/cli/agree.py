@@ -18,10 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
+from llmcode.cli.options import RunsDir
 from llmcode.codes import load_codes
-from llmcode.errors import CodesError, RunStoreError
+from llmcode.errors import CodesError, ConfigError, RunStoreError
 from llmcode.quality.agreement import AgreementResult, compute_agreement, find_disagreements
 from llmcode.quality.agreement.summary import TITLES
+from llmcode.store.runs import Run, RunStore
 
 _MAX_CONFUSION_LABELS = 12
 
@@ -35,19 +37,46 @@ class LevelChoice(StrEnum):
 @app.command("agree")
 def agree(
     inputs: Annotated[
-        list[Path],
+        list[str] | None,
         typer.Argument(
-            help="Long-format code files (CSV, TSV, JSONL, XLSX, Parquet with item_id, coder, "
-            "code) and/or run directories (the model is a coder).",
+            help="Runs (an id in the runs folder, or a run directory: the model is a coder) "
+            "and/or long-format code files (CSV, TSV, JSONL, XLSX, Parquet with item_id, "
+            "coder, code).",
             show_default=False,
         ),
-    ],
-    coders: Annotated[
-        str | None, typer.Option("--coders", help="Comma-separated coders to compare.")
     ] = None,
-    level: Annotated[
-        LevelChoice, typer.Option("--level", help="Level of measurement of the codes.")
-    ] = LevelChoice.nominal,
+    human: Annotated[
+        list[Path] | None,
+        typer.Option("--human", help="Human codes (long format); repeatable.", show_default=False),
+    ] = None,
+    coder: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--coder",
+            help="A coder to compare; repeatable [default: every coder].",
+            show_default=False,
+        ),
+    ] = None,
+    coders: Annotated[str | None, typer.Option("--coders", hidden=True)] = None,
+    scale: Annotated[
+        LevelChoice | None,
+        typer.Option(
+            "--scale",
+            help="Scale of the codes: nominal, ordinal or interval [default: nominal].",
+            show_default=False,
+        ),
+    ] = None,
+    level: Annotated[LevelChoice, typer.Option("--level", hidden=True)] = LevelChoice.nominal,
+    min_coverage: Annotated[
+        float,
+        typer.Option(
+            "--min-coverage",
+            min=0.0,
+            max=1.0,
+            help="Refuse a run with a smaller share of its items coded (0 compares any run).",
+        ),
+    ] = 0.5,
+    runs_dir: RunsDir = None,
     multi_label: Annotated[
         bool, typer.Option("--multi-label", help="Codes per item and coder form a set.")
     ] = False,
@@ -76,12 +105,16 @@ def agree(
     ] = None,
 ) -> None:
     """Inter-rater agreement: κ, α, AC1 and more, with bootstrap CIs and a per-code breakdown."""
-    codes = read_inputs(inputs)
-    chosen = _split(coders)
+    paths = [_resolve(ref, runs_dir) for ref in inputs or []] + list(human or [])
+    if not paths:
+        raise typer.BadParameter("give runs or code files, or --human FILE", param_hint="INPUTS")
+    _check_coverage(paths, min_coverage)
+    codes = read_inputs(paths)
+    chosen = list(coder) if coder else _split(coders)
     result = compute_agreement(
         codes,
         coders=chosen,
-        level=level.value,
+        level=(scale or level).value,
         multi_label=multi_label,
         categories=_split(categories),
         bootstrap=bootstrap,
@@ -96,6 +129,38 @@ def agree(
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         show(result, by_code=by_code, console=Console(highlight=False))
+
+
+def _resolve(ref: str, runs_dir: Path | None) -> Path:
+    """A code file or run directory as given, else a run id in the runs folder."""
+    path = Path(ref)
+    if path.exists():
+        return path
+    return RunStore(runs_dir).open(ref).path
+
+
+def _check_coverage(paths: list[Path], minimum: float) -> None:
+    """Say how much of each run is coded; refuse a run below ``minimum`` (a share)."""
+    for path in paths:
+        if not (path / "manifest.json").is_file():
+            continue
+        run = Run(path)
+        manifest = run.manifest()
+        total = int(manifest.items.get("n_items") or 0)
+        if not total:
+            continue
+        coded = sum(1 for r in run.latest_codings().values() if r.codes)
+        share = coded / total
+        if share >= 1:
+            continue
+        said = f"run {run.run_id}: {coded} of {total} items coded ({share:.0%}, {manifest.status})"
+        if share < minimum:
+            raise ConfigError(
+                f"{said}: below --min-coverage {minimum:.0%}",
+                hint=f"finish it with `llmcode code --resume {run.run_id}`, or compare the coded "
+                "items anyway with --min-coverage 0",
+            )
+        err_console.print(f"[yellow]warning:[/] {said}; agreement covers the coded items only")
 
 
 def read_inputs(inputs: list[Path]) -> pd.DataFrame:
