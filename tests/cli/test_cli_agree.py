@@ -224,7 +224,7 @@ def test_two_runs_of_one_model_stay_two_coders(tmp_path):
     assert data["percent_agreement"] == pytest.approx(2 / 3)
 
 
-# --- partial runs, run ids, one vocabulary ---------------------------------------------------------
+# --- partial runs, run ids, one vocabulary ----------------------------------------------
 
 
 def _partial_run(root: Path) -> None:
