@@ -143,3 +143,17 @@ async def test_the_blind_picker_ticks_several_codes_in_a_multi_label_scheme(tmp_
     assert [(d["item_id"], d["codes"], d["blind"]) for d in lines(run)] == [
         ("i1", ["usage", "resources"], True)
     ]
+
+
+async def test_the_blind_help_lists_no_accept_or_filter_key(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana", blind=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        text = screen_text(app)
+        assert "undo your last decision" in text
+        assert "accept the model" not in text and "choose the queue" not in text
+
+
+def test_snapshot_of_the_blind_screen(run: Run, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    app = ReviewApp(ReviewSession(run, "ana", blind=True))
+    assert snap_compare(app, press=["r"], terminal_size=SIZE)

@@ -258,7 +258,7 @@ class ReviewScreen(Screen[None]):
         keys = [
             (" / ".join(KEY_NAMES.get(k, k) for k in b.key.split(",")), b.tooltip or b.description)
             for b in self.BINDINGS
-            if isinstance(b, Binding)
+            if isinstance(b, Binding) and self.check_action(b.action, ())
         ]
         self.app.push_screen(HelpScreen(keys + PICKER_KEYS))
 
