@@ -40,7 +40,7 @@ def eval_command(
     ],
     coder: Annotated[
         list[str] | None,
-        typer.Option("--coder", help="Gold coder(s), repeatable [default: every gold coder]."),
+        typer.Option("--coder", help="Gold coder(s), repeatable (default: every gold coder)."),
     ] = None,
     splits: Annotated[
         Path | None,

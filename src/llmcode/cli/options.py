@@ -248,6 +248,6 @@ Gold = Annotated[
 GoldCoder = Annotated[
     list[str] | None,
     typer.Option(
-        "--gold-coder", help="Gold coder(s) to use, repeatable [default: every coder in --gold]."
+        "--gold-coder", help="Gold coder(s) to use, repeatable (default: every coder in --gold)."
     ),
 ]
