@@ -5,14 +5,15 @@ import asyncio
 import pytest
 
 from llmcode.coding.closed import Coder, code_items
-from llmcode.coding.lifecycle import finish_run, pending_items, resume_run, start_run
-from llmcode.errors import RunStoreError
+from llmcode.coding.guard import BackendUnavailable
+from llmcode.coding.lifecycle import code_run, finish_run, pending_items, resume_run, start_run
+from llmcode.errors import BackendError, RunStoreError
 from llmcode.items import load_items
 from llmcode.llm.backends.fake import FakeBackend
 from llmcode.llm.prompts import load_prompts
 from llmcode.store.runs import Run, RunConfig, RunStore
 from llmcode.taxonomy.model import load_taxonomy
-from tests.support import DATA, quoting
+from tests.support import DATA, answer, quoting
 
 
 def start(tmp_path, llm, **config):
@@ -68,3 +69,53 @@ def test_resume_refuses_a_run_of_another_kind(tmp_path):
     with pytest.raises(RunStoreError, match="closed run, not a open run"):
         resume_run(store, "r1", kind="open")
     assert [i.item_id for i in pending_items(resume_run(store, "r1"))] == ["i1", "i2", "i3", "i4"]
+
+
+def test_the_first_requests_failing_on_a_bad_key_stop_the_run_interrupted(tmp_path):
+    refused = BackendError("http://x/v1 answered HTTP 401: Incorrect API key provided")
+    backend = FakeBackend(responder=lambda request: refused)
+    _, run, coder = start(tmp_path, backend, concurrency=1, max_reasks=0)
+    with pytest.raises(BackendUnavailable, match="OPENAI_API_KEY") as caught:
+        asyncio.run(code_run(run, coder, run.items()))
+    assert "\n" not in caught.value.message and len(backend.calls) == 3
+    manifest = run.manifest()
+    assert manifest.status == "interrupted" and manifest.counts["error"] == 3
+    assert [i.item_id for i in pending_items(run)] == ["i1", "i2", "i3", "i4"]
+
+
+def test_failures_after_a_first_success_are_recorded_per_item(tmp_path):
+    answers = [answer("usage", "a"), *[BackendError("HTTP 404: no such model")] * 3]
+    _, run, coder = start(tmp_path, FakeBackend(answers), concurrency=1, max_reasks=0)
+    manifest = asyncio.run(code_run(run, coder, run.items()))
+    assert manifest.status == "complete" and manifest.counts["error"] == 3
+
+
+def test_a_run_whose_every_item_failed_is_failed(tmp_path):
+    backend = FakeBackend(responder=lambda request: BackendError("HTTP 500: overloaded"))
+    _, run, coder = start(tmp_path, backend, max_reasks=0)
+    assert asyncio.run(code_run(run, coder, run.items())).status == "failed"
+
+
+def test_a_cancelled_run_keeps_its_codings_and_counts_the_abandoned_requests(tmp_path):
+    gate = asyncio.Event()
+
+    class Slow(FakeBackend):
+        async def complete(self, request):
+            if len(self.calls) >= 2:
+                await gate.wait()  # never set: the third and fourth requests hang
+            return await super().complete(request)
+
+    _, run, coder = start(tmp_path, Slow(responder=quoting("usage")), concurrency=2)
+
+    async def main():
+        task = asyncio.ensure_future(code_run(run, coder, run.items()))
+        while len(run.codings()) < 2:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    manifest = run.manifest()
+    assert manifest.status == "interrupted" and manifest.counts["ok"] == 2
+    assert manifest.usage["abandoned"] == 2 and run.lock is None

@@ -67,7 +67,9 @@ class LlmcodeGroup(TyperGroup):
 
 
 def _fail(message: str, hint: str | None) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {escape(redact(message) or '')}", markup=True)
+    err_console.print(
+        f"[bold red]error:[/] {escape(redact(message) or '')}", markup=True, soft_wrap=True
+    )
     if hint:
         err_console.print(f"[dim]hint:[/] {escape(redact(hint) or '')}", markup=True)
     raise typer.Exit(1) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections import Counter
 from pathlib import Path
@@ -22,6 +21,7 @@ from llmcode.cli.options import (
     ExamplesCoder,
     ExamplesCodes,
     ExamplesItems,
+    Force,
     IdColumn,
     ItemsFile,
     Level,
@@ -49,9 +49,10 @@ from llmcode.cli.options import (
     new_run_config,
     verify_setting,
 )
-from llmcode.coding.closed import Coder, code_items, make_coder, prompts_for
+from llmcode.cli.running import Interrupted, run_async
+from llmcode.coding.closed import Coder, make_coder, prompts_for
 from llmcode.coding.costs import Budget, budget_for, estimate_items
-from llmcode.coding.lifecycle import check_resumable, finish_run, pending_items, start_run
+from llmcode.coding.lifecycle import code_run, pending_items, resume_run, start_run
 from llmcode.errors import ConfigError
 from llmcode.items import only_items
 from llmcode.llm.backends import Backend, choose_backend_name, make_backend
@@ -141,17 +142,22 @@ def code(
     prompts_dir: PromptsDir = None,
     verify: Verify = False,
     verify_mode: VerifyMode = None,
+    force: Force = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Code items against a taxonomy; every code has a justification and verified evidence."""
     verify_as = verify_setting(verify, verify_mode)
     store = RunStore(runs_dir)
     if resume:
-        run = store.open(resume)
-        config = run.manifest().config
+        asked = {"model": model[0] if model else None, "base_url": base_url}
+        run = resume_run(
+            store, resume, "closed", {**asked, "taxonomy": taxonomy, "items": items}, force
+        )
+        config = run.config or run.manifest().config
         tax = run.taxonomy()
-        check_resumable(run, tax)
         todo = pending_items(run)
+        for change in run.notes.get("resumed", [])[-1:]:
+            console.print("[yellow]--force[/]: " + "; ".join(change["forced"]), markup=True)
         console.print(f"resuming [bold]{run.run_id}[/]: {len(todo)} item(s) left")
     else:
         tax, item_set, config = new_run_config(
@@ -266,17 +272,22 @@ def code(
             )
             + (f", second look ({config.verify})" if config.verify != "off" else "")
         )
-    status = "interrupted"
     try:
-        finished = _code_with_progress(todo, coder, run, budget)
-        status = "complete" if finished else "interrupted"
-        if not finished:
-            console.print(
-                f"[yellow]budget reached[/]: stopped before spending more than ${config.max_cost}"
-            )
-    finally:
-        manifest = finish_run(run, status, llm, prices)
-    _print_summary(run, manifest)
+        manifest = _code_with_progress(todo, coder, run, budget, prices)
+    except Interrupted as stop:
+        console.print(
+            f"[yellow]interrupted[/] ({stop}): every finished coding is kept; "
+            f"resume with\n  {_resume_command(run, runs_dir)}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(stop.exit_code) from None
+    if manifest.status == "interrupted" and config.max_cost is not None:
+        console.print(
+            f"[yellow]budget reached[/]: stopped before spending more than ${config.max_cost}"
+        )
+    _print_summary(run, manifest, _resume_command(run, runs_dir))
+    if manifest.status == "failed":
+        raise typer.Exit(1)
 
 
 def _guidance(
@@ -330,7 +341,9 @@ def _print_estimate(
         console.print(f"[yellow]no price known for '{model}'[/]: pass --prices prices.yaml")
 
 
-def _code_with_progress(todo: list, coder: Coder, run: Run, budget: Budget | None) -> bool:
+def _code_with_progress(
+    todo: list, coder: Coder, run: Run, budget: Budget | None, prices: Path | None
+) -> RunManifest:
     stats: Counter[str] = Counter()
     limiter = getattr(coder.backend, "limiter", None)
     with Progress(
@@ -363,17 +376,17 @@ def _code_with_progress(todo: list, coder: Coder, run: Run, budget: Budget | Non
                 limit=limiter.current_limit if limiter is not None else "",
             )
 
-        async def code_then_close() -> bool:
-            try:
-                return await code_items(todo, coder, run, on_record, budget)
-            finally:
-                for backend in (coder.backend, *coder.more_backends):
-                    await backend.aclose()
-
-        return asyncio.run(code_then_close())
+        work = code_run(run, coder, todo, on_record, budget, prices)
+        return run_async(work, [coder.backend, *coder.more_backends])
 
 
-def _print_summary(run: Run, manifest: RunManifest) -> None:
+def _resume_command(run: Run, runs_dir: Path | None) -> str:
+    """The exact command that continues ``run``."""
+    where = f" --runs-dir {runs_dir}" if runs_dir is not None else ""
+    return f"llmcode code --resume {run.run_id}{where}"
+
+
+def _print_summary(run: Run, manifest: RunManifest, resume: str) -> None:
     latest = run.latest_codings()
     codes = Counter(c.code for r in latest.values() for c in r.codes)
     table = Table(title=f"codes in {run.run_id}", title_justify="left")
@@ -392,10 +405,17 @@ def _print_summary(run: Run, manifest: RunManifest) -> None:
         + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
         + f" | calls {usage.get('calls', 0)} ({usage.get('cached_calls', 0)} cached)"
         + f" | tokens/item {(usage.get('prompt_tokens', 0) + usage.get('completion_tokens', 0)) / items:.0f}"
+        + (f" | abandoned {int(usage['abandoned'])}" if usage.get("abandoned") else "")
         + (f" | cost ${usage['cost_usd']:.4f}" if "cost_usd" in usage else "")
     )
-    if manifest.status != "complete":
-        console.print(f"[yellow]interrupted[/]: resume with llmcode code --resume {run.run_id}")
+    if manifest.status == "failed":
+        console.print(
+            f"[red]failed[/]: every item is an error (see llmcode runs show {run.run_id}); "
+            f"fix the cause, then {resume}",
+            soft_wrap=True,
+        )
+    elif manifest.status != "complete":
+        console.print(f"[yellow]interrupted[/]: resume with\n  {resume}", soft_wrap=True)
     else:
         console.print(
             f"next: llmcode export {run.run_id} --format csv | llmcode runs show {run.run_id}"

@@ -366,11 +366,14 @@ async def code_items(
     run: Run,
     on_record: RecordCallback | None = None,
     budget: Budget | None = None,
+    before_request: Callable[[list[str]], bool] | None = None,
 ) -> bool:
     """Code ``items`` with ``concurrency`` workers, ``items_per_request`` items per request.
 
-    Each record is durable before the next is started. Returns False when the budget stopped
-    the run early (the rest stays pending, so the run can be resumed).
+    Each record is durable before the next is started. ``before_request`` is told the item ids
+    of each request before it is sent (the run's in-flight ledger) and may stop the run by
+    answering False. Returns False when the budget stopped the run early (the rest stays
+    pending, so the run can be resumed).
     """
     queue = deque(items)
     per_request = coder.config.items_per_request
@@ -386,6 +389,9 @@ async def code_items(
 
     async def worker() -> None:
         while chunk := take():
+            if before_request is not None and not before_request([i.item_id for i in chunk]):
+                queue.clear()  # the run is stopping: the rest stays pending
+                break
             records = await code_many(coder, chunk)
             for record in records:
                 run.append_coding(record)

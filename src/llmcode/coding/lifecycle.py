@@ -5,27 +5,40 @@ goes through these functions; the CLI only parses options and displays what they
 
 - ``start_run`` creates ``runs/<run_id>/``: the item and taxonomy snapshots and the manifest
   (written once, with everything known at the start), plus ``skipped`` records.
-- ``resume_run`` reopens a run after checking that its snapshots still match its manifest.
+- ``resume_run`` reopens a run after checking that its snapshots still match its manifest and
+  that the options asked for now are the run's (or ``force``: the change is noted at finish).
+- Both take the run's lock (one process per run, ``store.lock``) and open a session of the
+  in-flight ledger (``store.ledger``), so requests abandoned by a kill are counted.
 - ``pending_items`` is what is left to code (items without a final record; errors are retried).
+- ``code_run`` codes the pending items and always finishes the run, however it ends: complete,
+  budget reached, cancelled (Ctrl-C, SIGTERM) or stopped by ``StartupGuard`` when the first
+  requests all fail for a reason retrying cannot fix (connection, 401, 404, model load).
 - ``finish_run`` recounts the run from its records (parsed once) and writes the manifest once at
-  the end of the phase: status, counts, usage and ``usage.cost_usd`` (computed here, so a library
-  caller gets it too; 0 for the embedded model, left out when the model's price is unknown).
+  the end of the phase: status, counts, usage (``abandoned`` requests included) and
+  ``usage.cost_usd`` (computed here, so a library caller gets it too; 0 for the embedded model,
+  left out when the model's price is unknown); then it releases the lock.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from llmcode import __version__
-from llmcode.coding.costs import Price, cost_of, load_prices, price_for
-from llmcode.errors import RunStoreError
+from llmcode.coding.closed import Coder, code_items
+from llmcode.coding.costs import Budget, Price, cost_of, load_prices, price_for
+from llmcode.coding.guard import StartupGuard
+from llmcode.errors import ConfigError, RunStoreError
 from llmcode.items import Item, ItemSet
 from llmcode.llm.backends.base import Backend
 from llmcode.llm.prompts import PromptSet
+from llmcode.store.ledger import Ledger
+from llmcode.store.lock import lock_run
 from llmcode.store.runs import (
     FINAL_STATUSES,
+    ITEMS,
     TAXONOMY,
     CodingRecord,
     Run,
@@ -37,6 +50,7 @@ from llmcode.store.runs import (
 from llmcode.taxonomy.model import Taxonomy
 
 STATUSES = ("ok", "unverified", "invalid", "error", "skipped")
+CODED = ("ok", "unverified", "invalid")
 
 
 def start_run(
@@ -59,6 +73,7 @@ def start_run(
     """
     label = taxonomy.name if taxonomy is not None and kind == "closed" else kind
     run = store.create(run_id or store.new_run_id(label))
+    run.lock = lock_run(run.path, run.run_id)
     items = item_set.items[: config.limit] if config.limit else item_set.items
     if taxonomy is not None:
         (run.path / TAXONOMY).write_text(taxonomy_text, encoding="utf-8")
@@ -84,6 +99,7 @@ def start_run(
     run.write_manifest(manifest)
     for item_id, reason in item_set.skipped:
         run.append_coding(CodingRecord(item_id=item_id, status="skipped", error=reason))
+    Ledger(run.path).session()
     return run
 
 
@@ -97,18 +113,93 @@ def taxonomy_facts(taxonomy: Taxonomy, config: RunConfig) -> dict[str, Any]:
     }
 
 
-def resume_run(store: RunStore, ref: str | Path, kind: str | None = None) -> Run:
-    """Reopen a run to continue it, after checking its snapshots against its manifest."""
+def resume_run(
+    store: RunStore,
+    ref: str | Path,
+    kind: str | None = None,
+    asked: dict[str, Any] | None = None,
+    force: bool = False,
+) -> Run:
+    """Reopen a run to continue it: take its lock, check its snapshots, compare options.
+
+    ``asked`` holds the options given now (``base_url``, ``model``, ``taxonomy``, ``items``:
+    paths; None for not given). Any that differ from the run's are refused, naming each, unless
+    ``force``: then model and endpoint changes apply (``run.config``), the run keeps its own
+    taxonomy and item snapshots, and the change is noted in the manifest (``extra.resumed``).
+    """
     run = store.open(ref)
-    manifest = run.manifest()
-    if kind is not None and manifest.kind != kind:
-        raise RunStoreError(
-            f"run '{run.run_id}' is a {manifest.kind} run, not a {kind} run",
-            hint="resume it with the command that made it",
-        )
-    if manifest.taxonomy.get("fingerprint"):
-        check_resumable(run, run.taxonomy())
+    run.lock = lock_run(run.path, run.run_id)
+    try:
+        manifest = run.manifest()
+        if kind is not None and manifest.kind != kind:
+            raise RunStoreError(
+                f"run '{run.run_id}' is a {manifest.kind} run, not a {kind} run",
+                hint="resume it with the command that made it",
+            )
+        check_snapshot(run, manifest)
+        if manifest.taxonomy.get("fingerprint"):
+            check_resumable(run, run.taxonomy())
+        differences = option_differences(run, manifest, asked or {})
+        if differences and not force:
+            raise ConfigError(
+                f"run '{run.run_id}' was made with other options: " + "; ".join(differences),
+                hint="resume without them to keep the run's, or add --force to resume with "
+                "the new model or endpoint (the manifest notes the change)",
+            )
+        run.config = manifest.config
+        if differences:
+            changes = {k: asked[k] for k in ("model", "base_url") if (asked or {}).get(k)}
+            run.config = manifest.config.model_copy(update=changes)
+            run.notes.setdefault("resumed", []).extend(
+                [
+                    *manifest.extra.get("resumed", []),
+                    {"at": now().isoformat(), "forced": differences},
+                ]
+            )
+    except BaseException:
+        run.lock.release()
+        raise
+    Ledger(run.path).session()
     return run
+
+
+def check_snapshot(run: Run, manifest: RunManifest) -> None:
+    """Refuse a run whose item snapshot is missing or does not match its manifest."""
+    path = run.path / ITEMS
+    if not path.is_file():
+        raise RunStoreError(
+            f"{path}: the run's item snapshot is missing",
+            hint="a run cannot resume without it; start a new run from the items file",
+        )
+    expected = manifest.items.get("n_items")
+    found = len(run.items())
+    if expected is not None and int(expected) != found:
+        raise RunStoreError(
+            f"{path}: the item snapshot holds {found} item(s), the manifest says {expected}",
+            hint="the snapshot was changed; start a new run instead of resuming this one",
+        )
+
+
+def option_differences(run: Run, manifest: RunManifest, asked: dict[str, Any]) -> list[str]:
+    """What the options given now change against the run's: one phrase per option."""
+    from llmcode.items import file_sha256
+    from llmcode.taxonomy.model import load_taxonomy
+
+    config = manifest.config
+    out = []
+    if asked.get("model") and asked["model"] != config.model:
+        out.append(f"--model {asked['model']} (the run's: {config.model or 'default'})")
+    if asked.get("base_url") and asked["base_url"].rstrip("/") != (config.base_url or "").rstrip(
+        "/"
+    ):
+        out.append(f"--base-url {asked['base_url']} (the run's: {config.base_url or 'none'})")
+    if asked.get("taxonomy"):
+        given = load_taxonomy(Path(asked["taxonomy"])).fingerprint()
+        if given != manifest.taxonomy.get("fingerprint"):
+            out.append(f"-t {asked['taxonomy']} differs from the run's taxonomy snapshot")
+    if asked.get("items") and file_sha256(Path(asked["items"])) != manifest.items.get("sha256"):
+        out.append(f"-i {asked['items']} differs from the run's items ({config.items_path})")
+    return out
 
 
 def pending_items(run: Run) -> list[Item]:
@@ -127,6 +218,8 @@ def finish_run(
 ) -> RunManifest:
     """Recount the run from its records and write its manifest once: status, counts, usage, cost.
 
+    A ``complete`` run whose every item is an error is marked ``failed``.
+
     ``backend`` records the backend's final state (e.g. a response format it stepped down to);
     ``prices`` is a price table or its path (default: built-in, or ``LLMCODE_PRICES``);
     ``extra`` is merged into the manifest's ``extra``.
@@ -134,15 +227,21 @@ def finish_run(
     manifest = run.manifest()
     if backend is not None:
         manifest = manifest.model_copy(update={"backend": backend.describe()})
+    if run.config is not None and run.config != manifest.config:
+        manifest = manifest.model_copy(update={"config": run.config})
+    abandoned = int(manifest.usage.get("abandoned", 0)) + Ledger(run.path).settle()
     records = run.codings()
     latest = {record.item_id: record for record in records}
     counts = Counter(r.status for r in latest.values())
+    if status == "complete" and counts["error"] and not any(counts[s] for s in CODED):
+        status = "failed"  # every item failed: not a run to export
     usage: dict[str, float] = {
         "prompt_tokens": sum(r.prompt_tokens for r in records),
         "completion_tokens": sum(r.completion_tokens for r in records),
         "calls": sum(r.attempts for r in records),
         "cached_calls": sum(r.cached_calls for r in records),
         "items": len(latest),
+        "abandoned": abandoned,
     }
     cost = run_cost(manifest, usage, prices)
     if cost is not None:
@@ -153,10 +252,15 @@ def finish_run(
             "finished_at": now(),
             "counts": {s: counts.get(s, 0) for s in STATUSES},
             "usage": usage,
-            "extra": {**manifest.extra, **(extra or {})},
+            "extra": {**manifest.extra, **run.notes, **(extra or {})},
         }
     )
-    run.write_manifest(manifest)
+    try:
+        run.write_manifest(manifest)
+    finally:
+        if run.lock is not None:
+            run.lock.release()
+            run.lock = None
     return manifest
 
 
@@ -185,3 +289,45 @@ def check_resumable(run: Run, taxonomy: Taxonomy) -> None:
             f"{run.path}: the taxonomy snapshot does not match the manifest",
             hint="start a new run instead of resuming this one",
         )
+
+
+async def code_run(
+    run: Run,
+    coder: Coder,
+    todo: list[Item],
+    on_record: Callable[[CodingRecord], None] | None = None,
+    budget: Budget | None = None,
+    prices: str | Path | dict[str, Price] | None = None,
+    guard: StartupGuard | None = None,
+) -> RunManifest:
+    """Code ``todo`` into ``run`` and finish it, however the coding ends.
+
+    Status ``complete`` when every item was coded, ``interrupted`` when the budget stopped it, it
+    was cancelled (Ctrl-C, SIGTERM: the cancellation propagates after the run is finished) or the
+    guard stopped it (no new request is started, those in flight finish, and
+    ``BackendUnavailable`` is raised after the run is finished); ``failed`` when every item
+    coded is an error.
+    """
+    guard = guard or StartupGuard(patience=min(3, max(1, len(todo))))
+    ledger = Ledger(run.path)
+
+    def observe(record: CodingRecord) -> None:
+        guard.observe(record)
+        if on_record is not None:
+            on_record(record)
+
+    def before_request(item_ids: list[str]) -> bool:
+        if guard.error is not None:
+            return False
+        ledger.started(item_ids)
+        return True
+
+    status = "interrupted"
+    try:
+        finished = await code_items(todo, coder, run, observe, budget, before_request)
+        status = "complete" if finished and guard.error is None else "interrupted"
+    finally:
+        manifest = finish_run(run, status, coder.backend, prices)
+    if guard.error is not None:
+        raise guard.error
+    return manifest

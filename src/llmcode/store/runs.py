@@ -30,6 +30,7 @@ from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment, SuggestedCode
 from llmcode.llm.checks import CodeCheck
 from llmcode.llm.redaction import redact
+from llmcode.store.lock import RunLock
 from llmcode.taxonomy.model import Level, Taxonomy, load_taxonomy
 
 MANIFEST = "manifest.json"
@@ -164,6 +165,9 @@ class Run:
         self.path = path
         self._items: list[Item] | None = None  # the snapshot this process wrote or read
         self._codings: tuple[tuple[int, int], list[CodingRecord]] | None = None
+        self.lock: RunLock | None = None  # held while this process starts, codes and finishes it
+        self.config: RunConfig | None = None  # the config a resume runs with (--force changes)
+        self.notes: dict[str, Any] = {}  # merged into the manifest's ``extra`` when finished
 
     @property
     def run_id(self) -> str:
