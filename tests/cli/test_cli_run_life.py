@@ -119,7 +119,7 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_mid_request_ends_cleanly_with_the_resume_command(tmp_path, signum, code):
+def test_a_signal_mid_request_ends_cleanly_with_the_resume_command(cli, tmp_path, signum, code):
     items = many_items(tmp_path, 20)
     with TestServer(ServerConfig(latency=0.3)) as server:
         child = subprocess.Popen(
@@ -142,6 +142,8 @@ def test_a_signal_mid_request_ends_cleanly_with_the_resume_command(tmp_path, sig
     assert 2 <= len(kept) < 20 and manifest.usage["items"] == len(kept)
     assert manifest.usage["abandoned"] >= 1  # two requests were in flight
     assert not (run.path / "inflight.jsonl").exists()
+    shown = cli("runs", "show", "r", "--runs-dir", tmp_path)
+    assert "in flight when the run was stopped" in shown.output
 
 
 def test_sigterm_during_start_up_exits_143_without_a_traceback(tmp_path):

@@ -98,6 +98,10 @@ def show_run(
         "counts": json.dumps(manifest.counts),
         "usage": json.dumps(manifest.usage),
     }
+    if abandoned := int(manifest.usage.get("abandoned", 0)):
+        rows["abandoned"] = (
+            f"{abandoned} request(s) in flight when the run was stopped (may be paid; asked again)"
+        )
     if manifest.config.samples > 1:
         from llmcode.quality.confidence import self_agreement
 
