@@ -180,6 +180,10 @@ def test_audit_of_a_single_sample_run_says_the_ranking_is_flat(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert "1 of 3 label(s) flagged" in result.output
     assert "one coding per item" in result.output
+    first = result.output.strip().splitlines()[0]
+    assert "one coding per item" in first  # the caveat comes before the table, not after it
+    as_json = invoke("audit", "one", "--human", codes, "--runs-dir", runs, "--json")
+    assert "one coding per item" in as_json.stderr and "one coding" not in as_json.stdout
 
 
 def test_calibrate_shows_the_share_and_error_rate_above_each_threshold(workspace) -> None:

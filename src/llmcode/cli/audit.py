@@ -78,15 +78,20 @@ def audit(
     result = audit_labels(run, codes, coder, top, str(human), min_share)
     if codes["coder"].nunique() > 1:
         result = result.model_copy(update={"coders": coder_quality(run, codes, str(human))})
+    flat = run.manifest().config.samples == 1 and not any(
+        r.probabilities for r in run.latest_codings().values()
+    )
+    if flat:  # said first: a ranked list where every score ties misleads
+        (err_console if as_json else console).print(
+            "[yellow]note:[/] one coding per item and no log-probabilities, so every "
+            "disagreement scores alike and the order below is not a ranking; code with "
+            "--samples 3 --temperature 0.7 (or a backend that returns log-probabilities) to rank "
+            "them by the model's confidence"
+        )
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
     else:
         _print_audit(result)
-        if run.manifest().config.samples == 1:
-            console.print(
-                "[yellow]note:[/] one coding per item, so every disagreement scores alike; "
-                "code with --samples 3 --temperature 0.7 to rank them by the model's confidence"
-            )
     if queue:
         path = write_audit_queue(run, result)
         out = err_console if as_json else console
