@@ -244,3 +244,14 @@ def test_with_several_items_per_request_the_manifest_counts_each_paid_call_once(
     assert usage["prompt_tokens"] == stats.prompt_tokens
     assert usage["completion_tokens"] == stats.completion_tokens
     assert all(len(r.samples) == 2 for r in run.latest_codings().values())
+
+
+def test_next_hints_are_one_command_per_line(cli, tmp_path):
+    with TestServer(ServerConfig()) as server:
+        result = cli(*code_args(server, tmp_path), env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("next:"))
+    hints = [line.strip() for line in lines[start + 1 :] if line.startswith("  llmcode ")]
+    assert hints == ["llmcode export r1 --format csv", "llmcode runs show r1"]
+    assert not any("|" in line for line in lines[start:])

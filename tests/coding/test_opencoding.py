@@ -181,7 +181,7 @@ def test_open_code_command_writes_an_open_run_over_http(tmp_path: Path) -> None:
     manifest = json.loads((runs / "o1" / "manifest.json").read_text())
     assert manifest["kind"] == "open" and manifest["status"] == "complete"
     assert "open codes in o1" in result.output
-    assert "next: llmcode themes o1" in result.output
+    assert "next:\n  llmcode themes o1" in result.output
 
 
 def test_open_code_without_items_is_a_clear_error(tmp_path: Path) -> None:

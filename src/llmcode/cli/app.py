@@ -66,6 +66,13 @@ class LlmcodeGroup(TyperGroup):
             _fail("input nested too deeply to process", "flatten the nesting of the input")
 
 
+def print_next(console: Console, *commands: str) -> None:
+    """The ``next:`` hint: one command per line, never wrapped, so each can be copied whole."""
+    console.print("next:")
+    for command in commands:
+        console.print(f"  {command}", soft_wrap=True, markup=False, highlight=False)
+
+
 def _fail(message: str, hint: str | None) -> NoReturn:
     err_console.print(
         f"[bold red]error:[/] {escape(redact(message) or '')}", markup=True, soft_wrap=True

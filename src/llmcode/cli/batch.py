@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from llmcode.cli.app import batch_app
+from llmcode.cli.app import batch_app, print_next
 from llmcode.cli.options import (
     IdColumn,
     ItemsFile,
@@ -150,7 +150,7 @@ def prepare(
     state = read_state(run)
     lines = state.n_requests if state else 0
     console.print(f"run [bold]{run.run_id}[/]: {lines} request(s) in {path}", soft_wrap=True)
-    console.print(f"next: llmcode batch submit {run.run_id}   (OpenAI Batch API)", soft_wrap=True)
+    print_next(console, f"llmcode batch submit {run.run_id}   # OpenAI Batch API")
     console.print(
         f"  or: python -m vllm.entrypoints.openai.run_batch -i {path} -o results.jsonl "
         f"--model {run.manifest().config.model}",
@@ -266,7 +266,7 @@ def _print_state(run: Run, state: BatchState) -> None:
     for error in state.errors:
         console.print(f"[red]{escape(error)}[/]", soft_wrap=True)
     if state.status == "completed":
-        console.print(f"next: llmcode batch collect {run.run_id}")
+        print_next(console, f"llmcode batch collect {run.run_id}")
 
 
 def _print_report(run: Run, report: IngestReport) -> None:
@@ -292,7 +292,7 @@ def _print_report(run: Run, report: IngestReport) -> None:
         )
     manifest = run.manifest()
     if manifest.status == "complete":
-        console.print(f"next: llmcode runs show {run.run_id} | llmcode export {run.run_id}")
+        print_next(console, f"llmcode runs show {run.run_id}", f"llmcode export {run.run_id}")
     else:
         console.print(
             f"[yellow]items left[/]: llmcode code --resume {run.run_id} (online), "

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from llmcode.cli.app import app
+from llmcode.cli.app import app, print_next
 from llmcode.cli.options import (
     BackendName,
     BaseUrl,
@@ -214,10 +214,9 @@ def code(
             )
             n = len(requests.read_text(encoding="utf-8").splitlines())
             console.print(f"run [bold]{run.run_id}[/]: wrote {n} batch request(s) to {requests}")
-            console.print(
-                f"next: llmcode batch submit {run.run_id}  (or run the file with vLLM's "
-                f"run_batch and `llmcode batch collect {run.run_id} --file OUT.jsonl`)"
-            )
+            print_next(console, f"llmcode batch submit {run.run_id}",
+                       f"llmcode batch collect {run.run_id} --file OUT.jsonl   # after vLLM's "
+                       "run_batch on the file")  # fmt: skip
             return
     llm, *more = [
         make_backend(
@@ -417,6 +416,5 @@ def _print_summary(run: Run, manifest: RunManifest, resume: str) -> None:
     elif manifest.status != "complete":
         console.print(f"[yellow]interrupted[/]: resume with\n  {resume}", soft_wrap=True)
     else:
-        console.print(
-            f"next: llmcode export {run.run_id} --format csv | llmcode runs show {run.run_id}"
-        )
+        print_next(console, f"llmcode export {run.run_id} --format csv",
+                   f"llmcode runs show {run.run_id}")  # fmt: skip

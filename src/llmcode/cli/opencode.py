@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from llmcode.cli.app import app
+from llmcode.cli.app import app, print_next
 from llmcode.cli.options import (
     BackendName,
     BaseUrl,
@@ -160,7 +160,7 @@ def open_code(
         manifest = finish_run(run, status)
     _print_open_summary(run)
     console.print("status: " + ", ".join(f"{k} {v}" for k, v in manifest.counts.items() if v))
-    console.print(f"next: llmcode themes {run.run_id} -o taxonomy/draft.yaml")
+    print_next(console, f"llmcode themes {run.run_id} -o taxonomy/draft.yaml")
 
 
 def _print_open_summary(run: Run) -> None:
@@ -245,10 +245,8 @@ def themes(
             theme.category.id, theme.category.name, codes, str(items), "; ".join(theme.flags) or "-"
         )
     console.print(table)
-    console.print(
-        f"[green]wrote[/] {output} ({taxonomy.name} {taxonomy.version}); "
-        f"next: llmcode taxonomy check {output}"
-    )
+    console.print(f"[green]wrote[/] {output} ({taxonomy.name} {taxonomy.version})")
+    print_next(console, f"llmcode taxonomy check {output}")
 
 
 @app.command("recode")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from llmcode.cli.app import app
+from llmcode.cli.app import app, print_next
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.errors import ConfigError
 from llmcode.items import item_ids
@@ -142,4 +142,4 @@ def _auto_accept(
         console.print("[yellow]no error estimate[/]: pass --against HUMAN_CODES for one")
     else:
         console.print("[yellow]no error estimate[/]: no gold item is above the threshold")
-    console.print(f"next: llmcode review {run.run_id} --queue uncertain")
+    print_next(console, f"llmcode review {run.run_id} --queue uncertain")

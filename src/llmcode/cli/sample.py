@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from llmcode.cli.app import app
+from llmcode.cli.app import app, print_next
 from llmcode.items import read_table
 from llmcode.quality.gold import draw_sample, write_sample
 
@@ -54,7 +54,6 @@ def sample(
             f"(dev {entry['dev']}, test {entry['test']})"
         )
     console.print(f"wrote {output} and {sidecar}", style="green")
-    console.print(
-        f"next: code them blind (llmcode code ... --only {output}; "
-        f"llmcode review RUN --blind --only {output} --reviewer NAME)"
-    )
+    console.print("code them blind:")
+    print_next(console, f"llmcode code ... --only {output}",
+               f"llmcode review RUN --blind --only {output} --reviewer NAME")  # fmt: skip
