@@ -28,6 +28,7 @@ from llmcode.cli.options import (
     RunRef,
     RunsDir,
     Seed,
+    Sheet,
     Temperature,
     TextColumns,
     backend_from_options,
@@ -75,6 +76,7 @@ def open_code(
     ] = 3,
     id_column: IdColumn = "item_id",
     text_column: TextColumns = None,
+    sheet: Sheet = None,
     backend: BackendName = None,
     model: Model = None,
     base_url: BaseUrl = None,
@@ -112,12 +114,15 @@ def open_code(
             raise ConfigError(f"--evidence must be free or choice, not '{evidence}'")
         backend_name = choose_backend_name(backend, base_url)
         seed_tax = load_taxonomy(taxonomy) if taxonomy else None
-        item_set = load_items(items, id_column=id_column, text_columns=text_column)
+        item_set = load_items(items, id_column=id_column, text_columns=text_column, sheet=sheet)
+        if item_set.sheet_note:
+            console.print(item_set.sheet_note, markup=False)
         config = RunConfig(
             taxonomy_path=str(taxonomy) if taxonomy else "",
             items_path=str(items),
             id_column=id_column,
             text_columns=tuple(item_set.text_columns),
+            sheet=item_set.sheet,
             backend=backend_name,
             model=model,
             base_url=base_url,
