@@ -49,7 +49,7 @@ ISSUES = json.dumps(
 )  # fmt: skip
 QDE = (DATA / "refi" / "foreign-project.qde").read_text(encoding="utf-8")
 SPICE = ["\x00", "\ufeff", "\n", "\r", ",", '"', "'", ":", "- ", "&a ", "*a", "!!python/object ",
-         "{", "}", "[", "]", "<", ">", "</item>", "\t", "é", "\udcff"[:0], "9" * 30, "null",
+         "{", "}", "[", "]", "<", ">", "</item>", "\t", "é", "9" * 30, "null",
          "<!ENTITY x SYSTEM 'file:///etc/passwd'>", "&x;", "relative://../../x"]  # fmt: skip
 
 

@@ -311,3 +311,25 @@ def test_the_page_count_is_bounded(tmp_path):
         fetch_issues(make_query("acme/docsum"), tmp_path / "o.csv", client=client,
                      base_url="http://gh.test", max_pages=5)  # fmt: skip
     assert len(calls) == 5
+
+
+def test_a_token_in_the_base_url_is_not_kept_in_the_resume_state(tmp_path):
+    secret = "hunter2hunter2hunter2"
+
+    def pages(request):
+        return [
+            {"number": 1, "title": "x"}
+        ], f'<{request.url.copy_with(query=b"page=2")}>; rel="next"'
+
+    client, _ = mock_client(pages)
+    states = []
+
+    def watch(kind, data):
+        state = tmp_path / "o.csv.resume.json"
+        if state.exists():
+            states.append(state.read_text())
+
+    with pytest.raises(InterchangeError):  # page 2 repeats itself: stop
+        fetch_issues(make_query("acme/docsum"), tmp_path / "o.csv", client=client,
+                     base_url=f"http://user:{secret}@gh.test", on_event=watch)  # fmt: skip
+    assert states and all(secret not in state for state in states)

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from llmcode.errors import InterchangeError
+from llmcode.llm.redaction import redact
 from llmcode.interchange.github.rows import (
     COLUMNS,
     IssueImport,
@@ -100,7 +101,7 @@ def fetch_issues(
     prepare_output(output)
     state_path = output.with_name(output.name + ".resume.json")
     base_url = base_url.rstrip("/")
-    wanted = {**asdict(query), "labels": list(query.labels), "base_url": base_url}
+    wanted = {**asdict(query), "labels": list(query.labels), "base_url": redact(base_url)}
     result = IssueImport()
     first = httpx.URL(f"{base_url}/repos/{query.repo}/issues", params=query.params(per_page))
     url: str | None = str(first)
@@ -109,7 +110,7 @@ def fetch_issues(
     seen: set[str] = set()
     fresh = not output.exists()
     if fresh:
-        _save_state(state_path, wanted, url, result)
+        _save_state(state_path, wanted, _portable(url, base_url), result)
     else:
         saved = _saved_state(output, state_path)
         if saved.get("query") != wanted:
@@ -118,6 +119,8 @@ def fetch_issues(
                 hint="add --overwrite to start again, or choose another output",
             )
         url = saved["next_url"]
+        if isinstance(url, str) and url.startswith(_BASE):
+            url = base_url + url.removeprefix(_BASE)
         seen = existing_ids(output)
         result.resumed = result.issues = len(seen)
         result.pull_requests = saved.get("pull_requests", 0)
@@ -147,7 +150,7 @@ def fetch_issues(
                 result.issues += len(rows)
                 result.pages += 1
                 url = response.links.get("next", {}).get("url")
-                _save_state(state_path, wanted, url, result)
+                _save_state(state_path, wanted, _portable(url, base_url), result)
                 _emit(on_event, "page", page=result.pages, issues=result.issues)
     except InterchangeError:
         if fresh and result.pages == 0:  # nothing fetched: leave nothing behind
@@ -287,6 +290,16 @@ def _saved_state(output: Path, state_path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as exc:
         raise InterchangeError(f"{state_path}: cannot read the resume state ({exc})",
                                hint="add --overwrite to start again") from exc  # fmt: skip
+
+
+_BASE = "{base_url}"
+
+
+def _portable(url: str | None, base_url: str) -> str | None:
+    """The next URL as saved: relative to ``{base_url}`` (which may hold a token), redacted."""
+    if url and url.startswith(base_url):
+        return _BASE + url.removeprefix(base_url)
+    return redact(url)
 
 
 def _save_state(path: Path, query: dict, next_url: str | None, result: IssueImport) -> None:
