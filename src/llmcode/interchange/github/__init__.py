@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from llmcode.errors import InterchangeError
-from llmcode.llm.redaction import redact
 from llmcode.interchange.github.rows import (
     COLUMNS,
     IssueImport,
@@ -37,6 +36,7 @@ from llmcode.interchange.github.rows import (
     prepare_output,
     remove_outputs,
 )
+from llmcode.llm.redaction import redact
 
 DEFAULT_BASE_URL = "https://api.github.com"
 STATES = ("open", "closed", "all")
