@@ -470,3 +470,21 @@ def test_a_schema_given_with_json_object_is_followed() -> None:
             "type": "object", "properties": {"label": {"type": "string", "enum": ["x"]}}}},
     }  # fmt: skip
     assert json.loads(default_responder(body)) == {"label": "x"}
+
+
+def test_llmcode_catches_invented_quotes_and_unknown_codes_from_the_server(cli, tmp_path) -> None:
+    from llmcode.store.runs import RunStore
+    from tests.support import DATA
+
+    script = ["invented_quote", "unknown_code"]
+    with TestServer(ServerConfig(fault_script=script)) as server:
+        result = cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--base-url",
+                     server.base_url, "--runs-dir", tmp_path, "--run-id", "r", "--concurrency",
+                     "1", "--backend", "openai")  # fmt: skip
+        paid = server.stats.paid_calls
+    assert result.exit_code == 0, result.output
+    records = RunStore(tmp_path).open("r").codings()
+    assert paid == len(records) + 2  # each faulty answer was re-asked once
+    assert all(r.status == "ok" for r in records)
+    assert all(c.verified for r in records for c in r.codes)
+    assert {"invented_code"} & {c.code for r in records for c in r.codes} == set()
