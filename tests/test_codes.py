@@ -139,3 +139,17 @@ def test_a_corrupt_workbook_is_a_codes_error(tmp_path):
     path.write_bytes(b"not a zip file")
     with pytest.raises(CodesError, match="cannot read as xlsx"):
         load_codes(path)
+
+
+def test_rows_with_a_field_count_other_than_the_header_are_an_error_naming_the_lines(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("item_id,coder,code\n1,ana,usage,extra\n2,ana,usage\n3,ben\n")
+    with pytest.raises(CodesError, match=r"c\.csv: line\(s\) 2, 4 .*header has 3"):
+        load_codes(path)
+
+
+def test_a_duplicate_column_name_in_a_codes_file_is_an_error(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("item_id,coder,code,code\n1,ana,usage,x\n")
+    with pytest.raises(CodesError, match="duplicate column name"):
+        load_codes(path)

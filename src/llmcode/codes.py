@@ -9,6 +9,7 @@ are kept. Problems raise `CodesError` naming the file, the column or the row.
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -56,6 +57,7 @@ def _read(path: Path, kind: str) -> tuple[pd.DataFrame, list[int]]:
     try:
         if kind in ("csv", "tsv"):
             sep = "\t" if kind == "tsv" else ","
+            _check_shape(path, sep)
             frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
             return frame, list(range(2, len(frame) + 2))
         if kind == "jsonl":
@@ -71,6 +73,38 @@ def _read(path: Path, kind: str) -> tuple[pd.DataFrame, list[int]]:
         raise CodesError(f"{path}: the file is empty", hint=_FORMAT_HINT) from exc
     except Exception as exc:  # pandas, openpyxl and pyarrow raise many unrelated types
         raise CodesError(f"{path}: cannot read as {kind}: {exc}", hint=_FORMAT_HINT) from exc
+
+
+def _check_shape(path: Path, sep: str) -> None:
+    """Every row has the header's field count, and no column name repeats (pandas would shift
+    the columns or rename the second one ``code.1`` without a word)."""
+    ragged: dict[int, int] = {}
+    header: list[str] | None = None
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=sep)
+        line = 1
+        for record in reader:
+            start, line = line, reader.line_num + 1
+            if not record:
+                continue
+            if header is None:
+                header = [name.strip() for name in record]
+            elif len(record) != len(header):
+                ragged[start] = len(record)
+    if header is not None:
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise CodesError(f"{path}: duplicate column name(s): {', '.join(repeated)}",
+                             hint=_FORMAT_HINT)  # fmt: skip
+    if ragged:
+        lines = sorted(ragged)
+        more = f" and {len(lines) - 10} more" if len(lines) > 10 else ""
+        counts = ", ".join(map(str, sorted(set(ragged.values()))))
+        raise CodesError(
+            f"{path}: line(s) {', '.join(map(str, lines[:10]))}{more} have {counts} fields "
+            f"but the header has {len(header or [])}",
+            hint="quote fields that contain the separator, or fix those rows",
+        )
 
 
 def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[int]]:
