@@ -30,7 +30,12 @@ Codes = Annotated[
     ),
 ]
 Coder = Annotated[
-    str | None, typer.Option("--coder", help="Coder of a human codes file [default: the first].")
+    str | None,
+    typer.Option(
+        "--coder",
+        help="Coder to use in a codes file (--codes human:FILE, --human, --screening) "
+        "[default: the first].",
+    ),
 ]
 Screening = Annotated[
     str | None,
@@ -44,6 +49,7 @@ ScreeningCoder = Annotated[
     str | None,
     typer.Option(
         "--screening-coder",
+        hidden=True,  # --coder picks the screening file's coder when it is there
         help="Coder of the screening file [default: --coder if present there, else the first].",
     ),
 ]
@@ -171,9 +177,7 @@ def report_command(
         Path | None,
         typer.Option("--human", help="Human codes (long format): agreement and disagreements."),
     ] = None,
-    human_coder: Annotated[
-        str | None, typer.Option("--human-coder", help="Coder of --human [default: the first].")
-    ] = None,
+    human_coder: Annotated[str | None, typer.Option("--human-coder", hidden=True)] = None,
     codes: Codes = None,
     coder: Coder = None,
     screening: Screening = None,
@@ -219,12 +223,17 @@ def report_command(
         )
     for warning in analysis.gold.warnings if analysis.gold else []:
         console.print(f"warning: {warning}", style="yellow")
+    if human and human_coder is None and coder is not None:  # --coder names it when it is there
+        from llmcode.codes import load_codes
+
+        if coder in set(load_codes(human)["coder"].astype(str)):
+            human_coder = coder
     people = human_codes(human, human_coder) if human else None
     if people is not None and len(people.available) > 1:
         console.print(
             f"human codes: coder [bold]{people.coder}[/] "
             f"({'chosen' if human_coder else 'the first'} of {', '.join(people.available)}; "
-            "choose with --human-coder)"
+            "choose with --coder)"
         )
     evaluation = None
     if gold:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -90,8 +90,32 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    # Plain help: flags shown as flags (no "<bool>"), "[default: …]" in help texts kept as
+    # written rather than read as markup; -h is --help everywhere (inherited by subcommands).
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from llmcode import __version__
+
+        typer.echo(f"llmcode {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _top(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """LLM-assisted qualitative coding: code items against a taxonomy with verified evidence,
+    measure agreement, review, audit and report."""
+
+
 taxonomy_app = typer.Typer(
     help="Check, show, diff, export and import taxonomies.", no_args_is_help=True
 )

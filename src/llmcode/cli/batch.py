@@ -182,10 +182,10 @@ def collect_command(
         list[Path] | None,
         typer.Option(
             "--file",
-            "-f",
             help="Output JSONL made elsewhere (vLLM run_batch), repeatable; nothing is downloaded.",
         ),
     ] = None,
+    file_short: Annotated[list[Path] | None, typer.Option("-f", hidden=True)] = None,
     no_reask: Annotated[
         bool,
         typer.Option(
@@ -203,6 +203,7 @@ def collect_command(
     runs_dir: RunsDir = None,
 ) -> None:
     """Ingest the batch output into the run: verify, re-ask online, list failed lines."""
+    file = [*(file or []), *(file_short or [])]
     store = RunStore(runs_dir)
     run = store.open(run_ref)
     config = run.manifest().config

@@ -42,12 +42,13 @@ def review(
     queue: Annotated[
         str, typer.Option("--queue", help=f"What to review first: {'|'.join(QUEUES)}.")
     ] = "all",
-    against: Annotated[
+    human_file: Annotated[
         Path | None,
         typer.Option(
-            "--against", help="Human codes (item_id, coder, code) to show beside the model's."
+            "--human", help="Human codes (item_id, coder, code) to show beside the model's."
         ),
     ] = None,
+    against_file: Annotated[Path | None, typer.Option("--against", hidden=True)] = None,
     auto_accept_above: Annotated[
         float | None,
         typer.Option(
@@ -55,13 +56,13 @@ def review(
             min=0.0,
             max=1.0,
             help="Record automatic accepts for verified, undisputed items whose every code has "
-            "confidence at or above T (with the error estimate from --against), then stop.",
+            "confidence at or above T (with the error estimate from --human), then stop.",
         ),
     ] = None,
     coder: Annotated[
         str | None,
         typer.Option(
-            "--coder", help="With --auto-accept-above: whose codes in --against are the gold."
+            "--coder", help="With --auto-accept-above: whose codes in --human are the gold."
         ),
     ] = None,
     blind: Annotated[
@@ -82,6 +83,7 @@ def review(
 ) -> None:
     """Review a run's codes from the keyboard (a accept, r reject, c change, u undo, ? help)."""
     run = RunStore(runs_dir).open(run_ref)
+    against = human_file or against_file
     if blind and auto_accept_above is not None:
         raise ConfigError("--blind codes by hand: it cannot be combined with --auto-accept-above")
     if auto_accept_above is not None:
