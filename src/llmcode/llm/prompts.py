@@ -9,7 +9,7 @@ Data cannot break out of its delimiters, in any template: every ``{{ value }}`` 
 with the tags the templates delimit data with (``item``, ``example``, ``category``, ``group``,
 in any case and spacing: ``</ITEM>``, ``</item >``, ``< /item>``) neutralised as ``</ item>``,
 and attribute values go through the ``attribute`` filter (``id="{{ item_id | attribute }}"``), which
-escapes quotes, angle brackets and line breaks.
+escapes quotes, angle brackets and line breaks (added where a template of your own omits it).
 """
 
 from __future__ import annotations
@@ -101,11 +101,26 @@ def attribute(value: Any) -> str:
     return text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
 
 
+_ATTRIBUTE_VALUE = re.compile(r'="\{\{-?\s*(.+?)\s*-?\}\}"')
+
+
+def _escape_attributes(source: str) -> str:
+    """``="{{ x }}"`` -> ``="{{ (x) | attribute }}"``: templates of your own are escaped too."""
+
+    def escaped(match: re.Match[str]) -> str:
+        expression = match.group(1)
+        if re.search(r"\|\s*attribute\s*$", expression):
+            return match.group(0)
+        return f'="{{{{ ({expression}) | attribute }}}}"'
+
+    return _ATTRIBUTE_VALUE.sub(escaped, source)
+
+
 @functools.lru_cache(maxsize=64)
 def _compile(source: str) -> jinja2.Template:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, finalize=neutral)
     env.filters["attribute"] = attribute
-    return env.from_string(source)
+    return env.from_string(_escape_attributes(source))
 
 
 def load_prompts(
@@ -176,7 +191,9 @@ def item_message(
     return {"role": "user", "content": content}
 
 
-_PLAIN_USES = re.compile(r"\{\{-?\s*(?:text|item_id(?:\s*\|\s*attribute)?)\s*-?\}\}")
+_PLAIN_USES = re.compile(
+    r'="\{\{-?\s*item_id(?:\s*\|\s*attribute)?\s*-?\}\}"|\{\{-?\s*text\s*-?\}\}'
+)
 _ANY_USE = re.compile(r"\{[{%][^}]*?(?<![.\w])(?:text|item_id)\b", re.DOTALL)
 
 
