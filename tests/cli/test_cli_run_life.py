@@ -252,3 +252,34 @@ def test_resume_refuses_a_run_whose_item_snapshot_is_missing_or_changed(cli, tmp
     missing = cli("code", "--resume", "r", "--runs-dir", tmp_path)
     assert missing.exit_code == 1 and "snapshot is missing" in missing.output
     assert json.loads((tmp_path / "r" / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_ctrl_c_during_open_coding_keeps_the_codings_and_prints_its_resume(tmp_path):
+    items = many_items(tmp_path, 20)
+    with TestServer(ServerConfig(latency=0.3)) as server:
+        command = [
+            sys.executable,
+            "-m",
+            "llmcode",
+            "open-code",
+            "-i",
+            str(items),
+            "--base-url",
+            server.base_url,
+            "--runs-dir",
+            str(tmp_path),
+            "--run-id",
+            "o",
+            "--no-cache",
+        ]
+        child = subprocess.Popen(
+            command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        wait_for_records(tmp_path / "o" / "codings.jsonl", 2, child)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "Traceback" not in out + err
+    assert f"llmcode open-code --resume o --runs-dir {tmp_path}" in out
+    run = RunStore(tmp_path).open("o")
+    assert run.manifest().status == "interrupted" and len(run.codings()) >= 2

@@ -33,7 +33,7 @@ from llmcode.cli.options import (
     TextColumns,
     backend_from_options,
 )
-from llmcode.cli.running import run_async
+from llmcode.cli.running import Interrupted, run_async
 from llmcode.coding.lifecycle import finish_run, pending_items, resume_run
 from llmcode.errors import ConfigError
 from llmcode.items import load_items
@@ -157,12 +157,23 @@ def open_code(
         flagged += record.status != "ok"
         progress.update(task, advance=1, flagged=flagged)  # type: ignore[arg-type]
 
+    stopped: Interrupted | None = None
     try:
         with progress:
             run_async(open_code_items(todo, coder, run, on_record), [llm])
         status = "complete"
+    except Interrupted as stop:
+        stopped = stop
     finally:
-        manifest = finish_run(run, status)
+        manifest = finish_run(run, status, llm)
+    if stopped is not None:
+        where = f" --runs-dir {runs_dir}" if runs_dir is not None else ""
+        console.print(
+            f"[yellow]interrupted[/] ({stopped}): every finished coding is kept; resume with\n"
+            f"  llmcode open-code --resume {run.run_id}{where}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(stopped.exit_code)
     _print_open_summary(run)
     console.print("status: " + ", ".join(f"{k} {v}" for k, v in manifest.counts.items() if v))
     print_next(console, f"llmcode themes {run.run_id} -o taxonomy/draft.yaml")
