@@ -208,7 +208,7 @@ def code(
                 config,
                 item_set,
                 tax,
-                taxonomy.read_text(encoding="utf-8"),
+                Path(config.taxonomy_path).read_text(encoding="utf-8"),
                 prompts_for(config),
                 run_id,
             )
@@ -251,7 +251,7 @@ def code(
             config,
             item_set,
             tax,
-            taxonomy.read_text(encoding="utf-8"),
+            Path(config.taxonomy_path).read_text(encoding="utf-8"),
             coder.prompts,
             llm,
             run_id,

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from llmcode.cli.app import app, print_next
@@ -45,7 +52,7 @@ from llmcode.taxonomy.model import load_taxonomy
 console = Console(highlight=False)
 
 
-def _progress(label: str, total: int) -> tuple[Progress, object]:
+def _progress(label: str, total: int) -> tuple[Progress, TaskID]:
     progress = Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
@@ -155,7 +162,7 @@ def open_code(
     def on_record(record: CodingRecord) -> None:
         nonlocal flagged
         flagged += record.status != "ok"
-        progress.update(task, advance=1, flagged=flagged)  # type: ignore[arg-type]
+        progress.update(task, advance=1, flagged=flagged)
 
     stopped: Interrupted | None = None
     try:
@@ -241,9 +248,9 @@ def themes(
             run,
             llm,
             n_themes,
-            embedder,
+            embedder,  # type: ignore[arg-type]  # checked above
             embedding_model,
-            cache,  # type: ignore[arg-type]
+            cache,
             max_reasks=max_reasks,
         ),
         [llm],

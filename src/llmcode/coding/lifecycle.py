@@ -148,7 +148,8 @@ def resume_run(
             )
         run.config = manifest.config
         if differences:
-            changes = {k: asked[k] for k in ("model", "base_url") if (asked or {}).get(k)}
+            given = asked or {}
+            changes = {k: given[k] for k in ("model", "base_url") if given.get(k)}
             run.config = manifest.config.model_copy(update=changes)
             run.notes.setdefault("resumed", []).extend(
                 [
@@ -232,7 +233,7 @@ def finish_run(
     abandoned = int(manifest.usage.get("abandoned", 0)) + Ledger(run.path).settle()
     records = run.codings()
     latest = {record.item_id: record for record in records}
-    counts = Counter(r.status for r in latest.values())
+    counts: Counter[str] = Counter(r.status for r in latest.values())
     if status == "complete" and counts["error"] and not any(counts[s] for s in CODED):
         status = "failed"  # every item failed: not a run to export
     usage: dict[str, float] = {
