@@ -283,3 +283,18 @@ def test_ctrl_c_during_open_coding_keeps_the_codings_and_prints_its_resume(tmp_p
     assert f"llmcode open-code --resume o --runs-dir {tmp_path}" in out
     run = RunStore(tmp_path).open("o")
     assert run.manifest().status == "interrupted" and len(run.codings()) >= 2
+
+
+def test_a_request_given_up_on_after_the_timeout_is_counted_abandoned(cli, tmp_path, no_backoff):
+    items = many_items(tmp_path, 3)
+    config = ServerConfig(fault_script=("timeout",), timeout_sleep=3.0)
+    with TestServer(config) as server:
+        result = cli(
+            *code_command(
+                items, server.base_url, tmp_path, "--timeout", "0.5", "--concurrency", "1"
+            )[3:]
+        )
+    assert result.exit_code == 0, result.output
+    manifest = RunStore(tmp_path).open("r").manifest()
+    assert manifest.counts["ok"] == 3 and manifest.usage["abandoned"] == 1
+    assert "abandoned 1" in result.output

@@ -216,6 +216,7 @@ def finish_run(
     backend: Backend | None = None,
     prices: str | Path | dict[str, Price] | None = None,
     extra: dict[str, Any] | None = None,
+    abandoned: int = 0,
 ) -> RunManifest:
     """Recount the run from its records and write its manifest once: status, counts, usage, cost.
 
@@ -223,14 +224,15 @@ def finish_run(
 
     ``backend`` records the backend's final state (e.g. a response format it stepped down to);
     ``prices`` is a price table or its path (default: built-in, or ``LLMCODE_PRICES``);
-    ``extra`` is merged into the manifest's ``extra``.
+    ``extra`` is merged into the manifest's ``extra``; ``abandoned`` counts requests given up on
+    in this phase (client timeouts) besides those the in-flight ledger finds.
     """
     manifest = run.manifest()
     if backend is not None:
         manifest = manifest.model_copy(update={"backend": backend.describe()})
     if run.config is not None and run.config != manifest.config:
         manifest = manifest.model_copy(update={"config": run.config})
-    abandoned = int(manifest.usage.get("abandoned", 0)) + Ledger(run.path).settle()
+    abandoned += int(manifest.usage.get("abandoned", 0)) + Ledger(run.path).settle()
     records = run.codings()
     latest = {record.item_id: record for record in records}
     counts: Counter[str] = Counter(r.status for r in latest.values())
@@ -328,7 +330,9 @@ async def code_run(
         finished = await code_items(todo, coder, run, observe, budget, before_request)
         status = "complete" if finished and guard.error is None else "interrupted"
     finally:
-        manifest = finish_run(run, status, coder.backend, prices)
+        backends = (coder.backend, *coder.more_backends)
+        timed_out = sum(int(getattr(backend, "timed_out", 0)) for backend in backends)
+        manifest = finish_run(run, status, coder.backend, prices, abandoned=timed_out)
     if guard.error is not None:
         raise guard.error
     return manifest

@@ -90,6 +90,7 @@ class OpenAIBackend:
         self.max_attempts = max_attempts
         self.mode = MODES[0]
         self.logprobs = True  # until the server refuses them
+        self.timed_out = 0  # requests abandoned after --timeout (retried; the server may bill them)
         self._wait = wait or BackoffWait()
         self.limiter = limiter
         self._client = openai.AsyncOpenAI(
@@ -137,6 +138,9 @@ class OpenAIBackend:
                 await self.limiter.acquire(approximate_tokens(request))
             try:
                 return await self._call(request, mode)
+            except openai.APITimeoutError:
+                self.timed_out += 1  # given up on, maybe paid: the run counts it as abandoned
+                raise
             except openai.RateLimitError as exc:
                 if self.limiter is not None:
                     self.limiter.rate_limited(retry_after_seconds(exc))
