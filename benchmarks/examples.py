@@ -112,6 +112,7 @@ def run_condition(
     backend_name: str,
     shots: int,
     limit: int | None,
+    settings: dict[str, Any],
 ) -> tuple[Any, float]:
     """One run of one condition; returns the run and its seconds."""
     taxonomy_path, items_path, codes_path, coder = (ROOT / p if i < 3 else p for i, p in
@@ -134,6 +135,7 @@ def run_condition(
         examples_coder=coder if condition.get("examples") else None,
         shots=shots,
         verify=condition.get("verify", "off"),  # type: ignore[arg-type]
+        **settings,
     )
     if backend_name == "fake":
         backend: Any = FakeBackend(responder=fake_responder(taxonomy), model="fake-stand-in")
@@ -171,6 +173,13 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=4)
     parser.add_argument("--limit", type=int, default=None, help="First N gold items only.")
     parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument(
+        "--conditions",
+        default=",".join(CONDITIONS),
+        help="Comma-separated subset of " + ", ".join(CONDITIONS),
+    )
+    parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--max-reasks", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="Print the eval results as JSON.")
     args = parser.parse_args()
     datasets = list(DATASETS) if args.dataset == "all" else [args.dataset]
@@ -179,9 +188,10 @@ def main() -> None:
         store = RunStore(Path(tmp))
         for dataset in datasets:
             runs, seconds = [], {}
-            for name in CONDITIONS:
+            settings = {"max_tokens": args.max_tokens, "max_reasks": args.max_reasks}
+            for name in args.conditions.split(","):
                 run, took = run_condition(store, name, dataset, args.backend, args.shots,
-                                          args.limit)  # fmt: skip
+                                          args.limit, settings)  # fmt: skip
                 runs.append(run)
                 seconds[name] = took
                 print(f"{dataset} {name}: {took:.1f} s", file=sys.stderr, flush=True)

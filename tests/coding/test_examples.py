@@ -242,3 +242,46 @@ def test_the_prompt_fits_the_local_context_on_the_longest_sample_item() -> None:
     # kept); the answer needs max_tokens 512 of the 4096-token local context
     prompt = count(system["content"]) + count(user["content"])
     assert prompt * 1.2 + 512 < 4096, prompt
+
+
+class ConceptEmbedder:
+    """Vectors by concept, not by word: 'memory' and 'RAM' land on the same axis."""
+
+    name = "concepts"
+    AXES = (("memory", "ram", "oom"), ("slow", "latency", "seconds"), ("how", "call", "api"))
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts):
+        import numpy as np
+
+        self.calls += 1
+        return np.array(
+            [[sum(w in t.lower() for w in axis) + 0.01 for axis in self.AXES] for t in texts]
+        )
+
+
+def test_embedding_similarity_finds_the_example_that_shares_no_word() -> None:
+    shots = [
+        Shot("s", "each request takes 12 seconds", ("performance",)),
+        Shot("u", "how do I call the API with a token", ("usage",)),
+        Shot("m", "Process killed: not enough RAM", ("resources",)),
+    ]
+    item = Item("x", "OOM when loading")  # no word in common with "m"
+    by_words = ExamplePool(list(shots), diversity=0.0).select(item, 1)
+    embedder = ConceptEmbedder()
+    by_meaning = ExamplePool(list(shots), diversity=0.0, embedder=embedder).select(item, 1)
+    assert by_meaning[0].item_id == "m"
+    assert by_words[0].item_id == "s"  # no shared word: TF-IDF falls back to pool order
+    assert ExamplePool(list(shots), embedder=embedder).describe()["similarity"] == (
+        "embedding:concepts"
+    )
+
+
+def test_embedding_pools_keep_diversity_and_exclusion() -> None:
+    shots = [*SHOTS]
+    pool = ExamplePool(shots, embedder=ConceptEmbedder())
+    chosen = pool.select(Item("a1", SHOTS[0].text), 3)
+    assert "a1" not in [s.item_id for s in chosen]
+    assert len({s.codes[0] for s in chosen}) >= 2

@@ -17,10 +17,12 @@ from llmcode.cli.options import (
     BackendName,
     BaseUrl,
     Concurrency,
+    EmbeddingModel,
     Evidence,
     ExamplesCoder,
     ExamplesCodes,
     ExamplesItems,
+    ExamplesSimilarity,
     Force,
     IdColumn,
     ItemsFile,
@@ -137,6 +139,8 @@ def code(
     examples: ExamplesCodes = None,
     examples_items: ExamplesItems = None,
     examples_coder: ExamplesCoder = None,
+    examples_similarity: ExamplesSimilarity = "tfidf",
+    embedding_model: EmbeddingModel = None,
     shots: Shots = 4,
     splits: Splits = None,
     prompts_dir: PromptsDir = None,
@@ -188,6 +192,7 @@ def code(
             **_guidance(
                 examples, examples_items, examples_coder, shots, splits, prompts_dir, verify_as
             ),
+            **_similarity(examples_similarity, embedding_model),
         )
         if only is not None:
             item_set = only_items(item_set, only, id_column)
@@ -313,6 +318,17 @@ def _guidance(
         "splits": str(splits) if splits else None,
         "prompts_dir": str(prompts_dir) if prompts_dir else None,
         "verify": verify,
+    }
+
+
+def _similarity(similarity: str, model: Path | None) -> dict[str, object]:
+    if similarity not in ("tfidf", "embedding"):
+        raise ConfigError(f"--examples-similarity must be tfidf or embedding, not '{similarity}'")
+    if model is not None and not model.is_file():
+        raise ConfigError(f"--embedding-model {model}: no such file")
+    return {
+        "examples_similarity": similarity,
+        "embedding_model": str(model) if model else None,
     }
 
 

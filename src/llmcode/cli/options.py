@@ -129,6 +129,22 @@ ExamplesCoder = Annotated[
     str | None,
     typer.Option("--examples-coder", help="Whose codes in --examples to show."),
 ]
+ExamplesSimilarity = Annotated[
+    str,
+    typer.Option(
+        "--examples-similarity",
+        help="tfidf (word overlap; instant) or embedding (sentence embeddings from a local "
+        "GGUF model through llama-cpp-python; slower, better on short texts).",
+    ),
+]
+EmbeddingModel = Annotated[
+    Path | None,
+    typer.Option(
+        "--embedding-model",
+        envvar="LLMCODE_EMBEDDING_MODEL",
+        help="GGUF file for --examples-similarity embedding [default: the bundled SmolLM2].",
+    ),
+]
 Shots = Annotated[
     int, typer.Option("--shots", min=0, max=20, help="Retrieved examples per item (--examples).")
 ]

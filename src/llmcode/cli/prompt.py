@@ -10,9 +10,11 @@ import typer
 
 from llmcode.cli.app import app
 from llmcode.cli.options import (
+    EmbeddingModel,
     ExamplesCoder,
     ExamplesCodes,
     ExamplesItems,
+    ExamplesSimilarity,
     IdColumn,
     ItemsFile,
     Level,
@@ -55,6 +57,8 @@ def show(
     examples: ExamplesCodes = None,
     examples_items: ExamplesItems = None,
     examples_coder: ExamplesCoder = None,
+    examples_similarity: ExamplesSimilarity = "tfidf",
+    embedding_model: EmbeddingModel = None,
     shots: Shots = 4,
     splits: Splits = None,
     prompts_dir: PromptsDir = None,
@@ -71,6 +75,10 @@ def show(
         raise ConfigError("give --taxonomy (and --items with --item ID)")
     if level not in ("top", "leaves"):
         raise ConfigError(f"--level must be top or leaves, not '{level}'")
+    if examples_similarity not in ("tfidf", "embedding"):
+        raise ConfigError(
+            f"--examples-similarity must be tfidf or embedding, not '{examples_similarity}'"
+        )
     tax = load_taxonomy(taxonomy)
     pool_items: list[Item] = []
     chosen = PLACEHOLDER
@@ -91,6 +99,8 @@ def show(
         examples=str(examples) if examples else None,
         examples_items=str(examples_items) if examples_items else None,
         examples_coder=examples_coder,
+        examples_similarity=examples_similarity,  # type: ignore[arg-type]
+        embedding_model=str(embedding_model) if embedding_model else None,
         shots=shots,
         splits=str(splits) if splits else None,
         prompts_dir=str(prompts_dir) if prompts_dir else None,

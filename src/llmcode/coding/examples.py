@@ -6,8 +6,9 @@ to K pool entries that are similar to it **and** cover different codes: maximal 
 relevance (``mmr``: relevance minus redundancy, with a bonus for a code not shown yet) or
 per-label quotas (``quota``: the best entry of each code in turn, codes ordered by their best
 similarity). The item itself (same id or same text) is never shown, nor any item of a guarded
-test split. Similarity is TF-IDF cosine over word uni- and bigrams (offline, instant); ties
-break by pool order, so a selection is stable across runs.
+test split. Similarity is TF-IDF cosine over word uni- and bigrams (offline, instant) or, with
+an embedder (``llmcode.llm.embeddings``), the cosine of centred sentence embeddings; ties break
+by pool order, so a selection is stable across runs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -66,8 +67,12 @@ class ExamplePool:
     source: str = ""
     strategy: Strategy = "mmr"
     diversity: float = 0.3
+    embedder: Any = None
+    """An object with ``embed(texts) -> array`` and ``name`` (``LocalEmbedder``): similarity
+    by sentence embeddings instead of TF-IDF."""
     _vectorizer: object = field(init=False, repr=False, default=None)
-    _matrix: object = field(init=False, repr=False, default=None)
+    _matrix: Any = field(init=False, repr=False, default=None)
+    _mean: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -77,12 +82,18 @@ class ExamplePool:
                 f"{self.source or 'examples'}: no coded items to draw examples from",
                 hint="check --examples, --examples-coder and --examples-items",
             )
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        texts = [s.text for s in self.shots]
+        if self.embedder is not None:
+            vectors = self.embedder.embed(texts)
+            self._mean = vectors.mean(axis=0)
+            self._matrix = _unit(vectors - self._mean)
+        else:
+            from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self._vectorizer = TfidfVectorizer(
-            ngram_range=(1, 2), sublinear_tf=True, min_df=1, token_pattern=r"(?u)\b\w\w+\b"
-        )
-        self._matrix = self._vectorizer.fit_transform([s.text for s in self.shots])  # type: ignore[attr-defined]
+            self._vectorizer = TfidfVectorizer(
+                ngram_range=(1, 2), sublinear_tf=True, min_df=1, token_pattern=r"(?u)\b\w\w+\b"
+            )
+            self._matrix = self._vectorizer.fit_transform(texts)  # type: ignore[attr-defined]
         self._norms = {_norm(s.text): n for n, s in enumerate(self.shots)}
 
     @property
@@ -101,14 +112,17 @@ class ExamplePool:
             "sha256": self.sha256,
             "n_items": len(self.shots),
             "codes": codes,
-            "similarity": "tfidf",
+            "similarity": ("tfidf" if self.embedder is None else f"embedding:{self.embedder.name}"),
             "strategy": self.strategy,
         }
 
     def similarities(self, text: str) -> np.ndarray:
         """Cosine similarity of ``text`` to each pool entry."""
+        if self.embedder is not None:
+            query = _unit(self.embedder.embed([text]) - self._mean)
+            return np.asarray(self._matrix @ query.T).ravel()
         query = self._vectorizer.transform([text])  # type: ignore[attr-defined]
-        return np.asarray((self._matrix @ query.T).toarray()).ravel()  # type: ignore[operator]
+        return np.asarray((self._matrix @ query.T).toarray()).ravel()
 
     def select(self, item: Item, k: int) -> list[Shot]:
         """Up to ``k`` examples for ``item``: similar, diverse in codes, never the item itself."""
@@ -139,7 +153,9 @@ def _by_mmr(
     ranked = sorted(allowed, key=lambda n: (-sims[n], n))[: max(CANDIDATES, 10 * k)]
     if not ranked:
         return []
-    pairwise = np.asarray((matrix[ranked] @ matrix[ranked].T).toarray())  # type: ignore[index]
+    rows = matrix[ranked]  # type: ignore[index]
+    product = rows @ rows.T
+    pairwise = np.asarray(product.toarray() if hasattr(product, "toarray") else product)
     chosen: list[int] = []  # positions in ranked
     seen_codes: set[str] = set()
     while len(chosen) < min(k, len(ranked)):
@@ -171,6 +187,11 @@ def _by_quota(allowed: list[int], sims: np.ndarray, shots: list[Shot], k: int) -
             if queue and len(chosen) < k:
                 chosen.append(queue.pop(0))
     return chosen
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
 
 
 def _norm(text: str) -> str:
@@ -206,6 +227,7 @@ def pool_from_codes(
     exclude: set[str] | None = None,
     source: str = "",
     strategy: Strategy = "mmr",
+    embedder: Any = None,
 ) -> ExamplePool:
     """A pool from codes by item id and the items holding their texts (input order kept)."""
     exclude = exclude or set()
@@ -214,7 +236,7 @@ def pool_from_codes(
         for item in items
         if item.item_id in codes and codes[item.item_id] and item.item_id not in exclude
     ]
-    return ExamplePool(shots, source=source, strategy=strategy)
+    return ExamplePool(shots, source=source, strategy=strategy, embedder=embedder)
 
 
 def read_example_codes(path: str | Path, coder: str | None = None) -> dict[str, list[str]]:
@@ -254,6 +276,7 @@ def load_example_pool(
     coder: str | None = None,
     splits: dict[str, str] | None = None,
     strategy: Strategy = "mmr",
+    embedder: Any = None,
 ) -> ExamplePool:
     """The pool for ``--examples CODES``: a long-format codes file, or a reviewed run directory
     (its accepted and changed decisions; texts from the run unless ``items`` has them)."""
@@ -274,7 +297,12 @@ def load_example_pool(
     else:
         by_item = read_example_codes(path, coder)
     return pool_from_codes(
-        by_item, items, exclude=guarded_ids(splits), source=str(codes), strategy=strategy
+        by_item,
+        items,
+        exclude=guarded_ids(splits),
+        source=str(codes),
+        strategy=strategy,
+        embedder=embedder,
     )
 
 
@@ -300,4 +328,11 @@ def pool_for(config: RunConfig, items: Iterable[Item]) -> ExamplePool | None:
             )
             texts += [item for item in whole.items if item.item_id not in known]
     splits = load_splits(config.splits) if config.splits else None
-    return load_example_pool(config.examples, texts, coder=config.examples_coder, splits=splits)
+    embedder = None
+    if config.examples_similarity == "embedding":
+        from llmcode.llm.embeddings import LocalEmbedder
+
+        embedder = LocalEmbedder(config.embedding_model)
+    return load_example_pool(
+        config.examples, texts, coder=config.examples_coder, splits=splits, embedder=embedder
+    )

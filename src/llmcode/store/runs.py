@@ -81,6 +81,9 @@ class RunConfig(BaseModel):
     examples_items: str | None = None
     examples_coder: str | None = None
     shots: int = Field(default=4, ge=0)
+    examples_similarity: Literal["tfidf", "embedding"] = "tfidf"
+    embedding_model: str | None = None
+    """GGUF file for ``examples_similarity="embedding"`` (default: the bundled model)."""
     splits: str | None = None
     """Item splits (item_id, split); items of the ``test`` split are never examples."""
     prompts_dir: str | None = None

@@ -1,0 +1,75 @@
+"""Sentence embeddings from a local GGUF model through llama-cpp-python: offline, torch-free.
+
+Used to retrieve few-shot examples by meaning rather than shared words
+(``--examples-similarity embedding``). Any GGUF the user has on disk works (an embedding model
+such as a GGUF conversion of bge-small or nomic-embed-text is best; the bundled SmolLM2 is the
+fallback); nothing is ever downloaded. Vectors are mean-pooled, centred on the pool and
+L2-normalised by the caller. Embeddings are cached in memory by text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from llmcode.errors import ConfigError
+
+MAX_CHARS = 2000
+"""Texts are cut to this many characters before embedding (the context is 2,048 tokens)."""
+
+
+class LocalEmbedder:
+    """``embed(texts) -> array (n, d)`` with a llama.cpp model in embedding mode."""
+
+    def __init__(self, model_path: str | Path | None = None, n_threads: int | None = None) -> None:
+        from llmcode.llm.backends.local import bundled_model_path
+
+        self.model_path = Path(model_path) if model_path else bundled_model_path()
+        if not self.model_path.is_file():
+            raise ConfigError(
+                f"{self.model_path}: no such embedding model",
+                hint="give a GGUF file with --embedding-model (nothing is downloaded)",
+            )
+        self.n_threads = n_threads
+        self._llama = None
+        self._cache: dict[str, np.ndarray] = {}
+
+    @property
+    def name(self) -> str:
+        return self.model_path.name
+
+    def _load(self):
+        if self._llama is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise ConfigError(
+                    "embedding similarity needs llama-cpp-python",
+                    hint="pip install 'llmcode[local]', or use --examples-similarity tfidf",
+                ) from exc
+            self._llama = Llama(
+                model_path=str(self.model_path),
+                embedding=True,
+                pooling_type=1,  # mean
+                n_ctx=2048,
+                n_batch=2048,
+                n_threads=self.n_threads,
+                verbose=False,
+            )
+        return self._llama
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One vector per text (cached by text)."""
+        missing = [t for t in dict.fromkeys(texts) if _key(t) not in self._cache]
+        if missing:
+            llama = self._load()
+            for text in missing:
+                vector = llama.embed(text[:MAX_CHARS] or " ")
+                self._cache[_key(text)] = np.asarray(vector, dtype=np.float32).ravel()
+        return np.vstack([self._cache[_key(t)] for t in texts])
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
