@@ -285,3 +285,37 @@ def test_embedding_pools_keep_diversity_and_exclusion() -> None:
     chosen = pool.select(Item("a1", SHOTS[0].text), 3)
     assert "a1" not in [s.item_id for s in chosen]
     assert len({s.codes[0] for s in chosen}) >= 2
+
+
+def test_a_reviewed_run_gives_its_accepted_and_changed_items(tmp_path) -> None:
+    from llmcode.review.session import ReviewSession
+    from tests.review.test_review_session import make_run
+
+    run = make_run(tmp_path)
+    session = ReviewSession(run, "ana")
+    session.accept()  # i1: usage
+    session.change(["usage"])  # i2: resources -> usage
+    session.reject()  # i3: rejected, not an example
+    pool = load_example_pool(run.path, [], coder="ana")
+    assert [(s.item_id, s.codes) for s in pool.shots] == [("i1", ("usage",)), ("i2", ("usage",))]
+    assert "max_length=50" in pool.shots[0].text  # texts from the run's item snapshot
+
+
+def test_a_resume_with_changed_example_codes_is_refused(tmp_path) -> None:
+    from llmcode.coding.closed import make_coder
+    from llmcode.llm.backends.fake import FakeBackend
+    from llmcode.store.runs import RunConfig
+    from llmcode.taxonomy.model import load_taxonomy
+    from tests.support import DATA
+
+    codes = tmp_path / "codes.csv"
+    codes.write_text("item_id,coder,code\ni1,ana,usage\ni2,ana,resources\n", encoding="utf-8")
+    config = RunConfig(taxonomy_path="t", items_path=str(DATA / "items.csv"), examples=str(codes))
+    taxonomy = load_taxonomy(DATA / "tiny.yaml")
+    first = make_coder(config, taxonomy, FakeBackend(), [])
+    assert first.examples is not None
+    started = first.examples.sha256
+    assert make_coder(config, taxonomy, FakeBackend(), [], examples_sha256=started).examples
+    codes.write_text("item_id,coder,code\ni1,ana,usage\ni2,ana,usage\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="changed since the run started"):
+        make_coder(config, taxonomy, FakeBackend(), [], examples_sha256=started)
