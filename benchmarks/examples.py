@@ -178,6 +178,12 @@ def main() -> None:
         default=",".join(CONDITIONS),
         help="Comma-separated subset of " + ", ".join(CONDITIONS),
     )
+    parser.add_argument(
+        "--similarity",
+        choices=["tfidf", "embedding"],
+        default="tfidf",
+        help="How examples are retrieved (embedding: the bundled model's).",
+    )
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--max-reasks", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="Print the eval results as JSON.")
@@ -188,7 +194,8 @@ def main() -> None:
         store = RunStore(Path(tmp))
         for dataset in datasets:
             runs, seconds = [], {}
-            settings = {"max_tokens": args.max_tokens, "max_reasks": args.max_reasks}
+            settings = {"max_tokens": args.max_tokens, "max_reasks": args.max_reasks,
+                        "examples_similarity": args.similarity}  # fmt: skip
             for name in args.conditions.split(","):
                 run, took = run_condition(store, name, dataset, args.backend, args.shots,
                                           args.limit, settings)  # fmt: skip
@@ -200,7 +207,7 @@ def main() -> None:
                               coders=[coder], bootstrap=args.bootstrap, seed=0)  # fmt: skip
             out[dataset] = {"result": result.model_dump(mode="json"), "seconds": seconds}
             print(f"\n{dataset} ({args.backend}, {result.gold['n_items']} gold items, "
-                  f"{args.shots} shots, leave-one-out)")  # fmt: skip
+                  f"{args.shots} shots by {args.similarity}, leave-one-out)")  # fmt: skip
             print(f"{'condition':<20} {'kappa [95% CI]':<26} {'macro-F1 [95% CI]':<26} "
                   f"{'accuracy':<9} {'tokens/item':>11} {'s/item':>7}")  # fmt: skip
             for run, evaluation in zip(runs, sorted(result.runs, key=lambda r: r.run),
