@@ -128,7 +128,7 @@ def test_submit_without_a_key_or_base_url_says_what_to_set(cli, tmp_path):
 
 def test_prepare_rejects_an_unknown_level(cli, tmp_path):
     result = cli(*prepare_args(tmp_path, "--level", "middle"), env=OFFLINE)
-    assert result.exit_code == 1 and "--level must be top or leaves" in result.output
+    assert result.exit_code == 2 and "--level" in result.output and "middle" in result.output
     assert not (tmp_path / "b1").exists()
 
 

@@ -103,3 +103,21 @@ def test_runs_list_marks_a_corrupt_run_and_lists_the_rest(cli, coded):
     assert result.exit_code == 0, result.output
     assert "r1" in result.output and "zz-broken" in result.output
     assert "unreadable" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [(["--level", "bogus"], "--level"), (["--evidence", "bogus"], "--evidence"),
+     (["--backend", "bogus"], "--backend")],
+)  # fmt: skip
+def test_a_bad_option_value_is_a_usage_error_with_exit_2(cli, tmp_path, extra, needle):
+    result = cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--runs-dir",
+                 tmp_path, "--dry-run", *extra)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert needle in result.output and "bogus" in result.output
+
+
+def test_a_missing_taxonomy_is_a_usage_error_with_exit_2(cli, tmp_path):
+    result = cli("code", "-i", DATA / "items.csv", "--runs-dir", tmp_path)
+    assert result.exit_code == 2, result.output
+    assert "--taxonomy" in result.output

@@ -44,8 +44,26 @@ Sheet = Annotated[
     typer.Option("--sheet", help="Sheet of an .xlsx items file [default: the first]."),
 ]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Code only the first N items.")]
+
+
+def one_of(*allowed: str) -> Any:
+    """A typer callback refusing any other value as a usage error (exit 2)."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in allowed:
+            raise typer.BadParameter(f"'{value}' is not one of {', '.join(allowed)}")
+        return value
+
+    return check
+
+
 Level = Annotated[
-    str, typer.Option("--level", help="Code top-level categories or leaves: top|leaves.")
+    str,
+    typer.Option(
+        "--level",
+        help="Code top-level categories or leaves: top|leaves.",
+        callback=one_of("top", "leaves"),
+    ),
 ]
 NewRunId = Annotated[str | None, typer.Option("--run-id", help="Name of the new run.")]
 Force = Annotated[
@@ -61,6 +79,7 @@ BackendName = Annotated[
     typer.Option(
         "--backend",
         help="openai or local [default: the run's, else local unless a key or base URL is set].",
+        callback=one_of("openai", "local"),
     ),
 ]
 Model = Annotated[str | None, typer.Option("--model", help="Model name (openai) or label (local).")]
@@ -98,6 +117,7 @@ Evidence = Annotated[
         "--evidence",
         help="free: the model writes quotes; choice: it picks sentences of the item "
         "(constrained, never invented) [default: choice for local, free for openai].",
+        callback=one_of("free", "choice"),
     ),
 ]
 Rpm = Annotated[
@@ -227,7 +247,9 @@ def new_run_config(
     defaults to ``choice`` for the local backend and ``free`` otherwise.
     """
     if taxonomy is None or items is None:
-        raise ConfigError("give --taxonomy and --items (or --resume RUN_ID)")
+        raise typer.BadParameter(
+            "give --taxonomy and --items (or --resume RUN_ID)", param_hint="--taxonomy"
+        )
     if level not in ("top", "leaves"):
         raise ConfigError(f"--level must be top or leaves, not '{level}'")
     if evidence not in (None, "free", "choice"):
