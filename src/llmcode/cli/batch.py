@@ -45,7 +45,7 @@ from llmcode.coding.batch import (
 )
 from llmcode.coding.batch_ingest import IngestReport, collect, ingest_output_file
 from llmcode.coding.closed import Coder
-from llmcode.coding.lifecycle import check_resumable
+from llmcode.coding.lifecycle import resume_run
 from llmcode.errors import ConfigError
 from llmcode.llm.backends import make_backend
 from llmcode.llm.backends.base import Backend
@@ -111,14 +111,13 @@ def prepare(
     """Write a run's requests as OpenAI Batch JSONL (runs/RUN/batch/requests.jsonl)."""
     store = RunStore(runs_dir)
     if resume:
-        run = store.open(resume)
+        run = resume_run(store, resume, "closed")  # locked, snapshots checked
         config = run.manifest().config
         if config.backend != "openai":
             raise ConfigError(
                 f"run {run.run_id} uses the {config.backend} backend",
                 hint="batches need an OpenAI-compatible model",
             )
-        check_resumable(run, run.taxonomy())
         path = write_batch_requests(run, offline_coder(run), max_requests)
     else:
         tax, item_set, config = new_run_config(
@@ -205,10 +204,9 @@ def collect_command(
     """Ingest the batch output into the run: verify, re-ask online, list failed lines."""
     file = [*(file or []), *(file_short or [])]
     store = RunStore(runs_dir)
-    run = store.open(run_ref)
+    run = resume_run(store, run_ref, "closed")  # one collector at a time; snapshots checked
     config = run.manifest().config
     tax = run.taxonomy()
-    check_resumable(run, tax)
     endpoint = base_url or config.base_url
     client = None
     if not file:
