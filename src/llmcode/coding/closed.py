@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -265,7 +265,7 @@ def make_coder(
     items: Iterable[Item],
     *,
     cache: ResponseCache | None = None,
-    more_backends: list[Backend] | None = None,
+    more_backends: Sequence[Backend] = (),
     prompts: PromptSet | None = None,
     examples_sha256: str | None = None,
 ) -> Coder:
@@ -297,7 +297,7 @@ def make_coder(
         prompts=prompts,
         config=config,
         cache=cache,
-        more_backends=list(more_backends or []),
+        more_backends=list(more_backends),
         examples=pool,
         verifier=verifier,
     )

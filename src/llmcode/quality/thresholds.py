@@ -30,7 +30,7 @@ def item_confidences(
     whether it is a gold item and (if so) whether its code set equals the human's."""
     human = human or {}
     latest = run.latest_codings()
-    everyone = {item_id: set() for item_id in latest}
+    everyone: dict[str, set[str]] = {item_id: set() for item_id in latest}
     pairs, chosen = calibration_pairs(run, everyone, source)
     lowest = pairs.groupby("item_id")["confidence"].min() if not pairs.empty else pd.Series()
     rows = []
