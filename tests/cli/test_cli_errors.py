@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,26 @@ def test_a_missing_taxonomy_is_a_usage_error_with_exit_2(cli, tmp_path):
     result = cli("code", "-i", DATA / "items.csv", "--runs-dir", tmp_path)
     assert result.exit_code == 2, result.output
     assert "--taxonomy" in result.output
+
+
+def test_runs_show_is_a_readable_summary_and_json_gives_the_manifest(cli, coded):
+    import json
+
+    shown = cli("runs", "show", "r1", "--runs-dir", coded, env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "{" not in shown.output and '"' not in shown.output  # no JSON dumped at people
+    assert "ok 4" in shown.output and "gpt-4o-mini" in shown.output
+    numbers = [line for line in shown.output.splitlines() if re.match(r"│ (counts|usage) ", line)]
+    assert len(numbers) == 2 and not re.search(r"\d\.0\b", " ".join(numbers))  # integers
+    manifest = json.loads(cli("runs", "show", "r1", "--runs-dir", coded, "--json").output)
+    assert manifest["run_id"] == "r1" and manifest["counts"]["ok"] == 4
+
+
+def test_runs_list_shows_the_whole_id_even_in_a_narrow_terminal(cli, coded):
+    long_id = "pilot-2026-11-30-interviews-wave-two-final"
+    (coded / "r1").rename(coded / long_id)
+    run = RunStore(coded).open(long_id)
+    run.write_manifest(run.manifest().model_copy(update={"run_id": long_id}))
+    result = cli("runs", "list", "--runs-dir", coded, env={"COLUMNS": "60"})
+    assert long_id in result.output.replace("\n", "")
+    assert long_id in result.output  # on one line: the id is what users copy

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -18,7 +17,7 @@ from llmcode.cli.options import RunRef, RunsDir
 from llmcode.errors import ConfigError
 from llmcode.llm.redaction import redact
 from llmcode.store.export import TABLE_FORMATS, codes_to_bytes, export_note, write_codes
-from llmcode.store.runs import RunStore, load_run_codes
+from llmcode.store.runs import RunManifest, RunStore, load_run_codes
 
 console = Console(highlight=False)
 
@@ -80,28 +79,9 @@ def show_run(
         sys.stdout.write((redact(manifest.model_dump_json(indent=2)) or "") + "\n")
         return
     table = Table(show_header=False, title=f"run {manifest.run_id}", title_justify="left")
-    table.add_column(style="bold")
+    table.add_column(style="bold", no_wrap=True)
     table.add_column()
-    rows = {
-        "status": manifest.status,
-        "created": manifest.created_at.isoformat(timespec="seconds"),
-        "finished": manifest.finished_at.isoformat(timespec="seconds")
-        if manifest.finished_at
-        else "-",
-        "backend": redact(json.dumps(manifest.backend)),
-        "taxonomy": json.dumps(manifest.taxonomy),
-        "prompts": f"sha256 {manifest.prompts.get('sha256')}",
-        "items": json.dumps(manifest.items),
-        "parameters": redact(
-            manifest.config.model_dump_json(exclude={"taxonomy_path", "items_path"})
-        ),
-        "counts": json.dumps(manifest.counts),
-        "usage": json.dumps(manifest.usage),
-    }
-    if abandoned := int(manifest.usage.get("abandoned", 0)):
-        rows["abandoned"] = (
-            f"{abandoned} request(s) in flight when the run was stopped (may be paid; asked again)"
-        )
+    rows = summary_rows(manifest)
     if manifest.config.samples > 1:
         from llmcode.quality.confidence import self_agreement
 
@@ -112,11 +92,50 @@ def show_run(
             else "undefined (too few items or a single category)"
         )
     for key, value in rows.items():
-        table.add_row(key, value)
+        table.add_row(key, redact(value) or "")
     console.print(table)
     codes = Counter(c.code for r in run.latest_codings().values() for c in r.codes)
     if codes:
         console.print("codes: " + ", ".join(f"{c} {n}" for c, n in codes.most_common()))
+
+
+def summary_rows(manifest: RunManifest) -> dict[str, str]:
+    """The manifest in words and integers, for people (``--json`` gives the manifest itself)."""
+    backend, tax, items, config = (
+        manifest.backend,
+        manifest.taxonomy,
+        manifest.items,
+        manifest.config,
+    )
+    usage = {key: float(value) for key, value in manifest.usage.items()}
+    counts = ", ".join(f"{k} {int(v)}" for k, v in manifest.counts.items() if v) or "-"
+    where = f" at {backend['base_url']}" if backend.get("base_url") else ""
+    rows = {
+        "status": manifest.status,
+        "kind": manifest.kind,
+        "created": manifest.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "finished": manifest.finished_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        if manifest.finished_at
+        else "-",
+        "model": f"{manifest.coder} via {backend.get('backend', config.backend)}{where}",
+        "taxonomy": f"{tax.get('name', '-')} {tax.get('version', '')} ({tax.get('path', '-')}, "
+        f"fingerprint {tax.get('fingerprint', '-')})"
+        if tax
+        else "-",
+        "items": f"{_count(items.get('n_items')) or '-'} from {items.get('path', '-')}"
+        + (f" ({_count(items.get('n_skipped'))} skipped)" if items.get("n_skipped") else ""),
+        "prompts": f"sha256 {manifest.prompts.get('sha256', '-')}",
+        "parameters": f"level {config.level}, evidence {config.evidence}, temperature "
+        f"{config.temperature}, seed {config.seed}, samples {config.samples}, max re-asks "
+        f"{config.max_reasks}, concurrency {config.concurrency}",
+        "counts": counts,
+        "usage": f"{int(usage.get('prompt_tokens', 0)):,} prompt + "
+        f"{int(usage.get('completion_tokens', 0)):,} completion tokens in "
+        f"{int(usage.get('calls', 0)):,} calls ({int(usage.get('cached_calls', 0)):,} cached)",
+    }
+    if "cost_usd" in usage:
+        rows["cost"] = f"${usage['cost_usd']:.4f}"
+    return rows
 
 
 @app.command("export")
