@@ -1,12 +1,22 @@
-"""Embedded-model benchmark: `llmcode code`'s local backend vs a naive llama-cpp loop, one run.
+"""Embedded-engine benchmark: xllamacpp vs llama-cpp-python vs a naive loop, from one run.
 
-The naive loop is what a user writes instead: one `create_chat_completion` per item asking for
-JSON (the same codebook prompt, JSON mode, no schema). We report items/s, the share of answers
-that parse and use taxonomy codes, the share with verified evidence, tokens per item, and the
-speed ratio (target: ours ≥ 0.8× the naive loop).
+Same GGUF (the bundled SmolLM2-135M-Instruct), same codebook prompt, same answer schema, same
+items. Each configuration runs in its own subprocess (so peak memory is its own), one after
+another:
 
-    python benchmarks/embedded.py              # all sample items
+- ``xllamacpp c=N``: ``llmcode code``'s default path (the ask loop, evidence chosen from the
+  item's sentences, schema-constrained decoding) with N parallel slots;
+- ``llama-cpp-python c=N``: the same path on the previous engine (calls serialised);
+- ``naive loop``: what a user writes instead — one ``create_chat_completion`` per item on
+  llama-cpp-python asking for JSON (JSON mode, no schema, no re-ask).
+
+Reported per configuration: items/s, the share of answers that are schema-valid with taxonomy
+codes, the share with verified evidence, tokens per item, peak RSS; then the ratios to the naive
+loop (target: the default path ≥ 3x with 100% valid answers). Wrap it as
+``flock /tmp/embedded.lock python benchmarks/embedded.py`` on a shared machine.
+
     python benchmarks/embedded.py --items 12
+    python benchmarks/embedded.py --only "xllamacpp c=4"
 """
 
 from __future__ import annotations
@@ -14,30 +24,39 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from llmcode.coding.closed import Coder, code_items
-from llmcode.coding.lifecycle import start_run
-from llmcode.items import ItemSet, load_items
-from llmcode.llm.answers import check_answer
-from llmcode.llm.backends.local import LocalBackend
-from llmcode.llm.prompts import item_message, load_prompts, system_message
-from llmcode.store.runs import RunConfig, RunStore
-from llmcode.taxonomy.model import load_taxonomy
-
 ROOT = Path(__file__).resolve().parents[1]
 TAXONOMY = ROOT / "taxonomy" / "ptm-reuse.yaml"
 SAMPLE = ROOT / "examples" / "ptm-issues.csv"
+CONFIGS = (
+    "naive loop",
+    "llama-cpp-python c=1",
+    "xllamacpp c=1",
+    "xllamacpp c=4",
+)
 
 
-def naive(backend: LocalBackend, items, taxonomy) -> dict[str, float]:
-    llama = backend._load()
+def naive(items, taxonomy) -> dict[str, float]:
+    from llama_cpp import Llama
+
+    from llmcode.llm.answers import check_answer
+    from llmcode.llm.backends.local import bundled_model_path, default_threads
+    from llmcode.llm.prompts import item_message, load_prompts, system_message
+
+    llama = Llama(
+        model_path=str(bundled_model_path()), n_ctx=4096, n_threads=default_threads(), verbose=False
+    )
     prompts = load_prompts()
     system = system_message(prompts, taxonomy)
     ids = [c.id for c in taxonomy.categories]
-    parsed = verified = tokens = 0
+    valid = verified = tokens = 0
     start = time.perf_counter()
     for item in items:
         result = llama.create_chat_completion(
@@ -49,76 +68,104 @@ def naive(backend: LocalBackend, items, taxonomy) -> dict[str, float]:
         content = result["choices"][0]["message"]["content"] or ""
         tokens += result["usage"]["total_tokens"]
         checked = check_answer(content, item.text, ids, taxonomy.multi_label)
-        parsed += not checked.fatal
+        valid += not checked.fatal
         verified += checked.verified
     elapsed = time.perf_counter() - start
     n = len(items)
     return {
         "items_per_s": n / elapsed,
-        "valid_codes": parsed / n,
-        "verified_evidence": verified / n,
+        "valid": valid / n,
+        "verified": verified / n,
         "tokens_per_item": tokens / n,
     }
 
 
-def ours(backend: LocalBackend, items, taxonomy) -> dict[str, float]:
+def ours(items, taxonomy, engine: str, concurrency: int) -> dict[str, float]:
+    from llmcode.coding.closed import Coder, code_items
+    from llmcode.coding.lifecycle import start_run
+    from llmcode.items import ItemSet
+    from llmcode.llm.backends import make_backend
+    from llmcode.llm.prompts import load_prompts
+    from llmcode.store.runs import RunConfig, RunStore
+
+    os.environ["LLMCODE_ENGINE"] = engine
+    backend = make_backend("local", parallel=concurrency)
     prompts = load_prompts()
     with tempfile.TemporaryDirectory() as tmp:
-        config = RunConfig(taxonomy_path=str(TAXONOMY), items_path=str(SAMPLE), evidence="choice")
+        config = RunConfig(
+            taxonomy_path=str(TAXONOMY),
+            items_path=str(SAMPLE),
+            evidence="choice",
+            concurrency=concurrency,
+        )
         item_set = ItemSet(items, [], str(SAMPLE), "-", "item_id", ("title", "body"))
         run = start_run(
-            RunStore(tmp),
-            config,
-            item_set,
-            taxonomy,
-            TAXONOMY.read_text(),
-            prompts,
-            backend,
-            "bench",
+            RunStore(tmp), config, item_set, taxonomy, TAXONOMY.read_text(), prompts, backend
         )
         coder = Coder(taxonomy, backend, prompts, config, cache=None)
+
+        async def go() -> None:
+            try:
+                await code_items(items, coder, run)
+            finally:
+                await backend.aclose()
+
         start = time.perf_counter()
-        asyncio.run(code_items(items, coder, run))
+        asyncio.run(go())
         elapsed = time.perf_counter() - start
         records = list(run.latest_codings().values())
     n = len(items)
-    valid = sum(1 for r in records if r.codes)
-    verified = sum(1 for r in records if r.status == "ok")
-    tokens = sum(r.prompt_tokens + r.completion_tokens for r in records)
     return {
         "items_per_s": n / elapsed,
-        "valid_codes": valid / n,
-        "verified_evidence": verified / n,
-        "tokens_per_item": tokens / n,
+        "valid": sum(1 for r in records if r.codes and r.status in ("ok", "unverified")) / n,
+        "verified": sum(1 for r in records if r.status == "ok") / n,
+        "tokens_per_item": sum(r.prompt_tokens + r.completion_tokens for r in records) / n,
     }
+
+
+def one(name: str, n_items: int) -> dict[str, float]:
+    from llmcode.items import load_items
+    from llmcode.taxonomy.model import load_taxonomy
+
+    items = load_items(SAMPLE).items
+    items = items[:n_items] if n_items else items
+    taxonomy = load_taxonomy(TAXONOMY)
+    if name == "naive loop":
+        result = naive(items, taxonomy)
+    else:
+        engine, concurrency = name.split(" c=")
+        result = ours(items, taxonomy, engine, int(concurrency))
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=0, help="first N sample items (0: all)")
+    parser.add_argument("--items", type=int, default=12, help="first N sample items (0: all)")
+    parser.add_argument("--only", action="append", help="run only these configurations")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    items = load_items(SAMPLE).items
-    items = items[: args.items] if args.items else items
-    taxonomy = load_taxonomy(TAXONOMY)
-    backend = LocalBackend()
-    results = {
-        "naive_loop": naive(backend, items, taxonomy),
-        "llmcode": ours(backend, items, taxonomy),
-    }
-    results["speed_ratio"] = (
-        results["llmcode"]["items_per_s"] / results["naive_loop"]["items_per_s"]
-    )
-    print(f"{len(items)} items, {backend.model}, one run")
-    print(
-        json.dumps(
-            {
-                k: (round(v, 3) if isinstance(v, float) else {a: round(b, 3) for a, b in v.items()})
-                for k, v in results.items()
-            },
-            indent=2,
+    if args.child:
+        print(json.dumps(one(args.child, args.items)))
+        return
+    results: dict[str, dict[str, float]] = {}
+    print(f"{args.items or 'all'} sample items; load average {os.getloadavg()[0]:.2f} at start")
+    for name in args.only or CONFIGS:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", name, "--items", str(args.items)],
+            capture_output=True,
+            text=True,
         )
-    )
-    asyncio.run(backend.aclose())
+        if out.returncode != 0:
+            print(f"{name}: failed\n{out.stderr[-2000:]}")
+            continue
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(name, json.dumps({k: round(v, 3) for k, v in results[name].items()}), flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+    base = results.get("naive loop", {}).get("items_per_s")
+    if base:
+        for name, result in results.items():
+            print(f"{name}: {result['items_per_s'] / base:.2f}x the naive loop's items/s")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ a taxonomy that passes `taxonomy check`, whatever a 135M model writes."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
@@ -13,15 +12,10 @@ from typer.testing import CliRunner
 from llmcode.cli import get_app
 from llmcode.store.runs import Run
 from llmcode.taxonomy.model import load_taxonomy
+from tests.support import needs_llama
 
 ROOT = Path(__file__).parents[2]
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None,
-        reason="llama-cpp-python is not installed (pip install 'llmcode[local]')",
-    ),
-]
+pytestmark = [pytest.mark.slow, needs_llama]
 
 
 def test_the_embedded_model_drafts_a_taxonomy_from_sample_items(tmp_path: Path) -> None:

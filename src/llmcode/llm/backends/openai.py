@@ -19,6 +19,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
 from llmcode.llm.backends.ratelimit import RateLimiter
+from llmcode.llm.lengths import bounded_schema
 
 DEFAULT_MODEL = "gpt-4o-mini"
 MODES = ("json_schema", "json_object+schema", "json_object")
@@ -93,6 +94,8 @@ class OpenAIBackend:
         self.timed_out = 0  # requests abandoned after --timeout (retried; the server may bill them)
         self._wait = wait or BackoffWait()
         self.limiter = limiter
+        # self-hosted servers (vLLM, llama.cpp, Ollama) get maxLength caps; OpenAI refuses them
+        self.bound_lengths = bool(self.base_url) and "api.openai.com" not in self.base_url
         self._client = openai.AsyncOpenAI(
             api_key=api_key or NO_KEY,
             base_url=self.base_url,
@@ -158,7 +161,9 @@ class OpenAIBackend:
                     self.mode = MODES[MODES.index(mode) + 1]
 
     async def _call(self, request: ChatRequest, mode: str) -> ChatResponse:
-        body = completion_body(request, self.model, mode, self.logprobs)
+        body = completion_body(
+            request, self.model, mode, self.logprobs, bound_lengths=self.bound_lengths
+        )
         completion = await self._client.chat.completions.create(**body)
         if not completion.choices:
             raise BackendError(f"{self.base_url or 'OpenAI'} returned no choices")
@@ -171,19 +176,25 @@ class OpenAIBackend:
 
 
 def completion_body(
-    request: ChatRequest, model: str, mode: str = MODES[0], logprobs: bool = True
+    request: ChatRequest,
+    model: str,
+    mode: str = MODES[0],
+    logprobs: bool = True,
+    bound_lengths: bool = False,
 ) -> dict[str, Any]:
     """The chat-completions body for ``request`` in response-format ``mode`` (one of ``MODES``);
-    log-probabilities are asked when the request wants them and ``logprobs`` allows them.
-    Online and in batch files alike."""
+    log-probabilities are asked when the request wants them and ``logprobs`` allows them;
+    ``bound_lengths`` puts ``maxLength`` on free-text fields (self-hosted servers: OpenAI's
+    strict mode refuses the keyword). Online and in batch files alike."""
+    schema = bounded_schema(request.schema) if bound_lengths else request.schema
     response_format: dict[str, Any] = {"type": "json_object"}
     if mode == "json_schema":
         response_format = {
             "type": "json_schema",
-            "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
+            "json_schema": {"name": request.schema_name, "schema": schema, "strict": True},
         }
     elif mode == "json_object+schema":
-        response_format["schema"] = request.schema
+        response_format["schema"] = schema
     body: dict[str, Any] = {
         "model": model,
         "messages": list(request.messages),
