@@ -38,6 +38,8 @@ def embedded_server(alias: str = "smollm2") -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stdout:
+            process.stdout.close()
 
 
 def serve(alias: str) -> None:

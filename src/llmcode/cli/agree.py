@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich import box
 from rich.console import Console
@@ -19,11 +18,12 @@ from rich.table import Table
 
 from llmcode.cli.app import app, err_console
 from llmcode.cli.options import RunsDir
-from llmcode.codes import load_codes
 from llmcode.errors import CodesError, ConfigError, RunStoreError
-from llmcode.quality.agreement import AgreementResult, compute_agreement, find_disagreements
-from llmcode.quality.agreement.summary import TITLES
-from llmcode.store.runs import Run, RunStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from llmcode.quality.agreement import AgreementResult
 
 _MAX_CONFUSION_LABELS = 12
 
@@ -105,6 +105,8 @@ def agree(
     ] = None,
 ) -> None:
     """Inter-rater agreement: κ, α, AC1 and more, with bootstrap CIs and a per-code breakdown."""
+    from llmcode.quality.agreement import compute_agreement, find_disagreements
+
     paths = [_resolve(ref, runs_dir) for ref in inputs or []] + list(human or [])
     if not paths:
         raise typer.BadParameter("give runs or code files, or --human FILE", param_hint="INPUTS")
@@ -133,6 +135,8 @@ def agree(
 
 def _resolve(ref: str, runs_dir: Path | None) -> Path:
     """A code file or run directory as given, else a run id in the runs folder."""
+    from llmcode.store.runs import RunStore
+
     path = Path(ref)
     if path.exists():
         return path
@@ -141,6 +145,8 @@ def _resolve(ref: str, runs_dir: Path | None) -> Path:
 
 def _check_coverage(paths: list[Path], minimum: float) -> None:
     """Say how much of each run is coded; refuse a run below ``minimum`` (a share)."""
+    from llmcode.store.runs import Run
+
     for path in paths:
         if not (path / "manifest.json").is_file():
             continue
@@ -169,6 +175,10 @@ def read_inputs(inputs: list[Path]) -> pd.DataFrame:
     A run's coder is its model; when two inputs would give the same coder name, run coders are
     renamed ``<model>@<run directory>`` so that each run stays a coder of its own.
     """
+    import pandas as pd
+
+    from llmcode.codes import load_codes
+
     frames: list[pd.DataFrame] = []
     runs: list[tuple[Path, pd.DataFrame]] = []
     for path in inputs:
@@ -233,6 +243,8 @@ def _applies(name: str, result: AgreementResult) -> bool:
 
 def show(result: AgreementResult, *, by_code: bool, console: Console) -> None:
     """Render the result as rich tables with interpretation bands and notes."""
+    from llmcode.quality.agreement.summary import TITLES
+
     mode = "multi-label sets" if result.multi_label else result.level
     console.print(
         f"[bold]Agreement[/] · {len(result.coders)} coders ({', '.join(result.coders)}) · "

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from llmcode.analysis.sources import AnalysisOptions, human_codes, run_analysis
-from llmcode.analysis.study import Analysis
 from llmcode.cli.app import app
 from llmcode.cli.options import Gold, GoldCoder, RunsDir
 from llmcode.errors import ConfigError
-from llmcode.store.runs import RunStore
+
+if TYPE_CHECKING:
+    from llmcode.analysis.study import Analysis
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -138,6 +138,9 @@ def analyze_command(
     runs_dir: RunsDir = None,
 ) -> None:
     """Code distribution, resolution times, PTM vs other and per-code tests."""
+    from llmcode.analysis.sources import AnalysisOptions, run_analysis
+    from llmcode.store.runs import RunStore
+
     if run_ref and items:
         raise ConfigError("give a run or --items, not both")
     store = RunStore(runs_dir)
@@ -202,6 +205,8 @@ def report_command(
     """A self-contained HTML (or Markdown) report of a run, ready for a paper's appendix."""
     from llmcode.analysis.rendering import render_html, render_markdown, write_tables
     from llmcode.analysis.report import build_report
+    from llmcode.analysis.sources import AnalysisOptions, human_codes, run_analysis
+    from llmcode.store.runs import RunStore
 
     if fmt not in ("html", "md"):
         raise ConfigError(f"unknown format '{fmt}'", hint="use --format html or --format md")

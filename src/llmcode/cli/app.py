@@ -132,3 +132,24 @@ app.add_typer(taxonomy_app, name="taxonomy")
 app.add_typer(runs_app, name="runs")
 app.add_typer(import_app, name="import")
 app.add_typer(batch_app, name="batch")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from llmcode import __version__
+
+        typer.echo(f"llmcode {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """LLM-assisted qualitative coding: code items against a taxonomy with verified evidence,
+    measure agreement, review, audit and report."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,27 +14,12 @@ from rich.table import Table
 
 from llmcode.cli.app import app, err_console
 from llmcode.cli.options import RunRef, RunsDir
-from llmcode.codes import load_codes
 from llmcode.errors import ConfigError
-from llmcode.quality.audit import (
-    MIN_SHARE,
-    AuditResult,
-    CoderQuality,
-    audit_labels,
-    coder_quality,
-    write_audit_queue,
-)
-from llmcode.quality.calibration import (
-    SOURCES,
-    Calibration,
-    calibrate,
-    calibration_pairs,
-    human_code_sets,
-    reliability_figure,
-)
-from llmcode.quality.confidence import self_agreement
-from llmcode.quality.thresholds import THRESHOLDS, ThresholdRow, item_confidences, threshold_table
-from llmcode.store.runs import RunStore
+
+if TYPE_CHECKING:
+    from llmcode.quality.audit import AuditResult, CoderQuality
+    from llmcode.quality.calibration import Calibration
+    from llmcode.quality.thresholds import ThresholdRow
 
 console = Console(highlight=False)
 HumanCodes = Annotated[
@@ -69,10 +54,14 @@ def audit(
             max=1.0,
             help="Flag only items whose model code won more than this share of the samples.",
         ),
-    ] = MIN_SHARE,
+    ] = 0.5,  # llmcode.quality.audit.MIN_SHARE (a test keeps them equal)
     runs_dir: RunsDir = None,
 ) -> None:
     """Rank human labels that are probably wrong: the model disagrees confidently, with evidence."""
+    from llmcode.codes import load_codes
+    from llmcode.quality.audit import audit_labels, coder_quality, write_audit_queue
+    from llmcode.store.runs import RunStore
+
     run = RunStore(runs_dir).open(run_ref)
     codes = load_codes(human)
     result = audit_labels(run, codes, coder, top, str(human), min_share)
@@ -134,6 +123,18 @@ def calibrate_run(
 ) -> None:
     """Expected calibration error and a reliability table of a run's confidences vs human codes,
     and for confidence thresholds the share of items above each and their error rate."""
+    from llmcode.codes import load_codes
+    from llmcode.quality.calibration import (
+        SOURCES,
+        calibrate,
+        calibration_pairs,
+        human_code_sets,
+        reliability_figure,
+    )
+    from llmcode.quality.confidence import self_agreement
+    from llmcode.quality.thresholds import THRESHOLDS, item_confidences, threshold_table
+    from llmcode.store.runs import RunStore
+
     if confidence not in SOURCES:
         raise ConfigError(f"--confidence must be one of {', '.join(SOURCES)}, not '{confidence}'")
     run = RunStore(runs_dir).open(run_ref)

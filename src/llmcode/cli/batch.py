@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -31,27 +31,13 @@ from llmcode.cli.options import (
     TextColumns,
     new_run_config,
 )
-from llmcode.coding.batch import (
-    OPEN_STATUSES,
-    BatchState,
-    OfflineBackend,
-    offline_coder,
-    openai_client,
-    prepare_batch,
-    read_state,
-    status,
-    submit,
-    write_batch_requests,
-)
-from llmcode.coding.batch_ingest import IngestReport, collect, ingest_output_file
-from llmcode.coding.closed import Coder
-from llmcode.coding.lifecycle import resume_run
 from llmcode.errors import ConfigError
-from llmcode.llm.backends import make_backend
-from llmcode.llm.backends.base import Backend
-from llmcode.llm.cache import ResponseCache
-from llmcode.llm.prompts import load_prompts
-from llmcode.store.runs import Run, RunConfig, RunStore
+
+if TYPE_CHECKING:
+    from llmcode.coding.batch import BatchState
+    from llmcode.coding.batch_ingest import IngestReport
+    from llmcode.llm.backends.base import Backend
+    from llmcode.store.runs import Run, RunConfig
 
 console = Console(highlight=False)
 SHOWN_FAILURES = 50
@@ -109,6 +95,11 @@ def prepare(
     runs_dir: RunsDir = None,
 ) -> None:
     """Write a run's requests as OpenAI Batch JSONL (runs/RUN/batch/requests.jsonl)."""
+    from llmcode.coding.batch import offline_coder, prepare_batch, read_state, write_batch_requests
+    from llmcode.coding.lifecycle import resume_run
+    from llmcode.llm.prompts import load_prompts
+    from llmcode.store.runs import RunStore
+
     store = RunStore(runs_dir)
     if resume:
         run = resume_run(store, resume, "closed")  # locked, snapshots checked
@@ -161,6 +152,9 @@ def prepare(
 @batch_app.command("submit")
 def submit_command(run_ref: RunRef, base_url: BaseUrl = None, runs_dir: RunsDir = None) -> None:
     """Upload the run's batch file and create the batch."""
+    from llmcode.coding.batch import openai_client, submit
+    from llmcode.store.runs import RunStore
+
     run = RunStore(runs_dir).open(run_ref)
     state = submit(run, openai_client(base_url or run.manifest().config.base_url))
     _print_state(run, state)
@@ -169,6 +163,9 @@ def submit_command(run_ref: RunRef, base_url: BaseUrl = None, runs_dir: RunsDir 
 @batch_app.command("status")
 def status_command(run_ref: RunRef, base_url: BaseUrl = None, runs_dir: RunsDir = None) -> None:
     """Ask the provider how the run's batch is doing."""
+    from llmcode.coding.batch import openai_client, status
+    from llmcode.store.runs import RunStore
+
     run = RunStore(runs_dir).open(run_ref)
     state = status(run, openai_client(base_url or run.manifest().config.base_url))
     _print_state(run, state)
@@ -202,6 +199,14 @@ def collect_command(
     runs_dir: RunsDir = None,
 ) -> None:
     """Ingest the batch output into the run: verify, re-ask online, list failed lines."""
+    from llmcode.coding.batch import OPEN_STATUSES, openai_client, status
+    from llmcode.coding.batch_ingest import collect, ingest_output_file
+    from llmcode.coding.closed import Coder
+    from llmcode.coding.lifecycle import resume_run
+    from llmcode.llm.cache import ResponseCache
+    from llmcode.llm.prompts import load_prompts
+    from llmcode.store.runs import RunStore
+
     file = [*(file or []), *(file_short or [])]
     store = RunStore(runs_dir)
     run = resume_run(store, run_ref, "closed")  # one collector at a time; snapshots checked
@@ -238,6 +243,9 @@ def collect_command(
 
 def _reask_backends(config: RunConfig, base_url: str | None, no_reask: bool) -> list[Backend]:
     """One backend per model of the run: online for re-asks, else offline (refusing to ask)."""
+    from llmcode.coding.batch import OfflineBackend
+    from llmcode.llm.backends import make_backend
+
     models = [config.model, *config.more_models]
     if no_reask:
         return [OfflineBackend(m, base_url) for m in models]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from llmcode.cli.app import app, print_next
@@ -51,16 +50,16 @@ from llmcode.cli.options import (
     new_run_config,
     verify_setting,
 )
+from llmcode.cli.progress import CodingProgress, expectation
 from llmcode.cli.running import Interrupted, run_async
-from llmcode.coding.closed import Coder, make_coder, prompts_for
-from llmcode.coding.costs import Budget, budget_for, estimate_items
-from llmcode.coding.lifecycle import code_run, pending_items, resume_run, start_run
 from llmcode.errors import ConfigError
-from llmcode.items import only_items
-from llmcode.llm.backends import Backend, choose_backend_name, make_backend
-from llmcode.llm.cache import ResponseCache
-from llmcode.store.runs import CodingRecord, Run, RunConfig, RunManifest, RunStore
-from llmcode.taxonomy.model import Taxonomy
+
+if TYPE_CHECKING:
+    from llmcode.coding.closed import Coder
+    from llmcode.coding.costs import Budget
+    from llmcode.llm.backends import Backend
+    from llmcode.store.runs import Run, RunConfig, RunManifest
+    from llmcode.taxonomy.model import Taxonomy
 
 console = Console(highlight=False)
 
@@ -150,6 +149,14 @@ def code(
     runs_dir: RunsDir = None,
 ) -> None:
     """Code items against a taxonomy; every code has a justification and verified evidence."""
+    from llmcode.coding.closed import make_coder, prompts_for
+    from llmcode.coding.costs import budget_for
+    from llmcode.coding.lifecycle import pending_items, resume_run, start_run
+    from llmcode.items import only_items
+    from llmcode.llm.backends import choose_backend_name, make_backend
+    from llmcode.llm.cache import ResponseCache
+    from llmcode.store.runs import RunStore
+
     verify_as = verify_setting(verify, verify_mode)
     store = RunStore(runs_dir)
     if resume:
@@ -343,6 +350,7 @@ def _offline(config: RunConfig) -> Backend:
 def _print_estimate(
     config: RunConfig, tax: Taxonomy, items: list, prices: Path | None, coder: Coder | None = None
 ) -> None:
+    from llmcode.coding.costs import estimate_items
     from llmcode.llm.backends.openai import DEFAULT_MODEL
 
     default = os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL  # as the openai backend picks
@@ -360,38 +368,14 @@ def _print_estimate(
 def _code_with_progress(
     todo: list, coder: Coder, run: Run, budget: Budget | None, prices: Path | None
 ) -> RunManifest:
-    stats: Counter[str] = Counter()
+    from llmcode.coding.lifecycle import code_run
+
+    expected = expectation(coder.backend.describe(), len(todo))
+    if expected:
+        console.print(f"[dim]{expected}[/]")
     limiter = getattr(coder.backend, "limiter", None)
-    with Progress(
-        TextColumn("[bold]coding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} items/s"),
-        TextColumn("{task.fields[tokens]} tokens"),
-        TextColumn("[red]{task.fields[errors]} errors"),
-        TextColumn("[dim]{task.fields[limit]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
-        task = progress.add_task(
-            "coding", total=len(todo), rate="0.0", tokens=0, errors=0, limit=""
-        )
-
-        def on_record(record: CodingRecord) -> None:
-            stats["done"] += 1
-            stats["tokens"] += record.prompt_tokens + record.completion_tokens
-            stats["errors"] += record.status in ("error", "invalid")
-            elapsed = progress.tasks[0].elapsed or 1e-9
-            progress.update(
-                task,
-                advance=1,
-                rate=f"{stats['done'] / elapsed:.2f}",
-                tokens=stats["tokens"],
-                errors=stats["errors"],
-                limit=limiter.current_limit if limiter is not None else "",
-            )
-
+    with CodingProgress(console, len(todo), limiter) as progress:
+        on_record = progress.on_record
         work = code_run(run, coder, todo, on_record, budget, prices)
         return run_async(work, [coder.backend, *coder.more_backends])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -16,10 +16,9 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console
 from llmcode.cli.options import RunsDir
 from llmcode.errors import ConfigError
-from llmcode.quality.eval import Coefficient, EvalResult, RunEvaluation, evaluate
-from llmcode.quality.eval_inputs import load_gold, run_input
-from llmcode.quality.gold import load_split, record_test_look
-from llmcode.store.runs import RunStore
+
+if TYPE_CHECKING:
+    from llmcode.quality.eval import Coefficient, EvalResult, RunEvaluation
 
 console = Console(highlight=False)
 _SHOWN_DISAGREEMENTS = 10
@@ -57,6 +56,11 @@ def eval_command(
     runs_dir: RunsDir = None,
 ) -> None:
     """Evaluate runs against gold codes: κ, AC1, α, macro-F1 with CIs, per code, vs humans."""
+    from llmcode.quality.eval import evaluate
+    from llmcode.quality.eval_inputs import load_gold, run_input
+    from llmcode.quality.gold import load_split, record_test_look
+    from llmcode.store.runs import RunStore
+
     if split is not None and splits is None:
         raise ConfigError("--split needs --splits FILE", hint="e.g. --splits gold.csv --split dev")
     store = RunStore(runs_dir)
@@ -178,6 +182,8 @@ def show(result: EvalResult, split: str | None = None) -> None:
 
 
 def _show_paired(result: EvalResult) -> None:
+    from llmcode.quality.eval import Coefficient
+
     console.print(
         "[bold]Paired differences[/] (B − A on the same resampled items; 95% CIs, bootstrap p)"
     )

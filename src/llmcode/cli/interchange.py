@@ -12,8 +12,6 @@ from rich.console import Console
 
 from llmcode.cli.app import import_app, taxonomy_app
 from llmcode.errors import ConfigError, InterchangeError
-from llmcode.store.export import write_codes
-from llmcode.taxonomy.model import dump_taxonomy, load_taxonomy
 
 console = Console(highlight=False, stderr=True)
 
@@ -28,6 +26,7 @@ def export_taxonomy(
 ) -> None:
     """Export a taxonomy as a REFI-QDA codebook for ATLAS.ti, MAXQDA, NVivo, QualCoder..."""
     from llmcode.interchange.refi import codebook_xml, write_codebook
+    from llmcode.taxonomy.model import load_taxonomy
 
     if fmt != "qdc":
         raise ConfigError(f"unknown format '{fmt}'", hint="use qdc (REFI-QDA codebook)")
@@ -57,6 +56,7 @@ def import_taxonomy(
 ) -> None:
     """Read a REFI-QDA codebook as a taxonomy: names, definitions and nesting kept."""
     from llmcode.interchange.refi import read_codebook, read_project
+    from llmcode.taxonomy.model import dump_taxonomy
 
     if path.suffix.lower() == ".qdpx":
         imported = read_project(path)
@@ -101,6 +101,7 @@ def import_qdpx(
 ) -> None:
     """Import a QDA project's codings (coder = user name), e.g. for `llmcode agree`."""
     from llmcode.interchange.refi import read_project
+    from llmcode.store.export import write_codes
 
     imported = read_project(path, coders=coder)
     for warning in imported.warnings:

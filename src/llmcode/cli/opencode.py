@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -41,13 +41,10 @@ from llmcode.cli.options import (
     backend_from_options,
 )
 from llmcode.cli.running import Interrupted, run_async
-from llmcode.coding.lifecycle import finish_run, pending_items, resume_run
 from llmcode.errors import ConfigError
-from llmcode.items import load_items
-from llmcode.llm.backends import choose_backend_name
-from llmcode.llm.cache import ResponseCache
-from llmcode.store.runs import CodingRecord, Run, RunConfig, RunStore, read_jsonl
-from llmcode.taxonomy.model import load_taxonomy
+
+if TYPE_CHECKING:
+    from llmcode.store.runs import CodingRecord, Run
 
 console = Console(highlight=False)
 
@@ -97,6 +94,7 @@ def open_code(
     runs_dir: RunsDir = None,
 ) -> None:
     """Open coding: short codes per item with verified evidence, names kept consistent."""
+    from llmcode.coding.lifecycle import finish_run, pending_items, resume_run
     from llmcode.coding.opencoding import (
         OpenCoder,
         load_code_list,
@@ -104,6 +102,11 @@ def open_code(
         open_code_items,
         start_open_run,
     )
+    from llmcode.items import load_items
+    from llmcode.llm.backends import choose_backend_name
+    from llmcode.llm.cache import ResponseCache
+    from llmcode.store.runs import RunConfig, RunStore
+    from llmcode.taxonomy.model import load_taxonomy
 
     store = RunStore(runs_dir)
     prompts = load_open_prompts()
@@ -188,6 +191,7 @@ def open_code(
 
 def _print_open_summary(run: Run) -> None:
     from llmcode.coding.opencoding import CODEBOOK
+    from llmcode.store.runs import read_jsonl
 
     names = {row["code"]: row["name"] for row in read_jsonl(run.path / CODEBOOK)}
     counts = Counter(c.code for r in run.latest_codings().values() for c in r.codes)
@@ -236,6 +240,8 @@ def themes(
 ) -> None:
     """Group a run's open codes into candidate categories and write a draft taxonomy."""
     from llmcode.coding.themes import build_themes, draft_taxonomy
+    from llmcode.llm.cache import ResponseCache
+    from llmcode.store.runs import RunStore
 
     if embedder not in ("tfidf", "sentence-transformers"):
         raise ConfigError(f"--embedder must be tfidf or sentence-transformers, not '{embedder}'")
@@ -316,7 +322,10 @@ def recode(
 ) -> None:
     """Re-code a run after a taxonomy change: only items the change can affect; reuse the rest."""
     from llmcode.coding.recode import plan_recode, run_recode
+    from llmcode.llm.cache import ResponseCache
     from llmcode.llm.prompts import load_prompts
+    from llmcode.store.runs import RunStore
+    from llmcode.taxonomy.model import load_taxonomy
 
     store = RunStore(runs_dir)
     previous = store.open(run_ref)

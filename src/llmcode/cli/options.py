@@ -9,15 +9,17 @@ each command's signature (they differ: open coding answers are shorter than clos
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from llmcode.errors import ConfigError
-from llmcode.items import ItemSet, load_items
-from llmcode.llm.backends import Backend, choose_backend_name, make_backend
-from llmcode.store.runs import RunConfig
-from llmcode.taxonomy.model import Taxonomy, load_taxonomy
+
+if TYPE_CHECKING:  # imported where used: `llmcode --help` stays light
+    from llmcode.items import ItemSet
+    from llmcode.llm.backends import Backend
+    from llmcode.store.runs import RunConfig
+    from llmcode.taxonomy.model import Taxonomy
 
 RunsDir = Annotated[
     Path | None,
@@ -216,6 +218,8 @@ def backend_from_options(
     model_path: Path | None,
 ) -> Backend:
     """The requested backend, else the one ``config`` (a run's) used, else the default."""
+    from llmcode.llm.backends import choose_backend_name, make_backend
+
     path = str(model_path) if model_path else None
     if config is not None and backend is None:
         return make_backend(
@@ -246,6 +250,10 @@ def new_run_config(
     Several ``--model``s draw the samples in turn (at least one sample per model); evidence
     defaults to ``choice`` for the local backend and ``free`` otherwise.
     """
+    from llmcode.items import load_items
+    from llmcode.store.runs import RunConfig
+    from llmcode.taxonomy.model import load_taxonomy
+
     if taxonomy is None or items is None:
         raise typer.BadParameter(
             "give --taxonomy and --items (or --resume RUN_ID)", param_hint="--taxonomy"

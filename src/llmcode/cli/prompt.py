@@ -25,13 +25,8 @@ from llmcode.cli.options import (
     TaxonomyFile,
     TextColumns,
 )
-from llmcode.coding.closed import make_coder
 from llmcode.errors import ConfigError
-from llmcode.items import Item, load_items
-from llmcode.llm.answers import CodeAssignment
-from llmcode.llm.backends.fake import FakeBackend
-from llmcode.store.runs import RunConfig
-from llmcode.taxonomy.model import load_taxonomy
+from llmcode.items import Item
 
 prompt_app = typer.Typer(
     help="Show the prompts the model sees (templates, taxonomy context, examples).",
@@ -71,6 +66,13 @@ def show(
     ] = False,
 ) -> None:
     """Print the messages of the first request for one item, as `llmcode code` would send them."""
+    from llmcode.coding.closed import make_coder
+    from llmcode.items import load_items
+    from llmcode.llm.answers import CodeAssignment
+    from llmcode.llm.backends.fake import FakeBackend
+    from llmcode.store.runs import RunConfig
+    from llmcode.taxonomy.model import load_taxonomy
+
     if taxonomy is None:
         raise ConfigError("give --taxonomy (and --items with --item ID)")
     if level not in ("top", "leaves"):

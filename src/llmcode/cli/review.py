@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,10 +12,20 @@ from rich.console import Console
 from llmcode.cli.app import app, print_next
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.errors import ConfigError
-from llmcode.items import item_ids
-from llmcode.review.queues import QUEUES, load_human_codes
-from llmcode.review.session import ReviewSession
-from llmcode.store.runs import DECISIONS, Run, RunStore
+
+if TYPE_CHECKING:
+    from llmcode.store.runs import Run
+
+# the queues llmcode.review.queues registers (a test keeps them equal; importing it is slow)
+QUEUE_NAMES = (
+    "all",
+    "low-confidence",
+    "disagreement",
+    "unverified",
+    "errors",
+    "audit",
+    "uncertain",
+)
 
 console = Console(highlight=False)
 
@@ -40,7 +50,7 @@ def review(
         ),
     ] = None,
     queue: Annotated[
-        str, typer.Option("--queue", help=f"What to review first: {'|'.join(QUEUES)}.")
+        str, typer.Option("--queue", help=f"What to review first: {'|'.join(QUEUE_NAMES)}.")
     ] = "all",
     human_file: Annotated[
         Path | None,
@@ -82,6 +92,11 @@ def review(
     runs_dir: RunsDir = None,
 ) -> None:
     """Review a run's codes from the keyboard (a accept, r reject, c change, u undo, ? help)."""
+    from llmcode.items import item_ids
+    from llmcode.review.queues import load_human_codes
+    from llmcode.review.session import ReviewSession
+    from llmcode.store.runs import DECISIONS, RunStore
+
     run = RunStore(runs_dir).open(run_ref)
     against = human_file or against_file
     if blind and auto_accept_above is not None:

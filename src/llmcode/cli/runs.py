@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,9 +15,9 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console, runs_app
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.errors import ConfigError
-from llmcode.llm.redaction import redact
-from llmcode.store.export import TABLE_FORMATS, codes_to_bytes, export_note, write_codes
-from llmcode.store.runs import RunManifest, RunStore, load_run_codes
+
+if TYPE_CHECKING:
+    from llmcode.store.runs import RunManifest
 
 console = Console(highlight=False)
 
@@ -25,6 +25,8 @@ console = Console(highlight=False)
 @runs_app.command("list")
 def list_runs(runs_dir: RunsDir = None) -> None:
     """List runs, oldest first; a run whose manifest cannot be read is listed as unreadable."""
+    from llmcode.store.runs import RunStore
+
     store = RunStore(runs_dir)
     entries = store.scan()
     if not entries:
@@ -73,6 +75,9 @@ def show_run(
     runs_dir: RunsDir = None,
 ) -> None:
     """Show a run's provenance, counts, usage and code distribution."""
+    from llmcode.llm.redaction import redact
+    from llmcode.store.runs import RunStore
+
     run = RunStore(runs_dir).open(run_ref)
     manifest = run.manifest()
     if as_json:
@@ -163,6 +168,9 @@ def export(
     runs_dir: RunsDir = None,
 ) -> None:
     """Export a run's codes in long format: item_id, coder, code, justification, evidence, confidence."""
+    from llmcode.store.export import TABLE_FORMATS, codes_to_bytes, export_note, write_codes
+    from llmcode.store.runs import RunStore, load_run_codes
+
     if fmt not in (*TABLE_FORMATS, "qdpx"):
         raise ConfigError(
             f"unknown format '{fmt}'", hint=f"use one of {', '.join(TABLE_FORMATS)}, qdpx"

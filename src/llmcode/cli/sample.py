@@ -9,8 +9,6 @@ import typer
 from rich.console import Console
 
 from llmcode.cli.app import app, print_next
-from llmcode.items import read_table
-from llmcode.quality.gold import draw_sample, write_sample
 
 console = Console(highlight=False)
 
@@ -38,6 +36,9 @@ def sample(
     ] = "item_id",
 ) -> None:
     """Draw a seeded random gold sample (optionally stratified) with a dev/test split column."""
+    from llmcode.items import read_table
+    from llmcode.quality.gold import draw_sample, write_sample
+
     frame = read_table(items)
     drawn, info = draw_sample(
         frame, n, seed=seed, stratify=stratify, test_share=test_share, id_column=id_column

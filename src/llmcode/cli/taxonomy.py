@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -27,9 +27,9 @@ from llmcode.cli.options import (
 )
 from llmcode.cli.running import run_async
 from llmcode.errors import ConfigError
-from llmcode.llm.cache import ResponseCache
-from llmcode.store.runs import RunStore
-from llmcode.taxonomy.model import Category, load_taxonomy
+
+if TYPE_CHECKING:
+    from llmcode.taxonomy.model import Category
 
 console = Console(highlight=False)
 
@@ -37,6 +37,8 @@ console = Console(highlight=False)
 @taxonomy_app.command("check")
 def check(path: Annotated[Path, typer.Argument(help="Taxonomy YAML file.")]) -> None:
     """Validate a taxonomy file: exit 0 when valid, 1 with file:line field: message when not."""
+    from llmcode.taxonomy.model import load_taxonomy
+
     taxonomy = load_taxonomy(path)
     n = sum(1 for _ in taxonomy.walk())
     console.print(
@@ -53,6 +55,8 @@ def show(
     ] = False,
 ) -> None:
     """Show a taxonomy as a tree of categories with their definitions."""
+    from llmcode.taxonomy.model import load_taxonomy
+
     taxonomy = load_taxonomy(path)
     label = "multi-label" if taxonomy.multi_label else "single-label"
     tree = Tree(f"[bold]{taxonomy.name}[/] {taxonomy.version} [dim]({label})[/]")
@@ -107,6 +111,7 @@ def propose(
     """Propose edits (new, split, merge, sharpen) from none-fit and low-confidence items."""
     from llmcode.coding.proposals import change_list
     from llmcode.coding.proposals import propose as make_proposal
+    from llmcode.store.runs import RunStore
     from llmcode.taxonomy.model import dump_taxonomy
 
     run = RunStore(runs_dir).open(run_ref)
@@ -144,6 +149,7 @@ def diff(
 ) -> None:
     """Added, removed, renamed and redefined categories between two taxonomies."""
     from llmcode.taxonomy.diff import diff_taxonomies
+    from llmcode.taxonomy.model import load_taxonomy
 
     result = diff_taxonomies(load_taxonomy(old), load_taxonomy(new))
     if as_json:
@@ -192,6 +198,9 @@ def map_command(
 ) -> None:
     """LLM-assisted crosswalk: each category of A mapped to zero or more of B, justified."""
     from llmcode.coding.crosswalk import Match, map_taxonomies
+    from llmcode.llm.cache import ResponseCache
+    from llmcode.store.runs import RunStore
+    from llmcode.taxonomy.model import load_taxonomy
 
     if level not in ("top", "leaves"):
         raise ConfigError(f"--level must be top or leaves, not '{level}'")
