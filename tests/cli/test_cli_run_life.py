@@ -148,7 +148,7 @@ def test_a_signal_mid_request_ends_cleanly_with_the_resume_command(cli, tmp_path
 
 def test_sigterm_during_start_up_exits_143_without_a_traceback(tmp_path):
     script = (  # SIGTERM arrives while the items load, before any run exists
-        "import os, signal, sys; import llmcode.cli.options as o; load = o.load_items; "
+        "import os, signal, sys; import llmcode.items as o; load = o.load_items; "
         "o.load_items = lambda *a, **k: (os.kill(os.getpid(), signal.SIGTERM), load(*a, **k))[1]; "
         "from llmcode.cli import main; sys.argv = ['llmcode', *sys.argv[1:]]; main()"
     )

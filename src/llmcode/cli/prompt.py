@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,7 +26,9 @@ from llmcode.cli.options import (
     TextColumns,
 )
 from llmcode.errors import ConfigError
-from llmcode.items import Item
+
+if TYPE_CHECKING:
+    from llmcode.items import Item
 
 prompt_app = typer.Typer(
     help="Show the prompts the model sees (templates, taxonomy context, examples).",
@@ -34,7 +36,7 @@ prompt_app = typer.Typer(
 )
 app.add_typer(prompt_app, name="prompt")
 
-PLACEHOLDER = Item("ITEM_ID", "(the item's text)")
+PLACEHOLDER = ("ITEM_ID", "(the item's text)")  # the item shown without --items
 
 
 @prompt_app.command("show")
@@ -67,7 +69,7 @@ def show(
 ) -> None:
     """Print the messages of the first request for one item, as `llmcode code` would send them."""
     from llmcode.coding.closed import make_coder
-    from llmcode.items import load_items
+    from llmcode.items import Item, load_items
     from llmcode.llm.answers import CodeAssignment
     from llmcode.llm.backends.fake import FakeBackend
     from llmcode.store.runs import RunConfig
@@ -83,7 +85,7 @@ def show(
         )
     tax = load_taxonomy(taxonomy)
     pool_items: list[Item] = []
-    chosen = PLACEHOLDER
+    chosen = Item(*PLACEHOLDER)
     if items is not None:
         item_set = load_items(items, id_column=id_column, text_columns=text_column, sheet=sheet)
         pool_items = item_set.items
