@@ -140,6 +140,10 @@ def summary_rows(manifest: RunManifest) -> dict[str, str]:
     }
     if "cost_usd" in usage:
         rows["cost"] = f"${usage['cost_usd']:.4f}"
+    if abandoned := int(usage.get("abandoned", 0)):
+        rows["abandoned"] = (
+            f"{abandoned:,} request(s) in flight when the run was stopped (may be paid; asked again)"
+        )
     return rows
 
 
