@@ -265,3 +265,8 @@ def report_banner_absent(study) -> bool:
     run, _ = study
     analysis, _ = run_analysis(AnalysisOptions(), RunStore(run.path.parent), run=run)
     return build_report(run, analysis, bootstrap=0).banner is None
+
+
+def test_the_report_says_which_confidence_it_shows(report, html):
+    assert report.confidence_kind in ("stated", "vote share", "log-probability")
+    assert f"confidence ({report.confidence_kind})" in html

@@ -145,3 +145,15 @@ def test_runs_list_shows_the_whole_id_even_in_a_narrow_terminal(cli, coded):
     result = cli("runs", "list", "--runs-dir", coded, env={"COLUMNS": "60"})
     assert long_id in result.output.replace("\n", "")
     assert long_id in result.output  # on one line: the id is what users copy
+
+
+def test_export_says_which_confidence_it_gives(cli, coded, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "codes.csv"
+    assert cli("export", "r1", "--runs-dir", coded, "-o", out).exit_code == 0
+    frame = pd.read_csv(out)
+    assert set(frame["confidence_kind"]) == {"log-probability"}  # the test server gives them
+    records = RunStore(coded).open("r1").latest_codings()
+    for row in frame.itertuples():
+        assert row.confidence == records[row.item_id].probabilities[row.code]

@@ -199,3 +199,16 @@ def test_multi_label_samples_are_compared_with_the_masi_distance(tmp_path: Path)
     # values S = {performance, usage} ×3, U = {usage} ×1, R = {resources} ×2; n = 6
     # D_o = (1/6) · 2 · (2/3) = 2/9;  D_e = (2·3·1·(2/3) + 2·3·2 + 2·1·2) / (6·5) = 2/3
     assert self_agreement(run) == pytest.approx(1 - (2 / 9) / (2 / 3))
+
+
+def test_every_view_defaults_to_the_same_kind_of_confidence() -> None:
+    from llmcode.quality.confidence import confidence_of, default_kind
+    from llmcode.store.runs import CodingRecord
+
+    stated = CodeAssignment(code="usage", justification="j", confidence=0.7)
+    plain = CodingRecord(item_id="a", status="ok", codes=[stated])
+    with_logprob = plain.model_copy(update={"probabilities": {"usage": 0.93}})
+    assert default_kind([plain]) == "stated"
+    assert default_kind([plain, with_logprob]) == "logprob"
+    assert confidence_of(with_logprob, "usage", "logprob") == 0.93
+    assert confidence_of(with_logprob, "usage", "stated") == 0.7

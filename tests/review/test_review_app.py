@@ -314,3 +314,9 @@ def test_snapshot_of_a_search_at_80_by_24(run: Run, snap_compare) -> None:  # ty
 def test_snapshot_of_the_filter(run: Run, snap_compare) -> None:  # type: ignore[no-untyped-def]
     app = ReviewApp(ReviewSession(run, "ana"))
     assert snap_compare(app, press=["f", *"code"], terminal_size=SIZE)
+
+
+async def test_the_detail_says_which_confidence_it_shows(run: Run) -> None:
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE):
+        assert "confidence 0.90 (stated)" in detail_text(app)

@@ -29,6 +29,7 @@ from llmcode.analysis.sources import CodeSource
 from llmcode.analysis.study import Analysis
 from llmcode.errors import AgreementError
 from llmcode.items import Item
+from llmcode.quality.confidence import KIND_NAMES, confidence_of, default_kind
 from llmcode.store.runs import CodingRecord, Run, RunManifest
 from llmcode.taxonomy.model import Category, Taxonomy
 
@@ -77,6 +78,8 @@ class Report:
     examples: dict[str, list[Example]]
     figures: dict[str, Figure]
     evaluation: EvaluationSection | None = None
+    confidence_kind: str = "stated"
+    """Which confidence the page shows (vote share, log-probability or stated)."""
     banner: str | None = None
     """Said first on the page when the run is partial (not complete, or items left uncoded)."""
 
@@ -111,6 +114,7 @@ def build_report(
     order = [c.id for c in taxonomy.targets(manifest.config.level)]
     items = {item.item_id: item for item in run.items()}
     records = run.latest_codings()
+    kind = default_kind(list(records.values()))  # the same kind calibrate, review, export show
     llm = _codes_of(records, manifest.coder)
     figures: dict[str, Figure] = {}
     agreement, disagreements = None, pd.DataFrame()
@@ -119,7 +123,7 @@ def build_report(
         agreement = agreement_section(
             llm, human.codes, order, taxonomy.multi_label, bootstrap=bootstrap, seed=seed
         )
-        disagreements = disagreement_list(records, human.codes, items)
+        disagreements = disagreement_list(records, human.codes, items, kind)
         from llmcode.analysis.study import distribution
 
         in_run = human.codes[human.codes["item_id"].isin(items)]
@@ -155,10 +159,11 @@ def build_report(
         human=human,
         agreement=agreement,
         disagreements=disagreements,
-        examples=examples_by_code(records, items, order, examples_per_code),
+        examples=examples_by_code(records, items, order, examples_per_code, kind),
         figures=figures,
         evaluation=evaluation,
         banner=partial_banner(manifest, records),
+        confidence_kind=KIND_NAMES[kind],
     )
 
 
@@ -288,7 +293,10 @@ _COEFFICIENT_COLUMNS = ["coefficient", "value", "ci_low", "ci_high", "interpreta
 
 
 def disagreement_list(
-    records: dict[str, CodingRecord], human: pd.DataFrame, items: dict[str, Item]
+    records: dict[str, CodingRecord],
+    human: pd.DataFrame,
+    items: dict[str, Item],
+    kind: str = "stated",
 ) -> pd.DataFrame:
     """Items both coded where the run's codes differ from the human's, with the run's reasons."""
     human_sets = _code_sets(human)
@@ -306,7 +314,7 @@ def disagreement_list(
                 "run_codes": run_set,
                 "human_codes": human_sets[item_id],
                 "justification": " / ".join(c.justification for c in record.codes),
-                "confidence": _max_confidence(record),
+                "confidence": _max_confidence(record, kind),
                 "status": record.status,
             }
         )
@@ -316,13 +324,17 @@ def disagreement_list(
 
 
 def examples_by_code(
-    records: dict[str, CodingRecord], items: dict[str, Item], order: list[str], per_code: int
+    records: dict[str, CodingRecord],
+    items: dict[str, Item],
+    order: list[str],
+    per_code: int,
+    kind: str = "stated",
 ) -> dict[str, list[Example]]:
     """Up to ``per_code`` items per code: verified first, then by confidence."""
     out: dict[str, list[Example]] = {code: [] for code in order}
     ranked = sorted(
         records.values(),
-        key=lambda r: (r.status != "ok", -(_max_confidence(r) or 0.0), r.item_id),
+        key=lambda r: (r.status != "ok", -(_max_confidence(r, kind) or 0.0), r.item_id),
     )
     for record in ranked:
         item = items.get(record.item_id)
@@ -340,7 +352,7 @@ def examples_by_code(
                     item_id=record.item_id,
                     title=_title(item),
                     status=record.status,
-                    confidence=assignment.confidence,
+                    confidence=confidence_of(record, assignment.code, kind),
                     justification=assignment.justification,
                     segments=highlight(item.text, spans),
                     unverified=[s.quote for s in assignment.evidence if not s.verified],
@@ -403,6 +415,6 @@ def _title(item: Item | None) -> str:
     return title if len(title) <= 100 else title[:99] + "…"
 
 
-def _max_confidence(record: CodingRecord) -> float | None:
-    values = [c.confidence for c in record.codes if c.confidence is not None]
+def _max_confidence(record: CodingRecord, kind: str = "stated") -> float | None:
+    values = [v for c in record.codes if (v := confidence_of(record, c.code, kind)) is not None]
     return max(values) if values else None

@@ -207,7 +207,10 @@ def _print_coders(coders: list[CoderQuality]) -> None:
 
 
 def _print_calibration(result: Calibration, alpha: float | None, samples: int) -> None:
-    table = Table(title=f"reliability ({result.source} confidence)", title_justify="left")
+    from llmcode.quality.confidence import KIND_NAMES
+
+    kind = KIND_NAMES.get(result.source, result.source)
+    table = Table(title=f"reliability ({kind} confidence)", title_justify="left")
     for column in ("bin", "n", "confidence", "accuracy", "gap"):
         table.add_column(column, justify="right")
     for row in result.table.itertuples():

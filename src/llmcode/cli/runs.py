@@ -193,7 +193,9 @@ def export(
 
         frame = reviewed_codes(run, reviewer=reviewer, include_rejected=True)
     else:
-        frame = load_run_codes(run)
+        from llmcode.quality.confidence import with_confidence
+
+        frame = with_confidence(load_run_codes(run), run)
     if output is None:
         if fmt == "parquet":
             raise ConfigError("parquet needs an output file", hint="add -o codes.parquet")

@@ -257,7 +257,9 @@ def _choose_source(source: str, records: list, run_id: str) -> str:
     has_samples = any(len(r.samples) > 1 for r in records)
     has_probabilities = any(r.probabilities for r in records)
     if source == "auto":
-        return "vote" if has_samples else "logprob" if has_probabilities else "stated"
+        from llmcode.quality.confidence import default_kind
+
+        return default_kind(records)  # the kind report, review and export show too
     if source == "vote" and not has_samples:
         raise AnalysisError(
             f"run {run_id} drew one coding per item, so every vote share is 1",

@@ -97,3 +97,44 @@ def sample_alpha(frame: pd.DataFrame, multi_label: bool = False) -> float | None
         return krippendorff_alpha(build_ratings(frame, multi_label=multi_label))
     except AgreementError:
         return None
+
+
+# --- one "confidence": which kind a run's numbers are, the same everywhere --------------------
+
+KIND_NAMES = {"vote": "vote share", "logprob": "log-probability", "stated": "stated"}
+"""What each kind of confidence is called wherever one is shown (report, review, export,
+calibrate)."""
+
+
+def default_kind(records: list[CodingRecord]) -> str:
+    """The confidence every view shows by default: the vote share when items were coded several
+    times, else the token probability when the backend gave one, else the model's stated
+    number (the same choice as ``calibrate --confidence auto``)."""
+    if any(len(r.samples) > 1 for r in records):
+        return "vote"
+    if any(r.probabilities for r in records):
+        return "logprob"
+    return "stated"
+
+
+def confidence_of(record: CodingRecord, code: str, kind: str) -> float | None:
+    """The ``kind`` confidence of one of a record's codes (None when the record has none)."""
+    if kind == "logprob":
+        return record.probabilities.get(code)
+    assignment = next((c for c in record.codes if c.code == code), None)
+    if assignment is None:
+        return None
+    if kind == "stated" and len(record.samples) > 1:
+        return None  # the stated numbers were replaced by vote shares
+    return assignment.confidence
+
+
+def with_confidence(codes: pd.DataFrame, run: Run, kind: str | None = None) -> pd.DataFrame:
+    """Long-format run codes with ``confidence`` of one kind and a ``confidence_kind`` column."""
+    records = run.latest_codings()
+    kind = kind or default_kind(list(records.values()))
+    values = [
+        confidence_of(records[item], code, kind) if item in records else None
+        for item, code in zip(codes["item_id"], codes["code"], strict=True)
+    ]
+    return codes.assign(confidence=values, confidence_kind=KIND_NAMES[kind])

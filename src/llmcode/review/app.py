@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from llmcode.errors import LlmcodeError
+from llmcode.quality.confidence import KIND_NAMES, confidence_of
 from llmcode.review.queues import QUEUES, ReviewItem
 from llmcode.review.session import DECISION_FILTERS, ReviewSession
 from llmcode.review.widgets import (
@@ -314,8 +315,10 @@ def render_detail(
     record = item.record
     out.append(item.item_id, "bold")
     out.append(f"   coded: {item.status}", "red" if item.status in ("error", "invalid") else "")
-    if item.confidence is not None:
-        out.append(f"   confidence {item.confidence:.2f}")
+    kind = session.confidence_kind
+    confidence = item.confidence_as(kind)
+    if confidence is not None:
+        out.append(f"   confidence {confidence:.2f} ({KIND_NAMES[kind]})")
     meta = [
         f"{k}: {v}"
         for k, v in item.metadata.items()
@@ -344,8 +347,9 @@ def render_detail(
         out.append("  ■ ", evidence_colour(index))
         out.append(code.code, "bold")
         out.append(f"  {category.name if category else ''}")
-        if code.confidence is not None:
-            out.append(f"  ({code.confidence:.2f})", "dim")
+        value = confidence_of(record, code.code, kind) if record else None
+        if value is not None:
+            out.append(f"  ({value:.2f})", "dim")
         out.append(f"\n    {code.justification or '(no justification)'}\n")
         for span in code.evidence:
             if not span.verified:

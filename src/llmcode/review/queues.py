@@ -78,6 +78,19 @@ class ReviewItem:
         values = [c["confidence"] for c in self._codes() if c.get("confidence") is not None]
         return float(min(values)) if values else None
 
+    def confidence_as(self, kind: str) -> float | None:
+        """The lowest confidence of the given kind (``logprob``: token probability; else the
+        record's own number: the vote share with samples, the stated one without)."""
+        if kind != "logprob":
+            return self.confidence
+        given = (self._raw or {}).get("probabilities") or {}
+        values = [float(given[code]) for code in self.codes if code in given]
+        return min(values) if values else None
+
+    @property
+    def has_probabilities(self) -> bool:
+        return bool((self._raw or {}).get("probabilities"))
+
     @property
     def unverified(self) -> bool:
         """Flagged by coding, or some evidence quote was not found in the text."""

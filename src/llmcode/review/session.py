@@ -93,6 +93,13 @@ class ReviewSession:
             self.items = _only(self.items, only, run)
         if not self.items:
             raise RunStoreError(f"{run.path}: the run has no items to review")
+        self.confidence_kind = (  # the kind calibrate, report and export default to as well
+            "vote"
+            if manifest.config.samples > 1
+            else "logprob"
+            if any(item.has_probabilities for item in self.items)
+            else "stated"
+        )
         if human is not None and not any(item.human for item in self.items):
             raise ConfigError(
                 "the human codes share no item_id with this run",
