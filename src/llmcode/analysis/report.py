@@ -176,7 +176,7 @@ def partial_banner(manifest: RunManifest, records: dict[str, CodingRecord]) -> s
     return (
         f"Partial run: {coded} of {total} items coded (status {manifest.status}). "
         "Every number below covers only the coded items; finish the run with "
-        f"`llmcode code --resume {manifest.run_id}`."
+        f"llmcode code --resume {manifest.run_id}"
     )
 
 
@@ -213,9 +213,9 @@ def provenance(manifest: RunManifest) -> list[tuple[str, str]]:
         ),
         (
             "tokens",
-            f"{usage.get('prompt_tokens', 0):,} prompt + {usage.get('completion_tokens', 0):,} "
-            f"completion in {usage.get('calls', 0):,} calls ({usage.get('cached_calls', 0):,} "
-            "cached)",
+            f"{int(usage.get('prompt_tokens', 0)):,} prompt + "
+            f"{int(usage.get('completion_tokens', 0)):,} completion in "
+            f"{int(usage.get('calls', 0)):,} calls ({int(usage.get('cached_calls', 0)):,} cached)",
         ),
         ("cost", cost_text),
         ("status counts", ", ".join(f"{k} {v}" for k, v in manifest.counts.items() if v) or "-"),
