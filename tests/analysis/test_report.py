@@ -271,3 +271,16 @@ def report_banner_absent(study) -> bool:
 def test_the_report_says_which_confidence_it_shows(report, html):
     assert report.confidence_kind in ("stated", "vote share", "log-probability")
     assert f"confidence ({report.confidence_kind})" in html
+
+
+def test_two_human_coders_put_the_human_human_row_next_to_model_human(report, html, study):
+    from llmcode.quality.agreement import compute_agreement
+
+    _, paths = study
+    ag = report.agreement
+    assert ag.human_pair == "ana vs ben"
+    people = pd.read_csv(paths["human"], dtype=str)
+    expected = compute_agreement(people, coders=["ana", "ben"], bootstrap=0).cohen_kappa
+    kappa = ag.coefficients.set_index("coefficient").loc["Cohen's κ", "human_value"]
+    assert kappa == pytest.approx(expected)
+    assert "human–human (ana vs ben)" in html

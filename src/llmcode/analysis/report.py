@@ -46,6 +46,9 @@ class AgreementSection:
     confusion: pd.DataFrame  # rows: the run's codes, columns: the human's
     n_items: int
     notes: list[str] = field(default_factory=list)
+    human_pair: str | None = None
+    """"ana vs ben" when the human file has two coders: ``coefficients`` then also holds their
+    agreement (human_value, human_ci_low, human_ci_high), next to the model's."""
 
 
 @dataclass
@@ -124,6 +127,7 @@ def build_report(
             llm, human.codes, order, taxonomy.multi_label, bootstrap=bootstrap, seed=seed
         )
         disagreements = disagreement_list(records, human.codes, items, kind)
+        _add_human_pair(agreement, human, order, taxonomy.multi_label, bootstrap, seed)
         from llmcode.analysis.study import distribution
 
         in_run = human.codes[human.codes["item_id"].isin(items)]
@@ -287,6 +291,36 @@ def agreement_section(
         pd.DataFrame(rows, columns=_COEFFICIENT_COLUMNS), per_code, confusion, result.n_items,
         [method, *result.notes] if bootstrap else list(result.notes),
     )  # fmt: skip
+
+
+def _add_human_pair(
+    section: AgreementSection,
+    human: CodeSource,
+    order: list[str],
+    multi_label: bool,
+    bootstrap: int,
+    seed: int,
+) -> None:
+    """With a second coder in the human file, their agreement beside the model's, row by row."""
+    others = [c for c in human.available if c != human.coder]
+    if not others or not len(section.coefficients) or not human.label.startswith("human:"):
+        return
+    from llmcode.analysis.sources import human_codes
+
+    second = human_codes(human.label.removeprefix("human:"), others[0])
+    pair = agreement_section(human.codes.assign(coder=human.coder), second.codes, order,
+                             multi_label, bootstrap=bootstrap, seed=seed)  # fmt: skip
+    if not len(pair.coefficients):
+        return
+    theirs = pair.coefficients.set_index("coefficient")
+    table = section.coefficients
+    for column, source in (("human_value", "value"), ("human_ci_low", "ci_low"),
+                           ("human_ci_high", "ci_high")):  # fmt: skip
+        table[column] = table["coefficient"].map(theirs[source])
+    section.human_pair = f"{human.coder} vs {others[0]}"
+    section.notes.append(
+        f"human–human: {human.coder} vs {others[0]} on the {pair.n_items} items both coded"
+    )
 
 
 _COEFFICIENT_COLUMNS = ["coefficient", "value", "ci_low", "ci_high", "interpretation", "n_items"]
