@@ -67,6 +67,11 @@ def test_analyze_human_codes_of_a_run_uses_the_chosen_coder(study):
     data = json.loads(result.stdout)
     assert data["coder"] == "ben"
     assert data["distribution"] == {"usage": 8}
+    same = invoke(
+        "analyze", *run_args(study), "--human", paths["human"], "--coder", "ben", "--json"
+    )
+    assert same.exit_code == 0, same.output
+    assert json.loads(same.stdout)["distribution"] == data["distribution"]
 
 
 def test_analyze_without_a_run_states_the_default_coder(study):

@@ -111,6 +111,10 @@ def analyze_command(
         str | None, typer.Argument(help="Run id or directory (or use --items with --codes).")
     ] = None,
     codes: Codes = None,
+    human: Annotated[
+        Path | None,
+        typer.Option("--human", help="Human codes to analyse instead of the run's (long format)."),
+    ] = None,
     items: Annotated[
         Path | None, typer.Option("--items", "-i", help="Items file, when analysing without a run.")
     ] = None,
@@ -143,6 +147,10 @@ def analyze_command(
 
     if run_ref and items:
         raise ConfigError("give a run or --items, not both")
+    if human is not None:
+        if codes is not None:
+            raise ConfigError("give --human FILE or --codes, not both")
+        codes = f"human:{human}" if run_ref else str(human)
     store = RunStore(runs_dir)
     options = AnalysisOptions(
         codes=codes, coder=coder, id_column=id_column, screening=screening,
