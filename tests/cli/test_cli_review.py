@@ -9,7 +9,7 @@ from tests.cli.test_cli_audit import invoke, workspace  # noqa: F401  (the fixtu
 
 def test_auto_accept_records_decisions_with_the_gold_estimate(workspace) -> None:  # noqa: F811
     runs, codes = workspace
-    result = invoke("review", "r1", "--auto-accept-above", "0.9", "--against", codes,
+    result = invoke("review", "r1", "--auto-accept-above", "0.9", "--human", codes,
                     "--coder", "ana", "--reviewer", "ana", "--runs-dir", runs)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "accepted 8 item(s) automatically" in result.output
@@ -20,7 +20,7 @@ def test_auto_accept_records_decisions_with_the_gold_estimate(workspace) -> None
     again = invoke("review", "r1", "--auto-accept-above", "0.9", "--reviewer", "ana",
                    "--runs-dir", runs)  # fmt: skip
     assert "accepted 0 item(s)" in again.output and "8 already decided" in again.output
-    assert "pass --against" in again.output
+    assert "pass --human" in again.output
 
 
 def test_auto_accept_threshold_must_be_a_probability(workspace) -> None:  # noqa: F811

@@ -156,7 +156,7 @@ def _auto_accept(
             f"({row.errors} of {row.n_gold_above} gold item(s); 95% CI {low:.1%}–{high:.1%})"
         )
     elif against is None:
-        console.print("[yellow]no error estimate[/]: pass --against HUMAN_CODES for one")
+        console.print("[yellow]no error estimate[/]: pass --human HUMAN_CODES for one")
     else:
         console.print("[yellow]no error estimate[/]: no gold item is above the threshold")
     print_next(console, f"llmcode review {run.run_id} --queue uncertain")
