@@ -26,10 +26,25 @@ STRING_LIMITS = {
 }
 
 
-def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``schema`` with ``maxLength`` on the free-text strings named in STRING_LIMITS."""
-    schema = copy.deepcopy(schema)
+_BOUNDED: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
 
+
+def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``schema`` with ``maxLength`` on the free-text strings named in STRING_LIMITS.
+
+    Memoised on the schema object (a run sends the same one for every item; treat both as
+    read-only)."""
+    known = _BOUNDED.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    bounded = _bound(copy.deepcopy(schema))
+    if len(_BOUNDED) > 64:
+        _BOUNDED.clear()
+    _BOUNDED[id(schema)] = (schema, bounded)
+    return bounded
+
+
+def _bound(schema: dict[str, Any]) -> dict[str, Any]:
     def visit(node: Any, name: str | None) -> None:
         if not isinstance(node, dict):
             return

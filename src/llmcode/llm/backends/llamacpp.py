@@ -12,6 +12,7 @@ once and kept in the KV cache while items are coded one after another.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 from pathlib import Path
@@ -77,7 +78,7 @@ class LlamaCppBackend:
             from llama_cpp import LlamaGrammar
 
             self._grammars[key] = LlamaGrammar.from_json_schema(
-                json.dumps(grammar_safe(bounded_schema(schema))), verbose=False
+                json.dumps(grammar_safe(copy.deepcopy(bounded_schema(schema)))), verbose=False
             )
         return self._grammars[key]
 

@@ -164,10 +164,12 @@ class OpenAIBackend:
         body = completion_body(
             request, self.model, mode, self.logprobs, bound_lengths=self.bound_lengths
         )
-        completion = await self._client.chat.completions.create(**body)
-        if not completion.choices:
+        # the client's post() keeps its errors (APIStatusError, 429, timeouts) but skips the typed
+        # request transform and response models: a third of the client's CPU per item at c=64
+        data = await self._client.post("/chat/completions", body=body, cast_to=object)
+        if not isinstance(data, dict) or not data.get("choices"):
             raise BackendError(f"{self.base_url or 'OpenAI'} returned no choices")
-        response = parse_completion(completion.model_dump())
+        response = parse_completion(data)
         response.model = response.model or self.model
         return response
 
