@@ -320,3 +320,19 @@ async def test_the_detail_says_which_confidence_it_shows(run: Run) -> None:
     app = ReviewApp(ReviewSession(run, "ana"))
     async with app.run_test(size=SIZE):
         assert "confidence 0.90 (stated)" in detail_text(app)
+
+
+async def test_the_list_and_the_detail_show_the_same_kind_of_confidence(tmp_path: Path) -> None:
+    from llmcode.review.widgets import ItemList
+
+    run = make_run(tmp_path)
+    records = run.latest_codings()
+    for record in records.values():  # token probabilities beside the stated numbers
+        if record.codes:
+            probabilities = {c.code: 0.25 for c in record.codes}
+            run.append_coding(record.model_copy(update={"probabilities": probabilities}))
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE):
+        assert "confidence 0.25 (log-probability)" in detail_text(app)
+        row = "".join(s.text for s in app.screen.query_one(ItemList).render_line(0))
+        assert "0.25" in row and "0.90" not in row

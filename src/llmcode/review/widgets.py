@@ -104,7 +104,8 @@ class ItemList(ScrollView, can_focus=False):
         verdict = self.session.verdict(item.item_id)
         blind = self.session.blind  # blind: only the reviewer's own codes, no model flags
         codes = verdict.codes if verdict else ([] if blind else item.codes)
-        confidence = "" if blind or item.confidence is None else f"{item.confidence:.2f}"
+        value = None if blind else item.confidence_as(self.session.confidence_kind)
+        confidence = "" if value is None else f"{value:.2f}"  # the kind the detail pane names
         style = styles["base"]
         if row == self.session.position:
             style = styles["cursor"]
