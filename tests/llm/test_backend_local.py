@@ -1,8 +1,12 @@
-"""The embedded backend's settings (no model is loaded here; tests marked slow run it)."""
+"""The embedded backend's settings and shutdown (no model is loaded here; slow tests run it)."""
+
+import asyncio
+import threading
+import time
 
 import pytest
 
-from llmcode.errors import ConfigError
+from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends import make_backend
 from llmcode.llm.backends.base import ChatRequest
 from llmcode.llm.backends.local import MAX_SLOTS, LocalBackend, default_threads
@@ -49,3 +53,58 @@ def test_concurrency_becomes_parallel_slots_and_is_recorded(monkeypatch):
     )
     schema = body["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["justification"]["maxLength"] == 200
+
+
+class EndlessServer:
+    """Stands in for llama.cpp's server: streams chunks until the callback asks it to stop."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+        self.chunks = 0
+
+    def handle_chat_completions(self, body, callback):
+        while not self.stopped.is_set():
+            self.chunks += 1
+            if callback({"choices": [{"delta": {"content": "x"}, "finish_reason": None}]}):
+                self.stopped.set()
+            time.sleep(0.001)
+        return None
+
+
+def test_closing_stops_a_generation_between_two_tokens(monkeypatch, tmp_path):
+    weights = tmp_path / "m.gguf"
+    weights.write_bytes(b"0")
+    server = EndlessServer()
+    backend = LocalBackend(model_path=str(weights), parallel=2)
+    monkeypatch.setattr(backend, "_start_server", lambda: server)
+    request = ChatRequest(messages=({"role": "user", "content": "x"},), schema={"type": "object"})
+
+    async def scenario():
+        task = asyncio.ensure_future(backend.complete(request))
+        while server.chunks < 5:
+            await asyncio.sleep(0.01)
+        await backend.aclose()  # returns only once the engine's thread has finished
+        assert server.stopped.is_set()
+        with pytest.raises(BackendError, match="stopped mid-answer"):
+            await task
+
+    asyncio.run(scenario())
+    assert backend._server is None
+    with pytest.raises(BackendError, match="shutting down"):
+        backend.load()
+
+
+def test_a_chunk_with_an_error_is_a_backend_error(monkeypatch, tmp_path):
+    weights = tmp_path / "m.gguf"
+    weights.write_bytes(b"0")
+
+    class Failing:
+        def handle_chat_completions(self, body, callback):
+            callback({"error": {"message": "context too long"}})
+
+    backend = LocalBackend(model_path=str(weights))
+    monkeypatch.setattr(backend, "_start_server", Failing)
+    request = ChatRequest(messages=({"role": "user", "content": "x"},), schema={"type": "object"})
+    with pytest.raises(BackendError, match="context too long"):
+        asyncio.run(backend.complete(request))
+    backend.close()
