@@ -273,3 +273,14 @@ def test_coder_is_repeatable_and_scale_names_the_level_old_spellings_still_work(
     assert json.loads(new.stdout) == json.loads(old.stdout)
     assert json.loads(new.stdout)["coders"] == ["ana", "gpt-4o-mini"]
     assert invoke(HUMANS, "--scale", "ratio").exit_code == 2
+
+
+def test_a_run_id_wins_over_a_same_named_folder_that_is_not_a_run(tmp_path, monkeypatch):
+    llm = load_codes(LLM)
+    _write_run(tmp_path / "runs" / "study", "gpt-4o-mini",
+               dict(zip(llm["item_id"], llm["code"], strict=True)))  # fmt: skip
+    (tmp_path / "study").mkdir()  # a project folder that happens to share the run's name
+    monkeypatch.chdir(tmp_path)
+    result = invoke("--human", HUMANS, "study", "--runs-dir", tmp_path / "runs", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["coders"] == ["ana", "ben", "gpt-4o-mini"]

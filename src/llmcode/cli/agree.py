@@ -138,9 +138,14 @@ def _resolve(ref: str, runs_dir: Path | None) -> Path:
     from llmcode.store.runs import RunStore
 
     path = Path(ref)
-    if path.exists():
+    if path.is_file() or (path / "manifest.json").is_file():
         return path
-    return RunStore(runs_dir).open(ref).path
+    try:
+        return RunStore(runs_dir).open(ref).path
+    except RunStoreError:
+        if path.exists():
+            return path  # read_inputs says what is wrong with it
+        raise
 
 
 def _check_coverage(paths: list[Path], minimum: float) -> None:
