@@ -40,6 +40,7 @@ from llmcode.items import ItemSet, load_items
 from llmcode.llm.backends import make_backend
 from llmcode.llm.backends.base import ChatRequest
 from llmcode.llm.backends.fake import FakeBackend, item_text
+from llmcode.llm.cache import ResponseCache
 from llmcode.quality.eval import evaluate
 from llmcode.quality.eval_inputs import run_input
 from llmcode.store.runs import RunConfig, RunStore
@@ -65,6 +66,7 @@ CONDITIONS = {
     "b_examples": {"examples": True},
     "c_examples_verify": {"examples": True, "verify": "drop"},
 }
+CACHE = Path(tempfile.gettempdir()) / "llmcode-bench-examples-cache"
 WORD = re.compile(r"[a-z]{4,}")
 
 
@@ -141,7 +143,8 @@ def run_condition(
         backend: Any = FakeBackend(responder=fake_responder(taxonomy), model="fake-stand-in")
     else:
         backend = make_backend("local")
-    coder_ = make_coder(config, taxonomy, backend, loaded.items)
+    cache = ResponseCache(CACHE)  # a rerun (or a crash after coding) never pays twice
+    coder_ = make_coder(config, taxonomy, backend, loaded.items, cache=cache)
     extra = {"examples": coder_.examples.describe()} if coder_.examples else None
     run = start_run(store, config, item_set, taxonomy, taxonomy_path.read_text(), coder_.prompts,
                     backend, f"{dataset}-{backend_name}-{name}", extra=extra)  # fmt: skip
@@ -203,8 +206,10 @@ def main() -> None:
                 seconds[name] = took
                 print(f"{dataset} {name}: {took:.1f} s", file=sys.stderr, flush=True)
             _, _, codes_path, coder = DATASETS[dataset]
+            coded = sorted({i.item_id for i in runs[0].items()})
             result = evaluate([run_input(r) for r in runs], load_codes(ROOT / codes_path),
-                              coders=[coder], bootstrap=args.bootstrap, seed=0)  # fmt: skip
+                              coders=[coder], items=coded, bootstrap=args.bootstrap,
+                              seed=0)  # fmt: skip
             out[dataset] = {"result": result.model_dump(mode="json"), "seconds": seconds}
             print(f"\n{dataset} ({args.backend}, {result.gold['n_items']} gold items, "
                   f"{args.shots} shots by {args.similarity}, leave-one-out)")  # fmt: skip
