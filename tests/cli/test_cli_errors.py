@@ -157,3 +157,10 @@ def test_export_says_which_confidence_it_gives(cli, coded, tmp_path):
     records = RunStore(coded).open("r1").latest_codings()
     for row in frame.itertuples():
         assert row.confidence == records[row.item_id].probabilities[row.code]
+
+
+def test_a_report_written_under_a_file_or_onto_a_folder_is_one_line(cli, coded, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for out, named in ((tmp_path / "afile" / "report.html", "afile"), (tmp_path, tmp_path.name)):
+        result = cli("report", "r1", "--runs-dir", coded, "-o", out, "--bootstrap", "0")
+        one_line_error(result, named)

@@ -58,7 +58,10 @@ class LlmcodeGroup(TyperGroup):
             raise typer.Exit(getattr(exc, "exit_code", 130)) from None
         except OSError as exc:  # a file-system failure no command anticipated: still one line
             where = f"{exc.filename}: " if exc.filename else ""
-            _fail(f"{where}{exc.strerror or exc}", "check the path and its permissions")
+            cause = exc.strerror or str(exc)
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                cause = "a file stands where a folder is needed"
+            _fail(f"{where}{cause}", "check the path and its permissions")
         except UnicodeDecodeError as exc:
             _fail(f"a file is not valid UTF-8 ({exc.reason} at byte {exc.start})",
                   "save the file as UTF-8")  # fmt: skip

@@ -11,6 +11,7 @@ leaves no ``.tmp`` file behind.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import json
 import os
@@ -291,7 +292,7 @@ class RunStore:
         """The manifests of the runs that can be read (see `scan` for the others too)."""
         return [entry.manifest for entry in self.scan() if entry.manifest is not None]
 
-    def scan(self) -> list[Listing]:
+    def scan(self) -> builtins.list[Listing]:  # `list` here is the method above
         """Every run folder in id order, each with its manifest or why it cannot be read."""
         try:
             paths = sorted(self.root.iterdir()) if self.root.is_dir() else []
