@@ -91,9 +91,9 @@ def test_each_request_line_has_custom_id_method_url_and_body(tmp_path):
 
 @pytest.mark.parametrize(("evidence", "seed"), [("free", 0), ("choice", None)])
 def test_the_body_is_exactly_what_the_openai_backend_sends(tmp_path, evidence, seed):
-    run, path = prepared_run(tmp_path, evidence=evidence, seed=seed)
-    written = {line["custom_id"]: line["body"] for line in request_lines(path)}
     with TestServer(ServerConfig()) as server:
+        run, path = prepared_run(tmp_path, evidence=evidence, seed=seed, base_url=server.base_url)
+        written = {line["custom_id"]: line["body"] for line in request_lines(path)}
         backend = OpenAIBackend(model="test-model", base_url=server.base_url)
         code_online(coder_for(run, backend), run.items())
         sent = [r.body for r in server.stats.recent if r.path == "/v1/chat/completions"]

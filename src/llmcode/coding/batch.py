@@ -30,7 +30,7 @@ from llmcode.coding.lifecycle import pending_items, start_run
 from llmcode.errors import BackendError, ConfigError, RunStoreError
 from llmcode.items import Item, ItemSet
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
-from llmcode.llm.backends.openai import DEFAULT_MODEL, NO_KEY, completion_body
+from llmcode.llm.backends.openai import DEFAULT_MODEL, NO_KEY, bounds_lengths, completion_body
 from llmcode.llm.prompts import PromptSet
 from llmcode.store.runs import Run, RunConfig, RunStore, append_line, atomic_write, now, read_jsonl
 from llmcode.taxonomy.model import Taxonomy
@@ -73,6 +73,7 @@ class OfflineBackend:
     def __init__(self, model: str | None = None, base_url: str | None = None) -> None:
         self.model = model or os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL
         self.base_url = base_url
+        self.bound_lengths = bounds_lengths(base_url)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -111,7 +112,8 @@ def request_body(coder: Coder, item: Item, sample: int = 0) -> dict[str, Any]:
     backend = coder.backend_for(sample)
     messages, _ = coder.item_messages(item)
     request = coder.request(messages, coder.schema_for(item), sample, backend)
-    return completion_body(replace(request, logprobs=True), backend.model)
+    bound = bool(getattr(backend, "bound_lengths", False))  # as the online backend sends it
+    return completion_body(replace(request, logprobs=True), backend.model, bound_lengths=bound)
 
 
 def write_batch_requests(run: Run, coder: Coder, max_requests: int | None = None) -> Path:

@@ -94,8 +94,7 @@ class OpenAIBackend:
         self.timed_out = 0  # requests abandoned after --timeout (retried; the server may bill them)
         self._wait = wait or BackoffWait()
         self.limiter = limiter
-        # self-hosted servers (vLLM, llama.cpp, Ollama) get maxLength caps; OpenAI refuses them
-        self.bound_lengths = bool(self.base_url) and "api.openai.com" not in self.base_url
+        self.bound_lengths = bounds_lengths(self.base_url)
         self._client = openai.AsyncOpenAI(
             api_key=api_key or NO_KEY,
             base_url=self.base_url,
@@ -175,6 +174,11 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def bounds_lengths(base_url: str | None) -> bool:
+    """Self-hosted servers (vLLM, llama.cpp, Ollama) get ``maxLength`` caps; OpenAI refuses them."""
+    return bool(base_url) and "api.openai.com" not in str(base_url)
 
 
 def completion_body(
