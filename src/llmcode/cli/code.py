@@ -57,6 +57,7 @@ from llmcode.errors import ConfigError
 if TYPE_CHECKING:
     from llmcode.coding.closed import Coder
     from llmcode.coding.costs import Budget
+    from llmcode.items import ItemSet
     from llmcode.llm.backends import Backend
     from llmcode.store.runs import Run, RunConfig, RunManifest
     from llmcode.taxonomy.model import Taxonomy
@@ -151,7 +152,7 @@ def code(
     """Code items against a taxonomy; every code has a justification and verified evidence."""
     from llmcode.coding.closed import make_coder, prompts_for
     from llmcode.coding.costs import budget_for
-    from llmcode.coding.lifecycle import pending_items, resume_run, start_run
+    from llmcode.coding.lifecycle import finish_run, pending_items, resume_run, start_run
     from llmcode.items import only_items
     from llmcode.llm.backends import choose_backend_name, make_backend
     from llmcode.llm.cache import ResponseCache
@@ -271,22 +272,13 @@ def code(
             extra=extra,
         )
         todo = run.items()
-        for skipped_id, reason in item_set.skipped:
-            console.print(f"[yellow]skipped[/] {skipped_id}: {reason}")
-        console.print(
-            f"run [bold]{run.run_id}[/]: {len(todo)} item(s), {tax.name} {tax.version}, "
-            f"{llm.describe()['backend']} model {llm.model}"
-            + (
-                f", {config.shots} example(s) per item from {coder.examples.source} "
-                f"({len(coder.examples.shots)} coded items)"
-                if coder.examples is not None
-                else ""
-            )
-            + (f", second look ({config.verify})" if config.verify != "off" else "")
-        )
-    try:
+    try:  # a signal from here on leaves the run interrupted, with the command that resumes it
+        if not resume:
+            _announce_run(run, todo, item_set, tax, llm, coder, config)
         manifest = _code_with_progress(todo, coder, run, budget, prices)
     except Interrupted as stop:
+        if run.manifest().status == "running":  # stopped before the coding loop began
+            finish_run(run, "interrupted", llm, prices)
         console.print(
             f"[yellow]interrupted[/] ({stop}): every finished coding is kept; "
             f"resume with\n  {_resume_command(run, runs_dir)}",
@@ -300,6 +292,31 @@ def code(
     _print_summary(run, manifest, _resume_command(run, runs_dir))
     if manifest.status == "failed":
         raise typer.Exit(1)
+
+
+def _announce_run(
+    run: Run,
+    todo: list,
+    item_set: ItemSet,
+    tax: Taxonomy,
+    llm: Backend,
+    coder: Coder,
+    config: RunConfig,
+) -> None:
+    """The run's first lines: skipped items, then what is coded with what."""
+    for skipped_id, reason in item_set.skipped:
+        console.print(f"[yellow]skipped[/] {skipped_id}: {reason}")
+    console.print(
+        f"run [bold]{run.run_id}[/]: {len(todo)} item(s), {tax.name} {tax.version}, "
+        f"{llm.describe()['backend']} model {llm.model}"
+        + (
+            f", {config.shots} example(s) per item from {coder.examples.source} "
+            f"({len(coder.examples.shots)} coded items)"
+            if coder.examples is not None
+            else ""
+        )
+        + (f", second look ({config.verify})" if config.verify != "off" else "")
+    )
 
 
 def _guidance(
