@@ -116,6 +116,7 @@ def ours(items, taxonomy, engine: str, concurrency: int) -> dict[str, float]:
         records = list(run.latest_codings().values())
     n = len(items)
     return {
+        "slots": backend.describe().get("parallel", 1),
         "items_per_s": n / elapsed,
         "valid": sum(1 for r in records if r.codes and r.status in ("ok", "unverified")) / n,
         "verified": sum(1 for r in records if r.status == "ok") / n,

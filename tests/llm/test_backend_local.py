@@ -39,12 +39,15 @@ def test_an_unknown_engine_is_an_error(monkeypatch):
 @needs_llama
 def test_concurrency_becomes_parallel_slots_and_is_recorded(monkeypatch):
     monkeypatch.delenv("LLMCODE_ENGINE", raising=False)
+    monkeypatch.setenv("LLMCODE_THREADS", "8")
     backend = make_backend("local", parallel=4)
     assert isinstance(backend, LocalBackend)
     described = backend.describe()
     assert described["engine"] == "xllamacpp"
     assert described["parallel"] == 4
     assert make_backend("local", parallel=64).describe()["parallel"] == MAX_SLOTS
+    monkeypatch.setenv("LLMCODE_THREADS", "2")
+    assert make_backend("local", parallel=4).describe()["parallel"] == 1  # a slot per 2 threads
     body = backend.body(
         ChatRequest(
             messages=({"role": "user", "content": "x"},),

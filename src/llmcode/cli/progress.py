@@ -20,10 +20,12 @@ from rich.text import Text
 if TYPE_CHECKING:
     from llmcode.store.runs import CodingRecord
 
-# items/s per thread of the bundled 135M model on one slot, from benchmarks/embedded.py on a
-# 2-core x86-64 VM (codebook of ptm-reuse, choice evidence); slots add SLOT_GAIN each
-EMBEDDED_RATE_PER_THREAD = 0.25
-SLOT_GAIN = 0.3
+# the bundled 135M model on a 2-core x86-64 VM (benchmarks/embedded.py, ptm-reuse codebook,
+# choice evidence): about 0.1 items/s per thread on one slot, each slot first evaluating the
+# codebook (about 10 s); extra slots add little on few cores
+EMBEDDED_RATE_PER_THREAD = 0.1
+SLOT_GAIN = 0.15
+SLOT_WARMUP_SECONDS = 10.0
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -61,7 +63,8 @@ def expectation(described: dict[str, Any], n_items: int) -> str | None:
     )
     return (
         f"embedded {sized}, {slots} slot(s), {threads} thread(s): about "
-        f"{format_seconds(n_items / rate)} for {n_items} item(s) on this machine "
+        f"{format_seconds(slots * SLOT_WARMUP_SECONDS + n_items / rate)} for {n_items} item(s) "
+        "on this machine "
         f"(load {busy:.1f} on {cpus} CPUs). {note}."
     )
 

