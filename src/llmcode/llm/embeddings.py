@@ -1,4 +1,4 @@
-"""Sentence embeddings from a local GGUF model through llama-cpp-python: offline, torch-free.
+"""Sentence embeddings from a local GGUF model through xllamacpp (llama.cpp): offline, torch-free.
 
 Used to retrieve few-shot examples by meaning rather than shared words
 (``--examples-similarity embedding``). Any GGUF the user has on disk works (an embedding model
@@ -42,31 +42,43 @@ class LocalEmbedder:
 
     def _load(self):
         if self._llama is None:
+            import os
+
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see llm.backends.local
             try:
-                from llama_cpp import Llama
+                import xllamacpp
             except ImportError as exc:
                 raise ConfigError(
-                    "embedding similarity needs llama-cpp-python",
+                    "embedding similarity needs xllamacpp (the embedded llama.cpp engine)",
                     hint="pip install 'llmcode[local]', or use --examples-similarity tfidf",
                 ) from exc
-            self._llama = Llama(
-                model_path=str(self.model_path),
-                embedding=True,
-                pooling_type=1,  # mean
-                n_ctx=2048,
-                n_batch=2048,
-                n_threads=self.n_threads,
-                verbose=False,
-            )
+            from llmcode.llm.backends.local import default_threads
+
+            params = xllamacpp.CommonParams()
+            params.model.path = str(self.model_path)
+            params.embedding = True
+            params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
+            params.n_ctx = 2048
+            params.n_batch = 2048
+            params.n_ubatch = 2048
+            threads = self.n_threads or default_threads()
+            params.cpuparams.n_threads = threads
+            params.cpuparams_batch.n_threads = threads
+            params.warmup = False
+            params.verbosity = -1
+            self._llama = xllamacpp.Server(params)
         return self._llama
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """One vector per text (cached by text)."""
         missing = [t for t in dict.fromkeys(texts) if _key(t) not in self._cache]
         if missing:
-            llama = self._load()
+            server = self._load()
             for text in missing:
-                vector = llama.embed(text[:MAX_CHARS] or " ")
+                result = server.handle_embeddings({"input": [text[:MAX_CHARS] or " "]})
+                if not isinstance(result, dict) or "data" not in result:
+                    raise ConfigError(f"{self.model_path}: cannot embed text ({result})")
+                vector = result["data"][0]["embedding"]
                 self._cache[_key(text)] = np.asarray(vector, dtype=np.float32).ravel()
         return np.vstack([self._cache[_key(t)] for t in texts])
 
