@@ -23,7 +23,14 @@ def get_app() -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (``llmcode --version`` answers before any command loads)."""
+    import sys
+
+    if sys.argv[1:] == ["--version"]:
+        from llmcode import __version__
+
+        print(f"llmcode {__version__}")
+        return
     from llmcode.cli.running import interrupts_raise
 
     interrupts_raise()
