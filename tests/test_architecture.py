@@ -38,7 +38,9 @@ PUBLIC_API = [
     "RunStore",
     "RunConfig",
     "load_run_codes",
+    "code_file",
     "compute_agreement",
+    "evaluate",
     "analyze",
     "__version__",
 ]

@@ -23,7 +23,9 @@ _EXPORTS = {
     "RunStore": "llmcode.store.runs",
     "RunConfig": "llmcode.store.runs",
     "load_run_codes": "llmcode.store.runs",
+    "code_file": "llmcode.coding.notebook",
     "compute_agreement": "llmcode.quality.agreement",
+    "evaluate": "llmcode.quality.eval",
     "analyze": "llmcode.analysis.study",
 }
 

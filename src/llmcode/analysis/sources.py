@@ -253,6 +253,8 @@ def _gold(
     """PPI with the gold codes of ``options.gold`` (and gold screening codes, if given)."""
     from llmcode.analysis.gold import analyze_gold, sampling_record
 
+    if options.gold is None:
+        raise ConfigError("PPI needs gold codes", hint="give --gold CODES")
     if options.plan is not None and not 0 < options.plan < 1:
         raise ConfigError(f"--plan {options.plan}: a CI width is a share between 0 and 1",
                           hint="e.g. --plan 0.1 for CIs at most 10 points wide")  # fmt: skip
