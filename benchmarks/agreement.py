@@ -168,8 +168,10 @@ def main() -> None:
     print(f"  every coefficient, {n:,} items < 2 s: {everything:.2f} s  {verdict(everything < 2)}")
     print(f"  α at least as fast as krippendorff: {verdict(ours_alpha_total <= theirs_total)}")
     print(f"  α ≥ 10× NLTK: {verdict(nltk_total / ours_alpha_total >= 10)}")
-    print(f"  {args.resamples:,} resamples of {args.bootstrap_items:,} items < 10 s: "
-          f"{boot:.2f} s  {verdict(boot < 10)}")  # fmt: skip
+    print(
+        f"  {args.resamples:,} resamples of {args.bootstrap_items:,} items < 10 s: "
+        f"{boot:.2f} s  {verdict(boot < 10)}"
+    )
 
 
 if __name__ == "__main__":

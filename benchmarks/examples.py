@@ -93,16 +93,23 @@ def fake_responder(taxonomy: Taxonomy):
             code = user.split("Code to check: ", 1)[1].split(" ", 1)[0]
             keep = bool(entries.get(code, set()) & words(text))
             alternative = None if keep else lexical(text)
-            return {"verdict": "keep" if keep else "reject", "reason": "word overlap",
-                    "alternative": alternative}  # fmt: skip
+            return {
+                "verdict": "keep" if keep else "reject",
+                "reason": "word overlap",
+                "alternative": alternative,
+            }
         shown = re.findall(r'<example codes="([^"]+)">', user)
         votes: Counter[str] = Counter()
         for rank, codes in enumerate(shown):
             votes[codes.split(", ")[0]] += 1 / (rank + 1)
         code = votes.most_common(1)[0][0] if votes else lexical(text)
         quote = text[:20].strip() or text
-        return {"codes": [{"code": code, "justification": "stand-in", "evidence": [quote],
-                           "confidence": 0.9}], "suggested_code": None}  # fmt: skip
+        return {
+            "codes": [
+                {"code": code, "justification": "stand-in", "evidence": [quote], "confidence": 0.9}
+            ],
+            "suggested_code": None,
+        }
 
     return respond
 
@@ -117,8 +124,9 @@ def run_condition(
     settings: dict[str, Any],
 ) -> tuple[Any, float]:
     """One run of one condition; returns the run and its seconds."""
-    taxonomy_path, items_path, codes_path, coder = (ROOT / p if i < 3 else p for i, p in
-                                                     enumerate(DATASETS[dataset]))  # fmt: skip
+    taxonomy_path, items_path, codes_path, coder = (
+        ROOT / p if i < 3 else p for i, p in enumerate(DATASETS[dataset])
+    )
     taxonomy = load_taxonomy(taxonomy_path)
     loaded = load_items(items_path)
     gold = load_codes(codes_path)
@@ -146,8 +154,17 @@ def run_condition(
     cache = ResponseCache(CACHE)  # a rerun (or a crash after coding) never pays twice
     coder_ = make_coder(config, taxonomy, backend, loaded.items, cache=cache)
     extra = {"examples": coder_.examples.describe()} if coder_.examples else None
-    run = start_run(store, config, item_set, taxonomy, taxonomy_path.read_text(), coder_.prompts,
-                    backend, f"{dataset}-{backend_name}-{name}", extra=extra)  # fmt: skip
+    run = start_run(
+        store,
+        config,
+        item_set,
+        taxonomy,
+        taxonomy_path.read_text(),
+        coder_.prompts,
+        backend,
+        f"{dataset}-{backend_name}-{name}",
+        extra=extra,
+    )
     start = time.perf_counter()
 
     async def go() -> None:
@@ -197,39 +214,55 @@ def main() -> None:
         store = RunStore(Path(tmp))
         for dataset in datasets:
             runs, seconds = [], {}
-            settings = {"max_tokens": args.max_tokens, "max_reasks": args.max_reasks,
-                        "examples_similarity": args.similarity}  # fmt: skip
+            settings = {
+                "max_tokens": args.max_tokens,
+                "max_reasks": args.max_reasks,
+                "examples_similarity": args.similarity,
+            }
             for name in args.conditions.split(","):
-                run, took = run_condition(store, name, dataset, args.backend, args.shots,
-                                          args.limit, settings)  # fmt: skip
+                run, took = run_condition(
+                    store, name, dataset, args.backend, args.shots, args.limit, settings
+                )
                 runs.append(run)
                 seconds[name] = took
                 print(f"{dataset} {name}: {took:.1f} s", file=sys.stderr, flush=True)
             _, _, codes_path, coder = DATASETS[dataset]
             coded = sorted({i.item_id for i in runs[0].items()})
-            result = evaluate([run_input(r) for r in runs], load_codes(ROOT / codes_path),
-                              coders=[coder], items=coded, bootstrap=args.bootstrap,
-                              seed=0)  # fmt: skip
+            result = evaluate(
+                [run_input(r) for r in runs],
+                load_codes(ROOT / codes_path),
+                coders=[coder],
+                items=coded,
+                bootstrap=args.bootstrap,
+                seed=0,
+            )
             out[dataset] = {"result": result.model_dump(mode="json"), "seconds": seconds}
-            print(f"\n{dataset} ({args.backend}, {result.gold['n_items']} gold items, "
-                  f"{args.shots} shots by {args.similarity}, leave-one-out)")  # fmt: skip
-            print(f"{'condition':<20} {'kappa [95% CI]':<26} {'macro-F1 [95% CI]':<26} "
-                  f"{'accuracy':<9} {'tokens/item':>11} {'s/item':>7}")  # fmt: skip
-            for run, evaluation in zip(runs, sorted(result.runs, key=lambda r: r.run),
-                                       strict=True):  # fmt: skip
+            print(
+                f"\n{dataset} ({args.backend}, {result.gold['n_items']} gold items, "
+                f"{args.shots} shots by {args.similarity}, leave-one-out)"
+            )
+            print(
+                f"{'condition':<20} {'kappa [95% CI]':<26} {'macro-F1 [95% CI]':<26} "
+                f"{'accuracy':<9} {'tokens/item':>11} {'s/item':>7}"
+            )
+            for run, evaluation in zip(runs, sorted(result.runs, key=lambda r: r.run), strict=True):
                 name = run.run_id.rsplit("-", 1)[-1]
                 usage = run.manifest().usage
                 per_item = (usage["prompt_tokens"] + usage["completion_tokens"]) / max(
                     1, usage["items"]
                 )
                 pace = seconds[name] / max(1, usage["items"])
-                print(f"{name:<20} {fmt(evaluation.cohen_kappa):<26} "
-                      f"{fmt(evaluation.macro_f1):<26} {evaluation.accuracy.value:<9.3f} "
-                      f"{per_item:>11.0f} {pace:>7.2f}")  # fmt: skip
+                print(
+                    f"{name:<20} {fmt(evaluation.cohen_kappa):<26} "
+                    f"{fmt(evaluation.macro_f1):<26} {evaluation.accuracy.value:<9.3f} "
+                    f"{per_item:>11.0f} {pace:>7.2f}"
+                )
             for pair in result.paired:
                 p = "" if pair.p is None else f", p = {pair.p:.3f}"
-                print(f"  Δκ {pair.b} − {pair.a}: {fmt(pair.delta_kappa)}{p}; "
-                      f"Δ macro-F1 {fmt(pair.delta_macro_f1)}")  # fmt: skip
+                print(
+                    f"  Δκ {pair.b} − {pair.a}: {fmt(pair.delta_kappa)}{p}; "
+                    f"Δ macro-F1 {fmt(pair.delta_macro_f1)}"
+                )
     if args.json:
         print(json.dumps(out, indent=2))
 

@@ -169,8 +169,20 @@ def test_code_says_which_sheet_it_read_and_sheet_chooses_another(cli, tmp_path):
 
     path = tmp_path / "book.xlsx"
     write_book(path)
-    base = ["code", "-t", DATA / "tiny.yaml", "-i", path, "--backend", "openai", "--base-url",
-            "http://127.0.0.1:9/v1", "--dry-run", "--runs-dir", tmp_path / "runs"]  # fmt: skip
+    base = [
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        path,
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--dry-run",
+        "--runs-dir",
+        tmp_path / "runs",
+    ]
     first = cli(*base)
     assert first.exit_code == 0, first.output
     said = " ".join(first.output.split())

@@ -44,13 +44,45 @@ ITEMS = 'item_id,text,source\n1,The soup was cold,a\n2,"Slow, ""very"" slow",b\n
 CODES = "item_id,coder,code\n1,ana,usage\n2,ana,performance\n1,ben,usage\n"
 JSONL = '{"item_id": "1", "text": "hello"}\n{"item_id": "2", "text": "there"}\n'
 ISSUES = json.dumps(
-    [{"number": 1, "title": "t", "body": "b", "labels": [{"name": "bug"}],
-      "html_url": "https://github.com/acme/docsum/issues/1"}]
-)  # fmt: skip
+    [
+        {
+            "number": 1,
+            "title": "t",
+            "body": "b",
+            "labels": [{"name": "bug"}],
+            "html_url": "https://github.com/acme/docsum/issues/1",
+        }
+    ]
+)
 QDE = (DATA / "refi" / "foreign-project.qde").read_text(encoding="utf-8")
-SPICE = ["\x00", "\ufeff", "\n", "\r", ",", '"', "'", ":", "- ", "&a ", "*a", "!!python/object ",
-         "{", "}", "[", "]", "<", ">", "</item>", "\t", "é", "9" * 30, "null",
-         "<!ENTITY x SYSTEM 'file:///etc/passwd'>", "&x;", "relative://../../x"]  # fmt: skip
+SPICE = [
+    "\x00",
+    "\ufeff",
+    "\n",
+    "\r",
+    ",",
+    '"',
+    "'",
+    ":",
+    "- ",
+    "&a ",
+    "*a",
+    "!!python/object ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "<",
+    ">",
+    "</item>",
+    "\t",
+    "é",
+    "9" * 30,
+    "null",
+    "<!ENTITY x SYSTEM 'file:///etc/passwd'>",
+    "&x;",
+    "relative://../../x",
+]
 
 
 def mangled(valid: str) -> st.SearchStrategy[str]:
@@ -137,8 +169,9 @@ def a_run(tmp_path: Path) -> Path:
     root = tmp_path / "runs"
     if not (root / "r").exists():
         run = RunStore(root).create("r")
-        run.write_manifest(RunManifest(run_id="r", config=RunConfig(taxonomy_path="t",
-                                                                      items_path="i")))  # fmt: skip
+        run.write_manifest(
+            RunManifest(run_id="r", config=RunConfig(taxonomy_path="t", items_path="i"))
+        )
         run.write_items([Item(item_id="1", text="hello")])
         run.append_coding(CodingRecord(item_id="1", status="ok"))
         (run.path / "taxonomy.yaml").write_text(TAXONOMY)
@@ -192,9 +225,18 @@ def test_github_issue_file_loader(tmp_path, data):
 
 
 @FUZZ
-@given(page=inputs(ISSUES), link=st.sampled_from(["", '<http://gh.test/p2>; rel="next"',
-                                                  '<http://gh.test/repos/acme/docsum/issues?state=all&per_page=100&sort=created&direction=asc>; rel="next"',  # noqa: E501
-                                                  "<<>>; rel=next", "garbage"]))  # fmt: skip
+@given(
+    page=inputs(ISSUES),
+    link=st.sampled_from(
+        [
+            "",
+            '<http://gh.test/p2>; rel="next"',
+            '<http://gh.test/repos/acme/docsum/issues?state=all&per_page=100&sort=created&direction=asc>; rel="next"',  # noqa: E501
+            "<<>>; rel=next",
+            "garbage",
+        ]
+    ),
+)
 def test_github_api_pages(tmp_path, page, link):
     def handler(request: httpx.Request) -> httpx.Response:
         headers = {"Link": link} if link and "p2" not in str(request.url) else {}
@@ -206,7 +248,12 @@ def test_github_api_pages(tmp_path, page, link):
     client = httpx.Client(transport=httpx.MockTransport(handler))
 
     def load(_: Path) -> None:
-        fetch_issues(make_query("acme/docsum"), out, client=client, base_url="http://gh.test",
-                     sleep=lambda s: None)  # fmt: skip
+        fetch_issues(
+            make_query("acme/docsum"),
+            out,
+            client=client,
+            base_url="http://gh.test",
+            sleep=lambda s: None,
+        )
 
     ends_well(load, tmp_path, named="GitHub")

@@ -94,8 +94,9 @@ def _check_shape(path: Path, sep: str) -> None:
     if header is not None:
         repeated = sorted({name for name in header if header.count(name) > 1})
         if repeated:
-            raise CodesError(f"{path}: duplicate column name(s): {', '.join(repeated)}",
-                             hint=_FORMAT_HINT)  # fmt: skip
+            raise CodesError(
+                f"{path}: duplicate column name(s): {', '.join(repeated)}", hint=_FORMAT_HINT
+            )
     if ragged:
         lines = sorted(ragged)
         more = f" and {len(lines) - 10} more" if len(lines) > 10 else ""

@@ -252,9 +252,13 @@ def test_tables_hold_every_table_for_re_plotting():
     split = split_from_codes(screening_frame(), "ptm", "screening")
     tables = analyze(codes_frame(), items_frame(), codes_source="t", split=split).tables()
     assert set(tables) == {
-        "distribution", "distribution_by_project", "resolution_times",
-        "resolution_by_category", "dunn", "resolution_ptm_vs_other",
-    }  # fmt: skip
+        "distribution",
+        "distribution_by_project",
+        "resolution_times",
+        "resolution_by_category",
+        "dunn",
+        "resolution_ptm_vs_other",
+    }
     times = tables["resolution_times"].set_index("item_id")
     assert times.loc["a2", "codes"] == "usage;loading"
     assert times.loc["c1", "group"] == "other"
@@ -264,8 +268,10 @@ def test_tables_hold_every_table_for_re_plotting():
 
 
 def test_split_from_a_yes_no_column():
-    items = items_frame().assign(is_ptm=["yes", "1", "true", "ptm", "", "no", "0", "false"] * 1
-                                 + ["not_ptm", "other", "Yes", "NO"])  # fmt: skip
+    items = items_frame().assign(
+        is_ptm=["yes", "1", "true", "ptm", "", "no", "0", "false"] * 1
+        + ["not_ptm", "other", "Yes", "NO"]
+    )
     groups = split_from_column(items, "is_ptm").groups
     assert groups["a1"] == "ptm"
     assert "b1" not in groups  # blank: unknown

@@ -23,9 +23,12 @@ def study(n_items: int = 400, n_gold: int = 80, accuracy: float = 0.85, seed: in
     gold_ids = set(rng.choice(ids, size=n_gold, replace=False))
     llm_codes = pd.DataFrame({"item_id": ids, "coder": "llm", "code": [CODES[c] for c in llm]})
     gold_codes = pd.DataFrame(
-        [{"item_id": i, "coder": "ana", "code": CODES[t]} for i, t in zip(ids, truth, strict=True)
-         if i in gold_ids]
-    )  # fmt: skip
+        [
+            {"item_id": i, "coder": "ana", "code": CODES[t]}
+            for i, t in zip(ids, truth, strict=True)
+            if i in gold_ids
+        ]
+    )
     days = np.exp(rng.normal(1.0 + truth, 0.5))  # loading is slowest
     times = pd.DataFrame({"item_id": ids, "days": days, "open": rng.random(n_items) < 0.1})
     return llm_codes, gold_codes, times, truth, llm, ids, gold_ids
@@ -115,9 +118,15 @@ def test_screening_share_and_plan():
     gold_split = split.iloc[:60].copy()
     gold_split.iloc[:6] = "other"
     result = analyze_gold(
-        llm_codes, gold_codes, source="g", coder="ana", order=CODES, split=split,
-        gold_split=gold_split, plan_width=0.1,
-    )  # fmt: skip
+        llm_codes,
+        gold_codes,
+        source="g",
+        coder="ana",
+        order=CODES,
+        split=split,
+        gold_split=gold_split,
+        plan_width=0.1,
+    )
     assert result.screening is not None and result.screening.n_gold == 60
     assert result.screening.classical.estimate == pytest.approx((gold_split == "ptm").mean())
     plan = result.plan

@@ -24,8 +24,15 @@ from llmcode.analysis.sources import AnalysisOptions, human_codes, run_analysis
 from llmcode.store.runs import RunStore
 from tests.support.analysis_runs import HUMAN_ANA, RUN_CODES, make_study_run
 
-SECTIONS = ("provenance", "taxonomy", "distribution", "agreement", "resolution", "disagreements",
-            "examples")  # fmt: skip
+SECTIONS = (
+    "provenance",
+    "taxonomy",
+    "distribution",
+    "agreement",
+    "resolution",
+    "disagreements",
+    "examples",
+)
 
 
 @pytest.fixture(scope="module")
@@ -153,20 +160,36 @@ def test_the_markdown_report_has_pipe_tables_and_linked_figures(report):
     assert "| Cohen's κ |" in text
     assert "Mann–Whitney U =" in text
     assert "template \\| option" in text  # a pipe in item text does not break the table
-    for heading in ("## Run provenance", "## Taxonomy", "## Code distribution", "## Agreement",
-                    "## Resolution time", "## Disagreements", "## Examples per code"):  # fmt: skip
+    for heading in (
+        "## Run provenance",
+        "## Taxonomy",
+        "## Code distribution",
+        "## Agreement",
+        "## Resolution time",
+        "## Disagreements",
+        "## Examples per code",
+    ):
         assert heading in text
 
 
 def test_write_tables_writes_every_table_and_the_json(report, tmp_path):
     written = write_tables(report.tables(), report.result, tmp_path / "tables")
     names = {path.name for path in written}
-    assert {"distribution.csv", "dunn.csv", "agreement.csv", "confusion.csv",
-            "disagreements.csv", "resolution_times.csv", "analysis.json"} <= names  # fmt: skip
+    assert {
+        "distribution.csv",
+        "dunn.csv",
+        "agreement.csv",
+        "confusion.csv",
+        "disagreements.csv",
+        "resolution_times.csv",
+        "analysis.json",
+    } <= names
     dist = pd.read_csv(tmp_path / "tables" / "distribution.csv")
     assert dict(zip(dist["code"], dist["n"], strict=True)) == {
-        "usage": 4, "performance": 2, "resources": 2
-    }  # fmt: skip
+        "usage": 4,
+        "performance": 2,
+        "resources": 2,
+    }
 
 
 def test_highlight_marks_spans_and_elides_long_gaps():

@@ -49,9 +49,17 @@ def test_report_in_markdown_links_the_forest_plot(study, tmp_path):
     (tmp_path / "gold.csv").write_text(study[1]["human"].read_text())
     (tmp_path / "gold.csv.json").write_text(json.dumps({"seed": 1, "n": 8}))
     result, _ = report(
-        study, tmp_path, "--gold", str(tmp_path / "gold.csv"), "--gold-coder", "ana",
-        "-f", "md", "-o", str(out),
-    )  # fmt: skip
+        study,
+        tmp_path,
+        "--gold",
+        str(tmp_path / "gold.csv"),
+        "--gold-coder",
+        "ana",
+        "-f",
+        "md",
+        "-o",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert "## Shares with gold codes (prediction-powered inference)" in text

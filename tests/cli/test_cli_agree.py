@@ -29,8 +29,18 @@ def test_json_output_is_one_object_with_the_contract_keys():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["coders"] == ["ana", "ben", "gpt-4o-mini"]
-    for key in ("n_items", "percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha",
-                "gwet_ac1", "brennan_prediger", "per_code", "ci95", "confusion"):  # fmt: skip
+    for key in (
+        "n_items",
+        "percent_agreement",
+        "cohen_kappa",
+        "fleiss_kappa",
+        "krippendorff_alpha",
+        "gwet_ac1",
+        "brennan_prediger",
+        "per_code",
+        "ci95",
+        "confusion",
+    ):
         assert key in data
     assert data["cohen_kappa"] is None and data["confusion"] is None
     assert set(data["per_code"]["cost"]) >= {"kappa", "alpha", "prevalence", "n"}
@@ -53,8 +63,12 @@ def test_bootstrap_adds_seeded_95_percent_intervals_for_every_coefficient():
     again = json.loads(invoke(HUMANS, LLM, "--json", "--bootstrap", "200", "--seed", "3").stdout)
     assert first["ci95"] == again["ci95"]
     assert set(first["ci95"]) == {
-        "percent_agreement", "fleiss_kappa", "krippendorff_alpha", "gwet_ac1", "brennan_prediger"
-    }  # fmt: skip
+        "percent_agreement",
+        "fleiss_kappa",
+        "krippendorff_alpha",
+        "gwet_ac1",
+        "brennan_prediger",
+    }
     low, high = first["ci95"]["krippendorff_alpha"]
     assert low < first["krippendorff_alpha"] < high
     assert first["bootstrap"]["n_resamples"] == 200
@@ -108,8 +122,14 @@ def test_disagreements_are_written_with_the_llm_justification(tmp_path):
 
 
 def test_an_ordinal_scale_in_words_is_ordered_with_categories(tmp_path):
-    rows = [("1", "a", "low"), ("1", "b", "mid"), ("2", "a", "high"), ("2", "b", "high"),
-            ("3", "a", "mid"), ("3", "b", "mid")]  # fmt: skip
+    rows = [
+        ("1", "a", "low"),
+        ("1", "b", "mid"),
+        ("2", "a", "high"),
+        ("2", "b", "high"),
+        ("3", "a", "mid"),
+        ("3", "b", "mid"),
+    ]
     path = tmp_path / "scale.csv"
     pd.DataFrame(rows, columns=["item_id", "coder", "code"]).to_csv(path, index=False)
     refused = invoke(path, "--level", "ordinal")
@@ -231,12 +251,14 @@ def _partial_run(root: Path) -> None:
     from llmcode.store.runs import Run
 
     llm = load_codes(LLM)
-    _write_run(root / "p1", "gpt-4o-mini", dict(list(zip(llm["item_id"], llm["code"],
-                                                            strict=True))[:6]))  # fmt: skip
+    _write_run(
+        root / "p1", "gpt-4o-mini", dict(list(zip(llm["item_id"], llm["code"], strict=True))[:6])
+    )
     run = Run(root / "p1")
     manifest = run.manifest()
-    run.write_manifest(manifest.model_copy(update={"status": "interrupted",
-                                                   "items": {"n_items": 60}}))  # fmt: skip
+    run.write_manifest(
+        manifest.model_copy(update={"status": "interrupted", "items": {"n_items": 60}})
+    )
 
 
 def test_a_partly_coded_run_is_refused_under_the_minimum_coverage(tmp_path):
@@ -249,8 +271,9 @@ def test_a_partly_coded_run_is_refused_under_the_minimum_coverage(tmp_path):
 
 def test_a_partly_coded_run_is_compared_when_asked_with_the_coverage_said(tmp_path):
     _partial_run(tmp_path)
-    result = invoke("--human", HUMANS, "p1", "--runs-dir", tmp_path, "--min-coverage", "0",
-                    "--json")  # fmt: skip
+    result = invoke(
+        "--human", HUMANS, "p1", "--runs-dir", tmp_path, "--min-coverage", "0", "--json"
+    )
     assert result.exit_code == 0, result.output
     assert "6 of 60 items coded (10%" in " ".join(result.stderr.split())
     assert json.loads(result.stdout)["coders"] == ["ana", "ben", "gpt-4o-mini"]
@@ -259,15 +282,28 @@ def test_a_partly_coded_run_is_compared_when_asked_with_the_coverage_said(tmp_pa
 def test_a_run_id_is_found_in_llmcode_runs_dir(tmp_path):
     llm = load_codes(LLM)
     _write_run(tmp_path / "r1", "gpt-4o-mini", dict(zip(llm["item_id"], llm["code"], strict=True)))
-    result = runner.invoke(get_app(), ["agree", "--human", str(HUMANS), "r1", "--json"],
-                           env={"LLMCODE_RUNS_DIR": str(tmp_path)})  # fmt: skip
+    result = runner.invoke(
+        get_app(),
+        ["agree", "--human", str(HUMANS), "r1", "--json"],
+        env={"LLMCODE_RUNS_DIR": str(tmp_path)},
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["coders"] == ["ana", "ben", "gpt-4o-mini"]
 
 
 def test_coder_is_repeatable_and_scale_names_the_level_old_spellings_still_work():
-    new = invoke("--human", HUMANS, LLM, "--coder", "ana", "--coder", "gpt-4o-mini",
-                 "--scale", "nominal", "--json")  # fmt: skip
+    new = invoke(
+        "--human",
+        HUMANS,
+        LLM,
+        "--coder",
+        "ana",
+        "--coder",
+        "gpt-4o-mini",
+        "--scale",
+        "nominal",
+        "--json",
+    )
     old = invoke(HUMANS, LLM, "--coders", "ana,gpt-4o-mini", "--level", "nominal", "--json")
     assert new.exit_code == 0, new.output
     assert json.loads(new.stdout) == json.loads(old.stdout)
@@ -277,8 +313,11 @@ def test_coder_is_repeatable_and_scale_names_the_level_old_spellings_still_work(
 
 def test_a_run_id_wins_over_a_same_named_folder_that_is_not_a_run(tmp_path, monkeypatch):
     llm = load_codes(LLM)
-    _write_run(tmp_path / "runs" / "study", "gpt-4o-mini",
-               dict(zip(llm["item_id"], llm["code"], strict=True)))  # fmt: skip
+    _write_run(
+        tmp_path / "runs" / "study",
+        "gpt-4o-mini",
+        dict(zip(llm["item_id"], llm["code"], strict=True)),
+    )
     (tmp_path / "study").mkdir()  # a project folder that happens to share the run's name
     monkeypatch.chdir(tmp_path)
     result = invoke("--human", HUMANS, "study", "--runs-dir", tmp_path / "runs", "--json")

@@ -53,8 +53,13 @@ def test_analyze_json_has_the_contract_keys(study):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["distribution"] == {"usage": 4, "performance": 2, "resources": 2}
-    assert set(data["resolution"]["by_category"]) >= {"kruskal_h", "p_value", "n", "median_days",
-                                                      "dunn"}  # fmt: skip
+    assert set(data["resolution"]["by_category"]) >= {
+        "kruskal_h",
+        "p_value",
+        "n",
+        "median_days",
+        "dunn",
+    }
     assert set(data["resolution"]["ptm_vs_other"]["median_days"]) == {"ptm", "other"}
     assert data["resolution"]["n_open"] == 1
 
@@ -88,10 +93,15 @@ def test_analyze_the_bundled_sample_matches_scipy():
     items = pd.read_csv(EXAMPLES / "ptm-issues.csv", dtype=str, keep_default_na=False)
     screening = pd.read_csv(EXAMPLES / "ptm-issues.screening.csv", dtype=str)
     result = invoke(
-        "analyze", "--items", str(EXAMPLES / "ptm-issues.csv"),
-        "--codes", str(EXAMPLES / "ptm-issues.codes.csv"),
-        "--screening", str(EXAMPLES / "ptm-issues.screening.csv"), "--json",
-    )  # fmt: skip
+        "analyze",
+        "--items",
+        str(EXAMPLES / "ptm-issues.csv"),
+        "--codes",
+        str(EXAMPLES / "ptm-issues.codes.csv"),
+        "--screening",
+        str(EXAMPLES / "ptm-issues.screening.csv"),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     first = screening["coder"].iloc[0]
@@ -111,19 +121,29 @@ def test_analyze_the_bundled_sample_matches_scipy():
 def test_analyze_tables_writes_csv_and_json(study, tmp_path):
     _, paths = study
     result = invoke(
-        "analyze", *run_args(study), "--screening", str(paths["screening"]),
-        "--tables", str(tmp_path / "tables"),
-    )  # fmt: skip
+        "analyze",
+        *run_args(study),
+        "--screening",
+        str(paths["screening"]),
+        "--tables",
+        str(tmp_path / "tables"),
+    )
     assert result.exit_code == 0, result.output
     written = {p.name for p in (tmp_path / "tables").iterdir()}
-    assert {"distribution.csv", "resolution_by_category.csv", "dunn.csv",
-            "resolution_ptm_vs_other.csv", "analysis.json"} <= written  # fmt: skip
+    assert {
+        "distribution.csv",
+        "resolution_by_category.csv",
+        "dunn.csv",
+        "resolution_ptm_vs_other.csv",
+        "analysis.json",
+    } <= written
 
 
 def test_an_unknown_coder_is_an_error_listing_the_coders(study):
     _, paths = study
-    result = invoke("analyze", "--items", str(paths["items"]), "--codes", str(paths["human"]),
-                    "--coder", "zed")  # fmt: skip
+    result = invoke(
+        "analyze", "--items", str(paths["items"]), "--codes", str(paths["human"]), "--coder", "zed"
+    )
     assert result.exit_code == 1
     assert "no coder 'zed'; coders are: ana, ben" in said(result.stderr)
 
@@ -150,14 +170,29 @@ def test_report_writes_one_html_file_with_every_section(study, tmp_path):
     _, paths = study
     output = tmp_path / "out" / "report.html"
     result = invoke(
-        "report", *run_args(study), "-o", str(output), "--human", str(paths["human"]),
-        "--screening", str(paths["screening"]), "--bootstrap", "100",
-    )  # fmt: skip
+        "report",
+        *run_args(study),
+        "-o",
+        str(output),
+        "--human",
+        str(paths["human"]),
+        "--screening",
+        str(paths["screening"]),
+        "--bootstrap",
+        "100",
+    )
     assert result.exit_code == 0, result.output
     assert "human codes: coder ana (the first of ana, ben" in said(result.output)
     page = output.read_text(encoding="utf-8")
-    for section in ("provenance", "taxonomy", "distribution", "agreement", "resolution",
-                    "disagreements", "examples"):  # fmt: skip
+    for section in (
+        "provenance",
+        "taxonomy",
+        "distribution",
+        "agreement",
+        "resolution",
+        "disagreements",
+        "examples",
+    ):
         assert f'<section id="{section}">' in page
     assert list(output.parent.iterdir()) == [output]  # nothing else written
 
@@ -168,8 +203,9 @@ def test_report_in_markdown_writes_figures_next_to_it(study, tmp_path):
     assert result.exit_code == 0, result.output
     assert output.read_text(encoding="utf-8").startswith("# tiny 0.1")
     assert {p.name for p in (tmp_path / "report_files").iterdir()} == {
-        "distribution.png", "resolution.png"
-    }  # fmt: skip
+        "distribution.png",
+        "resolution.png",
+    }
 
 
 def test_report_rejects_an_unknown_format(study, tmp_path):

@@ -31,10 +31,17 @@ def gold(tmp_path: Path) -> Path:
 
 def analyze(gold: Path, *extra: str):  # type: ignore[no-untyped-def]
     return invoke(
-        "analyze", "--items", str(EXAMPLES / "ptm-issues.csv"),
-        "--codes", str(EXAMPLES / "ptm-issues.codes.csv"), "--coder", "ben",
-        "--gold", str(gold), *extra,
-    )  # fmt: skip
+        "analyze",
+        "--items",
+        str(EXAMPLES / "ptm-issues.csv"),
+        "--codes",
+        str(EXAMPLES / "ptm-issues.codes.csv"),
+        "--coder",
+        "ben",
+        "--gold",
+        str(gold),
+        *extra,
+    )
 
 
 def test_json_prevalence_has_the_promised_shape(gold):
@@ -72,9 +79,14 @@ def test_text_output_shows_the_three_estimates_the_agreement_line_and_the_plan(g
 
 def test_plan_without_gold_and_a_silly_width_are_errors(gold):
     result = invoke(
-        "analyze", "--items", str(EXAMPLES / "ptm-issues.csv"),
-        "--codes", str(EXAMPLES / "ptm-issues.codes.csv"), "--plan", "0.1",
-    )  # fmt: skip
+        "analyze",
+        "--items",
+        str(EXAMPLES / "ptm-issues.csv"),
+        "--codes",
+        str(EXAMPLES / "ptm-issues.codes.csv"),
+        "--plan",
+        "0.1",
+    )
     assert result.exit_code == 1
     assert "need --gold" in result.output
     result = analyze(gold, "--plan", "5")
@@ -89,9 +101,13 @@ def test_gold_screening_gives_the_ptm_share(gold, tmp_path):
     ben = screening[screening["coder"] == "ben"]
     ben.to_csv(tmp_path / "llm-screening.csv", index=False)
     result = analyze(
-        gold, "--screening", str(tmp_path / "llm-screening.csv"), "--gold-screening",
-        str(tmp_path / "gold-screening.csv"), "--json",
-    )  # fmt: skip
+        gold,
+        "--screening",
+        str(tmp_path / "llm-screening.csv"),
+        "--gold-screening",
+        str(tmp_path / "gold-screening.csv"),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     ptm = json.loads(result.stdout)["ppi"]["screening"]["ptm"]
     assert ptm["classical"]["estimate"] == pytest.approx((ana["code"] == "ptm").mean())

@@ -22,13 +22,16 @@ runner = CliRunner()
 def record(item_id: str, *codes: str) -> CodingRecord:
     """A merged 3-sample record; the first code wins, with a verified quote."""
     chosen = CodeAssignment(
-        code=codes[0], justification=f"the text is about {codes[0]}",
+        code=codes[0],
+        justification=f"the text is about {codes[0]}",
         evidence=[Span(quote=f"text of {item_id}", start=0, end=10, verified=True)],
-    )  # fmt: skip
+    )
     return CodingRecord(
-        item_id=item_id, status="ok", codes=[chosen],
+        item_id=item_id,
+        status="ok",
+        codes=[chosen],
         samples=[Sample(codes=[c], status="ok") for c in codes],
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -75,8 +78,7 @@ def test_audit_lists_the_likely_errors_with_the_models_case(workspace) -> None:
 
 def test_audit_json_has_the_promised_keys_in_rank_order(workspace) -> None:
     runs, codes = workspace
-    result = invoke("audit", "r1", "--human", codes, "--coder", "ana", "--json",
-                    "--runs-dir", runs)  # fmt: skip
+    result = invoke("audit", "r1", "--human", codes, "--coder", "ana", "--json", "--runs-dir", runs)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [e["item_id"] for e in data["items"]] == ["x1", "x2"]
@@ -90,8 +92,19 @@ def test_audit_json_has_the_promised_keys_in_rank_order(workspace) -> None:
 
 def test_audit_queue_writes_audit_json_and_points_to_the_review(workspace) -> None:
     runs, codes = workspace
-    result = invoke("audit", "r1", "--human", codes, "--coder", "ana", "--top", "1", "--queue",
-                    "--runs-dir", runs)  # fmt: skip
+    result = invoke(
+        "audit",
+        "r1",
+        "--human",
+        codes,
+        "--coder",
+        "ana",
+        "--top",
+        "1",
+        "--queue",
+        "--runs-dir",
+        runs,
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((runs / "r1" / "audit.json").read_text(encoding="utf-8"))
     assert [e["item_id"] for e in data["items"]] == ["x1"]
@@ -125,8 +138,21 @@ def test_calibrate_prints_the_reliability_table_ece_and_alpha(workspace) -> None
 def test_calibrate_json_and_plot(workspace, tmp_path: Path) -> None:
     runs, codes = workspace
     plot = tmp_path / "reliability.png"
-    result = invoke("calibrate", "r1", "--human", codes, "--coder", "ben", "--json",
-                    "--bins", "5", "--plot", plot, "--runs-dir", runs)  # fmt: skip
+    result = invoke(
+        "calibrate",
+        "r1",
+        "--human",
+        codes,
+        "--coder",
+        "ben",
+        "--json",
+        "--bins",
+        "5",
+        "--plot",
+        plot,
+        "--runs-dir",
+        runs,
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["source"], data["n_bins"], data["n"]) == ("vote", 5, 8)
@@ -137,16 +163,36 @@ def test_calibrate_json_and_plot(workspace, tmp_path: Path) -> None:
 
 def test_calibrate_rejects_an_unknown_confidence_source(workspace) -> None:
     runs, codes = workspace
-    result = invoke("calibrate", "r1", "--human", codes, "--coder", "ana",
-                    "--confidence", "vibes", "--runs-dir", runs)  # fmt: skip
+    result = invoke(
+        "calibrate",
+        "r1",
+        "--human",
+        codes,
+        "--coder",
+        "ana",
+        "--confidence",
+        "vibes",
+        "--runs-dir",
+        runs,
+    )
     assert result.exit_code == 1
     assert "--confidence must be one of" in result.output
 
 
 def test_calibrate_with_stated_confidence_on_a_sampled_run_explains_why_not(workspace) -> None:
     runs, codes = workspace
-    result = invoke("calibrate", "r1", "--human", codes, "--coder", "ana",
-                    "--confidence", "stated", "--runs-dir", runs)  # fmt: skip
+    result = invoke(
+        "calibrate",
+        "r1",
+        "--human",
+        codes,
+        "--coder",
+        "ana",
+        "--confidence",
+        "stated",
+        "--runs-dir",
+        runs,
+    )
     assert result.exit_code == 1
     assert "replaced by vote shares" in result.output
 
@@ -154,8 +200,9 @@ def test_calibrate_with_stated_confidence_on_a_sampled_run_explains_why_not(work
 def test_the_review_audit_queue_reads_the_written_file(workspace) -> None:
     queues = pytest.importorskip("llmcode.review.queues")
     runs, codes = workspace
-    result = invoke("audit", "r1", "--human", codes, "--coder", "ana", "--queue",
-                    "--runs-dir", runs)  # fmt: skip
+    result = invoke(
+        "audit", "r1", "--human", codes, "--coder", "ana", "--queue", "--runs-dir", runs
+    )
     assert result.exit_code == 0, result.output
     run = Run(runs / "r1")
     items = queues.load_review_items(run)
@@ -188,8 +235,21 @@ def test_audit_of_a_single_sample_run_says_the_ranking_is_flat(tmp_path: Path) -
 
 def test_calibrate_shows_the_share_and_error_rate_above_each_threshold(workspace) -> None:
     runs, codes = workspace
-    result = invoke("calibrate", "r1", "--human", codes, "--coder", "ana", "--json",
-                    "--threshold", "0.9", "--threshold", "0.5", "--runs-dir", runs)  # fmt: skip
+    result = invoke(
+        "calibrate",
+        "r1",
+        "--human",
+        codes,
+        "--coder",
+        "ana",
+        "--json",
+        "--threshold",
+        "0.9",
+        "--threshold",
+        "0.5",
+        "--runs-dir",
+        runs,
+    )
     assert result.exit_code == 0, result.output
     rows = {row["threshold"]: row for row in json.loads(result.stdout)["thresholds"]}
     # m1 has vote share 2/3; x1 and x2 are wrong at vote share 1

@@ -15,8 +15,19 @@ OFFLINE = {"OPENAI_API_KEY": None, "OPENAI_BASE_URL": None, "LLMCODE_MODEL": Non
 
 
 def prepare_args(runs, *extra):
-    return ["batch", "prepare", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv",
-            "--runs-dir", runs, "--run-id", "b1", *extra]  # fmt: skip
+    return [
+        "batch",
+        "prepare",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--runs-dir",
+        runs,
+        "--run-id",
+        "b1",
+        *extra,
+    ]
 
 
 def test_prepare_submit_status_collect_codes_the_run(cli, tmp_path):
@@ -79,8 +90,14 @@ def test_collect_file_without_an_endpoint_records_answers_needing_a_reask_as_err
     cli(*prepare_args(tmp_path), env=OFFLINE)
     requests = tmp_path / "b1" / "batch" / "requests.jsonl"
     results = tmp_path / "results.jsonl"
-    bad = json.dumps({"codes": [{"code": "usage", "justification": "j", "evidence": ["invented"],
-                                 "confidence": 0.5}], "suggested_code": None})  # fmt: skip
+    bad = json.dumps(
+        {
+            "codes": [
+                {"code": "usage", "justification": "j", "evidence": ["invented"], "confidence": 0.5}
+            ],
+            "suggested_code": None,
+        }
+    )
     run_batch_like_vllm(requests, results, {"item-i2": bad})
     result = cli("batch", "collect", "b1", "-f", results, "--runs-dir", tmp_path, env=OFFLINE)
     assert result.exit_code == 0, result.output
@@ -104,8 +121,9 @@ def test_collect_wait_polls_until_the_batch_has_finished(cli, tmp_path):
     with TestServer(ServerConfig(batch_delay=0.4)) as server:
         cli(*prepare_args(tmp_path, "--base-url", server.base_url), env=OFFLINE)
         cli("batch", "submit", "b1", "--runs-dir", tmp_path, env=OFFLINE)
-        result = cli("batch", "collect", "b1", "--wait", "--poll", "0.1", "--runs-dir", tmp_path,
-                     env=OFFLINE)  # fmt: skip
+        result = cli(
+            "batch", "collect", "b1", "--wait", "--poll", "0.1", "--runs-dir", tmp_path, env=OFFLINE
+        )
         batch_polls = [r for r in server.stats.recent if r.path.startswith("/v1/batches/")]
     assert result.exit_code == 0, result.output
     assert "records ok 4" in result.output and len(batch_polls) >= 2  # polled until done
@@ -113,8 +131,20 @@ def test_collect_wait_polls_until_the_batch_has_finished(cli, tmp_path):
 
 def test_submit_without_a_prepared_batch_fails_with_a_hint(cli, tmp_path):
     with TestServer(ServerConfig()) as server:
-        cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--base-url",
-            server.base_url, "--runs-dir", tmp_path, "--run-id", "online", env=OFFLINE)  # fmt: skip
+        cli(
+            "code",
+            "-t",
+            DATA / "tiny.yaml",
+            "-i",
+            DATA / "items.csv",
+            "--base-url",
+            server.base_url,
+            "--runs-dir",
+            tmp_path,
+            "--run-id",
+            "online",
+            env=OFFLINE,
+        )
         result = cli("batch", "submit", "online", "--runs-dir", tmp_path, env=OFFLINE)
     assert result.exit_code == 1
     assert "no batch file to submit" in result.output and "batch prepare --resume" in result.output

@@ -21,16 +21,36 @@ def codes_file(tmp_path):
 
 def code(cli, server, runs, *extra):
     return cli(
-        "code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--base-url",
-        server.base_url, "--runs-dir", runs, "--run-id", "r1", *extra, env=KEY,
-    )  # fmt: skip
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--base-url",
+        server.base_url,
+        "--runs-dir",
+        runs,
+        "--run-id",
+        "r1",
+        *extra,
+        env=KEY,
+    )
 
 
 def test_each_record_lists_the_examples_it_was_shown_never_itself(cli, tmp_path) -> None:
     codes = codes_file(tmp_path)
     with TestServer(ServerConfig()) as server:
-        result = code(cli, server, tmp_path / "runs", "--examples", codes,
-                      "--examples-coder", "ana", "--shots", "2")  # fmt: skip
+        result = code(
+            cli,
+            server,
+            tmp_path / "runs",
+            "--examples",
+            codes,
+            "--examples-coder",
+            "ana",
+            "--shots",
+            "2",
+        )
     assert result.exit_code == 0, result.output
     assert "2 example(s) per item" in result.output
     run = RunStore(tmp_path / "runs").open("r1")
@@ -47,8 +67,17 @@ def test_a_test_split_item_is_never_shown(cli, tmp_path) -> None:
     splits = tmp_path / "splits.csv"
     splits.write_text("item_id,split\ni1,test\ni2,dev\n", encoding="utf-8")
     with TestServer(ServerConfig()) as server:
-        result = code(cli, server, tmp_path / "runs", "--examples", codes_file(tmp_path),
-                      "--examples-coder", "ana", "--splits", splits)  # fmt: skip
+        result = code(
+            cli,
+            server,
+            tmp_path / "runs",
+            "--examples",
+            codes_file(tmp_path),
+            "--examples-coder",
+            "ana",
+            "--splits",
+            splits,
+        )
     assert result.exit_code == 0, result.output
     records = RunStore(tmp_path / "runs").open("r1").latest_codings().values()
     assert all("i1" not in r.examples for r in records)
@@ -75,8 +104,18 @@ def test_verify_takes_only_drop_as_its_mode(cli, tmp_path) -> None:
 
 
 def test_dry_run_counts_the_examples_and_the_checks(cli, tmp_path) -> None:
-    base = ("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--dry-run",
-            "--backend", "openai", "--model", "gpt-4o-mini")  # fmt: skip
+    base = (
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--dry-run",
+        "--backend",
+        "openai",
+        "--model",
+        "gpt-4o-mini",
+    )
     plain = cli(*base)
     more = cli(*base, "--examples", codes_file(tmp_path), "--examples-coder", "ana", "--verify")
     assert plain.exit_code == 0 and more.exit_code == 0, more.output
@@ -107,6 +146,14 @@ def test_a_prompts_dir_replaces_a_template_and_the_manifest_says_so(cli, tmp_pat
 
 
 def test_examples_options_need_examples(cli, tmp_path) -> None:
-    result = cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--dry-run",
-                 "--examples-coder", "ana")  # fmt: skip
+    result = cli(
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--dry-run",
+        "--examples-coder",
+        "ana",
+    )
     assert result.exit_code == 1 and "need --examples" in result.output

@@ -24,10 +24,29 @@ def start(tmp_path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["PYTHONPATH"] = str(ROOT / "src")
     return subprocess.Popen(
-        [sys.executable, "-m", "llmcode", "code", "-t", str(TAXONOMY), "-i", str(SAMPLE),
-         "--limit", "12", "--concurrency", "2", "--run-id", "r", "--runs-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "llmcode",
+            "code",
+            "-t",
+            str(TAXONOMY),
+            "-i",
+            str(SAMPLE),
+            "--limit",
+            "12",
+            "--concurrency",
+            "2",
+            "--run-id",
+            "r",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def wait_until(condition, child: subprocess.Popen, timeout: float = 600) -> None:
@@ -66,9 +85,11 @@ def test_ctrl_c_mid_generation_keeps_finished_codings_and_exits_130(tmp_path):
     assert 1 <= len(kept) < 12
     resumed = subprocess.run(
         [sys.executable, "-m", "llmcode", "code", "--resume", "r", "--runs-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
-    )  # fmt: skip
+    )
     assert resumed.returncode == 0, resumed.stderr
     run = RunStore(tmp_path).open("r")
     assert run.manifest().status == "complete"

@@ -23,8 +23,20 @@ def one_line_error(result, *needles: str, code: int = 1) -> None:
 
 
 def code_args(base_url: str, runs: Path, *extra: object) -> list[object]:
-    return ["code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--base-url", base_url,
-            "--runs-dir", runs, "--run-id", "r1", *extra]  # fmt: skip
+    return [
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--base-url",
+        base_url,
+        "--runs-dir",
+        runs,
+        "--run-id",
+        "r1",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +59,15 @@ def test_a_runs_folder_under_a_file_is_one_line(cli, server, tmp_path):
 
 
 @pytest.mark.parametrize("target", ["a directory", "under a file", "read-only"])
-def test_an_output_path_that_cannot_be_written_is_one_line(cli, coded, tmp_path, monkeypatch,
-                                                           target):  # fmt: skip
+def test_an_output_path_that_cannot_be_written_is_one_line(
+    cli, coded, tmp_path, monkeypatch, target
+):
     (tmp_path / "afile").write_text("x")
-    out = {"a directory": tmp_path, "under a file": tmp_path / "afile" / "x.csv",
-           "read-only": tmp_path / "ro.csv"}[target]  # fmt: skip
+    out = {
+        "a directory": tmp_path,
+        "under a file": tmp_path / "afile" / "x.csv",
+        "read-only": tmp_path / "ro.csv",
+    }[target]
     if target == "read-only":
         real = Path.write_bytes
 
@@ -65,8 +81,9 @@ def test_an_output_path_that_cannot_be_written_is_one_line(cli, coded, tmp_path,
     one_line_error(result, "cannot write")
 
 
-def test_disk_full_mid_run_keeps_the_records_and_closes_the_manifest(cli, server, tmp_path,
-                                                                     monkeypatch):  # fmt: skip
+def test_disk_full_mid_run_keeps_the_records_and_closes_the_manifest(
+    cli, server, tmp_path, monkeypatch
+):
     real_open, appends = Path.open, []
 
     def open_(self, mode="r", *args, **kwargs):
@@ -90,8 +107,11 @@ def test_disk_full_mid_run_keeps_the_records_and_closes_the_manifest(cli, server
 def test_invalid_utf8_in_a_run_file_is_one_line(cli, coded, name):
     path = coded / "r1" / name
     path.write_bytes(b'{"x": "\xff"}\n')
-    command = {"manifest.json": ["runs", "show", "r1"], "codings.jsonl": ["export", "r1"],
-               "decisions.jsonl": ["export", "r1", "--reviewed"]}[name]  # fmt: skip
+    command = {
+        "manifest.json": ["runs", "show", "r1"],
+        "codings.jsonl": ["export", "r1"],
+        "decisions.jsonl": ["export", "r1", "--reviewed"],
+    }[name]
     result = cli(*command, "--runs-dir", coded)
     one_line_error(result, name, "not valid UTF-8")
 
@@ -108,12 +128,24 @@ def test_runs_list_marks_a_corrupt_run_and_lists_the_rest(cli, coded):
 
 @pytest.mark.parametrize(
     ("extra", "needle"),
-    [(["--level", "bogus"], "--level"), (["--evidence", "bogus"], "--evidence"),
-     (["--backend", "bogus"], "--backend")],
-)  # fmt: skip
+    [
+        (["--level", "bogus"], "--level"),
+        (["--evidence", "bogus"], "--evidence"),
+        (["--backend", "bogus"], "--backend"),
+    ],
+)
 def test_a_bad_option_value_is_a_usage_error_with_exit_2(cli, tmp_path, extra, needle):
-    result = cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--runs-dir",
-                 tmp_path, "--dry-run", *extra)  # fmt: skip
+    result = cli(
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--runs-dir",
+        tmp_path,
+        "--dry-run",
+        *extra,
+    )
     assert result.exit_code == 2, result.output
     assert needle in result.output and "bogus" in result.output
 

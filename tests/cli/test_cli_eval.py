@@ -55,15 +55,34 @@ def study(tmp_path_factory) -> Path:
     return root
 
 
-RUN_KEYS = ("run", "model", "prompt_hash", "n_items", "accuracy", "cohen_kappa", "gwet_ac1",
-            "krippendorff_alpha", "macro_f1", "per_code", "cost_per_item_usd")  # fmt: skip
+RUN_KEYS = (
+    "run",
+    "model",
+    "prompt_hash",
+    "n_items",
+    "accuracy",
+    "cohen_kappa",
+    "gwet_ac1",
+    "krippendorff_alpha",
+    "macro_f1",
+    "per_code",
+    "cost_per_item_usd",
+)
 
 
 def eval_args(root: Path, *extra: object) -> list[object]:
     return [
-        "eval", root / "runs" / "no-examples", root / "runs" / "with-examples",
-        "--gold", root / "ana.csv", "--gold", root / "ben.csv", "--bootstrap", "300", *extra,
-    ]  # fmt: skip
+        "eval",
+        root / "runs" / "no-examples",
+        root / "runs" / "with-examples",
+        "--gold",
+        root / "ana.csv",
+        "--gold",
+        root / "ben.csv",
+        "--bootstrap",
+        "300",
+        *extra,
+    ]
 
 
 def test_sample_draws_the_same_items_for_the_same_seed_with_a_split_and_a_sidecar(
@@ -184,8 +203,19 @@ def test_bad_input_is_a_clear_error(study, cli, tmp_path):
 def test_code_only_codes_just_the_listed_items(cli, tmp_path):
     only = tmp_path / "gold.csv"
     pd.DataFrame({"item_id": ["i3", "i1"], "split": ["dev", "test"]}).to_csv(only, index=False)
-    args = ["code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--runs-dir", tmp_path,
-            "--run-id", "r1", "--only", only]  # fmt: skip
+    args = [
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--runs-dir",
+        tmp_path,
+        "--run-id",
+        "r1",
+        "--only",
+        only,
+    ]
     with TestServer(ServerConfig()) as server:
         result = cli(*args, "--base-url", server.base_url, env={"OPENAI_API_KEY": "sk-test"})
     assert result.exit_code == 0, result.output

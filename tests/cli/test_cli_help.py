@@ -53,8 +53,9 @@ def test_help_follows_the_vocabulary(path: str, command: Any) -> None:
         if param.is_flag or param.default in (None, (), []) or param.name == "help":
             continue
         assert param.show_default is not False, f"{path} {param.opts}: default hidden"
-    visible = {o for p in command.params if p.param_type_name == "option" and not p.hidden
-               for o in p.opts}  # fmt: skip
+    visible = {
+        o for p in command.params if p.param_type_name == "option" and not p.hidden for o in p.opts
+    }
     assert not visible & set(HIDDEN_ALIASES), f"{path}: {visible & set(HIDDEN_ALIASES)} visible"
     if any(p.name == "run_ref" for p in command.params):
         assert "--runs-dir" in visible, f"{path} reads a run but has no --runs-dir"

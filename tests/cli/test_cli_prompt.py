@@ -8,8 +8,9 @@ from tests.support import DATA, ROOT
 
 
 def test_show_prints_system_and_user_with_the_item_last(cli) -> None:
-    result = cli("prompt", "show", "-t", DATA / "tiny.yaml", "--items", DATA / "items.csv",
-                 "--item", "i2")  # fmt: skip
+    result = cli(
+        "prompt", "show", "-t", DATA / "tiny.yaml", "--items", DATA / "items.csv", "--item", "i2"
+    )
     assert result.exit_code == 0, result.output
     assert "───── system ─────" in result.stdout and "Valid codes: usage" in result.stdout
     assert result.stdout.rstrip().endswith("</item>")
@@ -21,8 +22,19 @@ def test_show_includes_the_retrieved_examples_and_context(cli, tmp_path) -> None
     codes.write_text("item_id,coder,code\ni1,ana,usage\ni2,ana,resources\n", encoding="utf-8")
     tax = tmp_path / "t.yaml"
     tax.write_text((DATA / "tiny.yaml").read_text() + "context: Units are single GitHub issues.\n")
-    result = cli("prompt", "show", "-t", tax, "--items", DATA / "items.csv", "--item", "i2",
-                 "--examples", codes, "--json")  # fmt: skip
+    result = cli(
+        "prompt",
+        "show",
+        "-t",
+        tax,
+        "--items",
+        DATA / "items.csv",
+        "--item",
+        "i2",
+        "--examples",
+        codes,
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["examples"] == ["i1"]  # never the item itself
@@ -33,8 +45,9 @@ def test_show_includes_the_retrieved_examples_and_context(cli, tmp_path) -> None
 
 def test_show_with_a_prompts_dir_and_verify(cli, tmp_path) -> None:
     (tmp_path / "verify.user.md").write_text("CHECK {{ category.id }} ON {{ item_id }}")
-    result = cli("prompt", "show", "-t", DATA / "tiny.yaml", "--prompts", tmp_path,
-                 "--verify", "--json")  # fmt: skip
+    result = cli(
+        "prompt", "show", "-t", DATA / "tiny.yaml", "--prompts", tmp_path, "--verify", "--json"
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["check_messages"][1]["content"] == "CHECK usage ON ITEM_ID"
@@ -42,8 +55,9 @@ def test_show_with_a_prompts_dir_and_verify(cli, tmp_path) -> None:
 
 
 def test_show_names_a_missing_item(cli) -> None:
-    result = cli("prompt", "show", "-t", DATA / "tiny.yaml", "--items", DATA / "items.csv",
-                 "--item", "nope")  # fmt: skip
+    result = cli(
+        "prompt", "show", "-t", DATA / "tiny.yaml", "--items", DATA / "items.csv", "--item", "nope"
+    )
     assert result.exit_code == 1 and "no item 'nope'" in result.output
 
 

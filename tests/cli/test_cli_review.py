@@ -9,16 +9,29 @@ from tests.cli.test_cli_audit import invoke, workspace  # noqa: F401  (the fixtu
 
 def test_auto_accept_records_decisions_with_the_gold_estimate(workspace) -> None:  # noqa: F811
     runs, codes = workspace
-    result = invoke("review", "r1", "--auto-accept-above", "0.9", "--human", codes,
-                    "--coder", "ana", "--reviewer", "ana", "--runs-dir", runs)  # fmt: skip
+    result = invoke(
+        "review",
+        "r1",
+        "--auto-accept-above",
+        "0.9",
+        "--human",
+        codes,
+        "--coder",
+        "ana",
+        "--reviewer",
+        "ana",
+        "--runs-dir",
+        runs,
+    )
     assert result.exit_code == 0, result.output
     assert "accepted 8 item(s) automatically" in result.output
     assert "25.0% (2 of 8 gold item(s)" in result.output
     lines = [json.loads(x) for x in (runs / "r1" / "decisions.jsonl").read_text().splitlines()]
     assert len(lines) == 8 and "m1" not in {x["item_id"] for x in lines}
     assert {x["automatic"]["error_rate"] for x in lines} == {0.25}
-    again = invoke("review", "r1", "--auto-accept-above", "0.9", "--reviewer", "ana",
-                   "--runs-dir", runs)  # fmt: skip
+    again = invoke(
+        "review", "r1", "--auto-accept-above", "0.9", "--reviewer", "ana", "--runs-dir", runs
+    )
     assert "accepted 0 item(s)" in again.output and "8 already decided" in again.output
     assert "pass --human" in again.output
 

@@ -182,8 +182,11 @@ def test_max_requests_writes_only_the_first_pending_items_whole_with_their_sampl
     run, _ = prepared_run(tmp_path, samples=2)
     path = write_batch_requests(run, coder_for(run), max_requests=5)
     assert [line["custom_id"] for line in request_lines(path)] == [
-        "item-i1", "item-i1#1", "item-i2", "item-i2#1"
-    ]  # fmt: skip
+        "item-i1",
+        "item-i1#1",
+        "item-i2",
+        "item-i2#1",
+    ]
     assert read_state(run).n_requests == 4
 
 
@@ -222,11 +225,18 @@ def test_lines_the_provider_failed_become_listed_error_records(tmp_path):
 
 def test_a_new_batch_after_failures_holds_only_the_pending_items(tmp_path):
     run, _ = prepared_run(tmp_path)
-    output = write_lines(tmp_path / "out.jsonl", [
-        ok_line("item-i1", json.dumps(answer("usage", "Calling generate()"))),
-        {"id": "x", "custom_id": "item-i2", "response": None,
-         "error": {"code": "batch_expired", "message": "This request could not be executed"}},
-    ])  # fmt: skip
+    output = write_lines(
+        tmp_path / "out.jsonl",
+        [
+            ok_line("item-i1", json.dumps(answer("usage", "Calling generate()"))),
+            {
+                "id": "x",
+                "custom_id": "item-i2",
+                "response": None,
+                "error": {"code": "batch_expired", "message": "This request could not be executed"},
+            },
+        ],
+    )
     ingest(run, coder_for(run), output)
     path = write_batch_requests(run, coder_for(run))
     assert [line["custom_id"] for line in request_lines(path)] == ["item-i2", "item-i3", "item-i4"]
@@ -238,18 +248,36 @@ def test_a_new_batch_after_failures_holds_only_the_pending_items(tmp_path):
 
 def test_failed_lines_of_every_shape_are_listed_and_recorded_as_errors(tmp_path):
     run, _ = prepared_run(tmp_path)
-    output = write_lines(tmp_path / "results.jsonl", [
-        ok_line("item-i1", json.dumps(answer("usage", "Calling generate()"))),
-        {"id": "a", "custom_id": "item-i2", "response": None,
-         "error": {"code": "batch_expired", "message": "not executed in time"}},
-        {"id": "b", "custom_id": "item-i3", "error": "context length exceeded",
-         "response": {"status_code": 400, "request_id": "r", "body": None}},
-        {"id": "c", "custom_id": "item-i4", "error": None,
-         "response": {"status_code": 429, "request_id": "r",
-                      "body": {"error": {"message": "slow down", "code": "rate_limit_exceeded"}}}},
-        {"id": "d", "custom_id": "item-nobody", "response": None, "error": "?"},
-        "this is not json",
-    ])  # fmt: skip
+    output = write_lines(
+        tmp_path / "results.jsonl",
+        [
+            ok_line("item-i1", json.dumps(answer("usage", "Calling generate()"))),
+            {
+                "id": "a",
+                "custom_id": "item-i2",
+                "response": None,
+                "error": {"code": "batch_expired", "message": "not executed in time"},
+            },
+            {
+                "id": "b",
+                "custom_id": "item-i3",
+                "error": "context length exceeded",
+                "response": {"status_code": 400, "request_id": "r", "body": None},
+            },
+            {
+                "id": "c",
+                "custom_id": "item-i4",
+                "error": None,
+                "response": {
+                    "status_code": 429,
+                    "request_id": "r",
+                    "body": {"error": {"message": "slow down", "code": "rate_limit_exceeded"}},
+                },
+            },
+            {"id": "d", "custom_id": "item-nobody", "response": None, "error": "?"},
+            "this is not json",
+        ],
+    )
     report = ingest(run, coder_for(run), output)
     errors = {f.item_id: f.error for f in report.failed}
     assert errors == {
@@ -261,8 +289,11 @@ def test_failed_lines_of_every_shape_are_listed_and_recorded_as_errors(tmp_path)
     assert [u.split(":")[1] for u in report.unreadable] == ["5", "6"]
     latest = run.latest_codings()
     assert {i: r.status for i, r in latest.items()} == {
-        "i1": "ok", "i2": "error", "i3": "error", "i4": "error"
-    }  # fmt: skip
+        "i1": "ok",
+        "i2": "error",
+        "i3": "error",
+        "i4": "error",
+    }
     assert latest["i3"].error == "batch request failed: HTTP 400: context length exceeded"
 
 

@@ -123,8 +123,20 @@ def test_a_price_table_with_a_duplicate_model_is_an_error(tmp_path):
 
 
 def test_dry_run_prices_the_model_llmcode_model_names(cli, tmp_path):
-    args = ["code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--backend", "openai",
-            "--base-url", "http://127.0.0.1:9/v1", "--dry-run", "--runs-dir", tmp_path]  # fmt: skip
+    args = [
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--dry-run",
+        "--runs-dir",
+        tmp_path,
+    ]
     result = cli(*args, env={"LLMCODE_MODEL": "gpt-4o", "COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "dry run: gpt-4o," in result.output

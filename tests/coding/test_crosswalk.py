@@ -98,11 +98,23 @@ def test_map_command_writes_csv_and_prints_json(tmp_path: Path) -> None:
     with TestServer(ServerConfig(max_seconds=60)) as server:
         result = runner.invoke(
             get_app(),
-            ["taxonomy", "map", str(DATA / "tiny.yaml"), str(ROOT / "taxonomy" / "ptm-reuse.yaml"),
-             "-o", str(out), "--json", "--backend", "openai", "--base-url", server.base_url,
-             "--runs-dir", str(tmp_path / "runs")],
+            [
+                "taxonomy",
+                "map",
+                str(DATA / "tiny.yaml"),
+                str(ROOT / "taxonomy" / "ptm-reuse.yaml"),
+                "-o",
+                str(out),
+                "--json",
+                "--backend",
+                "openai",
+                "--base-url",
+                server.base_url,
+                "--runs-dir",
+                str(tmp_path / "runs"),
+            ],
             env={"OPENAI_API_KEY": "test"},
-        )  # fmt: skip
+        )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [m["source"] for m in data["mappings"]] == ["usage", "performance", "resources"]

@@ -129,8 +129,9 @@ def _coder(backend, pool, cache=None, **config):
     from tests.support import DATA
 
     settings = {"taxonomy_path": "t", "items_path": "missing.csv", **config}
-    coder = make_coder(RunConfig(**settings), load_taxonomy(DATA / "tiny.yaml"), backend, [],
-                       cache=cache)  # fmt: skip
+    coder = make_coder(
+        RunConfig(**settings), load_taxonomy(DATA / "tiny.yaml"), backend, [], cache=cache
+    )
     coder.examples = pool
     return coder
 
@@ -185,12 +186,34 @@ def test_several_items_per_request_each_get_their_own_examples() -> None:
     items = [Item("a", "generate() max_length is ignored"), Item("b", "slow inference on CPU")]
 
     def respond(request):
-        return {"items": [
-            {"item_id": "a", "codes": [{"code": "usage", "justification": "j",
-             "evidence": ["generate() max_length"], "confidence": 0.9}], "suggested_code": None},
-            {"item_id": "b", "codes": [{"code": "performance", "justification": "j",
-             "evidence": ["slow inference"], "confidence": 0.9}], "suggested_code": None},
-        ]}  # fmt: skip
+        return {
+            "items": [
+                {
+                    "item_id": "a",
+                    "codes": [
+                        {
+                            "code": "usage",
+                            "justification": "j",
+                            "evidence": ["generate() max_length"],
+                            "confidence": 0.9,
+                        }
+                    ],
+                    "suggested_code": None,
+                },
+                {
+                    "item_id": "b",
+                    "codes": [
+                        {
+                            "code": "performance",
+                            "justification": "j",
+                            "evidence": ["slow inference"],
+                            "confidence": 0.9,
+                        }
+                    ],
+                    "suggested_code": None,
+                },
+            ]
+        }
 
     backend = FakeBackend(responder=respond)
     coder = _coder(backend, ExamplePool(list(TINY)), shots=1, items_per_request=2)

@@ -28,11 +28,27 @@ def test_the_embedded_model_drafts_a_taxonomy_from_sample_items(tmp_path: Path) 
 
     coded = runner.invoke(
         get_app(),
-        ["open-code", "--items", str(items), "--text-column", "title", "--backend", "local",
-         "--max-codes", "1", "--max-reasks", "1", "--max-tokens", "160", "--run-id", "open",
-         "--runs-dir", str(runs)],
+        [
+            "open-code",
+            "--items",
+            str(items),
+            "--text-column",
+            "title",
+            "--backend",
+            "local",
+            "--max-codes",
+            "1",
+            "--max-reasks",
+            "1",
+            "--max-tokens",
+            "160",
+            "--run-id",
+            "open",
+            "--runs-dir",
+            str(runs),
+        ],
         env=env,
-    )  # fmt: skip
+    )
     assert coded.exit_code == 0, coded.output
     records = Run(runs / "open").latest_codings()
     assert sorted(records) == sorted(sample["item_id"])
@@ -40,10 +56,20 @@ def test_the_embedded_model_drafts_a_taxonomy_from_sample_items(tmp_path: Path) 
 
     drafted = runner.invoke(
         get_app(),
-        ["themes", "open", "-o", str(draft), "--n-themes", "2", "--max-reasks", "1",
-         "--runs-dir", str(runs)],
+        [
+            "themes",
+            "open",
+            "-o",
+            str(draft),
+            "--n-themes",
+            "2",
+            "--max-reasks",
+            "1",
+            "--runs-dir",
+            str(runs),
+        ],
         env=env,
-    )  # fmt: skip
+    )
     assert drafted.exit_code == 0, drafted.output
     checked = runner.invoke(get_app(), ["taxonomy", "check", str(draft)])
     assert checked.exit_code == 0, checked.output

@@ -64,9 +64,11 @@ async def test_the_prompt_carries_the_codes_found_so_far() -> None:
 
 async def test_names_that_differ_only_in_form_become_one_code() -> None:
     backend = FakeBackend(
-        [answer("CUDA out of memory", "CUDA out of memory"),
-         answer("cuda out-of-memory errors", "out of memory")]
-    )  # fmt: skip
+        [
+            answer("CUDA out of memory", "CUDA out of memory"),
+            answer("cuda out-of-memory errors", "out of memory"),
+        ]
+    )
     open_coder = coder(backend)
     first, created_first = await open_coder.code(ITEMS[0])
     second, created_second = await open_coder.code(ITEMS[1])
@@ -91,14 +93,16 @@ def test_slugs_are_valid_code_ids_and_unique() -> None:
 
 
 def test_the_code_list_in_the_prompt_is_bounded_and_most_used_first() -> None:
-    codes = CodeList((OpenCode(code=f"c{i}", name=f"code number {i}") for i in range(100)),
-                     limit=10)  # fmt: skip
+    codes = CodeList(
+        (OpenCode(code=f"c{i}", name=f"code number {i}") for i in range(100)), limit=10
+    )
     codes.counts.update({"c50": 3, "c7": 2})
     shown = codes.in_prompt()
     assert len(shown) == 10
     assert [c.code for c in shown[:2]] == ["c50", "c7"]
-    long = CodeList((OpenCode(code=f"c{i}", name="n", definition="d" * 300) for i in range(50)),
-                    chars=1000)  # fmt: skip
+    long = CodeList(
+        (OpenCode(code=f"c{i}", name="n", definition="d" * 300) for i in range(50)), chars=1000
+    )
     assert all(len(c.definition) <= 100 for c in long.in_prompt())
     assert len(long.in_prompt()) < 50
 
@@ -159,9 +163,15 @@ async def test_a_seed_taxonomy_offers_its_categories_and_reuses_their_ids(tmp_pa
     backend = FakeBackend([answer("model usage", "Calling generate()")])
     prompts = load_open_prompts()
     run = start_open_run(
-        store, config(taxonomy_path=str(DATA / "tiny.yaml")), load_items(DATA / "items.csv"),
-        prompts, backend, "seeded", seed, (DATA / "tiny.yaml").read_text(),
-    )  # fmt: skip
+        store,
+        config(taxonomy_path=str(DATA / "tiny.yaml")),
+        load_items(DATA / "items.csv"),
+        prompts,
+        backend,
+        "seeded",
+        seed,
+        (DATA / "tiny.yaml").read_text(),
+    )
     codes = load_code_list(run)
     record, created = await OpenCoder(backend, prompts, config(), codes).code(run.items()[0])
     assert "- Model Usage: How to call or configure the model." in user_message(backend.calls[0])
@@ -173,10 +183,21 @@ def test_open_code_command_writes_an_open_run_over_http(tmp_path: Path) -> None:
     with TestServer(ServerConfig(max_seconds=60)) as server:
         result = CliRunner().invoke(
             get_app(),
-            ["open-code", "--items", str(DATA / "items.csv"), "--run-id", "o1",
-             "--base-url", server.base_url, "--model", "m", "--runs-dir", str(runs)],
+            [
+                "open-code",
+                "--items",
+                str(DATA / "items.csv"),
+                "--run-id",
+                "o1",
+                "--base-url",
+                server.base_url,
+                "--model",
+                "m",
+                "--runs-dir",
+                str(runs),
+            ],
             env={"COLUMNS": "200", "OPENAI_API_KEY": "test"},
-        )  # fmt: skip
+        )
     assert result.exit_code == 0, result.output
     manifest = json.loads((runs / "o1" / "manifest.json").read_text())
     assert manifest["kind"] == "open" and manifest["status"] == "complete"
@@ -242,9 +263,10 @@ def test_open_code_resume_codes_only_the_items_left(tmp_path: Path) -> None:
     with TestServer(ServerConfig(max_seconds=60)) as server:
         args = ["--base-url", server.base_url, "--runs-dir", str(runs), "--no-cache"]
         first = CliRunner().invoke(
-            get_app(), ["open-code", "-i", str(DATA / "items.csv"), "--run-id", "o1", *args],
+            get_app(),
+            ["open-code", "-i", str(DATA / "items.csv"), "--run-id", "o1", *args],
             env=env,
-        )  # fmt: skip
+        )
         codings = runs / "o1" / "codings.jsonl"
         lines = codings.read_text().splitlines(keepends=True)
         codings.write_text("".join(lines[:2]))

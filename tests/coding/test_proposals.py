@@ -21,17 +21,20 @@ TOKENIZER = "Tokenizer and model vocabulary differ."
 
 
 def none_fit(item_id: str, name: str, definition: str, text: str) -> tuple[CodingRecord, str]:
-    code = CodeAssignment(code="none", justification="no category fits",
-                          evidence=[locate(text, text)])  # fmt: skip
+    code = CodeAssignment(
+        code="none", justification="no category fits", evidence=[locate(text, text)]
+    )
     suggestion = SuggestedCode(name=name, definition=definition)
     record = CodingRecord(item_id=item_id, status="ok", codes=[code], suggested_code=suggestion)
     return record, text
 
 
-def coded(item_id: str, code: str, confidence: float, text: str, votes: list[str] | None = None
-          ) -> tuple[CodingRecord, str]:  # fmt: skip
-    assignment = CodeAssignment(code=code, justification="fits", confidence=confidence,
-                                evidence=[locate(text, text)])  # fmt: skip
+def coded(
+    item_id: str, code: str, confidence: float, text: str, votes: list[str] | None = None
+) -> tuple[CodingRecord, str]:
+    assignment = CodeAssignment(
+        code=code, justification="fits", confidence=confidence, evidence=[locate(text, text)]
+    )
     samples = [Sample(codes=[v], status="ok") for v in votes or []]
     return CodingRecord(item_id=item_id, status="ok", codes=[assignment], samples=samples), text
 
@@ -41,8 +44,12 @@ def make_run(root: Path, rows: list[tuple[CodingRecord, str]], run_id: str = "c1
     path.mkdir(parents=True)
     (path / "taxonomy.yaml").write_text((DATA / "tiny.yaml").read_text())
     run = Run(path)
-    run.write_manifest(RunManifest(run_id=run_id, config=RunConfig(
-        taxonomy_path=str(DATA / "tiny.yaml"), items_path="items.csv")))  # fmt: skip
+    run.write_manifest(
+        RunManifest(
+            run_id=run_id,
+            config=RunConfig(taxonomy_path=str(DATA / "tiny.yaml"), items_path="items.csv"),
+        )
+    )
     run.write_items(Item(r.item_id, text) for r, text in rows)
     for record, _ in rows:
         run.append_coding(record)
@@ -160,7 +167,7 @@ def test_propose_command_writes_a_new_version_and_a_change_list(tmp_path: Path) 
         get_app(),
         ["taxonomy", "propose", "c1", "-o", str(out), "--runs-dir", str(tmp_path / "runs")],
         env={"COLUMNS": "200"},
-    )  # fmt: skip
+    )
     assert result.exit_code == 0, result.output
     assert "3 proposed edit(s)" in result.output
     changes = tmp_path / "tiny-next.changes.md"
@@ -174,15 +181,27 @@ def test_propose_command_writes_a_new_version_and_a_change_list(tmp_path: Path) 
 def test_propose_refuses_an_open_coding_run(tmp_path: Path) -> None:
     run = make_run(tmp_path / "runs", ROWS)
     run.write_manifest(run.manifest().model_copy(update={"kind": "open"}))
-    result = runner.invoke(get_app(), ["taxonomy", "propose", "c1", "-o", str(tmp_path / "x.yaml"),
-                                       "--runs-dir", str(tmp_path / "runs")])  # fmt: skip
+    result = runner.invoke(
+        get_app(),
+        [
+            "taxonomy",
+            "propose",
+            "c1",
+            "-o",
+            str(tmp_path / "x.yaml"),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert result.exit_code == 1
     assert "is not a closed-coding run (kind open)" in result.output
 
 
 def test_a_suggestion_named_none_never_becomes_a_category(tmp_path: Path) -> None:
-    rows = [none_fit(f"x{i}", name, "Nothing fits.", f"text {i}")
-            for i, name in enumerate(["none", "None", " NONE.", "n/a"])]  # fmt: skip
+    rows = [
+        none_fit(f"x{i}", name, "Nothing fits.", f"text {i}")
+        for i, name in enumerate(["none", "None", " NONE.", "n/a"])
+    ]
     proposal = propose(make_run(tmp_path, rows))
     assert proposal.edits == []
     assert {c.id for c in proposal.new.walk()} == {c.id for c in proposal.old.walk()}
@@ -192,8 +211,10 @@ def test_a_suggestion_named_none_never_becomes_a_category(tmp_path: Path) -> Non
 def test_an_empty_proposal_says_no_changes_proposed(tmp_path: Path) -> None:
     make_run(tmp_path / "runs", [coded("u1", "usage", 0.9, "how do I pass max_length")])
     out = tmp_path / "next.yaml"
-    result = runner.invoke(get_app(), ["taxonomy", "propose", "c1", "-o", str(out),
-                                       "--runs-dir", str(tmp_path / "runs")])  # fmt: skip
+    result = runner.invoke(
+        get_app(),
+        ["taxonomy", "propose", "c1", "-o", str(out), "--runs-dir", str(tmp_path / "runs")],
+    )
     assert result.exit_code == 0, result.output
     assert "no changes proposed" in result.output
     assert "proposed edit(s)" not in result.output and not out.exists()

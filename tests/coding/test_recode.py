@@ -44,10 +44,14 @@ def previous_run(root: Path, codes: dict = PREVIOUS) -> Run:
         suggestion = (
             SuggestedCode(name="Docs", definition="Documentation.") if code == "none" else None
         )
-        run.append_coding(CodingRecord(
-            item_id=key, status="ok", suggested_code=suggestion,
-            codes=[CodeAssignment(code=code, confidence=confidence, evidence=[span])],
-        ))  # fmt: skip
+        run.append_coding(
+            CodingRecord(
+                item_id=key,
+                status="ok",
+                suggested_code=suggestion,
+                codes=[CodeAssignment(code=code, confidence=confidence, evidence=[span])],
+            )
+        )
     return run
 
 
@@ -64,20 +68,29 @@ def redefine_resources(data: dict) -> None:
 
 def add_docs(data: dict) -> None:
     data["categories"].append(
-        {"id": "docs", "name": "Documentation", "definition": "The README or docs are wrong.",
-         "include": ["typos and wrong instructions in the README"]}
-    )  # fmt: skip
+        {
+            "id": "docs",
+            "name": "Documentation",
+            "definition": "The README or docs are wrong.",
+            "include": ["typos and wrong instructions in the README"],
+        }
+    )
 
 
 def answer_by_text(request: ChatRequest) -> dict:
     """resources for memory problems, docs (when offered) for the README typo, else usage."""
     text = item_text(request)
     codes = request.schema["properties"]["codes"]["items"]["properties"]["code"]["enum"]
-    code = "resources" if "memory" in text else ("docs" if "intall" in text and "docs" in codes
-                                                 else "usage")  # fmt: skip
+    code = (
+        "resources"
+        if "memory" in text
+        else ("docs" if "intall" in text and "docs" in codes else "usage")
+    )
     quote = text.split(".")[0]
-    return {"codes": [{"code": code, "justification": "j", "evidence": [quote],
-                       "confidence": 0.9}], "suggested_code": None}  # fmt: skip
+    return {
+        "codes": [{"code": code, "justification": "j", "evidence": [quote], "confidence": 0.9}],
+        "suggested_code": None,
+    }
 
 
 def test_redefining_one_category_re_codes_its_items_and_none_only(tmp_path: Path) -> None:
@@ -96,8 +109,9 @@ def test_adding_a_category_re_codes_its_nearest_neighbours_items(tmp_path: Path)
     [near] = plan.neighbour_codes["docs"]
     coded_near = [i for i, (c, _) in PREVIOUS.items() if c == near]
     assert set(plan.recode) == {"i4", *coded_near}
-    assert plan_recode(previous_run(tmp_path / "b"), changed(add_docs)[0], neighbours=0,
-                       neighbour_similarity=1.0).recode.keys() == {"i4"}  # fmt: skip
+    assert plan_recode(
+        previous_run(tmp_path / "b"), changed(add_docs)[0], neighbours=0, neighbour_similarity=1.0
+    ).recode.keys() == {"i4"}
 
 
 def test_low_confidence_items_are_re_coded_when_categories_change(tmp_path: Path) -> None:
@@ -126,10 +140,19 @@ def test_renaming_an_id_re_codes_its_items_but_does_not_count_as_a_change(tmp_pa
     config = previous.manifest().config.model_copy(update={"taxonomy_path": "new.yaml"})
     import asyncio
 
-    _, changes = asyncio.run(run_recode(
-        previous, plan, taxonomy, text, config, RunStore(tmp_path), FakeBackend(
-            responder=renamed_answers), load_prompts(), run_id="after",
-    ))  # fmt: skip
+    _, changes = asyncio.run(
+        run_recode(
+            previous,
+            plan,
+            taxonomy,
+            text,
+            config,
+            RunStore(tmp_path),
+            FakeBackend(responder=renamed_answers),
+            load_prompts(),
+            run_id="after",
+        )
+    )
     assert [c.item_id for c in changes] == ["i4"], "i2 went resources -> hardware: same meaning"
 
 
@@ -139,8 +162,17 @@ async def test_the_new_run_reuses_the_rest_and_says_which_items_changed(tmp_path
     plan = plan_recode(previous, taxonomy)
     backend = FakeBackend(responder=answer_by_text)
     config = previous.manifest().config.model_copy(update={"taxonomy_path": "new.yaml"})
-    run, changes = await run_recode(previous, plan, taxonomy, text, config, RunStore(tmp_path),
-                                    backend, load_prompts(), run_id="after")  # fmt: skip
+    run, changes = await run_recode(
+        previous,
+        plan,
+        taxonomy,
+        text,
+        config,
+        RunStore(tmp_path),
+        backend,
+        load_prompts(),
+        run_id="after",
+    )
     assert sorted(item_id(call) for call in backend.calls) == sorted(plan.recode)
     before, after = previous.latest_codings(), run.latest_codings()
     assert set(after) == {"i1", "i2", "i3", "i4"}
@@ -158,9 +190,19 @@ def test_recode_dry_run_prints_the_plan_without_coding(tmp_path: Path) -> None:
     previous_run(tmp_path / "runs")
     new = tmp_path / "new.yaml"
     new.write_text(changed(redefine_resources)[1])
-    result = runner.invoke(get_app(), ["recode", "before", "--taxonomy", str(new), "--dry-run",
-                                       "--runs-dir", str(tmp_path / "runs")],
-                           env={"COLUMNS": "200"})  # fmt: skip
+    result = runner.invoke(
+        get_app(),
+        [
+            "recode",
+            "before",
+            "--taxonomy",
+            str(new),
+            "--dry-run",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == 0, result.output
     assert "plan: re-code 2 of 4 item(s), reuse 2" in result.output
     assert "(code changed: 1, coded none: 1)" in result.output
@@ -176,10 +218,22 @@ def test_recode_command_makes_a_new_run_over_http(tmp_path: Path) -> None:
     with TestServer(ServerConfig(max_seconds=60)) as server:
         result = runner.invoke(
             get_app(),
-            ["recode", "before", "--taxonomy", str(new), "--run-id", "after", "--backend",
-             "openai", "--base-url", server.base_url, "--runs-dir", str(runs)],
+            [
+                "recode",
+                "before",
+                "--taxonomy",
+                str(new),
+                "--run-id",
+                "after",
+                "--backend",
+                "openai",
+                "--base-url",
+                server.base_url,
+                "--runs-dir",
+                str(runs),
+            ],
             env={"COLUMNS": "200", "OPENAI_API_KEY": "test"},
-        )  # fmt: skip
+        )
         requests = server.stats.chat_requests
     assert result.exit_code == 0, result.output
     assert requests == 2

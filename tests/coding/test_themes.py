@@ -63,8 +63,13 @@ def namer(request: ChatRequest) -> dict:
     """Names a group after its first open code, with criteria and the second quote."""
     user = request.messages[1]["content"]
     first = user.split("<group>", 1)[1].split("\n- ", 1)[1].split(":", 1)[0]
-    return {"name": f"Theme {first}", "definition": f"Problems like {first}.",
-            "include": ["Reports of " + first], "exclude": ["none"], "examples": [2]}  # fmt: skip
+    return {
+        "name": f"Theme {first}",
+        "definition": f"Problems like {first}.",
+        "include": ["Reports of " + first],
+        "exclude": ["none"],
+        "examples": [2],
+    }
 
 
 def test_tfidf_clustering_puts_similar_codes_together(tmp_path: Path) -> None:
@@ -148,10 +153,22 @@ def test_themes_command_writes_a_draft_that_passes_taxonomy_check(tmp_path: Path
     with TestServer(ServerConfig(max_seconds=60)) as server:
         result = runner.invoke(
             get_app(),
-            ["themes", "open1", "-o", str(out), "--n-themes", "2", "--backend", "openai",
-             "--base-url", server.base_url, "--runs-dir", str(runs)],
+            [
+                "themes",
+                "open1",
+                "-o",
+                str(out),
+                "--n-themes",
+                "2",
+                "--backend",
+                "openai",
+                "--base-url",
+                server.base_url,
+                "--runs-dir",
+                str(runs),
+            ],
             env={"COLUMNS": "200", "OPENAI_API_KEY": "test"},
-        )  # fmt: skip
+        )
     assert result.exit_code == 0, result.output
     assert "2 themes from open1" in result.output
     check = runner.invoke(get_app(), ["taxonomy", "check", str(out)])

@@ -100,8 +100,12 @@ def test_token_is_sent_as_a_bearer_header_and_none_without_token(server, tmp_pat
 
 
 def test_primary_rate_limit_waits_until_the_reset_time(server, tmp_path):
-    server.fail(2, 403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1030"},
-                {"message": "API rate limit exceeded"})  # fmt: skip
+    server.fail(
+        2,
+        403,
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1030"},
+        {"message": "API rate limit exceeded"},
+    )
     sleep = Recorder()
     result = fetch(server, tmp_path / "items.csv", sleep=sleep, clock=lambda: 1000.0)
     assert sleep.waits == [31.0]  # until the reset, plus a second
@@ -144,9 +148,16 @@ def test_a_rate_limit_too_long_to_wait_stops_and_the_rerun_resumes(server, tmp_p
 def test_a_resumed_page_that_was_already_written_is_not_duplicated(server, tmp_path):
     output = tmp_path / "items.jsonl"
     fetch(server, output)
-    state = {"query": {"repo": "acme/docsum", "state": "all", "since": None, "labels": [],
-                       "base_url": server.url},
-             "next_url": f"{server.url}/repos/acme/docsum/issues?state=all&page=2"}  # fmt: skip
+    state = {
+        "query": {
+            "repo": "acme/docsum",
+            "state": "all",
+            "since": None,
+            "labels": [],
+            "base_url": server.url,
+        },
+        "next_url": f"{server.url}/repos/acme/docsum/issues?state=all&page=2",
+    }
     (tmp_path / "items.jsonl.resume.json").write_text(json.dumps(state))
     fetch(server, output)
     ids = [json.loads(line)["item_id"] for line in output.read_text().splitlines()]
@@ -227,10 +238,19 @@ def test_cli_imports_from_the_api_with_the_token_from_the_environment(server, tm
     output = tmp_path / "items.csv"
     result = CliRunner().invoke(
         get_app(),
-        ["import", "github", "acme/docsum", "--base-url", server.url, "--labels", "bug",
-         "-o", str(output)],
+        [
+            "import",
+            "github",
+            "acme/docsum",
+            "--base-url",
+            server.url,
+            "--labels",
+            "bug",
+            "-o",
+            str(output),
+        ],
         env={"GITHUB_TOKEN": "from-env", "GITHUB_API_URL": None},
-    )  # fmt: skip
+    )
     assert result.exit_code == 0, result.output
     assert "rate limited" in said(result)
     assert "wrote" in said(result) and "3 issues" in said(result)
@@ -286,8 +306,9 @@ def mock_client(pages):
 def test_an_api_issue_with_a_null_number_is_an_error(tmp_path):
     client, _ = mock_client(lambda request: ([{"number": None, "title": "x"}], None))
     with pytest.raises(InterchangeError, match="'number'"):
-        fetch_issues(make_query("acme/docsum"), tmp_path / "o.csv", client=client,
-                     base_url="http://gh.test")  # fmt: skip
+        fetch_issues(
+            make_query("acme/docsum"), tmp_path / "o.csv", client=client, base_url="http://gh.test"
+        )
 
 
 def test_a_self_referencing_next_link_stops_with_an_error(tmp_path):
@@ -296,8 +317,9 @@ def test_a_self_referencing_next_link_stops_with_an_error(tmp_path):
 
     client, calls = mock_client(pages)
     with pytest.raises(InterchangeError, match="repeats a page"):
-        fetch_issues(make_query("acme/docsum"), tmp_path / "o.csv", client=client,
-                     base_url="http://gh.test")  # fmt: skip
+        fetch_issues(
+            make_query("acme/docsum"), tmp_path / "o.csv", client=client, base_url="http://gh.test"
+        )
     assert len(calls) == 1
 
 
@@ -308,8 +330,13 @@ def test_the_page_count_is_bounded(tmp_path):
 
     client, calls = mock_client(pages)
     with pytest.raises(InterchangeError, match="more than 5 pages"):
-        fetch_issues(make_query("acme/docsum"), tmp_path / "o.csv", client=client,
-                     base_url="http://gh.test", max_pages=5)  # fmt: skip
+        fetch_issues(
+            make_query("acme/docsum"),
+            tmp_path / "o.csv",
+            client=client,
+            base_url="http://gh.test",
+            max_pages=5,
+        )
     assert len(calls) == 5
 
 
@@ -330,6 +357,11 @@ def test_a_token_in_the_base_url_is_not_kept_in_the_resume_state(tmp_path):
             states.append(state.read_text())
 
     with pytest.raises(InterchangeError):  # page 2 repeats itself: stop
-        fetch_issues(make_query("acme/docsum"), tmp_path / "o.csv", client=client,
-                     base_url=f"http://user:{secret}@gh.test", on_event=watch)  # fmt: skip
+        fetch_issues(
+            make_query("acme/docsum"),
+            tmp_path / "o.csv",
+            client=client,
+            base_url=f"http://user:{secret}@gh.test",
+            on_event=watch,
+        )
     assert states and all(secret not in state for state in states)

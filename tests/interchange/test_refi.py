@@ -103,7 +103,9 @@ def test_codebook_nests_codes_and_puts_definitions_in_descriptions():
     c = "{urn:QDA-XML:codebook:1.0}"
     performance = document.find(f"{c}Codes/{c}Code[@name='Model Performance']")
     assert [code.get("name") for code in performance.findall(f"{c}Code")] == [
-        "Slow inference", "Accuracy drop"]  # fmt: skip
+        "Slow inference",
+        "Accuracy drop",
+    ]
     assert performance.findtext(f"{c}Description").startswith("The model is slow or inaccurate.")
     assert performance.get("guid") == code_guid("tiny", "performance")
 
@@ -117,7 +119,11 @@ def test_code_guids_are_stable_and_specific_to_the_taxonomy():
 def test_a_codebook_from_taguette_imports_with_ids_from_names(tmp_path):
     result = read_codebook(DATA / "refi" / "taguette-1.5.2.qdc")
     assert [c.id for c in result.taxonomy.categories] == [
-        "interesting", "model_usage", "model_usage_prompting", "resources"]  # fmt: skip
+        "interesting",
+        "model_usage",
+        "model_usage_prompting",
+        "resources",
+    ]
     assert result.taxonomy.get("resources").definition == "Resources"
     assert len(result.warnings) == 4  # no descriptions: each one said
     assert result.taxonomy.name == "taguette-1.5.2"
@@ -247,7 +253,8 @@ def test_export_then_import_gives_the_same_codes(run, human, tmp_path):
     assert set(map(tuple, imported.codes[["item_id", "coder", "code"]].values)) == expected
     assert imported.taxonomy == run.taxonomy()
     assert imported.items.set_index("item_id")["text"].to_dict() == {
-        i.item_id: i.text for i in run.items()}  # fmt: skip
+        i.item_id: i.text for i in run.items()
+    }
 
 
 def test_human_codes_outside_the_taxonomy_are_an_error_naming_the_row(run, tmp_path):
@@ -297,8 +304,10 @@ def test_a_project_from_another_tool_imports_coders_codes_and_evidence(tmp_path)
     path = tmp_path / "foreign.qdpx"
     with zipfile.ZipFile(path, "w") as archive:
         archive.write(DATA / "refi" / "foreign-project.qde", "project.qde")
-        archive.write(DATA / "refi" / "foreign-project.source-1.txt",
-                      "sources/d0d0d0d0-0000-4000-8000-000000000001.txt")  # fmt: skip
+        archive.write(
+            DATA / "refi" / "foreign-project.source-1.txt",
+            "sources/d0d0d0d0-0000-4000-8000-000000000001.txt",
+        )
     imported = read_project(path)
     rows = {tuple(r) for r in imported.codes.values}
     assert rows == {
@@ -342,12 +351,16 @@ def test_a_file_that_is_not_a_project_is_a_clear_error(tmp_path):
 
 def test_cli_exports_and_imports_a_codebook(tmp_path):
     runner = CliRunner()
-    out = runner.invoke(get_app(), ["taxonomy", "export", str(TINY), "--format", "qdc",
-                                    "-o", str(tmp_path / "tiny.qdc")])  # fmt: skip
+    out = runner.invoke(
+        get_app(),
+        ["taxonomy", "export", str(TINY), "--format", "qdc", "-o", str(tmp_path / "tiny.qdc")],
+    )
     assert out.exit_code == 0, out.output
     assert "5 codes" in said(out)
-    back = runner.invoke(get_app(), ["taxonomy", "import", str(tmp_path / "tiny.qdc"),
-                                     "-o", str(tmp_path / "tiny.yaml")])  # fmt: skip
+    back = runner.invoke(
+        get_app(),
+        ["taxonomy", "import", str(tmp_path / "tiny.qdc"), "-o", str(tmp_path / "tiny.yaml")],
+    )
     assert back.exit_code == 0, back.output
     assert load_taxonomy(tmp_path / "tiny.yaml") == load_taxonomy(TINY)
 
@@ -360,13 +373,35 @@ def test_cli_rejects_an_unknown_codebook_format():
 
 def test_cli_export_qdpx_then_import_qdpx(run, human, tmp_path):
     runner = CliRunner()
-    out = runner.invoke(get_app(), ["export", str(run.path), "--format", "qdpx", "--human",
-                                    str(human), "-o", str(tmp_path / "p.qdpx")])  # fmt: skip
+    out = runner.invoke(
+        get_app(),
+        [
+            "export",
+            str(run.path),
+            "--format",
+            "qdpx",
+            "--human",
+            str(human),
+            "-o",
+            str(tmp_path / "p.qdpx"),
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert "4 sources, 5 codes, 7 codings, 4 notes, 2 users" in said(out)
-    back = runner.invoke(get_app(), ["import", "qdpx", str(tmp_path / "p.qdpx"), "-o",
-                                     str(tmp_path / "codes.csv"), "--items-out",
-                                     str(tmp_path / "items.csv"), "--coder", "ana"])  # fmt: skip
+    back = runner.invoke(
+        get_app(),
+        [
+            "import",
+            "qdpx",
+            str(tmp_path / "p.qdpx"),
+            "-o",
+            str(tmp_path / "codes.csv"),
+            "--items-out",
+            str(tmp_path / "items.csv"),
+            "--coder",
+            "ana",
+        ],
+    )
     assert back.exit_code == 0, back.output
     codes = pd.read_csv(tmp_path / "codes.csv", dtype=str, keep_default_na=False)
     assert list(codes.columns) == ["item_id", "coder", "code", "evidence"]
@@ -376,8 +411,18 @@ def test_cli_export_qdpx_then_import_qdpx(run, human, tmp_path):
 
 def test_cli_import_qdpx_names_an_unknown_coder(run, tmp_path):
     export_project(run, tmp_path / "p.qdpx")
-    out = CliRunner().invoke(get_app(), ["import", "qdpx", str(tmp_path / "p.qdpx"), "-o",
-                                         str(tmp_path / "c.csv"), "--coder", "zoe"])  # fmt: skip
+    out = CliRunner().invoke(
+        get_app(),
+        [
+            "import",
+            "qdpx",
+            str(tmp_path / "p.qdpx"),
+            "-o",
+            str(tmp_path / "c.csv"),
+            "--coder",
+            "zoe",
+        ],
+    )
     assert out.exit_code == 1
     assert "no codings by zoe" in said(out) and "scripted-model" in said(out)
 

@@ -179,8 +179,13 @@ def test_open_coding_verify_crosswalk_and_themes_templates_escape_data(text, tin
     content = open_prompts.render("open_coding.user.md", codes=[], item_id=BAD_IDS[0], text=text)
     assert real_tags(content) == ["<item", "</item"]
     verify = load_prompts(names=(VERIFY_USER,)).render(
-        VERIFY_USER, category=category, justification=text, evidence=[text],
-        item_id=BAD_IDS[0], text=text)  # fmt: skip
+        VERIFY_USER,
+        category=category,
+        justification=text,
+        evidence=[text],
+        item_id=BAD_IDS[0],
+        text=text,
+    )
     assert real_tags(verify) == ["<item", "</item"]
     cross = load_prompts(names=("crosswalk.user.md",)).render(
         "crosswalk.user.md", category=category, source=text

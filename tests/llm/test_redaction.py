@@ -43,8 +43,22 @@ def test_ordinary_text_is_left_alone():
 
 
 def code_args(base_url, runs, *extra):
-    return ["code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--base-url", base_url,
-            "--runs-dir", runs, "--run-id", "r1", "--backend", "openai", *extra]  # fmt: skip
+    return [
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--base-url",
+        base_url,
+        "--runs-dir",
+        runs,
+        "--run-id",
+        "r1",
+        "--backend",
+        "openai",
+        *extra,
+    ]
 
 
 def assert_nowhere_on_disk(root, secret):
@@ -55,8 +69,9 @@ def assert_nowhere_on_disk(root, secret):
 
 def test_an_endpoint_echoing_the_key_in_its_error_does_not_put_it_on_disk(cli, tmp_path):
     with TestServer(ServerConfig(fault_script=["echo_auth"])) as server:
-        result = cli(*code_args(server.base_url, tmp_path, "--concurrency", "1"),
-                     env={"OPENAI_API_KEY": KEY})  # fmt: skip
+        result = cli(
+            *code_args(server.base_url, tmp_path, "--concurrency", "1"), env={"OPENAI_API_KEY": KEY}
+        )
     records = RunStore(tmp_path).open("r1").codings()
     errors = [r.error for r in records if r.status == "error"]
     assert errors and "Incorrect API key provided" in errors[0]  # the error is kept ...
@@ -80,7 +95,14 @@ def test_a_key_inside_base_url_is_not_stored_nor_shown(cli, tmp_path):
 
 def test_errors_printed_by_the_cli_are_redacted(cli, tmp_path, monkeypatch):
     secret = "sk-live-abcdefghijklmnop"
-    result = cli("code", "-t", tmp_path / f"missing-{secret}.yaml", "-i", DATA / "items.csv",
-                 "--runs-dir", tmp_path)  # fmt: skip
+    result = cli(
+        "code",
+        "-t",
+        tmp_path / f"missing-{secret}.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--runs-dir",
+        tmp_path,
+    )
     assert result.exit_code == 1
     assert secret not in result.output and "sk-***" in result.output

@@ -62,16 +62,26 @@ def synthetic_run(tmp_path: Path, truth: dict[str, str], script: dict[str, list[
         code = planned.split(":")[-1]
         quote = "a sentence that is not there" if invented else item_text(request)[:40]
         return {
-            "codes": [{"code": code, "justification": f"reads as {code}", "evidence": [quote],
-                       "confidence": 0.9}],
+            "codes": [
+                {
+                    "code": code,
+                    "justification": f"reads as {code}",
+                    "evidence": [quote],
+                    "confidence": 0.9,
+                }
+            ],
             "suggested_code": None,
-        }  # fmt: skip
+        }
 
     taxonomy_path = DATA / "tiny.yaml"
     config = RunConfig(
-        taxonomy_path=str(taxonomy_path), items_path=str(items_path), backend="fake",
-        temperature=0.8, samples=samples, max_reasks=1,
-    )  # fmt: skip
+        taxonomy_path=str(taxonomy_path),
+        items_path=str(items_path),
+        backend="fake",
+        temperature=0.8,
+        samples=samples,
+        max_reasks=1,
+    )
     backend = FakeBackend(responder=respond)
     prompts = load_prompts()
     store = RunStore(tmp_path / "runs")
@@ -326,10 +336,12 @@ def recorded_run(tmp_path: Path, samples: dict[str, list[str]]) -> Run:
         quote = Span(quote="words", start=0, end=5, verified=True)
         run.append_coding(
             CodingRecord(
-                item_id=item, status="ok", codes=[CodeAssignment(code=codes[0], evidence=[quote])],
+                item_id=item,
+                status="ok",
+                codes=[CodeAssignment(code=codes[0], evidence=[quote])],
                 samples=[Sample(codes=[c], status="ok") for c in codes],
             )
-        )  # fmt: skip
+        )
     return run
 
 

@@ -48,9 +48,11 @@ def make_run(tmp_path: Path, records: list[CodingRecord], samples: int = 3) -> R
 
 def sampled(item_id: str, *codes: str) -> CodingRecord:
     return CodingRecord(
-        item_id=item_id, status="ok", codes=[CodeAssignment(code=codes[0])],
+        item_id=item_id,
+        status="ok",
+        codes=[CodeAssignment(code=codes[0])],
         samples=[Sample(codes=[c], status="ok") for c in codes],
-    )  # fmt: skip
+    )
 
 
 def long_codes(labels: dict[str, str | None], coder: str = "ana") -> pd.DataFrame:
@@ -102,10 +104,20 @@ def test_a_run_with_three_samples_calibrates_as_computed_by_hand(tmp_path: Path)
         ],
     )
     human = long_codes(
-        {"a0": "usage", "a1": "usage", "a2": "usage", "a3": "resources",
-         "b0": "usage", "b1": "usage", "b2": "usage",
-         "c0": "performance", "c1": "usage", "c2": "resources", "extra": "usage"}
-    )  # fmt: skip
+        {
+            "a0": "usage",
+            "a1": "usage",
+            "a2": "usage",
+            "a3": "resources",
+            "b0": "usage",
+            "b1": "usage",
+            "b2": "usage",
+            "c0": "performance",
+            "c1": "usage",
+            "c2": "resources",
+            "extra": "usage",
+        }
+    )
     pairs, source = calibration_pairs(run, human_code_sets(human, TAXONOMY))
     result = calibrate(pairs, source)
     assert source == "vote"
@@ -118,11 +130,19 @@ def test_a_run_with_three_samples_calibrates_as_computed_by_hand(tmp_path: Path)
 
 def test_token_probabilities_calibrate_when_recorded(tmp_path: Path) -> None:
     records = [
-        CodingRecord(item_id="a", status="ok", codes=[CodeAssignment(code="usage")],
-                     probabilities={"usage": 0.95}),
-        CodingRecord(item_id="b", status="ok", codes=[CodeAssignment(code="usage")],
-                     probabilities={"usage": 0.25}),
-    ]  # fmt: skip
+        CodingRecord(
+            item_id="a",
+            status="ok",
+            codes=[CodeAssignment(code="usage")],
+            probabilities={"usage": 0.95},
+        ),
+        CodingRecord(
+            item_id="b",
+            status="ok",
+            codes=[CodeAssignment(code="usage")],
+            probabilities={"usage": 0.25},
+        ),
+    ]
     run = make_run(tmp_path, records, samples=1)
     sets = human_code_sets(long_codes({"a": "usage", "b": "usage"}), TAXONOMY)
     pairs, source = calibration_pairs(run, sets)
@@ -175,9 +195,7 @@ def test_confidences_outside_zero_one_and_zero_bins_are_refused() -> None:
 
 def test_human_codes_map_leaves_to_their_top_category_and_empty_to_none() -> None:
     codes = long_codes({"a": "slow", "b": None, "c": "usage"})
-    assert human_code_sets(codes, TAXONOMY) == {
-        "a": {"performance"}, "b": {"none"}, "c": {"usage"}
-    }  # fmt: skip
+    assert human_code_sets(codes, TAXONOMY) == {"a": {"performance"}, "b": {"none"}, "c": {"usage"}}
     assert human_code_sets(codes.iloc[[0]], TAXONOMY, level="leaves") == {"a": {"slow"}}
 
 

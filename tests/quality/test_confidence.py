@@ -83,11 +83,13 @@ def test_the_latest_record_of_an_item_wins(tmp_path: Path) -> None:
 def answer(*codes: str) -> str:
     return json.dumps(
         {
-            "codes": [{"code": c, "justification": "j", "evidence": ["q"], "confidence": 0.9}
-                      for c in codes],
+            "codes": [
+                {"code": c, "justification": "j", "evidence": ["q"], "confidence": 0.9}
+                for c in codes
+            ],
             "suggested_code": None,
         }
-    )  # fmt: skip
+    )
 
 
 def tokenize(text: str, pieces: dict[str, float]) -> list[tuple[str, float]]:
@@ -140,9 +142,18 @@ def test_no_logprobs_or_unrelated_tokens_give_no_probability() -> None:
 
 def test_the_word_code_inside_a_justification_is_not_taken_for_a_code() -> None:
     content = json.dumps(
-        {"codes": [{"justification": 'the "code": "slow" bit', "code": "usage",
-                    "evidence": ["q"], "confidence": 1}], "suggested_code": None}
-    )  # fmt: skip
+        {
+            "codes": [
+                {
+                    "justification": 'the "code": "slow" bit',
+                    "code": "usage",
+                    "evidence": ["q"],
+                    "confidence": 1,
+                }
+            ],
+            "suggested_code": None,
+        }
+    )
     tokens = tokenize(content, {"usage": -0.7})
     assert code_probabilities(content, tokens) == {"usage": pytest.approx(math.exp(-0.71))}
 
@@ -181,9 +192,11 @@ def test_self_agreement_needs_several_samples(tmp_path: Path) -> None:
 def test_multi_label_samples_are_compared_with_the_masi_distance(tmp_path: Path) -> None:
     def multi(item_id: str, *sets: list[str]) -> CodingRecord:
         return CodingRecord(
-            item_id=item_id, status="ok", codes=[CodeAssignment(code=sets[0][0])],
+            item_id=item_id,
+            status="ok",
+            codes=[CodeAssignment(code=sets[0][0])],
             samples=[Sample(codes=s, status="ok") for s in sets],
-        )  # fmt: skip
+        )
 
     run = make_run(
         tmp_path,

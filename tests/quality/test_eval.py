@@ -25,9 +25,15 @@ CODES = ("a", "b", "c")
 
 def run_of(name: str, codes: dict[str, list[str]], multi: bool = False, **kw) -> RunInput:
     return RunInput(
-        run=name, model=f"model-{name}", prompt_hash="h", targets=CODES, multi_label=multi,
-        item_ids=frozenset(codes) | frozenset(kw.pop("extra_ids", ())), codes=codes, **kw,
-    )  # fmt: skip
+        run=name,
+        model=f"model-{name}",
+        prompt_hash="h",
+        targets=CODES,
+        multi_label=multi,
+        item_ids=frozenset(codes) | frozenset(kw.pop("extra_ids", ())),
+        codes=codes,
+        **kw,
+    )
 
 
 def gold_of(**coders: dict[str, str]) -> pd.DataFrame:
@@ -211,9 +217,11 @@ def test_multi_label_scores_match_scikit_learn_and_alpha_is_masi():
         + [{"item_id": "i8", "coder": "model", "code": None}]
     )
     reference = compute_agreement(
-        pd.concat([model_rows, gold]), coders=["model", "ana"], multi_label=True,
+        pd.concat([model_rows, gold]),
+        coders=["model", "ana"],
+        multi_label=True,
         categories=list(CODES),
-    )  # fmt: skip
+    )
     assert result.runs[0].krippendorff_alpha.value == pytest.approx(reference.krippendorff_alpha)
     assert result.runs[0].confusion is None
 

@@ -19,8 +19,18 @@ from tests.review.test_review_session import make_run
 
 SIZE = (120, 32)
 MODEL_CODES = {"i1": "usage", "i2": "resources", "i3": "performance"}
-LEAKS = ("the text is about", "0.90", "0.80", "0.40", "confidence", "unverified", "Model (",
-         "coded: ", "accepted", "queue ")  # fmt: skip
+LEAKS = (
+    "the text is about",
+    "0.90",
+    "0.80",
+    "0.40",
+    "confidence",
+    "unverified",
+    "Model (",
+    "coded: ",
+    "accepted",
+    "queue ",
+)
 
 
 @pytest.fixture

@@ -5,8 +5,21 @@ import pytest
 from llmcode.errors import RunStoreError
 from llmcode.store.runs import RunStore, check_run_id
 
-BAD_IDS = ["../../x", "/tmp/abs", "a/b/c", "", "with\nnewline", "x" * 300, "..", ".", ".cache",
-           "a\\b", "tab\tid", "-flag", "sp ace"]  # fmt: skip
+BAD_IDS = [
+    "../../x",
+    "/tmp/abs",
+    "a/b/c",
+    "",
+    "with\nnewline",
+    "x" * 300,
+    "..",
+    ".",
+    ".cache",
+    "a\\b",
+    "tab\tid",
+    "-flag",
+    "sp ace",
+]
 
 
 @pytest.mark.parametrize("run_id", BAD_IDS)
@@ -35,9 +48,21 @@ def test_a_generated_run_id_is_safe_whatever_the_label(tmp_path):
 def test_the_cli_refuses_an_unsafe_run_id_with_a_clear_error(cli, tmp_path):
     from tests.support import DATA
 
-    result = cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--backend",
-                 "openai", "--base-url", "http://127.0.0.1:9/v1", "--runs-dir", tmp_path / "runs",
-                 "--run-id", "../../escape")  # fmt: skip
+    result = cli(
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--runs-dir",
+        tmp_path / "runs",
+        "--run-id",
+        "../../escape",
+    )
     assert result.exit_code == 1
     assert "run id" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "escape").exists()
@@ -51,8 +76,9 @@ def made_run(tmp_path, run_id="r1"):
 
     store = RunStore(tmp_path / "runs")
     run = store.create(run_id)
-    run.write_manifest(RunManifest(run_id=run_id, config=RunConfig(taxonomy_path="t",
-                                                                   items_path="i")))  # fmt: skip
+    run.write_manifest(
+        RunManifest(run_id=run_id, config=RunConfig(taxonomy_path="t", items_path="i"))
+    )
     return store, run
 
 

@@ -33,15 +33,25 @@ TEXTS = {
     "i8": "The README typo says intall instead of install.",
 }
 RUN_CODES = {
-    "i1": "usage", "i2": "performance", "i3": "resources", "i4": "usage",
-    "i5": "performance", "i6": "resources", "i7": "usage", "i8": "usage",
-}  # fmt: skip
+    "i1": "usage",
+    "i2": "performance",
+    "i3": "resources",
+    "i4": "usage",
+    "i5": "performance",
+    "i6": "resources",
+    "i7": "usage",
+    "i8": "usage",
+}
 QUOTES = {
-    "i1": "pass max_length to generate()", "i2": "takes 12 seconds on CPU",
-    "i3": "CUDA out of memory", "i4": "<script>alert(1)</script> template | option",
-    "i5": "Batch inference is slow", "i6": "OOM when the batch size",
-    "i7": "which config key", "i8": "INVENTED quote that is not in the text",
-}  # fmt: skip
+    "i1": "pass max_length to generate()",
+    "i2": "takes 12 seconds on CPU",
+    "i3": "CUDA out of memory",
+    "i4": "<script>alert(1)</script> template | option",
+    "i5": "Batch inference is slow",
+    "i6": "OOM when the batch size",
+    "i7": "which config key",
+    "i8": "INVENTED quote that is not in the text",
+}
 HUMAN_ANA = {**RUN_CODES, "i5": "resources", "i7": "performance"}
 # item: (project, created, closed or "" when open, screening code)
 META = {
@@ -61,11 +71,17 @@ def write_study(directory: Path) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     items = pd.DataFrame(
         [
-            {"item_id": i, "title": TEXTS[i].split(".")[0][:40], "text": TEXTS[i],
-             "project": p, "created_at": c, "closed_at": d}
+            {
+                "item_id": i,
+                "title": TEXTS[i].split(".")[0][:40],
+                "text": TEXTS[i],
+                "project": p,
+                "created_at": c,
+                "closed_at": d,
+            }
             for i, (p, c, d, _) in META.items()
         ]
-    )  # fmt: skip
+    )
     human = pd.DataFrame(
         [{"item_id": i, "coder": "ana", "code": c} for i, c in HUMAN_ANA.items()]
         + [{"item_id": i, "coder": "ben", "code": "usage"} for i in META]
@@ -107,9 +123,13 @@ def make_study_run(tmp_path: Path, run_id: str = "study") -> tuple[Run, dict[str
 
     backend = FakeBackend(responder=respond, model="fake-model")
     config = RunConfig(
-        taxonomy_path=str(taxonomy_path), items_path=str(paths["items"]), backend="fake",
-        model="fake-model", text_columns=("text",), max_reasks=0,
-    )  # fmt: skip
+        taxonomy_path=str(taxonomy_path),
+        items_path=str(paths["items"]),
+        backend="fake",
+        model="fake-model",
+        text_columns=("text",),
+        max_reasks=0,
+    )
     prompts = load_prompts()
     store = RunStore(tmp_path / "runs")
     run = start_run(

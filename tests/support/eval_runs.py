@@ -99,9 +99,13 @@ def make_run(store: RunStore, taxonomy_path: Path, gold: Path, run_id: str, mode
     targets = [c.id for c in taxonomy.targets("top")]
     backend = FakeBackend(responder=fake_model(reference_codes()["ana"], targets), model=model)
     config = RunConfig(
-        taxonomy_path=str(taxonomy_path), items_path=str(ITEMS), backend="fake", model=model,
-        max_reasks=0, only=str(gold),
-    )  # fmt: skip
+        taxonomy_path=str(taxonomy_path),
+        items_path=str(ITEMS),
+        backend="fake",
+        model=model,
+        max_reasks=0,
+        only=str(gold),
+    )
     prompts = load_prompts()
     run = start_run(
         store, config, item_set, taxonomy, taxonomy_path.read_text(), prompts, backend, run_id

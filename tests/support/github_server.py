@@ -20,9 +20,12 @@ class GitHubReplay:
     """Serve ``issues`` like api.github.com does; use as a context manager."""
 
     def __init__(
-        self, issues: list[dict[str, Any]], repo: str = "acme/docsum", page_size: int = 2,
+        self,
+        issues: list[dict[str, Any]],
+        repo: str = "acme/docsum",
+        page_size: int = 2,
         prefix: str = "",
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.issues = sorted(issues, key=lambda i: i["created_at"])
         self.repo = repo
         self.page_size = page_size
@@ -40,8 +43,13 @@ class GitHubReplay:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}{self.prefix}"
 
-    def fail(self, number: int, status: int, headers: dict[str, str] | None = None,
-             body: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def fail(
+        self,
+        number: int,
+        status: int,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
         """Make request ``number`` (1-based, counting all requests) answer ``status``."""
         self.failures[number] = (status, headers or {}, body or {"message": "failure"})
 
@@ -61,11 +69,12 @@ class GitHubReplay:
         labels = [x for x in query.get("labels", [""])[0].split(",") if x]
         since = query.get("since", [""])[0]
         chosen = [
-            issue for issue in self.issues
+            issue
+            for issue in self.issues
             if (state == "all" or issue["state"] == state)
             and all(label in {x["name"] for x in issue["labels"]} for label in labels)
             and issue["updated_at"] >= since
-        ]  # fmt: skip
+        ]
         page = int(query.get("page", ["1"])[0])
         pages = max(1, -(-len(chosen) // self.page_size))
         body = chosen[(page - 1) * self.page_size : page * self.page_size]

@@ -35,9 +35,17 @@ def scripted_answer(code: str, text: str) -> dict:
     if code.endswith("!"):
         quote = INVENTED
     quote = quote or " ".join(text.split()[:6])
-    return {"codes": [{"code": code.rstrip("!"), "justification": f"the reporter writes: {quote}",
-                       "evidence": [quote], "confidence": 0.8}],
-            "suggested_code": None}  # fmt: skip
+    return {
+        "codes": [
+            {
+                "code": code.rstrip("!"),
+                "justification": f"the reporter writes: {quote}",
+                "evidence": [quote],
+                "confidence": 0.8,
+            }
+        ],
+        "suggested_code": None,
+    }
 
 
 def make_run(
@@ -50,12 +58,25 @@ def make_run(
         responder=lambda request: scripted_answer(answers[item_id(request)], item_text(request)),
         model="scripted-model",
     )
-    config = RunConfig(taxonomy_path=str(taxonomy), items_path=str(items), backend="fake",
-                       max_reasks=0, concurrency=1)  # fmt: skip
+    config = RunConfig(
+        taxonomy_path=str(taxonomy),
+        items_path=str(items),
+        backend="fake",
+        max_reasks=0,
+        concurrency=1,
+    )
     prompts = load_prompts()
     store = RunStore(root)
-    run = start_run(store, config, item_set, tax, taxonomy.read_text(encoding="utf-8"), prompts,
-                    backend, run_id=run_id)  # fmt: skip
+    run = start_run(
+        store,
+        config,
+        item_set,
+        tax,
+        taxonomy.read_text(encoding="utf-8"),
+        prompts,
+        backend,
+        run_id=run_id,
+    )
     coder = Coder(taxonomy=tax, backend=backend, prompts=prompts, config=config)
     asyncio.run(code_items(item_set.items, coder, run))
     finish_run(run)

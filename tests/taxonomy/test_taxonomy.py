@@ -145,8 +145,12 @@ def test_a_taxonomy_deeper_than_the_limit_names_its_depth(tmp_path):
     lines = ["name: deep", "version: '1'", "categories:"]
     for level in range(MAX_DEPTH + 1):
         pad = "  " * (2 * level)
-        lines += [f"{pad}  - id: c{level}", f"{pad}    name: n", f"{pad}    definition: d",
-                  f"{pad}    children:"]  # fmt: skip
+        lines += [
+            f"{pad}  - id: c{level}",
+            f"{pad}    name: n",
+            f"{pad}    definition: d",
+            f"{pad}    children:",
+        ]
     lines[-1] = lines[-1].replace("children:", "include: []")
     path = tmp_path / "deep.yaml"
     path.write_text("\n".join(lines) + "\n")

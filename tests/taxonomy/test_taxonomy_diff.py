@@ -90,8 +90,9 @@ def test_diff_command_prints_json_with_the_promised_keys(tmp_path: Path) -> None
 
     new = tmp_path / "new.yaml"
     new.write_text(yaml.safe_dump(edited(change).model_dump()))
-    result = runner.invoke(get_app(), ["taxonomy", "diff", str(DATA / "tiny.yaml"), str(new),
-                                       "--json"])  # fmt: skip
+    result = runner.invoke(
+        get_app(), ["taxonomy", "diff", str(DATA / "tiny.yaml"), str(new), "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert {"added", "removed", "renamed", "redefined", "unchanged"} <= set(data)
@@ -103,8 +104,9 @@ def test_diff_command_prints_a_readable_summary(tmp_path: Path) -> None:
     new = tmp_path / "new.yaml"
     changed = edited(lambda d: d["categories"][0].update(name="API usage", definition="New."))
     new.write_text(yaml.safe_dump(changed.model_dump()))
-    result = runner.invoke(get_app(), ["taxonomy", "diff", str(DATA / "tiny.yaml"), str(new)],
-                           env={"COLUMNS": "200"})  # fmt: skip
+    result = runner.invoke(
+        get_app(), ["taxonomy", "diff", str(DATA / "tiny.yaml"), str(new)], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     assert "~ renamed   usage (Model Usage) -> usage (API usage)" in result.output
     assert "* redefined usage: definition" in result.output

@@ -336,12 +336,23 @@ def test_logprobs_and_n_give_token_entries_that_spell_each_choice() -> None:
 
 def test_batch_round_trip_through_files_and_batches() -> None:
     lines = [
-        {"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
-         "body": {"model": "test-model", "messages": messages(),
-                  "response_format": json_schema_format()}},
-        {"custom_id": "r2", "method": "POST", "url": "/v1/chat/completions",
-         "body": {"model": "test-model"}},
-    ]  # fmt: skip
+        {
+            "custom_id": "r1",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {
+                "model": "test-model",
+                "messages": messages(),
+                "response_format": json_schema_format(),
+            },
+        },
+        {
+            "custom_id": "r2",
+            "method": "POST",
+            "url": "/v1/chat/completions",
+            "body": {"model": "test-model"},
+        },
+    ]
     content = "".join(json.dumps(line) + "\n" for line in lines).encode()
     with running(latency=5, fault_rate=1.0) as (server, client):  # batches skip both
         uploaded = client.files.create(file=("in.jsonl", content), purpose="batch")
@@ -368,8 +379,12 @@ def test_batch_round_trip_through_files_and_batches() -> None:
 
 
 def test_batch_goes_through_in_progress_when_delayed() -> None:
-    line = {"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
-            "body": {"messages": messages()}}  # fmt: skip
+    line = {
+        "custom_id": "r1",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"messages": messages()},
+    }
     with running(batch_delay=0.4) as (_, client):
         uploaded = client.files.create(
             file=("in.jsonl", json.dumps(line).encode()), purpose="batch"
@@ -466,9 +481,14 @@ def test_in_json_object_mode_several_items_are_answered_each_under_its_own_id() 
 def test_a_schema_given_with_json_object_is_followed() -> None:
     body = {
         "messages": messages(),
-        "response_format": {"type": "json_object", "schema": {
-            "type": "object", "properties": {"label": {"type": "string", "enum": ["x"]}}}},
-    }  # fmt: skip
+        "response_format": {
+            "type": "json_object",
+            "schema": {
+                "type": "object",
+                "properties": {"label": {"type": "string", "enum": ["x"]}},
+            },
+        },
+    }
     assert json.loads(default_responder(body)) == {"label": "x"}
 
 
@@ -478,9 +498,23 @@ def test_llmcode_catches_invented_quotes_and_unknown_codes_from_the_server(cli, 
 
     script = ["invented_quote", "unknown_code"]
     with TestServer(ServerConfig(fault_script=script)) as server:
-        result = cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--base-url",
-                     server.base_url, "--runs-dir", tmp_path, "--run-id", "r", "--concurrency",
-                     "1", "--backend", "openai")  # fmt: skip
+        result = cli(
+            "code",
+            "-t",
+            DATA / "tiny.yaml",
+            "-i",
+            DATA / "items.csv",
+            "--base-url",
+            server.base_url,
+            "--runs-dir",
+            tmp_path,
+            "--run-id",
+            "r",
+            "--concurrency",
+            "1",
+            "--backend",
+            "openai",
+        )
         paid = server.stats.paid_calls
     assert result.exit_code == 0, result.output
     records = RunStore(tmp_path).open("r").codings()

@@ -25,10 +25,27 @@ ROWS = {
     "krippendorff_alpha": "Krippendorff's α",
     "macro_f1": "Macro-F1",
 }
-_COEFFICIENT_COLUMNS = ["coefficient", "model", "model_ci_low", "model_ci_high", "human",
-                        "human_ci_low", "human_ci_high"]  # fmt: skip
-_CODE_COLUMNS = ["code", "precision", "recall", "f1", "support", "kappa", "kappa_ci_low",
-                 "kappa_ci_high", "human_kappa", "guessing"]  # fmt: skip
+_COEFFICIENT_COLUMNS = [
+    "coefficient",
+    "model",
+    "model_ci_low",
+    "model_ci_high",
+    "human",
+    "human_ci_low",
+    "human_ci_high",
+]
+_CODE_COLUMNS = [
+    "code",
+    "precision",
+    "recall",
+    "f1",
+    "support",
+    "kappa",
+    "kappa_ci_low",
+    "kappa_ci_high",
+    "human_kappa",
+    "guessing",
+]
 
 
 @dataclass

@@ -115,17 +115,27 @@ def forest_figure(shares: dict[str, dict[str, Any]]) -> Figure:
     codes = list(shares)
     fig = Figure(figsize=(6.4, 0.55 * len(codes) + 1.2), layout="constrained")
     ax = fig.subplots()
-    kinds = (("naive", "LLM only (naive)", GREY), ("classical", "gold only (classical)", ORANGE),
-             ("ppi", "PPI (LLM + gold)", BLUE))  # fmt: skip
+    kinds = (
+        ("naive", "LLM only (naive)", GREY),
+        ("classical", "gold only (classical)", ORANGE),
+        ("ppi", "PPI (LLM + gold)", BLUE),
+    )
     for offset, (kind, label, colour) in zip((-0.22, 0.0, 0.22), kinds, strict=True):
         y = np.arange(len(codes)) + offset
         point = np.array([shares[c][kind]["estimate"] for c in codes])
         low = np.array([shares[c][kind]["ci95"][0] for c in codes])
         high = np.array([shares[c][kind]["ci95"][1] for c in codes])
         ax.errorbar(
-            point, y, xerr=[point - low, high - point], fmt="o", color=colour, markersize=4,
-            capsize=2.5, linewidth=1.4, label=label,
-        )  # fmt: skip
+            point,
+            y,
+            xerr=[point - low, high - point],
+            fmt="o",
+            color=colour,
+            markersize=4,
+            capsize=2.5,
+            linewidth=1.4,
+            label=label,
+        )
     ax.set_yticks(range(len(codes)), codes)
     ax.invert_yaxis()
     ax.set_xlabel("share of items (95% CI)")
@@ -166,9 +176,14 @@ def _boxes(ax: Axes, groups: dict[str, pd.DataFrame], title: str) -> None:
         still_open = group.loc[group["open"], "days"].clip(lower=0.01)
         if len(still_open):
             ax.scatter(
-                position + rng.uniform(-0.12, 0.12, len(still_open)), still_open, s=22,
-                marker="^", facecolors="none", edgecolors=ORANGE, zorder=3,
-            )  # fmt: skip
+                position + rng.uniform(-0.12, 0.12, len(still_open)),
+                still_open,
+                s=22,
+                marker="^",
+                facecolors="none",
+                edgecolors=ORANGE,
+                zorder=3,
+            )
     labels = [
         f"{name}\nn={len(c)}" + (f", {int(g['open'].sum())} open" if g["open"].any() else "")
         for name, c, g in zip(names, closed, groups.values(), strict=True)

@@ -111,9 +111,11 @@ class GoldAnalysis:
         out = {"prevalence_ppi": pd.DataFrame(rows)}
         if self.resolution is not None:
             out["resolution_ppi"] = pd.DataFrame(
-                [{"a": a, "b": b, "difference": e.estimate, "low": e.low, "high": e.high}
-                 for a, b, e in self.resolution.differences]
-            )  # fmt: skip
+                [
+                    {"a": a, "b": b, "difference": e.estimate, "low": e.low, "high": e.high}
+                    for a, b, e in self.resolution.differences
+                ]
+            )
         return out
 
 
@@ -139,8 +141,9 @@ def analyze_gold(
     if outside:
         notes.append(
             f"{len(outside)} gold item(s) are not among the analysed items and are left out: "
-            + ", ".join(outside[:5]) + (" ..." if len(outside) > 5 else "")
-        )  # fmt: skip
+            + ", ".join(outside[:5])
+            + (" ..." if len(outside) > 5 else "")
+        )
     labeled = np.array([i in in_gold for i in population])
     n_gold = int(labeled.sum())
     if sampling is None:
@@ -219,8 +222,9 @@ def _resolution(
         )
     differences = []
     for a, b in itertools.combinations(usable, 2):
-        diff = group_difference(values, (member[a][0], member[b][0]),
-                                (member[a][1], member[b][1]), labeled)  # fmt: skip
+        diff = group_difference(
+            values, (member[a][0], member[b][0]), (member[a][1], member[b][1]), labeled
+        )
         if diff is not None:
             differences.append((a, b, diff))
     population_times = times[times["item_id"].isin(population)]

@@ -106,10 +106,15 @@ def mean_estimates(
         point = float(np.squeeze(ppi_mean_pointestimate(y, yhat, unl, lam=lam)))
         ppi = _interval(point, ppi_mean_ci(y, yhat, unl, alpha=0.05, lam=lam), bounds)
     return MeanEstimates(
-        naive, classical, ppi, lam, len(y), len(unl),
+        naive,
+        classical,
+        ppi,
+        lam,
+        len(y),
+        len(unl),
         rectifier_var=float(np.var(y - lam * yhat)),
         imputed_var=float(np.var(unl)) if len(unl) else 0.0,
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)

@@ -256,9 +256,14 @@ def agreement_section(
     categories += sorted(observed - set(categories))
     try:
         result = compute_agreement(
-            both, coders=[run_name, human_name], multi_label=multi_label,
-            categories=categories, bootstrap=bootstrap, seed=seed, by_code=True,
-        )  # fmt: skip
+            both,
+            coders=[run_name, human_name],
+            multi_label=multi_label,
+            categories=categories,
+            bootstrap=bootstrap,
+            seed=seed,
+            by_code=True,
+        )
     except AgreementError as exc:
         empty = pd.DataFrame(columns=_COEFFICIENT_COLUMNS)
         return AgreementSection(empty, pd.DataFrame(), pd.DataFrame(), 0, [exc.message])
@@ -269,18 +274,29 @@ def agreement_section(
             continue
         low, high = result.ci95.get(name, (None, None))
         rows.append(
-            {"coefficient": title, "value": value, "ci_low": low, "ci_high": high,
-             "interpretation": result.interpretation.get(name, ""), "n_items": result.n_items}
-        )  # fmt: skip
+            {
+                "coefficient": title,
+                "value": value,
+                "ci_low": low,
+                "ci_high": high,
+                "interpretation": result.interpretation.get(name, ""),
+                "n_items": result.n_items,
+            }
+        )
     per_code = pd.DataFrame(
         [
-            {"code": code, "kappa": entry.kappa,
-             "kappa_ci_low": entry.ci95.get("kappa", (None, None))[0],
-             "kappa_ci_high": entry.ci95.get("kappa", (None, None))[1], "alpha": entry.alpha,
-             "n_run": entry.counts.get(run_name, 0), "n_human": entry.counts.get(human_name, 0)}
+            {
+                "code": code,
+                "kappa": entry.kappa,
+                "kappa_ci_low": entry.ci95.get("kappa", (None, None))[0],
+                "kappa_ci_high": entry.ci95.get("kappa", (None, None))[1],
+                "alpha": entry.alpha,
+                "n_run": entry.counts.get(run_name, 0),
+                "n_human": entry.counts.get(human_name, 0),
+            }
             for code, entry in result.per_code.items()
         ]
-    )  # fmt: skip
+    )
     confusion = pd.DataFrame(
         result.confusion.matrix if result.confusion else [],
         index=result.confusion.labels if result.confusion else None,
@@ -288,9 +304,12 @@ def agreement_section(
     )
     method = f"95% CIs: {bootstrap} item-level bootstrap resamples (percentile), seed {seed}"
     return AgreementSection(
-        pd.DataFrame(rows, columns=_COEFFICIENT_COLUMNS), per_code, confusion, result.n_items,
+        pd.DataFrame(rows, columns=_COEFFICIENT_COLUMNS),
+        per_code,
+        confusion,
+        result.n_items,
         [method, *result.notes] if bootstrap else list(result.notes),
-    )  # fmt: skip
+    )
 
 
 def _add_human_pair(
@@ -308,14 +327,23 @@ def _add_human_pair(
     from llmcode.analysis.sources import human_codes
 
     second = human_codes(human.label.removeprefix("human:"), others[0])
-    pair = agreement_section(human.codes.assign(coder=human.coder), second.codes, order,
-                             multi_label, bootstrap=bootstrap, seed=seed)  # fmt: skip
+    pair = agreement_section(
+        human.codes.assign(coder=human.coder),
+        second.codes,
+        order,
+        multi_label,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
     if not len(pair.coefficients):
         return
     theirs = pair.coefficients.set_index("coefficient")
     table = section.coefficients
-    for column, source in (("human_value", "value"), ("human_ci_low", "ci_low"),
-                           ("human_ci_high", "ci_high")):  # fmt: skip
+    for column, source in (
+        ("human_value", "value"),
+        ("human_ci_low", "ci_low"),
+        ("human_ci_high", "ci_high"),
+    ):
         table[column] = table["coefficient"].map(theirs[source])
     section.human_pair = f"{human.coder} vs {others[0]}"
     section.notes.append(
@@ -352,8 +380,15 @@ def disagreement_list(
                 "status": record.status,
             }
         )
-    columns = ["item_id", "title", "run_codes", "human_codes", "justification", "confidence",
-               "status"]  # fmt: skip
+    columns = [
+        "item_id",
+        "title",
+        "run_codes",
+        "human_codes",
+        "justification",
+        "confidence",
+        "status",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -256,8 +256,10 @@ def _gold(
     if options.gold is None:
         raise ConfigError("PPI needs gold codes", hint="give --gold CODES")
     if options.plan is not None and not 0 < options.plan < 1:
-        raise ConfigError(f"--plan {options.plan}: a CI width is a share between 0 and 1",
-                          hint="e.g. --plan 0.1 for CIs at most 10 points wide")  # fmt: skip
+        raise ConfigError(
+            f"--plan {options.plan}: a CI width is a share between 0 and 1",
+            hint="e.g. --plan 0.1 for CIs at most 10 points wide",
+        )
     gold = human_codes(options.gold, options.gold_coder)
     gold_split = None
     if options.gold_screening is not None:

@@ -153,12 +153,23 @@ def analyze_command(
         codes = f"human:{human}" if run_ref else str(human)
     store = RunStore(runs_dir)
     options = AnalysisOptions(
-        codes=codes, coder=coder, id_column=id_column, screening=screening,
-        screening_coder=screening_coder, ptm_column=ptm_column, ptm_code=ptm_code,
-        project_column=project_column, created_column=created_column,
-        closed_column=closed_column, as_of=as_of, taxonomy=taxonomy, gold=gold,
-        gold_coder=gold_coder, gold_screening=gold_screening, plan=plan,
-    )  # fmt: skip
+        codes=codes,
+        coder=coder,
+        id_column=id_column,
+        screening=screening,
+        screening_coder=screening_coder,
+        ptm_column=ptm_column,
+        ptm_code=ptm_code,
+        project_column=project_column,
+        created_column=created_column,
+        closed_column=closed_column,
+        as_of=as_of,
+        taxonomy=taxonomy,
+        gold=gold,
+        gold_coder=gold_coder,
+        gold_screening=gold_screening,
+        plan=plan,
+    )
     run = store.open(run_ref) if run_ref else None
     analysis, _ = run_analysis(options, store, run=run, items_path=items)
     result = analysis.to_json()
@@ -221,12 +232,20 @@ def report_command(
     store = RunStore(runs_dir)
     run = store.open(run_ref)
     options = AnalysisOptions(
-        codes=codes, coder=coder, screening=screening, screening_coder=screening_coder,
-        ptm_column=ptm_column, ptm_code=ptm_code, project_column=project_column,
-        created_column=created_column, closed_column=closed_column, as_of=as_of,
-        gold=gold[0] if gold else None, gold_coder=gold_coder[0] if gold_coder else None,
+        codes=codes,
+        coder=coder,
+        screening=screening,
+        screening_coder=screening_coder,
+        ptm_column=ptm_column,
+        ptm_code=ptm_code,
+        project_column=project_column,
+        created_column=created_column,
+        closed_column=closed_column,
+        as_of=as_of,
+        gold=gold[0] if gold else None,
+        gold_coder=gold_coder[0] if gold_coder else None,
         gold_screening=gold_screening,
-    )  # fmt: skip
+    )
     analysis, _ = run_analysis(options, store, run=run)
     if gold and (len(gold) > 1 or (gold_coder and len(gold_coder) > 1)):
         console.print(
@@ -256,9 +275,14 @@ def report_command(
             run, gold, coders=gold_coder, bootstrap=bootstrap, seed=seed
         )
     report = build_report(
-        run, analysis, human=people, examples_per_code=examples, bootstrap=bootstrap, seed=seed,
+        run,
+        analysis,
+        human=people,
+        examples_per_code=examples,
+        bootstrap=bootstrap,
+        seed=seed,
         evaluation=evaluation,
-    )  # fmt: skip
+    )
     output = output or Path(f"report.{fmt}")
     output.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "html":

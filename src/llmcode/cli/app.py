@@ -63,8 +63,10 @@ class LlmcodeGroup(TyperGroup):
                 cause = "a file stands where a folder is needed"
             _fail(f"{where}{cause}", "check the path and its permissions")
         except UnicodeDecodeError as exc:
-            _fail(f"a file is not valid UTF-8 ({exc.reason} at byte {exc.start})",
-                  "save the file as UTF-8")  # fmt: skip
+            _fail(
+                f"a file is not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                "save the file as UTF-8",
+            )
         except RecursionError:
             _fail("input nested too deeply to process", "flatten the nesting of the input")
 

@@ -164,30 +164,44 @@ def calibrate_run(
 
 
 def _print_audit(result: AuditResult) -> None:
-    table = Table(title=f"probably wrong labels by {result.coder} in {result.run_id}",
-                  title_justify="left")  # fmt: skip
-    for column, justify in (("#", "right"), ("item", "left"), ("human", "left"),
-                            ("model", "left"), ("score", "right"), ("justification", "left"),
-                            ("evidence", "left")):  # fmt: skip
+    table = Table(
+        title=f"probably wrong labels by {result.coder} in {result.run_id}", title_justify="left"
+    )
+    for column, justify in (
+        ("#", "right"),
+        ("item", "left"),
+        ("human", "left"),
+        ("model", "left"),
+        ("score", "right"),
+        ("justification", "left"),
+        ("evidence", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for entry in result.items:
         quote = entry.evidence[0].quote if entry.evidence else ""
         verified = all(span.verified for span in entry.evidence)
         mark = "" if verified else " [yellow](unverified)[/]"
         table.add_row(
-            str(entry.rank), escape(entry.item_id), entry.human_code,
-            f"{entry.model_code} ({entry.model_share:.0%})", f"{entry.score:.2f}",
+            str(entry.rank),
+            escape(entry.item_id),
+            entry.human_code,
+            f"{entry.model_code} ({entry.model_share:.0%})",
+            f"{entry.score:.2f}",
             escape(_clip(entry.justification, 90)),
             f'"{escape(_clip(quote, 70))}"{mark}' if quote else "",
-        )  # fmt: skip
+        )
     console.print(table)
     console.print(
         f"{result.n_flagged} of {result.n_audited} label(s) flagged by confident learning "
         f"({result.n_disagreements} disagree with the model's code); "
         f"{len(result.items)} listed"
-        + (f"; {len(result.not_audited)} of {result.coder}'s items not in the run or without a "
-           "usable coding" if result.not_audited else "")
-    )  # fmt: skip
+        + (
+            f"; {len(result.not_audited)} of {result.coder}'s items not in the run or without a "
+            "usable coding"
+            if result.not_audited
+            else ""
+        )
+    )
     if result.coders:
         _print_coders(result.coders)
 
@@ -198,10 +212,12 @@ def _print_coders(coders: list[CoderQuality]) -> None:
         table.add_column(column, justify="left" if column == "coder" else "right")
     for q in coders:
         table.add_row(
-            q.coder, str(q.items), _pct(q.with_model, q.model_items),
+            q.coder,
+            str(q.items),
+            _pct(q.with_model, q.model_items),
             "-" if q.alpha_with_model is None else f"{q.alpha_with_model:.3f}",
             _pct(q.with_consensus, q.consensus_items),
-        )  # fmt: skip
+        )
     console.print(table)
     console.print("consensus: the code most of the other coders and the model gave (ties left out)")
 
@@ -218,9 +234,12 @@ def _print_calibration(result: Calibration, alpha: float | None, samples: int) -
             table.add_row(f"{row.lower:.2f}–{row.upper:.2f}", "0", "", "", "")
             continue
         table.add_row(
-            f"{row.lower:.2f}–{row.upper:.2f}", str(row.n), f"{row.confidence:.3f}",
-            f"{row.accuracy:.3f}", f"{row.gap:+.3f}",
-        )  # fmt: skip
+            f"{row.lower:.2f}–{row.upper:.2f}",
+            str(row.n),
+            f"{row.confidence:.3f}",
+            f"{row.accuracy:.3f}",
+            f"{row.gap:+.3f}",
+        )
     console.print(table)
     lean = "over" if result.mean_confidence > result.accuracy else "under"
     console.print(
@@ -241,11 +260,13 @@ def _print_thresholds(rows: list[ThresholdRow]) -> None:
     for row in rows:
         interval = row.interval
         table.add_row(
-            f"{row.threshold:g}", str(row.n_above), f"{row.share_above:.0%}",
+            f"{row.threshold:g}",
+            str(row.n_above),
+            f"{row.share_above:.0%}",
             str(row.n_gold_above),
             "-" if row.error_rate is None else f"{row.error_rate:.1%}",
             "-" if interval is None else f"{interval[0]:.1%}–{interval[1]:.1%}",
-        )  # fmt: skip
+        )
     console.print(table)
     console.print(
         "above: verified, undisputed items whose every code has at least that confidence; "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -224,9 +223,13 @@ def collect_command(
     backend, *more = _reask_backends(config, endpoint, no_reask)
     cache = None if no_cache else ResponseCache(store.root / ".cache")
     coder = Coder(
-        taxonomy=tax, backend=backend, prompts=load_prompts(), config=config, cache=cache,
+        taxonomy=tax,
+        backend=backend,
+        prompts=load_prompts(),
+        config=config,
+        cache=cache,
         more_backends=more,
-    )  # fmt: skip
+    )
 
     async def run_and_close() -> IngestReport:
         try:
@@ -236,6 +239,8 @@ def collect_command(
         finally:
             for each in (backend, *more):
                 await each.aclose()
+
+    import asyncio
 
     report = asyncio.run(run_and_close())
     _print_report(run, report)
@@ -251,10 +256,16 @@ def _reask_backends(config: RunConfig, base_url: str | None, no_reask: bool) -> 
         return [OfflineBackend(m, base_url) for m in models]
     try:
         return [
-            make_backend("openai", model=m, base_url=base_url, rpm=config.rpm, tpm=config.tpm,
-                         timeout=config.timeout)
+            make_backend(
+                "openai",
+                model=m,
+                base_url=base_url,
+                rpm=config.rpm,
+                tpm=config.tpm,
+                timeout=config.timeout,
+            )
             for m in models
-        ]  # fmt: skip
+        ]
     except ConfigError:
         console.print(
             "[yellow]no endpoint for re-asks[/] (set OPENAI_API_KEY or --base-url): "

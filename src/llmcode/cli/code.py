@@ -227,9 +227,12 @@ def code(
             )
             n = len(requests.read_text(encoding="utf-8").splitlines())
             console.print(f"run [bold]{run.run_id}[/]: wrote {n} batch request(s) to {requests}")
-            print_next(console, f"llmcode batch submit {run.run_id}",
-                       f"llmcode batch collect {run.run_id} --file OUT.jsonl   # after vLLM's "
-                       "run_batch on the file")  # fmt: skip
+            print_next(
+                console,
+                f"llmcode batch submit {run.run_id}",
+                f"llmcode batch collect {run.run_id} --file OUT.jsonl   # after vLLM's "
+                "run_batch on the file",
+            )
             return
     llm, *more = [
         make_backend(
@@ -331,8 +334,12 @@ def _guidance(
     """The run-config settings for examples, prompt overrides and the second look."""
     if examples is None and (examples_items is not None or examples_coder is not None):
         raise ConfigError("--examples-items and --examples-coder need --examples CODES")
-    for path, option in ((examples, "--examples"), (examples_items, "--examples-items"),
-                         (splits, "--splits"), (prompts_dir, "--prompts")):  # fmt: skip
+    for path, option in (
+        (examples, "--examples"),
+        (examples_items, "--examples-items"),
+        (splits, "--splits"),
+        (prompts_dir, "--prompts"),
+    ):
         if path is not None and not path.exists():
             raise ConfigError(f"{option} {path}: no such file or directory")
     return {
@@ -434,5 +441,6 @@ def _print_summary(run: Run, manifest: RunManifest, resume: str) -> None:
     elif manifest.status != "complete":
         console.print(f"[yellow]interrupted[/]: resume with\n  {resume}", soft_wrap=True)
     else:
-        print_next(console, f"llmcode export {run.run_id} --format csv",
-                   f"llmcode runs show {run.run_id}")  # fmt: skip
+        print_next(
+            console, f"llmcode export {run.run_id} --format csv", f"llmcode runs show {run.run_id}"
+        )

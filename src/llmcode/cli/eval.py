@@ -141,8 +141,18 @@ def show(result: EvalResult, split: str | None = None) -> None:
     )
     table = _table()
     same_model = len({entry.model for entry in result.runs}) == 1
-    columns = ["#", "run", "model", "n", "accuracy", "κ [CI]", "AC1", "α",
-               "macro-F1 [CI]", "$/item"]  # fmt: skip
+    columns = [
+        "#",
+        "run",
+        "model",
+        "n",
+        "accuracy",
+        "κ [CI]",
+        "AC1",
+        "α",
+        "macro-F1 [CI]",
+        "$/item",
+    ]
     if same_model:
         columns.remove("model")
     for column in columns:
@@ -155,20 +165,32 @@ def show(result: EvalResult, split: str | None = None) -> None:
         )
     for entry in sorted(result.runs, key=lambda r: r.rank):
         row = [
-            str(entry.rank), entry.run, entry.model, str(entry.n_items), _value(entry.accuracy),
-            _with_ci(entry.cohen_kappa), _value(entry.gwet_ac1), _value(entry.krippendorff_alpha),
+            str(entry.rank),
+            entry.run,
+            entry.model,
+            str(entry.n_items),
+            _value(entry.accuracy),
+            _with_ci(entry.cohen_kappa),
+            _value(entry.gwet_ac1),
+            _value(entry.krippendorff_alpha),
             _with_ci(entry.macro_f1),
             "—" if entry.cost_per_item_usd is None else f"{entry.cost_per_item_usd:.5f}",
-        ]  # fmt: skip
+        ]
         table.add_row(*(row[:2] + row[3:] if same_model else row))
     ceiling = result.human_ceiling
     if ceiling is not None:
         row = [
-            "", f"[italic]humans ({' × '.join(ceiling.coders)})[/]", "ceiling",
-            str(ceiling.n_items), _value(ceiling.accuracy), _with_ci(ceiling.cohen_kappa),
-            _value(ceiling.gwet_ac1), _value(ceiling.krippendorff_alpha),
-            _with_ci(ceiling.macro_f1), "",
-        ]  # fmt: skip
+            "",
+            f"[italic]humans ({' × '.join(ceiling.coders)})[/]",
+            "ceiling",
+            str(ceiling.n_items),
+            _value(ceiling.accuracy),
+            _with_ci(ceiling.cohen_kappa),
+            _value(ceiling.gwet_ac1),
+            _value(ceiling.krippendorff_alpha),
+            _with_ci(ceiling.macro_f1),
+            "",
+        ]
         table.add_row(*(row[:2] + row[3:] if same_model else row))
     console.print(table)
     if result.paired:
@@ -198,10 +220,16 @@ def _show_paired(result: EvalResult) -> None:
     for pair in result.paired:
         k, f = pair.delta_kappa, pair.delta_macro_f1
         table.add_row(
-            pair.a, pair.b, _signed(k.value), _ci(Coefficient(value=k.value, ci95=k.ci95)),
-            _p(k.p), _signed(f.value), _ci(Coefficient(value=f.value, ci95=f.ci95)), _p(f.p),
+            pair.a,
+            pair.b,
+            _signed(k.value),
+            _ci(Coefficient(value=k.value, ci95=k.ci95)),
+            _p(k.p),
+            _signed(f.value),
+            _ci(Coefficient(value=f.value, ci95=f.ci95)),
+            _p(f.p),
             "—" if pair.extra_cost_per_item_usd is None else f"{pair.extra_cost_per_item_usd:+.5f}",
-        )  # fmt: skip
+        )
     console.print(table)
 
 
@@ -229,10 +257,16 @@ def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
     for code, score in entry.per_code.items():
         human = ceiling.per_code.get(code) if ceiling is not None else None
         table.add_row(
-            code, f"{score.precision:.2f}", f"{score.recall:.2f}", f"{score.f1:.2f}",
-            str(score.support), _short(score.kappa), _ci(score.kappa), _short(human),
+            code,
+            f"{score.precision:.2f}",
+            f"{score.recall:.2f}",
+            f"{score.f1:.2f}",
+            str(score.support),
+            _short(score.kappa),
+            _ci(score.kappa),
+            _short(human),
             "[yellow]guessing[/]" if score.guessing else "",
-        )  # fmt: skip
+        )
     console.print(table)
     if entry.confusion and len(entry.confusion["labels"]) <= _MAX_CONFUSION_LABELS:
         labels = entry.confusion["labels"]

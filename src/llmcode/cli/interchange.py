@@ -166,8 +166,9 @@ def import_github(
         return
     query = make_query(source, state=state, since=since, labels=labels)
     token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
-    result = fetch_issues(query, output, base_url=base_url, token=token, overwrite=overwrite,
-                          on_event=_show_event)  # fmt: skip
+    result = fetch_issues(
+        query, output, base_url=base_url, token=token, overwrite=overwrite, on_event=_show_event
+    )
     console.print(f"wrote {output}: {result}", style="green")
 
 

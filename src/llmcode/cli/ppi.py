@@ -13,10 +13,10 @@ def print_ppi(console: Console, result: dict[str, Any]) -> None:
     """Shares per code (naive / classical / PPI, effective n), resolution by PPI, the plan."""
     ppi = result["ppi"]
     console.print(
-        f"gold: {ppi['gold']}" + (f" — coder [bold]{ppi['gold_coder']}[/]" if ppi["gold_coder"]
-                                  else "")
+        f"gold: {ppi['gold']}"
+        + (f" — coder [bold]{ppi['gold_coder']}[/]" if ppi["gold_coder"] else "")
         + f" | {ppi['n_gold']} gold of {ppi['n_items']} items"
-    )  # fmt: skip
+    )
     table = Table(title="share of items per code, 95% CI (PPI: LLM + gold)", title_justify="left")
     table.add_column("code")
     for column in ("naive (LLM)", "classical (gold)", "PPI", "effective n"):
@@ -26,9 +26,10 @@ def print_ppi(console: Console, result: dict[str, Any]) -> None:
         shares["ptm (screening)"] = ppi["screening"]["ptm"]
     for code, share in shares.items():
         table.add_row(
-            code, *(_share(share[k]) for k in ("naive", "classical", "ppi")),
+            code,
+            *(_share(share[k]) for k in ("naive", "classical", "ppi")),
             "–" if share["effective_n"] is None else f"{share['effective_n']:.0f}",
-        )  # fmt: skip
+        )
     console.print(table)
     if ppi["resolution"]:
         _print_resolution(console, ppi["resolution"])

@@ -10,13 +10,13 @@ model) behave like Ctrl-C.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 from collections.abc import Coroutine, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from llmcode.llm.backends import Backend
+if TYPE_CHECKING:
+    from llmcode.llm.backends import Backend
 
 T = TypeVar("T")
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -36,6 +36,8 @@ class Interrupted(KeyboardInterrupt):
 
 def run_async(work: Coroutine[Any, Any, T], backends: Iterable[Backend] = ()) -> T:
     """Run ``work``; close ``backends`` in the same loop; a signal cancels it (``Interrupted``)."""
+    import asyncio  # here, not at import: `llmcode --help` stays instant
+
     backends = list(backends)
 
     async def main() -> T:

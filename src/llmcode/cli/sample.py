@@ -56,5 +56,8 @@ def sample(
         )
     console.print(f"wrote {output} and {sidecar}", style="green")
     console.print("code them blind:")
-    print_next(console, f"llmcode code ... --only {output}",
-               f"llmcode review RUN --blind --only {output} --reviewer NAME")  # fmt: skip
+    print_next(
+        console,
+        f"llmcode code ... --only {output}",
+        f"llmcode review RUN --blind --only {output} --reviewer NAME",
+    )

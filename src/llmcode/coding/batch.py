@@ -191,9 +191,16 @@ def prepare_batch(
     )
     extra = {"examples": coder.examples.describe()} if coder.examples is not None else None
     run = start_run(
-        store, config, item_set, taxonomy, taxonomy_text, coder.prompts, backend, run_id,
+        store,
+        config,
+        item_set,
+        taxonomy,
+        taxonomy_text,
+        coder.prompts,
+        backend,
+        run_id,
         extra=extra,
-    )  # fmt: skip
+    )
     return run, write_batch_requests(run, coder, max_requests)
 
 

@@ -72,22 +72,28 @@ def collect_signals(run: Run, low_confidence: float = 0.5) -> list[Signal]:
         if NONE_CODE in codes and record.suggested_code is not None:
             signals.append(
                 Signal(
-                    item_id=record.item_id, kind="none_fit", code=NONE_CODE,
+                    item_id=record.item_id,
+                    kind="none_fit",
+                    code=NONE_CODE,
                     name=record.suggested_code.name.strip(),
-                    definition=record.suggested_code.definition.strip(), evidence=quotes[:2],
+                    definition=record.suggested_code.definition.strip(),
+                    evidence=quotes[:2],
                 )
-            )  # fmt: skip
+            )
             continue
         known = [c for c in record.codes if c.code != NONE_CODE and c.confidence is not None]
         if known and max(c.confidence or 0.0 for c in known) < low_confidence:
             top = max(known, key=lambda c: c.confidence or 0.0)
             signals.append(
                 Signal(
-                    item_id=record.item_id, kind="low_confidence", code=top.code,
-                    confidence=top.confidence, alternative=_alternative(record, top.code),
+                    item_id=record.item_id,
+                    kind="low_confidence",
+                    code=top.code,
+                    confidence=top.confidence,
+                    alternative=_alternative(record, top.code),
                     evidence=[s.quote for s in top.evidence if s.verified][:2],
                 )
-            )  # fmt: skip
+            )
     return signals
 
 
@@ -98,9 +104,12 @@ def _alternative(record: CodingRecord, code: str) -> str | None:
 
 
 def propose(
-    run: Run, low_confidence: float = 0.5, min_support: int = 2, similarity: float = 0.2,
+    run: Run,
+    low_confidence: float = 0.5,
+    min_support: int = 2,
+    similarity: float = 0.2,
     group_distance: float = 0.7,
-) -> Proposal:  # fmt: skip
+) -> Proposal:
     """Group the run's signals into edits and apply them to a copy of its taxonomy."""
     from sklearn.metrics.pairwise import cosine_similarity
 
@@ -117,12 +126,16 @@ def propose(
     edits: list[Edit] = []
     unsupported: list[str] = []
     suggestions = [s for s in signals if s.kind == "none_fit" and s.name]
-    unsupported += [f'"{s.name}" is not a category (item {s.item_id} suggested no code at all)'
-                    for s in suggestions if _means_none(s.name)]  # fmt: skip
+    unsupported += [
+        f'"{s.name}" is not a category (item {s.item_id} suggested no code at all)'
+        for s in suggestions
+        if _means_none(s.name)
+    ]
     suggestions = [s for s in suggestions if not _means_none(s.name)]
     if suggestions:
-        texts = [_category_text(c) for c in targets] + [f"{s.name} {s.name} {s.definition}"
-                                                        for s in suggestions]  # fmt: skip
+        texts = [_category_text(c) for c in targets] + [
+            f"{s.name} {s.name} {s.definition}" for s in suggestions
+        ]
         vectors = embed_texts(texts)
         labels = _cluster_by_distance(vectors[len(targets) :], group_distance)
         groups: dict[int, list[int]] = defaultdict(list)
@@ -145,9 +158,13 @@ def propose(
             kind: EditKind = "split" if len(member_groups) > 1 else "sharpen"
             for members in member_groups:
                 edits.append(
-                    _edit(kind, [category_id], members, f"items coded none are close to "
-                          f"'{category_id}'")
-                )  # fmt: skip
+                    _edit(
+                        kind,
+                        [category_id],
+                        members,
+                        f"items coded none are close to '{category_id}'",
+                    )
+                )
     doubts = [s for s in signals if s.kind == "low_confidence"]
     pairs: dict[tuple[str, str], list[Signal]] = defaultdict(list)
     alone: dict[str, list[Signal]] = defaultdict(list)
@@ -169,9 +186,13 @@ def propose(
             unsupported += [f"low confidence on '{code}' (item {s.item_id})" for s in members]
     new = apply_edits(old, edits, {s.item_id: s for s in signals})
     return Proposal(
-        run_id=run.run_id, old=old, new=new, edits=edits, signals=len(signals),
+        run_id=run.run_id,
+        old=old,
+        new=new,
+        edits=edits,
+        signals=len(signals),
         unsupported=unsupported,
-    )  # fmt: skip
+    )
 
 
 def _means_none(name: str) -> bool:
@@ -190,9 +211,12 @@ def _edit(kind: EditKind, targets: list[str], members: list[Signal], why: str) -
     else:
         title = f"sharpen '{targets[0]}': {len(members)} items {why}"
     return Edit(
-        kind=kind, targets=targets, title=title, item_ids=sorted({s.item_id for s in members}),
+        kind=kind,
+        targets=targets,
+        title=title,
+        item_ids=sorted({s.item_id for s in members}),
         evidence=[(s.item_id, q) for s in members for q in s.evidence[:1]],
-    )  # fmt: skip
+    )
 
 
 def apply_edits(old: Taxonomy, edits: list[Edit], signals: dict[str, Signal]) -> Taxonomy:
@@ -227,10 +251,12 @@ def _category_from(members: list[Signal], edit: Edit, taken: set[str]) -> Catego
     definitions = [s.definition for s in members if s.name == name and s.definition]
     definition = definitions[0] if definitions else f"Items such as: {name}."
     category = Category(
-        id=slugify(name, taken), name=name, definition=definition,
+        id=slugify(name, taken),
+        name=name,
+        definition=definition,
         include=sorted({n for n in names if n != name}),
         examples=_examples(edit, "suggested when no category fitted"),
-    )  # fmt: skip
+    )
     taken.add(category.id)
     return category
 

@@ -78,9 +78,12 @@ def plan_recode(
     near_by = _neighbours(added, after, set(changed), neighbour_similarity, neighbours)
     near = {code for codes in near_by.values() for code in codes}
     plan = RecodePlan(
-        from_run=previous.run_id, diff=diff, changed_codes=changed, added_codes=added,
+        from_run=previous.run_id,
+        diff=diff,
+        changed_codes=changed,
+        added_codes=added,
         neighbour_codes=near_by,
-    )  # fmt: skip
+    )
     latest = previous.latest_codings()
     for item in previous.items():
         record = latest.get(item.item_id)
@@ -172,10 +175,13 @@ async def run_recode(
     manifest = previous.manifest()
     items = previous.items()
     item_set = ItemSet(
-        items=items, skipped=[], source=str(manifest.items.get("path", "")),
-        sha256=str(manifest.items.get("sha256", "")), id_column=config.id_column,
+        items=items,
+        skipped=[],
+        source=str(manifest.items.get("path", "")),
+        sha256=str(manifest.items.get("sha256", "")),
+        id_column=config.id_column,
         text_columns=tuple(config.text_columns or ()),
-    )  # fmt: skip
+    )
     summary = _summary(plan)
     run = start_run(
         store,

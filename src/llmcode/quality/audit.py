@@ -176,9 +176,7 @@ def audit_labels(
         entries.append(_entry(record, chosen, space[labels[row]], probs[row], space, quality[row]))
     entries.sort(key=lambda e: (-e.score, -(e.probability or 0.0)))
     entries = [e.model_copy(update={"rank": n}) for n, e in enumerate(entries[:top], start=1)]
-    disagreements = sum(
-        _model_code(records[i]) not in human[i] for i in audited
-    )  # fmt: skip
+    disagreements = sum(_model_code(records[i]) not in human[i] for i in audited)
     thresholds = confident_thresholds(labels, probs)
     return AuditResult(
         run_id=run.run_id,
@@ -215,8 +213,9 @@ def coder_quality(run: Run, codes: pd.DataFrame, source: str = "codes") -> list[
         shared = [i for i in mine if i in model]
         hits, total = 0, 0
         for item_id, value in mine.items():
-            votes = Counter(frozenset(sets[o][item_id]) for o in names if o != name
-                            and item_id in sets[o])  # fmt: skip
+            votes = Counter(
+                frozenset(sets[o][item_id]) for o in names if o != name and item_id in sets[o]
+            )
             if item_id in model:
                 votes[model[item_id]] += 1
             ranked = votes.most_common(2)
@@ -246,9 +245,13 @@ def write_audit_queue(run: Run, result: AuditResult) -> Path:
 
 
 def _entry(
-    record: CodingRecord, coder: str, human_code: str, probs: np.ndarray, space: list[str],
+    record: CodingRecord,
+    coder: str,
+    human_code: str,
+    probs: np.ndarray,
+    space: list[str],
     quality: float,
-) -> AuditEntry:  # fmt: skip
+) -> AuditEntry:
     assignment = record.codes[0]
     verified = assignment.verified and assignment.code != NONE_CODE
     score = (1 - quality) * (1.0 if verified else UNVERIFIED_WEIGHT)

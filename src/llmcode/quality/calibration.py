@@ -131,9 +131,9 @@ def calibrate(pairs: pd.DataFrame, source: str, n_bins: int = 10) -> Calibration
     )
 
 
-def calibration_pairs(run: Run, human: dict[str, set[str]], source: Source = "auto") -> tuple[
-    pd.DataFrame, str
-]:  # fmt: skip
+def calibration_pairs(
+    run: Run, human: dict[str, set[str]], source: Source = "auto"
+) -> tuple[pd.DataFrame, str]:
     """One row per model code on a human-coded item: item_id, code, confidence, correct.
 
     Returns the rows and the source used (``auto`` picks vote, then logprob, then stated).
@@ -179,11 +179,13 @@ def reliability_figure(calibration: Calibration, title: str = "") -> Figure:
     centers = (used["lower"] + used["upper"]) / 2
     axes.bar(centers, used["accuracy"], width=width * 0.9, color="#4c72b0", label="accuracy")
     axes.plot([0, 1], [0, 1], linestyle="--", color="#888888", label="perfect calibration")
-    axes.scatter(used["confidence"], used["accuracy"], color="#dd8452", zorder=3,
-                 label="mean confidence")  # fmt: skip
+    axes.scatter(
+        used["confidence"], used["accuracy"], color="#dd8452", zorder=3, label="mean confidence"
+    )
     for x, y, n in zip(centers, used["accuracy"], used["n"], strict=True):
-        axes.annotate(f"n={n}", (x, y), textcoords="offset points", xytext=(0, 3),
-                      ha="center", fontsize=7)  # fmt: skip
+        axes.annotate(
+            f"n={n}", (x, y), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=7
+        )
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1.08)
     axes.set_xlabel(f"confidence ({calibration.source})")

@@ -231,9 +231,11 @@ def _run_result(
         kappa = values[(index, "code", code)]
         if kappa.value is None:
             kappa = kappa.model_copy(
-                update={"note": f"one-vs-rest κ of {code!r} is undefined: "
-                        "the model and the gold both applied it to every item or to none"}
-            )  # fmt: skip
+                update={
+                    "note": f"one-vs-rest κ of {code!r} is undefined: "
+                    "the model and the gold both applied it to every item or to none"
+                }
+            )
         per_code[code] = CodeScore(**scores, kappa=kappa, guessing=is_guessing(kappa))
     uncoded = sorted(i for i in set(comparison.pairs["item_id"]) if not run.codes.get(i))
     if uncoded:

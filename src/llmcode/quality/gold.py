@@ -75,8 +75,12 @@ def draw_sample(
         picked = rng.permutation(rows)[: sizes[key]]
         chosen.extend(picked)
         splits.extend(["test"] * tests[key] + ["dev"] * (sizes[key] - tests[key]))
-        strata[key] = {"population": len(rows), "sample": sizes[key], "test": tests[key],
-                       "dev": sizes[key] - tests[key]}  # fmt: skip
+        strata[key] = {
+            "population": len(rows),
+            "sample": sizes[key],
+            "test": tests[key],
+            "dev": sizes[key] - tests[key],
+        }
     order = rng.permutation(len(chosen))  # strata interleaved: no order effect when coding
     sample = items.iloc[np.array(chosen)[order]].copy()
     sample["split"] = np.array(splits, dtype=object)[order]

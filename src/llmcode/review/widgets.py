@@ -163,8 +163,9 @@ class DetailView(ScrollView, can_focus=False):
             return
         console, base = self.app.console, self.rich_style
         lines = console.render_lines(self.text, console.options.update_width(width), pad=False)
-        self._lines = [Strip(line).apply_style(base).adjust_cell_length(width, base)
-                       for line in lines]  # fmt: skip
+        self._lines = [
+            Strip(line).apply_style(base).adjust_cell_length(width, base) for line in lines
+        ]
         self._blank = Strip.blank(width, base)
         self._wrapped_at = width
         self.virtual_size = Size(width, len(self._lines))

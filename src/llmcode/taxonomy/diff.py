@@ -89,9 +89,10 @@ def diff_taxonomies(old: Taxonomy, new: Taxonomy) -> TaxonomyDiff:
             gone.remove(before)
             fresh.remove(match)
             result.renamed.append(
-                Renamed(old_id=before.id, new_id=match.id, old_name=before.name,
-                        new_name=match.name)
-            )  # fmt: skip
+                Renamed(
+                    old_id=before.id, new_id=match.id, old_name=before.name, new_name=match.name
+                )
+            )
     result.removed = [CategoryRef(id=c.id, name=c.name) for c in gone]
     result.added = [CategoryRef(id=c.id, name=c.name) for c in fresh]
     for category_id, before in old_cats.items():
@@ -100,9 +101,13 @@ def diff_taxonomies(old: Taxonomy, new: Taxonomy) -> TaxonomyDiff:
             continue
         if before.name != after.name:
             result.renamed.append(
-                Renamed(old_id=category_id, new_id=category_id, old_name=before.name,
-                        new_name=after.name)
-            )  # fmt: skip
+                Renamed(
+                    old_id=category_id,
+                    new_id=category_id,
+                    old_name=before.name,
+                    new_name=after.name,
+                )
+            )
         fields = changed_fields(before, after)
         if old_parents.get(category_id) != new_parents.get(category_id):
             fields.append("parent")

@@ -25,8 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rpm", type=int, default=None)
     parser.add_argument("--tpm", type=int, default=None)
     parser.add_argument("--fault-rate", type=float, default=0.0)
-    parser.add_argument("--fault-script", default="", help="kinds for the first requests, e.g. "
-                        "rate_limit,ok")  # fmt: skip
+    parser.add_argument(
+        "--fault-script", default="", help="kinds for the first requests, e.g. rate_limit,ok"
+    )
     parser.add_argument("--timeout-sleep", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-json-schema", action="store_true")
@@ -35,19 +36,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=600.0)
     args = parser.parse_args(argv)
     config = ServerConfig(
-        port=args.port, model=args.model, latency=args.latency, rpm=args.rpm, tpm=args.tpm,
-        fault_rate=args.fault_rate, fault_script=[k for k in args.fault_script.split(",") if k],
-        timeout_sleep=args.timeout_sleep, seed=args.seed,
-        supports_json_schema=not args.no_json_schema, batch_delay=args.batch_delay,
-        max_requests=args.max_requests, max_seconds=args.max_seconds,
-    )  # fmt: skip
+        port=args.port,
+        model=args.model,
+        latency=args.latency,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        fault_rate=args.fault_rate,
+        fault_script=[k for k in args.fault_script.split(",") if k],
+        timeout_sleep=args.timeout_sleep,
+        seed=args.seed,
+        supports_json_schema=not args.no_json_schema,
+        batch_delay=args.batch_delay,
+        max_requests=args.max_requests,
+        max_seconds=args.max_seconds,
+    )
     with TestServer(config) as server:
         print(f"serving {server.base_url} (Ctrl-C stops)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             server.wait_stopped()
         stats = server.stats
-    print(f"requests={stats.requests} statuses={stats.status_counts} faults={stats.faults} "
-          f"paid={stats.paid_calls} duplicates={stats.duplicate_paid_calls}")  # fmt: skip
+    print(
+        f"requests={stats.requests} statuses={stats.status_counts} faults={stats.faults} "
+        f"paid={stats.paid_calls} duplicates={stats.duplicate_paid_calls}"
+    )
     return 0
 
 

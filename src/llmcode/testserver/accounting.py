@@ -95,11 +95,19 @@ class Accounting:
         with self.lock:
             c = self.counts
             return ServerStats(
-                c["requests"], c["chat_requests"], c["batch_lines"], dict(self.status),
-                dict(self.faults), dict(self.calls), dict(self.paid), sum(self.paid.values()),
-                c["prompt_tokens"], c["completion_tokens"], c["handler_errors"],
+                c["requests"],
+                c["chat_requests"],
+                c["batch_lines"],
+                dict(self.status),
+                dict(self.faults),
+                dict(self.calls),
+                dict(self.paid),
+                sum(self.paid.values()),
+                c["prompt_tokens"],
+                c["completion_tokens"],
+                c["handler_errors"],
                 tuple(self.recent),
-            )  # fmt: skip
+            )
 
 
 class RateLimiter:

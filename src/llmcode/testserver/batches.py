@@ -117,9 +117,19 @@ class BatchStore:
                 return _missing("file", str(body.get("input_file_id")))
             now = int(time.time())
             batch: dict[str, Any] = dict.fromkeys(
-                ("output_file_id", "error_file_id", "errors", "in_progress_at", "finalizing_at",
-                 "completed_at", "failed_at", "expired_at", "cancelling_at", "cancelled_at")
-            )  # fmt: skip
+                (
+                    "output_file_id",
+                    "error_file_id",
+                    "errors",
+                    "in_progress_at",
+                    "finalizing_at",
+                    "completed_at",
+                    "failed_at",
+                    "expired_at",
+                    "cancelling_at",
+                    "cancelled_at",
+                )
+            )
             batch.update(
                 id=new_id("batch_"),
                 object="batch",
@@ -174,8 +184,12 @@ class BatchStore:
                 ok, entry = self._line(number, line, batch["endpoint"])
                 (outputs if ok else errors).append(entry)
         if not outputs and not errors:
-            problem = {"code": "empty_file", "message": "the input file has no requests",
-                       "param": None, "line": None}  # fmt: skip
+            problem = {
+                "code": "empty_file",
+                "message": "the input file has no requests",
+                "param": None,
+                "line": None,
+            }
             batch.update(
                 status="failed", failed_at=now, errors={"object": "list", "data": [problem]}
             )

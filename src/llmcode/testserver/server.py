@@ -47,8 +47,14 @@ class _Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def _error(status: int, message: str, kind: str, param: str | None = None,
-           code: str | None = None, headers: dict[str, str] | None = None) -> _Reply:  # fmt: skip
+def _error(
+    status: int,
+    message: str,
+    kind: str,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> _Reply:
     return _Reply(status, error_body(message, kind, param, code), headers or {})
 
 
@@ -169,8 +175,12 @@ class TestServer:
             return _error(400, "'messages' must be a list", "invalid_request_error", "messages")
         response_format = body.get("response_format") or {}
         if response_format.get("type") == "json_schema" and not self.config.supports_json_schema:
-            return _error(400, "response_format json_schema is not supported",
-                          "invalid_request_error", "response_format")  # fmt: skip
+            return _error(
+                400,
+                "response_format json_schema is not supported",
+                "invalid_request_error",
+                "response_format",
+            )
         choices = body.get("n") or 1
         if not isinstance(choices, int) or not 1 <= choices <= 16:
             return _error(400, "'n' must be an integer from 1 to 16", "invalid_request_error", "n")
@@ -181,24 +191,38 @@ class TestServer:
             prompt = "".join(message_text(m) for m in body["messages"] if isinstance(m, dict))
             wait = self._limiter.admit(estimate_tokens(prompt))
             if wait > 0:
-                return _error(429, f"Rate limit reached for {self.config.model}: "
-                              f"try again in {wait:.3f}s", "requests", code="rate_limit_exceeded",
-                              headers=_retry_headers(wait))  # fmt: skip
+                return _error(
+                    429,
+                    f"Rate limit reached for {self.config.model}: try again in {wait:.3f}s",
+                    "requests",
+                    code="rate_limit_exceeded",
+                    headers=_retry_headers(wait),
+                )
             fault = self._draw_fault()
             self._pause(self.config.latency)
             if fault == "rate_limit":
-                return _error(429, "Rate limit reached (injected fault)", "requests",
-                              code="rate_limit_exceeded",
-                              headers=_retry_headers(self.config.retry_after))  # fmt: skip
+                return _error(
+                    429,
+                    "Rate limit reached (injected fault)",
+                    "requests",
+                    code="rate_limit_exceeded",
+                    headers=_retry_headers(self.config.retry_after),
+                )
             if fault == "server_error":
-                return _error(500, "The server had an error while processing your request "
-                              "(injected fault)", "server_error")  # fmt: skip
+                return _error(
+                    500,
+                    "The server had an error while processing your request (injected fault)",
+                    "server_error",
+                )
             if fault == "timeout":
                 self._pause(self.config.timeout_sleep)
             if fault == "echo_auth":
-                return _error(401, f"Incorrect API key provided: {authorization or '(none)'} "
-                              "(injected fault)", "invalid_request_error",
-                              code="invalid_api_key")  # fmt: skip
+                return _error(
+                    401,
+                    f"Incorrect API key provided: {authorization or '(none)'} (injected fault)",
+                    "invalid_request_error",
+                    code="invalid_api_key",
+                )
         try:
             contents = [self.config.responder(body) for _ in range(choices)]
         except Exception as exc:
@@ -215,8 +239,9 @@ class TestServer:
 
     def _route(self, method: str, path: str, headers: Mapping[str, str], raw: bytes) -> _Reply:
         if self.config.api_key and headers.get("authorization") != f"Bearer {self.config.api_key}":
-            return _error(401, "Incorrect API key provided", "invalid_request_error",
-                          code="invalid_api_key")  # fmt: skip
+            return _error(
+                401, "Incorrect API key provided", "invalid_request_error", code="invalid_api_key"
+            )
         parts = path.rstrip("/").split("/")[1:]  # ["v1", ...]
         if method == "POST" and path == "/v1/files":
             return _Reply(*self._store.create_file(headers.get("content-type", ""), raw))
@@ -228,8 +253,12 @@ class TestServer:
                 return _error(400, "the request body is not JSON", "invalid_request_error")
         match method, parts:
             case "GET", ["v1", "models"]:
-                model = {"id": self.config.model, "object": "model", "created": 0,
-                         "owned_by": "llmcode-testserver"}  # fmt: skip
+                model = {
+                    "id": self.config.model,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "llmcode-testserver",
+                }
                 return _Reply(200, {"object": "list", "data": [model]})
             case "POST", ["v1", "chat", "completions"]:
                 return self._chat(body, live=True, authorization=headers.get("authorization", ""))
@@ -243,8 +272,12 @@ class TestServer:
                 return _Reply(*self._store.batch(batch_id))
             case "POST", ["v1", "batches", batch_id, "cancel"]:
                 return _Reply(*self._store.cancel_batch(batch_id))
-        return _error(404, f"Unknown request URL: {method} {path}", "invalid_request_error",
-                      code="unknown_url")  # fmt: skip
+        return _error(
+            404,
+            f"Unknown request URL: {method} {path}",
+            "invalid_request_error",
+            code="unknown_url",
+        )
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -332,8 +365,9 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = _error(413, "the request body is too large", "invalid_request_error")
                 self.close_connection = True  # the unread body cannot be skipped
             elif number > app.config.max_requests or app._stopping.is_set():
-                reply = _error(503, "the test server is shutting down (budget spent)",
-                               "server_error")  # fmt: skip
+                reply = _error(
+                    503, "the test server is shutting down (budget spent)", "server_error"
+                )
                 self.close_connection = True
             else:
                 reply = app._route(method, path, headers, raw)

@@ -40,8 +40,15 @@ from llmcode.llm.redaction import redact
 
 DEFAULT_BASE_URL = "https://api.github.com"
 STATES = ("open", "closed", "all")
-__all__ = ["COLUMNS", "IssueImport", "IssueQuery", "fetch_issues", "import_issue_file",
-           "issue_row", "make_query"]  # fmt: skip
+__all__ = [
+    "COLUMNS",
+    "IssueImport",
+    "IssueQuery",
+    "fetch_issues",
+    "import_issue_file",
+    "issue_row",
+    "make_query",
+]
 _REPO = re.compile(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)$")
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -56,8 +63,12 @@ class IssueQuery:
     labels: tuple[str, ...] = ()
 
     def params(self, per_page: int) -> dict[str, str]:
-        params = {"state": self.state, "per_page": str(per_page), "sort": "created",
-                  "direction": "asc"}  # fmt: skip
+        params = {
+            "state": self.state,
+            "per_page": str(per_page),
+            "sort": "created",
+            "direction": "asc",
+        }
         if self.since:
             params["since"] = self.since
         if self.labels:
@@ -125,8 +136,16 @@ def fetch_issues(
         result.resumed = result.issues = len(seen)
         result.pull_requests = saved.get("pull_requests", 0)
         _emit(on_event, "resume", issues=len(seen), url=url)
-    pager = _Pager(client or httpx.Client(timeout=30.0, follow_redirects=True), token, base_url,
-                   max_wait, sleep, clock, on_event, result)  # fmt: skip
+    pager = _Pager(
+        client or httpx.Client(timeout=30.0, follow_redirects=True),
+        token,
+        base_url,
+        max_wait,
+        sleep,
+        clock,
+        on_event,
+        result,
+    )
     name = query.repo.split("/")[1]
     visited: set[str] = set()
     try:
@@ -193,8 +212,11 @@ class _Pager:
     max_waits: int = 10
 
     def get(self, url: str) -> httpx.Response:
-        headers = {"Accept": "application/vnd.github+json", "User-Agent": "llmcode",
-                   "X-GitHub-Api-Version": "2022-11-28"}  # fmt: skip
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "User-Agent": "llmcode",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
         if self.token and urlsplit(url).netloc == urlsplit(self.base_url).netloc:
             headers["Authorization"] = f"Bearer {self.token}"
         failures = waits = 0
@@ -216,8 +238,10 @@ class _Pager:
                     raise _http_error(response, url, self.token)
             failures += 1
             if failures > 3:
-                raise InterchangeError(f"GitHub: {url} failed 4 times ({error})",
-                                       hint="run the same command again to resume")  # fmt: skip
+                raise InterchangeError(
+                    f"GitHub: {url} failed 4 times ({error})",
+                    hint="run the same command again to resume",
+                )
             _emit(self.on_event, "retry", error=error, url=url)
             self.sleep(2.0 ** (failures - 1))
 
@@ -265,8 +289,9 @@ def _http_error(response: httpx.Response, url: str, token: str | None) -> Interc
         404: "check OWNER/REPO" + ("" if token else "; a private repository needs GITHUB_TOKEN"),
         422: "check --since (a date like 2024-01-31) and --labels",
     }
-    return InterchangeError(f"GitHub: {url}: HTTP {status} {message}".rstrip(),
-                            hint=hints.get(status))  # fmt: skip
+    return InterchangeError(
+        f"GitHub: {url}: HTTP {status} {message}".rstrip(), hint=hints.get(status)
+    )
 
 
 def _page(response: httpx.Response, url: str) -> list[dict[str, Any]]:
@@ -288,8 +313,10 @@ def _saved_state(output: Path, state_path: Path) -> dict[str, Any]:
     try:
         return json.loads(state_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InterchangeError(f"{state_path}: cannot read the resume state ({exc})",
-                               hint="add --overwrite to start again") from exc  # fmt: skip
+        raise InterchangeError(
+            f"{state_path}: cannot read the resume state ({exc})",
+            hint="add --overwrite to start again",
+        ) from exc
 
 
 _BASE = "{base_url}"
@@ -303,8 +330,12 @@ def _portable(url: str | None, base_url: str) -> str | None:
 
 
 def _save_state(path: Path, query: dict, next_url: str | None, result: IssueImport) -> None:
-    state = {"query": query, "next_url": next_url, "issues": result.issues,
-             "pull_requests": result.pull_requests}  # fmt: skip
+    state = {
+        "query": query,
+        "next_url": next_url,
+        "issues": result.issues,
+        "pull_requests": result.pull_requests,
+    }
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
     tmp.replace(path)

@@ -198,8 +198,9 @@ def existing_ids(path: Path) -> set[str]:
                 return {row["item_id"] for row in csv.DictReader(handle)}
             return {json.loads(line)["item_id"] for line in handle if line.strip()}
     except (OSError, ValueError, KeyError, csv.Error) as exc:
-        raise InterchangeError(f"{path}: cannot read the partial import ({exc})",
-                               hint="add --overwrite to start again") from exc  # fmt: skip
+        raise InterchangeError(
+            f"{path}: cannot read the partial import ({exc})", hint="add --overwrite to start again"
+        ) from exc
 
 
 def remove_outputs(*paths: Path) -> None:

@@ -26,8 +26,18 @@ from llmcode.taxonomy.model import NONE_CODE, Category, Taxonomy
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
 PROJECT_NS = "urn:QDA-XML:project:1.0"
 GUID_NAMESPACE = uuid.UUID("6f1f3a52-8a7e-5c1e-9d0b-6c6c6d636f64")
-PALETTE = ("#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
-           "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC")  # fmt: skip
+PALETTE = (
+    "#4E79A7",
+    "#F28E2B",
+    "#E15759",
+    "#76B7B2",
+    "#59A14F",
+    "#EDC948",
+    "#B07AA1",
+    "#FF9DA7",
+    "#9C755F",
+    "#BAB0AC",
+)
 _SECTIONS = {"include": "Include:", "exclude": "Exclude:", "examples": "Examples:"}
 _ID_LINE = re.compile(r"\n*llmcode id: ([a-z][a-z0-9_]*)\s*$")
 _TAXONOMY_LINE = re.compile(r"\n*llmcode taxonomy: (\{.*\})\s*$")
@@ -215,9 +225,13 @@ def _add_code(
     parent: etree._Element, category: Category, taxonomy: str, color: str, ns: str
 ) -> None:
     code = etree.SubElement(
-        parent, f"{{{ns}}}Code", guid=code_guid(taxonomy, category.id),
-        name=xml_text(category.name), isCodable="true", color=color,
-    )  # fmt: skip
+        parent,
+        f"{{{ns}}}Code",
+        guid=code_guid(taxonomy, category.id),
+        name=xml_text(category.name),
+        isCodable="true",
+        color=color,
+    )
     etree.SubElement(code, f"{{{ns}}}Description").text = describe(category)
     for child in category.children:
         _add_code(code, child, taxonomy, color, ns)

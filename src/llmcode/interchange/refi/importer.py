@@ -84,8 +84,9 @@ def read_project(path: str | Path, coders: list[str] | None = None) -> ImportedP
                 hint=f"coders in this project: {', '.join(sorted(set(codes['coder']))) or 'none'}",
             )
         codes = codes[codes["coder"].isin(coders)].reset_index(drop=True)
-    return ImportedProject(codes=codes, items=pd.DataFrame(items), taxonomy=taxonomy,
-                           warnings=warnings)  # fmt: skip
+    return ImportedProject(
+        codes=codes, items=pd.DataFrame(items), taxonomy=taxonomy, warnings=warnings
+    )
 
 
 def _read_sources(
@@ -122,12 +123,14 @@ def _read_sources(
                 owner_here = _user(users, selection.get("creatingUser"), owner)
             else:
                 owner_here = owner
-            rows.append({
-                "item_id": item_id,
-                "coder": _user(users, coding.get("creatingUser"), owner_here),
-                "code": ids[target],
-                "evidence": _selected(selection, text),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "item_id": item_id,
+                    "coder": _user(users, coding.get("creatingUser"), owner_here),
+                    "code": ids[target],
+                    "evidence": _selected(selection, text),
+                }
+            )
     return rows, items
 
 
@@ -212,8 +215,14 @@ def read_member(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
     try:
         with archive.open(name) as handle:
             data = handle.read(MAX_EXPANDED_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
-            zlib.error) as exc:  # fmt: skip
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        RuntimeError,
+        NotImplementedError,
+        zlib.error,
+    ) as exc:
         raise InterchangeError(f"{path}: cannot read {name} ({exc})") from exc
     if len(data) > MAX_EXPANDED_BYTES:
         raise _too_big(path)

@@ -162,8 +162,11 @@ def model_marks(
                 for s in assignment.evidence
                 if s.verified and s.start is not None and s.end is not None
             ]
-            lines = [f"coder: {model} (model)", f"code: {assignment.code}",
-                     f"status: {record.status}"]  # fmt: skip
+            lines = [
+                f"coder: {model} (model)",
+                f"code: {assignment.code}",
+                f"status: {record.status}",
+            ]
             if assignment.confidence is not None:
                 lines.append(f"confidence: {assignment.confidence:.2f}")
             if assignment.justification:
@@ -174,9 +177,15 @@ def model_marks(
             if not spans:
                 lines.append("no verified evidence span: coded on the whole text")
             marks.append(
-                Mark(record.item_id, model, assignment.code, spans or [(0, len(text))],
-                     "\n".join(lines), record.finished_at)
-            )  # fmt: skip
+                Mark(
+                    record.item_id,
+                    model,
+                    assignment.code,
+                    spans or [(0, len(text))],
+                    "\n".join(lines),
+                    record.finished_at,
+                )
+            )
     return marks
 
 
@@ -228,10 +237,13 @@ def _source(
     guid = stable_guid("source", run_id, item.item_id)
     model_guid = project.user(manifest.coder)
     source = etree.Element(
-        f"{_P}TextSource", guid=guid, name=xml_text(item.item_id),
-        plainTextPath=f"internal://{guid}.txt", creatingUser=model_guid,
+        f"{_P}TextSource",
+        guid=guid,
+        name=xml_text(item.item_id),
+        plainTextPath=f"internal://{guid}.txt",
+        creatingUser=model_guid,
         creationDateTime=_when(manifest.created_at),
-    )  # fmt: skip
+    )
     seen: set[tuple] = set()
     for mark in marks:
         user = project.user(mark.coder)
@@ -246,14 +258,20 @@ def _source(
                 continue
             seen.add(key)
             selection = etree.SubElement(
-                source, f"{_P}PlainTextSelection", guid=stable_guid("selection", run_id, *key),
-                name=xml_text(_label(item.text[start:end])), startPosition=str(start),
-                endPosition=str(end), creatingUser=user,
-            )  # fmt: skip
-            coding = etree.SubElement(
-                selection, f"{_P}Coding", guid=stable_guid("coding", run_id, *key),
+                source,
+                f"{_P}PlainTextSelection",
+                guid=stable_guid("selection", run_id, *key),
+                name=xml_text(_label(item.text[start:end])),
+                startPosition=str(start),
+                endPosition=str(end),
                 creatingUser=user,
-            )  # fmt: skip
+            )
+            coding = etree.SubElement(
+                selection,
+                f"{_P}Coding",
+                guid=stable_guid("coding", run_id, *key),
+                creatingUser=user,
+            )
             if when:
                 selection.set("creationDateTime", when)
                 coding.set("creationDateTime", when)
@@ -282,9 +300,12 @@ def _suggestions(records: dict[str, CodingRecord], project: _Project, model: str
         if justification:
             text += f"\njustification: {justification}"
         out[record.item_id] = project.note(
-            (record.item_id, model, NONE_CODE), f"{record.item_id} · suggested code",
-            text, project.user(model), _when(record.finished_at),
-        )  # fmt: skip
+            (record.item_id, model, NONE_CODE),
+            f"{record.item_id} · suggested code",
+            text,
+            project.user(model),
+            _when(record.finished_at),
+        )
     return out
 
 
@@ -298,14 +319,22 @@ def _root(
     model = manifest.coder
     text_columns = set(manifest.items.get("text_columns") or [])
     root = etree.Element(
-        f"{_P}Project", nsmap={None: PROJECT_NS}, name=f"llmcode {manifest.run_id}",
-        origin=f"llmcode {__version__}", creatingUserGUID=project.user(model),
+        f"{_P}Project",
+        nsmap={None: PROJECT_NS},
+        name=f"llmcode {manifest.run_id}",
+        origin=f"llmcode {__version__}",
+        creatingUserGUID=project.user(model),
         creationDateTime=_when(manifest.created_at),
-    )  # fmt: skip
+    )
     users = etree.SubElement(root, f"{_P}Users")
     for name, guid in project.users.items():
-        etree.SubElement(users, f"{_P}User", guid=guid, name=xml_text(name),
-                         id="model" if name == model else name)  # fmt: skip
+        etree.SubElement(
+            users,
+            f"{_P}User",
+            guid=guid,
+            name=xml_text(name),
+            id="model" if name == model else name,
+        )
     etree.SubElement(root, f"{_P}CodeBook").append(codes_element(project.taxonomy, PROJECT_NS))
     metadata = dict.fromkeys(k for i in items for k in i.metadata if k not in text_columns)
     columns = [STATUS_VARIABLE, *metadata]
@@ -313,8 +342,13 @@ def _root(
     guids = {}
     for column in columns:
         guids[column] = stable_guid("variable", manifest.run_id, column)
-        etree.SubElement(variables, f"{_P}Variable", guid=guids[column],
-                         name=xml_text(column), typeOfVariable="Text")  # fmt: skip
+        etree.SubElement(
+            variables,
+            f"{_P}Variable",
+            guid=guids[column],
+            name=xml_text(column),
+            typeOfVariable="Text",
+        )
     sources_el = etree.SubElement(root, f"{_P}Sources")
     for item, source in zip(items, sources, strict=True):
         values = {STATUS_VARIABLE: status.get(item.item_id, "pending"), **item.metadata}
