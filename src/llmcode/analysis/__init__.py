@@ -1,1 +1,4 @@
-"""analysis."""
+"""The study's analysis and report: ``sources`` (where codes come from), ``study`` (distributions,
+resolution times), ``significance``, ``ppi`` and ``gold`` (prediction-powered inference),
+``evaluation``, and ``report`` rendered to HTML or Markdown with ``figures``.
+"""

@@ -1,1 +1,3 @@
-"""quality."""
+"""How good the codes are: ``agreement/`` (κ, α, AC1 ...), ``eval`` against gold codes with CIs and
+a human ceiling, ``confidence``, ``calibration``, ``thresholds`` and ``audit`` of human labels.
+"""
