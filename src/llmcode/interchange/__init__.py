@@ -1,1 +1,3 @@
-"""Exchange with other tools: REFI-QDA projects and codebooks (``refi``), GitHub issues (``github``)."""
+"""Exchange with other tools: REFI-QDA projects and codebooks (``refi``), GitHub issues
+(``github``).
+"""
