@@ -9,7 +9,7 @@ import pytest
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends import make_backend
 from llmcode.llm.backends.base import ChatRequest
-from llmcode.llm.backends.local import MAX_SLOTS, LocalBackend, default_threads
+from llmcode.llm.backends.local import MAX_SLOTS, LocalBackend, default_threads, free_cpus
 from tests.support import needs_llama
 
 
@@ -28,6 +28,21 @@ def test_a_bad_llmcode_threads_is_an_error_naming_it(monkeypatch, raw):
 def test_the_default_thread_count_is_positive_and_bounded(monkeypatch):
     monkeypatch.delenv("LLMCODE_THREADS", raising=False)
     assert 1 <= default_threads() <= 8
+
+
+@pytest.mark.parametrize(
+    ("available", "load", "threads"),
+    [(2, 0.1, 2), (2, 0.7, 1), (2, 1.2, 1), (2, 5.0, 1), (4, 1.4, 3), (16, 0.0, 8)],
+)
+def test_the_default_leaves_the_cpus_other_work_is_using(available, load, threads):
+    assert free_cpus(available, load) == threads
+
+
+def test_the_default_follows_the_load_average(monkeypatch):
+    monkeypatch.delenv("LLMCODE_THREADS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr("os.getloadavg", lambda: (2.2, 1.0, 1.0))
+    assert default_threads() == 2
 
 
 def test_an_unknown_engine_is_an_error(monkeypatch):

@@ -42,9 +42,6 @@ class LocalEmbedder:
 
     def _load(self):
         if self._llama is None:
-            import os
-
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see llm.backends.local
             try:
                 import xllamacpp
             except ImportError as exc:

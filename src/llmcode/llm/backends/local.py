@@ -6,10 +6,10 @@ by the request's JSON schema (llama.cpp converts it to a grammar). The server ha
 slots with continuous batching, so several items are decoded at once; each slot keeps the
 longest evaluated prefix of its last prompt, so the codebook (the system message, identical for
 every item) is evaluated once per slot; so there is at most one slot per two threads.
-``LLMCODE_THREADS`` sets the CPU threads (default: the
-CPUs this process may use, at most 8); OpenMP threads sleep instead of spinning while they wait
-(``OMP_WAIT_POLICY=PASSIVE`` unless set), because spinning threads on a busy machine collapse
-throughput.
+``LLMCODE_THREADS`` sets the CPU threads; by default, the CPUs this process may use that other
+work is not already using (the load average), at most 8. llama.cpp's OpenMP threads spin while
+they wait, which doubles decoding speed on free CPUs and halves it when they share a CPU with
+other work (benchmarks/embedded.py).
 
 Requests are streamed so that ``aclose`` can stop a generation between two tokens: an interrupt
 never leaves a llama.cpp thread running while Python shuts down.
@@ -65,7 +65,7 @@ def bundled_model_path() -> Path:
 
 
 def default_threads() -> int:
-    """``LLMCODE_THREADS``, else the CPUs this process may run on (at most ``MAX_THREADS``)."""
+    """``LLMCODE_THREADS``, else the CPUs this process may run on that other work leaves free."""
     raw = os.environ.get("LLMCODE_THREADS")
     if raw:
         try:
@@ -78,10 +78,24 @@ def default_threads() -> int:
             )
         return value
     try:
-        available = len(os.sched_getaffinity(0))
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        load = 0.0
+    return free_cpus(available_cpus(), load)
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS
-        available = os.cpu_count() or 1
-    return max(1, min(MAX_THREADS, available))
+        return os.cpu_count() or 1
+
+
+def free_cpus(available: int, load: float) -> int:
+    """Threads that will not share a CPU with other running work: the available CPUs minus
+    the 1-minute load average (rounded), at least 1 and at most ``MAX_THREADS``."""
+    return max(1, min(MAX_THREADS, available - round(load)))
 
 
 class LocalBackend:
@@ -129,7 +143,6 @@ class LocalBackend:
             return self._server
 
     def _start_server(self) -> Any:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when OpenMP starts
         try:
             import xllamacpp
         except ImportError as exc:
