@@ -43,7 +43,8 @@ from llmcode.llm.backends.fake import FakeBackend, item_text
 from llmcode.llm.cache import ResponseCache
 from llmcode.quality.eval import evaluate
 from llmcode.quality.eval_inputs import run_input
-from llmcode.store.runs import RunConfig, RunStore
+from llmcode.store.models import RunConfig
+from llmcode.store.runs import RunStore
 from llmcode.taxonomy.model import Taxonomy, load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]

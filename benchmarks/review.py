@@ -31,7 +31,9 @@ from llmcode.llm.evidence import Span
 from llmcode.llm.prompts import load_prompts
 from llmcode.review.app import ReviewApp
 from llmcode.review.session import ReviewSession
-from llmcode.store.runs import CODINGS, CodingRecord, Run, RunConfig, RunStore, atomic_write
+from llmcode.store.jsonl import atomic_write
+from llmcode.store.models import CodingRecord, RunConfig
+from llmcode.store.runs import CODINGS, Run, RunStore
 from llmcode.taxonomy.model import load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -164,7 +164,7 @@ def test_codes_loader(tmp_path, data, suffix):
 def a_run(tmp_path: Path) -> Path:
     """A small valid run directory to mangle."""
     from llmcode.items import Item
-    from llmcode.store.runs import CodingRecord, RunConfig, RunManifest
+    from llmcode.store.models import CodingRecord, RunConfig, RunManifest
 
     root = tmp_path / "runs"
     if not (root / "r").exists():

@@ -21,7 +21,7 @@ _EXPORTS = {
     "load_codes": "llmcode.codes",
     "Run": "llmcode.store.runs",
     "RunStore": "llmcode.store.runs",
-    "RunConfig": "llmcode.store.runs",
+    "RunConfig": "llmcode.store.models",
     "load_run_codes": "llmcode.store.runs",
     "code_file": "llmcode.coding.notebook",
     "compute_agreement": "llmcode.quality.agreement",

@@ -205,15 +205,16 @@ def test_a_bad_level_is_a_usage_error():
 
 def _write_run(path: Path, model: str, codes: dict[str, str]) -> None:
     from llmcode.llm.answers import CodeAssignment
-    from llmcode.store import runs
+    from llmcode.store.models import CodingRecord, RunConfig, RunManifest
+    from llmcode.store.runs import Run
 
     path.mkdir(parents=True)
-    run = runs.Run(path)
-    config = runs.RunConfig(taxonomy_path="t.yaml", items_path="items.csv", model=model)
-    run.write_manifest(runs.RunManifest(run_id=path.name, config=config))
+    run = Run(path)
+    config = RunConfig(taxonomy_path="t.yaml", items_path="items.csv", model=model)
+    run.write_manifest(RunManifest(run_id=path.name, config=config))
     for item_id, code in codes.items():
         chosen = CodeAssignment(code=code, justification=f"{model} reads it as {code}")
-        run.append_coding(runs.CodingRecord(item_id=item_id, status="ok", codes=[chosen]))
+        run.append_coding(CodingRecord(item_id=item_id, status="ok", codes=[chosen]))
 
 
 def test_a_run_directory_is_a_coder_named_after_its_model(tmp_path):

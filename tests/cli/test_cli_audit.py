@@ -13,7 +13,8 @@ from llmcode.cli import get_app
 from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment
 from llmcode.llm.evidence import Span
-from llmcode.store.runs import CodingRecord, Run, RunConfig, RunManifest, Sample
+from llmcode.store.models import CodingRecord, RunConfig, RunManifest, Sample
+from llmcode.store.runs import Run
 
 DATA = Path(__file__).parents[1] / "data"
 runner = CliRunner()

@@ -6,7 +6,7 @@ import io
 from rich.console import Console
 
 from llmcode.cli.progress import CodingProgress, RunStats, expectation, format_seconds
-from llmcode.store.runs import CodingRecord
+from llmcode.store.models import CodingRecord
 
 
 class Clock:

@@ -11,7 +11,8 @@ from llmcode.coding.proposals import bump_version, change_list, collect_signals,
 from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment, SuggestedCode
 from llmcode.llm.evidence import locate
-from llmcode.store.runs import CodingRecord, Run, RunConfig, RunManifest, Sample
+from llmcode.store.models import CodingRecord, RunConfig, RunManifest, Sample
+from llmcode.store.runs import Run
 from llmcode.taxonomy.diff import diff_taxonomies
 from llmcode.taxonomy.model import load_taxonomy
 

@@ -17,7 +17,8 @@ from llmcode.llm.backends.base import ChatRequest
 from llmcode.llm.backends.fake import FakeBackend, item_id, item_text
 from llmcode.llm.evidence import locate
 from llmcode.llm.prompts import load_prompts
-from llmcode.store.runs import CodingRecord, Run, RunConfig, RunStore
+from llmcode.store.models import CodingRecord, RunConfig
+from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import Taxonomy, load_taxonomy
 from llmcode.testserver import ServerConfig, TestServer
 

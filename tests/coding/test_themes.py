@@ -24,7 +24,9 @@ from llmcode.llm.answers import CodeAssignment
 from llmcode.llm.backends.base import ChatRequest
 from llmcode.llm.backends.fake import FakeBackend
 from llmcode.llm.evidence import locate
-from llmcode.store.runs import CodingRecord, Run, RunConfig, RunManifest, append_line
+from llmcode.store.jsonl import append_line
+from llmcode.store.models import CodingRecord, RunConfig, RunManifest
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import load_taxonomy
 from llmcode.testserver import ServerConfig, TestServer
 

@@ -11,7 +11,7 @@ from llmcode.llm.answers import CodeAssignment
 from llmcode.llm.backends.fake import FakeBackend
 from llmcode.llm.evidence import Span
 from llmcode.llm.prompts import VERIFY_SYSTEM, VERIFY_USER, load_prompts
-from llmcode.store.runs import CodingRecord
+from llmcode.store.models import CodingRecord
 from llmcode.taxonomy.model import load_taxonomy
 from tests.support import DATA
 

@@ -159,7 +159,7 @@ def test_invalid_then_valid_output_goes_through_the_reask_loop(tmp_path):
     from llmcode.coding.closed import Coder
     from llmcode.items import Item
     from llmcode.llm.prompts import load_prompts
-    from llmcode.store.runs import RunConfig
+    from llmcode.store.models import RunConfig
     from llmcode.taxonomy.model import load_taxonomy
     from tests.support import DATA
 

@@ -31,7 +31,8 @@ from llmcode.quality.audit import (
     label_quality,
     write_audit_queue,
 )
-from llmcode.store.runs import CodingRecord, Run, RunConfig, RunManifest, RunStore, Sample
+from llmcode.store.models import CodingRecord, RunConfig, RunManifest, Sample
+from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import load_taxonomy
 
 DATA = Path(__file__).parents[1] / "data"

@@ -19,7 +19,8 @@ from llmcode.quality.calibration import (
     reliability_figure,
     reliability_table,
 )
-from llmcode.store.runs import CodingRecord, Run, RunConfig, RunManifest, Sample
+from llmcode.store.models import CodingRecord, RunConfig, RunManifest, Sample
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import load_taxonomy
 
 DATA = Path(__file__).parents[1] / "data"

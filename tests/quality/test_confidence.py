@@ -17,7 +17,8 @@ from llmcode.quality.confidence import (
     self_agreement,
     vote_shares,
 )
-from llmcode.store.runs import CodingRecord, Run, RunConfig, RunManifest, Sample
+from llmcode.store.models import CodingRecord, RunConfig, RunManifest, Sample
+from llmcode.store.runs import Run
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -216,7 +217,7 @@ def test_multi_label_samples_are_compared_with_the_masi_distance(tmp_path: Path)
 
 def test_every_view_defaults_to_the_same_kind_of_confidence() -> None:
     from llmcode.quality.confidence import confidence_of, default_kind
-    from llmcode.store.runs import CodingRecord
+    from llmcode.store.models import CodingRecord
 
     stated = CodeAssignment(code="usage", justification="j", confidence=0.7)
     plain = CodingRecord(item_id="a", status="ok", codes=[stated])

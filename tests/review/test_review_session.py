@@ -17,7 +17,8 @@ from llmcode.llm.prompts import load_prompts
 from llmcode.review.queues import QUEUES, load_human_codes, register_queue
 from llmcode.review.session import ReviewSession, reviewed_codes
 from llmcode.store.decisions import load_decisions
-from llmcode.store.runs import DECISIONS, CodingRecord, Run, RunConfig, RunStore, Sample
+from llmcode.store.models import CodingRecord, RunConfig, Sample
+from llmcode.store.runs import DECISIONS, Run, RunStore
 from llmcode.taxonomy.model import dump_taxonomy, load_taxonomy
 
 DATA = Path(__file__).parents[1] / "data"

@@ -9,7 +9,8 @@ from llmcode.review.queues import build_queue, load_review_items
 from llmcode.review.session import ReviewSession
 from llmcode.review.triage import auto_accept
 from llmcode.store.decisions import load_decisions
-from llmcode.store.runs import DECISIONS, CodingRecord, Run
+from llmcode.store.models import CodingRecord
+from llmcode.store.runs import DECISIONS, Run
 from tests.review.test_review_session import make_run
 
 

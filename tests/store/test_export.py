@@ -3,7 +3,8 @@
 from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment
 from llmcode.store.export import uncoded_items
-from llmcode.store.runs import CodingRecord, RunConfig, RunManifest, RunStore, load_run_codes
+from llmcode.store.models import CodingRecord, RunConfig, RunManifest
+from llmcode.store.runs import RunStore, load_run_codes
 
 
 def make_run(root):

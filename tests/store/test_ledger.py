@@ -1,7 +1,8 @@
 """The in-flight ledger counts requests started and never recorded, across sessions."""
 
 from llmcode.store.ledger import LEDGER, Ledger
-from llmcode.store.runs import CodingRecord, Run
+from llmcode.store.models import CodingRecord
+from llmcode.store.runs import Run
 
 
 def record(run, item_id):

@@ -72,7 +72,7 @@ def test_the_cli_refuses_an_unsafe_run_id_with_a_clear_error(cli, tmp_path):
 
 
 def made_run(tmp_path, run_id="r1"):
-    from llmcode.store.runs import RunConfig, RunManifest
+    from llmcode.store.models import RunConfig, RunManifest
 
     store = RunStore(tmp_path / "runs")
     run = store.create(run_id)
@@ -118,7 +118,7 @@ def test_invalid_utf8_in_a_run_file_names_the_file_and_line(tmp_path, name):
 def test_a_failed_write_leaves_no_tmp_file_and_names_the_cause(tmp_path, monkeypatch):
     import os
 
-    from llmcode.store import runs as runs_module
+    from llmcode.store.jsonl import append_line
 
     _, run = made_run(tmp_path)
     manifest = run.manifest()
@@ -131,7 +131,7 @@ def test_a_failed_write_leaves_no_tmp_file_and_names_the_cause(tmp_path, monkeyp
         run.write_manifest(manifest.model_copy(update={"status": "complete"}))
     assert not list(run.path.glob("*.tmp"))
     with pytest.raises(RunStoreError, match=r"codings\.jsonl.*No space left"):
-        runs_module.append_line(run.path / "codings.jsonl", "{}")
+        append_line(run.path / "codings.jsonl", "{}")
 
 
 def test_runs_list_keeps_listing_when_one_run_is_corrupt(tmp_path):

@@ -9,7 +9,8 @@ from typing import Any
 from llmcode.coding.batch import prepare_batch
 from llmcode.items import load_items
 from llmcode.llm.prompts import load_prompts
-from llmcode.store.runs import Run, RunConfig, RunStore
+from llmcode.store.models import RunConfig
+from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import load_taxonomy
 from llmcode.testserver import default_responder
 from llmcode.testserver.responder import chat_completion

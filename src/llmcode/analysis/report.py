@@ -30,7 +30,8 @@ from llmcode.analysis.study import Analysis
 from llmcode.errors import AgreementError
 from llmcode.items import Item
 from llmcode.quality.confidence import KIND_NAMES, confidence_of, default_kind
-from llmcode.store.runs import CodingRecord, Run, RunManifest
+from llmcode.store.models import CodingRecord, RunManifest
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import Category, Taxonomy
 
 SNIPPET_CONTEXT = 160

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from llmcode.coding.batch import BatchState
     from llmcode.coding.batch_ingest import IngestReport
     from llmcode.llm.backends.base import Backend
-    from llmcode.store.runs import Run, RunConfig
+    from llmcode.store.models import RunConfig
+    from llmcode.store.runs import Run
 
 console = Console(highlight=False)
 SHOWN_FAILURES = 50

@@ -59,7 +59,8 @@ if TYPE_CHECKING:
     from llmcode.coding.costs import Budget
     from llmcode.items import ItemSet
     from llmcode.llm.backends import Backend
-    from llmcode.store.runs import Run, RunConfig, RunManifest
+    from llmcode.store.models import RunConfig, RunManifest
+    from llmcode.store.runs import Run
     from llmcode.taxonomy.model import Taxonomy
 
 console = Console(highlight=False)

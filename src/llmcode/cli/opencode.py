@@ -44,7 +44,8 @@ from llmcode.cli.running import Interrupted, run_async
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
-    from llmcode.store.runs import CodingRecord, Run
+    from llmcode.store.models import CodingRecord
+    from llmcode.store.runs import Run
 
 console = Console(highlight=False)
 
@@ -105,7 +106,8 @@ def open_code(
     from llmcode.items import load_items
     from llmcode.llm.backends import choose_backend_name
     from llmcode.llm.cache import ResponseCache
-    from llmcode.store.runs import RunConfig, RunStore
+    from llmcode.store.models import RunConfig
+    from llmcode.store.runs import RunStore
     from llmcode.taxonomy.model import load_taxonomy
 
     store = RunStore(runs_dir)
@@ -191,7 +193,7 @@ def open_code(
 
 def _print_open_summary(run: Run) -> None:
     from llmcode.coding.opencoding import CODEBOOK
-    from llmcode.store.runs import read_jsonl
+    from llmcode.store.jsonl import read_jsonl
 
     names = {row["code"]: row["name"] for row in read_jsonl(run.path / CODEBOOK)}
     counts = Counter(c.code for r in run.latest_codings().values() for c in r.codes)

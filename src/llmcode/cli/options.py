@@ -18,7 +18,7 @@ from llmcode.errors import ConfigError
 if TYPE_CHECKING:  # imported where used: `llmcode --help` stays light
     from llmcode.items import ItemSet
     from llmcode.llm.backends import Backend
-    from llmcode.store.runs import RunConfig
+    from llmcode.store.models import RunConfig
     from llmcode.taxonomy.model import Taxonomy
 
 RunsDir = Annotated[
@@ -251,7 +251,7 @@ def new_run_config(
     defaults to ``choice`` for the local backend and ``free`` otherwise.
     """
     from llmcode.items import load_items
-    from llmcode.store.runs import RunConfig
+    from llmcode.store.models import RunConfig
     from llmcode.taxonomy.model import load_taxonomy
 
     if taxonomy is None or items is None:

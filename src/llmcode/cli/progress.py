@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from llmcode.store.runs import CodingRecord
+    from llmcode.store.models import CodingRecord
 
 # the bundled 135M model on a 2-core x86-64 VM (benchmarks/embedded.py, ptm-reuse codebook,
 # choice evidence): about 0.1 items/s per thread on one slot, each slot first evaluating the

@@ -72,7 +72,7 @@ def show(
     from llmcode.items import Item, load_items
     from llmcode.llm.answers import CodeAssignment
     from llmcode.llm.backends.fake import FakeBackend
-    from llmcode.store.runs import RunConfig
+    from llmcode.store.models import RunConfig
     from llmcode.taxonomy.model import load_taxonomy
 
     if taxonomy is None:

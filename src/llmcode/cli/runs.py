@@ -17,7 +17,7 @@ from llmcode.cli.options import RunRef, RunsDir
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
-    from llmcode.store.runs import RunManifest
+    from llmcode.store.models import RunManifest
 
 console = Console(highlight=False)
 

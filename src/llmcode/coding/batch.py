@@ -32,7 +32,9 @@ from llmcode.items import Item, ItemSet
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
 from llmcode.llm.backends.openai import DEFAULT_MODEL, NO_KEY, bounds_lengths, completion_body
 from llmcode.llm.prompts import PromptSet
-from llmcode.store.runs import Run, RunConfig, RunStore, append_line, atomic_write, now, read_jsonl
+from llmcode.store.jsonl import append_line, atomic_write, read_jsonl
+from llmcode.store.models import RunConfig, now
+from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import Taxonomy
 
 BATCH_DIR = "batch"

@@ -37,7 +37,9 @@ from llmcode.errors import RunStoreError
 from llmcode.items import Item
 from llmcode.llm.backends.base import ChatResponse
 from llmcode.llm.backends.openai import parse_completion
-from llmcode.store.runs import CODINGS, FINAL_STATUSES, CodingRecord, Run, append_line, repair_jsonl
+from llmcode.store.jsonl import append_line, repair_jsonl
+from llmcode.store.models import FINAL_STATUSES, CodingRecord
+from llmcode.store.runs import CODINGS, Run
 
 Outcome = ChatResponse | str  # an answer, or why the line failed
 JOURNAL_GROUP = 256  # records written per fsync

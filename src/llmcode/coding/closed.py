@@ -45,7 +45,8 @@ from llmcode.llm.prompts import (
     reask_message,
     system_message,
 )
-from llmcode.store.runs import CodingRecord, Run, RunConfig, Sample
+from llmcode.store.models import CodingRecord, RunConfig, Sample
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import Taxonomy
 
 RecordCallback = Callable[[CodingRecord], None]

@@ -23,7 +23,7 @@ from llmcode.taxonomy.model import read_yaml
 
 if TYPE_CHECKING:
     from llmcode.items import Item
-    from llmcode.store.runs import RunConfig
+    from llmcode.store.models import RunConfig
     from llmcode.taxonomy.model import Taxonomy
 
 CHECK_OUTPUT_TOKENS = 60  # a verdict, one sentence and an id, as JSON

@@ -25,7 +25,7 @@ import numpy as np
 from llmcode.codes import load_codes
 from llmcode.errors import CodesError, ConfigError
 from llmcode.items import Item, load_items, read_table
-from llmcode.store.runs import RunConfig
+from llmcode.store.models import RunConfig
 
 Strategy = Literal["mmr", "quota"]
 STRATEGIES: tuple[str, ...] = ("mmr", "quota")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from llmcode.errors import BackendError
-from llmcode.store.runs import CodingRecord
+from llmcode.store.models import CodingRecord
 
 FATAL_CAUSES = (
     (

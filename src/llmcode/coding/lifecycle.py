@@ -36,17 +36,8 @@ from llmcode.llm.backends.base import Backend
 from llmcode.llm.prompts import PromptSet
 from llmcode.store.ledger import Ledger
 from llmcode.store.lock import lock_run
-from llmcode.store.runs import (
-    FINAL_STATUSES,
-    ITEMS,
-    TAXONOMY,
-    CodingRecord,
-    Run,
-    RunConfig,
-    RunManifest,
-    RunStore,
-    now,
-)
+from llmcode.store.models import FINAL_STATUSES, CodingRecord, RunConfig, RunManifest, now
+from llmcode.store.runs import ITEMS, TAXONOMY, Run, RunStore
 from llmcode.taxonomy.model import Taxonomy
 
 STATUSES = ("ok", "unverified", "invalid", "error", "skipped")

@@ -19,7 +19,8 @@ from llmcode.coding.lifecycle import code_run, pending_items, start_run
 from llmcode.items import load_items
 from llmcode.llm.backends import choose_backend_name, make_backend
 from llmcode.llm.backends.base import Backend
-from llmcode.store.runs import Run, RunConfig, RunStore
+from llmcode.store.models import RunConfig
+from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import load_taxonomy
 
 

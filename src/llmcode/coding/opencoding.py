@@ -36,14 +36,9 @@ from llmcode.llm.backends.base import Backend
 from llmcode.llm.cache import ResponseCache
 from llmcode.llm.evidence import Span, candidate_quotes, verify_quotes
 from llmcode.llm.prompts import PromptSet, load_prompts
-from llmcode.store.runs import (
-    CodingRecord,
-    Run,
-    RunConfig,
-    RunStore,
-    append_line,
-    read_jsonl,
-)
+from llmcode.store.jsonl import append_line, read_jsonl
+from llmcode.store.models import CodingRecord, RunConfig
+from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import Taxonomy
 
 SYSTEM = "open_coding.system.md"

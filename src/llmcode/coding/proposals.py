@@ -22,7 +22,8 @@ from pydantic import BaseModel, Field
 from llmcode.coding.codelist import slugify
 from llmcode.coding.themes import embed_texts
 from llmcode.errors import RunStoreError
-from llmcode.store.runs import CodingRecord, Run
+from llmcode.store.models import CodingRecord
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import NONE_CODE, Category, Example, Taxonomy
 
 EditKind = Literal["new", "split", "merge", "sharpen"]

@@ -31,7 +31,8 @@ from llmcode.items import ItemSet
 from llmcode.llm.backends.base import Backend
 from llmcode.llm.cache import ResponseCache
 from llmcode.llm.prompts import PromptSet
-from llmcode.store.runs import CodingRecord, Run, RunConfig, RunStore
+from llmcode.store.models import CodingRecord, RunConfig
+from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.diff import TaxonomyDiff, diff_taxonomies
 from llmcode.taxonomy.model import NONE_CODE, Category, Taxonomy
 

@@ -26,7 +26,8 @@ from llmcode.llm.ask import ask_json, parse_json
 from llmcode.llm.backends.base import Backend
 from llmcode.llm.cache import ResponseCache
 from llmcode.llm.prompts import PromptSet, load_prompts
-from llmcode.store.runs import Run, read_jsonl
+from llmcode.store.jsonl import read_jsonl
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import Category, Example, Taxonomy, dump_taxonomy, parse_taxonomy
 
 SYSTEM = "themes.system.md"

@@ -23,7 +23,7 @@ from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
 from llmcode.llm.cache import ResponseCache
 from llmcode.llm.checks import CheckAnswer, CodeCheck, check_schema, parse_check
 from llmcode.llm.prompts import VERIFY_SYSTEM, VERIFY_USER, PromptSet
-from llmcode.store.runs import CodingRecord
+from llmcode.store.models import CodingRecord
 from llmcode.taxonomy.model import NONE_CODE, Level, Taxonomy
 
 Mode = Literal["flag", "drop"]

@@ -32,7 +32,9 @@ from llmcode.errors import AnalysisError, CodesError
 from llmcode.llm.evidence import Span
 from llmcode.quality.calibration import human_code_sets
 from llmcode.quality.confidence import USABLE, sample_alpha, vote_shares
-from llmcode.store.runs import CodingRecord, Run, atomic_write
+from llmcode.store.jsonl import atomic_write
+from llmcode.store.models import CodingRecord
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import NONE_CODE
 
 AUDIT_FILE = "audit.json"

@@ -18,7 +18,8 @@ import pandas as pd
 
 from llmcode.errors import AgreementError
 from llmcode.quality.agreement import build_ratings, krippendorff_alpha
-from llmcode.store.runs import CodingRecord, Run
+from llmcode.store.models import CodingRecord
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import NONE_CODE
 
 USABLE = ("ok", "unverified")

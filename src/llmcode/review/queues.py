@@ -18,7 +18,9 @@ from pydantic import ValidationError
 
 from llmcode.errors import CodesError, ConfigError, RunStoreError
 from llmcode.items import read_table
-from llmcode.store.runs import CODINGS, ITEMS, CodingRecord, Run, read_jsonl
+from llmcode.store.jsonl import read_jsonl
+from llmcode.store.models import CodingRecord
+from llmcode.store.runs import CODINGS, ITEMS, Run
 from llmcode.taxonomy.model import NONE_CODE
 
 AUDIT = "audit.json"

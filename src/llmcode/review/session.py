@@ -24,7 +24,8 @@ from llmcode.store.decisions import (
     replay,
     reviewed_codes,
 )
-from llmcode.store.runs import DECISIONS, Run, repair_jsonl
+from llmcode.store.jsonl import repair_jsonl
+from llmcode.store.runs import DECISIONS, Run
 from llmcode.taxonomy.model import NONE_CODE, Category
 
 __all__ = ["DECISION_FILTERS", "Decision", "Progress", "ReviewSession", "reviewed_codes"]

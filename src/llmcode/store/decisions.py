@@ -17,7 +17,9 @@ import pandas as pd
 from pydantic import BaseModel, Field, ValidationError
 
 from llmcode.errors import RunStoreError
-from llmcode.store.runs import DECISIONS, Run, append_line, now, read_jsonl
+from llmcode.store.jsonl import append_line, read_jsonl
+from llmcode.store.models import now
+from llmcode.store.runs import DECISIONS, Run
 from llmcode.taxonomy.model import NONE_CODE
 
 Action = Literal["accept", "reject", "change", "memo", "undo"]

@@ -4,35 +4,39 @@
 errors included), so a run killed at any moment resumes without repeating or duplicating work;
 a torn last line from a kill is repaired on resume. The latest record of an item wins.
 
-File-system trouble (a runs folder under a file or without write permission, a full disk,
-bytes that are not UTF-8) is a `RunStoreError` naming the file and the cause; a failed write
-leaves no ``.tmp`` file behind.
+The models written here are in `llmcode.store.models`; the durable file primitives (and the
+`RunStoreError` each file-system failure becomes) in `llmcode.store.jsonl`.
 """
 
 from __future__ import annotations
 
 import builtins
-import errno
 import json
 import os
 import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from llmcode.errors import RunStoreError
 from llmcode.items import Item
-from llmcode.llm.answers import CodeAssignment, SuggestedCode
-from llmcode.llm.checks import CodeCheck
 from llmcode.llm.redaction import redact
+from llmcode.store.jsonl import (
+    append_line,
+    atomic_write,
+    cause_of,
+    read_jsonl,
+    read_text,
+    repair_jsonl,
+)
 from llmcode.store.lock import RunLock
-from llmcode.taxonomy.model import Level, Taxonomy, load_taxonomy
+from llmcode.store.models import CodingRecord, RunConfig, RunManifest, now
+from llmcode.taxonomy.model import Taxonomy, load_taxonomy
 
 MANIFEST = "manifest.json"
 CODINGS = "codings.jsonl"
@@ -41,125 +45,6 @@ TAXONOMY = "taxonomy.yaml"
 DECISIONS = "decisions.jsonl"
 MAX_RUN_ID = 128
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-Status = Literal["ok", "unverified", "invalid", "error", "skipped"]
-FINAL_STATUSES = {"ok", "unverified", "invalid", "skipped"}
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-class RunConfig(BaseModel):
-    """Everything that decides how a run codes; frozen and saved in the manifest (no secrets)."""
-
-    model_config = ConfigDict(frozen=True)
-    taxonomy_path: str
-    items_path: str
-    id_column: str = "item_id"
-    text_columns: tuple[str, ...] | None = None
-    sheet: str | None = None
-    backend: str = "local"
-    model: str | None = None
-    base_url: str | None = None
-    model_path: str | None = None
-    temperature: float = 0.0
-    max_tokens: int = 512
-    seed: int | None = 0
-    level: Level = "top"
-    concurrency: int = Field(default=8, ge=1)
-    max_reasks: int = Field(default=2, ge=0)
-    limit: int | None = Field(default=None, ge=1)
-    samples: int = Field(default=1, ge=1)
-    evidence: Literal["free", "choice"] = "free"
-    items_per_request: int = Field(default=1, ge=1)
-    rpm: float | None = Field(default=None, gt=0)
-    tpm: float | None = Field(default=None, gt=0)
-    max_cost: float | None = Field(default=None, ge=0)
-    timeout: float = Field(default=120.0, gt=0)
-    more_models: tuple[str, ...] = ()
-    examples: str | None = None
-    """Example codes (``--examples``): a long-format file or a reviewed run directory."""
-    examples_items: str | None = None
-    examples_coder: str | None = None
-    shots: int = Field(default=4, ge=0)
-    examples_similarity: Literal["tfidf", "embedding"] = "tfidf"
-    embedding_model: str | None = None
-    """GGUF file for ``examples_similarity="embedding"`` (default: the bundled model)."""
-    splits: str | None = None
-    """Item splits (item_id, split); items of the ``test`` split are never examples."""
-    prompts_dir: str | None = None
-    verify: Literal["off", "flag", "drop"] = "off"
-    only: str | None = None
-    """A table of item ids (``--only``): only those items were coded."""
-
-
-class Sample(BaseModel):
-    """One of several codings drawn for the same item (for confidence by self-consistency)."""
-
-    codes: list[str]
-    status: Status
-    model: str = ""
-    probabilities: dict[str, float] = Field(default_factory=dict)
-    """Probability of each chosen code from token log-probabilities (empty when none given)."""
-
-
-class CodingRecord(BaseModel):
-    """What one item got: verified codes, or the reason it has none. Never dropped."""
-
-    item_id: str
-    status: Status
-    codes: list[CodeAssignment] = Field(default_factory=list)
-    suggested_code: SuggestedCode | None = None
-    problems: list[str] = Field(default_factory=list)
-    error: str | None = None
-    raw: str | None = None
-    attempts: int = 0
-    model: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_calls: int = 0
-    samples: list[Sample] = Field(default_factory=list)
-    probabilities: dict[str, float] = Field(default_factory=dict)
-    """Probability of each chosen code from token log-probabilities (empty when none given)."""
-    examples: list[str] = Field(default_factory=list)
-    """Ids of the retrieved examples shown with the item (``--examples``)."""
-    checks: list[CodeCheck] = Field(default_factory=list)
-    """The second look at each assigned code (``--verify``)."""
-    finished_at: datetime = Field(default_factory=now)
-
-    @field_validator("error", "raw")
-    @classmethod
-    def _no_secret(cls, value: str | None) -> str | None:
-        return redact(value)
-
-    @field_validator("problems")
-    @classmethod
-    def _no_secrets(cls, value: list[str]) -> list[str]:
-        return [redact(problem) or "" for problem in value]
-
-
-class RunManifest(BaseModel):
-    """Provenance and progress of a run: model, prompts, taxonomy and items, all hashed."""
-
-    run_id: str
-    kind: str = "closed"
-    status: Literal["running", "complete", "interrupted", "failed"] = "running"
-    created_at: datetime = Field(default_factory=now)
-    finished_at: datetime | None = None
-    llmcode_version: str = ""
-    config: RunConfig
-    taxonomy: dict[str, Any] = Field(default_factory=dict)
-    prompts: dict[str, Any] = Field(default_factory=dict)
-    backend: dict[str, Any] = Field(default_factory=dict)
-    items: dict[str, Any] = Field(default_factory=dict)
-    counts: dict[str, int] = Field(default_factory=dict)
-    usage: dict[str, float] = Field(default_factory=dict)
-    extra: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def coder(self) -> str:
-        """The name this run codes under in long-format exports: the model."""
-        return str(self.backend.get("model") or self.config.model or self.run_id)
 
 
 class Run:
@@ -272,7 +157,7 @@ class RunStore:
             path.mkdir(parents=True)
         except OSError as exc:
             raise RunStoreError(
-                f"cannot create the run folder {path}: {_cause(exc)}",
+                f"cannot create the run folder {path}: {cause_of(exc)}",
                 hint="choose a writable runs folder with --runs-dir or LLMCODE_RUNS_DIR",
             ) from exc
         return Run(path)
@@ -297,7 +182,9 @@ class RunStore:
         try:
             paths = sorted(self.root.iterdir()) if self.root.is_dir() else []
         except OSError as exc:
-            raise RunStoreError(f"cannot read the runs folder {self.root}: {_cause(exc)}") from exc
+            raise RunStoreError(
+                f"cannot read the runs folder {self.root}: {cause_of(exc)}"
+            ) from exc
         entries = []
         for path in paths:
             if not (path / MANIFEST).is_file():
@@ -358,104 +245,3 @@ def load_run_codes(run: Run | Path) -> pd.DataFrame:
             )
     columns = ["item_id", "coder", "code", "justification", "evidence", "confidence", "status"]
     return pd.DataFrame(rows, columns=columns)
-
-
-def _cause(exc: OSError) -> str:
-    return exc.strerror or str(exc)
-
-
-def _write_failed(path: Path, exc: OSError) -> RunStoreError:
-    hint = (
-        "free some disk space, then continue with --resume"
-        if exc.errno == errno.ENOSPC
-        else "check that the folder exists and is writable (--runs-dir, LLMCODE_RUNS_DIR)"
-    )
-    return RunStoreError(f"cannot write {path}: {_cause(exc)}", hint=hint)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file.
-
-    On failure the temporary file is removed and a `RunStoreError` names the file and cause.
-    """
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise _write_failed(path, exc) from exc
-
-
-def append_line(path: Path, line: str) -> None:
-    """Append one JSON line and make it durable before returning (a failure is a RunStoreError;
-    a partly written line is a torn last line, cut on resume)."""
-    try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        raise _write_failed(path, exc) from exc
-
-
-def read_text(path: Path, *, torn_tail: bool = False) -> str:
-    """A UTF-8 text file; bytes that are not UTF-8 are a `RunStoreError` naming the line.
-
-    With `torn_tail`, an unterminated last line (a write cut by a kill, perhaps inside a
-    character) is decoded leniently, for the caller to drop.
-    """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise RunStoreError(f"cannot read {path}: {_cause(exc)}") from exc
-    tail = b""
-    if torn_tail and not data.endswith(b"\n"):
-        cut = data.rfind(b"\n") + 1
-        data, tail = data[:cut], data[cut:]
-    try:
-        return data.decode("utf-8") + tail.decode("utf-8", errors="replace")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise RunStoreError(
-            f"{path}:{line}: not valid UTF-8 (byte {exc.start})",
-            hint="the file was changed outside llmcode; restore it from a backup or fix that line",
-        ) from exc
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file; a torn (unterminated, unparseable) last line is ignored."""
-    if not path.is_file():
-        return []
-    rows = []
-    lines = read_text(path, torn_tail=True).split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            if number == len(lines):  # the last line, without its newline: torn by a kill
-                break
-            raise RunStoreError(f"{path}:{number}: not valid JSON") from exc
-    return rows
-
-
-def repair_jsonl(path: Path) -> int:
-    """Truncate an unterminated last line; returns how many bytes were cut."""
-    if not path.is_file():
-        return 0
-    data = path.read_bytes()
-    if not data or data.endswith(b"\n"):
-        return 0
-    keep = data.rfind(b"\n") + 1
-    with path.open("r+b") as handle:
-        handle.truncate(keep)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return len(data) - keep

@@ -33,7 +33,8 @@ from llmcode.interchange.refi.codebook import (
 from llmcode.items import Item
 from llmcode.llm.evidence import locate
 from llmcode.store.decisions import reviewed_codes
-from llmcode.store.runs import CodingRecord, Run, RunManifest
+from llmcode.store.models import CodingRecord, RunManifest
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import NONE_CODE, Taxonomy
 
 STATUS_VARIABLE = "llmcode_status"

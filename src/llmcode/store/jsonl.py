@@ -1,0 +1,120 @@
+"""Durable run files: atomic writes, fsynced JSONL appends, UTF-8 reads and torn last lines.
+
+A file written with `atomic_write` is whole or absent; a line appended with `append_line` is on
+disk when the call returns; a kill mid-append leaves a torn (unterminated) last line, which
+`read_jsonl` ignores and `repair_jsonl` cuts. File-system trouble (a missing or read-only
+folder, a full disk, bytes that are not UTF-8) is a `RunStoreError` naming the file and the
+cause; a failed write leaves no ``.tmp`` file behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from llmcode.errors import RunStoreError
+
+
+def cause_of(exc: OSError) -> str:
+    """What went wrong, in the words of the operating system."""
+    return exc.strerror or str(exc)
+
+
+def _write_failed(path: Path, exc: OSError) -> RunStoreError:
+    hint = (
+        "free some disk space, then continue with --resume"
+        if exc.errno == errno.ENOSPC
+        else "check that the folder exists and is writable (--runs-dir, LLMCODE_RUNS_DIR)"
+    )
+    return RunStoreError(f"cannot write {path}: {cause_of(exc)}", hint=hint)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so readers never see half a file.
+
+    On failure the temporary file is removed and a `RunStoreError` names the file and cause.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _write_failed(path, exc) from exc
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one JSON line and make it durable before returning (a failure is a RunStoreError;
+    a partly written line is a torn last line, cut on resume)."""
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise _write_failed(path, exc) from exc
+
+
+def read_text(path: Path, *, torn_tail: bool = False) -> str:
+    """A UTF-8 text file; bytes that are not UTF-8 are a `RunStoreError` naming the line.
+
+    With `torn_tail`, an unterminated last line (a write cut by a kill, perhaps inside a
+    character) is decoded leniently, for the caller to drop.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise RunStoreError(f"cannot read {path}: {cause_of(exc)}") from exc
+    tail = b""
+    if torn_tail and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        data, tail = data[:cut], data[cut:]
+    try:
+        return data.decode("utf-8") + tail.decode("utf-8", errors="replace")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RunStoreError(
+            f"{path}:{line}: not valid UTF-8 (byte {exc.start})",
+            hint="the file was changed outside llmcode; restore it from a backup or fix that line",
+        ) from exc
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file; a torn (unterminated, unparseable) last line is ignored."""
+    if not path.is_file():
+        return []
+    rows = []
+    lines = read_text(path, torn_tail=True).split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if number == len(lines):  # the last line, without its newline: torn by a kill
+                break
+            raise RunStoreError(f"{path}:{number}: not valid JSON") from exc
+    return rows
+
+
+def repair_jsonl(path: Path) -> int:
+    """Truncate an unterminated last line; returns how many bytes were cut."""
+    if not path.is_file():
+        return 0
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return 0
+    keep = data.rfind(b"\n") + 1
+    with path.open("r+b") as handle:
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return len(data) - keep

@@ -1,0 +1,139 @@
+"""The pydantic models of a run on disk: its frozen `RunConfig`, its `RunManifest`, and the
+`CodingRecord` (with its `Sample` draws) that ``codings.jsonl`` holds one per line.
+
+Secrets never reach disk through them: a record's error, raw output and problems are redacted
+as they are validated.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from llmcode.llm.answers import CodeAssignment, SuggestedCode
+from llmcode.llm.checks import CodeCheck
+from llmcode.llm.redaction import redact
+from llmcode.taxonomy.model import Level
+
+Status = Literal["ok", "unverified", "invalid", "error", "skipped"]
+FINAL_STATUSES = {"ok", "unverified", "invalid", "skipped"}
+
+
+def now() -> datetime:
+    """The current time in UTC (every timestamp a run writes)."""
+    return datetime.now(UTC)
+
+
+class RunConfig(BaseModel):
+    """Everything that decides how a run codes; frozen and saved in the manifest (no secrets)."""
+
+    model_config = ConfigDict(frozen=True)
+    taxonomy_path: str
+    items_path: str
+    id_column: str = "item_id"
+    text_columns: tuple[str, ...] | None = None
+    sheet: str | None = None
+    backend: str = "local"
+    model: str | None = None
+    base_url: str | None = None
+    model_path: str | None = None
+    temperature: float = 0.0
+    max_tokens: int = 512
+    seed: int | None = 0
+    level: Level = "top"
+    concurrency: int = Field(default=8, ge=1)
+    max_reasks: int = Field(default=2, ge=0)
+    limit: int | None = Field(default=None, ge=1)
+    samples: int = Field(default=1, ge=1)
+    evidence: Literal["free", "choice"] = "free"
+    items_per_request: int = Field(default=1, ge=1)
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
+    max_cost: float | None = Field(default=None, ge=0)
+    timeout: float = Field(default=120.0, gt=0)
+    more_models: tuple[str, ...] = ()
+    examples: str | None = None
+    """Example codes (``--examples``): a long-format file or a reviewed run directory."""
+    examples_items: str | None = None
+    examples_coder: str | None = None
+    shots: int = Field(default=4, ge=0)
+    examples_similarity: Literal["tfidf", "embedding"] = "tfidf"
+    embedding_model: str | None = None
+    """GGUF file for ``examples_similarity="embedding"`` (default: the bundled model)."""
+    splits: str | None = None
+    """Item splits (item_id, split); items of the ``test`` split are never examples."""
+    prompts_dir: str | None = None
+    verify: Literal["off", "flag", "drop"] = "off"
+    only: str | None = None
+    """A table of item ids (``--only``): only those items were coded."""
+
+
+class Sample(BaseModel):
+    """One of several codings drawn for the same item (for confidence by self-consistency)."""
+
+    codes: list[str]
+    status: Status
+    model: str = ""
+    probabilities: dict[str, float] = Field(default_factory=dict)
+    """Probability of each chosen code from token log-probabilities (empty when none given)."""
+
+
+class CodingRecord(BaseModel):
+    """What one item got: verified codes, or the reason it has none. Never dropped."""
+
+    item_id: str
+    status: Status
+    codes: list[CodeAssignment] = Field(default_factory=list)
+    suggested_code: SuggestedCode | None = None
+    problems: list[str] = Field(default_factory=list)
+    error: str | None = None
+    raw: str | None = None
+    attempts: int = 0
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_calls: int = 0
+    samples: list[Sample] = Field(default_factory=list)
+    probabilities: dict[str, float] = Field(default_factory=dict)
+    """Probability of each chosen code from token log-probabilities (empty when none given)."""
+    examples: list[str] = Field(default_factory=list)
+    """Ids of the retrieved examples shown with the item (``--examples``)."""
+    checks: list[CodeCheck] = Field(default_factory=list)
+    """The second look at each assigned code (``--verify``)."""
+    finished_at: datetime = Field(default_factory=now)
+
+    @field_validator("error", "raw")
+    @classmethod
+    def _no_secret(cls, value: str | None) -> str | None:
+        return redact(value)
+
+    @field_validator("problems")
+    @classmethod
+    def _no_secrets(cls, value: list[str]) -> list[str]:
+        return [redact(problem) or "" for problem in value]
+
+
+class RunManifest(BaseModel):
+    """Provenance and progress of a run: model, prompts, taxonomy and items, all hashed."""
+
+    run_id: str
+    kind: str = "closed"
+    status: Literal["running", "complete", "interrupted", "failed"] = "running"
+    created_at: datetime = Field(default_factory=now)
+    finished_at: datetime | None = None
+    llmcode_version: str = ""
+    config: RunConfig
+    taxonomy: dict[str, Any] = Field(default_factory=dict)
+    prompts: dict[str, Any] = Field(default_factory=dict)
+    backend: dict[str, Any] = Field(default_factory=dict)
+    items: dict[str, Any] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=dict)
+    usage: dict[str, float] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def coder(self) -> str:
+        """The name this run codes under in long-format exports: the model."""
+        return str(self.backend.get("model") or self.config.model or self.run_id)
