@@ -19,7 +19,7 @@ from llmcode.analysis.rendering import (
     render_markdown,
     write_tables,
 )
-from llmcode.analysis.report import Report, agreement_section, build_report, highlight, provenance
+from llmcode.analysis.report import Report, build_report, provenance
 from llmcode.analysis.sources import AnalysisOptions, human_codes, run_analysis
 from llmcode.store.runs import RunStore
 from tests.support.analysis_runs import HUMAN_ANA, RUN_CODES, make_study_run
@@ -124,14 +124,6 @@ def test_the_confusion_matrix_has_the_run_in_rows_and_the_human_in_columns(repor
     assert int(confusion.to_numpy().sum()) == 8
 
 
-def test_agreement_with_no_shared_items_is_a_note_not_a_crash():
-    llm = pd.DataFrame({"item_id": ["a"], "coder": ["m"], "code": ["x"]})
-    human = pd.DataFrame({"item_id": ["b"], "coder": ["h"], "code": ["x"]})
-    section = agreement_section(llm, human, ["x"], multi_label=False, bootstrap=0)
-    assert section.coefficients.empty
-    assert "two or more" in section.notes[0]
-
-
 def test_examples_show_verified_items_first_and_at_most_the_limit(study):
     run, _ = study
     analysis, _ = run_analysis(AnalysisOptions(), RunStore(run.path.parent), run=run)
@@ -190,16 +182,6 @@ def test_write_tables_writes_every_table_and_the_json(report, tmp_path):
         "performance": 2,
         "resources": 2,
     }
-
-
-def test_highlight_marks_spans_and_elides_long_gaps():
-    text = "a" * 500 + "EVIDENCE" + "b" * 500
-    segments = highlight(text, [(500, 508)], context=10)
-    assert segments == [("…" + "a" * 10, False), ("EVIDENCE", True), ("b" * 10 + "…", False)]
-
-
-def test_highlight_without_verified_spans_shows_the_start_of_the_text():
-    assert highlight("short text", []) == [("short text", False)]
 
 
 def test_number_formats_follow_papers():

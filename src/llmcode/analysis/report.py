@@ -1,16 +1,15 @@
 """The study report's content, built from a run and its analysis (rendering: `rendering`).
 
 `build_report` gathers everything a page shows — provenance, taxonomy, distribution, agreement
-with human codes (coefficients with bootstrap CIs, per-code κ, a confusion matrix; computed by
-`llmcode.quality.agreement`), resolution-time tests, the disagreement list and example items with
-highlighted evidence — and draws the figures, into a `Report`.
+with human codes (`human_agreement`: coefficients with bootstrap CIs, per-code κ, a confusion
+matrix, the disagreement list), resolution-time tests and example items with highlighted
+evidence (`excerpts`) — and draws the figures, into a `Report`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,50 +18,25 @@ from matplotlib.figure import Figure
 
 from llmcode import __version__
 from llmcode.analysis.evaluation import EvaluationSection
+from llmcode.analysis.excerpts import Example, examples_by_code
 from llmcode.analysis.figures import (
     confusion_figure,
     distribution_figure,
     forest_figure,
     resolution_figure,
 )
+from llmcode.analysis.human_agreement import (
+    AgreementSection,
+    add_human_pair,
+    agreement_section,
+    disagreement_list,
+)
 from llmcode.analysis.sources import CodeSource
 from llmcode.analysis.study import Analysis
-from llmcode.errors import AgreementError
-from llmcode.items import Item
-from llmcode.quality.confidence import KIND_NAMES, confidence_of, default_kind
+from llmcode.quality.confidence import KIND_NAMES, default_kind
 from llmcode.store.models import CodingRecord, RunManifest
 from llmcode.store.runs import Run
 from llmcode.taxonomy.model import Category, Taxonomy
-
-SNIPPET_CONTEXT = 160
-_BLANK_LINES = re.compile(r"\n\s*\n")
-
-
-@dataclass
-class AgreementSection:
-    """Agreement of the run with one human coder: coefficients with CIs and a confusion matrix."""
-
-    coefficients: pd.DataFrame  # coefficient, value, ci_low, ci_high, interpretation, n_items
-    per_code: pd.DataFrame  # code, kappa, kappa_ci_low, kappa_ci_high, alpha, n_run, n_human
-    confusion: pd.DataFrame  # rows: the run's codes, columns: the human's
-    n_items: int
-    notes: list[str] = field(default_factory=list)
-    human_pair: str | None = None
-    """"ana vs ben" when the human file has two coders: ``coefficients`` then also holds their
-    agreement (human_value, human_ci_low, human_ci_high), next to the model's."""
-
-
-@dataclass
-class Example:
-    """One coded item shown under its code: justification and evidence in context."""
-
-    item_id: str
-    title: str
-    status: str
-    confidence: float | None
-    justification: str
-    segments: list[tuple[str, bool]]  # (text, is_evidence)
-    unverified: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -128,7 +102,7 @@ def build_report(
             llm, human.codes, order, taxonomy.multi_label, bootstrap=bootstrap, seed=seed
         )
         disagreements = disagreement_list(records, human.codes, items, kind)
-        _add_human_pair(agreement, human, order, taxonomy.multi_label, bootstrap, seed)
+        add_human_pair(agreement, human, order, taxonomy.multi_label, bootstrap, seed)
         from llmcode.analysis.study import distribution
 
         in_run = human.codes[human.codes["item_id"].isin(items)]
@@ -228,235 +202,6 @@ def provenance(manifest: RunManifest) -> list[tuple[str, str]]:
     ]
 
 
-def agreement_section(
-    llm: pd.DataFrame,
-    human: pd.DataFrame,
-    order: list[str],
-    multi_label: bool,
-    bootstrap: int = 1000,
-    seed: int = 0,
-) -> AgreementSection:
-    """Run vs one human coder via `llmcode.quality.agreement`: coefficients with bootstrap CIs,
-    per-code κ/α and the confusion matrix (rows: the run, columns: the human)."""
-    from llmcode.quality.agreement import compute_agreement
-    from llmcode.quality.agreement.summary import TITLES
-
-    run_name = str(llm["coder"].iloc[0]) if len(llm) else "run"
-    human_name = str(human["coder"].iloc[0]) if len(human) else "human"
-    if human_name == run_name:
-        run_name = f"run:{run_name}"
-    both = pd.concat(
-        [
-            llm[["item_id", "code"]].assign(coder=run_name),
-            human[["item_id", "code"]].assign(coder=human_name),
-        ],
-        ignore_index=True,
-    )
-    observed = set(both["code"].dropna())
-    categories = [c for c in order if c in observed or not multi_label]
-    categories += sorted(observed - set(categories))
-    try:
-        result = compute_agreement(
-            both,
-            coders=[run_name, human_name],
-            multi_label=multi_label,
-            categories=categories,
-            bootstrap=bootstrap,
-            seed=seed,
-            by_code=True,
-        )
-    except AgreementError as exc:
-        empty = pd.DataFrame(columns=_COEFFICIENT_COLUMNS)
-        return AgreementSection(empty, pd.DataFrame(), pd.DataFrame(), 0, [exc.message])
-    rows = []
-    for name, title in TITLES.items():
-        value = getattr(result, name)
-        if value is None:
-            continue
-        low, high = result.ci95.get(name, (None, None))
-        rows.append(
-            {
-                "coefficient": title,
-                "value": value,
-                "ci_low": low,
-                "ci_high": high,
-                "interpretation": result.interpretation.get(name, ""),
-                "n_items": result.n_items,
-            }
-        )
-    per_code = pd.DataFrame(
-        [
-            {
-                "code": code,
-                "kappa": entry.kappa,
-                "kappa_ci_low": entry.ci95.get("kappa", (None, None))[0],
-                "kappa_ci_high": entry.ci95.get("kappa", (None, None))[1],
-                "alpha": entry.alpha,
-                "n_run": entry.counts.get(run_name, 0),
-                "n_human": entry.counts.get(human_name, 0),
-            }
-            for code, entry in result.per_code.items()
-        ]
-    )
-    confusion = pd.DataFrame(
-        result.confusion.matrix if result.confusion else [],
-        index=result.confusion.labels if result.confusion else None,
-        columns=result.confusion.labels if result.confusion else None,
-    )
-    method = f"95% CIs: {bootstrap} item-level bootstrap resamples (percentile), seed {seed}"
-    return AgreementSection(
-        pd.DataFrame(rows, columns=_COEFFICIENT_COLUMNS),
-        per_code,
-        confusion,
-        result.n_items,
-        [method, *result.notes] if bootstrap else list(result.notes),
-    )
-
-
-def _add_human_pair(
-    section: AgreementSection,
-    human: CodeSource,
-    order: list[str],
-    multi_label: bool,
-    bootstrap: int,
-    seed: int,
-) -> None:
-    """With a second coder in the human file, their agreement beside the model's, row by row."""
-    others = [c for c in human.available if c != human.coder]
-    if not others or not len(section.coefficients) or not human.label.startswith("human:"):
-        return
-    from llmcode.analysis.sources import human_codes
-
-    second = human_codes(human.label.removeprefix("human:"), others[0])
-    pair = agreement_section(
-        human.codes.assign(coder=human.coder),
-        second.codes,
-        order,
-        multi_label,
-        bootstrap=bootstrap,
-        seed=seed,
-    )
-    if not len(pair.coefficients):
-        return
-    theirs = pair.coefficients.set_index("coefficient")
-    table = section.coefficients
-    for column, source in (
-        ("human_value", "value"),
-        ("human_ci_low", "ci_low"),
-        ("human_ci_high", "ci_high"),
-    ):
-        table[column] = table["coefficient"].map(theirs[source])
-    section.human_pair = f"{human.coder} vs {others[0]}"
-    section.notes.append(
-        f"human–human: {human.coder} vs {others[0]} on the {pair.n_items} items both coded"
-    )
-
-
-_COEFFICIENT_COLUMNS = ["coefficient", "value", "ci_low", "ci_high", "interpretation", "n_items"]
-
-
-def disagreement_list(
-    records: dict[str, CodingRecord],
-    human: pd.DataFrame,
-    items: dict[str, Item],
-    kind: str = "stated",
-) -> pd.DataFrame:
-    """Items both coded where the run's codes differ from the human's, with the run's reasons."""
-    human_sets = _code_sets(human)
-    rows = []
-    for item_id, record in records.items():
-        if item_id not in human_sets or not record.codes:
-            continue
-        run_set = "; ".join(sorted(c.code for c in record.codes))
-        if run_set == human_sets[item_id]:
-            continue
-        rows.append(
-            {
-                "item_id": item_id,
-                "title": _title(items.get(item_id)),
-                "run_codes": run_set,
-                "human_codes": human_sets[item_id],
-                "justification": " / ".join(c.justification for c in record.codes),
-                "confidence": _max_confidence(record, kind),
-                "status": record.status,
-            }
-        )
-    columns = [
-        "item_id",
-        "title",
-        "run_codes",
-        "human_codes",
-        "justification",
-        "confidence",
-        "status",
-    ]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def examples_by_code(
-    records: dict[str, CodingRecord],
-    items: dict[str, Item],
-    order: list[str],
-    per_code: int,
-    kind: str = "stated",
-) -> dict[str, list[Example]]:
-    """Up to ``per_code`` items per code: verified first, then by confidence."""
-    out: dict[str, list[Example]] = {code: [] for code in order}
-    ranked = sorted(
-        records.values(),
-        key=lambda r: (r.status != "ok", -(_max_confidence(r, kind) or 0.0), r.item_id),
-    )
-    for record in ranked:
-        item = items.get(record.item_id)
-        for assignment in record.codes:
-            shown = out.setdefault(assignment.code, [])
-            if item is None or len(shown) >= per_code:
-                continue
-            spans = [
-                (s.start, s.end)
-                for s in assignment.evidence
-                if s.verified and s.start is not None and s.end is not None
-            ]
-            shown.append(
-                Example(
-                    item_id=record.item_id,
-                    title=_title(item),
-                    status=record.status,
-                    confidence=confidence_of(record, assignment.code, kind),
-                    justification=assignment.justification,
-                    segments=highlight(item.text, spans),
-                    unverified=[s.quote for s in assignment.evidence if not s.verified],
-                )
-            )
-    return out
-
-
-def highlight(
-    text: str, spans: list[tuple[int, int]], context: int = SNIPPET_CONTEXT
-) -> list[tuple[str, bool]]:
-    """The text around evidence spans as (text, is_evidence) segments, elided with '…'."""
-    spans = sorted((max(0, s), min(len(text), e)) for s, e in spans if e > s)
-    if not spans:
-        head = text[: 2 * context]
-        return [(head + ("…" if len(text) > len(head) else ""), False)]
-    segments: list[tuple[str, bool]] = []
-    cursor = 0
-    for start, end in spans:
-        start = max(start, cursor)
-        if end <= start:
-            continue
-        gap = _BLANK_LINES.sub("\n", text[cursor:start])
-        if cursor == 0 and len(gap) > context:
-            gap = "…" + gap[-context:]
-        elif len(gap) > 2 * context:
-            gap = gap[:context] + " … " + gap[-context:]
-        segments += [(gap, False), (text[start:end], True)]
-        cursor = end
-    tail = _BLANK_LINES.sub("\n", text[cursor:])
-    segments.append((tail[:context] + ("…" if len(tail) > context else ""), False))
-    return [s for s in segments if s[0]]
-
-
 def _with_depth(categories: list[Category], depth: int = 0) -> Iterator[tuple[int, Category]]:
     for category in categories:
         yield depth, category
@@ -470,21 +215,3 @@ def _codes_of(records: dict[str, CodingRecord], coder: str) -> pd.DataFrame:
         for c in r.codes
     ]
     return pd.DataFrame(rows, columns=["item_id", "coder", "code"])
-
-
-def _code_sets(codes: pd.DataFrame) -> dict[str, str]:
-    usable = codes.dropna(subset=["code"])
-    grouped = usable.groupby("item_id")["code"].agg(lambda c: "; ".join(sorted(set(c))))
-    return {str(item): str(codes) for item, codes in grouped.items()}
-
-
-def _title(item: Item | None) -> str:
-    if item is None:
-        return ""
-    title = item.metadata.get("title") or item.text.split("\n", 1)[0]
-    return title if len(title) <= 100 else title[:99] + "…"
-
-
-def _max_confidence(record: CodingRecord, kind: str = "stated") -> float | None:
-    values = [v for c in record.codes if (v := confidence_of(record, c.code, kind)) is not None]
-    return max(values) if values else None
