@@ -1,17 +1,21 @@
-"""`llmcode code`: closed coding of items against a taxonomy, with progress and a summary."""
+"""`llmcode code`: closed coding of items against a taxonomy, with progress and a summary.
+
+The command starts or resumes a run (or only estimates it, or writes it as batch requests) and
+codes it under a progress bar; what it prints before and after is in `code_summary`, the
+options for examples, prompts and the second look are checked in `code_guidance`.
+"""
 
 from __future__ import annotations
 
-import os
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from llmcode.cli.app import app, print_next
+from llmcode.cli.code_guidance import guidance_settings, similarity_settings
+from llmcode.cli.code_summary import announce_run, print_estimate, print_summary, resume_command
 from llmcode.cli.options import (
     BackendName,
     BaseUrl,
@@ -52,16 +56,13 @@ from llmcode.cli.options import (
 )
 from llmcode.cli.progress import CodingProgress, expectation
 from llmcode.cli.running import Interrupted, run_async
-from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
     from llmcode.coding.closed import Coder
     from llmcode.coding.costs import Budget
-    from llmcode.items import ItemSet
     from llmcode.llm.backends import Backend
     from llmcode.store.models import RunConfig, RunManifest
     from llmcode.store.runs import Run
-    from llmcode.taxonomy.model import Taxonomy
 
 console = Console(highlight=False)
 
@@ -198,10 +199,10 @@ def code(
             max_cost=max_cost,
             timeout=timeout,
             only=str(only) if only else None,
-            **_guidance(
+            **guidance_settings(
                 examples, examples_items, examples_coder, shots, splits, prompts_dir, verify_as
             ),
-            **_similarity(examples_similarity, embedding_model),
+            **similarity_settings(examples_similarity, embedding_model),
         )
         if only is not None:
             item_set = only_items(item_set, only, id_column)
@@ -210,8 +211,13 @@ def code(
             console.print(item_set.sheet_note, markup=False)
         if dry_run:
             coder = make_coder(config, tax, _offline(config), item_set.items)
-            _print_estimate(
-                config, tax, item_set.items[:limit] if limit else item_set.items, prices, coder
+            print_estimate(
+                console,
+                config,
+                tax,
+                item_set.items[:limit] if limit else item_set.items,
+                prices,
+                coder,
             )
             return
         if batch:
@@ -278,14 +284,14 @@ def code(
         todo = run.items()
     try:  # a signal from here on leaves the run interrupted, with the command that resumes it
         if not resume:
-            _announce_run(run, todo, item_set, tax, llm, coder, config)
+            announce_run(console, run, todo, item_set, tax, llm, coder, config)
         manifest = _code_with_progress(todo, coder, run, budget, prices)
     except Interrupted as stop:
         if run.manifest().status == "running":  # stopped before the coding loop began
             finish_run(run, "interrupted", llm, prices)
         console.print(
             f"[yellow]interrupted[/] ({stop}): every finished coding is kept; "
-            f"resume with\n  {_resume_command(run, runs_dir)}",
+            f"resume with\n  {resume_command(run, runs_dir)}",
             soft_wrap=True,
         )
         raise typer.Exit(stop.exit_code) from None
@@ -293,76 +299,9 @@ def code(
         console.print(
             f"[yellow]budget reached[/]: stopped before spending more than ${config.max_cost}"
         )
-    _print_summary(run, manifest, _resume_command(run, runs_dir))
+    print_summary(console, run, manifest, resume_command(run, runs_dir))
     if manifest.status == "failed":
         raise typer.Exit(1)
-
-
-def _announce_run(
-    run: Run,
-    todo: list,
-    item_set: ItemSet,
-    tax: Taxonomy,
-    llm: Backend,
-    coder: Coder,
-    config: RunConfig,
-) -> None:
-    """The run's first lines: skipped items, then what is coded with what."""
-    for skipped_id, reason in item_set.skipped:
-        console.print(f"[yellow]skipped[/] {skipped_id}: {reason}")
-    console.print(
-        f"run [bold]{run.run_id}[/]: {len(todo)} item(s), {tax.name} {tax.version}, "
-        f"{llm.describe()['backend']} model {llm.model}"
-        + (
-            f", {config.shots} example(s) per item from {coder.examples.source} "
-            f"({len(coder.examples.shots)} coded items)"
-            if coder.examples is not None
-            else ""
-        )
-        + (f", second look ({config.verify})" if config.verify != "off" else "")
-    )
-
-
-def _guidance(
-    examples: Path | None,
-    examples_items: Path | None,
-    examples_coder: str | None,
-    shots: int,
-    splits: Path | None,
-    prompts_dir: Path | None,
-    verify: str,
-) -> dict[str, object]:
-    """The run-config settings for examples, prompt overrides and the second look."""
-    if examples is None and (examples_items is not None or examples_coder is not None):
-        raise ConfigError("--examples-items and --examples-coder need --examples CODES")
-    for path, option in (
-        (examples, "--examples"),
-        (examples_items, "--examples-items"),
-        (splits, "--splits"),
-        (prompts_dir, "--prompts"),
-    ):
-        if path is not None and not path.exists():
-            raise ConfigError(f"{option} {path}: no such file or directory")
-    return {
-        "examples": str(examples) if examples else None,
-        "examples_items": str(examples_items) if examples_items else None,
-        "examples_coder": examples_coder,
-        "shots": shots,
-        "splits": str(splits) if splits else None,
-        "prompts_dir": str(prompts_dir) if prompts_dir else None,
-        "verify": verify,
-    }
-
-
-def _similarity(similarity: str, model: Path | None) -> dict[str, object]:
-    if similarity not in ("tfidf", "embedding"):
-        raise ConfigError(f"--examples-similarity must be tfidf or embedding, not '{similarity}'")
-    if model is not None and not model.is_file():
-        raise ConfigError(f"--embedding-model {model}: no such file")
-    return {
-        "examples_similarity": similarity,
-        "embedding_model": str(model) if model else None,
-    }
 
 
 def _offline(config: RunConfig) -> Backend:
@@ -370,24 +309,6 @@ def _offline(config: RunConfig) -> Backend:
     from llmcode.llm.backends.fake import FakeBackend
 
     return FakeBackend(model=config.model or config.backend)
-
-
-def _print_estimate(
-    config: RunConfig, tax: Taxonomy, items: list, prices: Path | None, coder: Coder | None = None
-) -> None:
-    from llmcode.coding.costs import estimate_items
-    from llmcode.llm.backends.openai import DEFAULT_MODEL
-
-    default = os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL  # as the openai backend picks
-    model = config.model or (default if config.backend == "openai" else "local")
-    estimate = estimate_items(config, tax, items, model, prices, coder)
-    table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
-    for key, value in estimate.as_dict().items():
-        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
-        table.add_row(key, "-" if value is None else shown)
-    console.print(table)
-    if estimate.cost is None and config.backend == "openai":
-        console.print(f"[yellow]no price known for '{model}'[/]: pass --prices prices.yaml")
 
 
 def _code_with_progress(
@@ -403,45 +324,3 @@ def _code_with_progress(
         on_record = progress.on_record
         work = code_run(run, coder, todo, on_record, budget, prices)
         return run_async(work, [coder.backend, *coder.more_backends])
-
-
-def _resume_command(run: Run, runs_dir: Path | None) -> str:
-    """The exact command that continues ``run``."""
-    where = f" --runs-dir {runs_dir}" if runs_dir is not None else ""
-    return f"llmcode code --resume {run.run_id}{where}"
-
-
-def _print_summary(run: Run, manifest: RunManifest, resume: str) -> None:
-    latest = run.latest_codings()
-    codes = Counter(c.code for r in latest.values() for c in r.codes)
-    table = Table(title=f"codes in {run.run_id}", title_justify="left")
-    table.add_column("code")
-    table.add_column("items", justify="right")
-    table.add_column("share", justify="right")
-    total = max(1, sum(1 for r in latest.values() if r.codes))
-    for code_id, n in codes.most_common():
-        table.add_row(code_id, str(n), f"{n / total:.0%}")
-    console.print(table)
-    counts = manifest.counts
-    usage = manifest.usage
-    items = max(1, usage.get("items", 0))
-    console.print(
-        "status: "
-        + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
-        + f" | calls {usage.get('calls', 0)} ({usage.get('cached_calls', 0)} cached)"
-        + f" | tokens/item {(usage.get('prompt_tokens', 0) + usage.get('completion_tokens', 0)) / items:.0f}"
-        + (f" | abandoned {int(usage['abandoned'])}" if usage.get("abandoned") else "")
-        + (f" | cost ${usage['cost_usd']:.4f}" if "cost_usd" in usage else "")
-    )
-    if manifest.status == "failed":
-        console.print(
-            f"[red]failed[/]: every item is an error (see llmcode runs show {run.run_id}); "
-            f"fix the cause, then {resume}",
-            soft_wrap=True,
-        )
-    elif manifest.status != "complete":
-        console.print(f"[yellow]interrupted[/]: resume with\n  {resume}", soft_wrap=True)
-    else:
-        print_next(
-            console, f"llmcode export {run.run_id} --format csv", f"llmcode runs show {run.run_id}"
-        )

@@ -1,0 +1,116 @@
+"""What `llmcode code` says about a run around the coding itself: the opening line, the dry-run
+estimate, the closing summary (codes, status counts, calls, tokens, cost) and the command that
+resumes the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from llmcode.cli.app import print_next
+
+if TYPE_CHECKING:
+    from llmcode.coding.closed import Coder
+    from llmcode.items import ItemSet
+    from llmcode.llm.backends import Backend
+    from llmcode.store.models import RunConfig, RunManifest
+    from llmcode.store.runs import Run
+    from llmcode.taxonomy.model import Taxonomy
+
+
+def announce_run(
+    console: Console,
+    run: Run,
+    todo: list,
+    item_set: ItemSet,
+    tax: Taxonomy,
+    llm: Backend,
+    coder: Coder,
+    config: RunConfig,
+) -> None:
+    """The run's first lines: skipped items, then what is coded with what."""
+    for skipped_id, reason in item_set.skipped:
+        console.print(f"[yellow]skipped[/] {skipped_id}: {reason}")
+    console.print(
+        f"run [bold]{run.run_id}[/]: {len(todo)} item(s), {tax.name} {tax.version}, "
+        f"{llm.describe()['backend']} model {llm.model}"
+        + (
+            f", {config.shots} example(s) per item from {coder.examples.source} "
+            f"({len(coder.examples.shots)} coded items)"
+            if coder.examples is not None
+            else ""
+        )
+        + (f", second look ({config.verify})" if config.verify != "off" else "")
+    )
+
+
+def print_estimate(
+    console: Console,
+    config: RunConfig,
+    tax: Taxonomy,
+    items: list,
+    prices: Path | None,
+    coder: Coder | None = None,
+) -> None:
+    from llmcode.coding.costs import estimate_items
+    from llmcode.llm.backends.openai import DEFAULT_MODEL
+
+    default = os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL  # as the openai backend picks
+    model = config.model or (default if config.backend == "openai" else "local")
+    estimate = estimate_items(config, tax, items, model, prices, coder)
+    table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
+    for key, value in estimate.as_dict().items():
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        table.add_row(key, "-" if value is None else shown)
+    console.print(table)
+    if estimate.cost is None and config.backend == "openai":
+        console.print(f"[yellow]no price known for '{model}'[/]: pass --prices prices.yaml")
+
+
+def resume_command(run: Run, runs_dir: Path | None) -> str:
+    """The exact command that continues ``run``."""
+    where = f" --runs-dir {runs_dir}" if runs_dir is not None else ""
+    return f"llmcode code --resume {run.run_id}{where}"
+
+
+def print_summary(console: Console, run: Run, manifest: RunManifest, resume: str) -> None:
+    """The codes the run assigned (items, share), its usage, and what to do next."""
+    latest = run.latest_codings()
+    codes = Counter(c.code for r in latest.values() for c in r.codes)
+    table = Table(title=f"codes in {run.run_id}", title_justify="left")
+    table.add_column("code")
+    table.add_column("items", justify="right")
+    table.add_column("share", justify="right")
+    total = max(1, sum(1 for r in latest.values() if r.codes))
+    for code_id, n in codes.most_common():
+        table.add_row(code_id, str(n), f"{n / total:.0%}")
+    console.print(table)
+    counts = manifest.counts
+    usage = manifest.usage
+    items = max(1, usage.get("items", 0))
+    console.print(
+        "status: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        + f" | calls {usage.get('calls', 0)} ({usage.get('cached_calls', 0)} cached)"
+        + f" | tokens/item {(usage.get('prompt_tokens', 0) + usage.get('completion_tokens', 0)) / items:.0f}"
+        + (f" | abandoned {int(usage['abandoned'])}" if usage.get("abandoned") else "")
+        + (f" | cost ${usage['cost_usd']:.4f}" if "cost_usd" in usage else "")
+    )
+    if manifest.status == "failed":
+        console.print(
+            f"[red]failed[/]: every item is an error (see llmcode runs show {run.run_id}); "
+            f"fix the cause, then {resume}",
+            soft_wrap=True,
+        )
+    elif manifest.status != "complete":
+        console.print(f"[yellow]interrupted[/]: resume with\n  {resume}", soft_wrap=True)
+    else:
+        print_next(
+            console, f"llmcode export {run.run_id} --format csv", f"llmcode runs show {run.run_id}"
+        )
