@@ -73,6 +73,7 @@ def naive(items, taxonomy) -> dict[str, float]:
     elapsed = time.perf_counter() - start
     n = len(items)
     return {
+        "threads": default_threads(),
         "items_per_s": n / elapsed,
         "valid": valid / n,
         "verified": verified / n,
@@ -86,7 +87,8 @@ def ours(items, taxonomy, engine: str, concurrency: int) -> dict[str, float]:
     from llmcode.items import ItemSet
     from llmcode.llm.backends import make_backend
     from llmcode.llm.prompts import load_prompts
-    from llmcode.store.runs import RunConfig, RunStore
+    from llmcode.store.models import RunConfig
+    from llmcode.store.runs import RunStore
 
     os.environ["LLMCODE_ENGINE"] = engine
     backend = make_backend("local", parallel=concurrency)
@@ -117,6 +119,7 @@ def ours(items, taxonomy, engine: str, concurrency: int) -> dict[str, float]:
     n = len(items)
     return {
         "slots": backend.describe().get("parallel", 1),
+        "threads": backend.describe().get("threads", 1),
         "items_per_s": n / elapsed,
         "valid": sum(1 for r in records if r.codes and r.status in ("ok", "unverified")) / n,
         "verified": sum(1 for r in records if r.status == "ok") / n,

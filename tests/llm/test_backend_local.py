@@ -1,6 +1,7 @@
 """The embedded backend's settings and shutdown (no model is loaded here; slow tests run it)."""
 
 import asyncio
+import json
 import threading
 import time
 
@@ -69,8 +70,12 @@ def test_concurrency_becomes_parallel_slots_and_is_recorded(monkeypatch):
             schema={"type": "object", "properties": {"justification": {"type": "string"}}},
         )
     )
-    schema = body["response_format"]["json_schema"]["schema"]
+    grammar = body["grammar"]
+    assert grammar.startswith("%llguidance")  # the prebuilt wheel compiles schemas with it
+    schema = json.loads(grammar.split("%json ", 1)[1])
     assert schema["properties"]["justification"]["maxLength"] == 200
+    assert schema["x-guidance"]["whitespace_flexible"] is False
+    assert "response_format" not in body
 
 
 class EndlessServer:

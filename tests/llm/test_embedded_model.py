@@ -80,3 +80,37 @@ def test_the_openai_backend_codes_over_http_against_llama_cpp_server(cli, tmp_pa
     assert all(record.status != "invalid" for record in latest.values()), [
         record.problems for record in latest.values()
     ]
+
+
+def test_embedded_answers_are_compact_json_within_the_schema_bounds():
+    """llguidance compiles the schema: no indentation tokens, confidence within [0, 1]."""
+    import asyncio
+    import json
+
+    from llmcode.items import load_items
+    from llmcode.llm.answers import answer_schema
+    from llmcode.llm.backends.base import ChatRequest
+    from llmcode.llm.backends.local import LocalBackend
+    from llmcode.llm.prompts import item_message, load_prompts, system_message
+
+    taxonomy = load_taxonomy(TAXONOMY)
+    prompts = load_prompts()
+    item = load_items(SAMPLE).items[1]
+    request = ChatRequest(
+        messages=(
+            system_message(prompts, taxonomy),
+            item_message(prompts, item.item_id, item.text),
+        ),
+        schema=answer_schema([c.id for c in taxonomy.categories], False),
+        max_tokens=256,
+    )
+    backend = LocalBackend()
+    try:
+        response = asyncio.run(backend.complete(request))
+    finally:
+        backend.close()
+    assert response.finish_reason == "stop"
+    assert "\n" not in response.content
+    assert response.content.startswith('{"codes": [{"code": "')
+    answer = json.loads(response.content)
+    assert 0 <= answer["codes"][0]["confidence"] <= 1

