@@ -5,7 +5,13 @@ import io
 
 from rich.console import Console
 
-from llmcode.cli.progress import CodingProgress, RunStats, expectation, format_seconds
+from llmcode.cli.progress import (
+    CodingProgress,
+    RunStats,
+    embedded_seconds,
+    expectation,
+    format_seconds,
+)
 from llmcode.store.models import CodingRecord
 
 
@@ -73,6 +79,15 @@ def test_an_embedded_run_says_what_to_expect(tmp_path):
     assert "(2 MB)" in text and "72 item(s)" in text and "about " in text
     assert "trying the pipeline" in text and "real endpoint" in text
     assert expectation({"backend": "openai", "model": "gpt-4o-mini"}, 72) is None
+
+
+def test_the_estimate_grows_with_items_and_slots_and_shrinks_with_free_threads():
+    base = embedded_seconds(72, threads=1, slots=1, free_cpus=2)
+    assert embedded_seconds(144, threads=1, slots=1, free_cpus=2) > base
+    assert embedded_seconds(72, threads=1, slots=2, free_cpus=2) > base
+    assert embedded_seconds(72, threads=2, slots=1, free_cpus=2) < base
+    # two spinning threads on one free CPU are slower than one thread
+    assert embedded_seconds(72, threads=2, slots=1, free_cpus=1) > base
 
 
 def test_durations_read_as_clock_times():

@@ -20,12 +20,14 @@ from rich.text import Text
 if TYPE_CHECKING:
     from llmcode.store.models import CodingRecord
 
-# the bundled 135M model on a 2-core x86-64 VM (benchmarks/embedded.py, ptm-reuse codebook,
-# choice evidence): about 0.1 items/s per thread on one slot, each slot first evaluating the
-# codebook (about 10 s); extra slots add little on few cores
-EMBEDDED_RATE_PER_THREAD = 0.1
-SLOT_GAIN = 0.15
-SLOT_WARMUP_SECONDS = 10.0
+# the bundled 135M model on an idle 2-core x86-64 VM (benchmarks/embedded.py, ptm-reuse
+# codebook, choice evidence, compact answers): 0.33 items/s on one thread, 0.54 on two after
+# the model is loaded and each slot has evaluated the codebook (about 11 s on one thread); more
+# slots add little on few cores; threads sharing a CPU with other work spin, about 3x slower
+EMBEDDED_ITEMS_PER_S_ONE_THREAD = 0.33
+THREAD_SCALING = 0.72  # items/s grow as threads ** 0.72
+SLOT_WARMUP_SECONDS_ONE_THREAD = 11.0
+OVERSUBSCRIBED_SLOWDOWN = 3.0
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -48,10 +50,9 @@ def expectation(described: dict[str, Any], n_items: int) -> str | None:
     cpus = os.cpu_count() or 1
     try:
         busy = os.getloadavg()[0]
-    except OSError:
+    except (AttributeError, OSError):
         busy = 0.0
-    free_share = max(0.2, min(1.0, (cpus - busy + threads) / max(cpus, threads)))
-    rate = EMBEDDED_RATE_PER_THREAD * threads * (1 + SLOT_GAIN * (slots - 1)) * free_share
+    seconds = embedded_seconds(n_items, threads, slots, free_cpus=cpus - busy)
     model = described.get("model", "the model")
     sized = f"{model} ({size:.0f} MB)" if size else model
     small = "135m" in str(model).lower() or (size is not None and size < 300)
@@ -63,10 +64,20 @@ def expectation(described: dict[str, Any], n_items: int) -> str | None:
     )
     return (
         f"embedded {sized}, {slots} slot(s), {threads} thread(s): about "
-        f"{format_seconds(slots * SLOT_WARMUP_SECONDS + n_items / rate)} for {n_items} item(s) "
+        f"{format_seconds(seconds)} for {n_items} item(s) "
         "on this machine "
         f"(load {busy:.1f} on {cpus} CPUs). {note}."
     )
+
+
+def embedded_seconds(n_items: int, threads: int, slots: int, free_cpus: float) -> float:
+    """Estimated wall time of an embedded run of the bundled model: each slot's codebook
+    warm-up plus the items at the measured rate for this many threads."""
+    speed = threads**THREAD_SCALING
+    if threads > free_cpus + 0.5:
+        speed /= OVERSUBSCRIBED_SLOWDOWN
+    warmup = slots * SLOT_WARMUP_SECONDS_ONE_THREAD / speed
+    return warmup + n_items / (EMBEDDED_ITEMS_PER_S_ONE_THREAD * speed)
 
 
 class RunStats:
