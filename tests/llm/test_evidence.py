@@ -1,4 +1,7 @@
-from llmcode.llm.evidence import candidate_quotes, locate
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llmcode.llm.evidence import _TRANSLATE, candidate_quotes, locate, normalise
 
 TEXT = "Loading the 7B checkpoint fails with\n  CUDA out of memory on a “16GB” card."
 
@@ -49,3 +52,15 @@ def test_long_sentences_are_cut_at_a_word_boundary():
     text = "word " * 100
     (quote,) = candidate_quotes(text, max_chars=50)
     assert len(quote) <= 50 and text.startswith(quote) and not quote.endswith(" ")
+
+
+@given(st.text(alphabet=st.sampled_from("ab .\t\n\u00a0\u2019\u201c\u2026\u3000\x1c\x85")))
+def test_normalise_folds_whitespace_and_maps_every_character_back(text):
+    folded, offsets = normalise(text)
+    translated = text.translate(_TRANSLATE)
+    assert len(offsets) == len(folded)
+    assert "  " not in folded and folded == folded.strip(" ")
+    assert offsets == sorted(set(offsets))
+    for char, offset in zip(folded, offsets, strict=True):
+        assert translated[offset] == char or (char == " " and translated[offset].isspace())
+    assert folded.split() == translated.split()

@@ -151,3 +151,30 @@ def test_a_last_line_torn_inside_a_character_is_dropped_like_any_torn_line(tmp_p
     torn = '{"item_id": "é'.encode()[:-1]  # cut inside the two bytes of é
     (run.path / "codings.jsonl").write_bytes(whole.encode() + torn)
     assert [r.item_id for r in run.codings()] == ["i1"]
+
+
+def test_a_fast_run_fsyncs_twice_a_second_and_everything_when_it_finishes(tmp_path, monkeypatch):
+    import os
+
+    from llmcode.store import runs
+    from llmcode.store.models import CodingRecord
+
+    _, run = made_run(tmp_path)
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    clock = [100.0]
+    monkeypatch.setattr(runs.time, "monotonic", lambda: clock[0])
+    for n in range(10):  # ten records within 0.1 s: one fsync, for the first
+        clock[0] += 0.01
+        run.append_coding(CodingRecord(item_id=f"i{n}", status="ok"))
+    assert len(synced) == 1
+    assert len(run.codings()) == 10  # written and readable before any fsync
+    clock[0] += runs.SYNC_SECONDS
+    run.append_coding(CodingRecord(item_id="late", status="ok"))
+    assert len(synced) == 2
+    clock[0] += 0.01
+    run.append_coding(CodingRecord(item_id="last", status="ok"))
+    run.sync()
+    assert len(synced) == 3
+    run.sync()  # nothing new: no fsync
+    assert len(synced) == 3

@@ -218,6 +218,7 @@ def finish_run(
     ``extra`` is merged into the manifest's ``extra``; ``abandoned`` counts requests given up on
     in this phase (client timeouts) besides those the in-flight ledger finds.
     """
+    run.sync()
     manifest = run.manifest()
     if backend is not None:
         manifest = manifest.model_copy(update={"backend": backend.describe()})

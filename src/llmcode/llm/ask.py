@@ -109,12 +109,13 @@ async def complete_cached(
     backend: Backend, request: ChatRequest, cache: ResponseCache | None, sample: int = 0
 ) -> ChatResponse:
     """The backend's answer, from the cache when this exact request was answered before."""
+    if cache is None:
+        return await backend.complete(request)
     key = cache_key(backend.name, backend.model, request, sample)
-    if cache is not None and (hit := cache.get(key)) is not None:
+    if (hit := cache.get(key)) is not None:
         return hit
     response = await backend.complete(request)
-    if cache is not None:
-        cache.put(key, response)
+    cache.put(key, response)
     return response
 
 

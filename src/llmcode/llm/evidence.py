@@ -7,6 +7,7 @@ Letters, digits and punctuation inside the quote must match exactly (case includ
 
 from __future__ import annotations
 
+import functools
 import re
 
 from pydantic import BaseModel
@@ -28,6 +29,7 @@ _TRANSLATE = str.maketrans(
     }
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])")
+_NON_SPACE = re.compile(r"\S+")
 _UNQUOTABLE = re.compile(r'[\n\r"\\\x00-\x1f]+')
 _TRIM = " \t\n\"'`\u2026."
 
@@ -44,26 +46,27 @@ class Span(BaseModel):
 def normalise(text: str) -> tuple[str, list[int]]:
     """Fold whitespace runs to one space and typographic marks to ASCII.
 
-    Returns the folded text and, for each of its characters, the offset in ``text``.
+    Returns the folded text and, for each of its characters, the offset in ``text`` (a folded
+    space maps to the first character of its run). Leading and trailing whitespace is dropped.
     """
-    out: list[str] = []
+    parts: list[str] = []
     offsets: list[int] = []
-    folded = text.translate(_TRANSLATE)
-    in_space = False
-    for index, char in enumerate(folded):
-        if char.isspace():
-            if not in_space and out:
-                out.append(" ")
-                offsets.append(index)
-            in_space = True
-            continue
-        in_space = False
-        out.append(char)
-        offsets.append(index)
-    if out and out[-1] == " ":
-        out.pop()
-        offsets.pop()
-    return "".join(out), offsets
+    previous_end = 0
+    for run in _NON_SPACE.finditer(text.translate(_TRANSLATE)):
+        if parts:
+            parts.append(" ")
+            offsets.append(previous_end)
+        parts.append(run.group())
+        offsets.extend(range(run.start(), run.end()))
+        previous_end = run.end()
+    return "".join(parts), offsets
+
+
+@functools.lru_cache(maxsize=64)
+def _normalised_item(text: str) -> tuple[str, tuple[int, ...]]:
+    """``normalise`` of an item text, kept while its quotes are located."""
+    folded, offsets = normalise(text)
+    return folded, tuple(offsets)
 
 
 def locate(quote: str, text: str) -> Span:
@@ -72,7 +75,7 @@ def locate(quote: str, text: str) -> Span:
     needle = needle.strip(_TRIM)
     if len(needle) < 3:
         return Span(quote=quote)
-    haystack, offsets = normalise(text)
+    haystack, offsets = _normalised_item(text)
     at = haystack.find(needle)
     if at < 0:
         return Span(quote=quote)

@@ -1,4 +1,4 @@
-"""Durable run files: atomic writes, fsynced JSONL appends, UTF-8 reads and torn last lines.
+"""Durable run files: atomic writes, JSONL appends, UTF-8 reads and torn last lines.
 
 A file written with `atomic_write` is whole or absent; a line appended with `append_line` is on
 disk when the call returns; a kill mid-append leaves a torn (unterminated) last line, which
@@ -49,14 +49,27 @@ def atomic_write(path: Path, text: str) -> None:
         raise _write_failed(path, exc) from exc
 
 
-def append_line(path: Path, line: str) -> None:
-    """Append one JSON line and make it durable before returning (a failure is a RunStoreError;
-    a partly written line is a torn last line, cut on resume)."""
+def append_line(path: Path, line: str, *, sync: bool = True) -> None:
+    """Append one JSON line, handed to the operating system before returning (so a killed
+    process loses nothing) and, with ``sync``, on disk (so a power cut loses nothing). A failure
+    is a RunStoreError; a partly written line is a torn last line, cut on resume."""
     try:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()
+            if sync:
+                os.fsync(handle.fileno())
+    except OSError as exc:
+        raise _write_failed(path, exc) from exc
+
+
+def sync_file(path: Path) -> None:
+    """Put a file's written lines on disk (a no-op for a missing file)."""
+    try:
+        with path.open("rb") as handle:
             os.fsync(handle.fileno())
+    except FileNotFoundError:
+        return
     except OSError as exc:
         raise _write_failed(path, exc) from exc
 
