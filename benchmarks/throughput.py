@@ -88,7 +88,7 @@ class Server:
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
 
     def stop(self) -> dict[str, str]:
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(signal.SIGTERM)  # SIGINT is ignored in background jobs
         out, _ = self.process.communicate(timeout=30)
         return dict(re.findall(r"(\w+)=(\{[^}]*\}|\S+)", out))
 

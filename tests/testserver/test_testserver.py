@@ -522,3 +522,23 @@ def test_llmcode_catches_invented_quotes_and_unknown_codes_from_the_server(cli, 
     assert all(r.status == "ok" for r in records)
     assert all(c.verified for r in records for c in r.codes)
     assert {"invented_code"} & {c.code for r in records for c in r.codes} == set()
+
+
+def test_the_shell_stops_on_sigterm_and_prints_its_counts_even_when_sigint_is_ignored() -> None:
+    """Started in a script's background, the shell ignores SIGINT; SIGTERM still stops it."""
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llmcode.testserver", "--port", "0", "--max-seconds", "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("serving http://127.0.0.1:")
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert out.startswith("requests=0 ")

@@ -105,6 +105,9 @@ def _split_warnings(gold_ids: object, by_split: dict[str, list[str]], path: Path
     return []
 
 
+CI_WIDTH = len("[-0.04,0.14]")  # a CI breaks from its value, not inside its brackets
+
+
 def _table(**kwargs: object) -> Table:
     return Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, **kwargs)  # type: ignore[arg-type]
 
@@ -155,13 +158,16 @@ def show(result: EvalResult, split: str | None = None) -> None:
     ]
     if same_model:
         columns.remove("model")
+    priced = any(entry.cost_per_item_usd for entry in result.runs)
+    if not priced:  # local models, or no price known: the column would say nothing
+        columns.remove("$/item")
     for column in columns:
         table.add_column(
             column,
             justify="left" if column in ("run", "model") else "right",
             overflow="fold",
             no_wrap=column in ("#", "run", "n", "accuracy", "AC1", "α", "$/item"),
-            min_width=11 if "CI" in column else None,
+            min_width=CI_WIDTH if "CI" in column else None,
         )
     for entry in sorted(result.runs, key=lambda r: r.rank):
         row = [
@@ -176,7 +182,7 @@ def show(result: EvalResult, split: str | None = None) -> None:
             _with_ci(entry.macro_f1),
             "—" if entry.cost_per_item_usd is None else f"{entry.cost_per_item_usd:.5f}",
         ]
-        table.add_row(*(row[:2] + row[3:] if same_model else row))
+        table.add_row(*_shown(row, same_model, priced))
     ceiling = result.human_ceiling
     if ceiling is not None:
         row = [
@@ -191,10 +197,10 @@ def show(result: EvalResult, split: str | None = None) -> None:
             _with_ci(ceiling.macro_f1),
             "",
         ]
-        table.add_row(*(row[:2] + row[3:] if same_model else row))
+        table.add_row(*_shown(row, same_model, priced))
     console.print(table)
     if result.paired:
-        _show_paired(result)
+        _show_paired(result, priced)
     for entry in sorted(result.runs, key=lambda r: r.rank):
         _show_run(entry, result)
     for note in result.notes:
@@ -203,23 +209,31 @@ def show(result: EvalResult, split: str | None = None) -> None:
         console.print(f"[bold red]warning:[/] [red]{escape(warning)}[/]")
 
 
-def _show_paired(result: EvalResult) -> None:
+def _shown(row: list[str], same_model: bool, priced: bool) -> list[str]:
+    """The cells of a ranked-table row for the columns shown (model and cost may be left out)."""
+    row = row[:2] + row[3:] if same_model else row
+    return row if priced else row[:-1]
+
+
+def _show_paired(result: EvalResult, priced: bool = True) -> None:
     from llmcode.quality.eval import Coefficient
 
     console.print(
         "[bold]Paired differences[/] (B − A on the same resampled items; 95% CIs, bootstrap p)"
     )
     table = _table()
-    for column in ("A", "B", "Δκ", "CI", "p", "ΔF1", "CI", "p", "Δ$/item"):
+    columns = ["A", "B", "Δκ", "CI", "p", "ΔF1", "CI", "p", "Δ$/item"][: None if priced else -1]
+    for column in columns:
         table.add_column(
             column,
             justify="left" if column in ("A", "B") else "right",
             overflow="fold",
-            min_width=11 if column == "CI" else None,
+            min_width=CI_WIDTH if column == "CI" else None,
         )
     for pair in result.paired:
         k, f = pair.delta_kappa, pair.delta_macro_f1
-        table.add_row(
+        cost = pair.extra_cost_per_item_usd
+        cells = [
             pair.a,
             pair.b,
             _signed(k.value),
@@ -228,8 +242,9 @@ def _show_paired(result: EvalResult) -> None:
             _signed(f.value),
             _ci(Coefficient(value=f.value, ci95=f.ci95)),
             _p(f.p),
-            "—" if pair.extra_cost_per_item_usd is None else f"{pair.extra_cost_per_item_usd:+.5f}",
-        )
+            "—" if cost is None else f"{cost:+.5f}",
+        ]
+        table.add_row(*cells[: len(columns)])
     console.print(table)
 
 

@@ -1,12 +1,16 @@
-"""``python -m llmcode.testserver``: run the test server by hand until its budget ends or Ctrl-C.
+"""``python -m llmcode.testserver``: run the test server by hand until its budget ends, Ctrl-C
+or SIGTERM.
 
 This is a shell: it parses options, prints the address and, at the end, the counts (never headers).
+SIGTERM stops it like Ctrl-C does, also when it was started in the background of a script (where
+the shell makes it ignore SIGINT).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 from collections.abc import Sequence
 
 from llmcode.testserver.config import ServerConfig
@@ -50,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_requests=args.max_requests,
         max_seconds=args.max_seconds,
     )
+    signal.signal(signal.SIGTERM, _interrupt)
     with TestServer(config) as server:
         print(f"serving {server.base_url} (Ctrl-C stops)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
@@ -60,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"paid={stats.paid_calls} duplicates={stats.duplicate_paid_calls}"
     )
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
