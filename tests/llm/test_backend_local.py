@@ -131,3 +131,12 @@ def test_a_chunk_with_an_error_is_a_backend_error(monkeypatch, tmp_path):
     with pytest.raises(BackendError, match="context too long"):
         asyncio.run(backend.complete(request))
     backend.close()
+
+
+@needs_llama
+def test_the_llama_cpp_python_engine_records_its_threads(monkeypatch):
+    monkeypatch.setenv("LLMCODE_ENGINE", "llama-cpp-python")
+    monkeypatch.setenv("LLMCODE_THREADS", "3")
+    described = make_backend("local").describe()
+    assert described["engine"] == "llama-cpp-python"
+    assert described["threads"] == 3

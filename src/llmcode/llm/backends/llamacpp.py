@@ -31,6 +31,7 @@ class LlamaCppBackend:
         self, model_path: str | None = None, model: str | None = None, n_ctx: int | None = None
     ) -> None:
         self.model_path, self.model, self.n_ctx = model_settings(model_path, model, n_ctx)
+        self.threads = default_threads()
         self._llama: Any = None
         self._grammars: dict[str, Any] = {}
         self._lock = asyncio.Lock()
@@ -42,6 +43,7 @@ class LlamaCppBackend:
             "model": self.model,
             "model_path": str(self.model_path),
             "n_ctx": self.n_ctx,
+            "threads": self.threads,
             "decoding": "grammar from JSON schema",
         }
 
@@ -58,7 +60,7 @@ class LlamaCppBackend:
                 self._llama = Llama(
                     model_path=str(self.model_path),
                     n_ctx=self.n_ctx,
-                    n_threads=default_threads(),
+                    n_threads=self.threads,
                     verbose=False,
                 )
             except (ValueError, RuntimeError) as exc:
