@@ -47,7 +47,8 @@ def naive(items, taxonomy) -> dict[str, float]:
     from llama_cpp import Llama
 
     from llmcode.llm.answers import check_answer
-    from llmcode.llm.backends.local import bundled_model_path, default_threads
+    from llmcode.llm.backends.local import bundled_model_path
+    from llmcode.llm.backends.threads import default_threads
     from llmcode.llm.prompts import item_message, load_prompts, system_message
 
     llama = Llama(

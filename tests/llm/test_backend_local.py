@@ -9,8 +9,10 @@ import pytest
 
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends import make_backend
+from llmcode.llm.backends import threads as cpu_threads
 from llmcode.llm.backends.base import ChatRequest
-from llmcode.llm.backends.local import MAX_SLOTS, LocalBackend, default_threads, free_cpus
+from llmcode.llm.backends.local import MAX_SLOTS, LocalBackend
+from llmcode.llm.backends.threads import busy_cpus, default_threads, free_cpus
 from tests.support import needs_llama
 
 
@@ -32,18 +34,37 @@ def test_the_default_thread_count_is_positive_and_bounded(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("available", "load", "threads"),
+    ("available", "busy", "threads"),
     [(2, 0.1, 2), (2, 0.7, 1), (2, 1.2, 1), (2, 5.0, 1), (4, 1.4, 3), (16, 0.0, 8)],
 )
-def test_the_default_leaves_the_cpus_other_work_is_using(available, load, threads):
-    assert free_cpus(available, load) == threads
+def test_the_default_leaves_the_cpus_other_work_is_using(available, busy, threads):
+    assert free_cpus(available, busy) == threads
 
 
-def test_the_default_follows_the_load_average(monkeypatch):
+def test_the_default_leaves_out_the_cpus_busy_now(monkeypatch):
     monkeypatch.delenv("LLMCODE_THREADS", raising=False)
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    monkeypatch.setattr("os.getloadavg", lambda: (2.2, 1.0, 1.0))
+    monkeypatch.setattr(cpu_threads, "busy_cpus", lambda: 2.2)
     assert default_threads() == 2
+
+
+def test_busy_cpus_are_measured_from_proc_stat_not_the_load_average(monkeypatch):
+    """Half the ticks busy on 4 CPUs is 2 busy CPUs, whatever the load average says."""
+    samples = iter([(1000, 4000), (1200, 4400)])
+    monkeypatch.setattr(cpu_threads, "_cpu_ticks", lambda: next(samples))
+    monkeypatch.setattr(cpu_threads.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("os.getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert busy_cpus() == 2.0
+
+
+def test_without_proc_stat_the_load_average_stands_in(monkeypatch):
+    def missing():
+        raise OSError("no /proc")
+
+    monkeypatch.setattr(cpu_threads, "_cpu_ticks", missing)
+    monkeypatch.setattr("os.getloadavg", lambda: (1.5, 1.0, 1.0))
+    assert busy_cpus() == 1.5
 
 
 def test_an_unknown_engine_is_an_error(monkeypatch):

@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
 from rich.text import Text
 
+from llmcode.llm.backends.threads import busy_cpus
+
 if TYPE_CHECKING:
     from llmcode.store.models import CodingRecord
 
@@ -48,10 +50,7 @@ def expectation(described: dict[str, Any], n_items: int) -> str | None:
     threads = int(described.get("threads") or 1)
     slots = int(described.get("parallel") or 1)
     cpus = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        busy = 0.0
+    busy = busy_cpus()
     seconds = embedded_seconds(n_items, threads, slots, free_cpus=cpus - busy)
     model = described.get("model", "the model")
     sized = f"{model} ({size:.0f} MB)" if size else model
@@ -66,7 +65,7 @@ def expectation(described: dict[str, Any], n_items: int) -> str | None:
         f"embedded {sized}, {slots} slot(s), {threads} thread(s): about "
         f"{format_seconds(seconds)} for {n_items} item(s) "
         "on this machine "
-        f"(load {busy:.1f} on {cpus} CPUs). {note}."
+        f"({busy:.1f} of {cpus} CPUs busy with other work). {note}."
     )
 
 

