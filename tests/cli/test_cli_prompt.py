@@ -64,3 +64,14 @@ def test_show_names_a_missing_item(cli) -> None:
 def test_the_shipped_taxonomies_render(cli) -> None:
     for taxonomy in (ROOT / "taxonomy").glob("*.yaml"):
         assert cli("prompt", "show", "-t", taxonomy).exit_code == 0
+
+
+def test_show_checks_its_guidance_options_as_code_does(cli, tmp_path) -> None:
+    base = ("prompt", "show", "-t", DATA / "tiny.yaml", "--items", DATA / "items.csv")
+    missing = cli(*base, "--examples", DATA / "items.csv", "--embedding-model", tmp_path / "x.gguf")
+    assert missing.exit_code == 1 and "--embedding-model" in missing.output
+    assert "no such file" in missing.output
+    lonely = cli(*base, "--examples-coder", "ana")
+    assert lonely.exit_code == 1 and "need --examples CODES" in lonely.output
+    gone = cli(*base, "--splits", tmp_path / "splits.csv")
+    assert gone.exit_code == 1 and "--splits" in gone.output

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llmcode.cli.app import app
+from llmcode.cli.code_guidance import guidance_settings, similarity_settings
 from llmcode.cli.options import (
     EmbeddingModel,
     ExamplesCoder,
@@ -79,10 +80,18 @@ def show(
         raise ConfigError("give --taxonomy (and --items with --item ID)")
     if level not in ("top", "leaves"):
         raise ConfigError(f"--level must be top or leaves, not '{level}'")
-    if examples_similarity not in ("tfidf", "embedding"):
-        raise ConfigError(
-            f"--examples-similarity must be tfidf or embedding, not '{examples_similarity}'"
-        )
+    guidance = {
+        **guidance_settings(
+            examples,
+            examples_items,
+            examples_coder,
+            shots,
+            splits,
+            prompts_dir,
+            "flag" if verify else "off",
+        ),
+        **similarity_settings(examples_similarity, embedding_model),
+    }
     tax = load_taxonomy(taxonomy)
     pool_items: list[Item] = []
     chosen = Item(*PLACEHOLDER)
@@ -100,15 +109,7 @@ def show(
         sheet=sheet,
         backend="fake",
         level=level,  # type: ignore[arg-type]
-        examples=str(examples) if examples else None,
-        examples_items=str(examples_items) if examples_items else None,
-        examples_coder=examples_coder,
-        examples_similarity=examples_similarity,  # type: ignore[arg-type]
-        embedding_model=str(embedding_model) if embedding_model else None,
-        shots=shots,
-        splits=str(splits) if splits else None,
-        prompts_dir=str(prompts_dir) if prompts_dir else None,
-        verify="flag" if verify else "off",
+        **guidance,
     )
     coder = make_coder(config, tax, FakeBackend(), pool_items)
     messages, shown = coder.item_messages(chosen)
