@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 
 import llmcode
 from tests.support import ROOT
@@ -19,6 +20,14 @@ def test_import_linter_contracts_hold() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "broken" not in done.stdout.split("Contracts:")[-1].lower() or "0 broken" in done.stdout
+
+
+def test_sibling_modules_may_not_import_each_other_in_a_cycle() -> None:
+    """The contract that catches a cycle like analysis.gold <-> analysis.study is configured."""
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        contracts = tomllib.load(handle)["tool"]["importlinter"]["contracts"]
+    acyclic = [c for c in contracts if c["type"] == "acyclic_siblings"]
+    assert [c["ancestors"] for c in acyclic] == [["llmcode"]]
 
 
 def test_public_api_is_declared_and_importable() -> None:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from llmcode.analysis.resolution import compare_categories, resolution_times
 from llmcode.analysis.sources import (
     AnalysisOptions,
     file_items,
@@ -20,13 +21,7 @@ from llmcode.analysis.sources import (
     split_from_codes,
     split_from_column,
 )
-from llmcode.analysis.study import (
-    analyze,
-    compare_categories,
-    distribution,
-    distribution_by_project,
-    resolution_times,
-)
+from llmcode.analysis.study import analyze, distribution, distribution_by_project
 from llmcode.errors import AnalysisError, CodesError, ConfigError
 from llmcode.store.runs import RunStore
 

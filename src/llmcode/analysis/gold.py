@@ -30,8 +30,8 @@ from llmcode.analysis.ppi import (
     mean_estimates,
     plan_gold,
 )
+from llmcode.analysis.resolution import compare_categories
 from llmcode.analysis.significance import ManyGroupTest
-from llmcode.analysis.study import compare_categories
 
 MIN_GOLD = 10
 MIN_DAYS = 1 / 1440  # one minute: the floor before taking logs

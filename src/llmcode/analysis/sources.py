@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from llmcode.analysis.study import OTHER, PTM, Analysis, Split, analyze
+from llmcode.analysis.resolution import OTHER, PTM, Split
+from llmcode.analysis.study import Analysis, analyze
 from llmcode.codes import SUFFIXES, load_codes
 from llmcode.errors import AnalysisError, ConfigError
 from llmcode.items import read_table

@@ -102,25 +102,6 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
-    if value:
-        from llmcode import __version__
-
-        typer.echo(f"llmcode {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _top(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
-    ] = False,
-) -> None:
-    """LLM-assisted qualitative coding: code items against a taxonomy with verified evidence,
-    measure agreement, review, audit and report."""
-
-
 taxonomy_app = typer.Typer(
     help="Check, show, diff, export and import taxonomies.", no_args_is_help=True
 )
