@@ -289,3 +289,23 @@ def test_two_human_coders_put_the_human_human_row_next_to_model_human(report, ht
     kappa = ag.coefficients.set_index("coefficient").loc["Cohen's κ", "human_value"]
     assert kappa == pytest.approx(expected)
     assert "human–human (ana vs ben)" in html
+
+
+def test_write_report_writes_markdown_with_its_figures_beside_it(report, tmp_path):
+    from llmcode.analysis.rendering import write_report
+
+    written = write_report(report, tmp_path / "out" / "study.md", "md")
+    assert written == tmp_path / "out" / "study.md"
+    assert written.read_text(encoding="utf-8").startswith("# ")
+    figures = {p.name for p in (tmp_path / "out" / "study_files").iterdir()}
+    assert figures == {f"{name}.png" for name in report.figures}
+
+
+def test_write_report_refuses_an_unknown_format_naming_the_setting(report, tmp_path):
+    from llmcode.analysis.rendering import write_report
+    from llmcode.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="format must be one of html, md, not 'pdf'") as caught:
+        write_report(report, tmp_path / "r.pdf", "pdf")
+    assert "--" not in str(caught.value)
+    assert not (tmp_path / "r.pdf").exists()

@@ -210,5 +210,5 @@ def test_report_in_markdown_writes_figures_next_to_it(study, tmp_path):
 
 def test_report_rejects_an_unknown_format(study, tmp_path):
     result = invoke("report", *run_args(study), "-o", str(tmp_path / "r.pdf"), "--format", "pdf")
-    assert result.exit_code == 1
-    assert "unknown format 'pdf'" in said(result.stderr)
+    assert result.exit_code == 2
+    assert "'pdf' is not one of 'html', 'md'" in said(result.stderr)

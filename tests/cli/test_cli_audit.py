@@ -177,8 +177,10 @@ def test_calibrate_rejects_an_unknown_confidence_source(workspace) -> None:
         "--runs-dir",
         runs,
     )
-    assert result.exit_code == 1
-    assert "--confidence must be one of" in result.output
+    assert result.exit_code == 2
+    assert "'vibes' is not one of 'auto', 'vote', 'logprob', 'stated'" in " ".join(
+        result.output.split()
+    )
 
 
 def test_calibrate_with_stated_confidence_on_a_sampled_run_explains_why_not(workspace) -> None:

@@ -59,9 +59,9 @@ def test_no_module_imports_click():
 
 
 def test_constants_copied_into_the_cli_match_the_core():
-    from llmcode.cli.review import QUEUE_NAMES
+    from llmcode.cli.choices import ReviewQueue
     from llmcode.quality.audit import MIN_SHARE
     from llmcode.review.queues import QUEUES
 
-    assert tuple(QUEUES) == QUEUE_NAMES
+    assert tuple(QUEUES) == tuple(ReviewQueue)
     assert MIN_SHARE == 0.5

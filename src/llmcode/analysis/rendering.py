@@ -1,4 +1,5 @@
 """Rendering a `Report`: one self-contained HTML page, or Markdown with PNG figures; tables as CSV.
+`write_report` writes the page (and a Markdown page's figures) to a file.
 
 The HTML page has its CSS inline and the figures as SVG data URIs, so it is one file to share
 or attach. The Markdown's pipe tables paste into a paper; its figures are PNG files written next
@@ -18,6 +19,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from llmcode.analysis.figures import figure_bytes
 from llmcode.analysis.report import Report
+from llmcode.errors import ConfigError
+
+REPORT_FORMATS = ("html", "md")
 
 
 def render_html(report: Report) -> str:
@@ -50,6 +54,31 @@ def write_tables(
     path = directory / "analysis.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return [*written, path]
+
+
+def write_report(report: Report, path: str | Path | None = None, format: str = "html") -> Path:
+    """Write ``report`` as ``format`` (html or md) to ``path`` [default: ``report.<format>``].
+
+    HTML is one self-contained file; Markdown gets its figures as PNG files in
+    ``<stem>_files/`` next to it. Returns the path written.
+    """
+    if format not in REPORT_FORMATS:
+        raise ConfigError(
+            f"format must be one of {', '.join(REPORT_FORMATS)}, not '{format}'",
+            hint="html is one self-contained page; md is Markdown with PNG figures",
+        )
+    output = Path(path) if path is not None else Path(f"report.{format}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if format == "html":
+        output.write_text(render_html(report), encoding="utf-8")
+        return output
+    figure_dir = output.with_name(output.stem + "_files")
+    text, files = render_markdown(report, figure_dir.name)
+    figure_dir.mkdir(exist_ok=True)
+    for name, data in files.items():
+        (figure_dir / name).write_bytes(data)
+    output.write_text(text, encoding="utf-8")
+    return output
 
 
 def _environment() -> Environment:

@@ -7,7 +7,6 @@ calls `llmcode.quality.agreement`, and shows a rich table or prints the result a
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
+from llmcode.cli.choices import Scale
 from llmcode.cli.options import RunsDir
 from llmcode.errors import CodesError, ConfigError, RunStoreError
 
@@ -26,12 +26,6 @@ if TYPE_CHECKING:
     from llmcode.quality.agreement import AgreementResult
 
 _MAX_CONFUSION_LABELS = 12
-
-
-class LevelChoice(StrEnum):
-    nominal = "nominal"
-    ordinal = "ordinal"
-    interval = "interval"
 
 
 @app.command("agree")
@@ -59,14 +53,14 @@ def agree(
     ] = None,
     coders: Annotated[str | None, typer.Option("--coders", hidden=True)] = None,
     scale: Annotated[
-        LevelChoice | None,
+        Scale | None,
         typer.Option(
             "--scale",
             help="Scale of the codes: nominal, ordinal or interval [default: nominal].",
             show_default=False,
         ),
     ] = None,
-    level: Annotated[LevelChoice, typer.Option("--level", hidden=True)] = LevelChoice.nominal,
+    level: Annotated[Scale, typer.Option("--level", hidden=True)] = Scale.nominal,
     min_coverage: Annotated[
         float,
         typer.Option(

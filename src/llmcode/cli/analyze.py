@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmcode.cli.app import app
+from llmcode.cli.choices import ReportFormat
 from llmcode.cli.options import Gold, GoldCoder, RunsDir
 from llmcode.errors import ConfigError
 
@@ -194,7 +195,9 @@ def report_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write [default: report.html|md].")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="html or md.")] = "html",
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="html or md.")
+    ] = ReportFormat.html,
     human: Annotated[
         Path | None,
         typer.Option("--human", help="Human codes (long format): agreement and disagreements."),
@@ -222,13 +225,11 @@ def report_command(
     runs_dir: RunsDir = None,
 ) -> None:
     """A self-contained HTML (or Markdown) report of a run, ready for a paper's appendix."""
-    from llmcode.analysis.rendering import render_html, render_markdown, write_tables
+    from llmcode.analysis.rendering import write_report, write_tables
     from llmcode.analysis.report import build_report
     from llmcode.analysis.sources import AnalysisOptions, human_codes, run_analysis
     from llmcode.store.runs import RunStore
 
-    if fmt not in ("html", "md"):
-        raise ConfigError(f"unknown format '{fmt}'", hint="use --format html or --format md")
     store = RunStore(runs_dir)
     run = store.open(run_ref)
     options = AnalysisOptions(
@@ -283,17 +284,7 @@ def report_command(
         seed=seed,
         evaluation=evaluation,
     )
-    output = output or Path(f"report.{fmt}")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "html":
-        output.write_text(render_html(report), encoding="utf-8")
-    else:
-        figure_dir = output.with_name(output.stem + "_files")
-        text, files = render_markdown(report, figure_dir.name)
-        figure_dir.mkdir(exist_ok=True)
-        for name, data in files.items():
-            (figure_dir / name).write_bytes(data)
-        output.write_text(text, encoding="utf-8")
+    output = write_report(report, output, fmt.value)
     if tables is not None:
         written = write_tables(report.tables(), report.result, tables)
         console.print(f"wrote {len(written)} table(s) to {tables}", style="green")

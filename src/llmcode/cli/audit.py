@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
+from llmcode.cli.choices import ConfidenceSource
 from llmcode.cli.options import RunRef, RunsDir
-from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
     from llmcode.quality.audit import AuditResult, CoderQuality
@@ -94,13 +94,13 @@ def calibrate_run(
     human: HumanCodes,
     coder: CoderName = None,
     confidence: Annotated[
-        str,
+        ConfidenceSource,
         typer.Option(
             "--confidence",
             help="auto, vote (samples), logprob (token probabilities) or stated (the model's "
             "own number).",
         ),
-    ] = "auto",
+    ] = ConfidenceSource.auto,
     bins: Annotated[
         int, typer.Option("--bins", min=1, max=100, help="Equal-width confidence bins.")
     ] = 10,
@@ -125,7 +125,6 @@ def calibrate_run(
     and for confidence thresholds the share of items above each and their error rate."""
     from llmcode.codes import load_codes
     from llmcode.quality.calibration import (
-        SOURCES,
         calibrate,
         calibration_pairs,
         human_code_sets,
@@ -135,8 +134,6 @@ def calibrate_run(
     from llmcode.quality.thresholds import THRESHOLDS, item_confidences, threshold_table
     from llmcode.store.runs import RunStore
 
-    if confidence not in SOURCES:
-        raise ConfigError(f"--confidence must be one of {', '.join(SOURCES)}, not '{confidence}'")
     run = RunStore(runs_dir).open(run_ref)
     codes = load_codes(human)
     config = run.manifest().config

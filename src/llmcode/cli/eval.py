@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
+from llmcode.cli.choices import Split
 from llmcode.cli.options import RunsDir
 from llmcode.errors import ConfigError
 
@@ -46,7 +47,7 @@ def eval_command(
         typer.Option("--splits", help="Split file (item_id, split), e.g. from `llmcode sample`."),
     ] = None,
     split: Annotated[
-        str | None, typer.Option("--split", help="Evaluate on this split: dev or test.")
+        Split | None, typer.Option("--split", help="Evaluate on this split.", show_default=False)
     ] = None,
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples of the gold items.")

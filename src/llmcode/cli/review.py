@@ -10,22 +10,12 @@ import typer
 from rich.console import Console
 
 from llmcode.cli.app import app, print_next
+from llmcode.cli.choices import ReviewQueue
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
     from llmcode.store.runs import Run
-
-# the queues llmcode.review.queues registers (a test keeps them equal; importing it is slow)
-QUEUE_NAMES = (
-    "all",
-    "low-confidence",
-    "disagreement",
-    "unverified",
-    "errors",
-    "audit",
-    "uncertain",
-)
 
 console = Console(highlight=False)
 
@@ -50,8 +40,8 @@ def review(
         ),
     ] = None,
     queue: Annotated[
-        str, typer.Option("--queue", help=f"What to review first: {'|'.join(QUEUE_NAMES)}.")
-    ] = "all",
+        ReviewQueue, typer.Option("--queue", help="What to review first.")
+    ] = ReviewQueue.all,
     human_file: Annotated[
         Path | None,
         typer.Option(
@@ -108,7 +98,7 @@ def review(
     session = ReviewSession(
         run,
         reviewer or default_reviewer(),
-        queue=queue,
+        queue=queue.value,
         human=human,
         blind=blind,
         only=item_ids(only) if only is not None else None,

@@ -1,0 +1,75 @@
+"""The value sets of the command line's choice options, as enums.
+
+Typer lists an enum's values in ``--help`` and refuses any other value as a usage error (exit 2,
+with the valid values), so a command declares ``scale: Scale`` instead of checking a string by
+hand. Each enum mirrors a vocabulary the library owns (a test keeps them equal); the command
+passes ``choice.value`` on, and the library checks the value again for notebook callers.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Scale(StrEnum):
+    """The scale of the codes (``llmcode.quality.agreement.ratings.Level``)."""
+
+    nominal = "nominal"
+    ordinal = "ordinal"
+    interval = "interval"
+
+
+class ConfidenceSource(StrEnum):
+    """Where a run's confidence comes from (``llmcode.quality.calibration.SOURCES``)."""
+
+    auto = "auto"
+    vote = "vote"
+    logprob = "logprob"
+    stated = "stated"
+
+
+class ReportFormat(StrEnum):
+    """The file a report is written as (``llmcode.analysis.rendering.REPORT_FORMATS``)."""
+
+    html = "html"
+    md = "md"
+
+
+class Split(StrEnum):
+    """A part of a gold sample's dev/test split (``llmcode.quality.gold.SPLITS``)."""
+
+    dev = "dev"
+    test = "test"
+
+
+class ReviewQueue(StrEnum):
+    """What to review first (``llmcode.review.queues.QUEUES``; importing that is slow)."""
+
+    all = "all"
+    low_confidence = "low-confidence"
+    disagreement = "disagreement"
+    unverified = "unverified"
+    errors = "errors"
+    audit = "audit"
+    uncertain = "uncertain"
+
+
+class CodeLevel(StrEnum):
+    """Code top-level categories or leaves (``llmcode.taxonomy.model.Level``)."""
+
+    top = "top"
+    leaves = "leaves"
+
+
+class BackendKind(StrEnum):
+    """Which backend talks to the model."""
+
+    openai = "openai"
+    local = "local"
+
+
+class EvidenceMode(StrEnum):
+    """How the model gives evidence (``RunConfig.evidence``)."""
+
+    free = "free"
+    choice = "choice"

@@ -1,0 +1,56 @@
+"""Choice options are enums: a bad value is a usage error (exit 2) listing the valid ones, and
+each enum holds exactly the values the library accepts."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+import pytest
+from typer.testing import CliRunner
+
+from llmcode.cli import get_app
+from llmcode.cli.choices import (
+    CodeLevel,
+    ConfidenceSource,
+    EvidenceMode,
+    ReportFormat,
+    ReviewQueue,
+    Scale,
+    Split,
+)
+
+BAD_VALUES = [
+    (["agree", "a.csv", "--scale", "ratio"], "--scale"),
+    (["agree", "a.csv", "--level", "ratio"], "--level"),
+    (["eval", "r1", "--gold", "g.csv", "--split", "train"], "--split"),
+    (["calibrate", "r1", "--human", "h.csv", "--confidence", "guess"], "--confidence"),
+    (["report", "r1", "--format", "pdf"], "--format"),
+    (["review", "r1", "--queue", "newest"], "--queue"),
+]
+
+
+@pytest.mark.parametrize(("args", "option"), BAD_VALUES, ids=lambda v: str(v))
+def test_a_bad_choice_is_a_usage_error_that_lists_the_valid_values(args, option):
+    result = CliRunner().invoke(get_app(), args, env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert f"'{args[-1]}' is not one of" in said
+    assert option in said
+
+
+def test_each_enum_holds_the_values_the_library_accepts():
+    from llmcode.analysis.rendering import REPORT_FORMATS
+    from llmcode.quality.agreement.ratings import Level
+    from llmcode.quality.calibration import SOURCES
+    from llmcode.quality.gold import SPLITS
+    from llmcode.review.queues import QUEUES
+    from llmcode.store.models import RunConfig
+    from llmcode.taxonomy.model import Level as TaxonomyLevel
+
+    assert tuple(Scale) == get_args(Level)
+    assert tuple(ConfidenceSource) == SOURCES
+    assert tuple(ReportFormat) == REPORT_FORMATS
+    assert tuple(Split) == tuple(SPLITS)
+    assert tuple(ReviewQueue) == tuple(QUEUES)
+    assert tuple(CodeLevel) == get_args(TaxonomyLevel)
+    assert tuple(EvidenceMode) == get_args(RunConfig.model_fields["evidence"].annotation)
