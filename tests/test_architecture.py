@@ -50,6 +50,7 @@ PUBLIC_API = [
     "code_file",
     "compute_agreement",
     "evaluate",
+    "alt_test",
     "analyze",
     "__version__",
 ]

@@ -26,6 +26,7 @@ _EXPORTS = {
     "code_file": "llmcode.coding.notebook",
     "compute_agreement": "llmcode.quality.agreement",
     "evaluate": "llmcode.quality.eval",
+    "alt_test": "llmcode.quality.alttest",
     "analyze": "llmcode.analysis.study",
 }
 
