@@ -59,9 +59,14 @@ def test_no_module_imports_click():
 
 
 def test_constants_copied_into_the_cli_match_the_core():
+    import typer
+
+    from llmcode.cli import get_app
     from llmcode.cli.choices import ReviewQueue
     from llmcode.quality.audit import MIN_SHARE
     from llmcode.review.queues import QUEUES
 
     assert tuple(QUEUES) == tuple(ReviewQueue)
-    assert MIN_SHARE == 0.5
+    audit = typer.main.get_command(get_app()).commands["audit"]
+    [min_share] = [p for p in audit.params if p.name == "min_share"]
+    assert min_share.default == MIN_SHARE

@@ -29,6 +29,20 @@ def code_one(coder, item=ITEM):
     return asyncio.run(coder.code(item))
 
 
+def test_every_item_is_sent_the_same_system_prompt_without_any_item_text():
+    """The system message is a cacheable prefix: identical across items, no item inside it."""
+    backend = FakeBackend(responder=quoting("usage"))
+    coder = make_coder(backend)
+    other = Item("x2", "Loading the weights takes ten minutes on a laptop.")
+    code_one(coder, ITEM)
+    code_one(coder, other)
+    first, second = (call.messages[0] for call in backend.calls)
+    assert first["role"] == "system" and first == second
+    assert ITEM.text not in first["content"] and other.text not in first["content"]
+    assert ITEM.text in backend.calls[0].messages[-1]["content"]
+    assert other.text in backend.calls[1].messages[-1]["content"]
+
+
 def test_a_valid_answer_is_stored_with_verified_evidence_offsets():
     backend = FakeBackend([answer("usage", "returns garbage", 0.7)])
     record = code_one(make_coder(backend))

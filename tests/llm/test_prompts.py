@@ -31,12 +31,6 @@ def test_leaf_level_lists_the_subcategories_as_codes(tiny_taxonomy):
     assert "Covers:" not in content
 
 
-def test_the_system_prompt_is_the_same_for_every_item(tiny_taxonomy):
-    prompts = load_prompts()
-    taxonomy = load_taxonomy(tiny_taxonomy)
-    assert system_message(prompts, taxonomy) == system_message(prompts, taxonomy)
-
-
 def test_the_item_comes_last_delimited_as_data():
     content = item_message(load_prompts(), "i9", "Some text")["content"]
     assert content.endswith('<item id="i9">\nSome text\n</item>')
