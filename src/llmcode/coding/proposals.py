@@ -112,8 +112,6 @@ def propose(
     group_distance: float = 0.7,
 ) -> Proposal:
     """Group the run's signals into edits and apply them to a copy of its taxonomy."""
-    from sklearn.metrics.pairwise import cosine_similarity
-
     if run.manifest().kind != "closed":
         raise RunStoreError(
             f"{run.path}: run '{run.run_id}' is not a closed-coding run "
@@ -124,6 +122,33 @@ def propose(
     level = run.manifest().config.level
     targets = old.targets(level)
     signals = collect_signals(run, low_confidence)
+    none_fit, unsupported = _none_fit_edits(
+        signals, targets, min_support, similarity, group_distance
+    )
+    doubted, weak = _low_confidence_edits(signals, min_support)
+    edits = none_fit + doubted
+    unsupported += weak
+    new = apply_edits(old, edits, {s.item_id: s for s in signals})
+    return Proposal(
+        run_id=run.run_id,
+        old=old,
+        new=new,
+        edits=edits,
+        signals=len(signals),
+        unsupported=unsupported,
+    )
+
+
+def _none_fit_edits(
+    signals: list[Signal],
+    targets: list[Category],
+    min_support: int,
+    similarity: float,
+    group_distance: float,
+) -> tuple[list[Edit], list[str]]:
+    """New, split and sharpen edits from the codes suggested by items coded none."""
+    from sklearn.metrics.pairwise import cosine_similarity
+
     edits: list[Edit] = []
     unsupported: list[str] = []
     suggestions = [s for s in signals if s.kind == "none_fit" and s.name]
@@ -133,39 +158,47 @@ def propose(
         if _means_none(s.name)
     ]
     suggestions = [s for s in suggestions if not _means_none(s.name)]
-    if suggestions:
-        texts = [_category_text(c) for c in targets] + [
-            f"{s.name} {s.name} {s.definition}" for s in suggestions
-        ]
-        vectors = embed_texts(texts)
-        labels = _cluster_by_distance(vectors[len(targets) :], group_distance)
-        groups: dict[int, list[int]] = defaultdict(list)
-        for index, label in enumerate(labels):
-            groups[label].append(index)
-        near: dict[str, list[list[Signal]]] = defaultdict(list)
-        for rows in groups.values():
-            members = [suggestions[i] for i in rows]
-            if len({s.item_id for s in members}) < min_support:
-                unsupported += [f'"{s.name}" (none fit, item {s.item_id})' for s in members]
-                continue
-            centroid = vectors[[len(targets) + i for i in rows]].mean(axis=0)
-            scores = cosine_similarity(_dense(centroid), vectors[: len(targets)])[0]
-            best = int(scores.argmax())
-            if scores[best] >= similarity:
-                near[targets[best].id].append(members)
-            else:
-                edits.append(_edit("new", [], members, "items coded none suggested it"))
-        for category_id, member_groups in near.items():
-            kind: EditKind = "split" if len(member_groups) > 1 else "sharpen"
-            for members in member_groups:
-                edits.append(
-                    _edit(
-                        kind,
-                        [category_id],
-                        members,
-                        f"items coded none are close to '{category_id}'",
-                    )
+    if not suggestions:
+        return edits, unsupported
+    texts = [_category_text(c) for c in targets] + [
+        f"{s.name} {s.name} {s.definition}" for s in suggestions
+    ]
+    vectors = embed_texts(texts)
+    labels = _cluster_by_distance(vectors[len(targets) :], group_distance)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for index, label in enumerate(labels):
+        groups[label].append(index)
+    near: dict[str, list[list[Signal]]] = defaultdict(list)
+    for rows in groups.values():
+        members = [suggestions[i] for i in rows]
+        if len({s.item_id for s in members}) < min_support:
+            unsupported += [f'"{s.name}" (none fit, item {s.item_id})' for s in members]
+            continue
+        centroid = vectors[[len(targets) + i for i in rows]].mean(axis=0)
+        scores = cosine_similarity(_dense(centroid), vectors[: len(targets)])[0]
+        best = int(scores.argmax())
+        if scores[best] >= similarity:
+            near[targets[best].id].append(members)
+        else:
+            edits.append(_edit("new", [], members, "items coded none suggested it"))
+    for category_id, member_groups in near.items():
+        kind: EditKind = "split" if len(member_groups) > 1 else "sharpen"
+        for members in member_groups:
+            edits.append(
+                _edit(
+                    kind,
+                    [category_id],
+                    members,
+                    f"items coded none are close to '{category_id}'",
                 )
+            )
+    return edits, unsupported
+
+
+def _low_confidence_edits(signals: list[Signal], min_support: int) -> tuple[list[Edit], list[str]]:
+    """Merge edits from low-confidence votes split between two codes, else sharpen edits."""
+    edits: list[Edit] = []
+    unsupported: list[str] = []
     doubts = [s for s in signals if s.kind == "low_confidence"]
     pairs: dict[tuple[str, str], list[Signal]] = defaultdict(list)
     alone: dict[str, list[Signal]] = defaultdict(list)
@@ -185,15 +218,7 @@ def propose(
             edits.append(_edit("sharpen", [code], members, "coded with low confidence"))
         else:
             unsupported += [f"low confidence on '{code}' (item {s.item_id})" for s in members]
-    new = apply_edits(old, edits, {s.item_id: s for s in signals})
-    return Proposal(
-        run_id=run.run_id,
-        old=old,
-        new=new,
-        edits=edits,
-        signals=len(signals),
-        unsupported=unsupported,
-    )
+    return edits, unsupported
 
 
 def _means_none(name: str) -> bool:

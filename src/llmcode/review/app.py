@@ -312,7 +312,6 @@ def render_detail(
     if session.blind:
         return render_blind_detail(session, item, definitions)
     out = Text()
-    record = item.record
     out.append(item.item_id, "bold")
     out.append(f"   coded: {item.status}", "red" if item.status in ("error", "invalid") else "")
     kind = session.confidence_kind
@@ -326,8 +325,22 @@ def render_detail(
     ]
     if meta:
         out.append("\n" + "   ".join(meta[:3]), "dim")
+    out.append("\n\n")
+    out.append_text(_highlighted(item, query))
+    _append_model(out, session, item)
+    _append_human(out, item)
+    _append_decision(out, session, item)
+    if definitions:
+        _append_definitions(out, session, item)
+    else:
+        out.append("\n  d shows the category definitions", "dim")
+    return out
+
+
+def _highlighted(item: ReviewItem, query: str) -> Text:
+    """The item's text, verified evidence in each code's colour, the search's hits reversed."""
     text = Text(item.text)
-    codes = record.codes if record else []
+    codes = item.record.codes if item.record else []
     for index, code in enumerate(codes):
         for span in code.evidence:
             if span.verified and span.start is not None and span.end is not None:
@@ -337,8 +350,14 @@ def render_detail(
         while (start := lowered.find(query, start)) >= 0:
             text.stylize("reverse bold", start, start + len(query))
             start += len(query)
-    out.append("\n\n")
-    out.append_text(text)
+    return text
+
+
+def _append_model(out: Text, session: ReviewSession, item: ReviewItem) -> None:
+    """The model's codes with justification, unverified quotes, suggestion and problems."""
+    record = item.record
+    codes = record.codes if record else []
+    kind = session.confidence_kind
     out.append(f"\n\nModel ({session.model})\n", "bold underline")
     if not codes:
         out.append("  no code suggested\n", "italic")
@@ -360,14 +379,21 @@ def render_detail(
     if record and (record.problems or record.error):
         for problem in [*record.problems, *([record.error] if record.error else [])]:
             out.append(f"  ! {problem}\n", "red")
-    if item.human:
-        out.append("\nHuman\n", "bold underline")
-        for coder, human_codes in item.human.items():
-            differs = set(human_codes) != set(item.codes)
-            out.append(
-                f"  {coder}: {', '.join(human_codes) or '(no code)'}", "bold" if differs else ""
-            )
-            out.append("  ≠ model\n" if differs else "\n", "yellow" if differs else "")
+
+
+def _append_human(out: Text, item: ReviewItem) -> None:
+    """Each human coder's codes, marked where they differ from the model's."""
+    if not item.human:
+        return
+    out.append("\nHuman\n", "bold underline")
+    for coder, human_codes in item.human.items():
+        differs = set(human_codes) != set(item.codes)
+        out.append(f"  {coder}: {', '.join(human_codes) or '(no code)'}", "bold" if differs else "")
+        out.append("  ≠ model\n" if differs else "\n", "yellow" if differs else "")
+
+
+def _append_decision(out: Text, session: ReviewSession, item: ReviewItem) -> None:
+    """The reviewer's verdict (or how to give one) and memo."""
     verdict = session.verdict(item.item_id)
     out.append("\nYour decision", "bold underline")
     out.append("  ")
@@ -379,27 +405,28 @@ def render_detail(
     memo = session.memo_of(item.item_id)
     if memo:
         out.append(f"  memo: {memo}\n", "italic")
-    if definitions:
-        shown = dict.fromkeys(
-            [
-                *item.codes,
-                *(verdict.codes if verdict else []),
-                *(c for codes in item.human.values() for c in codes),
-            ]
-        )
-        out.append("\nDefinitions\n", "bold underline")
-        for code_id in shown or [c.id for c in session.categories]:
-            category = session.category(code_id)
-            if category is not None:
-                out.append(f"  {category.id}", "bold")
-                out.append(f"  {category.definition}\n")
-                for include in category.include:
-                    out.append(f"    + {include}\n", "dim")
-                for exclude in category.exclude:
-                    out.append(f"    − {exclude}\n", "dim")
-    else:
-        out.append("\n  d shows the category definitions", "dim")
-    return out
+
+
+def _append_definitions(out: Text, session: ReviewSession, item: ReviewItem) -> None:
+    """The definitions of every code in play (all categories when none is)."""
+    verdict = session.verdict(item.item_id)
+    shown = dict.fromkeys(
+        [
+            *item.codes,
+            *(verdict.codes if verdict else []),
+            *(c for codes in item.human.values() for c in codes),
+        ]
+    )
+    out.append("\nDefinitions\n", "bold underline")
+    for code_id in shown or [c.id for c in session.categories]:
+        category = session.category(code_id)
+        if category is not None:
+            out.append(f"  {category.id}", "bold")
+            out.append(f"  {category.definition}\n")
+            for include in category.include:
+                out.append(f"    + {include}\n", "dim")
+            for exclude in category.exclude:
+                out.append(f"    − {exclude}\n", "dim")
 
 
 def render_blind_detail(session: ReviewSession, item: ReviewItem, definitions: bool) -> Text:

@@ -184,24 +184,13 @@ class _Filler:
             return pick_enum(schema["enum"], item.text, index)
         branches = schema.get("anyOf") or schema.get("oneOf")
         if branches:
-            solid = [b for b in branches if self.resolve(b).get("type") != "null"]
-            if not solid or (len(solid) < len(branches) and name in NULL_NAMES):
-                return None
-            return self.fill(solid[0], name, item, index, depth + 1)
+            return self.fill_branch(branches, name, item, index, depth)
         if schema.get("allOf"):
             merged: dict[str, Any] = {}
             for part in schema["allOf"]:
                 merged.update(self.resolve(part))
             return self.fill(merged, name, item, index, depth + 1)
-        kind = schema.get("type")
-        if isinstance(kind, list):
-            if "null" in kind and (name in NULL_NAMES or kind == ["null"]):
-                return None
-            kind = next((k for k in kind if k != "null"), "null")
-        if kind is None:
-            kind = (
-                "object" if "properties" in schema else "array" if "items" in schema else "string"
-            )
+        kind = _kind(schema, name)
         if kind == "object":
             properties = schema.get("properties") or {}
             return {k: self.fill(v, k, item, index, depth + 1) for k, v in properties.items()}
@@ -214,6 +203,15 @@ class _Filler:
         if kind == "null":
             return None
         return fill_string(schema, name, item, index)
+
+    def fill_branch(
+        self, branches: list[Any], name: str, item: ItemBlock, index: int, depth: int
+    ) -> Any:
+        """The first non-null branch of an anyOf/oneOf; null for an optional field that may be."""
+        solid = [b for b in branches if self.resolve(b).get("type") != "null"]
+        if not solid or (len(solid) < len(branches) and name in NULL_NAMES):
+            return None
+        return self.fill(solid[0], name, item, index, depth + 1)
 
     def fill_array(self, schema: dict[str, Any], name: str, item: ItemBlock, depth: int) -> list:
         element = self.resolve(schema.get("items", {}))
@@ -228,6 +226,19 @@ class _Filler:
         count = max(schema.get("minItems", 1), 1)
         count = min(count, high) if high is not None else count
         return [self.fill(element, name, item, i, depth + 1) for i in range(count)]
+
+
+def _kind(schema: dict[str, Any], name: str) -> str:
+    """The JSON type to fill: ``null`` for a nullable field that should be null, else the
+    first non-null type, else inferred from ``properties``/``items`` (default string)."""
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        if "null" in kind and (name in NULL_NAMES or kind == ["null"]):
+            return "null"
+        return next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        return "object" if "properties" in schema else "array" if "items" in schema else "string"
+    return str(kind)
 
 
 def pick_enum(values: list[Any], text: str, index: int = 0) -> Any:
