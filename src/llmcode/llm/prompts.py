@@ -5,11 +5,14 @@ codebook (identical for every item, so providers can cache the prefix); the user
 the retrieved examples (if any) and then the item last, delimited as data. ``--prompts DIR``
 overrides any template by file name; the manifest records each template's hash.
 
-Data cannot break out of its delimiters, in any template: every ``{{ value }}`` is rendered
-with the tags the templates delimit data with (``item``, ``example``, ``category``, ``group``,
-in any case and spacing: ``</ITEM>``, ``</item >``, ``< /item>``) neutralised as ``</ item>``,
+Templates render in the sandbox of ``llm.sandbox`` (a shared template cannot run code). Data
+cannot break out of its delimiters, in any template: every value is read and rendered with the
+tags the templates delimit data with (``item``, ``example``, ``category``, ``group``, in any
+case and spacing: ``</ITEM>``, ``</item >``, ``< /item>``, and look-alikes: ``<\\u200b/item>``,
+``＜/item＞``, ``&lt;/item&gt;``) neutralised as ``</ item>``,
 and attribute values go through the ``attribute`` filter (``id="{{ item_id | attribute }}"``), which
-escapes quotes, angle brackets and line breaks (added where a template of your own omits it).
+escapes quotes, angle brackets and line breaks (added where a template of your own omits it, and
+quotes added around an unquoted ``id={{ item_id }}``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ from typing import Any
 import jinja2
 
 from llmcode.errors import ConfigError
+from llmcode.llm.sandbox import (
+    Defused,
+    PromptSandbox,
+    check_template,
+    compile_template,
+    neutral_deep,
+    template_error,
+)
 from llmcode.taxonomy.model import Level, Taxonomy
 
 SYSTEM = "closed_coding.system.md"
@@ -81,46 +92,96 @@ class PromptSet:
             "overrides": {name: str(path) for name, path in sorted(self.overrides.items())},
         }
 
+    def path(self, name: str) -> Path:
+        """The file template ``name`` was read from."""
+        return self.overrides.get(name, self.directory / name)
+
     def render(self, name: str, **values: Any) -> str:
-        return _compile(self.templates[name]).render(**values).strip()
+        """Template ``name`` rendered in the sandbox with ``values`` (neutralised on the way in);
+        a template error is a ``ConfigError`` naming the file and line."""
+        inward = {key: neutral_deep(value, neutral) for key, value in values.items()}
+        try:
+            return _compile(self.templates[name]).render(**inward).strip()
+        except jinja2.TemplateError as exc:
+            raise template_error(self.path(name), exc) from exc
 
 
-_DELIMITER = re.compile(r"<(\s*/?)\s*(?=(?:item|example|category|group)\b)", re.IGNORECASE)
+_INVISIBLE = r"[\s\x00-\x1f\x7f\u00ad\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]*"
+_OPEN = r"(?:<|\uff1c|\ufe64|\u2039|\u3008|&lt;?|&#0*60;?|&#x0*3c;?)"
+_SLASH = r"(?:/|\uff0f|\u2215|\u2044|&sol;|&#0*47;?|&#x0*2f;?)"
+
+
+def _name(word: str) -> str:
+    """``word`` letter by letter, each also fullwidth, with invisible characters between."""
+    return _INVISIBLE.join(f"[{c}{chr(ord(c) - ord('a') + 0xFF41)}]" for c in word)
+
+
+_DELIMITER = re.compile(
+    rf"{_OPEN}{_INVISIBLE}(?P<slash>{_SLASH}?){_INVISIBLE}"
+    rf"(?=(?:{'|'.join(_name(w) for w in ('item', 'example', 'category', 'group'))})(?!\w))",
+    re.IGNORECASE,
+)
+_MAYBE = re.compile(r"[<\uff1c\ufe64\u2039\u3008&]")
 
 
 def neutral(value: Any) -> Any:
-    """A value with every delimiter-like tag written ``< item`` / ``</ item`` (texts only)."""
-    if not isinstance(value, str) or "<" not in value:
+    """A value with every delimiter-like tag written ``< item`` / ``</ item`` (texts only),
+    including look-alikes: invisible or control characters inside the tag (``<\\u200b/item>``),
+    fullwidth forms (``＜/ｉｔｅｍ＞``) and HTML entities (``&lt;/item&gt;``)."""
+    if not isinstance(value, str) or isinstance(value, Escaped) or not _MAYBE.search(value):
         return value
-    return _DELIMITER.sub(lambda m: "<" + m.group(1).strip() + " ", value)
+    return _DELIMITER.sub(lambda m: "</ " if m.group("slash") else "< ", value)
+
+
+class Escaped(str):
+    """An attribute value already escaped (``neutral`` leaves it as it is)."""
 
 
 def attribute(value: Any) -> str:
     """A value safe inside a double-quoted attribute: ``&"'<>`` and line breaks escaped."""
-    text = html.escape(str(value), quote=True)
-    return text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    text = html.escape(value.original if isinstance(value, Defused) else str(value), quote=True)
+    return Escaped(text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;"))
 
 
-_ATTRIBUTE_VALUE = re.compile(r'="\{\{-?\s*(.+?)\s*-?\}\}"')
+_ATTRIBUTE_VALUE = re.compile(
+    r"""(?P<quoted>=(?P<q>["'])\{\{-?\s*(?P<x>.+?)\s*-?\}\}(?P=q))"""
+    r"""|(?P<tag><[A-Za-z][^<>\n]*?\s[\w:-]+)=\{\{-?\s*(?P<y>.+?)\s*-?\}\}"""
+)
 
 
 def _escape_attributes(source: str) -> str:
-    """``="{{ x }}"`` -> ``="{{ (x) | attribute }}"``: templates of your own are escaped too."""
+    """``="{{ x }}"`` -> ``="{{ (x) | attribute }}"``: templates of your own are escaped too,
+    and an unquoted attribute in a tag (``<item id={{ x }}>``) is quoted as well."""
 
     def escaped(match: re.Match[str]) -> str:
-        expression = match.group(1)
+        expression = match.group("x") or match.group("y")
         if re.search(r"\|\s*attribute\s*$", expression):
-            return match.group(0)
-        return f'="{{{{ ({expression}) | attribute }}}}"'
+            expression = re.sub(r"\|\s*attribute\s*$", "", expression).strip()
+        value = f'"{{{{ ({expression}) | attribute }}}}"'
+        if match.group("quoted"):
+            if match.group("q") == '"' and match.group(0).endswith('| attribute }}"'):
+                return match.group(0)
+            return "=" + value
+        return match.group("tag") + "=" + value
 
-    return _ATTRIBUTE_VALUE.sub(escaped, source)
+    for _ in range(source.count("{{") + 1):  # one unquoted attribute per tag and pass
+        rewritten = _ATTRIBUTE_VALUE.sub(escaped, source)
+        if rewritten == source:
+            break
+        source = rewritten
+    return source
+
+
+@functools.cache
+def _environment() -> PromptSandbox:
+    env = PromptSandbox(clean=neutral)
+    env.filters["attribute"] = attribute
+    return env
 
 
 @functools.lru_cache(maxsize=64)
 def _compile(source: str) -> jinja2.Template:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, finalize=neutral)
-    env.filters["attribute"] = attribute
-    return env.from_string(_escape_attributes(source))
+    return compile_template(_environment(), _escape_attributes(source))
 
 
 def load_prompts(
@@ -141,7 +202,7 @@ def load_prompts(
             path = replaced[name] = overrides / name
         try:
             templates[name] = path.read_text(encoding="utf-8")
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read prompt template ({exc})") from exc
         try:
             _compile(templates[name])
@@ -149,6 +210,7 @@ def load_prompts(
             raise ConfigError(
                 f"{path}:{exc.lineno}: not a valid Jinja2 template ({exc.message})"
             ) from exc
+        check_template(_environment(), templates[name], path)
     return PromptSet(directory=directory, templates=templates, overrides=replaced)
 
 
