@@ -173,7 +173,7 @@ def test_bad_input_is_a_clear_error(study, cli, tmp_path):
     result = cli("eval", run, "--gold", study / "ana.csv", "--coder", "zoe")
     assert result.exit_code == 1 and "'zoe'" in result.output and "ana" in result.output
     result = cli("eval", run, "--gold", study / "ana.csv", "--split", "dev")
-    assert result.exit_code == 1 and "--split needs --splits" in result.output
+    assert result.exit_code == 1 and "split 'dev' needs splits" in result.output
     stranger = tmp_path / "split.csv"
     pd.DataFrame({"item_id": ["x1"], "split": ["dev"]}).to_csv(stranger, index=False)
     result = cli("eval", run, "--gold", study / "ana.csv", "--splits", stranger, "--split", "dev")
@@ -226,3 +226,53 @@ def test_code_only_codes_just_the_listed_items(cli, tmp_path):
     pd.DataFrame({"item_id": ["i1", "zz"]}).to_csv(only, index=False)
     result = cli(*args[:-4], "--run-id", "r2", "--only", only, "--backend", "openai")
     assert result.exit_code == 1 and "zz" in result.output
+
+
+def test_evaluate_on_run_ids_and_gold_files_gives_what_eval_json_prints(study, cli):
+    from llmcode.quality.eval import evaluate
+
+    split = ["--splits", study / "gold.csv", "--split", "dev"]
+    printed = cli(*eval_args(study, *split, "--json", "--runs-dir", study / "runs"))
+    assert printed.exit_code == 0, printed.output
+    result = evaluate(
+        ["no-examples", study / "runs" / "with-examples"],
+        [study / "ana.csv", study / "ben.csv"],
+        splits=study / "gold.csv",
+        split="dev",
+        bootstrap=300,
+        runs_dir=study / "runs",
+    )
+    assert result.model_dump(mode="json") == json.loads(printed.stdout)
+    assert result.gold["n_items"] == 15
+
+
+def test_evaluate_warns_about_gold_items_the_split_file_leaves_out(study, tmp_path):
+    from llmcode.quality.eval import evaluate
+
+    splits = tmp_path / "splits.csv"
+    table = pd.read_csv(study / "gold.csv")
+    table.iloc[1:].to_csv(splits, index=False)
+    result = evaluate([study / "runs" / "with-examples"], study / "ana.csv", splits=splits)
+    left_out = str(table["item_id"].iloc[0])
+    assert result.warnings[0] == (
+        f"1 gold item(s) are not in {splits} and are left out: {left_out}"
+    )
+    assert result.gold["n_items"] == 29
+
+
+def test_evaluate_records_each_look_at_the_test_split_and_warns_at_a_second(study, tmp_path):
+    from llmcode.errors import ConfigError
+    from llmcode.quality.eval import evaluate
+
+    gold = tmp_path / "gold.csv"
+    gold.write_bytes((study / "gold.csv").read_bytes())
+    runs = study / "runs"
+    common = {"splits": gold, "split": "test", "bootstrap": 0, "runs_dir": runs}
+    assert evaluate(["with-examples"], study / "ana.csv", **common).warnings == []
+    second = evaluate(["no-examples"], study / "ana.csv", **common).warnings
+    assert second[0].startswith(f"second look at the test split of {gold}: runs already")
+    looks = json.loads((tmp_path / "gold.csv.json").read_text())["test_evaluations"]
+    assert [look["runs"] for look in looks] == [["with-examples"], ["no-examples"]]
+    with pytest.raises(ConfigError, match="split 'test' needs splits") as caught:
+        evaluate(["no-examples"], study / "ana.csv", split="test", runs_dir=runs)
+    assert "--" not in str(caught.value)

@@ -16,7 +16,6 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import Split
 from llmcode.cli.options import RunsDir
-from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
     from llmcode.quality.eval import Coefficient, EvalResult, RunEvaluation
@@ -58,52 +57,23 @@ def eval_command(
 ) -> None:
     """Evaluate runs against gold codes: κ, AC1, α, macro-F1 with CIs, per code, vs humans."""
     from llmcode.quality.eval import evaluate
-    from llmcode.quality.eval_inputs import load_gold, run_input
-    from llmcode.quality.gold import load_split, record_test_look
-    from llmcode.store.runs import RunStore
 
-    if split is not None and splits is None:
-        raise ConfigError("--split needs --splits FILE", hint="e.g. --splits gold.csv --split dev")
-    store = RunStore(runs_dir)
-    inputs = [run_input(store.open(ref)) for ref in runs]
-    codes = load_gold(gold)
-    items, warnings = None, []
-    if splits is not None:
-        items, by_split = load_split(splits, split)
-        warnings += _split_warnings(codes["item_id"], by_split, splits)
-        codes = codes[codes["item_id"].isin(set(items))]
-    result = evaluate(inputs, codes, coders=coder, bootstrap=bootstrap, seed=seed)
-    if split == "test" and splits is not None:
-        earlier = record_test_look(splits, [r.run for r in inputs])
-        if earlier:
-            seen = ", ".join(dict.fromkeys(r for look in earlier for r in look["runs"]))
-            warnings.append(
-                f"second look at the test split of {splits}: runs already evaluated there: "
-                f"{seen} ({len(earlier)} earlier evaluation(s)); the test split is for one "
-                "final evaluation — compare configurations on dev"
-            )
-    result = result.model_copy(update={"warnings": [*warnings, *result.warnings]})
+    result = evaluate(
+        runs,
+        gold,
+        coders=coder,
+        splits=splits,
+        split=split.value if split else None,
+        bootstrap=bootstrap,
+        seed=seed,
+        runs_dir=runs_dir,
+    )
     if as_json:
         for warning in result.warnings:
             err_console.print(f"[red]warning:[/] {escape(warning)}")
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
     show(result, split)
-
-
-def _split_warnings(gold_ids: object, by_split: dict[str, list[str]], path: Path) -> list[str]:
-    known = {i for ids in by_split.values() for i in ids}
-    gold = set(map(str, gold_ids))  # type: ignore[call-overload]
-    if not gold & known:
-        raise ConfigError(
-            f"{path}: none of the gold items is in the split file",
-            hint="pass the split file the gold sample was drawn with",
-        )
-    outside = sorted(gold - known)
-    if outside:
-        shown = ", ".join(outside[:10]) + (" ..." if len(outside) > 10 else "")
-        return [f"{len(outside)} gold item(s) are not in {path} and are left out: {shown}"]
-    return []
 
 
 CI_WIDTH = len("[-0.04,0.14]")  # a CI breaks from its value, not inside its brackets

@@ -13,13 +13,14 @@ contract of `llmcode eval --json` (keys: ``runs``, ``human_ceiling``, ``paired``
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from llmcode.errors import AgreementError, CodesError
+from llmcode.errors import AgreementError, CodesError, ConfigError
 from llmcode.quality.agreement.bootstrap import bootstrap_replicates, percentile_interval
 from llmcode.quality.eval_ceiling import (
     Coefficient,
@@ -28,7 +29,13 @@ from llmcode.quality.eval_ceiling import (
     ceiling_statistics,
     explain,
 )
-from llmcode.quality.eval_inputs import RunInput, check_gold, choose_gold_coders
+from llmcode.quality.eval_inputs import (
+    RunInput,
+    as_run_input,
+    check_gold,
+    choose_gold_coders,
+    load_gold,
+)
 from llmcode.quality.eval_metrics import (
     Comparison,
     FloatArray,
@@ -40,6 +47,8 @@ from llmcode.quality.eval_metrics import (
     per_code_scores,
 )
 from llmcode.quality.eval_paired import Paired, paired_results, paired_statistics
+from llmcode.quality.gold import gold_in_split, second_look_warnings
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import NONE_CODE
 
 OVERALL = ("accuracy", "cohen_kappa", "gwet_ac1", "krippendorff_alpha", "macro_f1")
@@ -87,13 +96,55 @@ class EvalResult(BaseModel):
 
 
 def evaluate(
-    runs: Sequence[RunInput],
-    gold: pd.DataFrame,
+    runs: Sequence[Run | RunInput | str | Path],
+    gold: pd.DataFrame | str | Path | Sequence[str | Path],
     *,
     coders: Sequence[str] | None = None,
     items: Sequence[str] | None = None,
+    splits: str | Path | None = None,
+    split: str | None = None,
     bootstrap: int = 1000,
     seed: int = 0,
+    runs_dir: str | Path | None = None,
+) -> EvalResult:
+    """Compare ``runs`` (runs, run directories or ids in ``runs_dir``) with the ``gold`` codes
+    (long format: a DataFrame or one or more files) on the gold items.
+
+    ``splits`` (a split file from `llmcode.quality.gold.draw_sample`) restricts the gold to
+    ``split`` (dev or test; every split when None), with a warning for gold items it does not
+    list; an evaluation on the test split is recorded in its sidecar, with a warning when it is
+    a second look. ``items`` restricts the gold further.
+    """
+    if split is not None and splits is None:
+        raise ConfigError(
+            f"split {split!r} needs splits, the split file (item_id, split)",
+            hint="pass the split file the gold sample was drawn with",
+        )
+    inputs = [as_run_input(run, runs_dir) for run in runs]
+    codes = gold if isinstance(gold, pd.DataFrame) else load_gold(_paths(gold))
+    warnings: list[str] = []
+    if splits is not None:
+        codes, warnings = gold_in_split(codes, splits, split)
+    result = _evaluate(inputs, codes, coders=coders, items=items, bootstrap=bootstrap, seed=seed)
+    if split == "test" and splits is not None:
+        warnings += second_look_warnings(splits, [r.run for r in inputs])
+    if not warnings:
+        return result
+    return result.model_copy(update={"warnings": [*warnings, *result.warnings]})
+
+
+def _paths(gold: str | Path | Sequence[str | Path]) -> list[str | Path]:
+    return [gold] if isinstance(gold, str | Path) else list(gold)
+
+
+def _evaluate(
+    runs: Sequence[RunInput],
+    gold: pd.DataFrame,
+    *,
+    coders: Sequence[str] | None,
+    items: Sequence[str] | None,
+    bootstrap: int,
+    seed: int,
 ) -> EvalResult:
     """Compare ``runs`` with ``gold`` (long format) on the gold items (or ``items`` of them)."""
     if not runs:
@@ -105,7 +156,9 @@ def evaluate(
     if items is not None:
         gold = gold[gold["item_id"].isin(set(items))]
     if gold.empty:
-        raise CodesError("no gold codes left to evaluate on", hint="check --coder and --split")
+        raise CodesError(
+            "no gold codes left to evaluate on", hint="check the gold coders and split"
+        )
     check_gold(gold, runs)
     item_ids = list(dict.fromkeys(gold["item_id"]))
     warnings = []
@@ -115,7 +168,9 @@ def evaluate(
             "intervals are too wide to mean anything; code a larger gold sample"
         )
     if bootstrap and len(item_ids) < 2:
-        raise AgreementError("bootstrapping needs at least two gold items", hint="--bootstrap 0")
+        raise AgreementError(
+            "bootstrapping needs at least two gold items", hint="set bootstrap to 0"
+        )
     multi = runs[0].multi_label
     categories = _categories(runs, gold, multi)
     comparisons = [

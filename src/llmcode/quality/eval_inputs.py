@@ -1,10 +1,11 @@
 """What `llmcode eval` compares: runs (codes, provenance, cost) and gold codes, checked.
 
-`run_input` reads a run into a `RunInput`: its latest codes per item, justifications, the model,
-prompt hash, settings, tokens and cost per item. `load_gold` reads one or more long-format gold
-files (item_id, coder, code) and `check_gold` refuses what would give meaningless numbers —
-unknown gold coders, codes outside a run's taxonomy, gold items a run never saw, several codes
-per item in a single-label scheme — with messages that name the coders, codes or items.
+`run_input` reads a run into a `RunInput` (`as_run_input` from an id or a directory too): its
+latest codes per item, justifications, the model, prompt hash, settings, tokens and cost per
+item. `load_gold` reads one or more long-format gold files (item_id, coder, code) and
+`check_gold` refuses what would give meaningless numbers — unknown gold coders, codes outside a
+run's taxonomy, gold items a run never saw, several codes per item in a single-label scheme —
+with messages that name the coders, codes or items.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 
 from llmcode.codes import load_codes
 from llmcode.errors import CodesError, RunStoreError
-from llmcode.store.runs import Run
+from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import NONE_CODE
 
 _SHOWN = 10
@@ -86,6 +87,15 @@ def run_input(run: Run) -> RunInput:
         tokens_per_item=tokens / coded if coded else None,
         cost_per_item_usd=float(cost) / coded if cost is not None and coded else None,
     )
+
+
+def as_run_input(run: Run | RunInput | str | Path, runs_dir: str | Path | None = None) -> RunInput:
+    """A run as evaluation sees it, from a `Run`, a run directory or an id in ``runs_dir``."""
+    if isinstance(run, RunInput):
+        return run
+    if not isinstance(run, Run):
+        run = RunStore(runs_dir).open(run)
+    return run_input(run)
 
 
 def load_gold(paths: Sequence[str | Path]) -> pd.DataFrame:

@@ -6,7 +6,9 @@ ties broken by the seed, at least none dropped silently), and marks ``round(n ×
 of them ``test`` (split proportionally per stratum too), the rest ``dev``. Every item column is
 kept so a person can code the file anywhere. The sidecar ``<file>.json`` says how it was drawn
 and records every evaluation on the test split (`record_test_look`), so a second look at the
-test split with another run can be called out.
+test split with another run can be called out. `gold_in_split` keeps the gold codes of one split
+(refusing a split file that shares no item with the gold, warning about gold items outside it)
+and `second_look_warnings` records a look at the test split and says when it is a second one.
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ def write_sample(sample: pd.DataFrame, info: dict[str, Any], path: Path, source:
 def load_split(path: str | Path, split: str | None) -> tuple[list[str], dict[str, list[str]]]:
     """The item ids of ``split`` (all ids when None) and every split's ids, from a split file."""
     if split is not None and split not in SPLITS:
-        raise ConfigError(f"--split must be dev or test, not '{split}'")
+        raise ConfigError(f"split must be dev or test, not '{split}'")
     frame = read_table(path, error=CodesError)
     missing = [c for c in ("item_id", "split") if c not in frame.columns]
     if missing:
@@ -177,6 +179,41 @@ def record_test_look(path: str | Path, runs: list[str]) -> list[dict[str, Any]]:
     data["test_evaluations"] = looks
     sidecar.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
     return earlier
+
+
+def gold_in_split(
+    gold: pd.DataFrame, path: str | Path, split: str | None
+) -> tuple[pd.DataFrame, list[str]]:
+    """The gold codes whose items are in ``split`` of the split file ``path`` (every split when
+    None), and warnings about gold items the file does not list (left out)."""
+    items, by_split = load_split(path, split)
+    known = {i for ids in by_split.values() for i in ids}
+    ids = set(map(str, gold["item_id"]))
+    if not ids & known:
+        raise ConfigError(
+            f"{path}: none of the gold items is in the split file",
+            hint="pass the split file the gold sample was drawn with",
+        )
+    warnings = []
+    outside = sorted(ids - known)
+    if outside:
+        shown = ", ".join(outside[:10]) + (" ..." if len(outside) > 10 else "")
+        warnings.append(f"{len(outside)} gold item(s) are not in {path} and are left out: {shown}")
+    return gold[gold["item_id"].isin(set(items))], warnings
+
+
+def second_look_warnings(path: str | Path, runs: list[str]) -> list[str]:
+    """Record that ``runs`` were evaluated on the test split of ``path``; a warning when an
+    earlier evaluation there did not include them (the test split is for one final look)."""
+    earlier = record_test_look(path, runs)
+    if not earlier:
+        return []
+    seen = ", ".join(dict.fromkeys(r for look in earlier for r in look["runs"]))
+    return [
+        f"second look at the test split of {path}: runs already evaluated there: "
+        f"{seen} ({len(earlier)} earlier evaluation(s)); the test split is for one "
+        "final evaluation — compare configurations on dev"
+    ]
 
 
 def _now() -> str:
