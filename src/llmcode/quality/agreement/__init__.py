@@ -11,6 +11,12 @@ a category), `codesets` (multi-label rows -> code sets), `coefficients` (the for
 vectorised over bootstrap weights), `bootstrap` (seeded resampling, percentile intervals),
 `summary` (one call for everything), `result` (the JSON contract, interpretation bands),
 `disagreements`.
+
+Passages of documents (``item_id, coder, code, start, end``): `compare_segments` gives
+Krippendorff's unitizing α (α_U), character-level κ per code and segment precision/recall/F1 at
+an IoU threshold, with bootstrap CIs over documents. Modules: `unitizing` (α_U on one continuum),
+`segments` (codes + texts -> units per document, code and coder), `overlap` (character counts,
+IoU matching), `segment_summary` (the one call and its JSON contract).
 """
 
 from llmcode.quality.agreement.bootstrap import bootstrap_replicates, percentile_interval
@@ -27,15 +33,20 @@ from llmcode.quality.agreement.coefficients import (
 from llmcode.quality.agreement.disagreements import find_disagreements
 from llmcode.quality.agreement.ratings import Ratings, build_ratings
 from llmcode.quality.agreement.result import AgreementResult, interpret
+from llmcode.quality.agreement.segment_summary import SegmentAgreement, compare_segments
 from llmcode.quality.agreement.summary import compute_agreement, summarize_ratings
+from llmcode.quality.agreement.unitizing import UnitizingAlpha, unitizing_alpha
 
 __all__ = [
     "AgreementResult",
     "Ratings",
+    "SegmentAgreement",
+    "UnitizingAlpha",
     "bootstrap_replicates",
     "brennan_prediger",
     "build_ratings",
     "cohen_kappa",
+    "compare_segments",
     "compute_agreement",
     "find_disagreements",
     "fleiss_kappa",
@@ -47,4 +58,5 @@ __all__ = [
     "percent_agreement",
     "percentile_interval",
     "summarize_ratings",
+    "unitizing_alpha",
 ]
