@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from llmcode.llm.evidence import Span, verify_quotes
+from llmcode.llm.fences import strip_fences
 from llmcode.taxonomy.model import NONE_CODE
 
 MAX_QUOTES = 3
@@ -131,7 +132,7 @@ def answer_schema(
 def check_answer(content: str, text: str, code_ids: list[str], multi_label: bool) -> CheckedAnswer:
     """Parse and verify one answer; ``problems`` say what a re-ask must fix."""
     try:
-        answer = Answer.model_validate(json.loads(_strip_fences(content), strict=False))
+        answer = Answer.model_validate(json.loads(strip_fences(content), strict=False))
     except json.JSONDecodeError as exc:
         return CheckedAnswer(problems=[f"the answer is not valid JSON ({exc.msg})"], fatal=True)
     except ValidationError as exc:
@@ -189,12 +190,3 @@ def _deduplicated(codes: list[AnswerCode]) -> list[AnswerCode]:
             seen.add(code.code)
             out.append(code)
     return out
-
-
-def _strip_fences(content: str) -> str:
-    """Accept answers wrapped in a Markdown code fence (JSON-mode servers sometimes add one)."""
-    stripped = content.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
-        stripped = stripped.rsplit("```", 1)[0]
-    return stripped

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
 from llmcode.llm.cache import ResponseCache, cache_key
+from llmcode.llm.fences import strip_fences
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -200,12 +201,8 @@ async def ask_json(
 
 def parse_json(content: str, model: type[M]) -> tuple[M | None, str | None]:
     """``content`` (JSON, possibly in a Markdown fence) as ``model``, or None and the problem."""
-    text = content.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
     try:
-        return model.model_validate(json.loads(text)), None
+        return model.model_validate(json.loads(strip_fences(content))), None
     except json.JSONDecodeError as exc:
         return None, f"the answer is not valid JSON ({exc.msg})"
     except ValidationError as exc:

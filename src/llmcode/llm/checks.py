@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError, field_validator
 
+from llmcode.llm.fences import strip_fences
 from llmcode.taxonomy.model import NONE_CODE
 
 Verdict = Literal["keep", "reject"]
@@ -67,11 +68,8 @@ def check_schema(code_ids: list[str]) -> dict[str, Any]:
 
 def parse_check(content: str, code_ids: list[str]) -> CheckAnswer | None:
     """The checker's answer, or None when it is not valid; an unknown alternative is dropped."""
-    text = content.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[-1].rsplit("```", 1)[0]
     try:
-        answer = CheckAnswer.model_validate(json.loads(text, strict=False))
+        answer = CheckAnswer.model_validate(json.loads(strip_fences(content), strict=False))
     except (json.JSONDecodeError, ValidationError):
         return None
     if answer.alternative not in code_ids:

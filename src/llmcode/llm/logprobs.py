@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from llmcode.llm.fences import strip_fences
+
 _CODE_VALUE = re.compile(r'"code"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _ITEMS = re.compile(r'"items"\s*:\s*\[')
 
@@ -111,12 +113,8 @@ def chosen_code_probability(
 
 def _answer_codes(content: str) -> list[str]:
     """The code ids of a JSON answer in order (fences allowed); [] when it does not parse."""
-    text = content.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-        text = text.rsplit("```", 1)[0]
     try:
-        answer = json.loads(text)
+        answer = json.loads(strip_fences(content))
     except json.JSONDecodeError:
         return []
     return _codes_of(answer) if isinstance(answer, dict) else []
