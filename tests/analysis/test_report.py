@@ -9,11 +9,6 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from llmcode.analysis.rendering import (
-    format_fixed,
-    format_interval,
-    format_number,
-    format_p,
-    format_p_clause,
     markdown_cell,
     render_html,
     render_markdown,
@@ -184,18 +179,7 @@ def test_write_tables_writes_every_table_and_the_json(report, tmp_path):
     }
 
 
-def test_number_formats_follow_papers():
-    assert format_p(0.0004) == "< 0.001"
-    assert format_p(0.01234) == "0.012"
-    assert format_p_clause(0.0004) == "p < 0.001"
-    assert format_p_clause(0.5) == "p = 0.500"
-    assert format_fixed(2.0, 3) == "2.000"
-    assert format_interval(0.5, 1.0) == "[0.500,\u00a01.000]"  # no-break space
-    assert format_interval(float("nan"), 1.0) == "–"
-    assert format_interval(None, None) == "–"
-    assert format_number(None) == "–"
-    assert format_number(float("nan")) == "–"
-    assert format_number(619.0) == "619"
+def test_a_markdown_cell_escapes_pipes_and_folds_newlines():
     assert markdown_cell("a | b\nc") == "a \\| b c"
 
 

@@ -32,6 +32,7 @@ from llmcode.analysis.ppi import (
 )
 from llmcode.analysis.resolution import compare_categories
 from llmcode.analysis.significance import ManyGroupTest
+from llmcode.numbers import format_p_clause, json_number
 
 MIN_GOLD = 10
 MIN_DAYS = 1 / 1440  # one minute: the floor before taking logs
@@ -249,8 +250,9 @@ def _verdict(
     agree = kw_llm == kw_gold and pairs_llm == pairs_gold
     word = {True: "significant", False: "not significant", None: "undefined"}
     text = (
-        f"Kruskal–Wallis is {word[kw_llm]} with the LLM's codes ({_p(llm.p_value)}) and "
-        f"{word[kw_gold]} with the gold codes ({_p(gold.p_value)}); Dunn (Holm) pairs with "
+        f"Kruskal–Wallis is {word[kw_llm]} with the LLM's codes "
+        f"({format_p_clause(llm.p_value)}) and {word[kw_gold]} with the gold codes "
+        f"({format_p_clause(gold.p_value)}); Dunn (Holm) pairs with "
         f"adjusted p < {ALPHA}: {_pairs(pairs_llm)} vs {_pairs(pairs_gold)}"
     )
     ppi_pairs = {(min(a, b), max(a, b)) for a, b, e in differences if e.low > 0 or e.high < 0}
@@ -306,12 +308,12 @@ def _resolution_json(res: GoldResolution) -> dict[str, Any]:
         "differences": [{"a": a, "b": b, **e.to_json()} for a, b, e in res.differences],
         "rank_tests": {
             "llm": {
-                "kruskal_h": _num(res.llm_test.kruskal_h),
-                "p_value": _num(res.llm_test.p_value),
+                "kruskal_h": json_number(res.llm_test.kruskal_h),
+                "p_value": json_number(res.llm_test.p_value),
             },
             "gold": {
-                "kruskal_h": _num(res.gold_test.kruskal_h),
-                "p_value": _num(res.gold_test.p_value),
+                "kruskal_h": json_number(res.gold_test.kruskal_h),
+                "p_value": json_number(res.gold_test.p_value),
             },
         },
         "conclusions_agree": res.agree,
@@ -321,11 +323,3 @@ def _resolution_json(res: GoldResolution) -> dict[str, Any]:
 
 def _pairs(pairs: set[tuple[str, str]]) -> str:
     return ", ".join(f"{a}–{b}" for a, b in sorted(pairs)) or "none"
-
-
-def _p(value: float | None) -> str:
-    return "p undefined" if value is None else "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
-
-
-def _num(value: float | None) -> float | None:
-    return None if value is None else float(value)

@@ -20,6 +20,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from llmcode.analysis.figures import figure_bytes
 from llmcode.analysis.report import Report
 from llmcode.errors import ConfigError
+from llmcode.numbers import (
+    format_fixed,
+    format_interval,
+    format_number,
+    format_p,
+    format_p_clause,
+    format_share,
+)
 
 REPORT_FORMATS = ("html", "md")
 
@@ -100,47 +108,6 @@ def _environment() -> Environment:
         exp=lambda value: math.exp(float(value)),
     )
     return env
-
-
-def format_number(value: Any, digits: int = 3) -> str:
-    """A statistic for a table: 3 significant digits, '–' when undefined."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    number = float(value)
-    if number == int(number) and abs(number) < 1e6:
-        return f"{int(number)}"
-    return f"{number:.{digits}g}" if abs(number) < 1 else f"{number:,.{max(digits - 2, 1)}f}"
-
-
-def format_fixed(value: Any, decimals: int = 2) -> str:
-    """A number with a fixed count of decimals (one column, one precision), '–' when undefined."""
-    if value is None or not math.isfinite(float(value)):
-        return "–"
-    return f"{float(value):,.{decimals}f}"
-
-
-def format_interval(low: Any, high: Any, decimals: int = 3) -> str:
-    """A confidence interval as '[low, high]' (a no-break space keeps it on one line), or '–'
-    when either end is undefined."""
-    ends = [format_fixed(low, decimals), format_fixed(high, decimals)]
-    return "–" if "–" in ends else f"[{ends[0]},\u00a0{ends[1]}]"
-
-
-def format_p(value: Any) -> str:
-    """A p-value as papers print it: '< 0.001' below that, else 3 decimals."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return "< 0.001" if float(value) < 0.001 else f"{float(value):.3f}"
-
-
-def format_p_clause(value: Any) -> str:
-    """'p = 0.012' or 'p < 0.001', for running text."""
-    text = format_p(value)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-
-def format_share(value: Any) -> str:
-    return "–" if value is None else f"{100 * float(value):.1f}%"
 
 
 def markdown_cell(value: Any) -> str:

@@ -24,6 +24,7 @@ from llmcode.analysis.significance import (
     mann_whitney,
 )
 from llmcode.errors import AnalysisError
+from llmcode.numbers import json_number
 
 PTM, OTHER = "ptm", "other"
 
@@ -173,16 +174,20 @@ def resolution_json(res: Resolution) -> dict[str, Any]:
         "censoring": "open items are censored at as_of: in n_open and km_median_days, "
         "not in the rank tests",
         "by_category": {
-            "kruskal_h": _num(test.kruskal_h),
-            "p_value": _num(test.p_value),
+            "kruskal_h": json_number(test.kruskal_h),
+            "p_value": json_number(test.p_value),
             "n": test.n,
-            "median_days": dict(zip(cat["code"], map(_num, cat["median_days"]), strict=True)),
+            "median_days": dict(
+                zip(cat["code"], map(json_number, cat["median_days"]), strict=True)
+            ),
             "n_closed": dict(zip(cat["code"], map(int, cat["n_closed"]), strict=True)),
             "n_open": dict(zip(cat["code"], map(int, cat["n_open"]), strict=True)),
-            "km_median_days": dict(zip(cat["code"], map(_num, cat["km_median_days"]), strict=True)),
+            "km_median_days": dict(
+                zip(cat["code"], map(json_number, cat["km_median_days"]), strict=True)
+            ),
             "correction": "holm",
             "dunn": [
-                {k: _num(v) if isinstance(v, float) else v for k, v in vars(p).items()}
+                {k: json_number(v) if isinstance(v, float) else v for k, v in vars(p).items()}
                 for p in test.dunn
             ],
             "note": test.note,
@@ -192,25 +197,21 @@ def resolution_json(res: Resolution) -> dict[str, Any]:
         grp = res.by_group.set_index("group").to_dict("index")
         two = res.group_test
         out["ptm_vs_other"] = {
-            "mannwhitney_u": _num(two.mannwhitney_u),
-            "p_value": _num(two.p_value),
-            "cliffs_delta": _num(two.cliffs_delta),
+            "mannwhitney_u": json_number(two.mannwhitney_u),
+            "p_value": json_number(two.p_value),
+            "cliffs_delta": json_number(two.cliffs_delta),
             "magnitude": two.magnitude,
-            "median_days": {g: _num(grp[g]["median_days"]) for g in (PTM, OTHER)},
+            "median_days": {g: json_number(grp[g]["median_days"]) for g in (PTM, OTHER)},
             "n_closed": {g: int(grp[g]["n_closed"]) for g in (PTM, OTHER)},
             "n_open": {g: int(grp[g]["n_open"]) for g in (PTM, OTHER)},
-            "km_median_days": {g: _num(grp[g]["km_median_days"]) for g in (PTM, OTHER)},
-            "logrank_chi2": _num(res.logrank[0]),
-            "logrank_p_value": _num(res.logrank[1]),
+            "km_median_days": {g: json_number(grp[g]["km_median_days"]) for g in (PTM, OTHER)},
+            "logrank_chi2": json_number(res.logrank[0]),
+            "logrank_p_value": json_number(res.logrank[1]),
             "split_source": res.split_source,
             "note": two.note,
         }
     return out
 
 
-def _num(value: Any) -> float | None:
-    """A JSON number at full precision (JSON is for machines; people read the rounded tables)."""
-    if value is None:
-        return None
-    number = float(value)
-    return number if np.isfinite(number) else None
+def _by_code(table: pd.DataFrame, column: str) -> dict[str, float | None]:
+    return dict(zip(table["code"], map(json_number, table[column]), strict=True))
