@@ -153,3 +153,64 @@ def test_a_duplicate_column_name_in_a_codes_file_is_an_error(tmp_path):
     path.write_text("item_id,coder,code,code\n1,ana,usage,x\n")
     with pytest.raises(CodesError, match="duplicate column name"):
         load_codes(path)
+
+
+# --- passages: start, end ---
+
+
+def passages(tmp_path: Path, body: str, name: str = "codes.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("item_id,coder,code,start,end\n" + body)
+    return path
+
+
+def test_start_and_end_become_nullable_integer_offsets(tmp_path):
+    path = passages(tmp_path, "d1,ana,cost,10,42\nd1,ana,cost,42,50\nd2,ana,,,\n")
+    codes = load_codes(path, texts={"d1": "x" * 50})
+    assert codes["start"].tolist()[:2] == [10, 42]
+    assert codes["end"].tolist()[:2] == [42, 50]
+    assert pd.isna(codes["start"].iloc[2])
+    assert str(codes["start"].dtype) == "Int64"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("d1,ana,cost,10,10\n", r"row 2: start 10 is not before end 10"),
+        ("d1,ana,cost,12,9\n", r"row 2: start 12 is not before end 9"),
+        ("d1,ana,cost,-1,9\n", r"row 2: start -1 is negative"),
+        ("d1,ana,cost,a,9\n", r"row 2: start 'a' is not a character offset"),
+        ("d1,ana,cost,1,\n", r"row 2: a passage without end"),
+        ("d1,ana,,1,5\n", r"row 2: a passage \[1, 5\) without a code"),
+        ("d1,ana,cost,1,5\nd1,ana,cost,40,61\n", r"row 3: passage \[40, 61\) ends past the text"),
+        (
+            "d1,ana,cost,1,20\nd1,ben,cost,5,9\nd1,ana,cost,15,30\n",
+            r"rows 2 and 4: passages \[1, 20\) and \[15, 30\) of coder 'ana' with code 'cost'",
+        ),
+    ],
+)
+def test_a_bad_passage_is_an_error_naming_its_row(tmp_path, body, message):
+    with pytest.raises(CodesError, match=message):
+        load_codes(passages(tmp_path, body), texts={"d1": "x" * 60})
+
+
+def test_passages_of_different_codes_or_coders_may_overlap(tmp_path):
+    path = passages(tmp_path, "d1,ana,cost,1,20\nd1,ana,time,5,9\nd1,ben,cost,15,30\n")
+    assert len(load_codes(path)) == 3
+
+
+def test_a_start_column_without_an_end_column_is_an_error(tmp_path):
+    path = tmp_path / "codes.csv"
+    path.write_text("item_id,coder,code,start\nd1,ana,cost,3\n")
+    with pytest.raises(CodesError, match=r"no end column \(start and end come together\)"):
+        load_codes(path)
+
+
+def test_jsonl_passages_name_the_line(tmp_path):
+    path = tmp_path / "codes.jsonl"
+    path.write_text(
+        '{"item_id": "d1", "coder": "ana", "code": "cost", "start": 1, "end": 5}\n\n'
+        '{"item_id": "d1", "coder": "ana", "code": "cost", "start": 7, "end": 7}\n'
+    )
+    with pytest.raises(CodesError, match=r"line 3: start 7 is not before end 7"):
+        load_codes(path)

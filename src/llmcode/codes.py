@@ -5,12 +5,19 @@ DataFrame shape that agreement, audit and analysis reuse. Every value is a strin
 like ``007`` stay ``"007"``); surrounding whitespace is stripped; an empty ``code`` becomes
 NaN (the consumer decides what an empty code means); other columns (``justification``, ...)
 are kept. Problems raise `CodesError` naming the file, the column or the row.
+
+Passages: optional ``start, end`` columns give a coded passage's character offsets in the item's
+text (``[start, end)``, end exclusive), as human segment codes are written. They become nullable
+integers; a row with a code has both or neither. ``start >= end``, a negative or non-integer
+offset, an offset past the end of the item's text (when the texts are given), and two overlapping
+passages of one coder with the same code on one item are errors naming the rows.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +25,7 @@ import pandas as pd
 from llmcode.errors import CodesError
 
 CODE_COLUMNS = ("item_id", "coder", "code")
+OFFSET_COLUMNS = ("start", "end")
 SUFFIXES = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -30,12 +38,13 @@ SUFFIXES = {
 _FORMAT_HINT = "long format: one row per code with columns item_id, coder, code"
 
 
-def load_codes(path: str | Path) -> pd.DataFrame:
+def load_codes(path: str | Path, texts: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Read a long-format codes file into a DataFrame with string columns item_id, coder, code.
 
     Rows whose ``code`` is empty are kept with ``code`` = NaN. Rows lacking an ``item_id`` or a
     ``coder`` are errors (the message names the file row). Column names are matched after
-    stripping and lower-casing, so ``Item_ID`` works.
+    stripping and lower-casing, so ``Item_ID`` works. With ``start, end`` columns (passages),
+    ``texts`` (item_id -> text) lets offsets be checked against the texts they point into.
     """
     path = Path(path)
     if not path.is_file():
@@ -49,7 +58,10 @@ def load_codes(path: str | Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise CodesError(f"{path}: the file is empty", hint=_FORMAT_HINT)
     frame, rows = _read(path, kind)
-    return _normalise(frame, path, rows)
+    frame = _normalise(frame, path, rows)
+    if any(name in frame.columns for name in OFFSET_COLUMNS):
+        frame = _offsets(frame, path, rows, texts)
+    return frame
 
 
 def _read(path: Path, kind: str) -> tuple[pd.DataFrame, list[int]]:
@@ -190,3 +202,88 @@ def _normalise(frame: pd.DataFrame, path: Path, rows: list[int]) -> pd.DataFrame
     frame = frame[ordered]
     frame["code"] = frame["code"].astype(object).where(frame["code"].notna(), float("nan"))
     return frame
+
+
+def _offsets(
+    frame: pd.DataFrame, path: Path, rows: list[int], texts: Mapping[str, str] | None
+) -> pd.DataFrame:
+    """start and end as nullable integers, checked row by row (see the module docstring)."""
+    absent = [name for name in OFFSET_COLUMNS if name not in frame.columns]
+    if absent:
+        raise CodesError(
+            f"{path}: no {absent[0]} column (start and end come together)",
+            hint="passages have both start and end (character offsets, end exclusive)",
+        )
+    unit = "line" if path.suffix.lower() in (".jsonl", ".ndjson") else "row"
+
+    def fail(position: int, problem: str, hint: str) -> CodesError:
+        return CodesError(f"{path}, {unit} {rows[position]}: {problem}", hint=hint)
+
+    values: dict[str, list[int | None]] = {name: [] for name in OFFSET_COLUMNS}
+    for name in OFFSET_COLUMNS:
+        for position, raw in enumerate(frame[name]):
+            if raw is None or (isinstance(raw, float) and pd.isna(raw)):
+                values[name].append(None)
+                continue
+            try:
+                number = int(str(raw))
+            except ValueError:
+                raise fail(
+                    position,
+                    f"{name} {raw!r} is not a character offset",
+                    "offsets are whole numbers of characters from the start of the text",
+                ) from None
+            if number < 0:
+                raise fail(position, f"{name} {number} is negative", "offsets count from 0")
+            values[name].append(number)
+    limits = texts or {}
+    for position, (start, end) in enumerate(zip(values["start"], values["end"], strict=True)):
+        item, code = frame.at[position, "item_id"], frame.at[position, "code"]
+        if start is None and end is None:
+            continue
+        if start is None or end is None:
+            missing = "start" if start is None else "end"
+            raise fail(
+                position, f"a passage without {missing}", "give both start and end, or neither"
+            )
+        if pd.isna(code):
+            raise fail(position, f"a passage [{start}, {end}) without a code", "give its code")
+        if start >= end:
+            raise fail(
+                position,
+                f"start {start} is not before end {end}",
+                "a passage [start, end) needs start < end (end is exclusive)",
+            )
+        if item in limits and end > len(limits[item]):
+            raise fail(
+                position,
+                f"passage [{start}, {end}) ends past the text of item {item!r} "
+                f"({len(limits[item])} characters)",
+                "offsets count characters of the item's text, end exclusive",
+            )
+    for name in OFFSET_COLUMNS:
+        frame[name] = pd.array(values[name], dtype="Int64")
+    _check_overlaps(frame, path, rows, unit)
+    return frame
+
+
+def _check_overlaps(frame: pd.DataFrame, path: Path, rows: list[int], unit: str) -> None:
+    """Two passages of one coder with one code on one item must not overlap."""
+    spans = frame[frame["start"].notna() & frame["code"].notna()]
+    for _, group in spans.groupby(["item_id", "coder", "code"], sort=False):
+        ordered = group.sort_values(["start", "end"], kind="stable")
+        positions = list(ordered.index)
+        reach, reach_at = -1, -1
+        for position in positions:
+            start, end = int(frame.at[position, "start"]), int(frame.at[position, "end"])
+            if start < reach:
+                first = frame.loc[reach_at]
+                raise CodesError(
+                    f"{path}, {unit}s {rows[reach_at]} and {rows[position]}: passages "
+                    f"[{first['start']}, {first['end']}) and [{start}, {end}) of coder "
+                    f"{frame.at[position, 'coder']!r} with code {frame.at[position, 'code']!r} "
+                    f"on item {frame.at[position, 'item_id']!r} overlap",
+                    hint="one coder's passages with the same code must not overlap: merge them",
+                )
+            if end > reach:
+                reach, reach_at = end, position
