@@ -12,16 +12,15 @@ from scipy import stats
 
 from llmcode.analysis.resolution import compare_categories, resolution_times
 from llmcode.analysis.sources import (
-    AnalysisOptions,
     file_items,
     human_codes,
-    run_analysis,
     screening_split,
     select_coder,
     split_from_codes,
     split_from_column,
 )
-from llmcode.analysis.study import analyze, distribution, distribution_by_project
+from llmcode.analysis.studies import AnalysisOptions, run_analysis
+from llmcode.analysis.study import analyze_codes, distribution, distribution_by_project
 from llmcode.errors import AnalysisError, CodesError, ConfigError
 from llmcode.store.runs import RunStore
 
@@ -187,7 +186,7 @@ def test_a_category_with_one_item_takes_part_in_the_tests():
 
 def test_ptm_vs_other_matches_scipy_on_closed_items():
     split = split_from_codes(screening_frame(), "ptm", "screening")
-    result = analyze(codes_frame(), items_frame(), codes_source="test", split=split).to_json()
+    result = analyze_codes(codes_frame(), items_frame(), codes_source="test", split=split).to_json()
     ptm_closed = [days(i) for i, r in ITEMS.items() if r[4] == "ptm" and r[2]]
     other_closed = [days(i) for i, r in ITEMS.items() if r[4] == "not_ptm" and r[2]]
     expected = stats.mannwhitneyu(ptm_closed, other_closed, alternative="two-sided")
@@ -204,7 +203,7 @@ def test_ptm_vs_other_matches_scipy_on_closed_items():
 
 def test_the_json_contract_has_its_keys_and_no_nan():
     split = split_from_codes(screening_frame(), "ptm", "screening")
-    result = analyze(codes_frame(), items_frame(), codes_source="t", order=ORDER, split=split)
+    result = analyze_codes(codes_frame(), items_frame(), codes_source="t", order=ORDER, split=split)
     data = json.loads(json.dumps(result.to_json(), allow_nan=False))
     assert data["distribution"] == {"usage": 3, "loading": 2, "quality": 3, "single": 1}
     by_category = data["resolution"]["by_category"]
@@ -217,13 +216,13 @@ def test_the_json_contract_has_its_keys_and_no_nan():
 
 
 def test_without_a_split_there_is_no_ptm_comparison():
-    result = analyze(codes_frame(), items_frame(), codes_source="t").to_json()
+    result = analyze_codes(codes_frame(), items_frame(), codes_source="t").to_json()
     assert "ptm_vs_other" not in result["resolution"]
 
 
 def test_without_timestamp_columns_resolution_is_null_and_a_note_says_why():
     items = items_frame().drop(columns=["closed_at"])
-    analysis = analyze(codes_frame(), items, codes_source="t")
+    analysis = analyze_codes(codes_frame(), items, codes_source="t")
     assert analysis.to_json()["resolution"] is None
     assert any("closed_at" in note for note in analysis.notes)
 
@@ -231,21 +230,21 @@ def test_without_timestamp_columns_resolution_is_null_and_a_note_says_why():
 def test_explicit_timestamp_columns_that_are_missing_are_an_error():
     items = items_frame().drop(columns=["closed_at"])
     with pytest.raises(AnalysisError, match="closed_at"):
-        analyze(codes_frame(), items, codes_source="t", require_times=True)
+        analyze_codes(codes_frame(), items, codes_source="t", require_times=True)
 
 
 def test_codes_of_unknown_items_are_left_out_with_a_note():
     codes = pd.concat(
         [codes_frame(), pd.DataFrame([{"item_id": "zz", "coder": "ana", "code": "usage"}])]
     )
-    analysis = analyze(codes, items_frame(), codes_source="t")
+    analysis = analyze_codes(codes, items_frame(), codes_source="t")
     assert analysis.to_json()["distribution"]["usage"] == 3
     assert any("zz" in note for note in analysis.notes)
 
 
 def test_tables_hold_every_table_for_re_plotting():
     split = split_from_codes(screening_frame(), "ptm", "screening")
-    tables = analyze(codes_frame(), items_frame(), codes_source="t", split=split).tables()
+    tables = analyze_codes(codes_frame(), items_frame(), codes_source="t", split=split).tables()
     assert set(tables) == {
         "distribution",
         "distribution_by_project",
@@ -326,7 +325,7 @@ def test_screening_split_without_the_ptm_code_suggests_ptm_code(tmp_path):
     _, codes, _ = write_inputs(tmp_path)
     with pytest.raises(AnalysisError, match="no item is coded 'ptm'") as info:
         screening_split(str(codes), RunStore(tmp_path / "runs"))
-    assert "--ptm-code" in (info.value.hint or "")
+    assert "ptm_code" in (info.value.hint or "")
 
 
 def test_run_analysis_from_files_states_the_default_coder(tmp_path):
@@ -346,14 +345,14 @@ def test_run_analysis_refuses_two_split_sources(tmp_path):
 
 
 def test_run_analysis_without_run_or_items_says_what_to_give(tmp_path):
-    with pytest.raises(ConfigError, match="--items ITEMS with --codes CODES"):
+    with pytest.raises(ConfigError, match="give a run, or items with codes"):
         run_analysis(AnalysisOptions(), RunStore(tmp_path))
 
 
 def test_a_bad_as_of_date_is_a_config_error(tmp_path):
     items, codes, _ = write_inputs(tmp_path)
     options = AnalysisOptions(codes=str(codes), as_of="soon")
-    with pytest.raises(ConfigError, match="--as-of"):
+    with pytest.raises(ConfigError, match="as_of: 'soon' is not a date"):
         run_analysis(options, RunStore(tmp_path), items_path=items)
 
 
@@ -371,7 +370,7 @@ def test_a_missing_codes_file_is_a_codes_error(tmp_path):
 
 def test_the_json_contract_keeps_full_precision_for_machines():
     split = split_from_codes(screening_frame(), "ptm", "screening")
-    result = analyze(codes_frame(), items_frame(), codes_source="t", order=ORDER, split=split)
+    result = analyze_codes(codes_frame(), items_frame(), codes_source="t", order=ORDER, split=split)
     data = result.to_json()
     test = result.resolution.category_test
     assert data["resolution"]["by_category"]["kruskal_h"] == test.kruskal_h

@@ -14,8 +14,9 @@ from llmcode.analysis.rendering import (
     render_markdown,
     write_tables,
 )
-from llmcode.analysis.report import Report, build_report, provenance
-from llmcode.analysis.sources import AnalysisOptions, human_codes, run_analysis
+from llmcode.analysis.report import Report, provenance, report_content
+from llmcode.analysis.sources import human_codes
+from llmcode.analysis.studies import AnalysisOptions, run_analysis
 from llmcode.store.runs import RunStore
 from tests.support.analysis_runs import HUMAN_ANA, RUN_CODES, make_study_run
 
@@ -43,7 +44,7 @@ def report(study) -> Report:
     options = AnalysisOptions(screening=str(paths["screening"]))
     analysis, _ = run_analysis(options, RunStore(run.path.parent), run=run)
     human = human_codes(paths["human"])
-    return build_report(run, analysis, human=human, bootstrap=200, examples_per_code=4)
+    return report_content(run, analysis, human=human, bootstrap=200, examples_per_code=4)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def test_the_confusion_matrix_has_the_run_in_rows_and_the_human_in_columns(repor
 def test_examples_show_verified_items_first_and_at_most_the_limit(study):
     run, _ = study
     analysis, _ = run_analysis(AnalysisOptions(), RunStore(run.path.parent), run=run)
-    report = build_report(run, analysis, examples_per_code=2)
+    report = report_content(run, analysis, examples_per_code=2)
     usage = report.examples["usage"]
     assert [e.item_id for e in usage] == ["i1", "i4"]
     assert report.agreement is None
@@ -132,7 +133,7 @@ def test_examples_show_verified_items_first_and_at_most_the_limit(study):
 def test_the_report_without_human_codes_has_no_agreement_sections(study):
     run, _ = study
     analysis, _ = run_analysis(AnalysisOptions(), RunStore(run.path.parent), run=run)
-    page = render_html(build_report(run, analysis))
+    page = render_html(report_content(run, analysis))
     assert '<section id="agreement">' not in page
     assert '<section id="disagreements">' not in page
     assert '<section id="resolution">' in page
@@ -244,7 +245,7 @@ def test_a_partial_run_gets_a_banner_saying_how_much_is_coded(study, tmp_path):
     partial = RunStore(tmp_path / "runs").open(run.run_id)
     partial.write_manifest(partial.manifest().model_copy(update={"status": "interrupted"}))
     analysis, _ = run_analysis(AnalysisOptions(), RunStore(tmp_path / "runs"), run=partial)
-    built = build_report(partial, analysis, bootstrap=0)
+    built = report_content(partial, analysis, bootstrap=0)
     assert built.banner is not None and "interrupted" in built.banner
     assert 'class="banner"' in render_html(built)
     assert built.banner in render_markdown(built, "figures")[0]
@@ -254,7 +255,7 @@ def test_a_partial_run_gets_a_banner_saying_how_much_is_coded(study, tmp_path):
 def report_banner_absent(study) -> bool:
     run, _ = study
     analysis, _ = run_analysis(AnalysisOptions(), RunStore(run.path.parent), run=run)
-    return build_report(run, analysis, bootstrap=0).banner is None
+    return report_content(run, analysis, bootstrap=0).banner is None
 
 
 def test_the_report_says_which_confidence_it_shows(report, html):

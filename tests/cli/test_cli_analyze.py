@@ -151,7 +151,7 @@ def test_an_unknown_coder_is_an_error_listing_the_coders(study):
 def test_analyze_without_run_or_items_says_what_to_give():
     result = invoke("analyze")
     assert result.exit_code == 1
-    assert "--items ITEMS with --codes CODES" in said(result.stderr)
+    assert "give a run, or items with codes" in said(result.stderr)
 
 
 def test_a_missing_created_column_is_an_error_naming_it(study):

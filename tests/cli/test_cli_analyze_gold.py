@@ -88,7 +88,7 @@ def test_plan_without_gold_and_a_silly_width_are_errors(gold):
         "0.1",
     )
     assert result.exit_code == 1
-    assert "need --gold" in result.output
+    assert "need gold codes" in result.output
     result = analyze(gold, "--plan", "5")
     assert result.exit_code == 1
     assert "between 0 and 1" in result.output

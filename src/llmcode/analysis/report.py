@@ -1,6 +1,6 @@
 """The study report's content, built from a run and its analysis (rendering: `rendering`).
 
-`build_report` gathers everything a page shows — provenance, taxonomy, distribution, agreement
+`report_content` gathers everything a page shows — provenance, taxonomy, distribution, agreement
 with human codes (`human_agreement`: coefficients with bootstrap CIs, per-code κ, a confusion
 matrix, the disagreement list), resolution-time tests and example items with highlighted
 evidence (`excerpts`) — and draws the figures, into a `Report`.
@@ -75,7 +75,7 @@ class Report:
         return out
 
 
-def build_report(
+def report_content(
     run: Run,
     analysis: Analysis,
     *,

@@ -11,21 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from llmcode.analysis.resolution import OTHER, PTM, Split
-from llmcode.analysis.study import Analysis, analyze
 from llmcode.codes import SUFFIXES, load_codes
-from llmcode.errors import AnalysisError, ConfigError
+from llmcode.errors import AnalysisError
 from llmcode.items import read_table
 from llmcode.store.decisions import reviewed_codes
 from llmcode.store.runs import Run, RunStore, load_run_codes
-from llmcode.taxonomy.model import load_taxonomy
-
-if TYPE_CHECKING:
-    from llmcode.analysis.gold import GoldAnalysis
 
 HUMAN_PREFIX = "human:"
 _TRUE = {"1", "true", "yes", "y", "ptm"}
@@ -40,6 +34,8 @@ class CodeSource:
     label: str
     coder: str | None
     available: tuple[str, ...] = ()
+    chosen: bool = False
+    """The coder was named (not the first of ``available`` by default)."""
 
 
 def select_coder(frame: pd.DataFrame, coder: str | None, where: str) -> tuple[pd.DataFrame, str]:
@@ -51,7 +47,7 @@ def select_coder(frame: pd.DataFrame, coder: str | None, where: str) -> tuple[pd
     if chosen not in coders:
         raise AnalysisError(
             f"{where}: no coder '{chosen}'; coders are: {', '.join(coders)}",
-            hint="choose one with --coder",
+            hint="choose one with coder",
         )
     mask = [str(c) == chosen for c in frame["coder"]]
     return frame[mask].reset_index(drop=True), chosen
@@ -62,7 +58,7 @@ def human_codes(path: str | Path, coder: str | None = None) -> CodeSource:
     frame = load_codes(path)
     available = tuple(dict.fromkeys(str(c) for c in frame["coder"]))
     frame, chosen = select_coder(frame, coder, str(path))
-    return CodeSource(frame, f"human:{path}", chosen, available)
+    return CodeSource(frame, f"human:{path}", chosen, available, chosen=coder is not None)
 
 
 def run_codes(run: Run, which: str | None = None, coder: str | None = None) -> CodeSource:
@@ -77,15 +73,13 @@ def run_codes(run: Run, which: str | None = None, coder: str | None = None) -> C
             raise AnalysisError(
                 f"run {run.run_id}: {int((shared > 1).sum())} item(s) were reviewed by several "
                 f"reviewers ({', '.join(reviewers)})",
-                hint="analyse one reviewer's codes with --coder NAME",
+                hint="analyse one reviewer's codes: set coder to their name",
             )
         label = f"reviewed codes of run {run.run_id}"
         return CodeSource(frame, label, ", ".join(reviewers) or None, reviewers)
     if which.startswith(HUMAN_PREFIX):
         return human_codes(which[len(HUMAN_PREFIX) :], coder)
-    raise AnalysisError(
-        f"unknown codes source '{which}'", hint="use --codes reviewed or --codes human:FILE"
-    )
+    raise AnalysisError(f"unknown codes source '{which}'", hint="codes: reviewed, or human:FILE")
 
 
 def run_items(run: Run) -> pd.DataFrame:
@@ -102,7 +96,7 @@ def file_items(path: str | Path, id_column: str = "item_id") -> pd.DataFrame:
     if id_column not in frame.columns:
         raise AnalysisError(
             f"{path}: no id column '{id_column}'; columns are: {', '.join(frame.columns)}",
-            hint="choose one with --id-column",
+            hint="choose one with id_column",
         )
     frame = frame.rename(columns={id_column: "item_id"})
     frame["item_id"] = frame["item_id"].str.strip()
@@ -160,163 +154,6 @@ def screening_split(
     if ptm_code not in set(frame["code"].dropna()):
         raise AnalysisError(
             f"{label}: no item is coded '{ptm_code}'",
-            hint="pass the PTM code of the screening taxonomy with --ptm-code",
+            hint="set ptm_code to the PTM code of the screening taxonomy",
         )
     return split_from_codes(frame, ptm_code, label), chosen
-
-
-@dataclass(frozen=True)
-class AnalysisOptions:
-    """How `llmcode analyze` / `llmcode report` pick codes, items, timestamps and the PTM split."""
-
-    codes: str | None = None
-    coder: str | None = None
-    id_column: str = "item_id"
-    screening: str | None = None
-    screening_coder: str | None = None
-    ptm_column: str | None = None
-    ptm_code: str = "ptm"
-    project_column: str = "project"
-    created_column: str | None = None
-    closed_column: str | None = None
-    as_of: str | None = None
-    taxonomy: Path | None = None
-    gold: Path | None = None
-    gold_coder: str | None = None
-    gold_screening: Path | None = None
-    plan: float | None = None
-
-
-def run_analysis(
-    options: AnalysisOptions,
-    store: RunStore,
-    run: Run | None = None,
-    items_path: Path | None = None,
-) -> tuple[Analysis, CodeSource]:
-    """Load what ``options`` name (from ``run`` or from ``items_path`` + codes) and analyze it."""
-    if options.screening and options.ptm_column:
-        raise ConfigError("give --screening or --ptm-column, not both")
-    if run is not None:
-        source = run_codes(run, options.codes, options.coder)
-        items = run_items(run)
-        manifest = run.manifest()
-        order = [c.id for c in run.taxonomy().targets(manifest.config.level)]
-    else:
-        if items_path is None or not options.codes:
-            raise ConfigError(
-                "give a run, or --items ITEMS with --codes CODES",
-                hint="e.g. llmcode analyze --items issues.csv --codes codes.csv",
-            )
-        path = options.codes.removeprefix(HUMAN_PREFIX)
-        source = human_codes(path, options.coder)
-        items = file_items(items_path, options.id_column)
-        order = None
-    if options.taxonomy is not None:
-        order = [c.id for c in load_taxonomy(options.taxonomy).categories]
-    notes = []
-    if source.label.startswith(HUMAN_PREFIX) and len(source.available) > 1:
-        notes.append(
-            f"coder '{source.coder}' analysed ({'chosen' if options.coder else 'the first'} "
-            f"of {', '.join(source.available)}); choose another with --coder"
-        )
-    split, split_note = _split(options, store, items, source)
-    if split_note:
-        notes.append(split_note)
-    analysis = analyze(
-        source.codes,
-        items,
-        codes_source=source.label,
-        coder=source.coder,
-        order=order,
-        project_column=options.project_column,
-        created_column=options.created_column or "created_at",
-        closed_column=options.closed_column or "closed_at",
-        require_times=bool(options.created_column or options.closed_column),
-        as_of=_as_of(options.as_of),
-        split=split,
-    )
-    analysis.notes[:0] = notes
-    if options.gold is not None:
-        analysis.gold = _gold(options, source, analysis, split, order, items)
-    elif options.plan is not None or options.gold_screening is not None:
-        raise ConfigError("--plan and --gold-screening need --gold CODES")
-    return analysis, source
-
-
-def _gold(
-    options: AnalysisOptions,
-    source: CodeSource,
-    analysis: Analysis,
-    split: Split | None,
-    order: list[str] | None,
-    items: pd.DataFrame,
-) -> GoldAnalysis:
-    """PPI with the gold codes of ``options.gold`` (and gold screening codes, if given)."""
-    from llmcode.analysis.gold import analyze_gold, sampling_record
-
-    if options.gold is None:
-        raise ConfigError("PPI needs gold codes", hint="give --gold CODES")
-    if options.plan is not None and not 0 < options.plan < 1:
-        raise ConfigError(
-            f"--plan {options.plan}: a CI width is a share between 0 and 1",
-            hint="e.g. --plan 0.1 for CIs at most 10 points wide",
-        )
-    gold = human_codes(options.gold, options.gold_coder)
-    gold_split = None
-    if options.gold_screening is not None:
-        frame = load_codes(options.gold_screening)
-        coders = {str(c) for c in frame["coder"]}
-        chosen = options.gold_coder if options.gold_coder in coders else None
-        frame, _ = select_coder(frame, chosen, str(options.gold_screening))
-        gold_split = split_from_codes(frame, options.ptm_code, str(options.gold_screening)).groups
-    res = analysis.resolution
-    result = analyze_gold(
-        source.codes[source.codes["item_id"].isin(set(items["item_id"]))],
-        gold.codes,
-        source=str(options.gold),
-        coder=gold.coder,
-        order=order or list(analysis.distribution["code"]),
-        sampling=sampling_record(options.gold),
-        times=res.times if res is not None else None,
-        split=split.groups if split is not None else None,
-        gold_split=gold_split,
-        plan_width=options.plan,
-    )
-    if len(gold.available) > 1:
-        how = "chosen" if options.gold_coder else "the first"
-        result.notes.insert(
-            0,
-            f"gold coder '{gold.coder}' ({how} of {', '.join(gold.available)}); "
-            "choose another with --gold-coder",
-        )
-    if split is not None and gold_split is None:
-        result.notes.append(
-            "no PTM share by PPI: give the gold screening codes with --gold-screening"
-        )
-    analysis.notes.extend(f"gold: {note}" for note in result.notes)
-    return result
-
-
-def _split(
-    options: AnalysisOptions, store: RunStore, items: pd.DataFrame, source: CodeSource
-) -> tuple[Split | None, str]:
-    if options.screening:
-        split, _ = screening_split(
-            options.screening, store, options.ptm_code, options.screening_coder or source.coder
-        )
-        return split, ""
-    if options.ptm_column:
-        return split_from_column(items, options.ptm_column), ""
-    if options.ptm_code in set(source.codes["code"].dropna()):
-        return split_from_codes(source.codes, options.ptm_code, source.label), ""
-    return None, "no PTM vs other comparison: give --screening FILE|RUN or --ptm-column COLUMN"
-
-
-def _as_of(value: str | None) -> pd.Timestamp | None:
-    if not value:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except ValueError as exc:
-        raise ConfigError(f"--as-of: '{value}' is not a date", hint="e.g. 2025-06-30") from exc
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -5,7 +5,7 @@ Inputs are DataFrames: ``codes`` in long format (``item_id``, ``code``; one code
 Resolution time is in days. Items still open are right-censored: they are counted (``n_open``),
 enter the Kaplan–Meier medians and the log-rank test, and are left out of the rank tests
 (Mann–Whitney, Kruskal–Wallis, Dunn), which need observed durations. An item with several codes
-counts in each of its codes. `analyze` returns an `Analysis`: JSON via ``to_json`` (the stable
+counts in each of its codes. `analyze_codes` returns an `Analysis`: JSON via ``to_json`` (the stable
 contract of ``llmcode analyze --json``) and every table via ``tables``. The resolution-time
 tables and tests themselves are `llmcode.analysis.resolution`'s; this module assembles them.
 """
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Analysis:
-    """Everything `analyze` computes, with its provenance."""
+    """Everything `analyze_codes` computes, with its provenance."""
 
     codes_source: str
     coder: str | None
@@ -119,7 +119,7 @@ def distribution_by_project(
     return table
 
 
-def analyze(
+def analyze_codes(
     codes: pd.DataFrame,
     items: pd.DataFrame,
     *,

@@ -14,7 +14,6 @@ from rich.table import Table
 from llmcode.cli.app import app
 from llmcode.cli.choices import ReportFormat
 from llmcode.cli.options import Gold, GoldCoder, RunsDir
-from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
     from llmcode.analysis.study import Analysis
@@ -143,16 +142,8 @@ def analyze_command(
     runs_dir: RunsDir = None,
 ) -> None:
     """Code distribution, resolution times, PTM vs other and per-code tests."""
-    from llmcode.analysis.sources import AnalysisOptions, run_analysis
-    from llmcode.store.runs import RunStore
+    from llmcode.analysis.studies import AnalysisOptions, analyze
 
-    if run_ref and items:
-        raise ConfigError("give a run or --items, not both")
-    if human is not None:
-        if codes is not None:
-            raise ConfigError("give --human FILE or --codes, not both")
-        codes = f"human:{human}" if run_ref else str(human)
-    store = RunStore(runs_dir)
     options = AnalysisOptions(
         codes=codes,
         coder=coder,
@@ -171,8 +162,7 @@ def analyze_command(
         gold_screening=gold_screening,
         plan=plan,
     )
-    run = store.open(run_ref) if run_ref else None
-    analysis, _ = run_analysis(options, store, run=run, items_path=items)
+    analysis = analyze(run_ref, items=items, human=human, options=options, runs_dir=runs_dir)
     result = analysis.to_json()
     for warning in analysis.gold.warnings if analysis.gold else []:
         err_console.print(f"warning: {warning}", style="yellow")
@@ -226,12 +216,8 @@ def report_command(
 ) -> None:
     """A self-contained HTML (or Markdown) report of a run, ready for a paper's appendix."""
     from llmcode.analysis.rendering import write_report, write_tables
-    from llmcode.analysis.report import build_report
-    from llmcode.analysis.sources import AnalysisOptions, human_codes, run_analysis
-    from llmcode.store.runs import RunStore
+    from llmcode.analysis.studies import AnalysisOptions, build_report
 
-    store = RunStore(runs_dir)
-    run = store.open(run_ref)
     options = AnalysisOptions(
         codes=codes,
         coder=coder,
@@ -243,11 +229,21 @@ def report_command(
         created_column=created_column,
         closed_column=closed_column,
         as_of=as_of,
-        gold=gold[0] if gold else None,
-        gold_coder=gold_coder[0] if gold_coder else None,
         gold_screening=gold_screening,
     )
-    analysis, _ = run_analysis(options, store, run=run)
+    report = build_report(
+        run_ref,
+        human=human,
+        human_coder=human_coder,
+        gold=gold or (),
+        gold_coders=gold_coder,
+        examples_per_code=examples,
+        bootstrap=bootstrap,
+        seed=seed,
+        runs_dir=runs_dir,
+        options=options,
+    )
+    analysis, evaluation, people = report.analysis, report.evaluation, report.human
     if gold and (len(gold) > 1 or (gold_coder and len(gold_coder) > 1)):
         console.print(
             f"shares by PPI use one gold coder: {analysis.gold.coder if analysis.gold else '-'} "
@@ -256,34 +252,12 @@ def report_command(
         )
     for warning in analysis.gold.warnings if analysis.gold else []:
         console.print(f"warning: {warning}", style="yellow")
-    if human and human_coder is None and coder is not None:  # --coder names it when it is there
-        from llmcode.codes import load_codes
-
-        if coder in set(load_codes(human)["coder"].astype(str)):
-            human_coder = coder
-    people = human_codes(human, human_coder) if human else None
     if people is not None and len(people.available) > 1:
         console.print(
             f"human codes: coder [bold]{people.coder}[/] "
-            f"({'chosen' if human_coder else 'the first'} of {', '.join(people.available)}; "
+            f"({'chosen' if people.chosen else 'the first'} of {', '.join(people.available)}; "
             "choose with --coder)"
         )
-    evaluation = None
-    if gold:
-        from llmcode.analysis.evaluation import evaluation_section
-
-        evaluation = evaluation_section(
-            run, gold, coders=gold_coder, bootstrap=bootstrap, seed=seed
-        )
-    report = build_report(
-        run,
-        analysis,
-        human=people,
-        examples_per_code=examples,
-        bootstrap=bootstrap,
-        seed=seed,
-        evaluation=evaluation,
-    )
     output = write_report(report, output, fmt.value)
     if tables is not None:
         written = write_tables(report.tables(), report.result, tables)
