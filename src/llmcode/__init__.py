@@ -1,7 +1,8 @@
 """llmcode: LLM-assisted qualitative coding with verified evidence, agreement, review, reports.
 
 The names in ``__all__`` are the library API a researcher may script in a notebook: load a
-taxonomy and items, code them into a run, read codes, measure agreement, analyse. They are
+taxonomy and items, code them into a run, read codes, measure agreement, evaluate against gold
+codes, analyse, build and write a report; and the error classes they raise. They are
 imported lazily, so ``import llmcode`` (and ``llmcode --help``) stays instant.
 """
 
@@ -25,9 +26,27 @@ _EXPORTS = {
     "load_run_codes": "llmcode.store.runs",
     "code_file": "llmcode.coding.notebook",
     "compute_agreement": "llmcode.quality.agreement",
+    "AgreementResult": "llmcode.quality.agreement",
     "evaluate": "llmcode.quality.eval",
+    "EvalResult": "llmcode.quality.eval",
+    "RunInput": "llmcode.quality.eval_inputs",
     "alt_test": "llmcode.quality.alttest",
-    "analyze": "llmcode.analysis.study",
+    "analyze": "llmcode.analysis.studies",
+    "AnalysisOptions": "llmcode.analysis.studies",
+    "Analysis": "llmcode.analysis.study",
+    "build_report": "llmcode.analysis.studies",
+    "Report": "llmcode.analysis.report",
+    "write_report": "llmcode.analysis.rendering",
+    "TaxonomyError": "llmcode.errors",
+    "ItemsError": "llmcode.errors",
+    "CodesError": "llmcode.errors",
+    "BackendError": "llmcode.errors",
+    "RunStoreError": "llmcode.errors",
+    "OutputError": "llmcode.errors",
+    "AgreementError": "llmcode.errors",
+    "AnalysisError": "llmcode.errors",
+    "InterchangeError": "llmcode.errors",
+    "ConfigError": "llmcode.errors",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

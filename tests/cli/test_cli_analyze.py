@@ -212,3 +212,61 @@ def test_report_rejects_an_unknown_format(study, tmp_path):
     result = invoke("report", *run_args(study), "-o", str(tmp_path / "r.pdf"), "--format", "pdf")
     assert result.exit_code == 2
     assert "'pdf' is not one of 'html', 'md'" in said(result.stderr)
+
+
+def test_the_library_analysis_of_a_run_is_what_analyze_json_prints(study):
+    import llmcode
+
+    run, paths = study
+    printed = invoke("analyze", *run_args(study), "--screening", str(paths["screening"]), "--json")
+    assert printed.exit_code == 0, printed.output
+    by_id = llmcode.analyze(run.run_id, runs_dir=run.path.parent, screening=str(paths["screening"]))
+    assert by_id.to_json() == json.loads(printed.stdout)
+    assert llmcode.analyze(run, screening=str(paths["screening"])).to_json() == by_id.to_json()
+
+
+def test_the_library_takes_human_codes_as_the_cli_does_with_and_without_a_run(study):
+    import llmcode
+
+    run, paths = study
+    with_run = llmcode.analyze(run, human=paths["human"], coder="ben")
+    printed = invoke("analyze", *run_args(study), "--human", paths["human"], "--coder", "ben")
+    assert printed.exit_code == 0, printed.output
+    assert with_run.codes_source == f"human:{paths['human']}" and with_run.coder == "ben"
+    alone = llmcode.analyze(items=paths["items"], human=paths["human"])
+    assert alone.coder == "ana" and alone.notes[0].startswith("coder 'ana' analysed (the first")
+    with pytest.raises(llmcode.ConfigError, match="give a run or items, not both"):
+        llmcode.analyze(run, items=paths["items"])
+    with pytest.raises(llmcode.ConfigError, match="give human or codes, not both"):
+        llmcode.analyze(run, human=paths["human"], codes="reviewed")
+
+
+def test_an_unknown_analysis_setting_is_refused_by_name(study):
+    import llmcode
+
+    run, _ = study
+    with pytest.raises(llmcode.ConfigError, match="unknown analysis setting: screenign"):
+        llmcode.analyze(run, screenign="x.csv")
+
+
+def test_build_report_names_the_human_coder_by_the_analysis_coder_when_the_file_has_it(
+    study, tmp_path
+):
+    import llmcode
+
+    run, paths = study
+    report = llmcode.build_report(run, human=paths["human"], coder="ben", bootstrap=0)
+    assert report.human is not None
+    assert (report.human.coder, report.human.chosen) == ("ben", True)
+    output = tmp_path / "report.html"
+    printed = invoke(
+        "report", *run_args(study), "-o", str(output), "--human", str(paths["human"]),
+        "--coder", "ben", "--bootstrap", "0",
+    )  # fmt: skip
+    assert printed.exit_code == 0, printed.output
+    assert "human codes: coder ben (chosen of ana, ben" in said(printed.output)
+    default = llmcode.build_report(run, human=paths["human"], bootstrap=0)
+    assert default.human is not None
+    assert (default.human.coder, default.human.chosen) == ("ana", False)
+    written = llmcode.write_report(report, tmp_path / "lib" / "report.md", "md")
+    assert written.read_text(encoding="utf-8").startswith("# tiny 0.1")
