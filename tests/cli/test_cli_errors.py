@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import re
 from pathlib import Path
 
@@ -84,16 +85,18 @@ def test_an_output_path_that_cannot_be_written_is_one_line(
 def test_disk_full_mid_run_keeps_the_records_and_closes_the_manifest(
     cli, server, tmp_path, monkeypatch
 ):
-    real_open, appends = Path.open, []
+    from llmcode.store import jsonl
 
-    def open_(self, mode="r", *args, **kwargs):
-        if self.name == "codings.jsonl" and "a" in mode:
-            appends.append(self)
+    real_open, appends = jsonl.open_file, []
+
+    def open_(path, flags, *args, **kwargs):
+        if path.name == "codings.jsonl" and flags & os.O_APPEND:
+            appends.append(path)
             if len(appends) > 2:
-                raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        return real_open(self, mode, *args, **kwargs)
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "open", open_)
+    monkeypatch.setattr(jsonl, "open_file", open_)
     result = cli(*code_args(server.base_url, tmp_path / "runs", "--concurrency", "1"))
     one_line_error(result, "No space left on device", "--resume")
     monkeypatch.undo()

@@ -45,3 +45,46 @@ def test_a_process_holding_the_lock_gets_it_again_until_every_user_released_it(t
     assert lock_holder(tmp_path) == os.getpid()
     first.release()
     assert lock_holder(tmp_path) is None
+
+
+# Issue 25, defect 2: a symlinked run.lock (or any link in a run folder) is never written through.
+
+
+def test_a_symlinked_lock_is_refused_and_its_target_left_untouched(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / LOCK).symlink_to(victim)
+    with pytest.raises(RunStoreError, match=r"run\.lock is a symbolic link"):
+        lock_run(run_dir, "r1")
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_hard_linked_lock_is_refused_before_it_is_truncated(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    os.link(victim, run_dir / LOCK)
+    with pytest.raises(RunStoreError, match=r"run\.lock is a file with 2 hard links"):
+        lock_run(run_dir, "r1")
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_fifo_lock_is_an_error_naming_it_not_a_hang(tmp_path):
+    os.mkfifo(tmp_path / LOCK)
+    with pytest.raises(RunStoreError, match=r"run\.lock is not a regular file"):
+        lock_run(tmp_path, "r1")
+    assert lock_holder(tmp_path) is None
+
+
+def test_a_run_folder_with_a_linked_file_is_refused_before_the_lock_is_taken(tmp_path):
+    victim = tmp_path / "victim.jsonl"
+    victim.write_text("")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "codings.jsonl").symlink_to(victim)
+    with pytest.raises(RunStoreError, match=r"codings\.jsonl is a symbolic link"):
+        lock_run(run_dir, "r1")
+    assert not (run_dir / LOCK).exists()

@@ -5,6 +5,11 @@ disk when the call returns; a kill mid-append leaves a torn (unterminated) last 
 `read_jsonl` ignores and `repair_jsonl` cuts. File-system trouble (a missing or read-only
 folder, a full disk, bytes that are not UTF-8) is a `RunStoreError` naming the file and the
 cause; a failed write leaves no ``.tmp`` file behind.
+
+Nothing is written through a link: files are opened with ``O_NOFOLLOW`` (a symbolic link is a
+`RunStoreError` naming it, before anything is truncated), a file with other hard links is
+refused, and `refuse_links` refuses a run folder holding links at all (a run folder shared by a
+colleague could point ``run.lock`` or ``codings.jsonl`` at a file of yours).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +38,63 @@ def _write_failed(path: Path, exc: OSError) -> RunStoreError:
     return RunStoreError(f"cannot write {path}: {cause_of(exc)}", hint=hint)
 
 
+def open_file(path: Path, flags: int, what: str = "write") -> int:
+    """``os.open`` that never follows a link and never blocks on a FIFO: a link, a file with
+    other hard links or anything but a regular file is a `RunStoreError` naming ``path``."""
+    try:
+        handle = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _linked(path, "a symbolic link") from exc
+        raise
+    info = os.fstat(handle)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "not a regular file"
+    elif info.st_nlink > 1 and flags & (os.O_WRONLY | os.O_RDWR):
+        problem = f"a file with {info.st_nlink} hard links"
+    if problem is not None:
+        os.close(handle)
+        raise _linked(path, problem, what)
+    os.set_blocking(handle, True)
+    return handle
+
+
+def _linked(path: Path, problem: str, what: str = "write") -> RunStoreError:
+    return RunStoreError(
+        f"{path} is {problem}: llmcode does not {what} through it",
+        hint="replace it with a regular file of the run (or delete it), then try again",
+    )
+
+
+def refuse_links(folder: Path) -> None:
+    """A `RunStoreError` naming the first symbolic link inside a run folder (any depth)."""
+    try:
+        for path in sorted(folder.rglob("*")):
+            if path.is_symlink():
+                raise RunStoreError(
+                    f"{path} is a symbolic link: llmcode does not use run folders with links",
+                    hint="a run folder holds regular files only; copy the file in instead",
+                )
+    except OSError as exc:
+        raise RunStoreError(f"cannot read the run folder {folder}: {cause_of(exc)}") from exc
+
+
 def atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so readers never see half a file.
+    """Write via a temporary file and rename, so readers never see half a file (and a failed
+    write leaves the previous file as it was). A link at ``path`` is replaced, never written
+    through.
 
     On failure the temporary file is removed and a `RunStoreError` names the file and cause.
     """
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        tmp.unlink(missing_ok=True)  # a link planted there goes, its target stays
+        handle = open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -54,11 +106,12 @@ def append_line(path: Path, line: str, *, sync: bool = True) -> None:
     process loses nothing) and, with ``sync``, on disk (so a power cut loses nothing). A failure
     is a RunStoreError; a partly written line is a torn last line, cut on resume."""
     try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-            handle.flush()
+        handle = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(handle, "a", encoding="utf-8") as stream:
+            stream.write(line + "\n")
+            stream.flush()
             if sync:
-                os.fsync(handle.fileno())
+                os.fsync(stream.fileno())
     except OSError as exc:
         raise _write_failed(path, exc) from exc
 
@@ -126,8 +179,13 @@ def repair_jsonl(path: Path) -> int:
     if not data or data.endswith(b"\n"):
         return 0
     keep = data.rfind(b"\n") + 1
-    with path.open("r+b") as handle:
-        handle.truncate(keep)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        handle = open_file(path, os.O_RDWR)
+        try:
+            os.ftruncate(handle, keep)
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+    except OSError as exc:
+        raise _write_failed(path, exc) from exc
     return len(data) - keep

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from llmcode.store.jsonl import append_line
 from llmcode.store.runs import CODINGS
 
 LEDGER = "inflight.jsonl"
@@ -35,8 +36,7 @@ class Ledger:
         self._append({"items": list(item_ids)})
 
     def _append(self, row: dict[str, Any]) -> None:
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        append_line(self.path, json.dumps(row, ensure_ascii=False), sync=False)
 
     def settle(self) -> int:
         """Abandoned requests over every session in the ledger; the ledger is then removed."""

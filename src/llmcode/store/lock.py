@@ -7,6 +7,10 @@ second process asking for a held lock gets a ``RunStoreError`` naming the holder
 
 Locks are per process and re-entrant: a process that already holds a run's lock (a notebook
 that started a run and resumes it) gets the same lock back.
+
+The lock file is opened without following links (nor waiting on a FIFO), and a run folder
+holding links is refused before anything is opened: a planted ``run.lock`` link never gets a
+file of yours truncated.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 from pathlib import Path
 
 from llmcode.errors import RunStoreError
+from llmcode.store.jsonl import open_file, refuse_links
 
 LOCK = "run.lock"
 _HELD: dict[Path, RunLock] = {}  # this process's locks, by run directory
@@ -55,8 +60,9 @@ def lock_run(run_dir: Path, run_id: str | None = None) -> RunLock:
         held.users += 1
         return held
     path = run_dir / LOCK
+    refuse_links(run_dir)
     try:
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        handle = open_file(path, os.O_RDWR | os.O_CREAT)
     except OSError as exc:
         raise RunStoreError(f"{path}: cannot create the run's lock file ({exc.strerror})") from exc
     previous = _read_pid(handle)
@@ -85,7 +91,10 @@ def lock_holder(run_dir: Path) -> int | None:
         return None
     if (held := _HELD.get(run_dir.resolve())) is not None and held.handle >= 0:
         return os.getpid()
-    handle = os.open(path, os.O_RDONLY)
+    try:
+        handle = open_file(path, os.O_RDONLY, "read")
+    except (OSError, RunStoreError):
+        return None
     try:
         fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
