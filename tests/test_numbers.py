@@ -56,3 +56,18 @@ def test_an_undefined_p_value_in_running_text_uses_the_same_glyph():
 def test_json_keeps_full_precision_and_writes_undefined_as_null():
     assert json_number(np.float64(0.123456789)) == 0.123456789
     assert json_number(float("nan")) is None and json_number(None) is None
+
+
+def test_no_module_writes_its_own_glyph_for_an_undefined_number():
+    """Tables and reports take `UNDEFINED` from llmcode.numbers rather than spelling a dash."""
+    import re
+
+    from tests.support import ROOT
+
+    own_dash = re.compile(r'"[-–—]" if |return "[-–—]"$', re.MULTILINE)
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "src" / "llmcode").rglob("*.py")
+        if own_dash.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

@@ -19,6 +19,7 @@ from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import Scale
 from llmcode.cli.options import RunsDir
 from llmcode.errors import CodesError, ConfigError, RunStoreError
+from llmcode.numbers import format_fixed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -220,7 +221,7 @@ def _split(text: str | None) -> list[str] | None:
 
 
 def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
+    return format_fixed(value, 3)
 
 
 def _interval(interval: tuple[float, float] | None, digits: int = 3) -> str:

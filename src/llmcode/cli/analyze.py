@@ -14,6 +14,7 @@ from rich.table import Table
 from llmcode.cli.app import app
 from llmcode.cli.choices import ReportFormat
 from llmcode.cli.options import Gold, GoldCoder, RunsDir
+from llmcode.numbers import format_p_clause, format_significant
 
 if TYPE_CHECKING:
     from llmcode.analysis.study import Analysis
@@ -347,9 +348,9 @@ def _times_table(title: str, groups: list[str], block: dict[str, Any]) -> Table:
 
 
 def _n(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return format_significant(value)
 
 
 def _p(value: float | None) -> str:
     """'p = 0.012' or 'p < 0.001'."""
-    return "p = –" if value is None else "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+    return format_p_clause(value)

@@ -15,6 +15,7 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import ConfidenceSource
 from llmcode.cli.options import RunRef, RunsDir
+from llmcode.numbers import UNDEFINED, format_fixed, format_share
 
 if TYPE_CHECKING:
     from llmcode.quality.audit import AuditResult, CoderQuality
@@ -212,7 +213,7 @@ def _print_coders(coders: list[CoderQuality]) -> None:
             q.coder,
             str(q.items),
             _pct(q.with_model, q.model_items),
-            "-" if q.alpha_with_model is None else f"{q.alpha_with_model:.3f}",
+            format_fixed(q.alpha_with_model, 3),
             _pct(q.with_consensus, q.consensus_items),
         )
     console.print(table)
@@ -261,8 +262,8 @@ def _print_thresholds(rows: list[ThresholdRow]) -> None:
             str(row.n_above),
             f"{row.share_above:.0%}",
             str(row.n_gold_above),
-            "-" if row.error_rate is None else f"{row.error_rate:.1%}",
-            "-" if interval is None else f"{interval[0]:.1%}–{interval[1]:.1%}",
+            format_share(row.error_rate),
+            UNDEFINED if interval is None else f"{interval[0]:.1%}–{interval[1]:.1%}",
         )
     console.print(table)
     console.print(
@@ -273,7 +274,7 @@ def _print_thresholds(rows: list[ThresholdRow]) -> None:
 
 
 def _pct(value: float | None, n: int) -> str:
-    return "-" if value is None else f"{value:.0%} of {n}"
+    return UNDEFINED if value is None else f"{value:.0%} of {n}"
 
 
 def _clip(text: str, width: int) -> str:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmcode.cli.app import print_next
+from llmcode.numbers import UNDEFINED
 
 if TYPE_CHECKING:
     from llmcode.coding.closed import Coder
@@ -67,7 +68,7 @@ def print_estimate(
     table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
     for key, value in estimate.as_dict().items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
-        table.add_row(key, "-" if value is None else shown)
+        table.add_row(key, UNDEFINED if value is None else shown)
     console.print(table)
     if estimate.cost is None and config.backend == "openai":
         console.print(f"[yellow]no price known for '{model}'[/]: pass --prices prices.yaml")

@@ -16,6 +16,7 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import Split
 from llmcode.cli.options import RunsDir
+from llmcode.numbers import format_fixed, format_p, format_signed
 
 if TYPE_CHECKING:
     from llmcode.quality.eval import Coefficient, EvalResult, RunEvaluation
@@ -84,11 +85,11 @@ def _table(**kwargs: object) -> Table:
 
 
 def _value(c: Coefficient | None) -> str:
-    return "—" if c is None or c.value is None else f"{c.value:.3f}"
+    return format_fixed(None if c is None else c.value, 3)
 
 
 def _short(c: Coefficient | None) -> str:
-    return "—" if c is None or c.value is None else f"{c.value:.2f}"
+    return format_fixed(None if c is None else c.value, 2)
 
 
 def _ci(c: Coefficient | None) -> str:
@@ -151,7 +152,7 @@ def show(result: EvalResult, split: str | None = None) -> None:
             _value(entry.gwet_ac1),
             _value(entry.krippendorff_alpha),
             _with_ci(entry.macro_f1),
-            "—" if entry.cost_per_item_usd is None else f"{entry.cost_per_item_usd:.5f}",
+            format_fixed(entry.cost_per_item_usd, 5),
         ]
         table.add_row(*_shown(row, same_model, priced))
     ceiling = result.human_ceiling
@@ -213,24 +214,22 @@ def _show_paired(result: EvalResult, priced: bool = True) -> None:
             _signed(f.value),
             _ci(Coefficient(value=f.value, ci95=f.ci95)),
             _p(f.p),
-            "—" if cost is None else f"{cost:+.5f}",
+            format_signed(cost, 5),
         ]
         table.add_row(*cells[: len(columns)])
     console.print(table)
 
 
 def _signed(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.3f}"
+    return format_signed(value, 3)
 
 
 def _p(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    return format_p(value)
 
 
 def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
-    tokens = "—" if entry.tokens_per_item is None else f"{entry.tokens_per_item:,.0f}"
+    tokens = format_fixed(entry.tokens_per_item, 0)
     console.print(
         f"[bold]{entry.run}[/] · {entry.model} · prompt {str(entry.prompt_hash or '-')[:12]} · "
         f"{tokens} tokens/item · "

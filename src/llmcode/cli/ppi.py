@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from llmcode.numbers import UNDEFINED, format_fixed
+
 
 def print_ppi(console: Console, result: dict[str, Any]) -> None:
     """Shares per code (naive / classical / PPI, effective n), resolution by PPI, the plan."""
@@ -28,7 +30,7 @@ def print_ppi(console: Console, result: dict[str, Any]) -> None:
         table.add_row(
             code,
             *(_share(share[k]) for k in ("naive", "classical", "ppi")),
-            "–" if share["effective_n"] is None else f"{share['effective_n']:.0f}",
+            format_fixed(share["effective_n"], 0),
         )
     console.print(table)
     if ppi["resolution"]:
@@ -76,6 +78,6 @@ def _share(value: dict[str, Any]) -> str:
 
 def _days(value: dict[str, Any] | None) -> str:
     if value is None:
-        return "–"
+        return UNDEFINED
     low, high = value["ci95"]
     return f"{value['estimate']:.2f} ({math.exp(value['estimate']):.3g} d) [{low:.2f}, {high:.2f}]"
