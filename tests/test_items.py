@@ -68,8 +68,8 @@ def test_empty_texts_are_skipped_and_reported_not_dropped_silently(tmp_path):
 def test_an_empty_file_and_an_unknown_type_are_clear_errors(tmp_path):
     with pytest.raises(ItemsError, match="empty"):
         load_items(write(tmp_path, "e.csv", ""))
-    with pytest.raises(ItemsError, match=r"unsupported file type '\.txt'"):
-        load_items(write(tmp_path, "e.txt", "x"))
+    with pytest.raises(ItemsError, match=r"unsupported file type '\.rtf'"):
+        load_items(write(tmp_path, "e.rtf", "x"))
 
 
 def test_jsonl_xlsx_and_parquet_load_the_same_items(tmp_path, items_csv):

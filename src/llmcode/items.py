@@ -5,6 +5,10 @@ a GitHub issue). Every other column is kept as metadata. Items with empty text a
 silently: they are returned in ``ItemSet.skipped`` with the reason. Nothing is read silently wrong:
 CSV rows whose field count differs from the header, and duplicate column names, are errors; of a
 workbook one sheet is read (the first, or ``sheet``), and the item set says which.
+
+Documents are items too: a ``.txt``, ``.md``, ``.docx`` or ``.pdf`` file, or a folder of them, is
+one item per document (`llmcode.documents` reads them; a document that cannot be read is skipped
+with the reason, naming the file).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from llmcode.documents import is_document_source, read_documents
 from llmcode.errors import ItemsError, LlmcodeError
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long text is one field, not an error
@@ -192,9 +197,26 @@ def load_items(
 ) -> ItemSet:
     """Load items; text from ``text_columns`` (default `text`, else `title` + `body`).
 
-    Of a workbook, ``sheet`` is read (default: the first); ``ItemSet.sheet`` says which.
+    Of a workbook, ``sheet`` is read (default: the first); ``ItemSet.sheet`` says which. A
+    document file or a folder of documents gives one item per document (see `load_documents`).
     """
     path = Path(path)
+    if is_document_source(path):
+        table_settings = [
+            setting
+            for setting, given in (
+                ("id_column", id_column != ID_COLUMN),
+                ("text_columns", bool(text_columns)),
+                ("sheet", sheet is not None),
+            )
+            if given
+        ]
+        if table_settings:
+            raise ItemsError(
+                f"{path}: {', '.join(table_settings)} apply to tables, not to documents",
+                hint="a document's id is its file name and its text is the whole document",
+            )
+        return load_documents(path)
     frame, sheet, sheets = _read(path, ItemsError, sheet)
     if frame.empty:
         raise ItemsError(f"{path}: no rows", hint="the file has a header but no items")
@@ -245,6 +267,25 @@ def load_items(
         text_columns=chosen,
         sheet=sheet,
         sheets=sheets,
+    )
+
+
+def load_documents(path: str | Path) -> ItemSet:
+    """One item per document of a file or folder (.txt, .md, .docx, .pdf): the file name without
+    its suffix is the id, the extracted text the text; unreadable documents are skipped, with the
+    reason naming the file."""
+    documents = read_documents(path)
+    items = [
+        Item(item_id=item_id, text=text, metadata={"file": file.name})
+        for item_id, text, file in documents.texts
+    ]
+    return ItemSet(
+        items=items,
+        skipped=documents.skipped,
+        source=str(path),
+        sha256=documents.sha256,
+        id_column=ID_COLUMN,
+        text_columns=("text",),
     )
 
 
