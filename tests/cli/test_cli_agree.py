@@ -267,7 +267,7 @@ def test_a_partly_coded_run_is_refused_under_the_minimum_coverage(tmp_path):
     result = invoke("--human", HUMANS, "p1", "--runs-dir", tmp_path)
     assert result.exit_code == 1
     said = " ".join(result.output.split())
-    assert "6 of 60 items" in said and "--min-coverage" in said
+    assert "6 of 60 items" in said and "min_coverage" in said
 
 
 def test_a_partly_coded_run_is_compared_when_asked_with_the_coverage_said(tmp_path):
@@ -324,3 +324,41 @@ def test_a_run_id_wins_over_a_same_named_folder_that_is_not_a_run(tmp_path, monk
     result = invoke("--human", HUMANS, "study", "--runs-dir", tmp_path / "runs", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["coders"] == ["ana", "ben", "gpt-4o-mini"]
+
+
+# --- the library on the same inputs ----------------------------------------------------------
+
+
+def test_compute_agreement_on_files_and_runs_gives_what_agree_json_prints(tmp_path):
+    llm = load_codes(LLM)
+    _write_run(tmp_path / "r1", "gpt-4o-mini", dict(zip(llm["item_id"], llm["code"], strict=True)))
+    printed = invoke("--human", HUMANS, "r1", "--runs-dir", tmp_path, "--bootstrap", "50", "--json")
+    assert printed.exit_code == 0, printed.output
+    result = compute_agreement([HUMANS, "r1"], runs_dir=tmp_path, bootstrap=50)
+    assert result.model_dump(mode="json") == json.loads(printed.stdout)
+    assert result.coders == ["ana", "ben", "gpt-4o-mini"] and result.warnings == []
+
+
+def test_the_library_refuses_a_partly_coded_run_naming_the_setting(tmp_path):
+    from llmcode.errors import ConfigError
+
+    _partial_run(tmp_path)
+    with pytest.raises(ConfigError, match=r"6 of 60 items coded \(10%, interrupted\)") as caught:
+        compute_agreement([HUMANS, tmp_path / "p1"])
+    assert "min_coverage" in str(caught.value) and "--" not in str(caught.value)
+    result = compute_agreement([HUMANS, tmp_path / "p1"], min_coverage=0)
+    assert result.warnings == [
+        "run p1: 6 of 60 items coded (10%, interrupted); agreement covers the coded items only"
+    ]
+    printed = invoke("--human", HUMANS, tmp_path / "p1", "--min-coverage", "0", "--json")
+    assert json.loads(printed.stdout)["warnings"] == result.warnings
+
+
+def test_the_library_keeps_two_runs_of_one_model_as_two_coders(tmp_path):
+    from llmcode.store.runs import Run
+
+    _write_run(tmp_path / "r1", "llama", {"1": "x", "2": "y", "3": "x"})
+    _write_run(tmp_path / "r2", "llama", {"1": "x", "2": "x", "3": "x"})
+    result = compute_agreement([Run(tmp_path / "r1"), str(tmp_path / "r2")])
+    assert result.coders == ["llama@r1", "llama@r2"]
+    assert result.percent_agreement == pytest.approx(2 / 3)

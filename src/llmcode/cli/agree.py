@@ -1,7 +1,7 @@
 """`llmcode agree`: inter-rater agreement between coders' code files and LLM runs.
 
-Reads each input (a long-format codes file, or a run directory whose model becomes a coder),
-calls `llmcode.quality.agreement`, and shows a rich table or prints the result as one JSON object.
+Reads the inputs (code files, runs: `llmcode.quality.agreement.inputs`), calls
+`compute_agreement`, and shows rich tables or prints the result as one JSON object.
 """
 
 from __future__ import annotations
@@ -18,12 +18,9 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import Scale
 from llmcode.cli.options import RunsDir
-from llmcode.errors import CodesError, ConfigError, RunStoreError
 from llmcode.numbers import format_fixed
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from llmcode.quality.agreement import AgreementResult
 
 _MAX_CONFUSION_LABELS = 12
@@ -101,12 +98,14 @@ def agree(
 ) -> None:
     """Inter-rater agreement: κ, α, AC1 and more, with bootstrap CIs and a per-code breakdown."""
     from llmcode.quality.agreement import compute_agreement, find_disagreements
+    from llmcode.quality.agreement.inputs import agreement_codes
 
-    paths = [_resolve(ref, runs_dir) for ref in inputs or []] + list(human or [])
-    if not paths:
+    refs: list[str | Path] = [*(inputs or []), *(human or [])]
+    if not refs:
         raise typer.BadParameter("give runs or code files, or --human FILE", param_hint="INPUTS")
-    _check_coverage(paths, min_coverage)
-    codes = read_inputs(paths)
+    codes, warnings = agreement_codes(refs, min_coverage=min_coverage, runs_dir=runs_dir)
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
     chosen = list(coder) if coder else _split(coders)
     result = compute_agreement(
         codes,
@@ -117,7 +116,7 @@ def agree(
         bootstrap=bootstrap,
         seed=seed,
         by_code=by_code,
-    )
+    ).model_copy(update={"warnings": warnings})
     if disagreements is not None:
         table = find_disagreements(codes, coders=chosen, multi_label=multi_label)
         table.to_csv(disagreements, index=False)
@@ -126,91 +125,6 @@ def agree(
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         show(result, by_code=by_code, console=Console(highlight=False))
-
-
-def _resolve(ref: str, runs_dir: Path | None) -> Path:
-    """A code file or run directory as given, else a run id in the runs folder."""
-    from llmcode.store.runs import RunStore
-
-    path = Path(ref)
-    if path.is_file() or (path / "manifest.json").is_file():
-        return path
-    try:
-        return RunStore(runs_dir).open(ref).path
-    except RunStoreError:
-        if path.exists():
-            return path  # read_inputs says what is wrong with it
-        raise
-
-
-def _check_coverage(paths: list[Path], minimum: float) -> None:
-    """Say how much of each run is coded; refuse a run below ``minimum`` (a share)."""
-    from llmcode.store.runs import Run
-
-    for path in paths:
-        if not (path / "manifest.json").is_file():
-            continue
-        run = Run(path)
-        manifest = run.manifest()
-        total = int(manifest.items.get("n_items") or 0)
-        if not total:
-            continue
-        coded = sum(1 for r in run.latest_codings().values() if r.codes)
-        share = coded / total
-        if share >= 1:
-            continue
-        said = f"run {run.run_id}: {coded} of {total} items coded ({share:.0%}, {manifest.status})"
-        if share < minimum:
-            raise ConfigError(
-                f"{said}: below --min-coverage {minimum:.0%}",
-                hint=f"finish it with `llmcode code --resume {run.run_id}`, or compare the coded "
-                "items anyway with --min-coverage 0",
-            )
-        err_console.print(f"[yellow]warning:[/] {said}; agreement covers the coded items only")
-
-
-def read_inputs(inputs: list[Path]) -> pd.DataFrame:
-    """Concatenate code files and run directories into one long-format DataFrame.
-
-    A run's coder is its model; when two inputs would give the same coder name, run coders are
-    renamed ``<model>@<run directory>`` so that each run stays a coder of its own.
-    """
-    import pandas as pd
-
-    from llmcode.codes import load_codes
-
-    frames: list[pd.DataFrame] = []
-    runs: list[tuple[Path, pd.DataFrame]] = []
-    for path in inputs:
-        if path.is_dir():
-            runs.append((path, _read_run(path)))
-        else:
-            frames.append(load_codes(path))
-    taken = set().union(*(set(frame["coder"]) for frame in frames))
-    run_coders = [set(frame["coder"]) for _, frame in runs]
-    for index, (path, frame) in enumerate(runs):
-        others = set().union(*(c for i, c in enumerate(run_coders) if i != index))
-        clash = run_coders[index] & (taken | others)
-        if clash:
-            coder = frame["coder"]
-            frame = frame.assign(coder=coder.where(~coder.isin(clash), coder + f"@{path.name}"))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
-
-
-def _read_run(path: Path) -> pd.DataFrame:
-    if not (path / "manifest.json").is_file():
-        raise CodesError(
-            f"{path}: a directory but not a run (no manifest.json)",
-            hint="pass a codes file or a runs/<run_id> directory",
-        )
-    try:
-        from llmcode.store.runs import load_run_codes
-    except ImportError as exc:
-        raise RunStoreError(
-            f"{path}: this llmcode cannot read run directories yet", hint="pass a codes file"
-        ) from exc
-    return load_run_codes(path)
 
 
 def _split(text: str | None) -> list[str] | None:

@@ -10,7 +10,7 @@ Modules: `ratings` (long format -> item × coder matrix; what counts as missing,
 a category), `codesets` (multi-label rows -> code sets), `coefficients` (the formulas,
 vectorised over bootstrap weights), `bootstrap` (seeded resampling, percentile intervals),
 `summary` (one call for everything), `result` (the JSON contract, interpretation bands),
-`disagreements`.
+`disagreements`, `inputs` (code files and runs read into one table; the coverage rule).
 
 Passages of documents (``item_id, coder, code, start, end``): `compare_segments` gives
 Krippendorff's unitizing α (α_U), character-level κ per code and segment precision/recall/F1 at

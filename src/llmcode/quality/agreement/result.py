@@ -131,3 +131,5 @@ class AgreementResult(_Model):
     undefined: dict[str, str]
     notes: list[str]
     bootstrap: BootstrapInfo | None
+    warnings: list[str] = []
+    """Said about the inputs, e.g. a run with only part of its items coded."""

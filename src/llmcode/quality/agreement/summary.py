@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from llmcode.quality.agreement import coefficients as coef
 from llmcode.quality.agreement.bootstrap import bootstrap_replicates, percentile_interval
+from llmcode.quality.agreement.inputs import MIN_COVERAGE, Input, agreement_codes
 from llmcode.quality.agreement.ratings import Level, Ratings, build_ratings
 from llmcode.quality.agreement.result import (
     AgreementResult,
@@ -40,7 +42,7 @@ TITLES = {
 
 
 def compute_agreement(
-    codes: pd.DataFrame,
+    codes: pd.DataFrame | Input | Sequence[Input],
     *,
     coders: Sequence[str] | None = None,
     level: Level = "nominal",
@@ -50,18 +52,27 @@ def compute_agreement(
     seed: int = 0,
     by_code: bool = False,
     confidence: float = 0.95,
+    min_coverage: float = MIN_COVERAGE,
+    runs_dir: str | Path | None = None,
 ) -> AgreementResult:
     """All coefficients for long-format codes (item_id, coder, code); see `build_ratings`.
 
+    ``codes`` is a DataFrame, or code files, runs, run directories and run ids (in ``runs_dir``)
+    read by `llmcode.quality.agreement.inputs.agreement_codes`: a run is a coder named after its
+    model, and a run with less than ``min_coverage`` of its items coded is refused.
     `bootstrap` > 0 adds percentile CIs from that many item-level resamples drawn with `seed`;
     with `by_code` the per-code κ and α get CIs too (per-code point values are always there).
     """
+    warnings: list[str] = []
+    if not isinstance(codes, pd.DataFrame):
+        codes, warnings = agreement_codes(codes, min_coverage=min_coverage, runs_dir=runs_dir)
     ratings = build_ratings(
         codes, coders=coders, level=level, multi_label=multi_label, categories=categories
     )
-    return summarize_ratings(
+    result = summarize_ratings(
         ratings, bootstrap=bootstrap, seed=seed, by_code=by_code, confidence=confidence
     )
+    return result.model_copy(update={"warnings": warnings}) if warnings else result
 
 
 def summarize_ratings(
