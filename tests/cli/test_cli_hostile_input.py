@@ -54,3 +54,50 @@ def test_resume_refuses_a_run_folder_with_a_link_and_leaves_its_target_alone(
     assert result.exit_code == 1
     assert "symbolic link" in result.output
     assert victim.read_text() == "precious\n"
+
+
+# 3. Secrets in other query parameters.
+
+QUERY_SECRETS = ("AZFUNCSECRET0123456789", "SUBKEYSECRET999")
+
+
+def test_keys_in_any_credential_query_parameter_never_reach_disk_or_the_terminal(cli, tmp_path):
+    runs = tmp_path / "runs"
+    with TestServer(ServerConfig()) as server:
+        url = f"{server.base_url}?code={QUERY_SECRETS[0]}&subscription-key={QUERY_SECRETS[1]}"
+        args = code_args(server, runs)
+        args[args.index(server.base_url)] = url
+        coded = cli(*args)
+    shown = cli("runs", "show", "r1", "--runs-dir", runs, "--json")
+    assert coded.exit_code == 1 and "code=***" in coded.output  # the path is wrong: errors
+    for output in (coded.output, shown.output):
+        assert not any(secret in output for secret in QUERY_SECRETS)
+    for path in runs.rglob("*"):
+        if path.is_file():
+            assert not any(secret in path.read_text() for secret in QUERY_SECRETS), path
+
+
+def test_batch_collect_redacts_what_the_provider_says(cli, tmp_path):
+    from llmcode.testserver import default_responder
+    from llmcode.testserver.responder import item_blocks
+
+    secret = "https://vault.example/v1?code=PROVIDERECHO0123456"
+
+    def fail_i3(body):
+        if item_blocks(body)[-1].item_id == "i3":
+            raise RuntimeError(f"upstream {secret} refused")
+        return default_responder(body)
+
+    offline = {"OPENAI_API_KEY": None, "OPENAI_BASE_URL": None, "LLMCODE_MODEL": None}
+    with TestServer(ServerConfig(responder=fail_i3)) as server:
+        common = ["--runs-dir", tmp_path]
+        prepare = ["-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--run-id", "b1"]
+        cli("batch", "prepare", *prepare, *common, "--base-url", server.base_url, env=offline)
+        cli("batch", "submit", "b1", *common, env=offline)
+        result = cli("batch", "collect", "b1", *common, env=offline)
+    assert result.exit_code == 0, result.output
+    assert "1 failed request(s)" in result.output and "code=***" in result.output
+    assert "PROVIDERECHO0123456" not in result.output
+    for path in (tmp_path / "b1").rglob("*"):
+        if path.is_file():
+            assert "PROVIDERECHO0123456" not in path.read_text(), path

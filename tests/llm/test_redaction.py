@@ -26,6 +26,25 @@ def test_known_secret_shapes_are_redacted(text, secret):
     assert secret not in redact(text)
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "code=AzureFunctionKey0123",
+        "subscription-key=0123456789abcdef",
+        "Ocp-Apim-Subscription-Key=0123456789abcdef",
+        "X-Amz-Signature=0123456789abcdef",
+        "client_secret=0123456789abcdef",
+        "access-token=0123456789abcdef",
+        "password=hunter2hunter2",
+    ],
+)
+def test_every_query_value_named_like_a_credential_is_redacted(query):
+    """Issue 25, defect 3: ``?code=`` (Azure Functions) and ``subscription-key`` were stored."""
+    name, secret = query.split("=")
+    for url in (f"https://h.example/v1?{query}", f"https://h.example/v1?x=1&{query}&y=2"):
+        assert redact(url) == url.replace(secret, "***")
+
+
 def test_the_value_of_a_secret_environment_variable_is_redacted_wherever_it_is(monkeypatch):
     monkeypatch.setenv("MY_SERVICE_API_KEY", "plainlookingvalue99")
     assert redact("echo: plainlookingvalue99!") == "echo: ***!"

@@ -32,6 +32,7 @@ from llmcode.items import Item, ItemSet
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
 from llmcode.llm.backends.openai import DEFAULT_MODEL, NO_KEY, bounds_lengths, completion_body
 from llmcode.llm.prompts import PromptSet
+from llmcode.llm.redaction import redact
 from llmcode.store.jsonl import append_line, atomic_write, read_jsonl
 from llmcode.store.models import RunConfig, now
 from llmcode.store.runs import Run, RunStore
@@ -336,7 +337,7 @@ def download_results(run: Run, client: openai.OpenAI) -> list[Path]:
                 content = client.files.content(file_id).content
             except openai.APIError as exc:
                 raise BackendError(f"downloading {file_id}: {exc}") from exc
-            atomic_write(batch_dir(run) / name, content.decode("utf-8"))
+            atomic_write(batch_dir(run) / name, redact(content.decode("utf-8")) or "")
             paths.append(batch_dir(run) / name)
     if not paths:
         mark_collected(run)  # nothing to collect: a new batch may replace this one
@@ -357,7 +358,7 @@ def mark_collected(run: Run) -> None:
 def _update(run: Run, state: BatchState, batch: Any) -> BatchState:
     counts = batch.request_counts
     found = (batch.errors.data or []) if batch.errors else []
-    errors = [f"{e.code or 'error'}: {e.message}" for e in found]
+    errors = [redact(f"{e.code or 'error'}: {e.message}") or "" for e in found]
     state = state.model_copy(
         update={
             "batch_id": batch.id,

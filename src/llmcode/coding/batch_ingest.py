@@ -37,6 +37,7 @@ from llmcode.errors import RunStoreError
 from llmcode.items import Item
 from llmcode.llm.backends.base import ChatResponse
 from llmcode.llm.backends.openai import parse_completion
+from llmcode.llm.redaction import redact
 from llmcode.store.jsonl import append_line, repair_jsonl
 from llmcode.store.models import FINAL_STATUSES, CodingRecord
 from llmcode.store.runs import CODINGS, Run
@@ -255,7 +256,12 @@ def _rows(paths: Iterable[Path], report: IngestReport) -> Iterable[tuple[str, di
 
 
 def _error_text(value: Any) -> str:
-    """A readable message from an OpenAI error object, a vLLM ErrorResponse or a string."""
+    """A readable message from an OpenAI error object, a vLLM ErrorResponse or a string, with
+    any secret the provider echoed redacted."""
+    return redact(_provider_text(value)) or ""
+
+
+def _provider_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if not isinstance(value, dict):
