@@ -13,7 +13,8 @@
 
 Replacements hold no quotes or backslashes, so JSON text stays JSON. The run store redacts
 manifests and the errors of coding records as it writes them; batch collection redacts what
-providers say (error messages and the downloaded files); the CLI redacts every error it prints. A key redacted from a stored ``base_url`` is not recoverable: give keys through
+providers say (error messages and the downloaded files); the CLI redacts every error it
+prints. A key redacted from a stored ``base_url`` is not recoverable: give keys through
 ``OPENAI_API_KEY``, which is never stored.
 """
 
