@@ -101,3 +101,22 @@ def test_batch_collect_redacts_what_the_provider_says(cli, tmp_path):
     for path in (tmp_path / "b1").rglob("*"):
         if path.is_file():
             assert "PROVIDERECHO0123456" not in path.read_text(), path
+
+
+# 4. --base-url '' meant api.openai.com.
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv"],
+        ["open-code", "-i", DATA / "items.csv"],
+        ["batch", "prepare", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv"],
+        ["batch", "submit", "r1"],
+    ],
+)
+def test_an_empty_base_url_is_a_usage_error(cli, tmp_path, command):
+    result = cli(*command, "--base-url", "", "--runs-dir", tmp_path, env={"OPENAI_API_KEY": "k"})
+    assert result.exit_code == 2, result.output
+    assert "--base-url" in result.output and "empty" in result.output
+    assert not list(tmp_path.iterdir())

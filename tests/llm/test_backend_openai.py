@@ -208,3 +208,18 @@ def test_a_500_that_names_the_response_format_steps_down_instead_of_retrying():
     backend = backend_for(script)
     ask(backend)
     assert [r["response_format"]["type"] for r in script.requests] == ["json_schema", "json_object"]
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_base_url_is_refused_naming_the_setting_not_sent_to_openai(monkeypatch, empty):
+    """Issue 25, defect 4: an unset shell variable used to mean api.openai.com."""
+    from llmcode.llm.backends import choose_backend_name, make_backend
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-key-0123456789")
+    for build in (
+        lambda: choose_backend_name(None, empty),
+        lambda: make_backend("openai", base_url=empty),
+        lambda: OpenAIBackend(base_url=empty),
+    ):
+        with pytest.raises(ConfigError, match="base_url is empty"):
+            build()

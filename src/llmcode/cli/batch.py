@@ -29,6 +29,7 @@ from llmcode.cli.options import (
     Temperature,
     TextColumns,
     new_run_config,
+    non_empty,
 )
 from llmcode.errors import ConfigError
 
@@ -47,6 +48,7 @@ BaseUrl = Annotated[
         "--base-url",
         envvar="OPENAI_BASE_URL",
         help="OpenAI-compatible endpoint (default: the run's, else OpenAI).",
+        callback=non_empty,
     ),
 ]
 

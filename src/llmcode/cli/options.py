@@ -59,6 +59,15 @@ def one_of(*allowed: str) -> Any:
     return check
 
 
+def non_empty(value: str | None) -> str | None:
+    """A typer callback refusing an empty value (an unset shell variable) as a usage error."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter(
+            "is empty (an unset shell variable?): give a value or leave it out"
+        )
+    return value
+
+
 Level = Annotated[
     str,
     typer.Option(
@@ -95,7 +104,12 @@ Models = Annotated[
 ]
 BaseUrl = Annotated[
     str | None,
-    typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint."),
+    typer.Option(
+        "--base-url",
+        envvar="OPENAI_BASE_URL",
+        help="OpenAI-compatible endpoint.",
+        callback=non_empty,
+    ),
 ]
 ModelPath = Annotated[
     Path | None,

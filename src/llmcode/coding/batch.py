@@ -29,6 +29,7 @@ from llmcode.coding.closed import Coder, make_coder
 from llmcode.coding.lifecycle import pending_items, start_run
 from llmcode.errors import BackendError, ConfigError, RunStoreError
 from llmcode.items import Item, ItemSet
+from llmcode.llm.backends import check_base_url
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
 from llmcode.llm.backends.openai import DEFAULT_MODEL, NO_KEY, bounds_lengths, completion_body
 from llmcode.llm.prompts import PromptSet
@@ -253,7 +254,7 @@ def write_state(run: Run, state: BatchState) -> None:
 
 def openai_client(base_url: str | None = None, timeout: float = 300.0) -> openai.OpenAI:
     """A client for the Files and Batches APIs; the key comes from ``OPENAI_API_KEY``."""
-    base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+    base_url = check_base_url(base_url) or os.environ.get("OPENAI_BASE_URL") or None
     api_key = os.environ.get("OPENAI_API_KEY")
     if not api_key and not base_url:
         raise ConfigError(

@@ -11,11 +11,31 @@ import os
 from llmcode.errors import ConfigError
 from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
 
-__all__ = ["Backend", "ChatRequest", "ChatResponse", "choose_backend_name", "make_backend"]
+__all__ = [
+    "Backend",
+    "ChatRequest",
+    "ChatResponse",
+    "check_base_url",
+    "choose_backend_name",
+    "make_backend",
+]
+
+
+def check_base_url(base_url: str | None) -> str | None:
+    """``base_url`` itself, unless it is given but empty: an unset shell variable
+    (``--base-url "$URL"``) must not send the items to api.openai.com without a word."""
+    if base_url is not None and not base_url.strip():
+        raise ConfigError(
+            "base_url is empty: no endpoint to send the items to",
+            hint="give the endpoint's URL (e.g. http://localhost:8000/v1), or leave base_url out "
+            "to use OpenAI with OPENAI_API_KEY",
+        )
+    return base_url
 
 
 def choose_backend_name(requested: str | None, base_url: str | None) -> str:
     """``requested`` if given; else ``openai`` with a key or base URL configured; else ``local``."""
+    check_base_url(base_url)
     if requested:
         if requested not in ("openai", "local"):
             raise ConfigError(f"unknown backend '{requested}'", hint="use openai or local")

@@ -17,6 +17,7 @@ import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from llmcode.errors import BackendError, ConfigError
+from llmcode.llm.backends import check_base_url
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
 from llmcode.llm.backends.ratelimit import RateLimiter
 from llmcode.llm.lengths import bounded_schema
@@ -80,7 +81,7 @@ class OpenAIBackend:
         wait: Any = None,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.base_url = check_base_url(base_url) or os.environ.get("OPENAI_BASE_URL") or None
         api_key = os.environ.get("OPENAI_API_KEY")
         if not api_key and not self.base_url:
             raise ConfigError(
