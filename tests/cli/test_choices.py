@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from llmcode.cli import get_app
 from llmcode.cli.choices import (
+    AltMetric,
     CodeLevel,
     ConfidenceSource,
     EvidenceMode,
@@ -23,6 +24,7 @@ BAD_VALUES = [
     (["agree", "a.csv", "--scale", "ratio"], "--scale"),
     (["agree", "a.csv", "--level", "ratio"], "--level"),
     (["eval", "r1", "--gold", "g.csv", "--split", "train"], "--split"),
+    (["eval", "r1", "--gold", "g.csv", "--alt-test", "--alt-metric", "kappa"], "--alt-metric"),
     (["calibrate", "r1", "--human", "h.csv", "--confidence", "guess"], "--confidence"),
     (["report", "r1", "--format", "pdf"], "--format"),
     (["review", "r1", "--queue", "newest"], "--queue"),
@@ -41,6 +43,7 @@ def test_a_bad_choice_is_a_usage_error_that_lists_the_valid_values(args, option)
 def test_each_enum_holds_the_values_the_library_accepts():
     from llmcode.analysis.rendering import REPORT_FORMATS
     from llmcode.quality.agreement.ratings import Level
+    from llmcode.quality.alttest import AltTestMetric
     from llmcode.quality.calibration import SOURCES
     from llmcode.quality.gold import SPLITS
     from llmcode.review.queues import QUEUES
@@ -51,6 +54,7 @@ def test_each_enum_holds_the_values_the_library_accepts():
     assert tuple(ConfidenceSource) == SOURCES
     assert tuple(ReportFormat) == REPORT_FORMATS
     assert tuple(Split) == tuple(SPLITS)
+    assert tuple(AltMetric) == tuple(AltTestMetric)
     assert tuple(ReviewQueue) == tuple(QUEUES)
     assert tuple(CodeLevel) == get_args(TaxonomyLevel)
     assert tuple(EvidenceMode) == get_args(RunConfig.model_fields["evidence"].annotation)

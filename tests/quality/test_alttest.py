@@ -19,8 +19,10 @@ from statsmodels.stats.multitest import multipletests
 from llmcode.errors import AgreementError, CodesError, ConfigError
 from llmcode.quality.alttest import (
     AltTestMetric,
+    AltTestSettings,
     alt_test,
     alt_test_run,
+    alt_test_settings,
     benjamini_yekutieli,
     human_annotations,
     model_annotations,
@@ -287,6 +289,17 @@ def test_a_run_and_long_format_codes_give_the_dict_result() -> None:
     model, humans = hand_fixture()
     run = run_of({i: [v] for i, v in model.items()}, dict.fromkeys(model, "ok"))
     assert alt_test_run(run, long_format(humans)) == alt_test(model, humans)
+    strict = alt_test_settings(True, epsilon=0.05)
+    assert alt_test_run(run, long_format(humans), strict) == alt_test(model, humans, epsilon=0.05)
+
+
+def test_alt_test_settings_without_the_test_are_an_error() -> None:
+    assert alt_test_settings(False) is None
+    assert alt_test_settings(True) == AltTestSettings(epsilon=0.2, q=0.05, metric="accuracy")
+    with pytest.raises(ConfigError, match="epsilon, q only apply"):
+        alt_test_settings(False, epsilon=0.1, q=0.01)
+    with pytest.raises(ConfigError, match=r"epsilon 1\.5 is outside"):
+        alt_test_settings(True, epsilon=1.5)
 
 
 def test_failed_items_have_no_model_annotation_and_answers_without_codes_are_none() -> None:

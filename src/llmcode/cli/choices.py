@@ -73,3 +73,10 @@ class EvidenceMode(StrEnum):
 
     free = "free"
     choice = "choice"
+
+
+class AltMetric(StrEnum):
+    """The alternative annotator test's alignment score (``llmcode.quality.alttest.AltTestMetric``)."""
+
+    accuracy = "accuracy"
+    neg_rmse = "neg_rmse"

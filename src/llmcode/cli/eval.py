@@ -14,7 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
-from llmcode.cli.choices import Split
+from llmcode.cli.choices import AltMetric, Split
+from llmcode.cli.eval_alttest import show_alt_test
 from llmcode.cli.options import RunsDir
 from llmcode.numbers import format_fixed, format_p, format_signed
 
@@ -29,12 +30,16 @@ _MAX_CONFUSION_LABELS = 12
 @app.command("eval")
 def eval_command(
     runs: Annotated[
-        list[str], typer.Argument(help="Runs to evaluate (ids in the runs dir, or directories).")
+        list[str],
+        typer.Argument(
+            help="Runs to evaluate (ids in the runs dir, or directories), or a long-format codes file holding one coder's codes."
+        ),
     ],
     gold: Annotated[
         list[Path],
         typer.Option(
             "--gold",
+            "--human",
             help="Gold codes (long format: item_id, coder, code); repeat for several files.",
         ),
     ],
@@ -53,12 +58,47 @@ def eval_command(
         int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples of the gold items.")
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    alt_test: Annotated[
+        bool,
+        typer.Option(
+            "--alt-test",
+            help="Can the model replace a coder? The alternative annotator test (Calderon et al. 2025) against the gold coders.",
+        ),
+    ] = False,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(
+            "--epsilon",
+            help="Alt-test cost-benefit margin ε [default: 0.2; 0.15 trained coders, 0.1 crowd].",
+            show_default=False,
+        ),
+    ] = None,
+    q: Annotated[
+        float | None,
+        typer.Option(
+            "--q",
+            help="Alt-test false discovery rate (Benjamini–Yekutieli) [default: 0.05].",
+            show_default=False,
+        ),
+    ] = None,
+    alt_metric: Annotated[
+        AltMetric | None,
+        typer.Option(
+            "--alt-metric",
+            help="Alt-test alignment score [default: accuracy; neg_rmse for numeric codes].",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Evaluate runs against gold codes: κ, AC1, α, macro-F1 with CIs, per code, vs humans."""
+    """Evaluate runs (or one coder's codes file) against gold codes: κ, AC1, α, macro-F1 with CIs, per code, vs humans."""
+    from llmcode.quality.alttest import alt_test_settings
     from llmcode.quality.eval import evaluate
 
+    settings = alt_test_settings(
+        alt_test, epsilon=epsilon, q=q, metric=alt_metric.value if alt_metric else None
+    )
     result = evaluate(
         runs,
         gold,
@@ -68,6 +108,7 @@ def eval_command(
         bootstrap=bootstrap,
         seed=seed,
         runs_dir=runs_dir,
+        alt_test=settings,
     )
     if as_json:
         for warning in result.warnings:
@@ -175,6 +216,9 @@ def show(result: EvalResult, split: str | None = None) -> None:
         _show_paired(result, priced)
     for entry in sorted(result.runs, key=lambda r: r.rank):
         _show_run(entry, result)
+    for entry in result.runs:
+        if entry.alt_test is not None:
+            show_alt_test(console, entry.run, entry.alt_test)
     for note in result.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
     for warning in result.warnings:

@@ -28,7 +28,7 @@ from enum import StrEnum
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from scipy.stats import ttest_1samp
 
 from llmcode.errors import AgreementError, CodesError, ConfigError
@@ -78,6 +78,45 @@ class AltTestResult(BaseModel):
     n_items: int
     excluded_items: list[str] = []
     """Items coded by fewer than two human coders: no one to compare with, left out."""
+
+
+class AltTestSettings(BaseModel):
+    """How `evaluate` runs the test on each run: ε, the false discovery rate q, the metric."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    epsilon: float = EPSILON
+    q: float = Q
+    metric: AltTestMetric = AltTestMetric.accuracy
+
+
+def alt_test_settings(
+    enabled: bool,
+    *,
+    epsilon: float | None = None,
+    q: float | None = None,
+    metric: AltTestMetric | str | None = None,
+) -> AltTestSettings | None:
+    """The settings when the test is asked for; ε, q or a metric without it is an error."""
+    given = [
+        name
+        for name, value in (("epsilon", epsilon), ("q", q), ("alt_metric", metric))
+        if value is not None
+    ]
+    if not enabled:
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} only apply to the alternative annotator test",
+                hint="ask for the test (alt_test) or leave them out",
+            )
+        return None
+    settings = AltTestSettings(
+        epsilon=EPSILON if epsilon is None else epsilon,
+        q=Q if q is None else q,
+        metric=_metric(metric or AltTestMetric.accuracy),
+    )
+    _check_settings(settings.epsilon, settings.q)
+    return settings
 
 
 def alt_test(
@@ -210,22 +249,22 @@ def benjamini_yekutieli(p_values: Sequence[float], q: float) -> list[bool]:
 
 
 def alt_test_run(
-    run: RunInput,
-    human: pd.DataFrame,
-    *,
-    metric: AltTestMetric | str = AltTestMetric.accuracy,
-    epsilon: float = EPSILON,
-    q: float = Q,
+    run: RunInput, human: pd.DataFrame, settings: AltTestSettings | None = None
 ) -> AltTestResult:
     """The test for a run (or codes read as one) against long-format human codes."""
-    metric = _metric(metric)
-    return alt_test(
-        model_annotations(run, metric=metric),
-        human_annotations(human, multi_label=run.multi_label, metric=metric),
-        metric=metric,
-        epsilon=epsilon,
-        q=q,
-    )
+    settings = settings or AltTestSettings()
+    try:
+        return alt_test(
+            model_annotations(run, metric=settings.metric),
+            human_annotations(human, multi_label=run.multi_label, metric=settings.metric),
+            metric=settings.metric,
+            epsilon=settings.epsilon,
+            q=settings.q,
+        )
+    except AgreementError as exc:
+        raise AgreementError(
+            f"alternative annotator test of {run.run}: {exc.message}", exc.hint
+        ) from exc
 
 
 def model_annotations(

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from llmcode.errors import AgreementError, CodesError, ConfigError
 from llmcode.quality.agreement.bootstrap import bootstrap_replicates, percentile_interval
+from llmcode.quality.alttest import AltTestResult, AltTestSettings, alt_test_run
 from llmcode.quality.eval_ceiling import (
     Coefficient,
     HumanCeiling,
@@ -35,6 +36,7 @@ from llmcode.quality.eval_inputs import (
     check_gold,
     choose_gold_coders,
     load_gold,
+    with_gold_codes,
 )
 from llmcode.quality.eval_metrics import (
     Comparison,
@@ -81,6 +83,7 @@ class RunEvaluation(BaseModel):
     rank: int = 0
     confusion: dict[str, Any] | None = None
     disagreements: list[dict[str, Any]] = []
+    alt_test: AltTestResult | None = None
 
 
 class EvalResult(BaseModel):
@@ -93,6 +96,9 @@ class EvalResult(BaseModel):
     bootstrap: dict[str, Any]
     warnings: list[str] = []
     notes: list[str] = []
+    alt_test: AltTestResult | None = None
+    """The alternative annotator test of the run when one run is evaluated (each run's is in
+    ``runs``)."""
 
 
 def evaluate(
@@ -106,6 +112,7 @@ def evaluate(
     bootstrap: int = 1000,
     seed: int = 0,
     runs_dir: str | Path | None = None,
+    alt_test: AltTestSettings | None = None,
 ) -> EvalResult:
     """Compare ``runs`` (runs, run directories or ids in ``runs_dir``) with the ``gold`` codes
     (long format: a DataFrame or one or more files) on the gold items.
@@ -113,7 +120,8 @@ def evaluate(
     ``splits`` (a split file from `llmcode.quality.gold.draw_sample`) restricts the gold to
     ``split`` (dev or test; every split when None), with a warning for gold items it does not
     list; an evaluation on the test split is recorded in its sidecar, with a warning when it is
-    a second look. ``items`` restricts the gold further.
+    a second look. ``items`` restricts the gold further. ``alt_test`` adds the alternative
+    annotator test (`llmcode.quality.alttest`) of each run against the gold coders.
     """
     if split is not None and splits is None:
         raise ConfigError(
@@ -125,7 +133,9 @@ def evaluate(
     warnings: list[str] = []
     if splits is not None:
         codes, warnings = gold_in_split(codes, splits, split)
-    result = _evaluate(inputs, codes, coders=coders, items=items, bootstrap=bootstrap, seed=seed)
+    result = _evaluate(
+        inputs, codes, coders=coders, items=items, bootstrap=bootstrap, seed=seed, alt=alt_test
+    )
     if split == "test" and splits is not None:
         warnings += second_look_warnings(splits, [r.run for r in inputs])
     if not warnings:
@@ -145,6 +155,7 @@ def _evaluate(
     items: Sequence[str] | None,
     bootstrap: int,
     seed: int,
+    alt: AltTestSettings | None = None,
 ) -> EvalResult:
     """Compare ``runs`` with ``gold`` (long format) on the gold items (or ``items`` of them)."""
     if not runs:
@@ -159,6 +170,7 @@ def _evaluate(
         raise CodesError(
             "no gold codes left to evaluate on", hint="check the gold coders and split"
         )
+    runs = [with_gold_codes(run, gold) for run in runs]
     check_gold(gold, runs)
     item_ids = list(dict.fromkeys(gold["item_id"]))
     warnings = []
@@ -195,6 +207,9 @@ def _evaluate(
     )
     for rank, entry in enumerate(ranked, start=1):
         entry.rank = rank
+    if alt is not None:
+        for run, entry in zip(runs, results, strict=True):
+            entry.alt_test = alt_test_run(run, gold, alt)
     ceiling = ceiling_result(ceiling_info, values) if ceiling_info else None
     if len(chosen) < 2:
         notes.append("one gold coder: no human ceiling (have a second person code the gold blind)")
@@ -216,6 +231,7 @@ def _evaluate(
         },
         warnings=warnings,
         notes=notes,
+        alt_test=results[0].alt_test if len(results) == 1 else None,
     )
 
 

@@ -1,23 +1,24 @@
 """What `llmcode eval` compares: runs (codes, provenance, cost) and gold codes, checked.
 
-`run_input` reads a run into a `RunInput` (`as_run_input` from an id or a directory too): its
-latest codes per item, justifications, the model, prompt hash, settings, tokens and cost per
-item. `load_gold` reads one or more long-format gold files (item_id, coder, code) and
-`check_gold` refuses what would give meaningless numbers — unknown gold coders, codes outside a
-run's taxonomy, gold items a run never saw, several codes per item in a single-label scheme —
-with messages that name the coders, codes or items.
+`run_input` reads a run into a `RunInput` (`as_run_input` from an id or a directory too, and
+`codes_input` from one coder's long-format codes made elsewhere): its latest codes per item,
+justifications, the model, prompt hash, settings, tokens and cost per item. `load_gold` reads
+one or more long-format gold files (item_id, coder, code) and `check_gold` refuses what would
+give meaningless numbers — unknown gold coders, codes outside a run's taxonomy, gold items a run
+never saw, several codes per item in a single-label scheme — with messages that name the
+coders, codes or items.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from llmcode.codes import load_codes
+from llmcode.codes import SUFFIXES, load_codes
 from llmcode.errors import CodesError, RunStoreError
 from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import NONE_CODE
@@ -41,6 +42,8 @@ class RunInput:
     settings: dict[str, Any] = field(default_factory=dict)
     tokens_per_item: float | None = None
     cost_per_item_usd: float | None = None
+    from_codes_file: bool = False
+    """Codes made elsewhere (`codes_input`): no taxonomy, so the gold's codes count as its."""
 
 
 def run_input(run: Run) -> RunInput:
@@ -90,12 +93,58 @@ def run_input(run: Run) -> RunInput:
 
 
 def as_run_input(run: Run | RunInput | str | Path, runs_dir: str | Path | None = None) -> RunInput:
-    """A run as evaluation sees it, from a `Run`, a run directory or an id in ``runs_dir``."""
+    """A run as evaluation sees it, from a `Run`, a run directory, an id in ``runs_dir``, or a
+    long-format codes file holding one coder's codes (`codes_input`)."""
     if isinstance(run, RunInput):
         return run
     if not isinstance(run, Run):
+        path = Path(run)
+        if path.is_file() and path.suffix.lower() in SUFFIXES:
+            return codes_input(path)
         run = RunStore(runs_dir).open(run)
     return run_input(run)
+
+
+def codes_input(path: str | Path) -> RunInput:
+    """One coder's codes made elsewhere (another tool, an earlier study) read as a run.
+
+    Every item in the file counts as answered (an empty code is ``none``); the scheme is
+    multi-label when some item has several codes. Several coders in the file are an error."""
+    codes = load_codes(path)
+    coders = list(dict.fromkeys(codes["coder"]))
+    if len(coders) != 1:
+        raise CodesError(
+            f"{path}: holds codes from {len(coders)} coders ({', '.join(coders[:5])}); in place "
+            "of a run, a codes file holds one coder's codes",
+            hint="split the file by coder, or pass the humans' codes as the gold",
+        )
+    named = codes.dropna(subset=["code"])
+    named = named[named["code"] != NONE_CODE]
+    by_item = {
+        str(i): list(dict.fromkeys(g)) for i, g in named.groupby("item_id", sort=False)["code"]
+    }
+    item_ids = list(dict.fromkeys(codes["item_id"].astype(str)))
+    return RunInput(
+        run=Path(path).name,
+        model=coders[0],
+        prompt_hash=None,
+        targets=tuple(dict.fromkeys(named["code"])),
+        multi_label=any(len(c) > 1 for c in by_item.values()),
+        item_ids=frozenset(item_ids),
+        codes=by_item,
+        statuses=dict.fromkeys(item_ids, "ok"),
+        settings={"source": "codes file", "path": str(path)},
+        from_codes_file=True,
+    )
+
+
+def with_gold_codes(run: RunInput, gold: pd.DataFrame) -> RunInput:
+    """A codes file's targets widened by the gold's codes (it has no taxonomy to check them)."""
+    if not run.from_codes_file:
+        return run
+    used = gold["code"].dropna()
+    extra = [c for c in dict.fromkeys(used) if c != NONE_CODE and c not in run.targets]
+    return replace(run, targets=(*run.targets, *extra))
 
 
 def load_gold(paths: Sequence[str | Path]) -> pd.DataFrame:
