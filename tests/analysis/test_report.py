@@ -294,3 +294,17 @@ def test_write_report_refuses_an_unknown_format_naming_the_setting(report, tmp_p
         write_report(report, tmp_path / "r.pdf", "pdf")
     assert "--" not in str(caught.value)
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_raw_html_from_items_taxonomy_and_coders_is_escaped_in_the_markdown_report(report):
+    """Issue 25, defect 5: item texts, taxonomy and coder names were copied in as raw HTML."""
+    from dataclasses import replace
+
+    hostile = "<img src=x onerror=alert(1)>"
+    taxonomy = report.taxonomy.model_copy(update={"name": hostile})
+    text, _ = render_markdown(
+        replace(report, title=hostile, taxonomy=taxonomy, banner=hostile), "figures"
+    )
+    assert "<script" not in text and "<img" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text

@@ -3,12 +3,14 @@
 
 The HTML page has its CSS inline and the figures as SVG data URIs, so it is one file to share
 or attach. The Markdown's pipe tables paste into a paper; its figures are PNG files written next
-to it. Number formats follow papers: 3 significant digits, p-values below 0.001 as "< 0.001".
+to it; every value from data is HTML-escaped in both. Number formats follow papers: 3 significant
+digits, p-values below 0.001 as "< 0.001".
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import math
 from pathlib import Path
@@ -45,7 +47,7 @@ def render_markdown(report: Report, figure_dir: str) -> tuple[str, dict[str, byt
     """Markdown text (figures linked under ``figure_dir``) and the PNG files to write there."""
     files = {f"{name}.png": figure_bytes(fig, "png") for name, fig in report.figures.items()}
     images = {name: f"{figure_dir}/{name}.png" for name in report.figures}
-    text = _environment().get_template("report.md.j2").render(r=report, images=images)
+    text = _environment(markdown=True).get_template("report.md.j2").render(r=report, images=images)
     return text, files
 
 
@@ -89,13 +91,14 @@ def write_report(report: Report, path: str | Path | None = None, format: str = "
     return output
 
 
-def _environment() -> Environment:
+def _environment(markdown: bool = False) -> Environment:
     env = Environment(
         loader=PackageLoader("llmcode.analysis", "templates"),
         autoescape=lambda name: bool(name and name.endswith(".html.j2")),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=markdown_text if markdown else None,
     )
     env.filters.update(
         num=format_number,
@@ -108,6 +111,12 @@ def _environment() -> Environment:
         exp=lambda value: math.exp(float(value)),
     )
     return env
+
+
+def markdown_text(value: Any) -> Any:
+    """A value printed into Markdown with ``&``, ``<`` and ``>`` escaped: raw HTML in items, a
+    taxonomy or a coder's name shows as text instead of running in a Markdown viewer."""
+    return html.escape(value, quote=False) if isinstance(value, str) else value
 
 
 def markdown_cell(value: Any) -> str:
