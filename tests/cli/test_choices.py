@@ -3,7 +3,7 @@ each enum holds exactly the values the library accepts."""
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import get_args, get_type_hints
 
 import pytest
 from typer.testing import CliRunner
@@ -18,6 +18,7 @@ from llmcode.cli.choices import (
     ReviewQueue,
     Scale,
     Split,
+    Vectors,
 )
 
 BAD_VALUES = [
@@ -28,6 +29,9 @@ BAD_VALUES = [
     (["calibrate", "r1", "--human", "h.csv", "--confidence", "guess"], "--confidence"),
     (["report", "r1", "--format", "pdf"], "--format"),
     (["review", "r1", "--queue", "newest"], "--queue"),
+    (["code", "--items", "i.csv", "--examples-similarity", "word2vec"], "--examples-similarity"),
+    (["prompt", "show", "--examples-similarity", "word2vec"], "--examples-similarity"),
+    (["themes", "r1", "-o", "t.yaml", "--embedder", "word2vec"], "--embedder"),
 ]
 
 
@@ -58,3 +62,15 @@ def test_each_enum_holds_the_values_the_library_accepts():
     assert tuple(ReviewQueue) == tuple(QUEUES)
     assert tuple(CodeLevel) == get_args(TaxonomyLevel)
     assert tuple(EvidenceMode) == get_args(RunConfig.model_fields["evidence"].annotation)
+
+
+def test_code_and_themes_share_one_vocabulary_for_text_vectors():
+    from llmcode.cli.opencode import themes
+    from llmcode.cli.options import ExamplesSimilarity
+    from llmcode.llm.vectors import NAMES
+    from llmcode.store.models import RunConfig
+
+    assert tuple(Vectors) == NAMES
+    assert set(get_args(RunConfig.model_fields["examples_similarity"].annotation)) == set(NAMES)
+    assert get_args(ExamplesSimilarity)[0] is Vectors
+    assert get_args(get_type_hints(themes, include_extras=True)["embedder"])[0] is Vectors

@@ -142,10 +142,10 @@ async def test_themes_refuse_a_run_that_is_not_open_coding(tmp_path: Path) -> No
 
 
 def test_sentence_transformers_is_never_downloaded(tmp_path: Path) -> None:
-    from llmcode.coding.themes import embed_texts
+    from llmcode.llm.vectors import text_vectors
 
     with pytest.raises(ConfigError):
-        embed_texts(["a"], "sentence-transformers", str(tmp_path / "no-such-model"))
+        text_vectors(["a"], "sentence-transformers", str(tmp_path / "no-such-model"))
 
 
 def test_themes_command_writes_a_draft_that_passes_taxonomy_check(tmp_path: Path) -> None:

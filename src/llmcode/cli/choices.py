@@ -80,3 +80,12 @@ class AltMetric(StrEnum):
 
     accuracy = "accuracy"
     neg_rmse = "neg_rmse"
+
+
+class Vectors(StrEnum):
+    """How texts become vectors (``llmcode.llm.vectors.NAMES``; ``embedding`` means ``gguf``)."""
+
+    tfidf = "tfidf"
+    gguf = "gguf"
+    sentence_transformers = "sentence-transformers"
+    embedding = "embedding"

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from llmcode.cli.app import app, print_next
+from llmcode.cli.choices import Vectors
 from llmcode.cli.code_guidance import guidance_settings, similarity_settings
 from llmcode.cli.code_summary import announce_run, print_estimate, print_summary, resume_command
 from llmcode.cli.options import (
@@ -141,7 +142,7 @@ def code(
     examples: ExamplesCodes = None,
     examples_items: ExamplesItems = None,
     examples_coder: ExamplesCoder = None,
-    examples_similarity: ExamplesSimilarity = "tfidf",
+    examples_similarity: ExamplesSimilarity = Vectors.tfidf,
     embedding_model: EmbeddingModel = None,
     shots: Shots = 4,
     splits: Splits = None,

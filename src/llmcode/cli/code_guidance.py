@@ -43,12 +43,13 @@ def guidance_settings(
 
 
 def similarity_settings(similarity: str, model: Path | None) -> dict[str, object]:
-    """The run-config settings for how examples are retrieved (tf-idf or embeddings)."""
-    if similarity not in ("tfidf", "embedding"):
-        raise ConfigError(f"--examples-similarity must be tfidf or embedding, not '{similarity}'")
-    if model is not None and not model.is_file():
+    """The run-config settings for how examples are retrieved (`llmcode.llm.vectors`)."""
+    from llmcode.llm.vectors import VectorKind, vector_kind
+
+    named = vector_kind(similarity) is VectorKind.sentence_transformers  # a name, not a file
+    if model is not None and not named and not model.is_file():
         raise ConfigError(f"--embedding-model {model}: no such file")
     return {
-        "examples_similarity": similarity,
+        "examples_similarity": str(similarity),
         "embedding_model": str(model) if model else None,
     }

@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from llmcode.cli.app import app, print_next
+from llmcode.cli.choices import Vectors
 from llmcode.cli.options import (
     BackendName,
     BaseUrl,
@@ -217,14 +218,21 @@ def themes(
         ),
     ] = None,
     embedder: Annotated[
-        str,
+        Vectors,
         typer.Option(
-            "--embedder", help="tfidf, or sentence-transformers (a model already on disk)."
+            "--embedder",
+            help="How code texts become vectors: tfidf, gguf (a local GGUF model through "
+            "llama.cpp; 'embedding' is its earlier name) or sentence-transformers (a model "
+            "already on disk), as --examples-similarity in code.",
         ),
-    ] = "tfidf",
+    ] = Vectors.tfidf,
     embedding_model: Annotated[
         str | None,
-        typer.Option("--embedding-model", help="sentence-transformers model name or path."),
+        typer.Option(
+            "--embedding-model",
+            help="The model of those vectors: a GGUF file for gguf [default: the bundled "
+            "SmolLM2], a sentence-transformers name or path for sentence-transformers.",
+        ),
     ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="Taxonomy name [default: draft-RUN_ID].")
@@ -245,8 +253,6 @@ def themes(
     from llmcode.llm.cache import ResponseCache
     from llmcode.store.runs import RunStore
 
-    if embedder not in ("tfidf", "sentence-transformers"):
-        raise ConfigError(f"--embedder must be tfidf or sentence-transformers, not '{embedder}'")
     store = RunStore(runs_dir)
     run = store.open(run_ref)
     llm = backend_from_options(run.manifest().config, backend, model, base_url, model_path)
@@ -256,14 +262,14 @@ def themes(
             run,
             llm,
             n_themes,
-            embedder,  # type: ignore[arg-type]  # checked above
+            embedder.value,
             embedding_model,
             cache,
             max_reasks=max_reasks,
         ),
         [llm],
     )
-    taxonomy, text = draft_taxonomy(found, run, llm, name, embedder, multi_label)
+    taxonomy, text = draft_taxonomy(found, run, llm, name, embedder.value, multi_label)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     table = Table(title=f"{len(found)} themes from {run.run_id}", title_justify="left")

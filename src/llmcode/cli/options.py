@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from llmcode.cli.choices import Vectors
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:  # imported where used: `llmcode --help` stays light
@@ -166,11 +167,13 @@ ExamplesCoder = Annotated[
     typer.Option("--examples-coder", help="Whose codes in --examples to show."),
 ]
 ExamplesSimilarity = Annotated[
-    str,
+    Vectors,
     typer.Option(
         "--examples-similarity",
-        help="tfidf (word overlap; instant) or embedding (sentence embeddings from a local "
-        "GGUF model through llama-cpp-python; slower, better on short texts).",
+        help="How texts become vectors to find similar examples: tfidf (word overlap; instant), "
+        "gguf (sentence embeddings from a local GGUF model through llama.cpp; slower, better on "
+        "short texts; 'embedding' is its earlier name) or sentence-transformers (a model "
+        "already on disk).",
     ),
 ]
 EmbeddingModel = Annotated[
@@ -178,7 +181,8 @@ EmbeddingModel = Annotated[
     typer.Option(
         "--embedding-model",
         envvar="LLMCODE_EMBEDDING_MODEL",
-        help="GGUF file for --examples-similarity embedding [default: the bundled SmolLM2].",
+        help="The model of those vectors: a GGUF file for gguf [default: the bundled SmolLM2], "
+        "a sentence-transformers name or path for sentence-transformers.",
     ),
 ]
 Shots = Annotated[

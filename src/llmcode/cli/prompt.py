@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llmcode.cli.app import app
+from llmcode.cli.choices import Vectors
 from llmcode.cli.code_guidance import guidance_settings, similarity_settings
 from llmcode.cli.options import (
     EmbeddingModel,
@@ -55,7 +56,7 @@ def show(
     examples: ExamplesCodes = None,
     examples_items: ExamplesItems = None,
     examples_coder: ExamplesCoder = None,
-    examples_similarity: ExamplesSimilarity = "tfidf",
+    examples_similarity: ExamplesSimilarity = Vectors.tfidf,
     embedding_model: EmbeddingModel = None,
     shots: Shots = 4,
     splits: Splits = None,

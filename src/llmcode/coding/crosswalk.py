@@ -208,12 +208,12 @@ def _add_similarity(mappings: list[Mapping], a: Taxonomy, b_targets: list[Catego
         return
     from sklearn.metrics.pairwise import cosine_similarity
 
-    from llmcode.coding.themes import embed_texts
+    from llmcode.llm.vectors import text_vectors
 
     a_cats = {c.id: c for c in a.walk()}
     b_cats = {c.id: c for c in b_targets}
     texts = [_text(a_cats[m.source]) for m, _ in pairs] + [_text(b_cats[x.code]) for _, x in pairs]
-    vectors = embed_texts(texts)
+    vectors = text_vectors(texts)
     n = len(pairs)
     for index, (_, match) in enumerate(pairs):
         score = cosine_similarity(vectors[index], vectors[n + index])[0][0]

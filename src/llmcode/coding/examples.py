@@ -6,9 +6,9 @@ to K pool entries that are similar to it **and** cover different codes: maximal 
 relevance (``mmr``: relevance minus redundancy, with a bonus for a code not shown yet) or
 per-label quotas (``quota``: the best entry of each code in turn, codes ordered by their best
 similarity). The item itself (same id or same text) is never shown, nor any item of a guarded
-test split. Similarity is TF-IDF cosine over word uni- and bigrams (offline, instant) or, with
-an embedder (``llmcode.llm.embeddings``), the cosine of centred sentence embeddings; ties break
-by pool order, so a selection is stable across runs.
+test split. Similarity is the cosine of the texts' vectors (`llmcode.llm.vectors`: TF-IDF over
+word uni- and bigrams by default, or GGUF or sentence-transformers embeddings); ties break by
+pool order, so a selection is stable across runs.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 from llmcode.codes import load_codes
 from llmcode.errors import CodesError, ConfigError
 from llmcode.items import Item, load_items, read_table
+from llmcode.llm.vectors import Embedder, TextVectors, VectorKind, similarities
 from llmcode.store.models import RunConfig
 
 Strategy = Literal["mmr", "quota"]
@@ -67,12 +68,12 @@ class ExamplePool:
     source: str = ""
     strategy: Strategy = "mmr"
     diversity: float = 0.3
-    embedder: Any = None
+    embedder: Embedder | None = None
     """An object with ``embed(texts) -> array`` and ``name`` (``LocalEmbedder``): similarity
-    by sentence embeddings instead of TF-IDF."""
-    _vectorizer: object = field(init=False, repr=False, default=None)
+    by its (centred) embeddings instead of TF-IDF; ignored when ``vectors`` is given."""
+    vectors: TextVectors | None = None
+    """How texts become vectors [default: TF-IDF, or the embedder's]."""
     _matrix: Any = field(init=False, repr=False, default=None)
-    _mean: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -82,19 +83,16 @@ class ExamplePool:
                 f"{self.source or 'examples'}: no coded items to draw examples from",
                 hint="check --examples, --examples-coder and --examples-items",
             )
-        texts = [s.text for s in self.shots]
-        if self.embedder is not None:
-            vectors = self.embedder.embed(texts)
-            self._mean = vectors.mean(axis=0)
-            self._matrix = _unit(vectors - self._mean)
-        else:
-            from sklearn.feature_extraction.text import TfidfVectorizer
-
-            self._vectorizer = TfidfVectorizer(
-                ngram_range=(1, 2), sublinear_tf=True, min_df=1, token_pattern=r"(?u)\b\w\w+\b"
-            )
-            self._matrix = self._vectorizer.fit_transform(texts)  # type: ignore[attr-defined]
+        if self.vectors is None:
+            kind = VectorKind.tfidf if self.embedder is None else VectorKind.gguf
+            self.vectors = TextVectors(kind, embedder=self.embedder)
+        self._matrix = self.vectors.fit([s.text for s in self.shots])
         self._norms = {_norm(s.text): n for n, s in enumerate(self.shots)}
+
+    @property
+    def _vectors(self) -> TextVectors:
+        assert self.vectors is not None  # set in __post_init__
+        return self.vectors
 
     @property
     def sha256(self) -> str:
@@ -112,17 +110,13 @@ class ExamplePool:
             "sha256": self.sha256,
             "n_items": len(self.shots),
             "codes": codes,
-            "similarity": ("tfidf" if self.embedder is None else f"embedding:{self.embedder.name}"),
+            "similarity": self._vectors.describe(),
             "strategy": self.strategy,
         }
 
     def similarities(self, text: str) -> np.ndarray:
         """Cosine similarity of ``text`` to each pool entry."""
-        if self.embedder is not None:
-            query = _unit(self.embedder.embed([text]) - self._mean)
-            return np.asarray(self._matrix @ query.T).ravel()
-        query = self._vectorizer.transform([text])  # type: ignore[attr-defined]
-        return np.asarray((self._matrix @ query.T).toarray()).ravel()
+        return similarities(self._matrix, self._vectors.transform([text]))
 
     def select(self, item: Item, k: int) -> list[Shot]:
         """Up to ``k`` examples for ``item``: similar, diverse in codes, never the item itself."""
@@ -189,11 +183,6 @@ def _by_quota(allowed: list[int], sims: np.ndarray, shots: list[Shot], k: int) -
     return chosen
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)
-
-
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
@@ -227,7 +216,7 @@ def pool_from_codes(
     exclude: set[str] | None = None,
     source: str = "",
     strategy: Strategy = "mmr",
-    embedder: Any = None,
+    vectors: TextVectors | None = None,
 ) -> ExamplePool:
     """A pool from codes by item id and the items holding their texts (input order kept)."""
     exclude = exclude or set()
@@ -236,7 +225,7 @@ def pool_from_codes(
         for item in items
         if item.item_id in codes and codes[item.item_id] and item.item_id not in exclude
     ]
-    return ExamplePool(shots, source=source, strategy=strategy, embedder=embedder)
+    return ExamplePool(shots, source=source, strategy=strategy, vectors=vectors)
 
 
 def read_example_codes(path: str | Path, coder: str | None = None) -> dict[str, list[str]]:
@@ -276,7 +265,7 @@ def load_example_pool(
     coder: str | None = None,
     splits: dict[str, str] | None = None,
     strategy: Strategy = "mmr",
-    embedder: Any = None,
+    vectors: TextVectors | None = None,
 ) -> ExamplePool:
     """The pool for ``--examples CODES``: a long-format codes file, or a reviewed run directory
     (its accepted and changed decisions; texts from the run unless ``items`` has them)."""
@@ -302,7 +291,7 @@ def load_example_pool(
         exclude=guarded_ids(splits),
         source=str(codes),
         strategy=strategy,
-        embedder=embedder,
+        vectors=vectors,
     )
 
 
@@ -328,11 +317,7 @@ def pool_for(config: RunConfig, items: Iterable[Item]) -> ExamplePool | None:
             )
             texts += [item for item in whole.items if item.item_id not in known]
     splits = load_splits(config.splits) if config.splits else None
-    embedder = None
-    if config.examples_similarity == "embedding":
-        from llmcode.llm.embeddings import LocalEmbedder
-
-        embedder = LocalEmbedder(config.embedding_model)
+    vectors = TextVectors(config.examples_similarity, config.embedding_model)
     return load_example_pool(
-        config.examples, texts, coder=config.examples_coder, splits=splits, embedder=embedder
+        config.examples, texts, coder=config.examples_coder, splits=splits, vectors=vectors
     )

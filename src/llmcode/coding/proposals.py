@@ -20,8 +20,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from llmcode.coding.codelist import slugify
-from llmcode.coding.themes import embed_texts
 from llmcode.errors import RunStoreError
+from llmcode.llm.vectors import text_vectors
 from llmcode.store.models import CodingRecord
 from llmcode.store.runs import Run
 from llmcode.taxonomy.model import NONE_CODE, Category, Example, Taxonomy
@@ -163,7 +163,7 @@ def _none_fit_edits(
     texts = [_category_text(c) for c in targets] + [
         f"{s.name} {s.name} {s.definition}" for s in suggestions
     ]
-    vectors = embed_texts(texts)
+    vectors = text_vectors(texts)
     labels = _cluster_by_distance(vectors[len(targets) :], group_distance)
     groups: dict[int, list[int]] = defaultdict(list)
     for index, label in enumerate(labels):

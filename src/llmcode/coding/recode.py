@@ -137,10 +137,10 @@ def _neighbours(
         return {}
     from sklearn.metrics.pairwise import cosine_similarity
 
-    from llmcode.coding.themes import embed_texts
+    from llmcode.llm.vectors import text_vectors
 
     ids = [*added, *kept]
-    vectors = embed_texts([_text(after[i]) for i in ids])
+    vectors = text_vectors([_text(after[i]) for i in ids])
     similarity = cosine_similarity(vectors[: len(added)], vectors[len(added) :])
     out = {}
     for n, new_id in enumerate(added):

@@ -1,8 +1,8 @@
 """Themes: group an open-coding run's codes into candidate categories, a draft taxonomy.
 
-Code texts (name, definition, quotes) are embedded with TF-IDF (word and character n-grams)
-by default, or with a sentence-transformers model that is already on disk (never downloaded),
-and clustered (agglomerative, cosine, average linkage). The LLM then names each group and
+Code texts (name, definition, quotes) become vectors (`llmcode.llm.vectors`: TF-IDF over word and
+character n-grams by default, or GGUF or sentence-transformers embeddings, never downloaded)
+and are clustered (agglomerative, cosine, average linkage). The LLM then names each group and
 writes its definition, include/exclude criteria and picks representative quotes; an empty name
 or definition is re-asked, then filled from the group's codes and flagged. The result passes
 ``load_taxonomy`` and its header says how it was made.
@@ -14,18 +14,18 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from llmcode.coding.codelist import OpenCode, is_placeholder, slugify
 from llmcode.coding.opencoding import CODEBOOK
-from llmcode.errors import ConfigError, RunStoreError
+from llmcode.errors import RunStoreError
 from llmcode.llm.ask import ask_json, parse_json
 from llmcode.llm.backends.base import Backend
 from llmcode.llm.cache import ResponseCache
 from llmcode.llm.prompts import PromptSet, load_prompts
+from llmcode.llm.vectors import VectorKind, text_vectors, vector_kind
 from llmcode.store.jsonl import read_jsonl
 from llmcode.store.runs import Run
 from llmcode.taxonomy.model import Category, Example, Taxonomy, dump_taxonomy, parse_taxonomy
@@ -35,7 +35,6 @@ USER = "themes.user.md"
 REASK = "themes.reask.md"
 TEMPLATES = (SYSTEM, USER, REASK)
 MAX_QUOTES = 6
-Embedder = Literal["tfidf", "sentence-transformers"]
 
 
 @dataclass
@@ -92,27 +91,6 @@ def summarize_open_codes(run: Run) -> list[CodeSummary]:
     return sorted(found.values(), key=lambda s: (-s.n_items, s.code))
 
 
-def embed_texts(texts: list[str], embedder: Embedder = "tfidf", model: str | None = None) -> Any:
-    """Row-normalised vectors for ``texts``: TF-IDF, or a local sentence-transformers model."""
-    if embedder == "sentence-transformers":
-        return _sentence_vectors(texts, model or "all-MiniLM-L6-v2")
-    from scipy.sparse import hstack
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.preprocessing import normalize
-
-    parts = [TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), sublinear_tf=True)]
-    parts.append(TfidfVectorizer(stop_words="english", sublinear_tf=True))
-    matrices = []
-    for vectorizer in parts:
-        try:
-            matrices.append(vectorizer.fit_transform(texts))
-        except ValueError:  # empty vocabulary (only stop words): the other part carries it
-            continue
-    if not matrices:
-        return np.zeros((len(texts), 1))
-    return normalize(hstack(matrices).tocsr())
-
-
 def cluster(vectors: Any, n_groups: int) -> list[int]:
     """Group labels (0..n_groups-1) by average-linkage clustering on cosine distance."""
     n = vectors.shape[0]
@@ -136,14 +114,15 @@ def default_n_themes(n_codes: int) -> int:
 def group_codes(
     codes: list[CodeSummary],
     n_themes: int | None = None,
-    embedder: Embedder = "tfidf",
+    embedder: str | VectorKind = VectorKind.tfidf,
     model: str | None = None,
 ) -> list[list[CodeSummary]]:
-    """Cluster the codes into ``n_themes`` groups, largest (by items) first."""
+    """Cluster the codes into ``n_themes`` groups, largest (by items) first; ``embedder`` names
+    the text vectors (`llmcode.llm.vectors`) and ``model`` their model."""
     if not codes:
         return []
     k = n_themes or default_n_themes(len(codes))
-    labels = cluster(embed_texts([c.text() for c in codes], embedder, model), k)
+    labels = cluster(text_vectors([c.text() for c in codes], embedder, model), k)
     groups: dict[int, list[CodeSummary]] = defaultdict(list)
     for code, label in zip(codes, labels, strict=True):
         groups[label].append(code)
@@ -258,7 +237,7 @@ async def build_themes(
     run: Run,
     backend: Backend,
     n_themes: int | None = None,
-    embedder: Embedder = "tfidf",
+    embedder: str | VectorKind = VectorKind.tfidf,
     embedding_model: str | None = None,
     cache: ResponseCache | None = None,
     prompts: PromptSet | None = None,
@@ -287,7 +266,7 @@ def draft_taxonomy(
     run: Run,
     backend: Backend,
     name: str | None = None,
-    embedder: str = "tfidf",
+    embedder: str | VectorKind = VectorKind.tfidf,
     multi_label: bool = False,
 ) -> tuple[Taxonomy, str]:
     """The draft taxonomy and its YAML text (with a provenance header), validated."""
@@ -306,7 +285,8 @@ def draft_taxonomy(
         "Draft taxonomy made by `llmcode themes` - review it before use.",
         f"open-coding run: {run.run_id} (model {manifest.coder})",
         f"themes named by: {backend.model} (backend {backend.name})",
-        f"grouping: {embedder} + agglomerative clustering, {len(themes)} groups of {n_codes} codes",
+        f"grouping: {vector_kind(embedder)} + agglomerative clustering, "
+        f"{len(themes)} groups of {n_codes} codes",
         f"made: {datetime.now(UTC).isoformat(timespec='seconds')}",
         "groups (category: open codes with item counts):",
     ]
@@ -322,21 +302,3 @@ def _clean(texts: list[str], limit: int) -> list[str]:
     out = [" ".join(t.split()) for t in texts]
     kept = (t for t in out if len(t) > 2 and t.lower() != "none" and not is_placeholder(t))
     return list(dict.fromkeys(kept))[:limit]
-
-
-def _sentence_vectors(texts: list[str], model: str) -> Any:
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
-        raise ConfigError(
-            "sentence-transformers is not installed",
-            hint="pip install sentence-transformers, or use --embedder tfidf",
-        ) from exc
-    try:
-        encoder = SentenceTransformer(model, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"sentence-transformers model '{model}' is not on this machine ({exc})",
-            hint="themes never downloads models: pass a local path with --embedding-model",
-        ) from exc
-    return encoder.encode(texts, normalize_embeddings=True)

@@ -59,9 +59,11 @@ class RunConfig(BaseModel):
     examples_items: str | None = None
     examples_coder: str | None = None
     shots: int = Field(default=4, ge=0)
-    examples_similarity: Literal["tfidf", "embedding"] = "tfidf"
+    examples_similarity: Literal["tfidf", "gguf", "sentence-transformers", "embedding"] = "tfidf"
+    """How example texts become vectors (`llmcode.llm.vectors`; ``embedding`` means ``gguf``)."""
     embedding_model: str | None = None
-    """GGUF file for ``examples_similarity="embedding"`` (default: the bundled model)."""
+    """The model of those vectors: a GGUF file for ``gguf`` (default: the bundled model), a
+    sentence-transformers name or path for ``sentence-transformers``."""
     splits: str | None = None
     """Item splits (item_id, split); items of the ``test`` split are never examples."""
     prompts_dir: str | None = None
