@@ -54,6 +54,8 @@ PUBLIC_API = [
     "EvalResult",
     "RunInput",
     "alt_test",
+    "calibrate",
+    "RunCalibration",
     "analyze",
     "AnalysisOptions",
     "Analysis",

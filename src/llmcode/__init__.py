@@ -31,6 +31,8 @@ _EXPORTS = {
     "EvalResult": "llmcode.quality.eval",
     "RunInput": "llmcode.quality.eval_inputs",
     "alt_test": "llmcode.quality.alttest",
+    "calibrate": "llmcode.quality.run_calibration",
+    "RunCalibration": "llmcode.quality.run_calibration",
     "analyze": "llmcode.analysis.studies",
     "AnalysisOptions": "llmcode.analysis.studies",
     "Analysis": "llmcode.analysis.study",

@@ -116,7 +116,7 @@ def test_audit_with_several_coders_asks_which_one(workspace) -> None:
     runs, codes = workspace
     result = invoke("audit", "r1", "--human", codes, "--runs-dir", runs)
     assert result.exit_code == 1
-    assert "2 coders (ana, ben)" in result.output and "--coder" in result.output
+    assert "2 coders (ana, ben)" in result.output and "choose one with coder" in result.output
 
 
 def test_audit_of_a_missing_codes_file_is_a_clear_error(workspace, tmp_path: Path) -> None:
@@ -262,3 +262,26 @@ def test_calibrate_shows_the_share_and_error_rate_above_each_threshold(workspace
     assert (rows[0.5]["n_above"], rows[0.5]["errors"]) == (9, 2)
     table = invoke("calibrate", "r1", "--human", codes, "--coder", "ana", "--runs-dir", runs)
     assert "confidence thresholds" in table.output and "25.0%" in table.output
+
+
+def test_the_library_calibration_is_what_calibrate_json_prints(workspace) -> None:
+    import llmcode
+
+    runs, codes = workspace
+    args = ["--human", codes, "--coder", "ben", "--bins", "5", "--threshold", "0.8"]
+    printed = invoke("calibrate", "r1", *args, "--json", "--runs-dir", runs)
+    assert printed.exit_code == 0, printed.output
+    result = llmcode.calibrate("r1", codes, coder="ben", bins=5, thresholds=[0.8], runs_dir=runs)
+    assert result.to_dict() == json.loads(printed.stdout)
+    frame = pd.read_csv(codes, dtype=str)
+    from_frame = llmcode.calibrate(Run(runs / "r1"), frame, coder="ben", bins=5, thresholds=[0.8])
+    assert from_frame.to_dict() == result.to_dict()
+    assert (result.samples, result.calibration.source) == (3, "vote")
+
+
+def test_the_library_refuses_an_unknown_confidence_source_naming_the_setting(workspace) -> None:
+    import llmcode
+
+    runs, codes = workspace
+    with pytest.raises(llmcode.ConfigError, match="confidence must be one of auto, vote"):
+        llmcode.calibrate("r1", codes, coder="ana", confidence="vibes", runs_dir=runs)

@@ -12,7 +12,7 @@ from llmcode.errors import AnalysisError, CodesError, ConfigError
 from llmcode.llm.answers import CodeAssignment
 from llmcode.quality.calibration import (
     bin_index,
-    calibrate,
+    calibrate_pairs,
     calibration_pairs,
     expected_calibration_error,
     human_code_sets,
@@ -120,7 +120,7 @@ def test_a_run_with_three_samples_calibrates_as_computed_by_hand(tmp_path: Path)
         }
     )
     pairs, source = calibration_pairs(run, human_code_sets(human, TAXONOMY))
-    result = calibrate(pairs, source)
+    result = calibrate_pairs(pairs, source)
     assert source == "vote"
     assert result.n == 10
     assert result.ece == pytest.approx(0.2)
@@ -149,7 +149,7 @@ def test_token_probabilities_calibrate_when_recorded(tmp_path: Path) -> None:
     pairs, source = calibration_pairs(run, sets)
     assert source == "logprob"
     # bins [0.9, 1]: 0.95 right (gap 0.05); [0.2, 0.3): 0.25 right (gap 0.75) -> ECE 0.4
-    assert calibrate(pairs, source).ece == pytest.approx(0.4)
+    assert calibrate_pairs(pairs, source).ece == pytest.approx(0.4)
 
 
 def test_stated_confidence_is_used_for_single_sample_runs(tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ def test_vote_shares_of_a_single_sample_run_are_refused(tmp_path: Path) -> None:
     run = make_run(tmp_path, [record], samples=1)
     with pytest.raises(AnalysisError, match="one coding per item") as caught:
         calibration_pairs(run, {"a": {"usage"}}, "vote")
-    assert "--samples" in (caught.value.hint or "")
+    assert "samples 3" in (caught.value.hint or "") and "--" not in (caught.value.hint or "")
     with pytest.raises(AnalysisError, match="no token probabilities"):
         calibration_pairs(run, {"a": {"usage"}}, "logprob")
 
@@ -184,13 +184,13 @@ def test_nothing_in_common_is_an_error_with_a_hint(tmp_path: Path) -> None:
     run = make_run(tmp_path, [sampled("a", "usage", "usage", "usage")])
     pairs, source = calibration_pairs(run, {"zz": {"usage"}})
     with pytest.raises(AnalysisError, match="no item has both"):
-        calibrate(pairs, source)
+        calibrate_pairs(pairs, source)
 
 
 def test_confidences_outside_zero_one_and_zero_bins_are_refused() -> None:
     with pytest.raises(AnalysisError, match=r"\[0, 1\]"):
         reliability_table(np.array([1.2]), np.array([1]))
-    with pytest.raises(ConfigError, match="--bins"):
+    with pytest.raises(ConfigError, match="bins must be at least 1"):
         reliability_table(np.array([0.5]), np.array([1]), n_bins=0)
 
 
@@ -212,7 +212,7 @@ def test_an_unknown_coder_is_named() -> None:
 
 def test_the_reliability_figure_draws_one_bar_per_used_bin(tmp_path: Path) -> None:
     pairs = pd.DataFrame({"confidence": HAND_CONFIDENCE, "correct": HAND_CORRECT})
-    figure = reliability_figure(calibrate(pairs, "vote"))
+    figure = reliability_figure(calibrate_pairs(pairs, "vote"))
     axes = figure.axes[0]
     assert len(axes.patches) == 3
     assert "ECE 0.200" in axes.get_title()

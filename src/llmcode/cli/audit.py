@@ -124,39 +124,25 @@ def calibrate_run(
 ) -> None:
     """Expected calibration error and a reliability table of a run's confidences vs human codes,
     and for confidence thresholds the share of items above each and their error rate."""
-    from llmcode.codes import load_codes
-    from llmcode.quality.calibration import (
-        calibrate,
-        calibration_pairs,
-        human_code_sets,
-        reliability_figure,
-    )
-    from llmcode.quality.confidence import self_agreement
-    from llmcode.quality.thresholds import THRESHOLDS, item_confidences, threshold_table
-    from llmcode.store.runs import RunStore
+    from llmcode.quality.calibration import reliability_figure
+    from llmcode.quality.run_calibration import calibrate
 
-    run = RunStore(runs_dir).open(run_ref)
-    codes = load_codes(human)
-    config = run.manifest().config
-    sets = human_code_sets(codes, run.taxonomy(), config.level, coder, str(human))
-    pairs, source = calibration_pairs(run, sets, confidence)  # type: ignore[arg-type]
-    result = calibrate(pairs, source, bins)
-    alpha = self_agreement(run)
-    frame, _ = item_confidences(run, sets, source)  # type: ignore[arg-type]
-    rows = threshold_table(frame, threshold or THRESHOLDS)
+    result = calibrate(
+        run_ref,
+        human,
+        coder=coder,
+        confidence=confidence.value,
+        bins=bins,
+        thresholds=threshold,
+        runs_dir=runs_dir,
+    )
     if plot is not None:
-        reliability_figure(result).savefig(plot, dpi=150)
+        reliability_figure(result.calibration).savefig(plot, dpi=150)
     if as_json:
-        payload = {
-            "run_id": run.run_id,
-            **result.to_dict(),
-            "self_agreement": alpha,
-            "thresholds": [row.to_dict() for row in rows],
-        }
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
         return
-    _print_calibration(result, alpha, config.samples)
-    _print_thresholds(rows)
+    _print_calibration(result.calibration, result.self_agreement, result.samples)
+    _print_thresholds(result.thresholds)
     if plot is not None:
         console.print(f"wrote {plot}", style="green")
 

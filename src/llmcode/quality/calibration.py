@@ -6,7 +6,7 @@ are sorted into ``n_bins`` equal-width bins ``[0, 1/n), [1/n, 2/n) … [(n-1)/n,
 expected calibration error (ECE) is the count-weighted mean of ``|accuracy - confidence|`` over
 the non-empty bins. Confidence comes from one of three sources:
 
-* ``vote``    — the code's vote share across samples (``--samples K``);
+* ``vote``    — the code's vote share across samples (``samples`` > 1);
 * ``logprob`` — the probability of the code's tokens (backends with log-probabilities);
 * ``stated``  — the number the model wrote in its answer (runs with one sample only).
 
@@ -74,7 +74,7 @@ def reliability_table(
 ) -> pd.DataFrame:
     """Per bin: bounds, count, mean confidence, accuracy and gap (accuracy - confidence)."""
     if n_bins < 1:
-        raise ConfigError(f"--bins must be at least 1, not {n_bins}")
+        raise ConfigError(f"bins must be at least 1, not {n_bins}")
     confidence = np.asarray(confidence, dtype=float)
     correct = np.asarray(correct, dtype=float)
     if ((confidence < 0) | (confidence > 1)).any():
@@ -111,7 +111,7 @@ def expected_calibration_error(
     return float((used["n"] * used["gap"].abs()).sum() / used["n"].sum())
 
 
-def calibrate(pairs: pd.DataFrame, source: str, n_bins: int = 10) -> Calibration:
+def calibrate_pairs(pairs: pd.DataFrame, source: str, n_bins: int = 10) -> Calibration:
     """ECE and reliability table from ``calibration_pairs`` output (confidence, correct)."""
     if pairs.empty:
         raise AnalysisError(
@@ -132,7 +132,7 @@ def calibrate(pairs: pd.DataFrame, source: str, n_bins: int = 10) -> Calibration
 
 
 def calibration_pairs(
-    run: Run, human: dict[str, set[str]], source: Source = "auto"
+    run: Run, human: dict[str, set[str]], source: str = "auto"
 ) -> tuple[pd.DataFrame, str]:
     """One row per model code on a human-coded item: item_id, code, confidence, correct.
 
@@ -212,7 +212,7 @@ def human_code_sets(
         if len(coders) > 1:
             raise ConfigError(
                 f"{source} has {len(coders)} coders ({', '.join(coders)})",
-                hint="choose one with --coder NAME",
+                hint="choose one with coder",
             )
         coder = coders[0] if coders else None
     if coder not in coders:
@@ -254,7 +254,8 @@ def _at_level(code: object, taxonomy: Taxonomy, level: Level) -> str | None:
 def _choose_source(source: str, records: list, run_id: str) -> str:
     if source not in SOURCES:
         raise ConfigError(
-            f"unknown confidence source '{source}'", hint="use auto, vote, logprob or stated"
+            f"confidence must be one of {', '.join(SOURCES)}, not '{source}'",
+            hint="auto picks vote, then logprob, then stated",
         )
     has_samples = any(len(r.samples) > 1 for r in records)
     has_probabilities = any(r.probabilities for r in records)
@@ -265,17 +266,17 @@ def _choose_source(source: str, records: list, run_id: str) -> str:
     if source == "vote" and not has_samples:
         raise AnalysisError(
             f"run {run_id} drew one coding per item, so every vote share is 1",
-            hint="code with --samples 3 (or more) and --temperature 0.7, or --confidence stated",
+            hint="code with samples 3 (or more) and temperature 0.7, or use confidence stated",
         )
     if source == "logprob" and not has_probabilities:
         raise AnalysisError(
             f"run {run_id} has no token probabilities",
-            hint="code with a backend that returns log-probabilities, or use --confidence vote",
+            hint="code with a backend that returns log-probabilities, or use confidence vote",
         )
     if source == "stated" and has_samples:
         raise AnalysisError(
             f"run {run_id} drew several samples; their stated confidences were replaced by "
             "vote shares",
-            hint="use --confidence vote",
+            hint="use confidence vote",
         )
     return source

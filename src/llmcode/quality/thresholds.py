@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from llmcode.quality.calibration import Source, calibration_pairs
+from llmcode.quality.calibration import calibration_pairs
 from llmcode.store.runs import Run
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
@@ -24,7 +24,7 @@ COLUMNS = ["item_id", "confidence", "disputed", "verified", "gold", "correct"]
 
 
 def item_confidences(
-    run: Run, human: dict[str, set[str]] | None = None, source: Source = "auto"
+    run: Run, human: dict[str, set[str]] | None = None, source: str = "auto"
 ) -> tuple[pd.DataFrame, str]:
     """One row per usable coded item: its lowest code confidence, whether a code is disputed,
     whether it is a gold item and (if so) whether its code set equals the human's."""
