@@ -18,12 +18,14 @@ from llmcode.cli.choices import (
     ReviewQueue,
     Scale,
     Split,
+    Unit,
     Vectors,
 )
 
 BAD_VALUES = [
     (["agree", "a.csv", "--scale", "ratio"], "--scale"),
     (["agree", "a.csv", "--level", "ratio"], "--level"),
+    (["agree", "a.csv", "--unit", "sentence"], "--unit"),
     (["eval", "r1", "--gold", "g.csv", "--split", "train"], "--split"),
     (["eval", "r1", "--gold", "g.csv", "--alt-test", "--alt-metric", "kappa"], "--alt-metric"),
     (["calibrate", "r1", "--human", "h.csv", "--confidence", "guess"], "--confidence"),
@@ -46,6 +48,7 @@ def test_a_bad_choice_is_a_usage_error_that_lists_the_valid_values(args, option)
 
 def test_each_enum_holds_the_values_the_library_accepts():
     from llmcode.analysis.rendering import REPORT_FORMATS
+    from llmcode.quality.agreement.inputs import UNITS
     from llmcode.quality.agreement.ratings import Level
     from llmcode.quality.alttest import AltTestMetric
     from llmcode.quality.calibration import SOURCES
@@ -55,6 +58,7 @@ def test_each_enum_holds_the_values_the_library_accepts():
     from llmcode.taxonomy.model import Level as TaxonomyLevel
 
     assert tuple(Scale) == get_args(Level)
+    assert tuple(Unit) == UNITS
     assert tuple(ConfidenceSource) == SOURCES
     assert tuple(ReportFormat) == REPORT_FORMATS
     assert tuple(Split) == tuple(SPLITS)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
-from llmcode.cli.choices import Scale
+from llmcode.cli.choices import Scale, Unit
 from llmcode.cli.options import RunsDir
 from llmcode.numbers import format_fixed
 
@@ -28,6 +28,7 @@ _MAX_CONFUSION_LABELS = 12
 
 @app.command("agree")
 def agree(
+    ctx: typer.Context,
     inputs: Annotated[
         list[str] | None,
         typer.Argument(
@@ -81,7 +82,13 @@ def agree(
         ),
     ] = None,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", min=0, help="Item-level bootstrap resamples for 95% CIs.")
+        int,
+        typer.Option(
+            "--bootstrap",
+            min=0,
+            help="Item-level bootstrap resamples for 95% CIs (--unit segment: documents are "
+            "resampled, 1000 unless given).",
+        ),
     ] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
     by_code: Annotated[
@@ -95,6 +102,32 @@ def agree(
             help="Write the items coders disagree on (with justifications) to this CSV.",
         ),
     ] = None,
+    unit: Annotated[
+        Unit,
+        typer.Option(
+            "--unit",
+            help="item: the codes of whole items; segment: passages (start, end columns) of "
+            "documents, compared by unitizing α, character κ and passage F1.",
+        ),
+    ] = Unit.item,
+    items: Annotated[
+        Path | None,
+        typer.Option(
+            "--items",
+            help="--unit segment: the items file, document or folder of documents the passages "
+            "point into [default: the first run's items].",
+            show_default=False,
+        ),
+    ] = None,
+    iou: Annotated[
+        float,
+        typer.Option(
+            "--iou",
+            min=0.0,
+            max=1.0,
+            help="--unit segment: the overlap (intersection over union) at which two passages match.",
+        ),
+    ] = 0.5,
 ) -> None:
     """Inter-rater agreement: κ, α, AC1 and more, with bootstrap CIs and a per-code breakdown."""
     from llmcode.quality.agreement import compute_agreement, find_disagreements
@@ -103,6 +136,24 @@ def agree(
     refs: list[str | Path] = [*(inputs or []), *(human or [])]
     if not refs:
         raise typer.BadParameter("give runs or code files, or --human FILE", param_hint="INPUTS")
+    if unit is Unit.segment:
+        given = _given(ctx, "bootstrap")
+        _agree_segments(
+            ctx,
+            refs,
+            coders=list(coder) if coder else _split(coders),
+            items=items,
+            iou=iou,
+            bootstrap=bootstrap if given else 1000,
+            seed=seed,
+            min_coverage=min_coverage,
+            runs_dir=runs_dir,
+            as_json=as_json,
+        )
+        return
+    for name in ("items", "iou"):
+        if _given(ctx, name):
+            raise typer.BadParameter("applies to --unit segment only", param_hint=f"--{name}")
     codes, warnings = agreement_codes(refs, min_coverage=min_coverage, runs_dir=runs_dir)
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
@@ -125,6 +176,54 @@ def agree(
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
     else:
         show(result, by_code=by_code, console=Console(highlight=False))
+
+
+_ITEM_ONLY = ("scale", "level", "multi_label", "categories", "by_code", "disagreements")
+
+
+def _agree_segments(
+    ctx: typer.Context,
+    refs: list[str | Path],
+    *,
+    coders: list[str] | None,
+    items: Path | None,
+    iou: float,
+    bootstrap: int,
+    seed: int,
+    min_coverage: float,
+    runs_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """`agree --unit segment`: passages compared by `compare_segments`."""
+    from llmcode.cli.agree_segments import show_segments
+    from llmcode.quality.agreement import compare_segments
+
+    for name in _ITEM_ONLY:
+        if _given(ctx, name):
+            flag = "--" + name.replace("_", "-")
+            raise typer.BadParameter("does not apply to --unit segment", param_hint=flag)
+    result = compare_segments(
+        refs,
+        items=items,
+        coders=coders,
+        iou=iou,
+        bootstrap=bootstrap,
+        seed=seed,
+        min_coverage=min_coverage,
+        runs_dir=runs_dir,
+    )
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+    if as_json:
+        typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+    else:
+        show_segments(result, console=Console(highlight=False))
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the option was given (on the command line or in the environment)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def _split(text: str | None) -> list[str] | None:

@@ -19,6 +19,13 @@ class Scale(StrEnum):
     interval = "interval"
 
 
+class Unit(StrEnum):
+    """What agreement compares (``llmcode.quality.agreement.inputs.UNITS``)."""
+
+    item = "item"
+    segment = "segment"
+
+
 class ConfidenceSource(StrEnum):
     """Where a run's confidence comes from (``llmcode.quality.calibration.SOURCES``)."""
 

@@ -6,21 +6,28 @@ when two inputs would give the same coder name, run coders become ``<model>@<run
 so each run stays a coder of its own. A run with only part of its items coded is said (a
 warning naming the share and status) and refused below ``min_coverage``, so a comparison never
 silently covers a fraction of a run.
+
+For passages (`segment_inputs`), the codes carry ``start, end`` and the documents' texts come
+along: from an items file or folder of documents, or else from the first run's item snapshot;
+code files are then read with their offsets checked against those texts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from llmcode.codes import load_codes
 from llmcode.errors import CodesError, ConfigError, RunStoreError
+from llmcode.items import ItemSet, load_items
 from llmcode.store.runs import Run, RunStore, load_run_codes
 
 Input = Run | str | Path
 MIN_COVERAGE = 0.5
+UNITS = ("item", "segment")
+"""What agreement compares: the codes of whole items, or passages (``start, end``) of documents."""
 
 
 def agreement_codes(
@@ -36,6 +43,41 @@ def agreement_codes(
     paths = [resolve_input(ref, runs_dir) for ref in refs]
     warnings = coverage_warnings(paths, min_coverage)
     return read_inputs(paths), warnings
+
+
+def segment_inputs(
+    inputs: Input | Sequence[Input],
+    *,
+    items: str | Path | ItemSet | None = None,
+    min_coverage: float = MIN_COVERAGE,
+    runs_dir: str | Path | None = None,
+) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """Passages of every input (with their offsets checked), the documents' texts in order,
+    and warnings about partial runs."""
+    refs = [inputs] if isinstance(inputs, Run | str | Path) else list(inputs)
+    if not refs:
+        raise ConfigError("nothing to compare: give runs or code files")
+    paths = [resolve_input(ref, runs_dir) for ref in refs]
+    warnings = coverage_warnings(paths, min_coverage)
+    texts = document_texts(items, paths)
+    return read_inputs(paths, texts=texts), texts, warnings
+
+
+def document_texts(
+    items: str | Path | ItemSet | None, paths: Sequence[Path] = ()
+) -> dict[str, str]:
+    """item_id -> text, in item order: of ``items`` (a table, a document or a folder of them),
+    else of the first run's item snapshot."""
+    if items is not None:
+        item_set = items if isinstance(items, ItemSet) else load_items(items)
+        return {item.item_id: item.text for item in item_set.items}
+    for path in paths:
+        if (path / "manifest.json").is_file():
+            return {item.item_id: item.text for item in Run(path).items()}
+    raise ConfigError(
+        "agreement on passages needs the documents' texts (gaps count): give items",
+        hint="pass the items file or folder of documents the passages were marked in",
+    )
 
 
 def resolve_input(ref: Input, runs_dir: str | Path | None = None) -> Path:
@@ -80,15 +122,16 @@ def coverage_warnings(paths: Sequence[Path], minimum: float) -> list[str]:
     return warnings
 
 
-def read_inputs(inputs: Sequence[Path]) -> pd.DataFrame:
-    """Concatenate code files and run directories into one long-format DataFrame."""
+def read_inputs(inputs: Sequence[Path], texts: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Concatenate code files and run directories into one long-format DataFrame (``texts``:
+    passages' offsets in code files are checked against them)."""
     frames: list[pd.DataFrame] = []
     runs: list[tuple[Path, pd.DataFrame]] = []
     for path in inputs:
         if path.is_dir():
             runs.append((path, _read_run(path)))
         else:
-            frames.append(load_codes(path))
+            frames.append(load_codes(path, texts=texts))
     taken = set().union(*(set(frame["coder"]) for frame in frames))
     run_coders = [set(frame["coder"]) for _, frame in runs]
     for index, (path, frame) in enumerate(runs):

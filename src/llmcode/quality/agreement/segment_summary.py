@@ -12,13 +12,21 @@ of ``agree --unit segment``: ``unitizing_alpha: {overall, per_code: {code: value
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from llmcode.errors import AgreementError
+from llmcode.items import ItemSet
 from llmcode.quality.agreement.bootstrap import percentile_interval, resample_weights
+from llmcode.quality.agreement.inputs import (
+    MIN_COVERAGE,
+    Input,
+    document_texts,
+    segment_inputs,
+)
 from llmcode.quality.agreement.overlap import (
     DEFAULT_IOU,
     FloatArray,
@@ -89,25 +97,40 @@ class SegmentAgreement(_Model):
     ci95: dict[str, object]
     bootstrap: SegmentBootstrap | None
     notes: list[str]
+    warnings: list[str] = []
 
 
 def compare_segments(
-    codes: pd.DataFrame,
-    texts: Mapping[str, str],
+    codes: pd.DataFrame | Input | Sequence[Input],
+    texts: Mapping[str, str] | None = None,
     *,
+    items: str | Path | ItemSet | None = None,
     coders: Sequence[str] | None = None,
     iou: float = DEFAULT_IOU,
     bootstrap: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    min_coverage: float = MIN_COVERAGE,
+    runs_dir: str | Path | None = None,
 ) -> SegmentAgreement:
     """Segment agreement of two coders (``item_id, coder, code, start, end``) on ``texts``.
 
+    ``codes`` is a DataFrame, or code files, runs, run directories and run ids (see
+    `llmcode.quality.agreement.inputs.segment_inputs`); the texts are ``texts``, else those of
+    ``items`` (an items file, a document or a folder of documents), else a run's item snapshot.
     The first coder is the reference of precision and recall. ``bootstrap`` resamples of the
     documents (0: none; needs two documents) give the intervals.
     """
     if not 0 < iou <= 1:
         raise AgreementError(f"the IoU threshold must be in (0, 1], not {iou}")
+    warnings: list[str] = []
+    if isinstance(codes, pd.DataFrame):
+        texts = texts if texts is not None else document_texts(items)
+    else:
+        codes, found, warnings = segment_inputs(
+            codes, items=items, min_coverage=min_coverage, runs_dir=runs_dir
+        )
+        texts = texts if texts is not None else found
     arranged = arrange_segments(codes, texts, coders=coders)
     if len(arranged.coders) != 2:
         raise AgreementError(
@@ -158,6 +181,7 @@ def compare_segments(
         ci95=ci95,
         bootstrap=info,
         notes=notes,
+        warnings=warnings,
     )
 
 
