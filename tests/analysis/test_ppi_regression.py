@@ -19,6 +19,7 @@ from llmcode.analysis.ppi_regression import (
     item_column,
     outcome_regression,
     resolution_regression,
+    study_regressions,
 )
 from llmcode.errors import AnalysisError
 
@@ -161,3 +162,39 @@ def test_too_few_gold_items_are_refused() -> None:
     _, times, llm, gold = synthetic(n_gold=8)
     with pytest.raises(AnalysisError, match="at least 10 gold items"):
         resolution_regression(llm, gold, times, order=CODES)
+
+
+def test_the_default_log_days_regression_that_cannot_be_fitted_is_a_note() -> None:
+    items, times, llm, gold = synthetic()
+    gold = gold[gold["code"] != "performance"]
+    regressions, notes = study_regressions(llm, gold, items, order=CODES, times=times)
+    assert regressions == []
+    assert notes == [
+        "no PPI regression of log days: the regression cannot be fitted: performance never "
+        "occur(s) on the gold items (with the gold codes)"
+    ]
+    with pytest.raises(AnalysisError, match="performance never occur"):
+        study_regressions(llm, gold, items, order=CODES, times=times, covariate="project")
+
+
+def test_study_regressions_fit_log_days_and_the_named_outcome() -> None:
+    items, times, llm, gold = synthetic(seed=4)
+    regressions, notes = study_regressions(
+        llm, gold, items, order=CODES, times=times, covariate="project", outcome="bug"
+    )
+    assert [(r.kind, r.outcome, r.covariate) for r in regressions] == [
+        ("ols", "log_days", "project"),
+        ("logistic", "bug", "project"),
+    ]
+    assert notes == []
+    with pytest.raises(AnalysisError, match="no resolution times and no outcome"):
+        study_regressions(llm, gold, items, order=CODES, covariate="project")
+
+
+def test_when_every_item_is_gold_the_ppi_fit_is_the_classical_one() -> None:
+    _, times, llm, _ = synthetic()
+    gold = llm.copy()
+    result = resolution_regression(llm, gold, times, order=CODES)
+    for term in result.terms:
+        assert term.ppi.estimate == pytest.approx(term.classical.estimate, abs=1e-9)
+    assert result.lam == 0.0

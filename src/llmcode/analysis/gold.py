@@ -30,6 +30,7 @@ from llmcode.analysis.ppi import (
     mean_estimates,
     plan_gold,
 )
+from llmcode.analysis.ppi_regression import PpiRegression
 from llmcode.analysis.resolution import compare_categories
 from llmcode.analysis.significance import ManyGroupTest
 from llmcode.numbers import format_p_clause, json_number
@@ -76,6 +77,7 @@ class GoldAnalysis:
     screening: MeanEstimates | None = None
     resolution: GoldResolution | None = None
     plan: dict[str, Any] | None = None
+    regressions: list[PpiRegression] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what puts the CIs' validity in doubt
 
@@ -92,6 +94,7 @@ class GoldAnalysis:
             "screening": {"ptm": _share_json(self.screening)} if self.screening else None,
             "resolution": _resolution_json(self.resolution) if self.resolution else None,
             "plan": self.plan,
+            "regressions": {r.outcome: r.to_json() for r in self.regressions},
             "warnings": self.warnings,
             "notes": self.notes,
         }
@@ -117,6 +120,8 @@ class GoldAnalysis:
                     for a, b, e in self.resolution.differences
                 ]
             )
+        for regression in self.regressions:
+            out[f"regression_{regression.outcome}"] = regression.table()
         return out
 
 

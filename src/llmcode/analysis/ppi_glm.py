@@ -63,6 +63,8 @@ def ppi_glm(
         np.asarray(a, dtype=float) for a in (x, y, xhat, yhat, xhat_unlabeled, yhat_unlabeled)
     ]
     data = _Data(*arrays)
+    if data.big_n == 0:  # every item is a gold item: nothing to impute, the classical fit
+        lam = 0.0
     if lam is None:
         first = _point(kind, data, 1.0)
         tuned = _point(kind, data, _lambda(_stats(kind, data, first, True)))

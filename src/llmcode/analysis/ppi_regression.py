@@ -139,6 +139,43 @@ def outcome_regression(
     )
 
 
+def study_regressions(
+    llm: pd.DataFrame,
+    gold: pd.DataFrame,
+    items: pd.DataFrame,
+    *,
+    order: list[str],
+    times: pd.DataFrame | None = None,
+    covariate: str | None = None,
+    outcome: str | None = None,
+) -> tuple[list[PpiRegression], list[str]]:
+    """The regressions `analyze --gold` reports: log days when there are resolution times, a
+    binary ``outcome`` column when named, each with the ``covariate`` column when named.
+
+    What was asked for (a covariate, an outcome) raises on bad input; the log-days regression
+    that comes by default is left out with a note when it cannot be fitted."""
+    extra = None if covariate is None else item_column(items, covariate)
+    target = None if outcome is None else binary_outcome(items, outcome)
+    out: list[PpiRegression] = []
+    notes: list[str] = []
+    if times is not None:
+        try:
+            out.append(resolution_regression(llm, gold, times, order=order, covariate=extra))
+        except AnalysisError as exc:
+            if covariate is not None:
+                raise
+            notes.append(f"no PPI regression of log days: {exc.message}")
+    elif covariate is not None and target is None:
+        raise AnalysisError(
+            f"covariate {covariate!r} has no regression to enter: the items have no resolution "
+            "times and no outcome column was named",
+            hint="name a binary outcome column (outcome), or give the timestamps",
+        )
+    if target is not None:
+        out.append(outcome_regression(llm, gold, target, order=order, covariate=extra))
+    return out, notes
+
+
 def item_column(items: pd.DataFrame, column: str, id_column: str = "item_id") -> pd.Series:
     """A column of the items table as item_id -> value; missing, empty or constant -> error."""
     if column not in items.columns:
@@ -229,11 +266,8 @@ def _regression(
     x = np.column_stack([design(gold_sets, gold_ids), extra[labeled]])
     _check_rank(x, names, "gold items (with the gold codes)")
     _check_rank(xhat, names, "analysed items (with the LLM's codes)")
-    if kind == "logistic" and len(set(y[labeled])) < 2:
-        raise AnalysisError(
-            f"outcome {outcome_name!r} takes one value on every gold item",
-            hint="code a larger gold sample",
-        )
+    if kind == "logistic":
+        _check_separation(x, y[labeled], names, outcome_name)
     naive = _classical(kind, xhat, y)
     classical = _classical(kind, x, y[labeled])
     fit = ppi_glm(kind, x, y[labeled], xhat[labeled], y[labeled], xhat[~labeled], y[~labeled])
@@ -293,6 +327,30 @@ def _check_rank(x: np.ndarray, names: list[str], where: str) -> None:
         f"the regression cannot be fitted: {what}",
         hint="code a larger gold sample, or leave the covariate out",
     )
+
+
+def _check_separation(x: np.ndarray, y: np.ndarray, names: list[str], outcome: str) -> None:
+    """A logistic fit on the gold items has no finite estimate when the outcome is constant on
+    them, or on every gold item with some indicator (a code or a covariate level)."""
+    if len(set(y)) < 2:
+        raise AnalysisError(
+            f"outcome {outcome!r} takes one value on every gold item",
+            hint="code a larger gold sample",
+        )
+    separated = []
+    for k, name in enumerate(names[1:], start=1):
+        column = x[:, k]
+        if set(np.unique(column)) <= {0.0, 1.0} and column.any():
+            values = set(y[column == 1])
+            if len(values) == 1:
+                count = int(column.sum())
+                separated.append(f"{name} ({count} item(s), all {int(values.pop())})")
+    if separated:
+        raise AnalysisError(
+            f"the logistic regression of {outcome!r} has no finite estimate: on the gold items "
+            f"the outcome is constant for {', '.join(separated)}",
+            hint="code a larger gold sample, merge rare codes, or leave the covariate out",
+        )
 
 
 def _classical(kind: Kind, x: np.ndarray, y: np.ndarray) -> list[Estimate]:

@@ -61,6 +61,8 @@ class AnalysisOptions:
     gold_coder: str | None = None
     gold_screening: Path | None = None
     plan: float | None = None
+    covariate: str | None = None
+    outcome: str | None = None
 
 
 def run_analysis(
@@ -116,6 +118,11 @@ def run_analysis(
         analysis.gold = _gold(options, source, analysis, split, order, items)
     elif options.plan is not None or options.gold_screening is not None:
         raise ConfigError("plan and gold_screening need gold codes (gold)")
+    elif options.covariate is not None or options.outcome is not None:
+        raise ConfigError(
+            "covariate and outcome are for the regressions on gold codes: give gold",
+            hint="a gold coder's codes on a random sample of the items (llmcode sample)",
+        )
     return analysis, source
 
 
@@ -129,6 +136,7 @@ def _gold(
 ) -> GoldAnalysis:
     """PPI with the gold codes of ``options.gold`` (and gold screening codes, if given)."""
     from llmcode.analysis.gold import analyze_gold, sampling_record
+    from llmcode.analysis.ppi_regression import study_regressions
 
     if options.gold is None:
         raise ConfigError("PPI needs gold codes", hint="give gold")
@@ -146,8 +154,9 @@ def _gold(
         frame, _ = select_coder(frame, chosen, str(options.gold_screening))
         gold_split = split_from_codes(frame, options.ptm_code, str(options.gold_screening)).groups
     res = analysis.resolution
+    llm = source.codes[source.codes["item_id"].isin(set(items["item_id"]))]
     result = analyze_gold(
-        source.codes[source.codes["item_id"].isin(set(items["item_id"]))],
+        llm,
         gold.codes,
         source=str(options.gold),
         coder=gold.coder,
@@ -158,6 +167,16 @@ def _gold(
         gold_split=gold_split,
         plan_width=options.plan,
     )
+    result.regressions, regression_notes = study_regressions(
+        llm,
+        gold.codes,
+        items,
+        order=order or list(analysis.distribution["code"]),
+        times=res.times if res is not None else None,
+        covariate=options.covariate,
+        outcome=options.outcome,
+    )
+    result.notes.extend(regression_notes)
     if len(gold.available) > 1:
         how = "chosen" if options.gold_coder else "the first"
         result.notes.insert(

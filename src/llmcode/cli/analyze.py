@@ -101,6 +101,21 @@ Plan = Annotated[
         "width (a share, e.g. 0.1).",
     ),
 ]
+Covariate = Annotated[
+    str | None,
+    typer.Option(
+        "--covariate",
+        help="With --gold: an item column (e.g. project) added to the PPI regressions.",
+    ),
+]
+Outcome = Annotated[
+    str | None,
+    typer.Option(
+        "--outcome",
+        help="With --gold: a binary item column (yes/no, 1/0, true/false) regressed on the codes "
+        "by PPI logistic regression.",
+    ),
+]
 Tables = Annotated[
     Path | None, typer.Option("--tables", help="Also write every table as CSV (+ analysis.json).")
 ]
@@ -138,6 +153,8 @@ def analyze_command(
     gold_coder: PpiGoldCoder = None,
     gold_screening: GoldScreening = None,
     plan: Plan = None,
+    covariate: Covariate = None,
+    outcome: Outcome = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON.")] = False,
     tables: Tables = None,
     runs_dir: RunsDir = None,
@@ -162,6 +179,8 @@ def analyze_command(
         gold_coder=gold_coder,
         gold_screening=gold_screening,
         plan=plan,
+        covariate=covariate,
+        outcome=outcome,
     )
     analysis = analyze(run_ref, items=items, human=human, options=options, runs_dir=runs_dir)
     result = analysis.to_json()

@@ -1,4 +1,5 @@
-"""The PPI part of `llmcode analyze --gold` as terminal tables (shares, log days, plan)."""
+"""The PPI part of `llmcode analyze --gold` as terminal tables (shares, log days, regressions,
+plan)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def print_ppi(console: Console, result: dict[str, Any]) -> None:
     console.print(table)
     if ppi["resolution"]:
         _print_resolution(console, ppi["resolution"])
+    for regression in ppi.get("regressions", {}).values():
+        _print_regression(console, regression)
     plan = ppi["plan"]
     if plan:
         if plan["reachable"]:
@@ -69,6 +72,38 @@ def _print_resolution(console: Console, res: dict[str, Any]) -> None:
         )
     style = "green" if res["conclusions_agree"] else "yellow"
     console.print(res["agreement"], style=style)
+
+
+def _print_regression(console: Console, reg: dict[str, Any]) -> None:
+    what = (
+        "OLS of log days to close"
+        if reg["model"] == "ols"
+        else f"logistic regression of {reg['outcome']}"
+    )
+    reference = f", reference code {reg['reference_code']}" if reg["reference_code"] else ""
+    table = Table(
+        title=f"{what} on the codes{reference}: coefficients, 95% CI "
+        f"({reg['n_gold']} gold of {reg['n_items']} items, λ {reg['lambda']:.2f})",
+        title_justify="left",
+    )
+    table.add_column("term")
+    for column in ("naive (LLM)", "classical (gold)", "PPI", "effective n"):
+        table.add_column(column, justify="right")
+    for term, row in reg["coefficients"].items():
+        table.add_row(
+            term,
+            *(_coefficient(row[k]) for k in ("naive", "classical", "ppi")),
+            format_fixed(row["effective_n"], 0),
+        )
+    console.print(table)
+    console.print(f"estimand: {reg['estimand']}", style="dim")
+    for note in reg["notes"]:
+        console.print(f"note: {note}", style="yellow")
+
+
+def _coefficient(value: dict[str, Any]) -> str:
+    low, high = value["ci95"]
+    return f"{format_fixed(value['estimate'], 2)} [{format_fixed(low, 2)}, {format_fixed(high, 2)}]"
 
 
 def _share(value: dict[str, Any]) -> str:
