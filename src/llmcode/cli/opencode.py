@@ -96,73 +96,49 @@ def open_code(
     runs_dir: RunsDir = None,
 ) -> None:
     """Open coding: short codes per item with verified evidence, names kept consistent."""
-    from llmcode.coding.lifecycle import finish_run, pending_items, resume_run
-    from llmcode.coding.opencoding import (
-        OpenCoder,
-        load_code_list,
-        load_open_prompts,
-        open_code_items,
-        start_open_run,
-    )
-    from llmcode.items import load_items
+    from llmcode.coding.openrun import code_open_run, prepare_open_coding
     from llmcode.llm.backends import choose_backend_name
     from llmcode.llm.cache import ResponseCache
-    from llmcode.store.models import RunConfig
     from llmcode.store.runs import RunStore
-    from llmcode.taxonomy.model import load_taxonomy
 
+    if items is None and not resume:
+        raise ConfigError("give --items (or --resume RUN_ID)")
     store = RunStore(runs_dir)
-    prompts = load_open_prompts()
-    if resume:
-        run = resume_run(store, resume, kind="open")
-        config = run.manifest().config
-        llm = backend_from_options(config, backend, model, base_url, model_path)
-        todo = pending_items(run)
-        max_codes = int(run.manifest().extra.get("max_codes_per_item", max_codes))
-        console.print(f"resuming [bold]{run.run_id}[/]: {len(todo)} item(s) left")
+    prepared = prepare_open_coding(
+        store,
+        lambda config: backend_from_options(config, backend, model, base_url, model_path),
+        items=items,
+        resume=resume,
+        taxonomy=taxonomy,
+        run_id=run_id,
+        max_codes=max_codes,
+        cache=None if no_cache else ResponseCache(store.root / ".cache"),
+        id_column=id_column,
+        text_columns=text_column,
+        sheet=sheet,
+        backend=choose_backend_name(backend, base_url),
+        model=model,
+        base_url=base_url,
+        model_path=str(model_path) if model_path else None,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        seed=seed,
+        max_reasks=max_reasks,
+        limit=limit,
+        evidence=evidence,
+    )
+    run, llm, seed_tax = prepared.run, prepared.backend, prepared.seed
+    if prepared.resumed:
+        console.print(f"resuming [bold]{run.run_id}[/]: {len(prepared.todo)} item(s) left")
     else:
-        if items is None:
-            raise ConfigError("give --items (or --resume RUN_ID)")
-        if evidence not in (None, "free", "choice"):
-            raise ConfigError(f"--evidence must be free or choice, not '{evidence}'")
-        backend_name = choose_backend_name(backend, base_url)
-        seed_tax = load_taxonomy(taxonomy) if taxonomy else None
-        item_set = load_items(items, id_column=id_column, text_columns=text_column, sheet=sheet)
-        if item_set.sheet_note:
-            console.print(item_set.sheet_note, markup=False)
-        config = RunConfig(
-            taxonomy_path=str(taxonomy) if taxonomy else "",
-            items_path=str(items),
-            id_column=id_column,
-            text_columns=tuple(item_set.text_columns),
-            sheet=item_set.sheet,
-            backend=backend_name,
-            model=model,
-            base_url=base_url,
-            model_path=str(model_path) if model_path else None,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            seed=seed,
-            concurrency=1,
-            max_reasks=max_reasks,
-            limit=limit,
-            evidence=evidence or ("choice" if backend_name == "local" else "free"),
-        )
-        llm = backend_from_options(config, None, None, None, None)
-        seed_text = taxonomy.read_text(encoding="utf-8") if taxonomy else ""
-        run = start_open_run(
-            store, config, item_set, prompts, llm, run_id, seed_tax, seed_text, max_codes
-        )
-        todo = run.items()
+        if prepared.sheet_note:
+            console.print(prepared.sheet_note, markup=False)
         console.print(
-            f"open coding run [bold]{run.run_id}[/]: {len(todo)} item(s), "
+            f"open coding run [bold]{run.run_id}[/]: {len(prepared.todo)} item(s), "
             f"{llm.describe()['backend']} model {llm.model}"
             + (f", seeded with {seed_tax.name} {seed_tax.version}" if seed_tax else "")
         )
-    cache = None if no_cache else ResponseCache(store.root / ".cache")
-    coder = OpenCoder(llm, prompts, config, load_code_list(run), cache, max_codes)
-    status = "interrupted"
-    progress, task = _progress("open coding", len(todo))
+    progress, task = _progress("open coding", len(prepared.todo))
     flagged = 0
 
     def on_record(record: CodingRecord) -> None:
@@ -170,23 +146,17 @@ def open_code(
         flagged += record.status != "ok"
         progress.update(task, advance=1, flagged=flagged)
 
-    stopped: Interrupted | None = None
     try:
         with progress:
-            run_async(open_code_items(todo, coder, run, on_record), [llm])
-        status = "complete"
-    except Interrupted as stop:
-        stopped = stop
-    finally:
-        manifest = finish_run(run, status, llm)
-    if stopped is not None:
+            manifest = run_async(code_open_run(prepared, on_record), [llm])
+    except Interrupted as stopped:
         where = f" --runs-dir {runs_dir}" if runs_dir is not None else ""
         console.print(
             f"[yellow]interrupted[/] ({stopped}): every finished coding is kept; resume with\n"
             f"  llmcode open-code --resume {run.run_id}{where}",
             soft_wrap=True,
         )
-        raise typer.Exit(stopped.exit_code)
+        raise typer.Exit(stopped.exit_code) from None
     _print_open_summary(run)
     console.print("status: " + ", ".join(f"{k} {v}" for k, v in manifest.counts.items() if v))
     print_next(console, f"llmcode themes {run.run_id} -o taxonomy/draft.yaml")

@@ -1,0 +1,152 @@
+"""An open-coding run from start to finish: the rules of ``llmcode open-code``, in one place.
+
+`prepare_open_coding` starts a new run or resumes one and returns what is left to code:
+
+- a new run freezes its settings (`open_run_config`): one worker, because each item is shown
+  the codes found before it; evidence as a ``choice`` among the item's sentences for the local
+  backend, ``free`` otherwise, unless given; a seed taxonomy's categories start the code list;
+- a resumed run keeps its own settings and its ``max_codes_per_item``, and codes only the items
+  without a finished record.
+
+`code_open_run` codes the pending items in order and finishes the run however the coding ends
+(``complete``, or ``interrupted`` when it is cancelled). The CLI and a notebook call the same two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmcode.coding.lifecycle import finish_run, pending_items, resume_run
+from llmcode.coding.opencoding import (
+    MAX_CODES_PER_ITEM,
+    OpenCoder,
+    load_code_list,
+    load_open_prompts,
+    open_code_items,
+    start_open_run,
+)
+from llmcode.errors import ConfigError
+from llmcode.items import Item, ItemSet, load_items
+from llmcode.llm.backends.base import Backend
+from llmcode.llm.cache import ResponseCache
+from llmcode.store.models import CodingRecord, RunConfig, RunManifest
+from llmcode.store.runs import Run, RunStore
+from llmcode.taxonomy.model import Taxonomy, load_taxonomy
+
+BackendFor = Callable[[RunConfig], Backend]
+"""Builds the backend a run's config asks for (the CLI applies its endpoint options here)."""
+
+
+@dataclass
+class OpenCoding:
+    """A prepared open-coding run: the run, its coder and the items still to code."""
+
+    run: Run
+    coder: OpenCoder
+    todo: list[Item]
+    seed: Taxonomy | None = None
+    resumed: bool = False
+    sheet_note: str = ""
+
+    @property
+    def backend(self) -> Backend:
+        return self.coder.backend
+
+
+def open_run_config(
+    item_set: ItemSet,
+    *,
+    backend: str,
+    taxonomy_path: str | Path | None = None,
+    evidence: str | None = None,
+    **settings: Any,
+) -> RunConfig:
+    """The settings of a new open-coding run (``settings``: other `RunConfig` fields; the items'
+    path, id column, text columns and sheet default to the item set's)."""
+    facts: dict[str, Any] = {
+        "items_path": item_set.source,
+        "id_column": item_set.id_column,
+        "text_columns": tuple(item_set.text_columns),
+        "sheet": item_set.sheet,
+    }
+    return RunConfig(
+        **{
+            **facts,
+            **settings,
+            "taxonomy_path": str(taxonomy_path) if taxonomy_path else "",
+            "backend": backend,
+            "concurrency": 1,
+            "evidence": evidence or ("choice" if backend == "local" else "free"),
+        }
+    )
+
+
+def prepare_open_coding(
+    store: RunStore,
+    backend_for: BackendFor | Backend,
+    *,
+    items: str | Path | None = None,
+    resume: str | None = None,
+    taxonomy: str | Path | None = None,
+    run_id: str | None = None,
+    max_codes: int = MAX_CODES_PER_ITEM,
+    cache: ResponseCache | None = None,
+    id_column: str = "item_id",
+    text_columns: list[str] | tuple[str, ...] | None = None,
+    sheet: str | None = None,
+    backend: str | None = None,
+    **settings: Any,
+) -> OpenCoding:
+    """Start a new open-coding run over ``items``, or ``resume`` one; see the module docstring.
+
+    ``backend_for`` is a backend, or a function from the run's config to one; ``backend`` names
+    the kind a new run records (default: the backend's name, else ``local``); ``settings`` are
+    further `RunConfig` fields (model, base_url, temperature, max_tokens, seed, limit, ...).
+    """
+    build = backend_for if callable(backend_for) else (lambda _config: backend_for)
+    prompts = load_open_prompts()
+    if resume:
+        run = resume_run(store, resume, kind="open")
+        llm = build(run.manifest().config)
+        max_codes = int(run.manifest().extra.get("max_codes_per_item", max_codes))
+        coder = OpenCoder(
+            llm, prompts, run.manifest().config, load_code_list(run), cache, max_codes
+        )
+        return OpenCoding(run, coder, pending_items(run), resumed=True)
+    if items is None:
+        raise ConfigError(
+            "nothing to open-code: no items given and no run to resume",
+            hint="give the items file (items), or the run to resume (resume)",
+        )
+    seed = load_taxonomy(taxonomy) if taxonomy else None
+    item_set = load_items(items, id_column=id_column, text_columns=text_columns, sheet=sheet)
+    kind = backend or getattr(backend_for, "name", None) or "local"
+    config = open_run_config(
+        item_set,
+        backend=kind,
+        taxonomy_path=taxonomy,
+        items_path=str(items),
+        id_column=id_column,
+        **settings,
+    )
+    llm = build(config)
+    seed_text = Path(taxonomy).read_text(encoding="utf-8") if taxonomy else ""
+    run = start_open_run(store, config, item_set, prompts, llm, run_id, seed, seed_text, max_codes)
+    coder = OpenCoder(llm, prompts, config, load_code_list(run), cache, max_codes)
+    return OpenCoding(run, coder, run.items(), seed=seed, sheet_note=item_set.sheet_note or "")
+
+
+async def code_open_run(
+    prepared: OpenCoding, on_record: Callable[[CodingRecord], None] | None = None
+) -> RunManifest:
+    """Code the pending items in order and finish the run (``interrupted`` if cancelled)."""
+    status = "interrupted"
+    try:
+        await open_code_items(prepared.todo, prepared.coder, prepared.run, on_record)
+        status = "complete"
+    finally:
+        manifest = finish_run(prepared.run, status, prepared.backend)
+    return manifest
