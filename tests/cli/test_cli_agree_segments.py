@@ -88,3 +88,15 @@ def test_segment_options_do_not_apply_to_items():
     result = invoke(EXAMPLE / "codes.csv", "--iou", "0.7")
     assert result.exit_code == 2
     assert "--iou" in result.output
+
+
+def test_a_passage_past_the_end_of_its_document_names_the_row(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "d1.txt").write_text("x" * 100)
+    (tmp_path / "codes.csv").write_text(
+        "item_id,coder,code,start,end\nd1,ana,cost,0,50\nd1,ben,cost,40,120\n"
+    )
+    result = invoke(tmp_path / "codes.csv", "--unit", "segment", "--items", tmp_path / "docs")
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "codes.csv, row 3: passage [40, 120) ends past the text of item 'd1'" in said

@@ -1,12 +1,12 @@
 """Krippendorff's unitizing α (α_U) against the published worked example and a literal reading.
 
-Worked example: Krippendorff, K. (2004), "Measuring the reliability of qualitative text analysis
-data", Quality & Quantity 38: 787–800, p. 254 of the example as reprinted in Content Analysis
-(2nd ed.): two observers i and j, the continuum 150–450 (L = 300), codes c and k. Published:
-α_U = 0.859, α_c = 0.729, α_k = 1.0. The same segments are the test study of DKPro Statistics
-(``StudyFactory.getKrippendorfSampleStudy``), whose ``KrippendorffAlphaUnitizingAgreement``
-computes 0.858665… overall and 0.728599… for c (its tests: D_O,c = 0.0144, D_E,c = 0.0532,
-D_E,k = 0.0490).
+Worked example: Krippendorff, K. (2004), Content Analysis: An Introduction to Its Methodology,
+2nd ed., Sage, p. 254 (the example DKPro cites as "Measuring the reliability of qualitative text
+analysis data", Quality & Quantity 38, 2004): two observers i and j, the continuum 150–450 (L =
+300), codes c and k. Published: α_U = 0.859, α_c = 0.729, α_k = 1.0. The same segments are the
+test study of DKPro Statistics (``StudyFactory.getKrippendorfSampleStudy``), whose
+``KrippendorffAlphaUnitizingAgreement`` computes 0.858665… overall and 0.728599… for c (its
+tests: D_O,c = 0.0144, D_E,c = 0.0532, D_E,k = 0.0490).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Krippendorff's unitizing alpha (α_U) on one continuum: overall and per code.
 
-Owns the coefficient of Krippendorff (2004), "Measuring the reliability of qualitative text
-analysis data", Quality & Quantity 38: 787–800 (also Content Analysis, 2nd ed., §12.4): m coders
-each cut the same continuum of length L into units, each unit carrying one code; for every code
-the continuum of a coder is a sequence of that code's units and the gaps between them. The
-observed disagreement of code c compares every section (unit or gap) of one coder with every
-overlapping section of another::
+Owns the coefficient of Krippendorff (2004), Content Analysis: An Introduction to Its
+Methodology, 2nd ed., Sage (also "Measuring the reliability of qualitative text analysis data",
+Quality & Quantity 38, 2004; first in Sociological Methodology 25, 1995): m coders each cut the
+same continuum of length L into units, each unit carrying one code; for every code the continuum
+of a coder is a sequence of that code's units and the gaps between them. The observed
+disagreement of code c compares every section (unit or gap) of one coder with every overlapping
+section of another::
 
     δ(g, h) = (b_g − b_h)² + (e_g − e_h)²   both units, overlapping
             = l_g²                          a unit g lying inside a gap h (and the mirror case)
