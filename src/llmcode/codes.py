@@ -15,13 +15,13 @@ passages of one coder with the same code on one item are errors naming the rows.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from llmcode.csvfiles import read_records, restore_frame
 from llmcode.errors import CodesError
 
 CODE_COLUMNS = ("item_id", "coder", "code")
@@ -71,7 +71,7 @@ def _read(path: Path, kind: str) -> tuple[pd.DataFrame, list[int]]:
             sep = "\t" if kind == "tsv" else ","
             _check_shape(path, sep)
             frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-            return frame, list(range(2, len(frame) + 2))
+            return restore_frame(frame), list(range(2, len(frame) + 2))
         if kind == "jsonl":
             return _read_jsonl(path)
         if kind == "xlsx":
@@ -92,17 +92,11 @@ def _check_shape(path: Path, sep: str) -> None:
     the columns or rename the second one ``code.1`` without a word)."""
     ragged: dict[int, int] = {}
     header: list[str] | None = None
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=sep)
-        line = 1
-        for record in reader:
-            start, line = line, reader.line_num + 1
-            if not record:
-                continue
-            if header is None:
-                header = [name.strip() for name in record]
-            elif len(record) != len(header):
-                ragged[start] = len(record)
+    for start, record in read_records(path, sep, CodesError):
+        if header is None:
+            header = [name.strip() for name in record]
+        elif len(record) != len(header):
+            ragged[start] = len(record)
     if header is not None:
         repeated = sorted({name for name in header if header.count(name) > 1})
         if repeated:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from llmcode.csvfiles import read_records, restore_cell, restore_frame
 from llmcode.documents import is_document_source, read_documents
 from llmcode.errors import ItemsError, LlmcodeError
 
@@ -119,7 +120,7 @@ def _read(
                 raw = pd.read_excel(
                     book, sheet_name=sheet, header=None, dtype=str, keep_default_na=False
                 )
-            frame = _with_header(raw.values.tolist(), path, error)
+            frame = restore_frame(_with_header(raw.values.tolist(), path, error))
         else:
             frame = pd.read_parquet(path)
     except pd.errors.EmptyDataError:
@@ -137,21 +138,17 @@ def _read(
 
 
 def _read_delimited(path: Path, sep: str, error: type[LlmcodeError]) -> pd.DataFrame:
-    """A CSV/TSV file; every row must have as many fields as the header (blank lines skipped)."""
+    """A CSV/TSV file, read strictly; every row must have as many fields as the header (blank
+    lines skipped). Cells llmcode wrote formula-safe (``'=x``) are read back as written."""
     records: list[list[str]] = []
     ragged: dict[int, int] = {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=sep)
-        width, line = None, 1
-        for record in reader:
-            start, line = line, reader.line_num + 1
-            if not record:
-                continue
-            if width is None:
-                width = len(record)
-            elif len(record) != width:
-                ragged[start] = len(record)
-            records.append(record)
+    width = None
+    for start, record in read_records(path, sep, error):
+        if width is None:
+            width = len(record)
+        elif len(record) != width:
+            ragged[start] = len(record)
+        records.append([restore_cell(cell) for cell in record])
     if not records:
         raise pd.errors.EmptyDataError
     if ragged:

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from llmcode.analysis.figures import figure_bytes
 from llmcode.analysis.report import Report
+from llmcode.csvfiles import write_csv
 from llmcode.errors import ConfigError
 from llmcode.numbers import (
     format_fixed,
@@ -59,7 +60,7 @@ def write_tables(
     written = []
     for name, frame in tables.items():
         path = directory / f"{name}.csv"
-        frame.to_csv(path, index=False)
+        write_csv(frame, path)
         written.append(path)
     path = directory / "analysis.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -18,6 +18,7 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import Scale, Unit
 from llmcode.cli.options import RunsDir
+from llmcode.csvfiles import write_csv
 from llmcode.numbers import format_fixed
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ def agree(
     ).model_copy(update={"warnings": warnings})
     if disagreements is not None:
         table = find_disagreements(codes, coders=chosen, multi_label=multi_label)
-        table.to_csv(disagreements, index=False)
+        write_csv(table, disagreements)
         err_console.print(f"wrote {len(table)} disagreement(s) to {disagreements}")
     if as_json:
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))

@@ -26,6 +26,7 @@ from llmcode.cli.options import (
     backend_from_options,
 )
 from llmcode.cli.running import run_async
+from llmcode.csvfiles import write_csv
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -224,7 +225,7 @@ def map_command(
         if output.suffix == ".json":
             output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
         else:
-            result.frame(tax_b).to_csv(output, index=False)
+            write_csv(result.frame(tax_b), output)
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from llmcode.csvfiles import guard_frame, write_csv
 from llmcode.errors import CodesError, ConfigError, ItemsError
 from llmcode.items import file_sha256, read_table
 
@@ -124,11 +125,11 @@ def write_sample(sample: pd.DataFrame, info: dict[str, Any], path: Path, source:
         raise ConfigError(f"{path}: cannot write '{suffix}'", hint=f"use {', '.join(WRITERS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in (".csv", ".tsv"):
-        sample.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+        write_csv(sample, path, sep="\t" if suffix == ".tsv" else ",")
     elif suffix == ".jsonl":
         sample.to_json(path, orient="records", lines=True, force_ascii=False)
     elif suffix == ".xlsx":
-        sample.to_excel(path, index=False)
+        guard_frame(sample).to_excel(path, index=False)
     else:
         sample.to_parquet(path, index=False)
     sidecar = {

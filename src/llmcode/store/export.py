@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from llmcode.csvfiles import write_csv
 from llmcode.errors import ConfigError, OutputError
 from llmcode.store.runs import Run
 
@@ -17,7 +18,7 @@ TABLE_FORMATS = ("csv", "jsonl", "parquet")
 def codes_to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """Serialise a long-format codes frame as CSV, JSONL or Parquet."""
     if fmt == "csv":
-        return frame.to_csv(index=False).encode()
+        return (write_csv(frame) or "").encode()
     if fmt == "jsonl":
         return frame.to_json(orient="records", lines=True, force_ascii=False).encode()
     if fmt == "parquet":

@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+from llmcode.csvfiles import guard_cell, restore_cell
 from llmcode.errors import InterchangeError
 
 COLUMNS = ("item_id", "title", "body", "labels", "created_at", "closed_at", "comments", "url")
@@ -167,7 +168,7 @@ class IssueWriter:
             writer = csv.DictWriter(self.handle, fieldnames=COLUMNS)
             if self.new:
                 writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: guard_cell(v) for k, v in row.items()} for row in rows)
         else:
             self.handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
         self.new = False
@@ -195,7 +196,7 @@ def existing_ids(path: Path) -> set[str]:
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             if path.suffix.lower() == ".csv":
-                return {row["item_id"] for row in csv.DictReader(handle)}
+                return {restore_cell(row["item_id"]) for row in csv.DictReader(handle)}
             return {json.loads(line)["item_id"] for line in handle if line.strip()}
     except (OSError, ValueError, KeyError, csv.Error) as exc:
         raise InterchangeError(
