@@ -116,3 +116,32 @@ def test_a_covariate_without_gold_is_refused() -> None:
     assert "covariate and outcome are for the regressions on gold codes" in " ".join(
         result.output.split()
     )
+
+
+def test_the_readme_example_numbers(paths) -> None:
+    """README, "Regressions": naive finds model_loading faster than output_quality, the gold and
+    PPI do not; environment holds either way."""
+    result = analyze(paths, "--json")
+    assert result.exit_code == 0, result.output
+    regression = json.loads(result.stdout)["ppi"]["regressions"]["log_days"]
+    assert (regression["reference_code"], regression["n_gold"], regression["n_items"]) == (
+        "output_quality",
+        25,
+        46,
+    )
+    loading = regression["coefficients"]["model_loading"]
+    rounded = {
+        k: [round(loading[k]["estimate"], 2), *(round(v, 2) for v in loading[k]["ci95"])]
+        for k in ("naive", "classical", "ppi")
+    }
+    assert rounded == {
+        "naive": [-1.10, -2.03, -0.16],
+        "classical": [-0.04, -0.91, 0.83],
+        "ppi": [-0.40, -1.20, 0.40],
+    }
+    environment = regression["coefficients"]["environment"]["ppi"]
+    assert [round(environment["estimate"], 2), *(round(v, 2) for v in environment["ci95"])] == [
+        -1.82,
+        -3.14,
+        -0.49,
+    ]

@@ -112,3 +112,29 @@ def test_epsilon_without_the_test_is_refused(run_dir) -> None:
     result = invoke("eval", run_dir, "--human", CODES, "--epsilon", 0.1)
     assert result.exit_code == 1
     assert "only apply to the alternative annotator test" in " ".join(result.output.split())
+
+
+def test_the_readme_example_numbers(run_dir, tmp_path) -> None:
+    """README, "Will a reviewer accept these codes?": the run with examples passes (ω 1, ρ 0.94),
+    at ε 0.1 it wins against ben only; the run without examples fails (ω 0, ρ 0.73)."""
+    from tests.support.eval_runs import strip_examples
+
+    def alt(run: Path, *extra: object) -> dict:
+        args = ("eval", run, "--human", CODES, "--alt-test", "--json", "--bootstrap", 0)
+        result = invoke(*args, *extra)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["alt_test"]
+
+    passed = alt(run_dir)
+    assert (passed["winning_rate"], round(passed["advantage_probability"], 2)) == (1.0, 0.94)
+    lenient = alt(run_dir, "--epsilon", 0.1)
+    assert lenient["winning_rate"] == 0.5
+    assert {c: v["rejected"] for c, v in lenient["per_coder"].items()} == {
+        "ana": False,
+        "ben": True,
+    }
+    short = strip_examples(TAXONOMY, tmp_path / "short.yaml")
+    other = make_run(RunStore(tmp_path / "runs"), short, CODES, "no-examples", "fake-model")
+    failed = alt(other.path)
+    assert (failed["winning_rate"], round(failed["advantage_probability"], 2)) == (0.0, 0.73)
+    assert [round(c["p_value"], 3) for c in failed["per_coder"].values()] == [0.865, 0.293]
