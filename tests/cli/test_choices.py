@@ -34,6 +34,7 @@ BAD_VALUES = [
     (["code", "--items", "i.csv", "--examples-similarity", "word2vec"], "--examples-similarity"),
     (["prompt", "show", "--examples-similarity", "word2vec"], "--examples-similarity"),
     (["themes", "r1", "-o", "t.yaml", "--embedder", "word2vec"], "--embedder"),
+    (["taxonomy", "map", "a.yaml", "b.yaml", "--level", "middle"], "--level"),
 ]
 
 

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from llmcode.cli import get_app
-from llmcode.coding.crosswalk import map_taxonomies
+from llmcode.coding.crosswalk import Crosswalk, map_taxonomies, write_crosswalk
+from llmcode.errors import ConfigError
 from llmcode.llm.backends.base import ChatRequest
 from llmcode.llm.backends.fake import FakeBackend
 from llmcode.taxonomy.model import load_taxonomy
@@ -130,3 +132,14 @@ def test_map_command_rejects_an_unknown_output_format(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "written as .csv or .json" in result.output
+
+
+async def test_a_crosswalk_is_written_as_json_or_csv_and_nothing_else(tmp_path: Path) -> None:
+    result = await map_taxonomies(TINY, PTM, FakeBackend(responder=scripted))
+    write_crosswalk(result, PTM, tmp_path / "map.json")
+    assert Crosswalk.model_validate_json((tmp_path / "map.json").read_text()) == result
+    write_crosswalk(result, PTM, tmp_path / "map.csv")
+    assert len(pd.read_csv(tmp_path / "map.csv")) == len(result.frame(PTM))
+    with pytest.raises(ConfigError, match=r"\.csv or \.json"):
+        write_crosswalk(result, PTM, tmp_path / "map.xlsx")
+    assert not (tmp_path / "map.xlsx").exists()

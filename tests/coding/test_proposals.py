@@ -7,7 +7,13 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from llmcode.cli import get_app
-from llmcode.coding.proposals import bump_version, change_list, collect_signals, propose
+from llmcode.coding.proposals import (
+    bump_version,
+    change_list,
+    collect_signals,
+    propose,
+    write_proposal,
+)
 from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment, SuggestedCode
 from llmcode.llm.evidence import locate
@@ -219,3 +225,13 @@ def test_an_empty_proposal_says_no_changes_proposed(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "no changes proposed" in result.output
     assert "proposed edit(s)" not in result.output and not out.exists()
+
+
+def test_a_proposal_is_written_with_its_change_list_beside_it(tmp_path: Path) -> None:
+    proposal = propose(make_run(tmp_path / "runs", ROWS))
+    changes = write_proposal(proposal, tmp_path / "out" / "next.yaml")
+    assert changes == tmp_path / "out" / "next.changes.md"
+    text = (tmp_path / "out" / "next.yaml").read_text()
+    assert "from run c1" in text and "changes and their evidence: next.changes.md" in text
+    assert load_taxonomy(tmp_path / "out" / "next.yaml").version == proposal.new.version
+    assert changes.read_text() == change_list(proposal, "next.yaml")

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from llmcode.cli.app import taxonomy_app
+from llmcode.cli.choices import CodeLevel
 from llmcode.cli.options import (
     BackendName,
     BaseUrl,
@@ -26,8 +27,6 @@ from llmcode.cli.options import (
     backend_from_options,
 )
 from llmcode.cli.running import run_async
-from llmcode.csvfiles import write_csv
-from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
     from llmcode.taxonomy.model import Category
@@ -110,10 +109,9 @@ def propose(
     runs_dir: RunsDir = None,
 ) -> None:
     """Propose edits (new, split, merge, sharpen) from none-fit and low-confidence items."""
-    from llmcode.coding.proposals import change_list
     from llmcode.coding.proposals import propose as make_proposal
+    from llmcode.coding.proposals import write_proposal
     from llmcode.store.runs import RunStore
-    from llmcode.taxonomy.model import dump_taxonomy
 
     run = RunStore(runs_dir).open(run_ref)
     proposal = make_proposal(run, low_confidence, min_support, similarity)
@@ -125,14 +123,7 @@ def propose(
         for entry in proposal.unsupported[:10]:
             console.print(f"  [dim]{escape(entry)}[/]")
         return
-    changes = changes or output.with_name(output.name.removesuffix(".yaml") + ".changes.md")
-    header = (
-        f"{proposal.new.name} {proposal.new.version}: proposed by `llmcode taxonomy propose` "
-        f"from run {run.run_id}\nchanges and their evidence: {changes.name}"
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(dump_taxonomy(proposal.new, header=header), encoding="utf-8")
-    changes.write_text(change_list(proposal, output.name), encoding="utf-8")
+    changes = write_proposal(proposal, output, changes)
     table = Table(title=f"{len(proposal.edits)} proposed edit(s)", title_justify="left")
     for column in ("kind", "categories", "edit", "items"):
         table.add_column(column)
@@ -187,8 +178,8 @@ def map_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     level: Annotated[
-        str, typer.Option("--level", help="Map top-level categories or leaves: top|leaves.")
-    ] = "top",
+        CodeLevel, typer.Option("--level", help="Map top-level categories or leaves: top|leaves.")
+    ] = CodeLevel.top,
     backend: BackendName = None,
     model: Model = None,
     base_url: BaseUrl = None,
@@ -198,15 +189,18 @@ def map_command(
     runs_dir: RunsDir = None,
 ) -> None:
     """LLM-assisted crosswalk: each category of A mapped to zero or more of B, justified."""
-    from llmcode.coding.crosswalk import Match, map_taxonomies
+    from llmcode.coding.crosswalk import (
+        Match,
+        check_crosswalk_output,
+        map_taxonomies,
+        write_crosswalk,
+    )
     from llmcode.llm.cache import ResponseCache
     from llmcode.store.runs import RunStore
     from llmcode.taxonomy.model import load_taxonomy
 
-    if level not in ("top", "leaves"):
-        raise ConfigError(f"--level must be top or leaves, not '{level}'")
-    if output is not None and output.suffix not in (".csv", ".json"):
-        raise ConfigError(f"{output}: the crosswalk is written as .csv or .json")
+    if output is not None:
+        check_crosswalk_output(output)
     tax_a, tax_b = load_taxonomy(a), load_taxonomy(b)
     llm = backend_from_options(None, backend, model, base_url, model_path)
     cache = None if no_cache else ResponseCache(RunStore(runs_dir).root / ".cache")
@@ -215,17 +209,14 @@ def map_command(
             tax_a,
             tax_b,
             llm,
-            "leaves" if level == "leaves" else "top",
+            level.value,
             cache,
             max_reasks=max_reasks,
         ),
         [llm],
     )
     if output is not None:
-        if output.suffix == ".json":
-            output.write_text(result.model_dump_json(indent=2), encoding="utf-8")
-        else:
-            write_csv(result.frame(tax_b), output)
+        write_crosswalk(result, tax_b, output)
     if as_json:
         sys.stdout.write(result.model_dump_json(indent=2) + "\n")
         return

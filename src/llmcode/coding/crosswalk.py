@@ -9,12 +9,14 @@ categories' texts, a lexical sanity check for the reviewer.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, Field
 
-from llmcode.errors import BackendError
+from llmcode.csvfiles import write_csv
+from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.ask import ask_json, parse_json
 from llmcode.llm.backends.base import Backend
 from llmcode.llm.cache import ResponseCache
@@ -89,6 +91,27 @@ class Crosswalk(BaseModel):
                     }
                 )
         return pd.DataFrame(rows, columns=COLUMNS)
+
+
+CROSSWALK_FORMATS = (".csv", ".json")
+
+
+def check_crosswalk_output(output: str | Path) -> Path:
+    """Refuse a crosswalk file that is neither .csv nor .json (before any model is asked)."""
+    path = Path(output)
+    if path.suffix not in CROSSWALK_FORMATS:
+        raise ConfigError(f"{path}: the crosswalk is written as .csv or .json")
+    return path
+
+
+def write_crosswalk(result: Crosswalk, b: Taxonomy, output: str | Path) -> Path:
+    """Write the crosswalk as JSON (the mappings) or CSV (one row per match, names of B)."""
+    path = check_crosswalk_output(output)
+    if path.suffix == ".json":
+        path.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    else:
+        write_csv(result.frame(b), path)
+    return path
 
 
 def crosswalk_schema(codes: list[str]) -> dict[str, Any]:

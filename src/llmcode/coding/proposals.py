@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -24,7 +25,7 @@ from llmcode.errors import RunStoreError
 from llmcode.llm.vectors import text_vectors
 from llmcode.store.models import CodingRecord
 from llmcode.store.runs import Run
-from llmcode.taxonomy.model import NONE_CODE, Category, Example, Taxonomy
+from llmcode.taxonomy.model import NONE_CODE, Category, Example, Taxonomy, dump_taxonomy
 
 EditKind = Literal["new", "split", "merge", "sharpen"]
 
@@ -348,6 +349,27 @@ def change_list(proposal: Proposal, yaml_name: str = "the new version") -> str:
         lines += [f"- {entry}" for entry in proposal.unsupported]
         lines.append("")
     return "\n".join(lines)
+
+
+def write_proposal(
+    proposal: Proposal, output: str | Path, changes: str | Path | None = None
+) -> Path:
+    """Write the proposed version to ``output`` (YAML with a provenance header) and its change
+    list next to it (default: OUTPUT with ``.changes.md``); returns the change list's path."""
+    output = Path(output)
+    changes = (
+        Path(changes)
+        if changes
+        else output.with_name(output.name.removesuffix(".yaml") + ".changes.md")
+    )
+    header = (
+        f"{proposal.new.name} {proposal.new.version}: proposed by `llmcode taxonomy propose` "
+        f"from run {proposal.run_id}\nchanges and their evidence: {changes.name}"
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(dump_taxonomy(proposal.new, header=header), encoding="utf-8")
+    changes.write_text(change_list(proposal, output.name), encoding="utf-8")
+    return changes
 
 
 def _cluster_by_distance(vectors: object, distance: float) -> list[int]:
