@@ -35,6 +35,8 @@ BAD_VALUES = [
     (["prompt", "show", "--examples-similarity", "word2vec"], "--examples-similarity"),
     (["themes", "r1", "-o", "t.yaml", "--embedder", "word2vec"], "--embedder"),
     (["taxonomy", "map", "a.yaml", "b.yaml", "--level", "middle"], "--level"),
+    (["taxonomy", "export", "t.yaml", "--format", "nvp"], "--format"),
+    (["import", "github", "acme/docsum", "-o", "i.csv", "--state", "merged"], "--state"),
 ]
 
 

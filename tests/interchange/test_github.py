@@ -11,7 +11,14 @@ from typer.testing import CliRunner
 
 from llmcode.cli import get_app
 from llmcode.errors import InterchangeError
-from llmcode.interchange.github import COLUMNS, fetch_issues, import_issue_file, make_query
+from llmcode.interchange.github import (
+    COLUMNS,
+    STATES,
+    fetch_issues,
+    import_issue_file,
+    import_issues,
+    make_query,
+)
 from llmcode.items import load_items
 from tests.support.github_server import GitHubReplay
 
@@ -365,3 +372,21 @@ def test_a_token_in_the_base_url_is_not_kept_in_the_resume_state(tmp_path):
             on_event=watch,
         )
     assert states and all(secret not in state for state in states)
+
+
+def test_import_issues_reads_a_json_file_of_issues_without_the_api(tmp_path):
+    by_file = import_issues(DATA / "gh-issue-list.json", tmp_path / "a.csv", state="closed")
+    direct = import_issue_file(DATA / "gh-issue-list.json", tmp_path / "b.csv")
+    assert str(by_file) == str(direct)
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_import_issues_checks_a_repository_name_before_any_request(tmp_path):
+    with pytest.raises(InterchangeError, match="not OWNER/REPO"):
+        import_issues("not a repo", tmp_path / "x.csv", base_url="http://127.0.0.1:9")
+
+
+def test_the_state_choice_holds_the_states_the_library_accepts():
+    from llmcode.cli.choices import IssueState
+
+    assert tuple(IssueState) == STATES

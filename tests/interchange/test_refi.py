@@ -18,6 +18,7 @@ from llmcode.interchange.refi import (
     export_project,
     read_codebook,
     read_project,
+    read_taxonomy,
     write_codebook,
 )
 from llmcode.store.runs import load_run_codes
@@ -365,10 +366,10 @@ def test_cli_exports_and_imports_a_codebook(tmp_path):
     assert load_taxonomy(tmp_path / "tiny.yaml") == load_taxonomy(TINY)
 
 
-def test_cli_rejects_an_unknown_codebook_format():
+def test_cli_rejects_an_unknown_codebook_format_as_a_usage_error():
     out = CliRunner().invoke(get_app(), ["taxonomy", "export", str(TINY), "--format", "nvp"])
-    assert out.exit_code == 1
-    assert "unknown format 'nvp'" in said(out)
+    assert out.exit_code == 2
+    assert "'nvp' is not one of" in said(out)
 
 
 def test_cli_export_qdpx_then_import_qdpx(run, human, tmp_path):
@@ -490,3 +491,22 @@ def test_an_internal_source_is_still_read(tmp_path):
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr("sources/s.txt", "inside text")
     assert list(read_project(path).items["text"]) == ["inside text"]
+
+
+def test_a_taxonomy_is_read_from_a_codebook_or_from_a_projects_codebook(run, tmp_path):
+    write_codebook(load_taxonomy(TINY), tmp_path / "tiny.qdc")
+    from_codebook, _ = read_taxonomy(tmp_path / "tiny.qdc", name="named")
+    export_project(run, tmp_path / "p.qdpx")
+    from_project, _ = read_taxonomy(tmp_path / "p.qdpx")
+    ids = [c.id for c in load_taxonomy(TINY).walk()]
+    assert [c.id for c in from_codebook.walk()] == [c.id for c in from_project.walk()] == ids
+
+
+def test_a_project_without_a_codebook_has_no_taxonomy(tmp_path):
+    with zipfile.ZipFile(tmp_path / "empty.qdpx", "w") as archive:
+        archive.writestr(
+            "project.qde",
+            '<Project xmlns="urn:QDA-XML:project:1.0" name="p" origin="t"></Project>',
+        )
+    with pytest.raises(InterchangeError):
+        read_taxonomy(tmp_path / "empty.qdpx")

@@ -1,8 +1,11 @@
 """`export` counts that match the run: items without codes are counted by their status."""
 
+import pytest
+
+from llmcode.errors import ConfigError
 from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment
-from llmcode.store.export import uncoded_items
+from llmcode.store.export import TABLE_FORMATS, table_format, uncoded_items
 from llmcode.store.models import CodingRecord, RunConfig, RunManifest
 from llmcode.store.runs import RunStore, load_run_codes
 
@@ -33,3 +36,10 @@ def test_export_says_how_many_items_of_the_run_have_no_codes(cli, tmp_path):
     said = " ".join(result.output.split())
     assert "wrote 6 code(s) of 6 item(s)" in said
     assert "4 of the run's 10 item(s) have no codes: 3 invalid, 1 error" in said
+
+
+def test_a_file_name_asks_for_one_of_the_table_formats():
+    names = ("codes.csv", "codes.JSONL", "c.parquet")
+    assert [table_format(n) for n in names] == list(TABLE_FORMATS)
+    with pytest.raises(ConfigError, match=r"write \.csv, \.jsonl or \.parquet"):
+        table_format("codes.xlsx")

@@ -96,3 +96,17 @@ class Vectors(StrEnum):
     gguf = "gguf"
     sentence_transformers = "sentence-transformers"
     embedding = "embedding"
+
+
+class CodebookFormat(StrEnum):
+    """The file a taxonomy is exported as (a REFI-QDA codebook)."""
+
+    qdc = "qdc"
+
+
+class IssueState(StrEnum):
+    """Which GitHub issues to import (``llmcode.interchange.github.STATES``)."""
+
+    open = "open"
+    closed = "closed"
+    all = "all"

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from llmcode.cli.app import import_app, taxonomy_app
-from llmcode.errors import ConfigError, InterchangeError
+from llmcode.cli.choices import CodebookFormat, IssueState
 
 console = Console(highlight=False, stderr=True)
 
@@ -19,7 +19,9 @@ console = Console(highlight=False, stderr=True)
 @taxonomy_app.command("export")
 def export_taxonomy(
     path: Annotated[Path, typer.Argument(help="Taxonomy YAML file.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="qdc (REFI-QDA codebook).")] = "qdc",
+    fmt: Annotated[
+        CodebookFormat, typer.Option("--format", "-f", help="qdc (REFI-QDA codebook).")
+    ] = CodebookFormat.qdc,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write [default: stdout].")
     ] = None,
@@ -28,8 +30,6 @@ def export_taxonomy(
     from llmcode.interchange.refi import codebook_xml, write_codebook
     from llmcode.taxonomy.model import load_taxonomy
 
-    if fmt != "qdc":
-        raise ConfigError(f"unknown format '{fmt}'", hint="use qdc (REFI-QDA codebook)")
     taxonomy = load_taxonomy(path)
     if output is None:
         sys.stdout.write(codebook_xml(taxonomy).decode("utf-8"))
@@ -55,17 +55,10 @@ def import_taxonomy(
     ] = None,
 ) -> None:
     """Read a REFI-QDA codebook as a taxonomy: names, definitions and nesting kept."""
-    from llmcode.interchange.refi import read_codebook, read_project
+    from llmcode.interchange.refi import read_taxonomy
     from llmcode.taxonomy.model import dump_taxonomy
 
-    if path.suffix.lower() == ".qdpx":
-        imported = read_project(path)
-        if imported.taxonomy is None:
-            raise InterchangeError(f"{path}: the project has no codebook")
-        taxonomy, warnings = imported.taxonomy, imported.warnings
-    else:
-        result = read_codebook(path, name=name)
-        taxonomy, warnings = result.taxonomy, result.warnings
+    taxonomy, warnings = read_taxonomy(path, name=name)
     text = dump_taxonomy(taxonomy, header=f"imported from {path.name} by llmcode")
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {warning}")
@@ -101,15 +94,15 @@ def import_qdpx(
 ) -> None:
     """Import a QDA project's codings (coder = user name), e.g. for `llmcode agree`."""
     from llmcode.interchange.refi import read_project
-    from llmcode.store.export import write_codes
+    from llmcode.store.export import table_format, write_codes
 
     imported = read_project(path, coders=coder)
     for warning in imported.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
-    write_codes(imported.codes, output, _table_format(output))
+    write_codes(imported.codes, output, table_format(output))
     console.print(f"wrote {output}: {imported}", style="green")
     if items_out is not None:
-        write_codes(imported.items, items_out, _table_format(items_out))
+        write_codes(imported.items, items_out, table_format(items_out))
         console.print(f"wrote {items_out}: {len(imported.items)} items", style="green")
 
 
@@ -124,7 +117,9 @@ def import_github(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Items file to write (.csv or .jsonl).")
     ],
-    state: Annotated[str, typer.Option("--state", help="open, closed or all.")] = "all",
+    state: Annotated[
+        IssueState, typer.Option("--state", help="open, closed or all.")
+    ] = IssueState.all,
     since: Annotated[
         str | None,
         typer.Option("--since", help="Only issues updated at or after this date (YYYY-MM-DD)."),
@@ -158,16 +153,19 @@ def import_github(
     From the REST API (GITHUB_TOKEN if set; rate limits are waited out; an interrupted import
     resumes when run again) or from a JSON file of issues.
     """
-    from llmcode.interchange.github import fetch_issues, import_issue_file, make_query
+    from llmcode.interchange.github import import_issues
 
-    if Path(source).is_file() or source.lower().endswith((".json", ".jsonl")):
-        result = import_issue_file(Path(source), output, repo=repo, overwrite=overwrite)
-        console.print(f"wrote {output}: {result}", style="green")
-        return
-    query = make_query(source, state=state, since=since, labels=labels)
-    token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None
-    result = fetch_issues(
-        query, output, base_url=base_url, token=token, overwrite=overwrite, on_event=_show_event
+    result = import_issues(
+        source,
+        output,
+        state=state.value,
+        since=since,
+        labels=labels,
+        base_url=base_url,
+        repo=repo,
+        overwrite=overwrite,
+        token=os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None,
+        on_event=_show_event,
     )
     console.print(f"wrote {output}: {result}", style="green")
 
@@ -181,10 +179,3 @@ def _show_event(kind: str, data: dict[str, Any]) -> None:
         console.print(f"retrying after {data['error']}", style="yellow")
     elif kind == "resume":
         console.print(f"resuming: {data['issues']} issues already in the output", style="cyan")
-
-
-def _table_format(path: Path) -> str:
-    fmt = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}.get(path.suffix.lower())
-    if fmt is None:
-        raise ConfigError(f"{path}: write .csv, .jsonl or .parquet")
-    return fmt

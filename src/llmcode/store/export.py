@@ -15,6 +15,14 @@ from llmcode.store.runs import Run
 TABLE_FORMATS = ("csv", "jsonl", "parquet")
 
 
+def table_format(path: str | Path) -> str:
+    """The table format a file name asks for (.csv, .jsonl, .parquet); a ConfigError otherwise."""
+    fmt = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ConfigError(f"{path}: write .csv, .jsonl or .parquet")
+    return fmt
+
+
 def codes_to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """Serialise a long-format codes frame as CSV, JSONL or Parquet."""
     if fmt == "csv":

@@ -46,6 +46,7 @@ __all__ = [
     "IssueQuery",
     "fetch_issues",
     "import_issue_file",
+    "import_issues",
     "issue_row",
     "make_query",
 ]
@@ -86,6 +87,30 @@ def make_query(
         raise InterchangeError(f"unknown state '{state}'", hint=f"use one of {', '.join(STATES)}")
     split = [part.strip() for label in labels or [] for part in label.split(",") if part.strip()]
     return IssueQuery(repo=repo, state=state, since=_iso_date(since), labels=tuple(split))
+
+
+def import_issues(
+    source: str | Path,
+    output: str | Path,
+    *,
+    state: str = "all",
+    since: str | None = None,
+    labels: list[str] | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    repo: str | None = None,
+    overwrite: bool = False,
+    token: str | None = None,
+    on_event: Event | None = None,
+) -> IssueImport:
+    """Issues as items from ``source``: a JSON file of issues (an existing file, or a name
+    ending in .json/.jsonl; ``repo`` names the repository when the issues carry no url), else
+    ``OWNER/REPO`` through the REST API (``state``, ``since``, ``labels`` select; resumable)."""
+    if Path(source).is_file() or str(source).lower().endswith((".json", ".jsonl")):
+        return import_issue_file(Path(source), output, repo=repo, overwrite=overwrite)
+    query = make_query(str(source), state=state, since=since, labels=labels)
+    return fetch_issues(
+        query, output, base_url=base_url, token=token, overwrite=overwrite, on_event=on_event
+    )
 
 
 def fetch_issues(

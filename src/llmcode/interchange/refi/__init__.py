@@ -15,7 +15,7 @@ from llmcode.interchange.refi.codebook import (
     stable_guid,
     write_codebook,
 )
-from llmcode.interchange.refi.importer import ImportedProject, read_project
+from llmcode.interchange.refi.importer import ImportedProject, read_project, read_taxonomy
 from llmcode.interchange.refi.project import ProjectSummary, export_project
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "export_project",
     "read_codebook",
     "read_project",
+    "read_taxonomy",
     "stable_guid",
     "write_codebook",
 ]

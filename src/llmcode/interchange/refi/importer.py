@@ -25,7 +25,13 @@ import pandas as pd
 from lxml import etree
 
 from llmcode.errors import InterchangeError
-from llmcode.interchange.refi.codebook import PARSER, PROJECT_NS, codes_to_taxonomy, normal_guid
+from llmcode.interchange.refi.codebook import (
+    PARSER,
+    PROJECT_NS,
+    codes_to_taxonomy,
+    normal_guid,
+    read_codebook,
+)
 from llmcode.taxonomy.model import Taxonomy
 
 CODE_COLUMNS = ["item_id", "coder", "code", "evidence"]
@@ -298,3 +304,16 @@ def _long_format(rows: list[dict[str, str]]) -> pd.DataFrame:
     return pd.DataFrame(
         [[*key, " | ".join(quotes)] for key, quotes in merged.items()], columns=CODE_COLUMNS
     )
+
+
+def read_taxonomy(path: str | Path, name: str | None = None) -> tuple[Taxonomy, list[str]]:
+    """The taxonomy of a ``.qdpx`` project's codebook, or of a ``.qdc`` codebook (``name`` when
+    it has none), with the warnings of reading it."""
+    path = Path(path)
+    if path.suffix.lower() == ".qdpx":
+        imported = read_project(path)
+        if imported.taxonomy is None:
+            raise InterchangeError(f"{path}: the project has no codebook")
+        return imported.taxonomy, imported.warnings
+    result = read_codebook(path, name=name)
+    return result.taxonomy, result.warnings
