@@ -163,17 +163,15 @@ def open_code(
 
 
 def _print_open_summary(run: Run) -> None:
-    from llmcode.coding.opencoding import CODEBOOK
-    from llmcode.store.jsonl import read_jsonl
+    from llmcode.coding.themes import summarize_open_codes
 
-    names = {row["code"]: row["name"] for row in read_jsonl(run.path / CODEBOOK)}
-    counts = Counter(c.code for r in run.latest_codings().values() for c in r.codes)
-    table = Table(title=f"{len(counts)} open codes in {run.run_id}", title_justify="left")
+    codes = summarize_open_codes(run)
+    table = Table(title=f"{len(codes)} open codes in {run.run_id}", title_justify="left")
     table.add_column("code")
     table.add_column("name")
     table.add_column("items", justify="right")
-    for code, n in counts.most_common(25):
-        table.add_row(code, names.get(code, ""), str(n))
+    for code in codes[:25]:
+        table.add_row(code.code, code.name, str(code.n_items))
     console.print(table)
 
 
