@@ -120,3 +120,71 @@ def test_an_empty_base_url_is_a_usage_error(cli, tmp_path, command):
     assert result.exit_code == 2, result.output
     assert "--base-url" in result.output and "empty" in result.output
     assert not list(tmp_path.iterdir())
+
+
+# 5 and 18. Terminal escapes and rich markup in data are printed as text.
+
+MARKUP = "[/x] [bold]b[/bold]"
+ESCAPES = "\x1b]0;owned\x07\x1b[2J"
+
+
+def hostile_taxonomy(tmp_path):
+    text = (DATA / "tiny.yaml").read_text()
+    text = text.replace("name: tiny", f'name: "tiny {MARKUP}"').replace(
+        "name: Model Usage", 'name: "Model [/x] Usage \\e]0;owned\\a\\e[2J"'
+    )
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("command", [["taxonomy", "show", "-d"], ["taxonomy", "check"]])
+def test_taxonomy_views_print_markup_and_escapes_in_names_as_text(cli, tmp_path, command):
+    result = cli(*command, hostile_taxonomy(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "tiny [/x] [bold]b[/bold]" in result.output
+
+
+def test_a_run_with_markup_in_its_model_and_taxonomy_is_coded_listed_and_shown(cli, tmp_path):
+    runs = tmp_path / "runs"
+    items = tmp_path / "items.csv"
+    items.write_text(
+        "item_id,text\n"
+        f'"[/x]{ESCAPES}",The model crashes with CUDA out of memory\n'
+        '"[/y]",\n'  # an empty text: skipped, and its id printed
+    )
+    with TestServer(ServerConfig()) as server:
+        coded = cli(
+            "code",
+            "-t",
+            hostile_taxonomy(tmp_path),
+            "-i",
+            items,
+            "--base-url",
+            server.base_url,
+            "--runs-dir",
+            runs,
+            "--run-id",
+            "r1",
+            "--model",
+            f"[/m]{ESCAPES}",
+            "--no-cache",
+        )
+    listed = cli("runs", "list", "--runs-dir", runs)
+    shown = cli("runs", "show", "r1", "--runs-dir", runs)
+    for result in (coded, listed, shown):
+        assert result.exit_code == 0, result.output
+        assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "skipped [/y]" in coded.output
+    assert "[/m]" in listed.output
+    assert "[/m]" in shown.output and f"tiny {MARKUP}" in shown.output
+
+
+def test_prompt_show_shows_escape_sequences_in_items_as_escapes(cli, tmp_path):
+    items = tmp_path / "items.csv"
+    items.write_text(f"item_id,text\ni1,before{ESCAPES}after\n")
+    result = cli("prompt", "show", "-t", DATA / "tiny.yaml", "--items", items)
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output
+    assert "before\\x1b]0;owned\\x07\\x1b[2Jafter" in result.output

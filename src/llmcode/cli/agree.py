@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import Scale, Unit
 from llmcode.cli.options import RunsDir
-from llmcode.csvfiles import write_csv
+from llmcode.cli.terminal import Console
 from llmcode.numbers import format_fixed
 
 if TYPE_CHECKING:
@@ -171,6 +170,8 @@ def agree(
     ).model_copy(update={"warnings": warnings})
     if disagreements is not None:
         table = find_disagreements(codes, coders=chosen, multi_label=multi_label)
+        from llmcode.csvfiles import write_csv
+
         write_csv(table, disagreements)
         err_console.print(f"wrote {len(table)} disagreement(s) to {disagreements}")
     if as_json:

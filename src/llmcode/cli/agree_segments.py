@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from llmcode.cli.terminal import Console
 from llmcode.numbers import format_fixed
 
 if TYPE_CHECKING:

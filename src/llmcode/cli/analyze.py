@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from llmcode.cli.app import app
 from llmcode.cli.choices import ReportFormat
 from llmcode.cli.options import Gold, GoldCoder, RunsDir
+from llmcode.cli.terminal import Console
 from llmcode.numbers import format_p_clause, format_significant
 
 if TYPE_CHECKING:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from llmcode.cli.terminal import Console
 from llmcode.errors import LlmcodeError
 from llmcode.llm.redaction import redact
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import ConfidenceSource
 from llmcode.cli.options import RunRef, RunsDir
+from llmcode.cli.terminal import Console
 from llmcode.numbers import UNDEFINED, format_fixed, format_share
 
 if TYPE_CHECKING:

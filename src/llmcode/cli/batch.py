@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from llmcode.cli.app import batch_app, print_next
@@ -31,6 +30,7 @@ from llmcode.cli.options import (
     new_run_config,
     non_empty,
 )
+from llmcode.cli.terminal import Console
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:

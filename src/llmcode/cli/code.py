@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from llmcode.cli.app import app, print_next
 from llmcode.cli.choices import Vectors
@@ -57,6 +56,7 @@ from llmcode.cli.options import (
 )
 from llmcode.cli.progress import CodingProgress, expectation
 from llmcode.cli.running import Interrupted, run_async
+from llmcode.cli.terminal import Console
 
 if TYPE_CHECKING:
     from llmcode.coding.closed import Coder

@@ -10,10 +10,11 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import print_next
+from llmcode.cli.terminal import Console
 from llmcode.numbers import UNDEFINED
 
 if TYPE_CHECKING:
@@ -37,12 +38,12 @@ def announce_run(
 ) -> None:
     """The run's first lines: skipped items, then what is coded with what."""
     for skipped_id, reason in item_set.skipped:
-        console.print(f"[yellow]skipped[/] {skipped_id}: {reason}")
+        console.print(f"[yellow]skipped[/] {escape(skipped_id)}: {escape(reason)}")
     console.print(
-        f"run [bold]{run.run_id}[/]: {len(todo)} item(s), {tax.name} {tax.version}, "
-        f"{llm.describe()['backend']} model {llm.model}"
+        f"run [bold]{run.run_id}[/]: {len(todo)} item(s), {escape(tax.name)} "
+        f"{escape(tax.version)}, {llm.describe()['backend']} model {escape(str(llm.model))}"
         + (
-            f", {config.shots} example(s) per item from {coder.examples.source} "
+            f", {config.shots} example(s) per item from {escape(str(coder.examples.source))} "
             f"({len(coder.examples.shots)} coded items)"
             if coder.examples is not None
             else ""
@@ -65,13 +66,15 @@ def print_estimate(
     default = os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL  # as the openai backend picks
     model = config.model or (default if config.backend == "openai" else "local")
     estimate = estimate_items(config, tax, items, model, prices, coder)
-    table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
+    table = Table(
+        title=f"dry run: {escape(model)}, nothing sent", title_justify="left", show_header=False
+    )
     for key, value in estimate.as_dict().items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
         table.add_row(key, UNDEFINED if value is None else shown)
     console.print(table)
     if estimate.cost is None and config.backend == "openai":
-        console.print(f"[yellow]no price known for '{model}'[/]: pass --prices prices.yaml")
+        console.print(f"[yellow]no price known for '{escape(model)}'[/]: pass --prices prices.yaml")
 
 
 def resume_command(run: Run, runs_dir: Path | None) -> str:
@@ -90,7 +93,7 @@ def print_summary(console: Console, run: Run, manifest: RunManifest, resume: str
     table.add_column("share", justify="right")
     total = max(1, sum(1 for r in latest.values() if r.codes))
     for code_id, n in codes.most_common():
-        table.add_row(code_id, str(n), f"{n / total:.0%}")
+        table.add_row(escape(code_id), str(n), f"{n / total:.0%}")
     console.print(table)
     counts = manifest.counts
     usage = manifest.usage

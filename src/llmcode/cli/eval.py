@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -17,6 +16,7 @@ from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import AltMetric, Split
 from llmcode.cli.eval_alttest import show_alt_test
 from llmcode.cli.options import RunsDir
+from llmcode.cli.terminal import Console
 from llmcode.numbers import format_fixed, format_p, format_signed
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def show(result: EvalResult, split: str | None = None) -> None:
     """The ranked table, the human ceiling, paired differences, and per-run detail."""
     gold = result.gold
     console.print(
-        f"[bold]Evaluation[/] · gold coder(s) {', '.join(gold['coders'])} · "
+        f"[bold]Evaluation[/] · gold coder(s) {escape(', '.join(gold['coders']))} · "
         f"{gold['n_items']} items{f' · split {split}' if split else ''}"
         + (
             f" · 95% CIs from {result.bootstrap['n_resamples']} bootstrap resamples"
@@ -185,8 +185,8 @@ def show(result: EvalResult, split: str | None = None) -> None:
     for entry in sorted(result.runs, key=lambda r: r.rank):
         row = [
             str(entry.rank),
-            entry.run,
-            entry.model,
+            escape(entry.run),
+            escape(str(entry.model)),
             str(entry.n_items),
             _value(entry.accuracy),
             _with_ci(entry.cohen_kappa),
@@ -200,7 +200,7 @@ def show(result: EvalResult, split: str | None = None) -> None:
     if ceiling is not None:
         row = [
             "",
-            f"[italic]humans ({' × '.join(ceiling.coders)})[/]",
+            f"[italic]humans ({escape(' × '.join(ceiling.coders))})[/]",
             "ceiling",
             str(ceiling.n_items),
             _value(ceiling.accuracy),
@@ -250,8 +250,8 @@ def _show_paired(result: EvalResult, priced: bool = True) -> None:
         k, f = pair.delta_kappa, pair.delta_macro_f1
         cost = pair.extra_cost_per_item_usd
         cells = [
-            pair.a,
-            pair.b,
+            escape(pair.a),
+            escape(pair.b),
             _signed(k.value),
             _ci(Coefficient(value=k.value, ci95=k.ci95)),
             _p(k.p),
@@ -275,9 +275,11 @@ def _p(value: float | None) -> str:
 def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
     tokens = format_fixed(entry.tokens_per_item, 0)
     console.print(
-        f"[bold]{entry.run}[/] · {entry.model} · prompt {str(entry.prompt_hash or '-')[:12]} · "
-        f"{tokens} tokens/item · "
-        + ", ".join(f"{k} {v}" for k, v in entry.settings.items() if k != "taxonomy_fingerprint")
+        f"[bold]{escape(entry.run)}[/] · {escape(str(entry.model))} · prompt "
+        f"{str(entry.prompt_hash or '-')[:12]} · {tokens} tokens/item · "
+        + escape(
+            ", ".join(f"{k} {v}" for k, v in entry.settings.items() if k != "taxonomy_fingerprint")
+        )
     )
     table = _table()
     for column in ("code", "prec.", "recall", "F1", "n", "κ", "CI", "human κ", ""):
@@ -286,7 +288,7 @@ def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
     for code, score in entry.per_code.items():
         human = ceiling.per_code.get(code) if ceiling is not None else None
         table.add_row(
-            code,
+            escape(code),
             f"{score.precision:.2f}",
             f"{score.recall:.2f}",
             f"{score.f1:.2f}",
@@ -308,7 +310,7 @@ def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
             zip(labels, entry.confusion["matrix"], strict=True), start=1
         ):
             cells = [f"[bold]{c}[/]" if i == number - 1 else str(c) for i, c in enumerate(row)]
-            confusion.add_row(f"{number} {label}", *cells)
+            confusion.add_row(f"{number} {escape(str(label))}", *cells)
         console.print(confusion)
     if entry.disagreements:
         shown = entry.disagreements[:_SHOWN_DISAGREEMENTS]

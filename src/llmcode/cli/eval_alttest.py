@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from llmcode.cli.terminal import Console
 from llmcode.numbers import format_p
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from llmcode.cli.app import import_app, taxonomy_app
 from llmcode.cli.choices import CodebookFormat, IssueState
+from llmcode.cli.terminal import Console
 
 console = Console(highlight=False, stderr=True)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -42,6 +41,7 @@ from llmcode.cli.options import (
     backend_from_options,
 )
 from llmcode.cli.running import Interrupted, run_async
+from llmcode.cli.terminal import Console
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
+from llmcode.cli.terminal import Console
 from llmcode.numbers import UNDEFINED, format_fixed
 
 

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
 from rich.text import Text
 
+from llmcode.cli.terminal import Console
 from llmcode.llm.backends.threads import busy_cpus
 
 if TYPE_CHECKING:

@@ -27,6 +27,7 @@ from llmcode.cli.options import (
     TaxonomyFile,
     TextColumns,
 )
+from llmcode.cli.terminal import printable
 from llmcode.errors import ConfigError
 
 prompt_app = typer.Typer(
@@ -95,12 +96,12 @@ def show(
         sys.stdout.write(json.dumps(preview.to_json(), indent=2, ensure_ascii=False) + "\n")
         return
     for message in preview.messages:
-        sys.stdout.write(f"───── {message['role']} ─────\n{message['content']}\n\n")
+        sys.stdout.write(f"───── {message['role']} ─────\n{printable(message['content'])}\n\n")
     if preview.check_messages:
         sys.stdout.write(f"═════ second look at code {preview.check_code} (--verify) ═════\n\n")
         for message in preview.check_messages:
-            sys.stdout.write(f"───── {message['role']} ─────\n{message['content']}\n\n")
+            sys.stdout.write(f"───── {message['role']} ─────\n{printable(message['content'])}\n\n")
     shown = preview.examples
     note = f"examples shown: {', '.join(shown)}" if shown else "no examples"
     overrides = ", ".join(preview.overrides) or "none"
-    sys.stderr.write(f"{note}; templates overridden: {overrides}\n")
+    sys.stderr.write(printable(f"{note}; templates overridden: {overrides}") + "\n")

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from llmcode.cli.app import app, print_next
 from llmcode.cli.choices import ReviewQueue
 from llmcode.cli.options import RunRef, RunsDir
+from llmcode.cli.terminal import Console
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console, runs_app
 from llmcode.cli.options import RunRef, RunsDir
+from llmcode.cli.terminal import Console
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -43,16 +43,16 @@ def list_runs(runs_dir: RunsDir = None) -> None:
     for entry in entries:
         m = entry.manifest
         if m is None:
-            table.add_row(entry.run_id, "", "[red]unreadable[/]", *[""] * 6)
+            table.add_row(escape(entry.run_id), "", "[red]unreadable[/]", *[""] * 6)
             problems.append(f"{entry.run_id}: {entry.problem}")
             continue
         flagged = sum(m.counts.get(s, 0) for s in ("unverified", "invalid", "error"))
         table.add_row(
-            m.run_id,
+            escape(m.run_id),
             m.kind,
             m.status,
-            m.coder,
-            f"{m.taxonomy.get('name', '')} {m.taxonomy.get('version', '')}",
+            escape(m.coder),
+            escape(f"{m.taxonomy.get('name', '')} {m.taxonomy.get('version', '')}"),
             _count(m.items.get("n_items")),
             _count(m.counts.get("ok")),
             str(flagged),
@@ -83,7 +83,7 @@ def show_run(
     if as_json:
         sys.stdout.write((redact(manifest.model_dump_json(indent=2)) or "") + "\n")
         return
-    table = Table(show_header=False, title=f"run {manifest.run_id}", title_justify="left")
+    table = Table(show_header=False, title=f"run {escape(manifest.run_id)}", title_justify="left")
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     rows = summary_rows(manifest)
@@ -97,11 +97,13 @@ def show_run(
             else "undefined (too few items or a single category)"
         )
     for key, value in rows.items():
-        table.add_row(key, redact(value) or "")
+        table.add_row(key, escape(redact(value) or ""))
     console.print(table)
     codes = Counter(c.code for r in run.latest_codings().values() for c in r.codes)
     if codes:
-        console.print("codes: " + ", ".join(f"{c} {n}" for c, n in codes.most_common()))
+        console.print(
+            "codes: " + ", ".join(f"{c} {n}" for c, n in codes.most_common()), markup=False
+        )
 
 
 def summary_rows(manifest: RunManifest) -> dict[str, str]:

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from llmcode.cli.app import app, print_next
+from llmcode.cli.terminal import Console
 
 console = Console(highlight=False)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
@@ -27,6 +26,7 @@ from llmcode.cli.options import (
     backend_from_options,
 )
 from llmcode.cli.running import run_async
+from llmcode.cli.terminal import Console
 
 if TYPE_CHECKING:
     from llmcode.taxonomy.model import Category
@@ -42,7 +42,8 @@ def check(path: Annotated[Path, typer.Argument(help="Taxonomy YAML file.")]) -> 
     taxonomy = load_taxonomy(path)
     n = sum(1 for _ in taxonomy.walk())
     console.print(
-        f"[green]ok[/] {path}: {taxonomy.name} {taxonomy.version}, {len(taxonomy.categories)} "
+        f"[green]ok[/] {escape(str(path))}: {escape(taxonomy.name)} {escape(taxonomy.version)}, "
+        f"{len(taxonomy.categories)} "
         f"top-level categories, {n} in all, {'multi' if taxonomy.multi_label else 'single'}-label"
     )
 
@@ -59,23 +60,26 @@ def show(
 
     taxonomy = load_taxonomy(path)
     label = "multi-label" if taxonomy.multi_label else "single-label"
-    tree = Tree(f"[bold]{taxonomy.name}[/] {taxonomy.version} [dim]({label})[/]")
+    tree = Tree(f"[bold]{escape(taxonomy.name)}[/] {escape(taxonomy.version)} [dim]({label})[/]")
     if taxonomy.description:
-        tree.add(f"[dim]{taxonomy.description.strip()}[/]")
+        tree.add(f"[dim]{escape(taxonomy.description.strip())}[/]")
     for category in taxonomy.categories:
         _add(tree, category, details)
     console.print(tree)
 
 
 def _add(tree: Tree, category: Category, details: bool) -> None:
-    node = tree.add(f"[bold cyan]{category.id}[/] {category.name}: {category.definition.strip()}")
+    node = tree.add(
+        f"[bold cyan]{category.id}[/] {escape(category.name)}: "
+        f"{escape(category.definition.strip())}"
+    )
     if details:
         for criterion in category.include:
-            node.add(f"[green]+[/] {criterion}")
+            node.add(f"[green]+[/] {escape(criterion)}")
         for criterion in category.exclude:
-            node.add(f"[red]-[/] {criterion}")
+            node.add(f"[red]-[/] {escape(criterion)}")
         for example in category.examples:
-            node.add(f'[dim]e.g. "{example.text}"[/]')
+            node.add(f'[dim]e.g. "{escape(example.text)}"[/]')
     for child in category.children:
         _add(node, child, details)
 
