@@ -56,6 +56,8 @@ PUBLIC_API = [
     "alt_test",
     "calibrate",
     "RunCalibration",
+    "audit",
+    "AuditResult",
     "analyze",
     "AnalysisOptions",
     "Analysis",

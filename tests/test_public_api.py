@@ -40,7 +40,11 @@ def _llmcode_classes_in(function: object) -> set[str]:
 
 
 # gaps owned elsewhere (issue 22's coding part, issue 26's alt-test); remove an entry once closed
-KNOWN_GAPS = {"code_file": {"Backend"}, "alt_test": {"AltTestMetric", "AltTestResult"}}
+KNOWN_GAPS = {
+    "code_file": {"Backend"},
+    "alt_test": {"AltTestMetric", "AltTestResult"},
+    "evaluate": {"AltTestSettings"},
+}
 
 
 def test_every_llmcode_class_in_a_public_signature_is_public_too():

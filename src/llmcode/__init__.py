@@ -33,6 +33,8 @@ _EXPORTS = {
     "alt_test": "llmcode.quality.alttest",
     "calibrate": "llmcode.quality.run_calibration",
     "RunCalibration": "llmcode.quality.run_calibration",
+    "audit": "llmcode.quality.audit",
+    "AuditResult": "llmcode.quality.audit",
     "analyze": "llmcode.analysis.studies",
     "AnalysisOptions": "llmcode.analysis.studies",
     "Analysis": "llmcode.analysis.study",

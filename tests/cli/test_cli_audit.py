@@ -285,3 +285,36 @@ def test_the_library_refuses_an_unknown_confidence_source_naming_the_setting(wor
     runs, codes = workspace
     with pytest.raises(llmcode.ConfigError, match="confidence must be one of auto, vote"):
         llmcode.calibrate("r1", codes, coder="ana", confidence="vibes", runs_dir=runs)
+
+
+def test_the_library_audit_is_what_audit_json_prints(workspace) -> None:
+    import llmcode
+
+    runs, codes = workspace
+    printed = invoke(
+        "audit", "r1", "--human", codes, "--coder", "ana", "--json", "--runs-dir", runs
+    )
+    assert printed.exit_code == 0, printed.output
+    result = llmcode.audit("r1", codes, coder="ana", runs_dir=runs)
+    assert result.model_dump(mode="json") == json.loads(printed.stdout)
+    assert result.ranked and [c.coder for c in result.coders] == ["ana", "ben"]
+
+
+def test_the_library_says_when_a_single_sample_audit_is_no_ranking(tmp_path: Path) -> None:
+    import llmcode
+
+    runs = tmp_path / "runs"
+    path = runs / "one"
+    path.mkdir(parents=True)
+    (path / "taxonomy.yaml").write_text((DATA / "tiny.yaml").read_text(encoding="utf-8"))
+    run = Run(path)
+    run.write_manifest(
+        RunManifest(run_id="one", config=RunConfig(taxonomy_path="t", items_path="i"))
+    )
+    for item_id, code in (("a", "usage"), ("b", "usage"), ("c", "resources")):
+        run.append_coding(record(item_id, code).model_copy(update={"samples": []}))
+    codes = pd.DataFrame(
+        {"item_id": ["a", "b", "c"], "coder": "ana", "code": ["usage", "resources", "resources"]}
+    )
+    result = llmcode.audit(run, codes)
+    assert not result.ranked and result.n_flagged == 1 and result.coders == []

@@ -65,3 +65,29 @@ def test_a_persons_decision_line_has_no_automatic_key(tmp_path: Path) -> None:
     run = make_run(tmp_path)
     ReviewSession(run, "ana").accept()
     assert "automatic" not in json.loads((run.path / DECISIONS).read_text())
+
+
+def test_auto_accept_reads_the_gold_coder_from_long_format_codes(tmp_path: Path) -> None:
+    import pandas as pd
+    import pytest
+
+    from llmcode.errors import ConfigError
+
+    run = make_run(tmp_path)
+    codes = pd.DataFrame(
+        {
+            "item_id": ["i1", "i2", "i3", "i1", "i2", "i3"],
+            "coder": ["ana"] * 3 + ["ben"] * 3,
+            "code": ["usage", "usage", "performance", "usage", "performance", "performance"],
+        }
+    )
+    with pytest.raises(ConfigError, match="2 coders") as caught:
+        auto_accept(run, "ana", 0.4, codes)
+    assert caught.value.hint == "choose one with coder"
+    path = tmp_path / "codes.csv"
+    codes.to_csv(path, index=False)
+    result = auto_accept(run, "ana", 0.4, path, coder="ana")
+    assert [d.item_id for d in result.decisions] == ["i1", "i2"]
+    assert result.estimate.errors == 1 and result.estimate.n_gold_above == 2  # as sets give
+    with pytest.raises(ConfigError, match=r"threshold must lie in \[0, 1\], not 1.5"):
+        auto_accept(run, "ana", 1.5)

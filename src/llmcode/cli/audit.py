@@ -59,19 +59,13 @@ def audit(
     runs_dir: RunsDir = None,
 ) -> None:
     """Rank human labels that are probably wrong: the model disagrees confidently, with evidence."""
-    from llmcode.codes import load_codes
-    from llmcode.quality.audit import audit_labels, coder_quality, write_audit_queue
+    from llmcode.quality.audit import audit as audit_run
+    from llmcode.quality.audit import write_audit_queue
     from llmcode.store.runs import RunStore
 
     run = RunStore(runs_dir).open(run_ref)
-    codes = load_codes(human)
-    result = audit_labels(run, codes, coder, top, str(human), min_share)
-    if codes["coder"].nunique() > 1:
-        result = result.model_copy(update={"coders": coder_quality(run, codes, str(human))})
-    flat = run.manifest().config.samples == 1 and not any(
-        r.probabilities for r in run.latest_codings().values()
-    )
-    if flat:  # said first: a ranked list where every score ties misleads
+    result = audit_run(run, human, coder=coder, top=top, min_share=min_share)
+    if not result.ranked:  # said first: a ranked list where every score ties misleads
         (err_console if as_json else console).print(
             "[yellow]note:[/] one coding per item and no log-probabilities, so every "
             "disagreement scores alike and the order below is not a ranking; code with "

@@ -124,15 +124,9 @@ def review(
 def _auto_accept(
     run: Run, reviewer: str, threshold: float, against: Path | None, coder: str | None
 ) -> None:
-    from llmcode.codes import load_codes
-    from llmcode.quality.calibration import human_code_sets
     from llmcode.review.triage import auto_accept
 
-    gold = None
-    if against is not None:
-        level = run.manifest().config.level
-        gold = human_code_sets(load_codes(against), run.taxonomy(), level, coder, str(against))
-    result = auto_accept(run, reviewer, threshold, gold)
+    result = auto_accept(run, reviewer, threshold, against, coder=coder)
     row = result.estimate
     console.print(
         f"{reviewer}: accepted {len(result.decisions)} item(s) automatically at confidence "

@@ -15,7 +15,7 @@ the samples (``min_share``, as thresholds fall to nothing when the model is poor
 ``score`` = ``1 - q`` (1 when every sample chose one other code and none the human's) is halved
 when the model's case has no verified evidence — a quote not found verbatim, or ``none``
 ("no category fits", which cannot be quoted). Per-coder quality compares each coder with the
-model and with the consensus of the others.
+model and with the consensus of the others. `audit` does it all for a run and a codes file.
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from llmcode.codes import load_codes
 from llmcode.errors import AnalysisError, CodesError
 from llmcode.llm.evidence import Span
 from llmcode.quality.calibration import human_code_sets
 from llmcode.quality.confidence import USABLE, sample_alpha, vote_shares
 from llmcode.store.jsonl import atomic_write
 from llmcode.store.models import CodingRecord
-from llmcode.store.runs import Run
+from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import NONE_CODE
 
 AUDIT_FILE = "audit.json"
@@ -89,6 +90,34 @@ class AuditResult(BaseModel):
     not_audited: list[str] = Field(default_factory=list)
     items: list[AuditEntry]
     coders: list[CoderQuality] = Field(default_factory=list)
+    ranked: bool = True
+    """False when the run has one coding per item and no log-probabilities: every disagreement
+    then scores alike, and the order is not a ranking."""
+
+
+def audit(
+    run: Run | str | Path,
+    human: pd.DataFrame | str | Path,
+    *,
+    coder: str | None = None,
+    top: int | None = None,
+    min_share: float = MIN_SHARE,
+    runs_dir: str | Path | None = None,
+) -> AuditResult:
+    """Audit ``coder``'s labels in ``human`` (long format; a file or a DataFrame) against
+    ``run`` (a run, its directory or an id in ``runs_dir``): the probably-wrong labels
+    (`audit_labels`), per-coder quality when the codes have several coders (`coder_quality`),
+    and whether the order is a ranking at all."""
+    if not isinstance(run, Run):
+        run = RunStore(runs_dir).open(run)
+    codes = human if isinstance(human, pd.DataFrame) else load_codes(human)
+    where = "the human codes" if isinstance(human, pd.DataFrame) else str(human)
+    result = audit_labels(run, codes, coder, top, where, min_share)
+    coders = coder_quality(run, codes, where) if codes["coder"].nunique() > 1 else []
+    flat = run.manifest().config.samples == 1 and not any(
+        r.probabilities for r in run.latest_codings().values()
+    )
+    return result.model_copy(update={"coders": coders, "ranked": not flat})
 
 
 def confident_thresholds(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:

@@ -10,9 +10,13 @@ none disputed by a second look, and which the reviewer has not decided yet. Deci
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import pandas as pd
+
+from llmcode.codes import load_codes
 from llmcode.errors import ConfigError
-from llmcode.quality.calibration import Source
+from llmcode.quality.calibration import Source, human_code_sets
 from llmcode.quality.thresholds import ThresholdRow, item_confidences, passes, threshold_row
 from llmcode.store.decisions import (
     Automatic,
@@ -39,13 +43,19 @@ def auto_accept(
     run: Run,
     reviewer: str,
     threshold: float,
-    human: dict[str, set[str]] | None = None,
+    human: dict[str, set[str]] | pd.DataFrame | str | Path | None = None,
     source: Source = "auto",
+    coder: str | None = None,
 ) -> AutoAccepted:
-    """Accept the undecided items at or above ``threshold`` on the reviewer's behalf."""
+    """Accept the undecided items at or above ``threshold`` on the reviewer's behalf.
+
+    ``human`` (code sets per item, or long-format codes: a file or a DataFrame, whose ``coder``
+    is the gold — the only coder when there is one) gives the error-rate estimate.
+    """
     if not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"--auto-accept-above must lie in [0, 1], not {threshold}")
-    frame, chosen = item_confidences(run, human, source)
+        raise ConfigError(f"threshold must lie in [0, 1], not {threshold}")
+    gold = human if human is None or isinstance(human, dict) else gold_sets(run, human, coder)
+    frame, chosen = item_confidences(run, gold, source)
     estimate = threshold_row(frame, threshold)
     interval = estimate.interval
     ledger = replay(load_decisions(run)).get(reviewer)
@@ -76,3 +86,11 @@ def auto_accept(
         append_decision(run, decision)
         result.decisions.append(decision)
     return result
+
+
+def gold_sets(run: Run, human: pd.DataFrame | str | Path, coder: str | None) -> dict[str, set[str]]:
+    """``coder``'s codes per item at the run's level (a leaf counts as its top category)."""
+    codes = human if isinstance(human, pd.DataFrame) else load_codes(human)
+    where = "the human codes" if isinstance(human, pd.DataFrame) else str(human)
+    level = run.manifest().config.level
+    return human_code_sets(codes, run.taxonomy(), level, coder, where)
