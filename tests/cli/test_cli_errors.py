@@ -70,14 +70,16 @@ def test_an_output_path_that_cannot_be_written_is_one_line(
         "read-only": tmp_path / "ro.csv",
     }[target]
     if target == "read-only":
-        real = Path.write_bytes
+        from llmcode.store import jsonl
 
-        def refuse(self, data):
-            if self.name == "ro.csv":
-                raise PermissionError(errno.EACCES, "Permission denied", str(self))
-            return real(self, data)
+        real = jsonl.open_file
 
-        monkeypatch.setattr(Path, "write_bytes", refuse)
+        def refuse(path, flags, *args, **kwargs):
+            if path.name.startswith("ro.csv"):  # the file, or the temporary file beside it
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(jsonl, "open_file", refuse)
     result = cli("export", "r1", "--runs-dir", coded, "-o", out)
     one_line_error(result, "cannot write")
 

@@ -188,3 +188,34 @@ def test_prompt_show_shows_escape_sequences_in_items_as_escapes(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output
     assert "before\\x1b]0;owned\\x07\\x1b[2Jafter" in result.output
+
+
+# 6. A full disk made a run unresumable.
+
+
+def test_resume_sets_torn_records_aside_counts_them_and_asks_their_items_again(
+    cli, tmp_path, coded_run
+):
+    runs, server = coded_run
+    codings = runs / "r1" / "codings.jsonl"
+    lines = codings.read_bytes().splitlines()
+    assert len(lines) == 4
+    half = lines[1][: len(lines[1]) // 2]  # the disk filled mid-record ...
+    codings.write_bytes(
+        lines[0]
+        + b"\n"
+        + half
+        + lines[2]
+        + b"\n"  # ... and the next record was appended to it
+        + lines[3][:-7]  # the last record cut by a kill
+    )
+    resumed = cli(*code_args(server, runs, "--resume", "r1"))
+    assert resumed.exit_code == 0, resumed.output
+    from llmcode.store.runs import RunStore
+
+    run = RunStore(runs).open("r1")
+    manifest = run.manifest()
+    assert manifest.status == "complete" and manifest.counts.get("ok") == 4
+    assert manifest.extra["torn_records"] == 2
+    assert (runs / "r1" / "codings.jsonl.torn").read_bytes().splitlines() == [half, lines[3][:-7]]
+    assert sorted(run.latest_codings()) == ["i1", "i2", "i3", "i4"]

@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from llmcode.analysis.figures import figure_bytes
 from llmcode.analysis.report import Report
 from llmcode.csvfiles import write_csv
-from llmcode.errors import ConfigError
+from llmcode.errors import ConfigError, OutputError
 from llmcode.numbers import (
     format_fixed,
     format_interval,
@@ -31,6 +31,7 @@ from llmcode.numbers import (
     format_p_clause,
     format_share,
 )
+from llmcode.store.jsonl import atomic_write
 
 REPORT_FORMATS = ("html", "md")
 
@@ -60,10 +61,10 @@ def write_tables(
     written = []
     for name, frame in tables.items():
         path = directory / f"{name}.csv"
-        write_csv(frame, path)
+        atomic_write(path, write_csv(frame) or "", OutputError)
         written.append(path)
     path = directory / "analysis.json"
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write(path, json.dumps(result, indent=2, ensure_ascii=False) + "\n", OutputError)
     return [*written, path]
 
 
@@ -81,14 +82,14 @@ def write_report(report: Report, path: str | Path | None = None, format: str = "
     output = Path(path) if path is not None else Path(f"report.{format}")
     output.parent.mkdir(parents=True, exist_ok=True)
     if format == "html":
-        output.write_text(render_html(report), encoding="utf-8")
+        atomic_write(output, render_html(report), OutputError)
         return output
     figure_dir = output.with_name(output.stem + "_files")
     text, files = render_markdown(report, figure_dir.name)
     figure_dir.mkdir(exist_ok=True)
     for name, data in files.items():
         (figure_dir / name).write_bytes(data)
-    output.write_text(text, encoding="utf-8")
+    atomic_write(output, text, OutputError)
     return output
 
 

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from llmcode.csvfiles import guard_frame, write_csv
-from llmcode.errors import CodesError, ConfigError, ItemsError
+from llmcode.errors import CodesError, ConfigError, ItemsError, OutputError
 from llmcode.items import file_sha256, read_table
+from llmcode.store.jsonl import atomic_write
 
 SPLITS = ("dev", "test")
 WRITERS = (".csv", ".tsv", ".jsonl", ".xlsx", ".parquet")
@@ -125,7 +126,8 @@ def write_sample(sample: pd.DataFrame, info: dict[str, Any], path: Path, source:
         raise ConfigError(f"{path}: cannot write '{suffix}'", hint=f"use {', '.join(WRITERS)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in (".csv", ".tsv"):
-        write_csv(sample, path, sep="\t" if suffix == ".tsv" else ",")
+        text = write_csv(sample, sep="\t" if suffix == ".tsv" else ",") or ""
+        atomic_write(path, text, OutputError)
     elif suffix == ".jsonl":
         sample.to_json(path, orient="records", lines=True, force_ascii=False)
     elif suffix == ".xlsx":

@@ -10,6 +10,7 @@ import pandas as pd
 
 from llmcode.csvfiles import write_csv
 from llmcode.errors import ConfigError, OutputError
+from llmcode.store.jsonl import atomic_write
 from llmcode.store.runs import Run
 
 TABLE_FORMATS = ("csv", "jsonl", "parquet")
@@ -49,15 +50,12 @@ def write_output(path: Path, data: bytes | str) -> None:
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, str):
-            path.write_text(data, encoding="utf-8")
-        else:
-            path.write_bytes(data)
     except OSError as exc:
         raise OutputError(
             f"cannot write {path}: {exc.strerror or exc}",
             hint="choose another output path (its folder must be a writable directory)",
         ) from exc
+    atomic_write(path, data, OutputError)  # a failed write leaves the previous file whole
 
 
 def uncoded_items(run: Run, frame: pd.DataFrame) -> dict[str, int]:

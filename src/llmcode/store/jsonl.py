@@ -14,6 +14,7 @@ colleague could point ``run.lock`` or ``codings.jsonl`` at a file of yours).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -21,7 +22,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from llmcode.errors import RunStoreError
+from llmcode.errors import LlmcodeError, RunStoreError
 
 
 def cause_of(exc: OSError) -> str:
@@ -29,13 +30,22 @@ def cause_of(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _write_failed(path: Path, exc: OSError) -> RunStoreError:
-    hint = (
-        "free some disk space, then continue with --resume"
-        if exc.errno == errno.ENOSPC
-        else "check that the folder exists and is writable (--runs-dir, LLMCODE_RUNS_DIR)"
-    )
-    return RunStoreError(f"cannot write {path}: {cause_of(exc)}", hint=hint)
+def _write_failed(
+    path: Path, exc: OSError, error: type[LlmcodeError] = RunStoreError
+) -> LlmcodeError:
+    if error is RunStoreError:
+        hint = (
+            "free some disk space, then continue with --resume"
+            if exc.errno == errno.ENOSPC
+            else "check that the folder exists and is writable (--runs-dir, LLMCODE_RUNS_DIR)"
+        )
+    else:
+        hint = (
+            "free some disk space and try again (the previous file is unchanged)"
+            if exc.errno == errno.ENOSPC
+            else "choose another output path (its folder must be a writable directory)"
+        )
+    return error(f"cannot write {path}: {cause_of(exc)}", hint=hint)
 
 
 def open_file(path: Path, flags: int, what: str = "write") -> int:
@@ -80,40 +90,57 @@ def refuse_links(folder: Path) -> None:
         raise RunStoreError(f"cannot read the run folder {folder}: {cause_of(exc)}") from exc
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, data: str | bytes, error: type[LlmcodeError] = RunStoreError) -> None:
     """Write via a temporary file and rename, so readers never see half a file (and a failed
     write leaves the previous file as it was). A link at ``path`` is replaced, never written
     through.
 
-    On failure the temporary file is removed and a `RunStoreError` names the file and cause.
+    On failure the temporary file is removed and ``error`` names the file and cause.
     """
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.unlink(missing_ok=True)  # a link planted there goes, its target stays
         handle = open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
+        try:
+            _write_all(handle, data.encode("utf-8") if isinstance(data, str) else data)
+            os.fsync(handle)
+        finally:
+            os.close(handle)
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise _write_failed(path, exc) from exc
+        raise _write_failed(path, exc, error) from exc
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(handle, view) :]
 
 
 def append_line(path: Path, line: str, *, sync: bool = True) -> None:
     """Append one JSON line, handed to the operating system before returning (so a killed
-    process loses nothing) and, with ``sync``, on disk (so a power cut loses nothing). A failure
-    is a RunStoreError; a partly written line is a torn last line, cut on resume."""
+    process loses nothing) and, with ``sync``, on disk (so a power cut loses nothing).
+
+    All or nothing: a write that fails (a full disk) is cut back off before the `RunStoreError`
+    naming the file is raised, so the next line never lands on half a record. Only a kill
+    mid-write leaves a torn last line (see `set_aside_torn`)."""
     try:
         handle = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        with os.fdopen(handle, "a", encoding="utf-8") as stream:
-            stream.write(line + "\n")
-            stream.flush()
-            if sync:
-                os.fsync(stream.fileno())
     except OSError as exc:
         raise _write_failed(path, exc) from exc
+    try:
+        size = os.fstat(handle).st_size
+        try:
+            _write_all(handle, (line + "\n").encode("utf-8"))
+            if sync:
+                os.fsync(handle)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(handle, size)
+            raise _write_failed(path, exc) from exc
+    finally:
+        os.close(handle)
 
 
 def sync_file(path: Path) -> None:
@@ -189,3 +216,63 @@ def repair_jsonl(path: Path) -> int:
     except OSError as exc:
         raise _write_failed(path, exc) from exc
     return len(data) - keep
+
+
+TORN = ".torn"
+
+
+def set_aside_torn(path: Path, record_start: bytes = b'{"item_id"') -> int:
+    """Move every torn record of a JSONL file into ``<file>.torn``; returns how many.
+
+    A torn record is a line that is not JSON: the last line cut by a kill, or half a record a
+    full disk left before the next one was appended to it (then the whole record after it is
+    kept). The file is rewritten without them (temporary file, then rename); their items have
+    no record, so a resume asks them again. ``record_start`` is how a record begins (records
+    are written with their ``item_id`` first), so a nested object is never taken for one.
+    """
+    if not path.is_file():
+        return 0
+    data = path.read_bytes()
+    kept: list[bytes] = []
+    torn: list[bytes] = []
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        good, bad = _salvage(line, record_start)
+        if bad:
+            torn.append(bad)
+        if good:
+            kept.append(good)
+    if not torn:
+        return 0
+    try:
+        handle = open_file(path.with_name(path.name + TORN), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        try:
+            _write_all(handle, b"".join(fragment + b"\n" for fragment in torn))
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+    except OSError as exc:
+        raise _write_failed(path.with_name(path.name + TORN), exc) from exc
+    atomic_write(path, b"".join(line + b"\n" for line in kept))
+    return len(torn)
+
+
+def _salvage(line: bytes, record_start: bytes) -> tuple[bytes, bytes]:
+    """``(record, torn)`` of one line: the line itself when it parses, else the longest tail
+    that is a whole record (one appended to half a record) and the part before it."""
+    if _parses(line):
+        return line, b""
+    start = line.find(record_start, 1)
+    while start != -1:
+        if _parses(line[start:]):
+            return line[start:], line[:start]
+        start = line.find(record_start, start + 1)
+    return b"", line
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False

@@ -1,12 +1,13 @@
 """The run store: ``runs/<run_id>/`` with manifest, item and taxonomy snapshots, and codings.
 
-``codings.jsonl`` is append-only, one record per item (written and flushed as each finishes,
-errors included), so a run killed at any moment resumes without repeating or duplicating work;
-a torn last line from a kill is repaired on resume. The latest record of an item wins. A record
-is fsynced with it when the last fsync is ``SYNC_SECONDS`` old, and every record when the phase
-finishes: a slow run fsyncs each record, a fast one about twice a second instead of per item
-(about a tenth of the client's CPU at 250 items/s), so a power cut (not a kill) may lose the
-answers of the last half second, which resume asks for again.
+``codings.jsonl`` is append-only, one record per item (written and flushed as each finishes, errors
+included), so a run killed at any moment resumes without repeating or duplicating work; a torn
+record (a kill mid-write, half a record a full disk left) is set aside into ``codings.jsonl.torn``
+on resume and its item asked again. The latest record of an item wins. A record is fsynced with it
+when the last fsync is ``SYNC_SECONDS`` old, and every record when the phase finishes: a slow run
+fsyncs each record, a fast one about twice a second instead of per item (about a tenth of the
+client's CPU at 250 items/s), so a power cut (not a kill) may lose the answers of the last half
+second, which resume asks for again.
 
 The models written here are in `llmcode.store.models`; the durable file primitives (and the
 `RunStoreError` each file-system failure becomes) in `llmcode.store.jsonl`.
@@ -15,6 +16,7 @@ The models written here are in `llmcode.store.models`; the durable file primitiv
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import re
@@ -37,7 +39,7 @@ from llmcode.store.jsonl import (
     cause_of,
     read_jsonl,
     read_text,
-    repair_jsonl,
+    set_aside_torn,
     sync_file,
 )
 from llmcode.store.lock import RunLock
@@ -153,8 +155,27 @@ class Run:
         return {record.item_id: record for record in self.codings()}
 
     def repair(self) -> int:
-        """Cut a torn last line (left by a kill mid-write); returns the bytes removed."""
-        return repair_jsonl(self.path / CODINGS)
+        """Set torn records aside (a kill mid-write, half a record left by a full disk) into
+        ``codings.jsonl.torn``; returns how many, also counted in the manifest's
+        ``extra.torn_records`` when the run finishes. Their items are asked again."""
+        path = self.path / CODINGS
+        if not path.is_file():
+            return 0
+        try:
+            if _ends_with_newline(path):
+                self.codings()  # parses: nothing torn (the parse is cached for the resume)
+                return 0
+        except RunStoreError:
+            pass  # a line that is not JSON: set aside below (or the error is raised again)
+        torn = set_aside_torn(path)
+        if torn:
+            self._codings = None
+            before = self.notes.get("torn_records")
+            if before is None:
+                with contextlib.suppress(RunStoreError):
+                    before = self.manifest().extra.get("torn_records", 0)
+            self.notes["torn_records"] = int(before or 0) + torn
+        return torn
 
 
 class RunStore:
@@ -226,6 +247,14 @@ class Listing:
     run_id: str
     manifest: RunManifest | None
     problem: str | None
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as handle:
+        if handle.seek(0, os.SEEK_END) == 0:
+            return True
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
 
 
 def check_run_id(run_id: str) -> str:
