@@ -133,7 +133,7 @@ def test_a_taxonomy_nested_300_levels_deep_is_a_clear_error_not_a_recursion_erro
         nested = f'{{"id": "c{level}", "name": "n", "definition": "d", "children": [{nested}]}}'
     path = tmp_path / "deep.yaml"
     path.write_text(f'{{"name": "deep", "version": "1", "categories": [{nested}]}}')
-    with pytest.raises(TaxonomyError, match=r"deep.yaml: .*nested.*levels") as caught:
+    with pytest.raises(TaxonomyError, match=r"deep.yaml(:\d+)?: .*nested.*levels") as caught:
         load_taxonomy(path)
     assert caught.value.hint
 
@@ -201,3 +201,19 @@ def test_a_taxonomy_file_over_the_size_bound_is_refused_before_parsing(tmp_path,
     path.write_text(VALID + "#" * 200)
     with pytest.raises(TaxonomyError, match=r"big\.yaml: .*larger than"):
         load_taxonomy(path)
+
+
+def test_flow_style_nesting_is_refused_in_milliseconds(tmp_path):
+    """Issue 25, defect 14: an 80 KB taxonomy of ``[[[…]]]`` took 91 s of CPU."""
+    import time
+
+    from llmcode.errors import TaxonomyError
+    from llmcode.taxonomy.model import load_taxonomy
+
+    for depth in (500, 40_000):
+        path = tmp_path / "deep.yaml"
+        path.write_text("name: x\nversion: '1'\ncategories: " + "[" * depth + "]" * depth + "\n")
+        started = time.process_time()
+        with pytest.raises(TaxonomyError, match=r"deep\.yaml:3: .*nest"):
+            load_taxonomy(path)
+        assert time.process_time() - started < 0.5

@@ -29,6 +29,11 @@ MAX_TAXONOMY_BYTES = 5_000_000
 Level = Literal["top", "leaves"]
 MAX_DEPTH = 50
 """The deepest category tree accepted (deeper trees would exhaust Python's recursion)."""
+MAX_YAML_DEPTH = 2 * MAX_DEPTH + 20
+"""The deepest YAML nesting read (a category level is two: its mapping and ``children``).
+Checked on the event stream first, with libyaml when installed, so ``[[[[…]]]]`` is refused in
+milliseconds instead of taking the pure-Python parser minutes."""
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
@@ -179,16 +184,27 @@ def read_yaml(
     key written twice in one mapping is an error at its line rather than last-wins.
     """
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        depth = 0
+        for event in yaml.parse(text, Loader=_FAST_LOADER):
             if isinstance(event, yaml.AliasEvent):
                 raise error(
                     f"{source}:{event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are "
                     "not allowed",
                     hint="write the value out in full",
                 )
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise error(
+                        f"{source}:{event.start_mark.line + 1}: YAML nested more than "
+                        f"{MAX_YAML_DEPTH} levels deep",
+                        hint="flatten the nesting (a codebook rarely needs more than 3 levels)",
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        node = yaml.compose(text, Loader=_FAST_LOADER)
         _check_duplicate_keys(node, source, error)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_FAST_LOADER)  # a safe loader (libyaml when installed)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
