@@ -134,7 +134,7 @@ def test_an_ordinal_scale_in_words_is_ordered_with_categories(tmp_path):
     pd.DataFrame(rows, columns=["item_id", "coder", "code"]).to_csv(path, index=False)
     refused = invoke(path, "--level", "ordinal")
     assert refused.exit_code == 1
-    assert "need an explicit order" in refused.stderr and "--categories" in refused.stderr
+    assert "need an explicit order" in refused.stderr and "categories low, mid" in refused.stderr
     result = invoke(path, "--level", "ordinal", "--categories", "low,mid,high", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

@@ -183,7 +183,11 @@ def test_bad_input_is_a_clear_error(study, cli, tmp_path):
         extra, index=False
     )
     result = cli("eval", run, "--gold", study / "ana.csv", "--gold", extra)
-    assert result.exit_code == 1 and "docsum-999" in result.output and "--only" in result.output
+    assert (
+        result.exit_code == 1
+        and "docsum-999" in result.output
+        and "only set to the gold file" in result.output
+    )
     outside = tmp_path / "outside.csv"
     pd.DataFrame({"item_id": ["docsum-25"], "coder": ["ana"], "code": ["bugs"]}).to_csv(
         outside, index=False

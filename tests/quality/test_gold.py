@@ -59,7 +59,7 @@ def test_strata_are_proportional_and_split_within_each():
 def test_impossible_requests_are_refused():
     with pytest.raises(ConfigError, match="cannot draw 101 of 100"):
         draw_sample(items(), 101, seed=0)
-    with pytest.raises(ConfigError, match="--test-share"):
+    with pytest.raises(ConfigError, match="test_share must be between 0 and 1"):
         draw_sample(items(), 5, seed=0, test_share=1.5)
 
 

@@ -71,7 +71,7 @@ def test_blind_review_offers_nothing_derived_from_the_model(run: Run) -> None:
         session.set_queue("low-confidence")
     with pytest.raises(ConfigError, match="queue 'all'"):
         ReviewSession(run, "ana", blind=True, queue="disagreement")
-    with pytest.raises(ConfigError, match="--against"):
+    with pytest.raises(ConfigError, match="blind review shows no other coder"):
         ReviewSession(run, "ana", blind=True, human={"i1": {"ben": ["usage"]}})
 
 

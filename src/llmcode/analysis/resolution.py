@@ -69,7 +69,7 @@ def resolution_times(
         if column not in items.columns:
             raise AnalysisError(
                 f"no column '{column}' in the items; columns are: {', '.join(items.columns)}",
-                hint="choose it with --created-column / --closed-column",
+                hint="choose it with created_column / closed_column",
             )
     created = _timestamps(items, created_column)
     closed = _timestamps(items, closed_column)
@@ -92,7 +92,7 @@ def resolution_times(
     negative = frame.loc[frame["days"] < 0, "item_id"].tolist()
     if negative:
         raise AnalysisError(
-            f"item(s) closed before they were created (or created after --as-of): "
+            f"item(s) closed before they were created (or created after as_of): "
             f"{', '.join(negative[:10])}",
             hint=f"check the '{created_column}' and '{closed_column}' columns",
         )

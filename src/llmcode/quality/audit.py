@@ -181,7 +181,7 @@ def audit_labels(
     if taxonomy.multi_label:
         raise AnalysisError(
             f"taxonomy {taxonomy.name} is multi-label; audit ranks single-label codes for now",
-            hint="use `llmcode review RUN --against CODES` to go through disagreements",
+            hint="review the run against the human codes to go through the disagreements",
         )
     human = human_code_sets(codes, taxonomy, level, coder, source)
     chosen = coder or str(codes["coder"].dropna().iloc[0])

@@ -192,8 +192,8 @@ def check_gold(gold: pd.DataFrame, runs: Sequence[RunInput]) -> None:
         if missing:
             raise RunStoreError(
                 f"{len(missing)} gold item(s) not in run {run.run}: {_ids(missing)}",
-                hint="code them first (llmcode code ... --only GOLD_FILE), or restrict the gold "
-                "to the run's items",
+                hint="code them first (a run with only set to the gold file), or restrict the "
+                "gold to the run's items",
             )
         if not run.multi_label:
             counts = used.groupby(["item_id", "coder"])["code"].nunique()

@@ -49,10 +49,10 @@ def draw_sample(
     if id_column not in items.columns:
         raise ItemsError(
             f"no id column '{id_column}'; columns are: {', '.join(items.columns)}",
-            hint="choose it with --id-column",
+            hint="choose it with id_column",
         )
     if not 0.0 <= test_share <= 1.0:
-        raise ConfigError(f"--test-share must be between 0 and 1, not {test_share}")
+        raise ConfigError(f"test_share must be between 0 and 1, not {test_share}")
     if n < 1 or n > len(items):
         raise ConfigError(
             f"cannot draw {n} of {len(items)} items", hint=f"choose -n between 1 and {len(items)}"

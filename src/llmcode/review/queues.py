@@ -163,7 +163,7 @@ def disagreement(items: list[ReviewItem], run: Run) -> list[ReviewItem]:
     if not (has_human or has_samples):
         raise ConfigError(
             "the disagreement queue needs something to disagree with",
-            hint="add --against HUMAN_CODES, or code the run with --samples 3",
+            hint="give human codes, or code the run with samples 3",
         )
     return sorted(items, key=lambda i: not i.disagrees)
 

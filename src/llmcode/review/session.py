@@ -68,10 +68,10 @@ class ReviewSession:
         only: Collection[str] | None = None,
     ) -> None:
         if not reviewer.strip():
-            raise ConfigError("the reviewer name is empty", hint="pass --reviewer NAME")
+            raise ConfigError("the reviewer name is empty", hint="give a reviewer name")
         if blind and human is not None:
             raise ConfigError(
-                "blind review shows no other coder's codes", hint="drop --against with --blind"
+                "blind review shows no other coder's codes", hint="give no human codes when blind"
             )
         if blind and queue != "all":
             raise ConfigError(
@@ -104,7 +104,7 @@ class ReviewSession:
         if human is not None and not any(item.human for item in self.items):
             raise ConfigError(
                 "the human codes share no item_id with this run",
-                hint="check that --against is the codes file for the same items",
+                hint="check that the human codes are the codes file for the same items",
             )
         self._lowered: list[str] | None = None
         self.query = ""
@@ -344,6 +344,6 @@ def _only(items: list[ReviewItem], only: Collection[str], run: Run) -> list[Revi
         raise RunStoreError(
             f"{len(missing)} listed item(s) not in run {run.run_id}: {', '.join(missing[:10])}"
             + (" ..." if len(missing) > 10 else ""),
-            hint="code them first: llmcode code ... --only FILE",
+            hint="code them first (a run with only set to that file)",
         )
     return [item for item in items if item.item_id in wanted]

@@ -219,7 +219,7 @@ def cohen_kappa_batch(
         raise AgreementError(
             f"Cohen's κ needs exactly two coders; got {ratings.n_coders} "
             f"({', '.join(ratings.coders)})",
-            hint="choose two with --coders, or read Fleiss' κ and the pairwise matrix",
+            hint="choose two coders (coders), or read Fleiss' κ and the pairwise matrix",
         )
     first, second = ratings.codes[:, 0], ratings.codes[:, 1]
     k = ratings.n_labels
@@ -334,7 +334,7 @@ def undefined_reason(ratings: Ratings, name: str) -> str:
     if ratings.n_labels < 2 and name in ("Gwet's AC1", "Brennan–Prediger"):
         reason += (
             "; a single possible category leaves no chance model (list every possible "
-            "category with --categories)"
+            "category in categories)"
         )
     return reason
 

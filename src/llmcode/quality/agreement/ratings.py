@@ -179,7 +179,7 @@ def build_ratings(
     if multi_label and level != "nominal":
         raise ConfigError(
             f"multi-label codes are sets; level {level!r} does not apply to them",
-            hint="drop --level, or code one label per item",
+            hint="leave level at nominal, or code one label per item",
         )
     columns = _columns(codes)
     chosen, coder_of_row = _choose_coders(columns, coders)
@@ -337,7 +337,7 @@ def _single_label_rows(
         )
         raise AgreementError(
             f"{clashes.size} item/coder pair(s) have more than one code ({shown})",
-            hint="pass --multi-label if several codes per item are intended",
+            hint="set multi_label if several codes per item are intended",
         )
     return item, coder, code
 
@@ -364,7 +364,7 @@ def _check_overlap(matrix: npt.NDArray[np.int64], chosen: list[str]) -> None:
             f"coder{'s' if len(lonely) > 1 else ''} {', '.join(map(repr, lonely))} "
             f"share{'' if len(lonely) > 1 else 's'} no item with the other coders",
             hint="check that item ids match across the inputs, or leave "
-            f"{'them' if len(lonely) > 1 else 'it'} out with --coders",
+            f"{'them' if len(lonely) > 1 else 'it'} out of coders",
         )
 
 
@@ -387,14 +387,14 @@ def _ordered_labels(
         elif level == "ordinal":
             raise AgreementError(
                 "ordinal codes that are not numbers need an explicit order",
-                hint="pass the categories in order, e.g. --categories low,mid,high",
+                hint="give the categories in order, e.g. categories low, mid, high",
             )
         else:
             labels = sorted(observed)
     if level == "interval" and _as_numbers(labels) is None:
         raise AgreementError(
             "interval level needs numeric codes",
-            hint=f"codes found: {', '.join(labels[:10])}; use --level nominal or ordinal",
+            hint=f"codes found: {', '.join(labels[:10])}; use level nominal or ordinal",
         )
     return tuple(labels)
 
