@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from llmcode.cli.app import app, print_next
 from llmcode.cli.options import IdColumn, NewRunId, RunsDir, TaxonomyFile, TextColumns
+from llmcode.cli.terminal import Console
 
 console = Console(highlight=False)
 
