@@ -219,3 +219,21 @@ def test_resume_sets_torn_records_aside_counts_them_and_asks_their_items_again(
     assert manifest.extra["torn_records"] == 2
     assert (runs / "r1" / "codings.jsonl.torn").read_bytes().splitlines() == [half, lines[3][:-7]]
     assert sorted(run.latest_codings()) == ["i1", "i2", "i3", "i4"]
+
+
+# 22. The response cache key ignored the base URL.
+
+
+def test_another_endpoint_serving_the_same_model_name_is_asked_not_answered_from_the_cache(
+    cli, tmp_path
+):
+    runs = tmp_path / "runs"
+    paid = []
+    for run_id in ("first", "second"):
+        with TestServer(ServerConfig()) as server:  # a new server on a new port each time
+            args = code_args(server, runs, "--model", "same-name")
+            args[args.index("r1")] = run_id
+            args.remove("--no-cache")
+            assert cli(*args).exit_code == 0
+            paid.append(server.stats.paid_calls)
+    assert paid == [4, 4]

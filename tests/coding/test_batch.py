@@ -46,7 +46,7 @@ def coder_for(run: Run, backend=None, cache=None) -> Coder:
     config = run.manifest().config
     return Coder(
         taxonomy=run.taxonomy(),
-        backend=backend or OfflineBackend(config.model),
+        backend=backend or OfflineBackend(config.model, config.base_url),
         prompts=load_prompts(),
         config=config,
         cache=cache,
@@ -392,12 +392,12 @@ def test_samples_are_merged_into_one_record_with_vote_shares(tmp_path):
 
 
 def test_batch_answers_fill_the_cache_so_coding_online_later_pays_nothing(tmp_path):
-    run, requests = prepared_run(tmp_path)
-    output = tmp_path / "results.jsonl"
-    run_batch_like_vllm(requests, output)
-    cache = ResponseCache(tmp_path / "cache")
-    ingest(run, coder_for(run, cache=cache), output)
-    with TestServer(ServerConfig()) as server:
+    with TestServer(ServerConfig()) as server:  # the batch's endpoint, later asked online
+        run, requests = prepared_run(tmp_path, base_url=server.base_url)
+        output = tmp_path / "results.jsonl"
+        run_batch_like_vllm(requests, output)
+        cache = ResponseCache(tmp_path / "cache")
+        ingest(run, coder_for(run, cache=cache), output)
         backend = OpenAIBackend(model="test-model", base_url=server.base_url)
         (record,) = code_online(coder_for(run, backend, cache), run.items()[:1])
         chat = server.stats.chat_requests

@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
-from llmcode.llm.cache import ResponseCache, cache_key
+from llmcode.llm.cache import ResponseCache, backend_cache_key
 from llmcode.llm.fences import strip_fences
 
 T = TypeVar("T")
@@ -112,7 +112,7 @@ async def complete_cached(
     """The backend's answer, from the cache when this exact request was answered before."""
     if cache is None:
         return await backend.complete(request)
-    key = cache_key(backend.name, backend.model, request, sample)
+    key = backend_cache_key(backend, request, sample)
     if (hit := cache.get(key)) is not None:
         return hit
     response = await backend.complete(request)
@@ -143,7 +143,7 @@ async def ask(
         if attempt == 0 and first is not None:
             response = first
             if cache is not None:
-                cache.put(cache_key(backend.name, backend.model, request, sample), first)
+                cache.put(backend_cache_key(backend, request, sample), first)
         else:
             response = await complete_cached(backend, request, cache, sample)
         out.per_attempt.append(Usage.of(response))

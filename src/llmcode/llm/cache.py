@@ -1,7 +1,8 @@
 """A content-addressed cache of LLM responses, so a re-run or a resume never pays twice.
 
-The key is a hash of the backend, model, messages, schema and sampling parameters (and the
-sample index when several samples are drawn). One JSON file per response, written atomically.
+The key is a hash of the backend, model, endpoint (base URL or model file), messages, schema and
+sampling parameters (and the sample index when several samples are drawn). One JSON file per
+response, written atomically.
 """
 
 from __future__ import annotations
@@ -11,14 +12,28 @@ import json
 import os
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
 
 
-def cache_key(backend: str, model: str, request: ChatRequest, sample: int = 0) -> str:
+def cache_key(
+    backend: str, model: str, request: ChatRequest, sample: int = 0, endpoint: str | None = None
+) -> str:
     material = {"backend": backend, "model": model, "sample": sample, **request.key_material()}
+    if endpoint:  # left out when unknown, so keys of OpenAI's own endpoint stay as they were
+        material["endpoint"] = endpoint
     canonical = json.dumps(material, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def backend_cache_key(backend: Any, request: ChatRequest, sample: int = 0) -> str:
+    """The cache key of ``request`` to ``backend``: its name, model and where it answers (the
+    base URL of an OpenAI-compatible server, the model file of an embedded one), so another
+    endpoint serving a model of the same name never gets the first one's answers."""
+    endpoint = getattr(backend, "base_url", None) or getattr(backend, "model_path", None)
+    where = str(endpoint).rstrip("/") if endpoint else None
+    return cache_key(backend.name, backend.model, request, sample, where)
 
 
 class ResponseCache:
