@@ -270,3 +270,35 @@ def test_build_report_names_the_human_coder_by_the_analysis_coder_when_the_file_
     assert (default.human.coder, default.human.chosen) == ("ana", False)
     written = llmcode.write_report(report, tmp_path / "lib" / "report.md", "md")
     assert written.read_text(encoding="utf-8").startswith("# tiny 0.1")
+
+
+def test_build_report_and_write_report_give_the_page_report_writes(study, tmp_path):
+    import re
+
+    import llmcode
+
+    run, paths = study
+    flags = ["--human", str(paths["human"]), "--screening", str(paths["screening"])]
+    flags += ["--gold", str(paths["human"]), "--gold-coder", "ana", "--bootstrap", "50"]
+    cli = tmp_path / "cli" / "report.md"
+    printed = invoke("report", *run_args(study), *flags, "-o", str(cli), "-f", "md")
+    assert printed.exit_code == 0, printed.output
+    report = llmcode.build_report(
+        run.run_id,
+        human=paths["human"],
+        gold=paths["human"],
+        gold_coders=["ana"],
+        bootstrap=50,
+        runs_dir=run.path.parent,
+        screening=str(paths["screening"]),
+    )
+    assert report.evaluation is not None and report.analysis.gold is not None
+    written = llmcode.write_report(report, tmp_path / "lib" / "report.md", "md")
+
+    def page(path):
+        return re.sub(r"Report generated [^.]*\.", "", path.read_text(encoding="utf-8"))
+
+    assert page(written) == page(cli)
+    figures = {p.name for p in (tmp_path / "lib" / "report_files").iterdir()}
+    assert figures == {p.name for p in (tmp_path / "cli" / "report_files").iterdir()}
+    assert "ppi.png" in figures

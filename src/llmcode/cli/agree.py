@@ -245,17 +245,6 @@ def _interval(interval: tuple[float, float] | None, digits: int = 3) -> str:
     return f"[{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
 
 
-def _applies(name: str, result: AgreementResult) -> bool:
-    two = len(result.coders) == 2
-    if name == "cohen_kappa":
-        return two
-    if name.startswith("weighted_kappa"):
-        return two and result.level != "nominal"
-    if name == "krippendorff_alpha_jaccard":
-        return result.multi_label
-    return True
-
-
 def show(result: AgreementResult, *, by_code: bool, console: Console) -> None:
     """Render the result as rich tables with interpretation bands and notes."""
     from llmcode.quality.agreement.summary import TITLES
@@ -273,7 +262,7 @@ def show(result: AgreementResult, *, by_code: bool, console: Console) -> None:
     table.add_column("Interpretation")
     values = result.model_dump()
     for name, title in TITLES.items():
-        if not _applies(name, result):
+        if not result.applies(name):
             continue
         if name == "krippendorff_alpha":
             title = f"{title} ({result.distance})"
@@ -308,7 +297,7 @@ def _grouped_reasons(result: AgreementResult) -> list[str]:
     """'A is undefined: why' and 'B is undefined: why' become 'A and B are undefined: why'."""
     groups: dict[str, list[str]] = {}
     for name, reason in result.undefined.items():
-        if not _applies(name, result):
+        if not result.applies(name):
             continue
         subject, marker, why = reason.partition(" is undefined: ")
         if marker:

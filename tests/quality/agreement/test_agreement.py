@@ -333,3 +333,15 @@ def test_agreement_on_large_data_stays_exact_for_every_label():
     assert np.asarray(ratings.counts.sum()).item() == len(
         codes[codes["item_id"].isin(ratings.item_ids)]
     )
+
+
+def test_a_result_says_which_coefficients_apply_to_its_codes():
+    rows = [("1", "a", "1"), ("1", "b", "2"), ("2", "a", "2"), ("2", "b", "2")]
+    nominal = compute_agreement(frame(rows))
+    assert nominal.applies("cohen_kappa") and not nominal.applies("weighted_kappa_linear")
+    assert not nominal.applies("krippendorff_alpha_jaccard") and nominal.applies("gwet_ac1")
+    assert compute_agreement(frame(rows), level="ordinal").applies("weighted_kappa_quadratic")
+    three = compute_agreement(frame([*rows, ("1", "c", "1"), ("2", "c", "2")]), level="ordinal")
+    assert not three.applies("cohen_kappa") and not three.applies("weighted_kappa_linear")
+    sets = compute_agreement(frame(rows), multi_label=True)
+    assert sets.applies("krippendorff_alpha_jaccard")

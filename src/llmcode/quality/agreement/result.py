@@ -133,3 +133,15 @@ class AgreementResult(_Model):
     bootstrap: BootstrapInfo | None
     warnings: list[str] = []
     """Said about the inputs, e.g. a run with only part of its items coded."""
+
+    def applies(self, name: str) -> bool:
+        """Whether coefficient ``name`` is meant for these codes: Cohen's κ needs two coders,
+        weighted κ two coders and ordered codes, the Jaccard α code sets."""
+        two = len(self.coders) == 2
+        if name == "cohen_kappa":
+            return two
+        if name.startswith("weighted_kappa"):
+            return two and self.level != "nominal"
+        if name == "krippendorff_alpha_jaccard":
+            return self.multi_label
+        return True
