@@ -6,6 +6,7 @@ import pytest
 
 from llmcode.errors import ItemsError
 from llmcode.items import load_items
+from tests.support import DATA
 
 
 def write(tmp_path, name, text):
@@ -214,3 +215,36 @@ def test_an_empty_id_is_placed_by_the_files_own_numbering(tmp_path, suffix, wher
         frame.to_parquet(path, index=False)
     with pytest.raises(ItemsError, match=rf"empty item_id in {re.escape(where)}\b"):
         load_items(path)
+
+
+@pytest.mark.parametrize("content", ["item_id\n", "item_id\n \n\n", "item_id,note\n,x\n"])
+def test_an_only_table_without_ids_is_an_error_not_a_run_of_nothing(tmp_path, content):
+    """Issue 25, defect 13: an empty --only made a "complete" 0-item run."""
+    from llmcode.items import load_items, only_items
+
+    only = tmp_path / "only.csv"
+    only.write_text(content)
+    with pytest.raises(ItemsError, match=r"only\.csv: lists no item ids"):
+        only_items(load_items(DATA / "items.csv"), only)
+
+
+def test_code_with_an_empty_only_table_exits_1_without_a_run(cli, tmp_path):
+    only = tmp_path / "only.csv"
+    only.write_text("item_id\n")
+    result = cli(
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--only",
+        only,
+        "--runs-dir",
+        tmp_path / "runs",
+        "--backend",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+    )
+    assert result.exit_code == 1 and "lists no item ids" in result.output
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())

@@ -330,8 +330,14 @@ def item_ids(path: str | Path, id_column: str = ID_COLUMN) -> list[str]:
 
 def only_items(item_set: ItemSet, path: str | Path, id_column: str = ID_COLUMN) -> ItemSet:
     """The items whose ids are listed in ``path`` (any table with an ``item_id`` column, e.g. a
-    gold sample), in the items' order; ids the items do not have are an error naming them."""
+    gold sample), in the items' order; ids the items do not have are an error naming them, and so
+    is a table without ids (a run of 0 items would be "complete" and vanish from agreement)."""
     wanted = set(item_ids(path, id_column))
+    if not wanted:
+        raise ItemsError(
+            f"{path}: lists no item ids, so there would be nothing to code",
+            hint="--only takes a table with the ids to code in an item_id column",
+        )
     known = {i.item_id for i in item_set.items} | {item_id for item_id, _ in item_set.skipped}
     unknown = sorted(wanted - known)
     if unknown:
