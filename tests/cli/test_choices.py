@@ -40,6 +40,54 @@ BAD_VALUES = [
 ]
 
 
+def _choice_options() -> list[tuple[list[str], str, list[str]]]:
+    """Every choice option of the command line: (command path, option, the args it needs)."""
+    import typer
+
+    found = []
+
+    def walk(command, path: list[str]) -> None:
+        needed = []
+        for param in command.params:
+            if param.required:
+                choices = getattr(param.type_descriptor, "choices", None)
+                value = choices[0].value if choices else "x"
+                needed += [value] if param.param_type_name == "argument" else [param.opts[0], value]
+        for param in command.params:
+            if param.param_type_name == "option" and getattr(
+                param.type_descriptor, "choices", None
+            ):
+                found.append((path, param.opts[0], needed))
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(get_app()), [])
+    return found
+
+
+CHOICE_OPTIONS = _choice_options()
+
+
+def test_the_walk_finds_the_choice_options():
+    for args, option in BAD_VALUES:
+        assert any(
+            args[: len(path)] == path and option == found for path, found, _ in CHOICE_OPTIONS
+        ), (args, option)
+
+
+@pytest.mark.parametrize(
+    ("path", "option", "needed"),
+    CHOICE_OPTIONS,
+    ids=[f"{' '.join(p)} {o}" for p, o, _ in CHOICE_OPTIONS],
+)
+def test_every_choice_option_refuses_a_bad_value_as_a_usage_error(path, option, needed):
+    result = CliRunner().invoke(
+        get_app(), [*path, *needed, option, "bogus"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 2, result.output
+    assert "'bogus' is not one of" in " ".join(result.output.split())
+
+
 @pytest.mark.parametrize(("args", "option"), BAD_VALUES, ids=lambda v: str(v))
 def test_a_bad_choice_is_a_usage_error_that_lists_the_valid_values(args, option):
     result = CliRunner().invoke(get_app(), args, env={"COLUMNS": "200"})
