@@ -145,16 +145,8 @@ def _print_audit(result: AuditResult) -> None:
     table = Table(
         title=f"probably wrong labels by {result.coder} in {result.run_id}", title_justify="left"
     )
-    for column, justify in (
-        ("#", "right"),
-        ("item", "left"),
-        ("human", "left"),
-        ("model", "left"),
-        ("score", "right"),
-        ("justification", "left"),
-        ("evidence", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for column in ("#", "item", "human", "model", "score", "justification", "evidence"):
+        table.add_column(column, justify="right" if column in ("#", "score") else "left")
     for entry in result.items:
         quote = entry.evidence[0].quote if entry.evidence else ""
         verified = all(span.verified for span in entry.evidence)

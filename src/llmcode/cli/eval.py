@@ -121,8 +121,8 @@ def eval_command(
 CI_WIDTH = len("[-0.04,0.14]")  # a CI breaks from its value, not inside its brackets
 
 
-def _table(**kwargs: object) -> Table:
-    return Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, **kwargs)  # type: ignore[arg-type]
+def _table() -> Table:
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
 
 
 def _value(c: Coefficient | None) -> str:
