@@ -335,3 +335,24 @@ async def test_the_list_and_the_detail_show_the_same_kind_of_confidence(tmp_path
         assert "confidence 0.25 (log-probability)" in detail_text(app)
         row = "".join(s.text for s in app.screen.query_one(ItemList).render_line(0))
         assert "0.25" in row and "0.90" not in row
+
+
+def test_review_without_a_terminal_is_refused_at_once(run: Run) -> None:
+    """Issue 25, defect 17: `review` with its input or output not a terminal waited forever."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "llmcode", "review", "demo", "--runs-dir", str(run.path.parent)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    assert done.returncode == 1
+    assert "review needs a terminal" in done.stderr and "--auto-accept-above" in done.stderr
+    assert not (run.path / DECISIONS).exists()

@@ -8,6 +8,7 @@ code with its justification, definitions on demand) and the progress line.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -18,7 +19,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from llmcode.errors import LlmcodeError
+from llmcode.errors import ConfigError, LlmcodeError
 from llmcode.quality.confidence import KIND_NAMES, confidence_of
 from llmcode.review.queues import QUEUES, ReviewItem
 from llmcode.review.session import DECISION_FILTERS, ReviewSession
@@ -281,6 +282,17 @@ class ReviewApp(App[None]):
 
     def get_default_screen(self) -> ReviewScreen:
         return ReviewScreen(self.session)
+
+    def run(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """Open the app in the terminal; without one (a pipe, a scheduler, CI) refuse at once
+        instead of waiting forever for keys that never come."""
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise ConfigError(
+                "review needs a terminal: its input or output is not one",
+                hint="run it in a terminal, or accept confident codes unattended with "
+                "--auto-accept-above T",
+            )
+        super().run(*args, **kwargs)
 
     def on_mount(self) -> None:
         # The session's items live as long as the app: keep the garbage collector from walking
