@@ -283,16 +283,17 @@ class ReviewApp(App[None]):
     def get_default_screen(self) -> ReviewScreen:
         return ReviewScreen(self.session)
 
-    def run(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def run(self, *args: Any, **kwargs: Any) -> Any:
         """Open the app in the terminal; without one (a pipe, a scheduler, CI) refuse at once
         instead of waiting forever for keys that never come."""
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        headless = kwargs.get("headless", False)  # tests and snapshots need no terminal
+        if not headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise ConfigError(
                 "review needs a terminal: its input or output is not one",
                 hint="run it in a terminal, or accept confident codes unattended with "
                 "--auto-accept-above T",
             )
-        super().run(*args, **kwargs)
+        return super().run(*args, **kwargs)
 
     def on_mount(self) -> None:
         # The session's items live as long as the app: keep the garbage collector from walking
