@@ -16,6 +16,7 @@ from llmcode.cli.choices import (
     EvidenceMode,
     ReportFormat,
     ReviewQueue,
+    SampleStrategy,
     Scale,
     Split,
     Unit,
@@ -28,6 +29,7 @@ BAD_VALUES = [
     (["agree", "a.csv", "--unit", "sentence"], "--unit"),
     (["eval", "r1", "--gold", "g.csv", "--split", "train"], "--split"),
     (["eval", "r1", "--gold", "g.csv", "--alt-test", "--alt-metric", "kappa"], "--alt-metric"),
+    (["sample", "i.csv", "-n", "3", "-o", "g.csv", "--strategy", "random"], "--strategy"),
     (["calibrate", "r1", "--human", "h.csv", "--confidence", "guess"], "--confidence"),
     (["report", "r1", "--format", "pdf"], "--format"),
     (["review", "r1", "--queue", "newest"], "--queue"),
@@ -99,6 +101,7 @@ def test_a_bad_choice_is_a_usage_error_that_lists_the_valid_values(args, option)
 
 def test_each_enum_holds_the_values_the_library_accepts():
     from llmcode.analysis.rendering import REPORT_FORMATS
+    from llmcode.quality.active_sample import STRATEGIES
     from llmcode.quality.agreement.inputs import UNITS
     from llmcode.quality.agreement.ratings import Level
     from llmcode.quality.alttest import AltTestMetric
@@ -114,6 +117,7 @@ def test_each_enum_holds_the_values_the_library_accepts():
     assert tuple(ReportFormat) == REPORT_FORMATS
     assert tuple(Split) == tuple(SPLITS)
     assert tuple(AltMetric) == tuple(AltTestMetric)
+    assert tuple(SampleStrategy) == STRATEGIES
     assert tuple(ReviewQueue) == tuple(QUEUES)
     assert tuple(CodeLevel) == get_args(TaxonomyLevel)
     assert tuple(EvidenceMode) == get_args(RunConfig.model_fields["evidence"].annotation)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from llmcode.analysis.active import active_mean_estimates
 from llmcode.analysis.ppi import (
     MIN_GROUP_GOLD,
     Estimate,
@@ -33,6 +34,7 @@ from llmcode.analysis.ppi import (
 from llmcode.analysis.ppi_regression import PpiRegression
 from llmcode.analysis.resolution import compare_categories
 from llmcode.analysis.significance import ManyGroupTest
+from llmcode.errors import AnalysisError
 from llmcode.numbers import format_p_clause, json_number
 
 MIN_GOLD = 10
@@ -172,12 +174,24 @@ def analyze_gold(
         return result
     codes = _codes_in_order(llm, gold, order)
     llm_sets, gold_sets = _sets(llm), _sets(gold)
+    pi = _inclusion(sampling, population, in_gold)
     for code in codes:
         yhat = np.array([code in llm_sets.get(i, ()) for i in population], dtype=float)
         y = np.array([code in gold_sets.get(i, ()) for i in population], dtype=float)
-        result.prevalence[code] = mean_estimates(
-            y[labeled], yhat[labeled], yhat[~labeled], bounds=(0.0, 1.0)
+        result.prevalence[code] = (
+            mean_estimates(y[labeled], yhat[labeled], yhat[~labeled], bounds=(0.0, 1.0))
+            if pi is None
+            else active_mean_estimates(
+                y[labeled], yhat[labeled], pi, yhat[~labeled], bounds=(0.0, 1.0)
+            )
         )
+    if pi is not None:
+        notes.append(
+            "the gold items were drawn by the model's uncertainty (sampling record): shares by "
+            "active inference, each gold item weighted by 1/its inclusion probability; "
+            "resolution times, regressions and the plan assume a uniform sample and are left out"
+        )
+        return result
     if split is not None and gold_split is not None:
         result.screening = _screening(split, gold_split, notes)
     if times is not None:
@@ -185,6 +199,38 @@ def analyze_gold(
     if plan_width is not None:
         result.plan = _plan(result, plan_width)
     return result
+
+
+def uncertainty_sampled(sampling: dict[str, Any] | None) -> bool:
+    """Whether a sampling record says the gold was drawn by the model's uncertainty."""
+    return bool(sampling) and (sampling or {}).get("strategy") == "uncertainty"
+
+
+def _inclusion(
+    sampling: dict[str, Any] | None, population: list[str], in_gold: set[str]
+) -> np.ndarray | None:
+    """The gold items' inclusion probabilities (population order) from an uncertainty sample's
+    record (None for a uniform sample). A gold item the record does not list, or a drawn item
+    without gold codes (the estimator needs every drawn item), is an error naming them."""
+    if not uncertainty_sampled(sampling):
+        return None
+    known = (sampling or {}).get("inclusion_probabilities") or {}
+    gold_items = [i for i in population if i in in_gold]
+    missing = [i for i in gold_items if i not in known]
+    if missing:
+        raise AnalysisError(
+            f"{len(missing)} gold item(s) have no inclusion probability in the sampling record: "
+            + ", ".join(missing[:10]),
+            hint="the gold must be items drawn by that `llmcode sample --strategy uncertainty`",
+        )
+    uncoded = sorted(set(known) & set(population) - in_gold)
+    if uncoded:
+        raise AnalysisError(
+            f"{len(uncoded)} drawn item(s) have no gold code: " + ", ".join(uncoded[:10]),
+            hint="code every drawn item (the code 'none' when no code applies): the weights "
+            "are only right for the whole draw",
+        )
+    return np.array([float(known[i]) for i in gold_items])
 
 
 def _screening(split: pd.Series, gold_split: pd.Series, notes: list[str]) -> MeanEstimates | None:

@@ -135,7 +135,7 @@ def _gold(
     items: pd.DataFrame,
 ) -> GoldAnalysis:
     """PPI with the gold codes of ``options.gold`` (and gold screening codes, if given)."""
-    from llmcode.analysis.gold import analyze_gold, sampling_record
+    from llmcode.analysis.gold import analyze_gold, sampling_record, uncertainty_sampled
     from llmcode.analysis.ppi_regression import study_regressions
 
     if options.gold is None:
@@ -167,16 +167,24 @@ def _gold(
         gold_split=gold_split,
         plan_width=options.plan,
     )
-    result.regressions, regression_notes = study_regressions(
-        llm,
-        gold.codes,
-        items,
-        order=order or list(analysis.distribution["code"]),
-        times=res.times if res is not None else None,
-        covariate=options.covariate,
-        outcome=options.outcome,
-    )
-    result.notes.extend(regression_notes)
+    if uncertainty_sampled(result.sampling):
+        if options.covariate is not None or options.outcome is not None:
+            raise ConfigError(
+                "covariate and outcome: the PPI regressions assume a uniform gold sample, and "
+                f"{options.gold} was drawn by the model's uncertainty",
+                hint="draw a uniform sample (llmcode sample) for the regressions",
+            )
+    else:
+        result.regressions, regression_notes = study_regressions(
+            llm,
+            gold.codes,
+            items,
+            order=order or list(analysis.distribution["code"]),
+            times=res.times if res is not None else None,
+            covariate=options.covariate,
+            outcome=options.outcome,
+        )
+        result.notes.extend(regression_notes)
     if len(gold.available) > 1:
         how = "chosen" if options.gold_coder else "the first"
         result.notes.insert(

@@ -110,3 +110,10 @@ class IssueState(StrEnum):
     open = "open"
     closed = "closed"
     all = "all"
+
+
+class SampleStrategy(StrEnum):
+    """How a gold sample is drawn (``llmcode.quality.active_sample.STRATEGIES``)."""
+
+    uniform = "uniform"
+    uncertainty = "uncertainty"

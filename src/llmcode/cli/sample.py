@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from llmcode.cli.app import app, print_next
+from llmcode.cli.choices import SampleStrategy
+from llmcode.cli.options import RunsDir
 from llmcode.cli.terminal import Console
 
 console = Console(highlight=False)
@@ -34,19 +36,53 @@ def sample(
     id_column: Annotated[
         str, typer.Option("--id-column", help="Column with item ids.")
     ] = "item_id",
+    strategy: Annotated[
+        SampleStrategy,
+        typer.Option(
+            "--strategy",
+            help="uniform (simple random) or uncertainty (more likely where --run is unsure; "
+            "inclusion probabilities recorded for analyze --gold).",
+        ),
+    ] = SampleStrategy.uniform,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run", help="With --strategy uncertainty: the run whose confidences choose."
+        ),
+    ] = None,
+    floor: Annotated[
+        float | None,
+        typer.Option(
+            "--floor",
+            help="With --strategy uncertainty: the least uncertainty counted, so every item can be drawn [default: 0.05].",
+            show_default=False,
+        ),
+    ] = None,
+    runs_dir: RunsDir = None,
 ) -> None:
-    """Draw a seeded random gold sample (optionally stratified) with a dev/test split column."""
+    """Draw a seeded random gold sample (optionally stratified, or by the model's uncertainty) with a dev/test split column."""
     from llmcode.items import read_table
-    from llmcode.quality.gold import draw_sample, write_sample
+    from llmcode.quality.active_sample import draw_gold_sample
+    from llmcode.quality.gold import write_sample
+    from llmcode.store.runs import RunStore
 
     frame = read_table(items)
-    drawn, info = draw_sample(
-        frame, n, seed=seed, stratify=stratify, test_share=test_share, id_column=id_column
+    drawn, info = draw_gold_sample(
+        frame,
+        n,
+        seed=seed,
+        strategy=strategy.value,
+        run=RunStore(runs_dir).open(run) if run is not None else None,
+        floor=floor,
+        stratify=stratify,
+        test_share=test_share,
+        id_column=id_column,
     )
     sidecar = write_sample(drawn, info, output, items)
     counts = info["counts"]
+    how_many = f"{info['n']} (expected {n})" if info.get("strategy") == "uncertainty" else str(n)
     console.print(
-        f"drew {n} of {len(frame)} items from {items} with seed {seed}: {info['method']}; "
+        f"drew {how_many} of {len(frame)} items from {items} with seed {seed}: {info['method']}; "
         f"dev {counts['dev']}, test {counts['test']}"
     )
     for stratum, entry in info["strata"].items():
