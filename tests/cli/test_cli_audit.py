@@ -318,3 +318,32 @@ def test_the_library_says_when_a_single_sample_audit_is_no_ranking(tmp_path: Pat
     )
     result = llmcode.audit(run, codes)
     assert not result.ranked and result.n_flagged == 1 and result.coders == []
+
+
+@pytest.mark.parametrize(
+    ("name", "message"), [("plot.csv", "a figure is written as"), ("adir", "it is a directory")]
+)
+def test_calibrate_plot_to_a_path_that_cannot_hold_a_figure_is_one_line(
+    workspace, tmp_path: Path, name: str, message: str
+) -> None:
+    """Issue 25, defects 19 and 25: ``--plot x.csv`` was a traceback, ``--plot DIR`` said
+    "wrote DIR" and wrote ``DIR.png``."""
+    runs, codes = workspace
+    (tmp_path / "adir").mkdir()
+    result = invoke(
+        "calibrate",
+        "r1",
+        "--human",
+        codes,
+        "--coder",
+        "ben",
+        "--plot",
+        tmp_path / name,
+        "--runs-dir",
+        runs,
+    )
+    assert result.exit_code == 1 and message in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != runs.name) == sorted(
+        {"adir", codes.name} & {p.name for p in tmp_path.iterdir()}
+    )

@@ -237,3 +237,54 @@ def test_another_endpoint_serving_the_same_model_name_is_asked_not_answered_from
             assert cli(*args).exit_code == 0
             paid.append(server.stats.paid_calls)
     assert paid == [4, 4]
+
+
+# 19. Out-of-range values were tracebacks.
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--rpm", "-5"), ("--rpm", "0"), ("--tpm", "-1"), ("--max-cost", "-1"), ("--max-cost", "nan")],
+)
+def test_an_out_of_range_rate_or_budget_is_a_usage_error_naming_the_flag(
+    cli, tmp_path, option, value
+):
+    result = cli(
+        "code",
+        "-t",
+        DATA / "tiny.yaml",
+        "-i",
+        DATA / "items.csv",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--runs-dir",
+        tmp_path / "runs",
+        option,
+        value,
+    )
+    assert result.exit_code == 2, result.output
+    assert f"invalid value for {option}" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sample", DATA / "items.csv", "-n", "2", "-o", "OUT"],
+        ["agree", DATA / "items.csv"],
+        ["eval", "r1"],
+        ["analyze", "r1"],
+    ],
+)
+def test_a_negative_seed_is_a_usage_error(cli, tmp_path, command):
+    args = [tmp_path / "s.csv" if a == "OUT" else a for a in command]
+    result = cli(*args, "--seed", "-1")
+    assert result.exit_code == 2 and "--seed" in result.output
+
+
+def test_a_runtime_template_error_in_prompt_show_is_one_line_naming_file_and_line(cli, tmp_path):
+    (tmp_path / "closed_coding.user.md").write_text("Item:\n{{ text }}\n{{ 1 / 0 }}\n")
+    result = cli("prompt", "show", "-t", DATA / "tiny.yaml", "--prompts", tmp_path)
+    assert result.exit_code == 1
+    assert "closed_coding.user.md:3: template failed" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -90,7 +90,7 @@ def agree(
             "resampled, 1000 unless given).",
         ),
     ] = 0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the bootstrap.")] = 0,
     by_code: Annotated[
         bool, typer.Option("--by-code", help="Show per-code κ and α (one-vs-rest).")
     ] = False,

@@ -227,7 +227,7 @@ def report_command(
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for agreement CIs.")
     ] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Bootstrap seed.")] = 0,
     tables: Tables = None,
     gold: Gold = None,
     gold_coder: GoldCoder = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperGroup
 
@@ -53,6 +54,8 @@ class LlmcodeGroup(TyperGroup):
             return super().invoke(ctx)
         except LlmcodeError as exc:
             _fail(exc.message, exc.hint)
+        except ValidationError as exc:  # settings built from flags: a bad value is a usage error
+            _usage_error(exc)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see cli.running)
             err_console.print("[yellow]interrupted[/]", markup=True)
             raise typer.Exit(getattr(exc, "exit_code", 130)) from None
@@ -76,6 +79,18 @@ def print_next(console: Console, *commands: str) -> None:
     console.print("next:")
     for command in commands:
         console.print(f"  {command}", soft_wrap=True, markup=False, highlight=False)
+
+
+def _usage_error(exc: ValidationError) -> NoReturn:
+    """Each invalid setting as its flag (``max_cost`` -> ``--max-cost``) and what it must be;
+    exit 2, as for any other bad option value."""
+    for error in exc.errors():
+        setting = str(error["loc"][0]) if error["loc"] else "value"
+        flag = "--" + setting.replace("_", "-")
+        given = "" if isinstance(error["input"], dict) else f" (got {error['input']!r})"
+        message = redact(f"invalid value for {flag}: {error['msg']}{given}") or ""
+        err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
+    raise typer.Exit(2) from None
 
 
 def _fail(message: str, hint: str | None) -> NoReturn:

@@ -118,9 +118,11 @@ def calibrate_run(
 ) -> None:
     """Expected calibration error and a reliability table of a run's confidences vs human codes,
     and for confidence thresholds the share of items above each and their error rate."""
-    from llmcode.quality.calibration import reliability_figure
+    from llmcode.quality.calibration import check_figure_path, save_reliability_figure
     from llmcode.quality.run_calibration import calibrate
 
+    if plot is not None:
+        check_figure_path(plot)  # before the work, not after it
     result = calibrate(
         run_ref,
         human,
@@ -131,7 +133,7 @@ def calibrate_run(
         runs_dir=runs_dir,
     )
     if plot is not None:
-        reliability_figure(result.calibration).savefig(plot, dpi=150)
+        plot = save_reliability_figure(result.calibration, plot)
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
         return

@@ -39,7 +39,7 @@ def baseline_command(
             help="Cross-fitting folds: each is coded by a model trained on the others.",
         ),
     ] = 5,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the fold split.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the fold split.")] = 0,
     id_column: IdColumn = "item_id",
     text_column: TextColumns = None,
     runs_dir: RunsDir = None,

@@ -24,7 +24,9 @@ def sample(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="The gold sample file (e.g. gold.csv).")
     ],
-    seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed, the same sample.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Seed: the same seed, the same sample.")
+    ] = 0,
     stratify: Annotated[
         str | None,
         typer.Option("--stratify", help="Column to stratify by (proportional allocation)."),

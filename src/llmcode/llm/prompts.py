@@ -102,7 +102,7 @@ class PromptSet:
         inward = {key: neutral_deep(value, neutral) for key, value in values.items()}
         try:
             return _compile(self.templates[name]).render(**inward).strip()
-        except jinja2.TemplateError as exc:
+        except Exception as exc:  # a template's own runtime error ({{ 1 / 0 }}) is its file's
             raise template_error(self.path(name), exc) from exc
 
 

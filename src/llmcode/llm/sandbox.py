@@ -123,7 +123,7 @@ def template_line(traceback: TracebackType | None) -> int | None:
     return line
 
 
-def template_error(path: Path, exc: jinja2.TemplateError) -> ConfigError:
+def template_error(path: Path, exc: Exception) -> ConfigError:
     """A rendering error as a ``ConfigError`` naming the template file and line."""
     line = template_line(exc.__traceback__)
     where = f"{path}:{line}" if line else str(path)
@@ -133,7 +133,8 @@ def template_error(path: Path, exc: jinja2.TemplateError) -> ConfigError:
             hint="templates may read only the values llmcode passes (fields, not methods or "
             "internals)",
         )
-    return ConfigError(f"{where}: template failed: {exc}")
+    detail = str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
+    return ConfigError(f"{where}: template failed: {detail}")
 
 
 def check_template(env: PromptSandbox, source: str, path: Path) -> None:

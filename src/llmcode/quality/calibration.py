@@ -15,15 +15,18 @@ This module also turns human long-format codes into per-item code sets at a run'
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from llmcode.errors import AnalysisError, CodesError, ConfigError
+from llmcode.errors import AnalysisError, CodesError, ConfigError, OutputError
 from llmcode.quality.confidence import USABLE, vote_shares
+from llmcode.store.jsonl import atomic_write
 from llmcode.store.runs import Run
 from llmcode.taxonomy.model import NONE_CODE, Level, Taxonomy
 
@@ -193,6 +196,35 @@ def reliability_figure(calibration: Calibration, title: str = "") -> Figure:
     axes.set_title(title or f"reliability (ECE {calibration.ece:.3f}, n={calibration.n})")
     axes.legend(loc="upper left", fontsize=7)
     return figure
+
+
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def check_figure_path(path: str | Path) -> Path:
+    """``path`` when a figure can be written there: a file ending in .png, .svg or .pdf."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(
+            f"cannot write {path}: it is a directory", hint="give a file name, e.g. reliability.png"
+        )
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise ConfigError(
+            f"{path}: a figure is written as {', '.join(FIGURE_SUFFIXES)}, "
+            f"not {path.suffix or '(no suffix)'}",
+            hint="e.g. reliability.png",
+        )
+    return path
+
+
+def save_reliability_figure(calibration: Calibration, path: str | Path) -> Path:
+    """Write the reliability diagram to ``path`` (format from its suffix; temporary file, then
+    rename); returns the path written."""
+    path = check_figure_path(path)
+    buffer = io.BytesIO()
+    reliability_figure(calibration).savefig(buffer, format=path.suffix.lower()[1:], dpi=150)
+    atomic_write(path, buffer.getvalue(), OutputError)
+    return path
 
 
 def human_code_sets(
