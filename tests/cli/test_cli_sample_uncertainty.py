@@ -127,3 +127,27 @@ def test_a_uniform_sample_refuses_run_and_floor(tmp_path) -> None:
     result = invoke("sample", ITEMS, "-n", 5, "-o", tmp_path / "s.csv", "--floor", 0.2)
     assert result.exit_code == 1
     assert "run and floor are for the uncertainty strategy" in " ".join(result.output.split())
+
+
+def test_a_plan_before_coding_prints_the_gold_items_needed(study) -> None:
+    from llmcode.quality.gold_plan import plan_gold_sample
+
+    result = invoke("sample", "--plan", 0.3, "--run", "R", "--runs-dir", study / "runs")
+    assert result.exit_code == 0, result.output
+    plan = plan_gold_sample(RunStore(study / "runs").open("R"), 0.3)
+    said = " ".join(result.output.split())
+    assert f"classical: {plan.n_classical} gold items; PPI: {plan.n_ppi}" in said
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--plan", 0.1], "a plan reads the run's confidences"),
+        (["--plan", 0.1, "--run", "R", "-n", 5], "a plan draws nothing: leave out n"),
+        (["-n", 5], "a sample needs items, output"),
+    ],
+)
+def test_plan_and_draw_settings_that_do_not_go_together(study, args, message) -> None:
+    result = invoke("sample", *args, "--runs-dir", study / "runs")
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split())

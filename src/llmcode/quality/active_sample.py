@@ -28,6 +28,28 @@ FLOOR = 0.05
 STRATEGIES = ("uniform", "uncertainty")
 
 
+def check_sample_request(
+    plan: float | None, run: object, items: object, n: int | None, output: object
+) -> None:
+    """A plan needs the run and nothing to draw; a draw needs items, n and an output file."""
+    if plan is not None:
+        extra = [k for k, v in (("items", items), ("n", n), ("output", output)) if v is not None]
+        if run is None:
+            raise ConfigError("a plan reads the run's confidences: give the run", hint="--run RUN")
+        if extra:
+            raise ConfigError(
+                f"a plan draws nothing: leave out {', '.join(extra)}",
+                hint="plan first, then draw with the n it gives",
+            )
+        return
+    missing = [k for k, v in (("items", items), ("n", n), ("output", output)) if v is None]
+    if missing:
+        raise ConfigError(
+            f"a sample needs {', '.join(missing)}",
+            hint="e.g. llmcode sample items.csv -n 100 -o gold.csv (or --plan WIDTH --run RUN)",
+        )
+
+
 def draw_gold_sample(
     items: pd.DataFrame,
     n: int,
