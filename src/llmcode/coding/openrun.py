@@ -94,46 +94,41 @@ def prepare_open_coding(
     run_id: str | None = None,
     max_codes: int = MAX_CODES_PER_ITEM,
     cache: ResponseCache | None = None,
-    id_column: str = "item_id",
-    text_columns: list[str] | tuple[str, ...] | None = None,
-    sheet: str | None = None,
-    backend: str | None = None,
     **settings: Any,
 ) -> OpenCoding:
     """Start a new open-coding run over ``items``, or ``resume`` one; see the module docstring.
 
-    ``backend_for`` is a backend, or a function from the run's config to one; ``backend`` names
-    the kind a new run records (default: the backend's name, else ``local``); ``settings`` are
-    further `RunConfig` fields (model, base_url, temperature, max_tokens, seed, limit, ...).
+    ``backend_for`` is a backend, or a function from the run's config to one. ``settings`` are
+    `RunConfig` fields: how the items are read (``id_column``, ``text_columns``, ``sheet``), the
+    backend's kind (``backend``; default: the backend's name, else ``local``), model, endpoint,
+    sampling and limits. A resumed run keeps its own and ignores them.
     """
     build = backend_for if callable(backend_for) else (lambda _config: backend_for)
-    prompts = load_open_prompts()
     if resume:
         run = resume_run(store, resume, kind="open")
-        llm = build(run.manifest().config)
-        max_codes = int(run.manifest().extra.get("max_codes_per_item", max_codes))
-        coder = OpenCoder(
-            llm, prompts, run.manifest().config, load_code_list(run), cache, max_codes
-        )
+        manifest = run.manifest()
+        llm = build(manifest.config)
+        max_codes = int(manifest.extra.get("max_codes_per_item", max_codes))
+        codes = load_code_list(run)
+        coder = OpenCoder(llm, load_open_prompts(), manifest.config, codes, cache, max_codes)
         return OpenCoding(run, coder, pending_items(run), resumed=True)
     if items is None:
         raise ConfigError(
             "nothing to open-code: no items given and no run to resume",
             hint="give the items file (items), or the run to resume (resume)",
         )
-    seed = load_taxonomy(taxonomy) if taxonomy else None
-    item_set = load_items(items, id_column=id_column, text_columns=text_columns, sheet=sheet)
-    kind = backend or getattr(backend_for, "name", None) or "local"
-    config = open_run_config(
-        item_set,
-        backend=kind,
-        taxonomy_path=taxonomy,
-        items_path=str(items),
-        id_column=id_column,
-        **settings,
+    item_set = load_items(
+        items,
+        id_column=settings.get("id_column", "item_id"),
+        text_columns=settings.pop("text_columns", None),
+        sheet=settings.pop("sheet", None),
     )
+    settings["backend"] = settings.get("backend") or getattr(backend_for, "name", None) or "local"
+    config = open_run_config(item_set, taxonomy_path=taxonomy, items_path=str(items), **settings)
     llm = build(config)
+    seed = load_taxonomy(taxonomy) if taxonomy else None
     seed_text = Path(taxonomy).read_text(encoding="utf-8") if taxonomy else ""
+    prompts = load_open_prompts()
     run = start_open_run(store, config, item_set, prompts, llm, run_id, seed, seed_text, max_codes)
     coder = OpenCoder(llm, prompts, config, load_code_list(run), cache, max_codes)
     return OpenCoding(run, coder, run.items(), seed=seed, sheet_note=item_set.sheet_note or "")
