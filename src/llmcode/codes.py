@@ -23,6 +23,7 @@ import pandas as pd
 
 from llmcode.csvfiles import read_records, restore_frame
 from llmcode.errors import CodesError
+from llmcode.tables import read_parquet_bounded, read_workbook
 
 CODE_COLUMNS = ("item_id", "coder", "code")
 OFFSET_COLUMNS = ("start", "end")
@@ -75,9 +76,13 @@ def _read(path: Path, kind: str) -> tuple[pd.DataFrame, list[int]]:
         if kind == "jsonl":
             return _read_jsonl(path)
         if kind == "xlsx":
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False)
-            return frame, list(range(2, len(frame) + 2))
-        frame = _stringify(pd.read_parquet(path))
+            rows, _, _ = read_workbook(path, None, CodesError)
+            if not rows:
+                raise pd.errors.EmptyDataError
+            header = [str(name).strip() for name in rows[0]]
+            frame = pd.DataFrame(rows[1:], columns=header, dtype=object).astype(str)
+            return restore_frame(frame), list(range(2, len(frame) + 2))
+        frame = _stringify(read_parquet_bounded(path, CodesError))
         return frame, list(range(1, len(frame) + 1))
     except CodesError:
         raise

@@ -24,6 +24,13 @@ import pandas as pd
 from llmcode.csvfiles import read_records, restore_cell, restore_frame
 from llmcode.documents import is_document_source, read_documents
 from llmcode.errors import ItemsError, LlmcodeError
+from llmcode.tables import (
+    STRUCTURED,
+    as_text,
+    read_json_rows,
+    read_parquet_bounded,
+    read_workbook,
+)
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long text is one field, not an error
 
@@ -104,27 +111,19 @@ def _read(
     try:
         if kind in ("csv", "tsv"):
             frame = _read_delimited(path, "\t" if kind == "tsv" else ",", error)
-        elif kind == "jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False)
-        elif kind == "json":
-            frame = pd.read_json(path, dtype=False)
+        elif kind in ("jsonl", "json"):
+            frame = read_json_rows(path, kind, error)
         elif kind == "xlsx":
-            with pd.ExcelFile(path) as book:
-                sheets = tuple(str(name) for name in book.sheet_names)
-                if sheet is not None and sheet not in sheets:
-                    raise error(
-                        f"{path}: no sheet '{sheet}'; sheets are: {', '.join(sheets)}",
-                        hint="choose one with --sheet",
-                    )
-                sheet = sheet if sheet is not None else (sheets[0] if sheets else None)
-                raw = pd.read_excel(
-                    book, sheet_name=sheet, header=None, dtype=str, keep_default_na=False
-                )
-            frame = restore_frame(_with_header(raw.values.tolist(), path, error))
+            rows, sheet, sheets = read_workbook(path, sheet, error)
+            frame = restore_frame(_with_header(rows, path, error))
         else:
-            frame = pd.read_parquet(path)
+            frame = read_parquet_bounded(path, error)
     except pd.errors.EmptyDataError:
         raise error(f"{path}: the file is empty") from None
+    except error:
+        raise
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not valid UTF-8 (byte {exc.start})") from exc
     except (ValueError, OSError, ImportError, pd.errors.ParserError, csv.Error) as exc:
         raise error(f"{path}: cannot read {kind} file ({exc})") from exc
     except Exception as exc:  # a corrupt workbook or parquet file: the readers raise anything
@@ -132,7 +131,7 @@ def _read(
             raise
         raise error(f"{path}: cannot read {kind} file ({type(exc).__name__}: {exc})") from exc
     if kind not in ("csv", "tsv"):  # CSV cells are text already
-        frame = _as_text(frame)
+        frame = as_text(frame)
     _check_unique_columns(frame, path, error)
     return frame, sheet, sheets
 
@@ -231,6 +230,15 @@ def load_items(
             f"columns are: {', '.join(columns)}",
             hint="choose them with --text-column (repeatable)",
         )
+    for column in (id_column, *chosen):
+        structured = frame.attrs.get(STRUCTURED, {}).get(column)
+        if structured:
+            raise ItemsError(
+                f"{path}: {column} holds a list, an object or bytes in "
+                f"{_places(path, structured[:10])}, not text",
+                hint="give ids and texts as plain values (flatten the field, or choose another "
+                "column with --id-column / --text-column)",
+            )
     ids = frame[id_column].str.strip()
     blank = [int(i) for i in ids.index[ids == ""]]
     if blank:
@@ -383,21 +391,3 @@ def _default_text_columns(path: Path, columns: list[str]) -> tuple[str, ...]:
         f"{path}: no 'text' column (nor 'title' and 'body'); columns are: {', '.join(columns)}",
         hint="choose the text with --text-column (repeatable)",
     )
-
-
-def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    frame.columns = [str(c).strip() for c in frame.columns]
-    for column in frame.columns:
-        frame[column] = frame[column].map(_cell_text)
-    return frame
-
-
-def _cell_text(value: object) -> str:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float) and value != value:
-        return ""
-    if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
-    return str(value)
