@@ -390,3 +390,12 @@ def test_the_state_choice_holds_the_states_the_library_accepts():
     from llmcode.cli.choices import IssueState
 
     assert tuple(IssueState) == STATES
+
+
+@pytest.mark.parametrize("labels", ["bug,question", "bug; question", ["bug", "question"]])
+def test_labels_given_as_one_string_are_names_not_characters(labels):
+    """Issue 25, defect 23: ``labels: "bug,question"`` became ``b;u;g;,;q;…``."""
+    from llmcode.interchange.github.rows import issue_row
+
+    row = issue_row({"number": 1, "title": "t", "labels": labels}, "repo")
+    assert row["labels"] == "bug;question"

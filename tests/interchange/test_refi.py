@@ -510,3 +510,21 @@ def test_a_project_without_a_codebook_has_no_taxonomy(tmp_path):
         )
     with pytest.raises(InterchangeError):
         read_taxonomy(tmp_path / "empty.qdpx")
+
+
+def test_a_selection_whose_positions_are_not_numbers_is_an_error_not_a_whole_source_coding(
+    tmp_path,
+):
+    """Issue 25, defect 23: ``startPosition="abc"`` became a coding of the whole source."""
+    project = (DATA / "refi" / "foreign-project.qde").read_text()
+    path = tmp_path / "foreign.qdpx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            "project.qde", project.replace('startPosition="0"', 'startPosition="abc"', 1)
+        )
+        archive.write(
+            DATA / "refi" / "foreign-project.source-1.txt",
+            "sources/d0d0d0d0-0000-4000-8000-000000000001.txt",
+        )
+    with pytest.raises(InterchangeError, match=r"source 'interview-1': selection .*'abc'"):
+        read_project(path)

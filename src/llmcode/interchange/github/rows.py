@@ -121,6 +121,8 @@ def check_number(issue: dict[str, Any], where: str) -> int:
 def issue_row(issue: dict[str, Any], repo_name: str) -> dict[str, str]:
     """One item row from an issue as the REST API or ``gh issue list --json`` shapes it."""
     labels = issue.get("labels") or []
+    if isinstance(labels, str):  # "bug,question" (a CSV-minded export): names, not characters
+        labels = [name.strip() for name in labels.replace(";", ",").split(",") if name.strip()]
     comments = issue.get("comments") or 0
     closed = issue.get("closed_at", issue.get("closedAt")) or ""
     return {

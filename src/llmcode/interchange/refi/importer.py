@@ -134,7 +134,7 @@ def _read_sources(
                     "item_id": item_id,
                     "coder": _user(users, coding.get("creatingUser"), owner_here),
                     "code": ids[target],
-                    "evidence": _selected(selection, text),
+                    "evidence": _selected(selection, text, f"{path}: source '{item_id}'"),
                 }
             )
     return rows, items
@@ -279,7 +279,9 @@ def _codings(source: etree._Element):
             yield coding, selection
 
 
-def _selected(selection: etree._Element | None, text: str) -> str:
+def _selected(selection: etree._Element | None, text: str, where: str = "") -> str:
+    """The quoted passage of a selection ("" for the whole source); positions that are not
+    whole numbers are an error naming the source, never a whole-source coding."""
     if selection is None or not text:
         return ""
     try:
@@ -288,7 +290,12 @@ def _selected(selection: etree._Element | None, text: str) -> str:
             int(selection.get("endPosition", "0")),
         )
     except ValueError:
-        return ""
+        raise InterchangeError(
+            f"{where}: selection {selection.get('name') or selection.get('guid', '')} has "
+            f"startPosition={selection.get('startPosition')!r}, "
+            f"endPosition={selection.get('endPosition')!r}: not character positions",
+            hint="fix the selection in the QDA tool and export the project again",
+        ) from None
     if start <= 0 and end >= len(text):
         return ""
     return text[max(start, 0) : min(end, len(text))]
