@@ -288,3 +288,32 @@ def test_a_runtime_template_error_in_prompt_show_is_one_line_naming_file_and_lin
     assert result.exit_code == 1
     assert "closed_coding.user.md:3: template failed" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+# 21. runs list / runs show.
+
+
+def test_runs_list_and_show_tell_a_dead_run_a_copy_and_a_folder_without_manifest(cli, coded_run):
+    import json
+    import shutil
+
+    runs, _ = coded_run
+    manifest = runs / "r1" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["status"] = "running"  # as a killed process leaves it
+    manifest.write_text(json.dumps(data))
+    shutil.copytree(runs / "r1", runs / "r1-copy")
+    (runs / "half").mkdir()
+    (runs / "half" / "codings.jsonl").write_text("")
+    listed = cli("runs", "list", "--runs-dir", runs)
+    shown = cli("runs", "show", "r1", "--runs-dir", runs)
+    assert listed.exit_code == 0 and shown.exit_code == 0
+    rows = [line for line in listed.stdout.splitlines() if line.startswith("│")]
+    lines = {row.split()[1]: row for row in rows if row.split()[1] != "│"}  # not a wrapped cell
+    assert set(lines) == {"half", "r1", "r1-copy"}
+    assert "inter" in lines["r1"] and "runn" not in lines["r1"]  # cells may be cut: "inter…"
+    assert "inter" in lines["r1-copy"]
+    said = " ".join(listed.output.split())  # messages may wrap
+    assert "no manifest.json" in said
+    assert "manifest names run 'r1' (a copied folder?)" in said
+    assert "interrupted" in shown.stdout and "running" not in shown.stdout

@@ -39,7 +39,7 @@ def list_runs(runs_dir: RunsDir = None) -> None:
         table.add_column(
             column, justify="right" if column in ("items", "ok", "flagged") else "left"
         )
-    problems = []
+    problems, notes = [], []
     for entry in entries:
         m = entry.manifest
         if m is None:
@@ -47,10 +47,12 @@ def list_runs(runs_dir: RunsDir = None) -> None:
             problems.append(f"{entry.run_id}: {entry.problem}")
             continue
         flagged = sum(m.counts.get(s, 0) for s in ("unverified", "invalid", "error"))
+        if entry.problem:
+            notes.append(entry.problem)
         table.add_row(
-            escape(m.run_id),
+            escape(entry.run_id),
             m.kind,
-            m.status,
+            entry.status or m.status,
             escape(m.coder),
             escape(f"{m.taxonomy.get('name', '')} {m.taxonomy.get('version', '')}"),
             _count(m.items.get("n_items")),
@@ -61,6 +63,8 @@ def list_runs(runs_dir: RunsDir = None) -> None:
     console.print(table)
     for problem in problems:
         err_console.print(f"[red]unreadable[/] {escape(problem)}")
+    for note in notes:
+        err_console.print(f"[yellow]note[/] {escape(note)}")
 
 
 def _count(value: object) -> str:
@@ -76,7 +80,7 @@ def show_run(
 ) -> None:
     """Show a run's provenance, counts, usage and code distribution."""
     from llmcode.llm.redaction import redact
-    from llmcode.store.runs import RunStore
+    from llmcode.store.runs import RunStore, run_status
 
     run = RunStore(runs_dir).open(run_ref)
     manifest = run.manifest()
@@ -87,6 +91,7 @@ def show_run(
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     rows = summary_rows(manifest)
+    rows["status"] = run_status(run.path, manifest)
     if manifest.config.samples > 1:
         from llmcode.quality.confidence import self_agreement
 

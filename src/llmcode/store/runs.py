@@ -42,7 +42,7 @@ from llmcode.store.jsonl import (
     set_aside_torn,
     sync_file,
 )
-from llmcode.store.lock import RunLock
+from llmcode.store.lock import LOCK, RunLock, lock_holder
 from llmcode.store.models import CodingRecord, RunConfig, RunManifest, now
 from llmcode.taxonomy.model import Taxonomy, load_taxonomy
 
@@ -51,6 +51,7 @@ CODINGS = "codings.jsonl"
 ITEMS = "items.jsonl"
 TAXONOMY = "taxonomy.yaml"
 DECISIONS = "decisions.jsonl"
+RUN_FILES = (CODINGS, ITEMS, TAXONOMY, LOCK)
 MAX_RUN_ID = 128
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -231,13 +232,33 @@ class RunStore:
             ) from exc
         entries = []
         for path in paths:
+            if path.name.startswith(".") or not path.is_dir():
+                continue  # the response cache, stray files
             if not (path / MANIFEST).is_file():
+                if any((path / name).exists() for name in RUN_FILES):
+                    problem = f"{path}: no {MANIFEST} (stopped before the run was written?)"
+                    entries.append(Listing(path.name, None, problem))
                 continue
             try:
-                entries.append(Listing(path.name, Run(path).manifest(), None))
+                manifest = Run(path).manifest()
             except RunStoreError as exc:
                 entries.append(Listing(path.name, None, exc.message))
+                continue
+            note = (
+                f"{path.name}: its manifest names run '{manifest.run_id}' (a copied folder?)"
+                if manifest.run_id != path.name
+                else None
+            )
+            entries.append(Listing(path.name, manifest, note, run_status(path, manifest)))
         return entries
+
+
+def run_status(path: Path, manifest: RunManifest) -> str:
+    """The run's status as it is now: a run its manifest says is ``running`` whose process
+    holds no lock any more (killed, or the machine restarted) is ``interrupted``."""
+    if manifest.status == "running" and lock_holder(path) is None:
+        return "interrupted"
+    return manifest.status
 
 
 @dataclass(frozen=True)
@@ -245,8 +266,12 @@ class Listing:
     """One run folder as `RunStore.scan` found it: its manifest, or the problem reading it."""
 
     run_id: str
+    """The folder's name: the id the run is opened by (a copied folder has its own)."""
     manifest: RunManifest | None
     problem: str | None
+    """Why the manifest cannot be read, or (with a manifest) what is odd about the folder."""
+    status: str | None = None
+    """The run's status now (see `run_status`)."""
 
 
 def _ends_with_newline(path: Path) -> bool:
