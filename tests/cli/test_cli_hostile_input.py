@@ -317,3 +317,38 @@ def test_runs_list_and_show_tell_a_dead_run_a_copy_and_a_folder_without_manifest
     assert "no manifest.json" in said
     assert "manifest names run 'r1' (a copied folder?)" in said
     assert "interrupted" in shown.stdout and "running" not in shown.stdout
+
+
+# 12. llmcode sample.
+
+
+def test_sample_refuses_to_write_over_its_own_items_file(cli, tmp_path):
+    items = tmp_path / "items.csv"
+    items.write_text((DATA / "items.csv").read_text())
+    before = items.read_bytes()
+    result = cli("sample", items, "-n", "2", "-o", items)
+    assert result.exit_code == 1 and "is the items file the sample is drawn from" in result.output
+    assert items.read_bytes() == before
+
+
+def test_sample_refuses_duplicate_item_ids(cli, tmp_path):
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,text\na,one\nb,two\na,three\n")
+    result = cli("sample", items, "-n", "2", "-o", tmp_path / "gold.csv")
+    assert result.exit_code == 1 and "duplicate item_id: a" in result.output
+    assert not (tmp_path / "gold.csv").exists()
+
+
+def test_drawing_a_sample_again_keeps_the_looks_at_its_test_split(cli, tmp_path):
+    import json
+
+    from llmcode.quality.gold import record_test_look, sidecar_path
+
+    gold = tmp_path / "gold.csv"
+    assert cli("sample", DATA / "items.csv", "-n", "2", "-o", gold).exit_code == 0
+    record_test_look(gold, ["run-a"])
+    assert cli("sample", DATA / "items.csv", "-n", "2", "--seed", "3", "-o", gold).exit_code == 0
+    sidecar = json.loads(sidecar_path(gold).read_text())
+    assert [look["runs"] for look in sidecar["test_evaluations"]] == [["run-a"]]
+    assert sidecar["seed"] == 3 and [d["seed"] for d in sidecar["redrawn"]] == [0]
+    assert [look["runs"] for look in record_test_look(gold, ["run-b"])] == [["run-a"]]

@@ -57,6 +57,14 @@ def draw_sample(
         raise ConfigError(
             f"cannot draw {n} of {len(items)} items", hint=f"choose -n between 1 and {len(items)}"
         )
+    ids = items[id_column].astype(str).str.strip()
+    repeated = sorted(set(ids[ids.duplicated()]))
+    if repeated:
+        raise ItemsError(
+            f"duplicate {id_column}: {', '.join(repeated[:10])}"
+            + (f" and {len(repeated) - 10} more" if len(repeated) > 10 else ""),
+            hint="a gold sample needs unique item ids (its codes are matched by id)",
+        )
     if stratify is not None and stratify not in items.columns:
         raise ItemsError(
             f"no column '{stratify}' to stratify by; columns are: {', '.join(items.columns)}"
@@ -124,6 +132,13 @@ def write_sample(sample: pd.DataFrame, info: dict[str, Any], path: Path, source:
     suffix = path.suffix.lower()
     if suffix not in WRITERS:
         raise ConfigError(f"{path}: cannot write '{suffix}'", hint=f"use {', '.join(WRITERS)}")
+    if path.exists() and Path(source).exists() and path.samefile(source):
+        raise ConfigError(
+            f"{path}: is the items file the sample is drawn from; writing it would replace the "
+            "items with the sample",
+            hint="write the sample to another file, e.g. -o gold.csv",
+        )
+    earlier = _earlier_sidecar(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in (".csv", ".tsv"):
         text = write_csv(sample, sep="\t" if suffix == ".tsv" else ",") or ""
@@ -140,10 +155,31 @@ def write_sample(sample: pd.DataFrame, info: dict[str, Any], path: Path, source:
         "source": str(source),
         "source_sha256": file_sha256(source),
         "created_at": _now(),
-        "test_evaluations": [],
+        # append-only across re-runs: a redrawn sample keeps the looks at the test split
+        "test_evaluations": list(earlier.get("test_evaluations", [])),
     }
-    sidecar_path(path).write_text(json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    if earlier:
+        previous = {k: v for k, v in earlier.items() if k not in ("test_evaluations", "redrawn")}
+        sidecar["redrawn"] = [*earlier.get("redrawn", []), previous]
+    atomic_write(
+        sidecar_path(path), json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n", OutputError
+    )
     return sidecar_path(path)
+
+
+def _earlier_sidecar(path: Path) -> dict[str, Any]:
+    """The sidecar a sample written to ``path`` before left (empty when there is none)."""
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        return {}
+    try:
+        data = json.loads(sidecar.read_text("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CodesError(
+            f"{sidecar}: not valid JSON ({exc.msg}); it holds the looks at the test split",
+            hint="restore it, or delete it knowingly before drawing again",
+        ) from exc
+    return data if isinstance(data, dict) else {}
 
 
 def load_split(path: str | Path, split: str | None) -> tuple[list[str], dict[str, list[str]]]:
