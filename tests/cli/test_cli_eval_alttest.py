@@ -138,3 +138,21 @@ def test_the_readme_example_numbers(run_dir, tmp_path) -> None:
     failed = alt(other.path)
     assert (failed["winning_rate"], round(failed["advantage_probability"], 2)) == (0.0, 0.73)
     assert [round(c["p_value"], 3) for c in failed["per_coder"].values()] == [0.865, 0.293]
+
+
+def test_evaluate_takes_one_coders_codes_as_a_dataframe_as_it_takes_the_file(
+    run_dir, tmp_path
+) -> None:
+    from llmcode.quality.eval import evaluate
+
+    codes = model_codes(run_dir)
+    frame = pd.DataFrame(
+        {"item_id": list(codes), "coder": "other-tool", "code": list(codes.values())}
+    )
+    path = tmp_path / "other.csv"
+    frame.to_csv(path, index=False)
+    from_file = evaluate([path], CODES, bootstrap=0)
+    from_frame = evaluate([frame], CODES, bootstrap=0)
+    assert from_frame.runs[0].model == "other-tool" and from_frame.runs[0].run == "other-tool"
+    assert from_frame.runs[0].cohen_kappa == from_file.runs[0].cohen_kappa
+    assert from_frame.runs[0].per_code == from_file.runs[0].per_code

@@ -102,7 +102,7 @@ class EvalResult(BaseModel):
 
 
 def evaluate(
-    runs: Sequence[Run | RunInput | str | Path],
+    runs: Sequence[Run | RunInput | pd.DataFrame | str | Path],
     gold: pd.DataFrame | str | Path | Sequence[str | Path],
     *,
     coders: Sequence[str] | None = None,
@@ -114,8 +114,9 @@ def evaluate(
     runs_dir: str | Path | None = None,
     alt_test: AltTestSettings | None = None,
 ) -> EvalResult:
-    """Compare ``runs`` (runs, run directories or ids in ``runs_dir``) with the ``gold`` codes
-    (long format: a DataFrame or one or more files) on the gold items.
+    """Compare ``runs`` (runs, run directories, ids in ``runs_dir``, or one coder's codes made
+    elsewhere: a long-format file or DataFrame) with the ``gold`` codes (long format: a
+    DataFrame or one or more files) on the gold items.
 
     ``splits`` (a split file from `llmcode.quality.gold.draw_sample`) restricts the gold to
     ``split`` (dev or test; every split when None), with a warning for gold items it does not

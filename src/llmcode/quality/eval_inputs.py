@@ -92,11 +92,15 @@ def run_input(run: Run) -> RunInput:
     )
 
 
-def as_run_input(run: Run | RunInput | str | Path, runs_dir: str | Path | None = None) -> RunInput:
-    """A run as evaluation sees it, from a `Run`, a run directory, an id in ``runs_dir``, or a
-    long-format codes file holding one coder's codes (`codes_input`)."""
+def as_run_input(
+    run: Run | RunInput | pd.DataFrame | str | Path, runs_dir: str | Path | None = None
+) -> RunInput:
+    """A run as evaluation sees it, from a `Run`, a run directory, an id in ``runs_dir``, or
+    one coder's long-format codes — a file or a DataFrame (`codes_input`)."""
     if isinstance(run, RunInput):
         return run
+    if isinstance(run, pd.DataFrame):
+        return codes_input(run)
     if not isinstance(run, Run):
         path = Path(run)
         if path.is_file() and path.suffix.lower() in SUFFIXES:
@@ -105,18 +109,29 @@ def as_run_input(run: Run | RunInput | str | Path, runs_dir: str | Path | None =
     return run_input(run)
 
 
-def codes_input(path: str | Path) -> RunInput:
-    """One coder's codes made elsewhere (another tool, an earlier study) read as a run.
+def codes_input(source: str | Path | pd.DataFrame) -> RunInput:
+    """One coder's codes made elsewhere (another tool, an earlier study) read as a run: a
+    long-format codes file, or a DataFrame with item_id, coder and code columns.
 
-    Every item in the file counts as answered (an empty code is ``none``); the scheme is
-    multi-label when some item has several codes. Several coders in the file are an error."""
-    codes = load_codes(path)
+    Every item in the codes counts as answered (an empty code is ``none``); the scheme is
+    multi-label when some item has several codes. Several coders in the codes are an error."""
+    if isinstance(source, pd.DataFrame):
+        missing = [c for c in ("item_id", "coder", "code") if c not in source.columns]
+        if missing:
+            raise CodesError(
+                f"the codes have no column {', '.join(missing)}",
+                hint="long format: one row per code, columns item_id, coder, code",
+            )
+        codes = source.astype({"item_id": str, "coder": str})
+        where = "the codes"
+    else:
+        codes, where = load_codes(source), str(source)
     coders = list(dict.fromkeys(codes["coder"]))
     if len(coders) != 1:
         raise CodesError(
-            f"{path}: holds codes from {len(coders)} coders ({', '.join(coders[:5])}); in place "
-            "of a run, a codes file holds one coder's codes",
-            hint="split the file by coder, or pass the humans' codes as the gold",
+            f"{where}: holds codes from {len(coders)} coders ({', '.join(coders[:5])}); in place "
+            "of a run, codes hold one coder's codes",
+            hint="split the codes by coder, or pass the humans' codes as the gold",
         )
     named = codes.dropna(subset=["code"])
     named = named[named["code"] != NONE_CODE]
@@ -125,7 +140,7 @@ def codes_input(path: str | Path) -> RunInput:
     }
     item_ids = list(dict.fromkeys(codes["item_id"].astype(str)))
     return RunInput(
-        run=Path(path).name,
+        run=coders[0] if isinstance(source, pd.DataFrame) else Path(source).name,
         model=coders[0],
         prompt_hash=None,
         targets=tuple(dict.fromkeys(named["code"])),
@@ -133,7 +148,9 @@ def codes_input(path: str | Path) -> RunInput:
         item_ids=frozenset(item_ids),
         codes=by_item,
         statuses=dict.fromkeys(item_ids, "ok"),
-        settings={"source": "codes file", "path": str(path)},
+        settings={"source": "codes"}
+        if isinstance(source, pd.DataFrame)
+        else {"source": "codes file", "path": str(source)},
         from_codes_file=True,
     )
 
