@@ -352,3 +352,38 @@ def test_drawing_a_sample_again_keeps_the_looks_at_its_test_split(cli, tmp_path)
     assert [look["runs"] for look in sidecar["test_evaluations"]] == [["run-a"]]
     assert sidecar["seed"] == 3 and [d["seed"] for d in sidecar["redrawn"]] == [0]
     assert [look["runs"] for look in record_test_look(gold, ["run-b"])] == [["run-a"]]
+
+
+# 20. Resume checked only the snapshot's item count; foreign records were counted.
+
+
+def test_resume_refuses_an_item_snapshot_whose_texts_were_edited(cli, coded_run):
+    runs, server = coded_run
+    snapshot = runs / "r1" / "items.jsonl"
+    snapshot.write_text(snapshot.read_text().replace("CUDA", "cuda"))  # same count, new text
+    result = cli(*code_args(server, runs, "--resume", "r1"))
+    assert result.exit_code == 1
+    assert "item snapshot was changed since the run started" in " ".join(result.output.split())
+
+
+def test_a_record_for_another_item_or_a_code_outside_the_taxonomy_is_not_counted_as_coded(
+    cli, coded_run
+):
+    import json
+
+    runs, server = coded_run
+    codings = runs / "r1" / "codings.jsonl"
+    records = [json.loads(line) for line in codings.read_text().splitlines()]
+    stranger = {**records[0], "item_id": "not-in-the-run"}
+    invented = {**records[1], "codes": [{**records[1]["codes"][0], "code": "invented"}]}
+    with codings.open("a") as handle:
+        handle.write(json.dumps(stranger) + "\n" + json.dumps(invented) + "\n")
+    assert cli(*code_args(server, runs, "--resume", "r1")).exit_code == 0
+    from llmcode.store.runs import RunStore, load_run_codes
+
+    manifest = RunStore(runs).open("r1").manifest()
+    assert sum(manifest.counts.values()) == 4
+    assert manifest.counts.get("ok") == 3 and manifest.counts.get("invalid") == 1
+    exported = load_run_codes(runs / "r1")
+    assert set(exported.item_id) <= {"i1", "i2", "i3", "i4"}
+    assert "invented" not in set(exported.code)

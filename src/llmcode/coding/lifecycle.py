@@ -84,6 +84,7 @@ def start_run(
             "text_columns": list(item_set.text_columns),
             "n_items": len(items),
             "n_skipped": len(item_set.skipped),
+            "snapshot_sha256": run.snapshot_sha256,
         },
         extra=dict(extra or {}),
     )
@@ -156,7 +157,10 @@ def resume_run(
 
 
 def check_snapshot(run: Run, manifest: RunManifest) -> None:
-    """Refuse a run whose item snapshot is missing or does not match its manifest."""
+    """Refuse a run whose item snapshot is missing or does not match its manifest (its hash,
+    for runs that recorded one, and its item count)."""
+    from llmcode.items import file_sha256
+
     path = run.path / ITEMS
     if not path.is_file():
         raise RunStoreError(
@@ -164,6 +168,13 @@ def check_snapshot(run: Run, manifest: RunManifest) -> None:
             hint="a run cannot resume without it; start a new run from the items file",
         )
     expected = manifest.items.get("n_items")
+    digest = manifest.items.get("snapshot_sha256")
+    if digest and file_sha256(path) != digest:
+        raise RunStoreError(
+            f"{path}: the item snapshot was changed since the run started (its SHA-256 differs "
+            "from the manifest's)",
+            hint="the snapshot is what the run codes; start a new run instead of resuming this one",
+        )
     found = len(run.items())
     if expected is not None and int(expected) != found:
         raise RunStoreError(
@@ -226,7 +237,7 @@ def finish_run(
         manifest = manifest.model_copy(update={"config": run.config})
     abandoned += int(manifest.usage.get("abandoned", 0)) + Ledger(run.path).settle()
     records = run.codings()
-    latest = {record.item_id: record for record in records}
+    latest = run.counted_codings(records)
     counts: Counter[str] = Counter(r.status for r in latest.values())
     if status == "complete" and counts["error"] and not any(counts[s] for s in CODED):
         status = "failed"  # every item failed: not a run to export

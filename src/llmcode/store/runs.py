@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -30,7 +31,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from llmcode.errors import RunStoreError
+from llmcode.errors import LlmcodeError, RunStoreError
 from llmcode.items import Item
 from llmcode.llm.redaction import redact
 from llmcode.store.jsonl import (
@@ -44,7 +45,7 @@ from llmcode.store.jsonl import (
 )
 from llmcode.store.lock import LOCK, RunLock, lock_holder
 from llmcode.store.models import CodingRecord, RunConfig, RunManifest, now
-from llmcode.taxonomy.model import Taxonomy, load_taxonomy
+from llmcode.taxonomy.model import NONE_CODE, Taxonomy, load_taxonomy
 
 MANIFEST = "manifest.json"
 CODINGS = "codings.jsonl"
@@ -69,6 +70,10 @@ class Run:
         self.lock: RunLock | None = None  # held while this process starts, codes and finishes it
         self.config: RunConfig | None = None  # the config a resume runs with (--force changes)
         self.notes: dict[str, Any] = {}  # merged into the manifest's ``extra`` when finished
+        self._codes: set[str] | None = None
+        self.snapshot_sha256: str | None = (
+            None  # of the item snapshot this process wrote  # the taxonomy's code ids, read once
+        )
         self._synced_at = -SYNC_SECONDS  # when codings.jsonl was last fsynced (monotonic)
         self._unsynced = False
 
@@ -100,7 +105,9 @@ class Run:
             )
             for i in items
         )
-        atomic_write(self.path / ITEMS, "".join(line + "\n" for line in lines))
+        text = "".join(line + "\n" for line in lines)
+        atomic_write(self.path / ITEMS, text)
+        self.snapshot_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self._items = items
 
     def items(self) -> list[Item]:
@@ -154,6 +161,46 @@ class Run:
     def latest_codings(self) -> dict[str, CodingRecord]:
         """The latest record per item."""
         return {record.item_id: record for record in self.codings()}
+
+    def counted_codings(
+        self, records: Iterable[CodingRecord] | None = None
+    ) -> dict[str, CodingRecord]:
+        """The latest record of each of the run's own items, as counted and exported: a record
+        for an item the snapshot does not hold is left out (a skipped item's record stays), and
+        one giving a code outside the run's taxonomy counts as ``invalid``, not as coded."""
+        own = {item.item_id for item in self.items()}
+        every = self.codings() if records is None else records
+        latest = {
+            item_id: record
+            for item_id, record in {record.item_id: record for record in every}.items()
+            if item_id in own or record.status == "skipped"
+        }
+        known = self._code_ids()
+        if known is None:
+            return latest
+        for item_id, record in latest.items():
+            foreign = sorted({c.code for c in record.codes} - known)
+            if foreign:
+                problem = f"code(s) not in the run's taxonomy: {', '.join(foreign)}"
+                latest[item_id] = record.model_copy(
+                    update={
+                        "status": "invalid",
+                        "codes": [c for c in record.codes if c.code in known],
+                        "problems": [*record.problems, problem],
+                    }
+                )
+        return latest
+
+    def _code_ids(self) -> set[str] | None:
+        """The codes a closed run may give (every category of its taxonomy, and ``none``)."""
+        if not (self.path / TAXONOMY).is_file():
+            return None
+        if self._codes is None:
+            try:
+                self._codes = {c.id for c in self.taxonomy().walk()} | {NONE_CODE}
+            except LlmcodeError:  # an unreadable snapshot is refused on resume, not here
+                return None
+        return self._codes
 
     def repair(self) -> int:
         """Set torn records aside (a kill mid-write, half a record left by a full disk) into
@@ -307,7 +354,7 @@ def load_run_codes(run: Run | Path) -> pd.DataFrame:
     run = run if isinstance(run, Run) else Run(Path(run))
     coder = run.manifest().coder
     rows = []
-    for record in run.latest_codings().values():
+    for record in run.counted_codings().values():
         for assignment in record.codes:
             rows.append(
                 {
