@@ -1,10 +1,11 @@
 """Sentence embeddings from a local GGUF model through xllamacpp (llama.cpp): offline, torch-free.
 
-Used to retrieve few-shot examples by meaning rather than shared words
-(``--examples-similarity embedding``). Any GGUF the user has on disk works (an embedding model
-such as a GGUF conversion of bge-small or nomic-embed-text is best; the bundled SmolLM2 is the
-fallback); nothing is ever downloaded. Vectors are mean-pooled, centred on the pool and
-L2-normalised by the caller. Embeddings are cached in memory by text.
+The ``gguf`` kind of `llmcode.llm.vectors` (``--examples-similarity gguf``, ``themes --embedder
+gguf``; ``embedding`` is its earlier name): texts compared by meaning rather than shared words.
+Any GGUF the user has on disk works (an embedding model such as a GGUF conversion of bge-small or
+nomic-embed-text is best; the bundled SmolLM2 is the fallback); nothing is ever downloaded.
+Vectors are mean-pooled; `TextVectors` centres them on the fitted texts and L2-normalises them.
+Embeddings are cached in memory by text.
 """
 
 from __future__ import annotations
