@@ -45,6 +45,9 @@ class CodesError(LlmcodeError):
 class BackendError(LlmcodeError):
     """The LLM backend failed after retries, or cannot be configured."""
 
+    response: object = None
+    """An answer that came back but cannot be used (no choices): its usage was paid for."""
+
 
 class RunStoreError(LlmcodeError):
     """A run directory is missing, corrupt, or would be overwritten."""

@@ -9,7 +9,7 @@ import pytest
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends.base import ChatRequest
 from llmcode.llm.backends.openai import OpenAIBackend
-from tests.support import answer
+from tests.support import DATA, answer
 
 SCHEMA = {"type": "object", "properties": {}, "additionalProperties": False}
 
@@ -223,3 +223,53 @@ def test_an_empty_base_url_is_refused_naming_the_setting_not_sent_to_openai(monk
     ):
         with pytest.raises(ConfigError, match="base_url is empty"):
             build()
+
+
+# Issue 25, defect 10: paid answers vanished from usage when the item ended as an error.
+
+
+def coded_record(backend, prompts=None, taxonomy=DATA / "tiny.yaml"):
+    from llmcode.coding.closed import Coder
+    from llmcode.llm.prompts import load_prompts
+    from llmcode.store.models import RunConfig
+    from llmcode.taxonomy.model import load_taxonomy
+
+    coder = Coder(
+        taxonomy=load_taxonomy(taxonomy),
+        backend=backend,
+        prompts=prompts or load_prompts(),
+        config=RunConfig(taxonomy_path="t", items_path="i", backend="openai", max_reasks=1),
+    )
+    from llmcode.items import Item
+
+    async def go():
+        try:
+            return await coder.sample_or_error(Item("i1", "The model is slow."), 0)
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(go())
+
+
+def test_an_answer_without_choices_is_an_error_whose_tokens_still_count():
+    empty = {**completion("x"), "choices": []}
+    record = coded_record(backend_for(Script((200, empty, {}))))
+    assert record.status == "error" and "no choices" in record.error
+    assert (record.attempts, record.prompt_tokens, record.completion_tokens) == (1, 11, 7)
+
+
+def test_an_answer_nested_too_deep_to_check_is_an_error_whose_call_still_counts():
+    deep = "[" * 100_000 + "]" * 100_000
+    record = coded_record(backend_for(Script((200, completion(deep), {}))))
+    assert record.status == "error"
+    assert (record.attempts, record.prompt_tokens) == (1, 11)
+
+
+def test_a_reask_template_that_fails_leaves_the_first_answer_counted(tmp_path):
+    from llmcode.llm.prompts import load_prompts
+
+    (tmp_path / "reask.md").write_text("{{ 1 / 0 }}")
+    invalid = completion('{"codes": [{"code": "unknown"}]}')
+    record = coded_record(backend_for(Script((200, invalid, {}))), load_prompts(overrides=tmp_path))
+    assert record.status == "error" and "reask.md:1" in record.error
+    assert (record.attempts, record.completion_tokens) == (1, 7)

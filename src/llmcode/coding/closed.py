@@ -26,7 +26,7 @@ from llmcode.coding.costs import Budget
 from llmcode.coding.examples import ExamplePool, Shot, pool_for, render_shots
 from llmcode.coding.multiitem import ManyCheck
 from llmcode.coding.verify import Verifier
-from llmcode.errors import BackendError, ConfigError
+from llmcode.errors import ConfigError, LlmcodeError
 from llmcode.items import Item
 from llmcode.llm.answers import CheckedAnswer, answer_schema, check_answer
 from llmcode.llm.ask import Exchange, Usage, Verdict, ask, follow_up
@@ -170,8 +170,12 @@ class Coder:
                 first=first,
                 exchange=asked,
             )
-        except BackendError as exc:  # the answered attempts were paid for: they count
-            error = CodingRecord(item_id=item.item_id, status="error", error=exc.message)
+        except Exception as exc:  # the answered attempts were paid for: they count, whatever
+            # ended the item (the endpoint, an answer that breaks the check, a re-ask template)
+            message = (
+                exc.message if isinstance(exc, LlmcodeError) else f"{type(exc).__name__}: {exc}"
+            )
+            error = CodingRecord(item_id=item.item_id, status="error", error=message)
             return _with_usage(error, asked.usage)
         checked = asked.value or CheckedAnswer()
         status = "ok" if checked.verified else "invalid" if checked.fatal else "unverified"

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from llmcode.errors import BackendError
 from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
 from llmcode.llm.cache import ResponseCache, backend_cache_key
 from llmcode.llm.fences import strip_fences
@@ -145,7 +146,13 @@ async def ask(
             if cache is not None:
                 cache.put(backend_cache_key(backend, request, sample), first)
         else:
-            response = await complete_cached(backend, request, cache, sample)
+            try:
+                response = await complete_cached(backend, request, cache, sample)
+            except BackendError as exc:  # an answer that could not be used was still paid for
+                paid = getattr(exc, "response", None)
+                if isinstance(paid, ChatResponse):
+                    out.per_attempt.append(Usage.of(paid))
+                raise
         out.per_attempt.append(Usage.of(response))
         out.response = response
         out.model = response.model or backend.model

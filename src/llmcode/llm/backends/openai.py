@@ -168,13 +168,32 @@ class OpenAIBackend:
         # request transform and response models: a third of the client's CPU per item at c=64
         data = await self._client.post("/chat/completions", body=body, cast_to=object)
         if not isinstance(data, dict) or not data.get("choices"):
-            raise BackendError(f"{self.base_url or 'OpenAI'} returned no choices")
+            error = BackendError(f"{self.base_url or 'OpenAI'} returned no choices")
+            error.response = _paid_without_answer(data, self.model)  # answered: it counts
+            raise error
         response = parse_completion(data)
         response.model = response.model or self.model
         return response
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _paid_without_answer(data: Any, model: str) -> ChatResponse:
+    """The usage of an answer that holds no choice (the request was still paid for)."""
+    usage = data.get("usage") if isinstance(data, dict) else None
+    usage = usage if isinstance(usage, dict) else {}
+
+    def tokens(key: str) -> int:
+        value = usage.get(key)
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    return ChatResponse(
+        content="",
+        prompt_tokens=tokens("prompt_tokens"),
+        completion_tokens=tokens("completion_tokens"),
+        model=model,
+    )
 
 
 def bounds_lengths(base_url: str | None) -> bool:
