@@ -21,7 +21,7 @@ from pathlib import Path
 from llmcode.coding.costs import estimate_items, estimate_run, load_prices
 from llmcode.items import load_items, read_table
 from llmcode.llm.prompts import USER, load_prompts, system_message
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 from llmcode.taxonomy.model import load_taxonomy
 
 TAXONOMY = Path(__file__).parents[1] / "tests" / "data" / "tiny.yaml"

@@ -88,7 +88,7 @@ def ours(items, taxonomy, engine: str, concurrency: int) -> dict[str, float]:
     from llmcode.items import ItemSet
     from llmcode.llm.backends import make_backend
     from llmcode.llm.prompts import load_prompts
-    from llmcode.store.models import RunConfig
+    from llmcode.store.config import RunConfig
     from llmcode.store.runs import RunStore
 
     os.environ["LLMCODE_ENGINE"] = engine

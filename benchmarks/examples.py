@@ -43,7 +43,7 @@ from llmcode.llm.backends.fake import FakeBackend, item_text
 from llmcode.llm.cache import ResponseCache
 from llmcode.quality.eval import evaluate
 from llmcode.quality.eval_inputs import run_input
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 from llmcode.store.runs import RunStore
 from llmcode.taxonomy.model import Taxonomy, load_taxonomy
 

@@ -35,7 +35,7 @@ from llmcode.llm.answers import check_answer
 from llmcode.llm.backends.openai import OpenAIBackend
 from llmcode.llm.backends.ratelimit import RateLimiter
 from llmcode.llm.prompts import item_message, load_prompts, system_message
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 from llmcode.store.runs import RunStore
 from llmcode.taxonomy.model import load_taxonomy
 

@@ -22,8 +22,14 @@ _EXPORTS = {
     "load_codes": "llmcode.codes",
     "Run": "llmcode.store.runs",
     "RunStore": "llmcode.store.runs",
-    "RunConfig": "llmcode.store.models",
+    "RunConfig": "llmcode.store.config",
+    "CodingRecord": "llmcode.store.models",
     "load_run_codes": "llmcode.store.runs",
+    "code": "llmcode.coding.notebook",
+    "resume": "llmcode.coding.notebook",
+    "estimate": "llmcode.coding.notebook",
+    "Estimate": "llmcode.coding.costs",
+    "Backend": "llmcode.llm.backends.base",
     "code_file": "llmcode.coding.notebook",
     "compute_agreement": "llmcode.quality.agreement",
     "AgreementResult": "llmcode.quality.agreement",
@@ -51,6 +57,7 @@ _EXPORTS = {
     "AnalysisError": "llmcode.errors",
     "InterchangeError": "llmcode.errors",
     "ConfigError": "llmcode.errors",
+    "SettingsError": "llmcode.errors",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -13,6 +13,7 @@ Library code raises these; only the CLI and the review TUI turn them into messag
     ├── AnalysisError                     analysis / report inputs
     ├── InterchangeError                  REFI-QDA and GitHub import/export
     └── ConfigError                       options that contradict each other
+        └── SettingsError                 a setting's value out of range or unknown
 """
 
 from __future__ import annotations
@@ -71,3 +72,7 @@ class InterchangeError(LlmcodeError):
 
 class ConfigError(LlmcodeError):
     """Options or settings that cannot be used together."""
+
+
+class SettingsError(ConfigError):
+    """A setting has a value it cannot take (the command line: a usage error, exit 2)."""

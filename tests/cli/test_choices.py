@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from llmcode.cli import get_app
 from llmcode.cli.choices import (
     AltMetric,
+    BackendKind,
     CodeLevel,
     ConfidenceSource,
     EvidenceMode,
@@ -21,6 +22,7 @@ from llmcode.cli.choices import (
     Split,
     Unit,
     Vectors,
+    VerifyChoice,
 )
 
 BAD_VALUES = [
@@ -108,7 +110,8 @@ def test_each_enum_holds_the_values_the_library_accepts():
     from llmcode.quality.calibration import SOURCES
     from llmcode.quality.gold import SPLITS
     from llmcode.review.queues import QUEUES
-    from llmcode.store.models import RunConfig
+    from llmcode.store.config import BackendKind as Backends
+    from llmcode.store.config import Evidence, VerifyMode
     from llmcode.taxonomy.model import Level as TaxonomyLevel
 
     assert tuple(Scale) == get_args(Level)
@@ -120,16 +123,18 @@ def test_each_enum_holds_the_values_the_library_accepts():
     assert tuple(SampleStrategy) == STRATEGIES
     assert tuple(ReviewQueue) == tuple(QUEUES)
     assert tuple(CodeLevel) == get_args(TaxonomyLevel)
-    assert tuple(EvidenceMode) == get_args(RunConfig.model_fields["evidence"].annotation)
+    assert tuple(EvidenceMode) == get_args(Evidence)
+    assert tuple(VerifyChoice) == get_args(VerifyMode)[1:]  # "off" is --verify left out
+    assert tuple(BackendKind) == get_args(Backends)
 
 
 def test_code_and_themes_share_one_vocabulary_for_text_vectors():
     from llmcode.cli.opencode import themes
     from llmcode.cli.options import ExamplesSimilarity
     from llmcode.llm.vectors import NAMES
-    from llmcode.store.models import RunConfig
+    from llmcode.store.config import Similarity
 
     assert tuple(Vectors) == NAMES
-    assert set(get_args(RunConfig.model_fields["examples_similarity"].annotation)) == set(NAMES)
+    assert set(get_args(Similarity)) == set(NAMES)
     assert get_args(ExamplesSimilarity)[0] is Vectors
     assert get_args(get_type_hints(themes, include_extras=True)["embedder"])[0] is Vectors

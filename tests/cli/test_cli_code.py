@@ -198,7 +198,7 @@ def test_repeated_model_draws_samples_from_each_model_in_turn(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert sent == {"model-a", "model-b"}
     run = RunStore(tmp_path).open("r1")
-    assert run.manifest().config.samples == 2
+    assert run.manifest().config.sampling.samples == 2
     for record in run.latest_codings().values():
         assert [s.model for s in record.samples] == ["model-a", "model-b"]
 

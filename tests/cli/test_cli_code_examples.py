@@ -58,7 +58,7 @@ def test_each_record_lists_the_examples_it_was_shown_never_itself(cli, tmp_path)
     for item_id, record in records.items():
         assert len(record.examples) == 2 and item_id not in record.examples
     manifest = run.manifest()
-    assert manifest.config.examples == str(codes) and manifest.config.shots == 2
+    assert manifest.config.guidance.examples == str(codes) and manifest.config.guidance.shots == 2
     assert manifest.extra["examples"]["n_items"] == 4
     assert len(manifest.extra["examples"]["sha256"]) == 16
 
@@ -93,14 +93,14 @@ def test_verify_records_a_check_per_code_and_counts_its_calls(cli, tmp_path) -> 
         assert [c.code for c in record.checks] and record.checks[0].verdict in ("keep", "reject")
         assert record.attempts >= 2
     manifest = run.manifest()
-    assert manifest.config.verify == "drop"
+    assert manifest.config.guidance.verify == "drop"
     assert "verify.system.md" in manifest.prompts["hashes"]
 
 
 def test_verify_takes_only_drop_as_its_mode(cli, tmp_path) -> None:
     result = cli("code", "-t", DATA / "tiny.yaml", "-i", DATA / "items.csv", "--verify", "maybe")
     assert result.exit_code == 2
-    assert "--verify drop" in result.output
+    assert "'maybe' is not one of 'flag', 'drop'" in result.output
 
 
 def test_dry_run_counts_the_examples_and_the_checks(cli, tmp_path) -> None:

@@ -166,7 +166,9 @@ def test_runs_show_is_a_readable_summary_and_json_gives_the_manifest(cli, coded)
 
     shown = cli("runs", "show", "r1", "--runs-dir", coded, env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
-    assert "{" not in shown.output and '"' not in shown.output  # no JSON dumped at people
+    summary, toml = shown.output.split("settings (repeat with")
+    assert "{" not in summary and '"' not in summary  # no JSON dumped at people
+    assert "[sampling]" in toml and "{" not in toml  # the settings as TOML, to repeat the run
     assert "ok 4" in shown.output and "gpt-4o-mini" in shown.output
     numbers = [line for line in shown.output.splitlines() if re.match(r"│ (counts|usage) ", line)]
     assert len(numbers) == 2 and not re.search(r"\d\.0\b", " ".join(numbers))  # integers

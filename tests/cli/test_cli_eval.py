@@ -226,7 +226,7 @@ def test_code_only_codes_just_the_listed_items(cli, tmp_path):
     run = RunStore(tmp_path).open("r1")
     assert [item.item_id for item in run.items()] == ["i1", "i3"]
     assert set(run.latest_codings()) == {"i1", "i3"}
-    assert run.manifest().config.only == str(only)
+    assert run.manifest().config.inputs.only == str(only)
     pd.DataFrame({"item_id": ["i1", "zz"]}).to_csv(only, index=False)
     result = cli(*args[:-4], "--run-id", "r2", "--only", only, "--backend", "openai")
     assert result.exit_code == 1 and "zz" in result.output

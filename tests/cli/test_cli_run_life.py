@@ -226,15 +226,18 @@ def test_resume_with_other_options_says_what_differs_and_needs_force(cli, tmp_pa
         )
         assert refused.exit_code == 1
         assert "--base-url" in refused.output and "--model m2" in refused.output
-        assert "-i " in refused.output and "-t " not in refused.output  # same taxonomy
+        assert "--items " in refused.output and "--taxonomy " not in refused.output  # same taxonomy
         assert "--force" in refused.output
         forced = cli(*base, "--base-url", other.base_url, "--model", "m2", "--force")
         assert forced.exit_code == 0, forced.output
         assert other.stats.status_counts.get(200, 0) == 1
     manifest = RunStore(tmp_path).open("r").manifest()
-    assert manifest.config.base_url == other.base_url and manifest.config.model == "m2"
+    assert (
+        manifest.config.endpoint.base_url == other.base_url
+        and manifest.config.endpoint.model == "m2"
+    )
     (change,) = manifest.extra["resumed"]
-    assert any("--model m2" in c for c in change["forced"])
+    assert any("`model` m2" in c for c in change["forced"])
 
 
 def test_resume_refuses_a_run_whose_item_snapshot_is_missing_or_changed(cli, tmp_path):

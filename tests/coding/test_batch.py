@@ -46,7 +46,7 @@ def coder_for(run: Run, backend=None, cache=None) -> Coder:
     config = run.manifest().config
     return Coder(
         taxonomy=run.taxonomy(),
-        backend=backend or OfflineBackend(config.model, config.base_url),
+        backend=backend or OfflineBackend(config.endpoint.model, config.endpoint.base_url),
         prompts=load_prompts(),
         config=config,
         cache=cache,

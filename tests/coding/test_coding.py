@@ -10,7 +10,7 @@ from llmcode.items import Item, load_items
 from llmcode.llm.backends.fake import FakeBackend, item_text
 from llmcode.llm.cache import ResponseCache
 from llmcode.llm.prompts import load_prompts
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 from llmcode.store.runs import RunStore, load_run_codes
 from llmcode.taxonomy.model import load_taxonomy
 from tests.support import DATA, answer, quoting

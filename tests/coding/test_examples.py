@@ -124,7 +124,7 @@ def test_long_texts_are_cut_at_a_word() -> None:
 
 def _coder(backend, pool, cache=None, **config):
     from llmcode.coding.closed import make_coder
-    from llmcode.store.models import RunConfig
+    from llmcode.store.config import RunConfig
     from llmcode.taxonomy.model import load_taxonomy
     from tests.support import DATA
 
@@ -327,7 +327,7 @@ def test_a_reviewed_run_gives_its_accepted_and_changed_items(tmp_path) -> None:
 def test_a_resume_with_changed_example_codes_is_refused(tmp_path) -> None:
     from llmcode.coding.closed import make_coder
     from llmcode.llm.backends.fake import FakeBackend
-    from llmcode.store.models import RunConfig
+    from llmcode.store.config import RunConfig
     from llmcode.taxonomy.model import load_taxonomy
     from tests.support import DATA
 

@@ -11,7 +11,7 @@ from llmcode.errors import BackendError, RunStoreError
 from llmcode.items import load_items
 from llmcode.llm.backends.fake import FakeBackend
 from llmcode.llm.prompts import load_prompts
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import load_taxonomy
 from tests.support import DATA, answer, quoting

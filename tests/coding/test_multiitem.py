@@ -12,7 +12,7 @@ from llmcode.errors import BackendError
 from llmcode.items import Item, load_items
 from llmcode.llm.backends.fake import FakeBackend
 from llmcode.llm.prompts import load_prompts
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 from llmcode.store.runs import RunStore
 from llmcode.taxonomy.model import load_taxonomy
 from tests.support import DATA, answer, quoting

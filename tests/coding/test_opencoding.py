@@ -21,8 +21,8 @@ from llmcode.coding.opencoding import (
 from llmcode.items import Item, load_items
 from llmcode.llm.backends.base import ChatRequest
 from llmcode.llm.backends.fake import FakeBackend, item_id
+from llmcode.store.config import RunConfig
 from llmcode.store.jsonl import read_jsonl
-from llmcode.store.models import RunConfig
 from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import load_taxonomy
 from llmcode.testserver import ServerConfig, TestServer

@@ -34,8 +34,8 @@ def test_a_new_run_codes_every_item_in_order_with_one_worker(tmp_path: Path) -> 
     assert prepared.seed is not None and not prepared.resumed
     manifest = asyncio.run(code_open_run(prepared))
     assert manifest.kind == "open" and manifest.status == "complete"
-    assert manifest.config.concurrency == 1 and manifest.config.backend == "fake"
-    assert manifest.config.evidence == "free" and manifest.extra["max_codes_per_item"] == 3
+    assert manifest.config.limits.concurrency == 1 and manifest.config.endpoint.backend == "fake"
+    assert manifest.config.sampling.evidence == "free" and manifest.extra["max_codes_per_item"] == 3
     assert len(backend.calls) == len(prepared.todo) == 4
     assert [r.item_id for r in prepared.run.codings()] == [i.item_id for i in prepared.todo]
 
@@ -46,8 +46,8 @@ def test_the_local_backend_picks_evidence_among_the_sentences_unless_told(tmp_pa
     told = prepare_open_coding(
         store, FakeBackend(), items=DATA / "items.csv", backend="local", evidence="free"
     )
-    assert local.run.manifest().config.evidence == "choice"
-    assert told.run.manifest().config.evidence == "free"
+    assert local.run.manifest().config.sampling.evidence == "choice"
+    assert told.run.manifest().config.sampling.evidence == "free"
 
 
 def test_a_resumed_run_keeps_its_settings_and_codes_only_what_is_left(tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_a_resumed_run_keeps_its_settings_and_codes_only_what_is_left(tmp_path: 
     again = FakeBackend(responder=naming)
     resumed = prepare_open_coding(store, again, resume="o1", max_codes=5, temperature=0.9)
     assert resumed.resumed and resumed.coder.max_codes == 2
-    assert resumed.coder.config.temperature == 0.0
+    assert resumed.coder.config.sampling.temperature == 0.0
     assert asyncio.run(code_open_run(resumed)).status == "complete"
     assert len(again.calls) == 3
 

@@ -11,7 +11,7 @@ from llmcode.coding.preview import PLACEHOLDER, preview_request
 from llmcode.errors import ConfigError
 from llmcode.items import load_items
 from llmcode.llm.backends.fake import FakeBackend
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 from llmcode.taxonomy.model import load_taxonomy
 from tests.support import DATA
 

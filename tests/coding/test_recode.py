@@ -138,7 +138,7 @@ def test_renaming_an_id_re_codes_its_items_but_does_not_count_as_a_change(tmp_pa
         out["codes"][0]["code"] = out["codes"][0]["code"].replace("resources", "hardware")
         return out
 
-    config = previous.manifest().config.model_copy(update={"taxonomy_path": "new.yaml"})
+    config = previous.manifest().config.replace(taxonomy_path="new.yaml")
     import asyncio
 
     _, changes = asyncio.run(
@@ -162,7 +162,7 @@ async def test_the_new_run_reuses_the_rest_and_says_which_items_changed(tmp_path
     taxonomy, text = changed(add_docs)
     plan = plan_recode(previous, taxonomy)
     backend = FakeBackend(responder=answer_by_text)
-    config = previous.manifest().config.model_copy(update={"taxonomy_path": "new.yaml"})
+    config = previous.manifest().config.replace(taxonomy_path="new.yaml")
     run, changes = await run_recode(
         previous,
         plan,
@@ -241,4 +241,4 @@ def test_recode_command_makes_a_new_run_over_http(tmp_path: Path) -> None:
     assert "run after: re-coded 2, reused 2" in result.output
     manifest = json.loads((runs / "after" / "manifest.json").read_text())
     assert manifest["extra"]["recode"]["reused"] == ["i1", "i3"]
-    assert manifest["config"]["taxonomy_path"] == str(new)
+    assert manifest["config"]["inputs"]["taxonomy_path"] == str(new)

@@ -159,7 +159,7 @@ def test_invalid_then_valid_output_goes_through_the_reask_loop(tmp_path):
     from llmcode.coding.closed import Coder
     from llmcode.items import Item
     from llmcode.llm.prompts import load_prompts
-    from llmcode.store.models import RunConfig
+    from llmcode.store.config import RunConfig
     from llmcode.taxonomy.model import load_taxonomy
     from tests.support import DATA
 
@@ -231,7 +231,7 @@ def test_an_empty_base_url_is_refused_naming_the_setting_not_sent_to_openai(monk
 def coded_record(backend, prompts=None, taxonomy=DATA / "tiny.yaml"):
     from llmcode.coding.closed import Coder
     from llmcode.llm.prompts import load_prompts
-    from llmcode.store.models import RunConfig
+    from llmcode.store.config import RunConfig
     from llmcode.taxonomy.model import load_taxonomy
 
     coder = Coder(

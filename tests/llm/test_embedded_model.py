@@ -44,7 +44,7 @@ def test_the_embedded_model_codes_sample_items_offline(cli, tmp_path, monkeypatc
     manifest = run.manifest()
     assert manifest.backend["backend"] == "local"
     assert manifest.backend["model"].startswith("SmolLM2-135M-Instruct")
-    assert manifest.config.evidence == "choice"
+    assert manifest.config.sampling.evidence == "choice"
     latest = assert_codes_are_from_the_taxonomy_with_verified_evidence(run)
     coded = [r for r in latest.values() if r.codes]
     assert coded, "the model should code at least one of two items"

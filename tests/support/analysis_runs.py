@@ -18,7 +18,7 @@ from llmcode.coding.lifecycle import finish_run, start_run
 from llmcode.items import load_items
 from llmcode.llm.backends.fake import FakeBackend, item_id
 from llmcode.llm.prompts import load_prompts
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import load_taxonomy
 

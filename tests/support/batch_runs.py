@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from llmcode.coding.batch import prepare_batch
-from llmcode.items import load_items
-from llmcode.llm.prompts import load_prompts
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 from llmcode.store.runs import Run, RunStore
-from llmcode.taxonomy.model import load_taxonomy
 from llmcode.testserver import default_responder
 from llmcode.testserver.responder import chat_completion
 from tests.support import DATA
@@ -19,24 +16,13 @@ from tests.support import DATA
 
 def prepared_run(root: Path, items: Path = DATA / "items.csv", **options: Any) -> tuple[Run, Path]:
     """A new run on the tiny taxonomy whose requests were written as a batch file."""
-    taxonomy_path = DATA / "tiny.yaml"
-    item_set = load_items(items)
     config = RunConfig(
-        taxonomy_path=str(taxonomy_path),
+        taxonomy_path=str(DATA / "tiny.yaml"),
         items_path=str(items),
-        text_columns=tuple(item_set.text_columns),
         backend="openai",
         **{"model": "test-model", **options},
     )
-    return prepare_batch(
-        RunStore(root),
-        config,
-        item_set,
-        load_taxonomy(taxonomy_path),
-        taxonomy_path.read_text(encoding="utf-8"),
-        load_prompts(),
-        run_id="b1",
-    )
+    return prepare_batch(RunStore(root), config, run_id="b1")
 
 
 def request_lines(path: Path) -> list[dict[str, Any]]:

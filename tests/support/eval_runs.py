@@ -27,7 +27,7 @@ from llmcode.llm.backends.base import ChatRequest
 from llmcode.llm.backends.fake import FakeBackend, item_id, item_text
 from llmcode.llm.prompts import load_prompts
 from llmcode.review.session import ReviewSession
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 from llmcode.store.runs import Run, RunStore
 from llmcode.taxonomy.model import NONE_CODE, load_taxonomy
 from tests.support import ROOT

@@ -89,7 +89,7 @@ def report_content(
     (from `llmcode.analysis.evaluation`) adds the Evaluation section against gold codes."""
     manifest = run.manifest()
     taxonomy = run.taxonomy()
-    order = [c.id for c in taxonomy.targets(manifest.config.level)]
+    order = [c.id for c in taxonomy.targets(manifest.config.inputs.level)]
     items = {item.item_id: item for item in run.items()}
     records = run.latest_codings()
     kind = default_kind(list(records.values()))  # the same kind calibrate, review, export show
@@ -162,6 +162,7 @@ def partial_banner(manifest: RunManifest, records: dict[str, CodingRecord]) -> s
 def provenance(manifest: RunManifest) -> list[tuple[str, str]]:
     """What a methods section must state: model, taxonomy, prompts, date, tokens, cost."""
     usage, config = manifest.usage, manifest.config
+    sampling = config.sampling
     cost = usage.get("cost_usd", manifest.extra.get("cost_usd"))
     if cost is not None:
         cost_text = f"${float(cost):.4f}"
@@ -172,7 +173,10 @@ def provenance(manifest: RunManifest) -> list[tuple[str, str]]:
     finished = manifest.finished_at.strftime("%Y-%m-%d %H:%M UTC") if manifest.finished_at else "-"
     return [
         ("run", f"{manifest.run_id} ({manifest.status})"),
-        ("model", f"{manifest.coder} via {manifest.backend.get('backend', config.backend)}"),
+        (
+            "model",
+            f"{manifest.coder} via {manifest.backend.get('backend', config.endpoint.backend)}",
+        ),
         (
             "taxonomy",
             f"{manifest.taxonomy.get('name', '')} {manifest.taxonomy.get('version', '')} "
@@ -187,8 +191,9 @@ def provenance(manifest: RunManifest) -> list[tuple[str, str]]:
         ),
         (
             "parameters",
-            f"temperature {config.temperature}, seed {config.seed}, samples {config.samples}, "
-            f"level {config.level}, max re-asks {config.max_reasks}",
+            f"temperature {sampling.temperature}, seed {sampling.seed}, "
+            f"samples {sampling.samples}, level {config.inputs.level}, "
+            f"max re-asks {sampling.max_reasks}",
         ),
         (
             "tokens",

@@ -78,7 +78,7 @@ def run_analysis(
         source = run_codes(run, options.codes, options.coder)
         items = run_items(run)
         manifest = run.manifest()
-        order = [c.id for c in run.taxonomy().targets(manifest.config.level)]
+        order = [c.id for c in run.taxonomy().targets(manifest.config.inputs.level)]
     else:
         if items_path is None or not options.codes:
             raise ConfigError(

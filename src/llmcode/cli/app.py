@@ -9,8 +9,9 @@ from pydantic import ValidationError
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from llmcode.cli.flags import as_flags
 from llmcode.cli.terminal import Console
-from llmcode.errors import LlmcodeError
+from llmcode.errors import LlmcodeError, SettingsError
 from llmcode.llm.redaction import redact
 
 if TYPE_CHECKING:  # typer vendors click; its Context is what TyperGroup's methods take
@@ -52,8 +53,10 @@ class LlmcodeGroup(TyperGroup):
     def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
-        except LlmcodeError as exc:
-            _fail(exc.message, exc.hint)
+        except SettingsError as exc:  # a bad value of a setting given by a flag: a usage error
+            _fail(as_flags(exc.message), None, code=2)
+        except LlmcodeError as exc:  # settings named in backticks are shown as their flags
+            _fail(as_flags(exc.message), as_flags(exc.hint) if exc.hint else None)
         except ValidationError as exc:  # settings built from flags: a bad value is a usage error
             _usage_error(exc)
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see cli.running)
@@ -93,13 +96,13 @@ def _usage_error(exc: ValidationError) -> NoReturn:
     raise typer.Exit(2) from None
 
 
-def _fail(message: str, hint: str | None) -> NoReturn:
+def _fail(message: str, hint: str | None, code: int = 1) -> NoReturn:
     err_console.print(
         f"[bold red]error:[/] {escape(redact(message) or '')}", markup=True, soft_wrap=True
     )
     if hint:
         err_console.print(f"[dim]hint:[/] {escape(redact(hint) or '')}", markup=True)
-    raise typer.Exit(1) from None
+    raise typer.Exit(code) from None
 
 
 app = typer.Typer(

@@ -10,34 +10,46 @@ import typer
 from rich.markup import escape
 
 from llmcode.cli.app import batch_app, print_next
+from llmcode.cli.choices import CodeLevel, EvidenceMode, Vectors
 from llmcode.cli.options import (
+    ConfigFile,
+    EmbeddingModel,
+    Evidence,
+    ExamplesCoder,
+    ExamplesCodes,
+    ExamplesItems,
+    ExamplesSimilarity,
     IdColumn,
     ItemsFile,
     Level,
+    Like,
     Limit,
     MaxReasks,
     MaxTokens,
     Models,
     NewRunId,
     NoCache,
+    Only,
+    PromptsDir,
     RunRef,
     RunsDir,
     Samples,
     Seed,
+    Sheet,
+    Shots,
+    Splits,
     TaxonomyFile,
     Temperature,
     TextColumns,
-    new_run_config,
     non_empty,
 )
+from llmcode.cli.run_settings import code_settings
+from llmcode.cli.sections import SectionedCommand
 from llmcode.cli.terminal import Console
-from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
     from llmcode.coding.batch import BatchState
     from llmcode.coding.batch_ingest import IngestReport
-    from llmcode.llm.backends.base import Backend
-    from llmcode.store.models import RunConfig
     from llmcode.store.runs import Run
 
 console = Console(highlight=False)
@@ -53,100 +65,112 @@ BaseUrl = Annotated[
 ]
 
 
-@batch_app.command("prepare")
+@batch_app.command("prepare", cls=SectionedCommand)
 def prepare(
+    ctx: typer.Context,
     taxonomy: TaxonomyFile = None,
     items: ItemsFile = None,
-    run_id: NewRunId = None,
-    resume: Annotated[
-        str | None, typer.Option("--resume", help="A new batch for this run's pending items.")
-    ] = None,
-    limit: Limit = None,
-    max_requests: Annotated[
-        int | None,
-        typer.Option(
-            "--max-requests", min=1, help="Write at most N requests (the rest stays pending)."
-        ),
-    ] = None,
-    model: Models = None,
-    base_url: BaseUrl = None,
     id_column: IdColumn = "item_id",
     text_column: TextColumns = None,
-    level: Level = "top",
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Re-asks in flight when collecting.")
-    ] = 8,
+    sheet: Sheet = None,
+    level: Level = CodeLevel.top,
+    limit: Limit = None,
+    only: Only = None,
+    config_file: ConfigFile = None,
+    like: Like = None,
+    model: Models = None,
+    base_url: BaseUrl = None,
+    examples: ExamplesCodes = None,
+    examples_items: ExamplesItems = None,
+    examples_coder: ExamplesCoder = None,
+    examples_similarity: ExamplesSimilarity = Vectors.tfidf,
+    embedding_model: EmbeddingModel = None,
+    shots: Shots = 4,
+    splits: Splits = None,
+    prompts_dir: PromptsDir = None,
     temperature: Temperature = 0.0,
     max_tokens: MaxTokens = 512,
     seed: Seed = 0,
-    max_reasks: MaxReasks = 2,
     samples: Samples = 1,
-    evidence: Annotated[
-        str,
+    evidence: Evidence = EvidenceMode.free,
+    max_reasks: MaxReasks = 2,
+    concurrency: Annotated[
+        int,
         typer.Option(
-            "--evidence",
-            help="free (the model writes quotes) or choice (it picks the item's sentences).",
+            "--concurrency",
+            min=1,
+            help="Re-asks in flight when collecting.",
+            rich_help_panel="Limits and cost",
         ),
-    ] = "free",
+    ] = 8,
     rpm: Annotated[
-        float | None, typer.Option("--rpm", help="Requests per minute for re-asks when collecting.")
+        float | None,
+        typer.Option(
+            "--rpm",
+            help="Requests per minute for re-asks when collecting.",
+            rich_help_panel="Limits and cost",
+        ),
     ] = None,
     tpm: Annotated[
-        float | None, typer.Option("--tpm", help="Prompt tokens per minute for re-asks.")
+        float | None,
+        typer.Option(
+            "--tpm",
+            help="Prompt tokens per minute for re-asks.",
+            rich_help_panel="Limits and cost",
+        ),
+    ] = None,
+    max_requests: Annotated[
+        int | None,
+        typer.Option(
+            "--max-requests",
+            min=1,
+            help="Write at most N requests (the rest stays pending).",
+            rich_help_panel="Output",
+        ),
+    ] = None,
+    run_id: NewRunId = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume", help="A new batch for this run's pending items.", rich_help_panel="Output"
+        ),
     ] = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Write a run's requests as OpenAI Batch JSONL (runs/RUN/batch/requests.jsonl)."""
-    from llmcode.coding.batch import offline_coder, prepare_batch, read_state, write_batch_requests
-    from llmcode.coding.lifecycle import resume_run
-    from llmcode.llm.prompts import load_prompts
+    """Write a run's requests as OpenAI Batch JSONL (runs/RUN/batch/requests.jsonl).
+
+    The same run as `llmcode code --batch` with the same settings.
+    """
+    from llmcode.coding.batch import (
+        batch_config,
+        prepare_batch,
+        prepare_resumed_batch,
+        read_state,
+    )
+    from llmcode.coding.job import new_config
     from llmcode.store.runs import RunStore
 
-    store = RunStore(runs_dir)
+    chosen = code_settings(ctx, config_file, like, runs_dir)
+    store = RunStore(chosen.runs_dir)
     if resume:
-        run = resume_run(store, resume, "closed")  # locked, snapshots checked
-        config = run.manifest().config
-        if config.backend != "openai":
-            raise ConfigError(
-                f"run {run.run_id} uses the {config.backend} backend",
-                hint="batches need an OpenAI-compatible model",
-            )
-        path = write_batch_requests(run, offline_coder(run), max_requests)
+        run, path = prepare_resumed_batch(store, resume, max_requests)
     else:
-        tax, item_set, config = new_run_config(
-            taxonomy,
-            items,
-            backend="openai",
-            model=model,
-            level=level,
-            evidence=evidence,
-            samples=samples,
-            id_column=id_column,
-            text_column=text_column,
-            base_url=base_url,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            seed=seed,
-            concurrency=concurrency,
-            max_reasks=max_reasks,
-            limit=limit,
-            rpm=rpm,
-            tpm=tpm,
-        )
-        text = Path(config.taxonomy_path).read_text(encoding="utf-8")
-        run, path = prepare_batch(
-            store, config, item_set, tax, text, load_prompts(), run_id, max_requests
-        )
-        for skipped_id, reason in item_set.skipped:
-            console.print(f"[yellow]skipped[/] {skipped_id}: {reason}")
+        config = batch_config(new_config(**{**chosen.new_run(), "backend": "openai"}))
+        run, path = prepare_batch(store, config, run_id, max_requests)
+        for record in run.latest_codings().values():
+            if record.status == "skipped":
+                console.print(
+                    f"[yellow]skipped[/] {escape(record.item_id)}: {escape(str(record.error))}"
+                )
     state = read_state(run)
     lines = state.n_requests if state else 0
     console.print(f"run [bold]{run.run_id}[/]: {lines} request(s) in {path}", soft_wrap=True)
     print_next(console, f"llmcode batch submit {run.run_id}   # OpenAI Batch API")
     console.print(
         f"  or: python -m vllm.entrypoints.openai.run_batch -i {path} -o results.jsonl "
-        f"--model {run.manifest().config.model}",
+        f"--model {run.manifest().config.endpoint.model}",
         soft_wrap=True,
+        markup=False,
     )
     console.print(f"      llmcode batch collect {run.run_id} --file results.jsonl", soft_wrap=True)
 
@@ -158,7 +182,7 @@ def submit_command(run_ref: RunRef, base_url: BaseUrl = None, runs_dir: RunsDir 
     from llmcode.store.runs import RunStore
 
     run = RunStore(runs_dir).open(run_ref)
-    state = submit(run, openai_client(base_url or run.manifest().config.base_url))
+    state = submit(run, openai_client(base_url or run.manifest().config.endpoint.base_url))
     _print_state(run, state)
 
 
@@ -169,7 +193,7 @@ def status_command(run_ref: RunRef, base_url: BaseUrl = None, runs_dir: RunsDir 
     from llmcode.store.runs import RunStore
 
     run = RunStore(runs_dir).open(run_ref)
-    state = status(run, openai_client(base_url or run.manifest().config.base_url))
+    state = status(run, openai_client(base_url or run.manifest().config.endpoint.base_url))
     _print_state(run, state)
 
 
@@ -202,7 +226,7 @@ def collect_command(
 ) -> None:
     """Ingest the batch output into the run: verify, re-ask online, list failed lines."""
     from llmcode.coding.batch import OPEN_STATUSES, openai_client, status
-    from llmcode.coding.batch_ingest import collect, ingest_output_file
+    from llmcode.coding.batch_ingest import collect, ingest_output_file, reask_backends
     from llmcode.coding.closed import Coder
     from llmcode.coding.lifecycle import resume_run
     from llmcode.llm.cache import ResponseCache
@@ -214,7 +238,7 @@ def collect_command(
     run = resume_run(store, run_ref, "closed")  # one collector at a time; snapshots checked
     config = run.manifest().config
     tax = run.taxonomy()
-    endpoint = base_url or config.base_url
+    endpoint = base_url or config.endpoint.base_url
     client = None
     if not file:
         client = openai_client(endpoint)
@@ -223,7 +247,12 @@ def collect_command(
             _print_state(run, state)
             time.sleep(poll)
             state = status(run, client)
-    backend, *more = _reask_backends(config, endpoint, no_reask)
+    (backend, *more), online = reask_backends(config, endpoint, no_reask)
+    if not online and not no_reask:
+        console.print(
+            "[yellow]no endpoint for re-asks[/] (set OPENAI_API_KEY or --base-url): "
+            "answers that need one are recorded as errors"
+        )
     cache = None if no_cache else ResponseCache(store.root / ".cache")
     coder = Coder(
         taxonomy=tax,
@@ -247,34 +276,6 @@ def collect_command(
 
     report = asyncio.run(run_and_close())
     _print_report(run, report)
-
-
-def _reask_backends(config: RunConfig, base_url: str | None, no_reask: bool) -> list[Backend]:
-    """One backend per model of the run: online for re-asks, else offline (refusing to ask)."""
-    from llmcode.coding.batch import OfflineBackend
-    from llmcode.llm.backends import make_backend
-
-    models = [config.model, *config.more_models]
-    if no_reask:
-        return [OfflineBackend(m, base_url) for m in models]
-    try:
-        return [
-            make_backend(
-                "openai",
-                model=m,
-                base_url=base_url,
-                rpm=config.rpm,
-                tpm=config.tpm,
-                timeout=config.timeout,
-            )
-            for m in models
-        ]
-    except ConfigError:
-        console.print(
-            "[yellow]no endpoint for re-asks[/] (set OPENAI_API_KEY or --base-url): "
-            "answers that need one are recorded as errors"
-        )
-        return [OfflineBackend(m, base_url) for m in models]
 
 
 def _print_state(run: Run, state: BatchState) -> None:

@@ -117,3 +117,10 @@ class SampleStrategy(StrEnum):
 
     uniform = "uniform"
     uncertainty = "uncertainty"
+
+
+class VerifyChoice(StrEnum):
+    """What the second look does with a rejected code (``--verify [drop]``)."""
+
+    flag = "flag"
+    drop = "drop"

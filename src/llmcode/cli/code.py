@@ -1,8 +1,9 @@
 """`llmcode code`: closed coding of items against a taxonomy, with progress and a summary.
 
-The command starts or resumes a run (or only estimates it, or writes it as batch requests) and
-codes it under a progress bar; what it prints before and after is in `code_summary`, the
-options for examples, prompts and the second look are checked in `code_guidance`.
+The command maps its flags onto run settings (`cli.run_settings`: the command line wins over
+``--config FILE``, which wins over ``--like RUN``) and hands them to the library's one entry
+point (`llmcode.coding.job`), which starts or resumes the run, estimates it, writes it as batch
+requests or codes it. What is printed around the coding is in `code_summary`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llmcode.cli.app import app, print_next
-from llmcode.cli.choices import Vectors
-from llmcode.cli.code_guidance import guidance_settings, similarity_settings
+from llmcode.cli.choices import CodeLevel, Vectors
 from llmcode.cli.code_summary import announce_run, print_estimate, print_summary, resume_command
+from llmcode.cli.flags import as_flags
 from llmcode.cli.options import (
     BackendName,
     BaseUrl,
     Concurrency,
+    ConfigFile,
     EmbeddingModel,
     Evidence,
     ExamplesCoder,
@@ -30,6 +32,7 @@ from llmcode.cli.options import (
     IdColumn,
     ItemsFile,
     Level,
+    Like,
     Limit,
     MaxReasks,
     MaxTokens,
@@ -37,6 +40,7 @@ from llmcode.cli.options import (
     Models,
     NewRunId,
     NoCache,
+    Only,
     PromptsDir,
     Rpm,
     RunsDir,
@@ -51,94 +55,48 @@ from llmcode.cli.options import (
     Tpm,
     Verify,
     VerifyMode,
-    new_run_config,
-    verify_setting,
 )
 from llmcode.cli.progress import CodingProgress, expectation
+from llmcode.cli.run_settings import code_settings
 from llmcode.cli.running import Interrupted, run_async
+from llmcode.cli.sections import SectionedCommand
 from llmcode.cli.terminal import Console
 
 if TYPE_CHECKING:
-    from llmcode.coding.closed import Coder
-    from llmcode.coding.costs import Budget
-    from llmcode.llm.backends import Backend
-    from llmcode.store.models import RunConfig, RunManifest
-    from llmcode.store.runs import Run
+    from llmcode.coding.job import CodingJob
+    from llmcode.store.models import RunManifest
 
 console = Console(highlight=False)
+OUTPUT = "Output"
+LIMITS = "Limits and cost"
 
 
-@app.command("code")
+@app.command("code", cls=SectionedCommand)
 def code(
+    ctx: typer.Context,
     taxonomy: TaxonomyFile = None,
     items: ItemsFile = None,
-    run_id: NewRunId = None,
-    resume: Annotated[str | None, typer.Option("--resume", help="Continue this run.")] = None,
+    id_column: IdColumn = "item_id",
+    text_column: TextColumns = None,
+    sheet: Sheet = None,
+    level: Level = CodeLevel.top,
     limit: Limit = None,
+    only: Only = None,
+    config_file: ConfigFile = None,
+    like: Like = None,
     backend: BackendName = None,
     model: Models = None,
     base_url: BaseUrl = None,
     model_path: ModelPath = None,
-    id_column: IdColumn = "item_id",
-    text_column: TextColumns = None,
-    sheet: Sheet = None,
-    level: Level = "top",
-    concurrency: Concurrency = 8,
-    temperature: Temperature = 0.0,
-    max_tokens: MaxTokens = 512,
-    seed: Seed = 0,
-    max_reasks: MaxReasks = 2,
-    samples: Samples = 1,
-    evidence: Evidence = None,
-    items_per_request: Annotated[
-        int,
-        typer.Option(
-            "--items-per-request",
-            min=1,
-            help="Items per request: the codebook is sent once for K items.",
-        ),
-    ] = 1,
-    rpm: Rpm = None,
-    tpm: Tpm = None,
-    batch: Annotated[
-        bool,
-        typer.Option(
-            "--batch",
-            help="Write the requests as OpenAI Batch JSONL (runs/<id>/batch/) instead of asking online; then `llmcode batch submit|status|collect`.",
-        ),
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Count tokens and estimate the cost; send nothing.")
-    ] = False,
-    max_cost: Annotated[
-        float | None,
-        typer.Option(
-            "--max-cost", help="Stop (resumably) before spending more than this many USD."
-        ),
-    ] = None,
-    prices: Annotated[
-        Path | None,
-        typer.Option(
-            "--prices",
-            envvar="LLMCODE_PRICES",
-            help="YAML price table: model: {input: USD/1M, output: USD/1M}.",
-        ),
-    ] = None,
     timeout: Annotated[
         float,
         typer.Option(
-            "--timeout", min=0.1, help="Seconds before a request is abandoned and retried."
+            "--timeout",
+            min=0.1,
+            help="Seconds before a request is abandoned and retried.",
+            rich_help_panel="Model and endpoint",
         ),
     ] = 120.0,
-    no_cache: NoCache = False,
-    only: Annotated[
-        Path | None,
-        typer.Option(
-            "--only",
-            help="Code only the items whose ids are in this table (item_id column), e.g. a "
-            "gold sample from `llmcode sample`.",
-        ),
-    ] = None,
     examples: ExamplesCodes = None,
     examples_items: ExamplesItems = None,
     examples_coder: ExamplesCoder = None,
@@ -149,179 +107,151 @@ def code(
     prompts_dir: PromptsDir = None,
     verify: Verify = False,
     verify_mode: VerifyMode = None,
+    temperature: Temperature = 0.0,
+    max_tokens: MaxTokens = 512,
+    seed: Seed = 0,
+    samples: Samples = 1,
+    evidence: Evidence = None,
+    max_reasks: MaxReasks = 2,
+    items_per_request: Annotated[
+        int,
+        typer.Option(
+            "--items-per-request",
+            min=1,
+            help="Items per request: the codebook is sent once for K items.",
+            rich_help_panel="Sampling",
+        ),
+    ] = 1,
+    concurrency: Concurrency = 8,
+    rpm: Rpm = None,
+    tpm: Tpm = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--max-cost",
+            help="Stop (resumably) before spending more than this many USD.",
+            rich_help_panel=LIMITS,
+        ),
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            "--prices",
+            envvar="LLMCODE_PRICES",
+            help="YAML price table: model: {input: USD/1M, output: USD/1M}.",
+            rich_help_panel=LIMITS,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Count tokens and estimate the cost; send nothing.",
+            rich_help_panel=LIMITS,
+        ),
+    ] = False,
+    no_cache: NoCache = False,
+    run_id: NewRunId = None,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Continue this run.", rich_help_panel=OUTPUT)
+    ] = None,
     force: Force = False,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            "--batch",
+            help="Write the requests as OpenAI Batch JSONL (runs/<id>/batch/) instead of asking "
+            "online; then `llmcode batch submit|status|collect`.",
+            rich_help_panel=OUTPUT,
+        ),
+    ] = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Code items against a taxonomy; every code has a justification and verified evidence."""
-    from llmcode.coding.closed import make_coder, prompts_for
-    from llmcode.coding.costs import budget_for
-    from llmcode.coding.lifecycle import finish_run, pending_items, resume_run, start_run
-    from llmcode.items import only_items
-    from llmcode.llm.backends import choose_backend_name, make_backend
-    from llmcode.llm.cache import ResponseCache
+    from llmcode.coding.batch import batch_config
+    from llmcode.coding.job import new_config, prepare
     from llmcode.store.runs import RunStore
 
-    verify_as = verify_setting(verify, verify_mode)
-    store = RunStore(runs_dir)
+    chosen = code_settings(ctx, config_file, like, runs_dir)
+    store = RunStore(chosen.runs_dir)
+    prices = prices or chosen.prices
     if resume:
-        asked = {"model": model[0] if model else None, "base_url": base_url}
-        run = resume_run(
-            store, resume, "closed", {**asked, "taxonomy": taxonomy, "items": items}, force
+        job = prepare(
+            store=store,
+            resume=resume,
+            changes=chosen.settings,
+            force=force,
+            cache=not no_cache,
+            prices=prices,
         )
-        config = run.config or run.manifest().config
-        tax = run.taxonomy()
-        todo = pending_items(run)
-        for change in run.notes.get("resumed", [])[-1:]:
-            console.print("[yellow]--force[/]: " + "; ".join(change["forced"]), markup=True)
-        console.print(f"resuming [bold]{run.run_id}[/]: {len(todo)} item(s) left")
+        assert job.run is not None
+        console.print(f"resuming [bold]{job.run.run_id}[/]: {len(job.todo)} item(s) left")
     else:
-        tax, item_set, config = new_run_config(
-            taxonomy,
-            items,
-            backend=choose_backend_name(backend, base_url),
-            model=model,
-            level=level,
-            evidence=evidence,
-            samples=samples,
-            id_column=id_column,
-            text_column=text_column,
-            sheet=sheet,
-            base_url=base_url,
-            model_path=str(model_path) if model_path else None,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            seed=seed,
-            concurrency=concurrency,
-            max_reasks=max_reasks,
-            limit=limit,
-            items_per_request=items_per_request,
-            rpm=rpm,
-            tpm=tpm,
-            max_cost=max_cost,
-            timeout=timeout,
-            only=str(only) if only else None,
-            **guidance_settings(
-                examples, examples_items, examples_coder, shots, splits, prompts_dir, verify_as
-            ),
-            **similarity_settings(examples_similarity, embedding_model),
-        )
-        if only is not None:
-            item_set = only_items(item_set, only, id_column)
-            console.print(f"--only {only}: {len(item_set.items)} item(s) to code")
-        if item_set.sheet_note:
-            console.print(item_set.sheet_note, markup=False)
-        if dry_run:
-            coder = make_coder(config, tax, _offline(config), item_set.items)
-            print_estimate(
-                console,
-                config,
-                tax,
-                item_set.items[:limit] if limit else item_set.items,
-                prices,
-                coder,
-            )
-            return
+        config = new_config(**chosen.new_run())
         if batch:
-            from llmcode.coding.batch import prepare_batch
-
-            run, requests = prepare_batch(
-                store,
-                config,
-                item_set,
-                tax,
-                Path(config.taxonomy_path).read_text(encoding="utf-8"),
-                prompts_for(config),
-                run_id,
-            )
-            n = len(requests.read_text(encoding="utf-8").splitlines())
-            console.print(f"run [bold]{run.run_id}[/]: wrote {n} batch request(s) to {requests}")
-            print_next(
-                console,
-                f"llmcode batch submit {run.run_id}",
-                f"llmcode batch collect {run.run_id} --file OUT.jsonl   # after vLLM's "
-                "run_batch on the file",
-            )
-            return
-    llm, *more = [
-        make_backend(
-            config.backend,
-            model=name,
-            base_url=config.base_url,
-            model_path=config.model_path,
-            rpm=config.rpm,
-            tpm=config.tpm,
-            timeout=config.timeout,
-            parallel=config.concurrency,
-        )
-        for name in (config.model, *config.more_models)
-    ]
-    if resume:  # a budget caps this invocation's spending
-        config = config.model_copy(update={"max_cost": max_cost})
-    cache = None if no_cache else ResponseCache(store.root / ".cache")
-    started = run.manifest().extra.get("examples", {}) if resume else {}
-    coder = make_coder(
-        config,
-        tax,
-        llm,
-        run.items() if resume else item_set.items,
-        cache=cache,
-        more_backends=more,
-        examples_sha256=started.get("sha256"),
-    )
-    budget = budget_for(config, tax, todo if resume else item_set.items, llm.model, prices, coder)
-    if not resume:
-        extra = {"examples": coder.examples.describe()} if coder.examples is not None else None
-        run = start_run(
-            store,
+            config = batch_config(config)
+        job = prepare(
             config,
-            item_set,
-            tax,
-            Path(config.taxonomy_path).read_text(encoding="utf-8"),
-            coder.prompts,
-            llm,
-            run_id,
-            extra=extra,
+            store=store,
+            run_id=run_id,
+            offline=dry_run or batch,
+            cache=not no_cache,
+            prices=prices,
         )
-        todo = run.items()
+    for note in job.notes:
+        console.print(as_flags(note), markup=False)
+    if dry_run:
+        print_estimate(console, job)
+        return
+    if batch:
+        _write_batch(job)
+        return
+    _code(job, runs_dir)
+
+
+def _write_batch(job: CodingJob) -> None:
+    run, requests = job.write_batch()
+    n = len(requests.read_text(encoding="utf-8").splitlines())
+    console.print(f"run [bold]{run.run_id}[/]: wrote {n} batch request(s) to {requests}")
+    print_next(
+        console,
+        f"llmcode batch submit {run.run_id}",
+        f"llmcode batch collect {run.run_id} --file OUT.jsonl   # after vLLM's run_batch on the file",
+    )
+
+
+def _code(job: CodingJob, runs_dir: Path | None) -> None:
+    """Start (or continue) the run and code it under a progress bar; finish it however it ends."""
+    from llmcode.coding.lifecycle import finish_run
+
+    run = job.start()
     try:  # a signal from here on leaves the run interrupted, with the command that resumes it
-        if not resume:
-            announce_run(console, run, todo, item_set, tax, llm, coder, config)
-        manifest = _code_with_progress(todo, coder, run, budget, prices)
+        if not job.resumed:
+            announce_run(console, job)
+        manifest = _code_with_progress(job)
     except Interrupted as stop:
         if run.manifest().status == "running":  # stopped before the coding loop began
-            finish_run(run, "interrupted", llm, prices)
+            finish_run(run, "interrupted", job.coder.backend, job.prices)
         console.print(
             f"[yellow]interrupted[/] ({stop}): every finished coding is kept; "
             f"resume with\n  {resume_command(run, runs_dir)}",
             soft_wrap=True,
         )
         raise typer.Exit(stop.exit_code) from None
-    if manifest.status == "interrupted" and config.max_cost is not None:
+    if manifest.status == "interrupted" and job.config.limits.max_cost is not None:
         console.print(
-            f"[yellow]budget reached[/]: stopped before spending more than ${config.max_cost}"
+            f"[yellow]budget reached[/]: stopped before spending more than "
+            f"${job.config.limits.max_cost}"
         )
     print_summary(console, run, manifest, resume_command(run, runs_dir))
     if manifest.status == "failed":
         raise typer.Exit(1)
 
 
-def _offline(config: RunConfig) -> Backend:
-    """A stand-in backend for building a coder that never asks (dry runs)."""
-    from llmcode.llm.backends.fake import FakeBackend
-
-    return FakeBackend(model=config.model or config.backend)
-
-
-def _code_with_progress(
-    todo: list, coder: Coder, run: Run, budget: Budget | None, prices: Path | None
-) -> RunManifest:
-    from llmcode.coding.lifecycle import code_run
-
-    expected = expectation(coder.backend.describe(), len(todo))
+def _code_with_progress(job: CodingJob) -> RunManifest:
+    expected = expectation(job.coder.backend.describe(), len(job.todo))
     if expected:
         console.print(f"[dim]{expected}[/]")
-    limiter = getattr(coder.backend, "limiter", None)
-    with CodingProgress(console, len(todo), limiter) as progress:
-        on_record = progress.on_record
-        work = code_run(run, coder, todo, on_record, budget, prices)
-        return run_async(work, [coder.backend, *coder.more_backends])
+    limiter = getattr(job.coder.backend, "limiter", None)
+    with CodingProgress(console, len(job.todo), limiter) as progress:
+        return run_async(job.code(progress.on_record), job.backends)

@@ -5,7 +5,6 @@ resumes the run.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,62 +17,45 @@ from llmcode.cli.terminal import Console
 from llmcode.numbers import UNDEFINED
 
 if TYPE_CHECKING:
-    from llmcode.coding.closed import Coder
-    from llmcode.items import ItemSet
-    from llmcode.llm.backends import Backend
-    from llmcode.store.models import RunConfig, RunManifest
+    from llmcode.coding.job import CodingJob
+    from llmcode.store.models import RunManifest
     from llmcode.store.runs import Run
-    from llmcode.taxonomy.model import Taxonomy
 
 
-def announce_run(
-    console: Console,
-    run: Run,
-    todo: list,
-    item_set: ItemSet,
-    tax: Taxonomy,
-    llm: Backend,
-    coder: Coder,
-    config: RunConfig,
-) -> None:
+def announce_run(console: Console, job: CodingJob) -> None:
     """The run's first lines: skipped items, then what is coded with what."""
-    for skipped_id, reason in item_set.skipped:
+    assert job.run is not None and job.item_set is not None
+    for skipped_id, reason in job.item_set.skipped:
         console.print(f"[yellow]skipped[/] {escape(skipped_id)}: {escape(reason)}")
-    console.print(
-        f"run [bold]{run.run_id}[/]: {len(todo)} item(s), {escape(tax.name)} "
-        f"{escape(tax.version)}, {llm.describe()['backend']} model {escape(str(llm.model))}"
+    tax, llm, coder, guidance = job.taxonomy, job.coder.backend, job.coder, job.config.guidance
+    line = (
+        f"{len(job.todo)} item(s), {tax.name} {tax.version}, "
+        f"{llm.describe()['backend']} model {llm.model}"
         + (
-            f", {config.shots} example(s) per item from {escape(str(coder.examples.source))} "
+            f", {guidance.shots} example(s) per item from {coder.examples.source} "
             f"({len(coder.examples.shots)} coded items)"
             if coder.examples is not None
             else ""
         )
-        + (f", second look ({config.verify})" if config.verify != "off" else "")
+        + (f", second look ({guidance.verify})" if guidance.verify != "off" else "")
     )
+    console.print(f"run [bold]{escape(job.run.run_id)}[/]: {escape(line)}")
 
 
-def print_estimate(
-    console: Console,
-    config: RunConfig,
-    tax: Taxonomy,
-    items: list,
-    prices: Path | None,
-    coder: Coder | None = None,
-) -> None:
-    from llmcode.coding.costs import estimate_items
-    from llmcode.llm.backends.openai import DEFAULT_MODEL
+def print_estimate(console: Console, job: CodingJob) -> None:
+    """The dry run's table: items, requests, tokens, price and cost; nothing is sent."""
+    from llmcode.cli.runs import settings_line
+    from llmcode.llm.backends import default_model
 
-    default = os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL  # as the openai backend picks
-    model = config.model or (default if config.backend == "openai" else "local")
-    estimate = estimate_items(config, tax, items, model, prices, coder)
-    table = Table(
-        title=f"dry run: {escape(model)}, nothing sent", title_justify="left", show_header=False
-    )
+    estimate = job.estimate()
+    model = job.config.endpoint.model or default_model(job.config.endpoint.backend)
+    table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
     for key, value in estimate.as_dict().items():
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
         table.add_row(key, UNDEFINED if value is None else shown)
     console.print(table)
-    if estimate.cost is None and config.backend == "openai":
+    console.print(f"settings: {escape(settings_line(job.config))}", soft_wrap=True)
+    if estimate.cost is None and job.config.endpoint.backend == "openai":
         console.print(f"[yellow]no price known for '{escape(model)}'[/]: pass --prices prices.yaml")
 
 

@@ -321,13 +321,11 @@ def recode(
         return
     old_config = previous.manifest().config
     llm = backend_from_options(old_config, backend, model, base_url, model_path)
-    config = old_config.model_copy(
-        update={
-            "taxonomy_path": str(taxonomy),
-            "backend": llm.name,
-            "model": model or old_config.model,
-            "base_url": base_url or old_config.base_url,
-        }
+    config = old_config.replace(
+        taxonomy_path=str(taxonomy),
+        backend=llm.name,
+        model=model or old_config.endpoint.model,
+        base_url=base_url or old_config.endpoint.base_url,
     )
     cache = None if no_cache else ResponseCache(store.root / ".cache")
     progress, task = _progress("re-coding", len(plan.recode))

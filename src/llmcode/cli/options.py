@@ -2,62 +2,67 @@
 
 A command declares ``model: Model = None`` instead of repeating the option; the defaults stay in
 each command's signature (they differ: open coding answers are shorter than closed ones).
-``new_run_config`` checks the coding options and freezes them into a ``RunConfig``;
+Options carry the help section they are listed under (``rich_help_panel``; see `cli.sections`).
 ``backend_from_options`` makes the backend the options (or a run's config) ask for.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from llmcode.cli.choices import Vectors
-from llmcode.errors import ConfigError
+from llmcode.cli.choices import BackendKind, CodeLevel, EvidenceMode, Vectors, VerifyChoice
 
 if TYPE_CHECKING:  # imported where used: `llmcode --help` stays light
-    from llmcode.items import ItemSet
     from llmcode.llm.backends import Backend
-    from llmcode.store.models import RunConfig
-    from llmcode.taxonomy.model import Taxonomy
+    from llmcode.store.config import RunConfig
 
 RunsDir = Annotated[
     Path | None,
     typer.Option(
-        "--runs-dir", envvar="LLMCODE_RUNS_DIR", help="Where runs live [default: ./runs]."
+        "--runs-dir",
+        envvar="LLMCODE_RUNS_DIR",
+        help="Where runs live [default: ./runs].",
+        rich_help_panel="Output",
     ),
 ]
 RunRef = Annotated[str, typer.Argument(help="Run id (in the runs dir) or a run directory.")]
 
 # what to code
-TaxonomyFile = Annotated[Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy YAML.")]
-ItemsFile = Annotated[
-    Path | None, typer.Option("--items", "-i", help="Items: CSV, JSONL, XLSX or Parquet.")
+TaxonomyFile = Annotated[
+    Path | None, typer.Option("--taxonomy", "-t", help="Taxonomy YAML.", rich_help_panel="Inputs")
 ]
-IdColumn = Annotated[str, typer.Option("--id-column", help="Column with item ids.")]
+ItemsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--items", "-i", help="Items: CSV, JSONL, XLSX or Parquet.", rich_help_panel="Inputs"
+    ),
+]
+IdColumn = Annotated[
+    str, typer.Option("--id-column", help="Column with item ids.", rich_help_panel="Inputs")
+]
 TextColumns = Annotated[
     list[str] | None,
     typer.Option(
-        "--text-column", help="Text column(s), repeatable [default: text, or title + body]."
+        "--text-column",
+        help="Text column(s), repeatable [default: text, or title + body].",
+        rich_help_panel="Inputs",
     ),
 ]
 Sheet = Annotated[
     str | None,
-    typer.Option("--sheet", help="Sheet of an .xlsx items file [default: the first]."),
+    typer.Option(
+        "--sheet",
+        help="Sheet of an .xlsx items file [default: the first].",
+        rich_help_panel="Inputs",
+    ),
 ]
-Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Code only the first N items.")]
-
-
-def one_of(*allowed: str) -> Any:
-    """A typer callback refusing any other value as a usage error (exit 2)."""
-
-    def check(value: str | None) -> str | None:
-        if value is not None and value not in allowed:
-            raise typer.BadParameter(f"'{value}' is not one of {', '.join(allowed)}")
-        return value
-
-    return check
+Limit = Annotated[
+    int | None,
+    typer.Option("--limit", min=1, help="Code only the first N items.", rich_help_panel="Inputs"),
+]
 
 
 def non_empty(value: str | None) -> str | None:
@@ -70,37 +75,72 @@ def non_empty(value: str | None) -> str | None:
 
 
 Level = Annotated[
-    str,
+    CodeLevel,
+    typer.Option("--level", help="Code top-level categories or leaves.", rich_help_panel="Inputs"),
+]
+Only = Annotated[
+    Path | None,
     typer.Option(
-        "--level",
-        help="Code top-level categories or leaves: top|leaves.",
-        callback=one_of("top", "leaves"),
+        "--only",
+        help="Code only the items whose ids are in this table (item_id column), e.g. a "
+        "gold sample from `llmcode sample`.",
+        rich_help_panel="Inputs",
     ),
 ]
-NewRunId = Annotated[str | None, typer.Option("--run-id", help="Name of the new run.")]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Settings from a TOML file: any option of `code` by its name (e.g. model = "
+        '"gpt-4o-mini", samples = 3), flat or in tables; `runs show RUN` prints one. '
+        "Options on the command line win.",
+        rich_help_panel="Inputs",
+    ),
+]
+Like = Annotated[
+    str | None,
+    typer.Option(
+        "--like",
+        help="A new run with the settings of this run; options given here (and in --config) win.",
+        rich_help_panel="Inputs",
+    ),
+]
+NewRunId = Annotated[
+    str | None, typer.Option("--run-id", help="Name of the new run.", rich_help_panel="Output")
+]
 Force = Annotated[
     bool,
     typer.Option(
-        "--force", help="Resume even though options differ from the run's (the manifest notes it)."
+        "--force",
+        help="Resume even though options differ from the run's (the manifest notes it).",
+        rich_help_panel="Output",
     ),
 ]
 
 # which model, and how to ask it
 BackendName = Annotated[
-    str | None,
+    BackendKind | None,
     typer.Option(
         "--backend",
         help="openai or local [default: the run's, else local unless a key or base URL is set].",
-        callback=one_of("openai", "local"),
+        rich_help_panel="Model and endpoint",
     ),
 ]
-Model = Annotated[str | None, typer.Option("--model", help="Model name (openai) or label (local).")]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Model name (openai) or label (local).",
+        rich_help_panel="Model and endpoint",
+    ),
+]
 Models = Annotated[
     list[str] | None,
     typer.Option(
         "--model",
         help="Model name (openai) or label (local); repeat it to draw --samples from several "
         "models in turn.",
+        rich_help_panel="Model and endpoint",
     ),
 ]
 BaseUrl = Annotated[
@@ -110,41 +150,81 @@ BaseUrl = Annotated[
         envvar="OPENAI_BASE_URL",
         help="OpenAI-compatible endpoint.",
         callback=non_empty,
+        rich_help_panel="Model and endpoint",
     ),
 ]
 ModelPath = Annotated[
     Path | None,
     typer.Option(
-        "--model-path", help="GGUF file for the local backend [default: bundled SmolLM2-135M]."
+        "--model-path",
+        help="GGUF file for the local backend [default: bundled SmolLM2-135M].",
+        rich_help_panel="Model and endpoint",
     ),
 ]
-Concurrency = Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight.")]
-Temperature = Annotated[float, typer.Option("--temperature", min=0.0, max=2.0)]
-MaxTokens = Annotated[int, typer.Option("--max-tokens", min=16, help="Answer token limit.")]
-Seed = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
+Concurrency = Annotated[
+    int,
+    typer.Option(
+        "--concurrency", min=1, help="Requests in flight.", rich_help_panel="Limits and cost"
+    ),
+]
+Temperature = Annotated[
+    float, typer.Option("--temperature", min=0.0, max=2.0, rich_help_panel="Sampling")
+]
+MaxTokens = Annotated[
+    int,
+    typer.Option("--max-tokens", min=16, help="Answer token limit.", rich_help_panel="Sampling"),
+]
+Seed = Annotated[
+    int | None, typer.Option("--seed", help="Sampling seed.", rich_help_panel="Sampling")
+]
 MaxReasks = Annotated[
-    int, typer.Option("--max-reasks", min=0, help="Re-asks per item on invalid output.")
+    int,
+    typer.Option(
+        "--max-reasks",
+        min=0,
+        help="Re-asks per item on invalid output.",
+        rich_help_panel="Sampling",
+    ),
 ]
 Samples = Annotated[
-    int, typer.Option("--samples", min=1, help="Codings per item (confidence = vote share).")
+    int,
+    typer.Option(
+        "--samples",
+        min=1,
+        help="Codings per item (confidence = vote share).",
+        rich_help_panel="Sampling",
+    ),
 ]
 Evidence = Annotated[
-    str | None,
+    EvidenceMode | None,
     typer.Option(
         "--evidence",
         help="free: the model writes quotes; choice: it picks sentences of the item "
         "(constrained, never invented) [default: choice for local, free for openai].",
-        callback=one_of("free", "choice"),
+        rich_help_panel="Sampling",
     ),
 ]
 Rpm = Annotated[
-    float | None, typer.Option("--rpm", help="Requests per minute the endpoint allows.")
+    float | None,
+    typer.Option(
+        "--rpm", help="Requests per minute the endpoint allows.", rich_help_panel="Limits and cost"
+    ),
 ]
 Tpm = Annotated[
-    float | None, typer.Option("--tpm", help="Prompt tokens per minute the endpoint allows.")
+    float | None,
+    typer.Option(
+        "--tpm",
+        help="Prompt tokens per minute the endpoint allows.",
+        rich_help_panel="Limits and cost",
+    ),
 ]
 NoCache = Annotated[
-    bool, typer.Option("--no-cache", help="Do not read or write the response cache.")
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Do not read or write the response cache.",
+        rich_help_panel="Limits and cost",
+    ),
 ]
 
 # what the model sees besides the codebook
@@ -154,17 +234,22 @@ ExamplesCodes = Annotated[
         "--examples",
         help="Few-shot examples from your own codes: human codes (item_id, coder, code) or a "
         "reviewed run directory (accepted and changed decisions); K similar ones per item.",
+        rich_help_panel="Guidance",
     ),
 ]
 ExamplesItems = Annotated[
     Path | None,
     typer.Option(
-        "--examples-items", help="Texts of the example items [default: the --items file]."
+        "--examples-items",
+        help="Texts of the example items [default: the --items file].",
+        rich_help_panel="Guidance",
     ),
 ]
 ExamplesCoder = Annotated[
     str | None,
-    typer.Option("--examples-coder", help="Whose codes in --examples to show."),
+    typer.Option(
+        "--examples-coder", help="Whose codes in --examples to show.", rich_help_panel="Guidance"
+    ),
 ]
 ExamplesSimilarity = Annotated[
     Vectors,
@@ -174,6 +259,7 @@ ExamplesSimilarity = Annotated[
         "gguf (sentence embeddings from a local GGUF model through llama.cpp; slower, better on "
         "short texts; 'embedding' is its earlier name) or sentence-transformers (a model "
         "already on disk).",
+        rich_help_panel="Guidance",
     ),
 ]
 EmbeddingModel = Annotated[
@@ -183,10 +269,18 @@ EmbeddingModel = Annotated[
         envvar="LLMCODE_EMBEDDING_MODEL",
         help="The model of those vectors: a GGUF file for gguf [default: the bundled SmolLM2], "
         "a sentence-transformers name or path for sentence-transformers.",
+        rich_help_panel="Guidance",
     ),
 ]
 Shots = Annotated[
-    int, typer.Option("--shots", min=0, max=20, help="Retrieved examples per item (--examples).")
+    int,
+    typer.Option(
+        "--shots",
+        min=0,
+        max=20,
+        help="Retrieved examples per item (--examples).",
+        rich_help_panel="Guidance",
+    ),
 ]
 Splits = Annotated[
     Path | None,
@@ -194,6 +288,7 @@ Splits = Annotated[
         "--splits",
         help="Split file (item_id, split), e.g. from `llmcode sample`: items of the test split "
         "are never shown as examples.",
+        rich_help_panel="Guidance",
     ),
 ]
 PromptsDir = Annotated[
@@ -202,6 +297,7 @@ PromptsDir = Annotated[
         "--prompts",
         help="Directory of templates that replace the shipped ones of the same name "
         "(`llmcode prompt show` prints the result).",
+        rich_help_panel="Guidance",
     ),
 ]
 Verify = Annotated[
@@ -211,21 +307,20 @@ Verify = Annotated[
         help="A second look: check each assigned code in its own short request; a rejected "
         "code is flagged disputed (`--verify drop`: removed, or replaced by the checker's "
         "alternative in single-label taxonomies).",
+        rich_help_panel="Guidance",
     ),
 ]
 VerifyMode = Annotated[
-    str | None,
+    VerifyChoice | None,
     typer.Argument(hidden=True, help="After --verify: flag (default) or drop.", show_default=False),
 ]
 
 
-def verify_setting(verify: bool, mode: str | None) -> str:
+def verify_setting(verify: bool, mode: VerifyChoice | None) -> str:
     """``off``, ``flag`` or ``drop`` from ``--verify [drop]``."""
     if mode is not None and not verify:
         raise typer.BadParameter(f"unexpected argument '{mode}'", param_hint="--verify")
-    if mode not in (None, "flag", "drop"):
-        raise typer.BadParameter(f"'{mode}': use --verify or --verify drop", param_hint="--verify")
-    return "off" if not verify else mode or "flag"
+    return "off" if not verify else (mode or VerifyChoice.flag).value
 
 
 def backend_from_options(
@@ -236,69 +331,10 @@ def backend_from_options(
     model_path: Path | None,
 ) -> Backend:
     """The requested backend, else the one ``config`` (a run's) used, else the default."""
-    from llmcode.llm.backends import choose_backend_name, make_backend
+    from llmcode.coding.job import backend_for
 
     path = str(model_path) if model_path else None
-    if config is not None and backend is None:
-        return make_backend(
-            config.backend,
-            model=model or config.model,
-            base_url=base_url or config.base_url,
-            model_path=path or config.model_path,
-        )
-    name = choose_backend_name(backend, base_url)
-    return make_backend(name, model=model, base_url=base_url, model_path=path)
-
-
-def new_run_config(
-    taxonomy: Path | None,
-    items: Path | None,
-    *,
-    backend: str,
-    model: list[str] | None,
-    level: str,
-    evidence: str | None,
-    samples: int,
-    id_column: str,
-    text_column: list[str] | None,
-    **settings: Any,
-) -> tuple[Taxonomy, ItemSet, RunConfig]:
-    """Check the coding options, load the taxonomy and items, and freeze the run config.
-
-    Several ``--model``s draw the samples in turn (at least one sample per model); evidence
-    defaults to ``choice`` for the local backend and ``free`` otherwise.
-    """
-    from llmcode.items import load_items
-    from llmcode.store.models import RunConfig
-    from llmcode.taxonomy.model import load_taxonomy
-
-    if taxonomy is None or items is None:
-        raise typer.BadParameter(
-            "give --taxonomy and --items (or --resume RUN_ID)", param_hint="--taxonomy"
-        )
-    if level not in ("top", "leaves"):
-        raise ConfigError(f"--level must be top or leaves, not '{level}'")
-    if evidence not in (None, "free", "choice"):
-        raise ConfigError(f"--evidence must be free or choice, not '{evidence}'")
-    tax = load_taxonomy(taxonomy)
-    item_set = load_items(
-        items, id_column=id_column, text_columns=text_column, sheet=settings.pop("sheet", None)
-    )
-    config = RunConfig(
-        taxonomy_path=str(taxonomy),
-        items_path=str(items),
-        id_column=id_column,
-        text_columns=tuple(item_set.text_columns),
-        sheet=item_set.sheet,
-        backend=backend,
-        model=model[0] if model else None,
-        more_models=tuple(model[1:]) if model else (),
-        level=level,
-        samples=max(samples, len(model or [])),
-        evidence=evidence or ("choice" if backend == "local" else "free"),
-        **settings,
-    )
-    return tax, item_set, config
+    return backend_for(config, backend, model, base_url, path)
 
 
 Gold = Annotated[

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from llmcode.cli.app import app
-from llmcode.cli.choices import Vectors
-from llmcode.cli.code_guidance import guidance_settings, similarity_settings
+from llmcode.cli.choices import CodeLevel, Vectors
 from llmcode.cli.options import (
     EmbeddingModel,
     ExamplesCoder,
@@ -48,7 +47,7 @@ def show(
     id_column: IdColumn = "item_id",
     text_column: TextColumns = None,
     sheet: Sheet = None,
-    level: Level = "top",
+    level: Level = CodeLevel.top,
     examples: ExamplesCodes = None,
     examples_items: ExamplesItems = None,
     examples_coder: ExamplesCoder = None,
@@ -71,16 +70,15 @@ def show(
     if taxonomy is None:
         raise ConfigError("give --taxonomy (and --items with --item ID)")
     guidance = {
-        **guidance_settings(
-            examples,
-            examples_items,
-            examples_coder,
-            shots,
-            splits,
-            prompts_dir,
-            "flag" if verify else "off",
-        ),
-        **similarity_settings(examples_similarity, embedding_model),
+        "examples": examples,
+        "examples_items": examples_items,
+        "examples_coder": examples_coder,
+        "shots": shots,
+        "splits": splits,
+        "prompts_dir": prompts_dir,
+        "verify": "flag" if verify else "off",
+        "examples_similarity": examples_similarity.value,
+        "embedding_model": embedding_model,
     }
     preview = preview_request(
         taxonomy,
@@ -89,7 +87,7 @@ def show(
         id_column=id_column,
         text_columns=text_column,
         sheet=sheet,
-        level=level,
+        level=level.value,
         **guidance,
     )
     if as_json:

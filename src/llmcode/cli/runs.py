@@ -17,6 +17,7 @@ from llmcode.cli.terminal import Console
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
+    from llmcode.store.config import RunConfig
     from llmcode.store.models import RunManifest
 
 console = Console(highlight=False)
@@ -76,9 +77,16 @@ def _count(value: object) -> str:
 def show_run(
     run_ref: RunRef,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+    as_toml: Annotated[
+        bool,
+        typer.Option(
+            "--toml",
+            help="Print only the run's settings as TOML, for `llmcode code --config FILE`.",
+        ),
+    ] = False,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Show a run's provenance, counts, usage and code distribution."""
+    """Show a run's provenance, counts, usage, code distribution and settings (as TOML)."""
     from llmcode.llm.redaction import redact
     from llmcode.store.runs import RunStore, run_status
 
@@ -87,17 +95,20 @@ def show_run(
     if as_json:
         sys.stdout.write((redact(manifest.model_dump_json(indent=2)) or "") + "\n")
         return
+    if as_toml:
+        sys.stdout.write(redact(manifest.config.to_toml()) or "")
+        return
     table = Table(show_header=False, title=f"run {escape(manifest.run_id)}", title_justify="left")
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     rows = summary_rows(manifest)
     rows["status"] = run_status(run.path, manifest)
-    if manifest.config.samples > 1:
+    if manifest.config.sampling.samples > 1:
         from llmcode.quality.confidence import self_agreement
 
         alpha = self_agreement(run)
         rows["self-agreement"] = (
-            f"Krippendorff's α {alpha:.3f} across {manifest.config.samples} samples"
+            f"Krippendorff's α {alpha:.3f} across {manifest.config.sampling.samples} samples"
             if alpha is not None
             else "undefined (too few items or a single category)"
         )
@@ -109,6 +120,27 @@ def show_run(
         console.print(
             "codes: " + ", ".join(f"{c} {n}" for c, n in codes.most_common()), markup=False
         )
+    console.print(
+        f"settings (repeat with: llmcode code --config FILE, or --like {manifest.run_id}):"
+    )
+    console.print(redact(manifest.config.to_toml()) or "", markup=False, highlight=False)
+
+
+def settings_line(config: RunConfig) -> str:
+    """Every setting that differs from its default, and the settings' fingerprint."""
+    changed = config.changed()
+    shown = ", ".join(
+        f"{name} {_setting(value)}"
+        for name, value in changed.items()
+        if name not in ("taxonomy_path", "items_path", "text_columns")
+    )
+    return f"{shown or 'defaults'} (fingerprint {config.fingerprint()})"
+
+
+def _setting(value: object) -> str:
+    if isinstance(value, tuple | list):
+        return "+".join(str(v) for v in value)
+    return str(value)
 
 
 def summary_rows(manifest: RunManifest) -> dict[str, str]:
@@ -129,7 +161,7 @@ def summary_rows(manifest: RunManifest) -> dict[str, str]:
         "finished": manifest.finished_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         if manifest.finished_at
         else "-",
-        "model": f"{manifest.coder} via {backend.get('backend', config.backend)}{where}",
+        "model": f"{manifest.coder} via {backend.get('backend', config.endpoint.backend)}{where}",
         "taxonomy": f"{tax.get('name', '-')} {tax.get('version', '')} ({tax.get('path', '-')}, "
         f"fingerprint {tax.get('fingerprint', '-')})"
         if tax
@@ -137,9 +169,11 @@ def summary_rows(manifest: RunManifest) -> dict[str, str]:
         "items": f"{_count(items.get('n_items')) or '-'} from {items.get('path', '-')}"
         + (f" ({_count(items.get('n_skipped'))} skipped)" if items.get("n_skipped") else ""),
         "prompts": f"sha256 {manifest.prompts.get('sha256', '-')}",
-        "parameters": f"level {config.level}, evidence {config.evidence}, temperature "
-        f"{config.temperature}, seed {config.seed}, samples {config.samples}, max re-asks "
-        f"{config.max_reasks}, concurrency {config.concurrency}",
+        "parameters": f"level {config.inputs.level}, evidence {config.sampling.evidence}, "
+        f"temperature {config.sampling.temperature}, seed {config.sampling.seed}, "
+        f"samples {config.sampling.samples}, max re-asks {config.sampling.max_reasks}, "
+        f"concurrency {config.limits.concurrency}",
+        "settings": settings_line(config),
         "counts": counts,
         "usage": f"{int(usage.get('prompt_tokens', 0)):,} prompt + "
         f"{int(usage.get('completion_tokens', 0)):,} completion tokens in "

@@ -28,8 +28,9 @@ from llmcode import __version__
 from llmcode.errors import CodesError, ConfigError
 from llmcode.items import ItemSet
 from llmcode.llm.answers import CodeAssignment
+from llmcode.store.config import make_config
 from llmcode.store.jsonl import atomic_write
-from llmcode.store.models import CodingRecord, RunConfig, RunManifest, now
+from llmcode.store.models import CodingRecord, RunManifest, now
 from llmcode.store.runs import TAXONOMY, Run, RunStore
 from llmcode.taxonomy.model import NONE_CODE, Taxonomy, parse_taxonomy
 
@@ -129,7 +130,7 @@ def baseline_run(
     run = store.create(run_id or store.new_run_id("baseline"))
     atomic_write(run.path / TAXONOMY, text)
     run.write_items(items.items)
-    config = RunConfig(
+    config = make_config(
         taxonomy_path=path,
         items_path=items.source,
         id_column=items.id_column,

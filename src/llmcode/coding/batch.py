@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import replace
 from datetime import datetime
@@ -25,19 +24,18 @@ from typing import Any, Final
 import openai
 from pydantic import BaseModel, Field, ValidationError
 
-from llmcode.coding.closed import Coder, make_coder
-from llmcode.coding.lifecycle import pending_items, start_run
+from llmcode import environment
+from llmcode.coding.closed import Coder
+from llmcode.coding.lifecycle import pending_items
 from llmcode.errors import BackendError, ConfigError, RunStoreError
-from llmcode.items import Item, ItemSet
+from llmcode.items import Item
 from llmcode.llm.backends import check_base_url
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
-from llmcode.llm.backends.openai import DEFAULT_MODEL, NO_KEY, bounds_lengths, completion_body
-from llmcode.llm.prompts import PromptSet
+from llmcode.llm.backends.openai import NO_KEY, bounds_lengths, completion_body
 from llmcode.llm.redaction import redact
 from llmcode.store.jsonl import append_line, atomic_write, read_jsonl
 from llmcode.store.models import RunConfig, now
 from llmcode.store.runs import Run, RunStore
-from llmcode.taxonomy.model import Taxonomy
 
 BATCH_DIR = "batch"
 REQUESTS = "requests.jsonl"
@@ -75,7 +73,7 @@ class OfflineBackend:
     name = "openai"
 
     def __init__(self, model: str | None = None, base_url: str | None = None) -> None:
-        self.model = model or os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL
+        self.model = model or environment.default_model()
         self.base_url = base_url
         self.bound_lengths = bounds_lengths(base_url)
 
@@ -136,13 +134,13 @@ def write_batch_requests(run: Run, coder: Coder, max_requests: int | None = None
             hint=f"see llmcode runs show {run.run_id}",
         )
     if max_requests is not None:
-        todo = todo[: max(1, max_requests // coder.config.samples)]
+        todo = todo[: max(1, max_requests // coder.config.sampling.samples)]
     folder = batch_dir(run)
     folder.mkdir(exist_ok=True)
     lines: list[str] = []
     mapping: dict[str, dict[str, Any]] = {}
     for item in todo:
-        for sample in range(coder.config.samples):
+        for sample in range(coder.config.sampling.samples):
             cid = custom_id(item.item_id, sample)
             if cid in mapping:
                 raise RunStoreError(
@@ -166,61 +164,51 @@ def write_batch_requests(run: Run, coder: Coder, max_requests: int | None = None
     return folder / REQUESTS
 
 
+def batch_config(config: RunConfig) -> RunConfig:
+    """``config`` for a batch: one item and one request per answer, on an OpenAI-compatible
+    endpoint with its model named (the environment's default when none was)."""
+    if config.sampling.items_per_request > 1:
+        raise ConfigError(
+            "batch requests carry one item each; `items_per_request` does not apply",
+            hint="drop `items_per_request`, or code online without `batch`",
+        )
+    if config.guidance.verify != "off":
+        raise ConfigError(
+            "`verify` asks a second request after each answer; a batch cannot",
+            hint="code online with `verify`, or drop `verify` for the batch",
+        )
+    model = config.endpoint.model or environment.default_model()
+    return config.replace(backend="openai", model=model)
+
+
 def prepare_batch(
     store: RunStore,
     config: RunConfig,
-    item_set: ItemSet,
-    taxonomy: Taxonomy,
-    taxonomy_text: str,
-    prompts: PromptSet,
     run_id: str | None = None,
     max_requests: int | None = None,
 ) -> tuple[Run, Path]:
     """A new run whose requests are written for a batch API instead of asked online."""
-    if config.items_per_request > 1:
-        raise ConfigError(
-            "batch requests carry one item each; --items-per-request does not apply",
-            hint="drop --items-per-request, or code online without --batch",
-        )
-    if config.verify != "off":
-        raise ConfigError(
-            "--verify asks a second request after each answer; a batch cannot",
-            hint="code online with --verify, or drop --verify for the batch",
-        )
-    backend = OfflineBackend(config.model, config.base_url)
-    config = config.model_copy(update={"backend": "openai", "model": backend.model})
-    more = [OfflineBackend(m, config.base_url) for m in config.more_models]
-    coder = make_coder(
-        config, taxonomy, backend, item_set.items, more_backends=more, prompts=prompts
-    )
-    extra = {"examples": coder.examples.describe()} if coder.examples is not None else None
-    run = start_run(
-        store,
-        config,
-        item_set,
-        taxonomy,
-        taxonomy_text,
-        coder.prompts,
-        backend,
-        run_id,
-        extra=extra,
-    )
-    return run, write_batch_requests(run, coder, max_requests)
+    from llmcode.coding.job import prepare
+
+    job = prepare(batch_config(config), store=store, run_id=run_id, offline=True, cache=False)
+    return job.write_batch(max_requests)
 
 
-def offline_coder(run: Run, prompts: PromptSet | None = None) -> Coder:
-    """A coder for the run's settings that never asks online (all its models offline)."""
-    manifest = run.manifest()
-    config = manifest.config
-    return make_coder(
-        config,
-        run.taxonomy(),
-        OfflineBackend(config.model, config.base_url),
-        run.items(),
-        more_backends=[OfflineBackend(m, config.base_url) for m in config.more_models],
-        prompts=prompts,
-        examples_sha256=manifest.extra.get("examples", {}).get("sha256"),
-    )
+def prepare_resumed_batch(
+    store: RunStore, ref: str | Path, max_requests: int | None = None
+) -> tuple[Run, Path]:
+    """A new batch for the pending items of the batch run ``ref`` (the run stays locked)."""
+    from llmcode.coding.job import prepare
+
+    run = store.open(ref)
+    config = run.manifest().config
+    if config.endpoint.backend != "openai":
+        raise ConfigError(
+            f"run {run.run_id} uses the {config.endpoint.backend} backend",
+            hint="batches need an OpenAI-compatible model",
+        )
+    job = prepare(store=store, resume=ref, offline=True, cache=False)
+    return job.write_batch(max_requests)
 
 
 def read_custom_ids(run: Run) -> dict[str, tuple[str, int]]:
@@ -254,8 +242,8 @@ def write_state(run: Run, state: BatchState) -> None:
 
 def openai_client(base_url: str | None = None, timeout: float = 300.0) -> openai.OpenAI:
     """A client for the Files and Batches APIs; the key comes from ``OPENAI_API_KEY``."""
-    base_url = check_base_url(base_url) or os.environ.get("OPENAI_BASE_URL") or None
-    api_key = os.environ.get("OPENAI_API_KEY")
+    base_url = check_base_url(base_url) or environment.openai_base_url()
+    api_key = environment.openai_api_key()
     if not api_key and not base_url:
         raise ConfigError(
             "batch APIs need OPENAI_API_KEY or a base URL",

@@ -33,11 +33,12 @@ from llmcode.coding.batch import (
 )
 from llmcode.coding.closed import Coder, merge_samples
 from llmcode.coding.lifecycle import finish_run, pending_items
-from llmcode.errors import RunStoreError
+from llmcode.errors import ConfigError, RunStoreError
 from llmcode.items import Item
-from llmcode.llm.backends.base import ChatResponse
+from llmcode.llm.backends.base import Backend, ChatResponse
 from llmcode.llm.backends.openai import parse_completion
 from llmcode.llm.redaction import redact
+from llmcode.store.config import RunConfig
 from llmcode.store.jsonl import append_line, repair_jsonl
 from llmcode.store.models import FINAL_STATUSES, CodingRecord
 from llmcode.store.runs import CODINGS, Run
@@ -118,7 +119,7 @@ async def ingest_results(
         if item_id not in found and item_id not in final and not set(samples.values()) & done:
             report.missing.append(item_id)
     queue = deque((items[i], expected[i], found[i]) for i in expected if found.get(i))
-    max_reasks = coder.config.max_reasks if reask else 0
+    max_reasks = coder.config.sampling.max_reasks if reask else 0
     journal = _Journal(run)
 
     async def worker() -> None:
@@ -147,7 +148,7 @@ async def ingest_results(
             if on_record is not None:
                 on_record(record)
 
-    workers = min(coder.config.concurrency, max(1, len(queue)))
+    workers = min(coder.config.limits.concurrency, max(1, len(queue)))
     try:
         await asyncio.gather(*(worker() for _ in range(workers)))
     finally:
@@ -275,3 +276,33 @@ def _provider_text(value: Any) -> str:
     if code and message:
         return f"{code}: {message}"
     return str(message or code or "")
+
+
+def reask_backends(
+    config: RunConfig, base_url: str | None, no_reask: bool
+) -> tuple[list[Backend], bool]:
+    """One backend per model of the run for re-asks while collecting, and whether they are
+    online: without ``no_reask`` and with an endpoint (key or base URL), else offline ones that
+    refuse to answer (the answers that need a re-ask are recorded as errors)."""
+    from llmcode.coding.batch import OfflineBackend
+    from llmcode.llm.backends import make_backend
+
+    endpoint, limits = config.endpoint, config.limits
+    models = [endpoint.model, *endpoint.more_models]
+    offline: list[Backend] = [OfflineBackend(m, base_url) for m in models]
+    if no_reask:
+        return offline, False
+    try:
+        return [
+            make_backend(
+                "openai",
+                model=m,
+                base_url=base_url,
+                rpm=limits.rpm,
+                tpm=limits.tpm,
+                timeout=endpoint.timeout,
+            )
+            for m in models
+        ], True
+    except ConfigError:
+        return offline, False

@@ -69,13 +69,13 @@ class Coder:
     system: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.code_ids = [c.id for c in self.taxonomy.targets(self.config.level)]
+        self.code_ids = [c.id for c in self.taxonomy.targets(self.config.inputs.level)]
         self.schema = answer_schema(self.code_ids, self.taxonomy.multi_label)
-        self.system = system_message(self.prompts, self.taxonomy, self.config.level)
+        self.system = system_message(self.prompts, self.taxonomy, self.config.inputs.level)
 
     async def code(self, item: Item) -> CodingRecord:
         """All samples for one item, merged into one record; failures become error records."""
-        records = [await self.sample_or_error(item, s) for s in range(self.config.samples)]
+        records = [await self.sample_or_error(item, s) for s in range(self.config.sampling.samples)]
         return await self.second_look(
             records[0] if len(records) == 1 else merge_samples(records), item
         )
@@ -86,9 +86,9 @@ class Coder:
 
     def shots_for(self, item: Item) -> list[Shot]:
         """The retrieved examples shown with ``item`` (none without a pool)."""
-        if self.examples is None or self.config.shots == 0:
+        if self.examples is None or self.config.guidance.shots == 0:
             return []
-        return self.examples.select(item, self.config.shots)
+        return self.examples.select(item, self.config.guidance.shots)
 
     def item_messages(self, item: Item) -> tuple[list[dict[str, str]], list[str]]:
         """The first request's messages for one item, and the ids of the examples shown."""
@@ -106,7 +106,7 @@ class Coder:
 
     def schema_for(self, item: Item) -> dict:
         """The answer schema; with ``evidence="choice"`` quotes are the item's own sentences."""
-        if self.config.evidence == "choice":
+        if self.config.sampling.evidence == "choice":
             quotes = candidate_quotes(item.text)
             return answer_schema(self.code_ids, self.taxonomy.multi_label, quotes)
         return self.schema
@@ -128,9 +128,9 @@ class Coder:
         return ChatRequest(
             messages=tuple(messages),
             schema=schema,
-            temperature=self.config.temperature,
-            max_tokens=self.config.max_tokens * items,
-            seed=None if self.config.seed is None else self.config.seed + sample,
+            temperature=self.config.sampling.temperature,
+            max_tokens=self.config.sampling.max_tokens * items,
+            seed=None if self.config.sampling.seed is None else self.config.sampling.seed + sample,
             logprobs=backend.name == "openai",
         )
 
@@ -166,7 +166,7 @@ class Coder:
                 follow_up(self.reask_message),
                 cache=self.cache,
                 sample=sample,
-                max_reasks=self.config.max_reasks if max_reasks is None else max_reasks,
+                max_reasks=self.config.sampling.max_reasks if max_reasks is None else max_reasks,
                 first=first,
                 exchange=asked,
             )
@@ -210,8 +210,8 @@ class Coder:
             self.code_ids,
             self.taxonomy.multi_label,
             self.reask_message,
-            choice=self.config.evidence == "choice",
-            max_tokens=self.config.max_tokens,
+            choice=self.config.sampling.evidence == "choice",
+            max_tokens=self.config.sampling.max_tokens,
         )
         shown = {item.item_id: self.shots_for(item) for item in items}
         listed = [
@@ -229,7 +229,7 @@ class Coder:
                 check.reask,
                 cache=self.cache,
                 sample=sample,
-                max_reasks=self.config.max_reasks,
+                max_reasks=self.config.sampling.max_reasks,
             )
         shares = check.shares()
         records = []
@@ -258,8 +258,8 @@ class Coder:
 def prompts_for(config: RunConfig) -> PromptSet:
     """The templates a run config codes with: the shipped ones, ``--prompts`` overrides, and
     the checker's when ``--verify`` is on."""
-    names = CLOSED + ((VERIFY_SYSTEM, VERIFY_USER) if config.verify != "off" else ())
-    overrides = Path(config.prompts_dir) if config.prompts_dir else None
+    names = CLOSED + ((VERIFY_SYSTEM, VERIFY_USER) if config.guidance.verify != "off" else ())
+    overrides = Path(config.guidance.prompts_dir) if config.guidance.prompts_dir else None
     return load_prompts(names=names, overrides=overrides)
 
 
@@ -281,20 +281,20 @@ def make_coder(
     pool = pool_for(config, items)
     if pool is not None and examples_sha256 and pool.sha256 != examples_sha256:
         raise ConfigError(
-            f"the example codes {config.examples} changed since the run started "
+            f"the example codes {config.guidance.examples} changed since the run started "
             f"(pool {pool.sha256}, run {examples_sha256})",
             hint="start a new run, or restore the example codes the run began with",
         )
     verifier = None
-    if config.verify != "off":
+    if config.guidance.verify != "off":
         verifier = Verifier(
             taxonomy,
             prompts,
             backend,
             cache=cache,
-            mode="drop" if config.verify == "drop" else "flag",
-            level=config.level,
-            seed=config.seed,
+            mode="drop" if config.guidance.verify == "drop" else "flag",
+            level=config.inputs.level,
+            seed=config.sampling.seed,
         )
     return Coder(
         taxonomy=taxonomy,
@@ -325,7 +325,7 @@ async def code_many(coder: Coder, items: list[Item]) -> list[CodingRecord]:
     if len(items) == 1:
         return [await coder.code(items[0])]
     drawn: dict[str, list[CodingRecord]] = {item.item_id: [] for item in items}
-    for sample in range(coder.config.samples):
+    for sample in range(coder.config.sampling.samples):
         for record in await coder.many_sample(items, sample):
             drawn[record.item_id].append(record)
     merged = [rs[0] if len(rs) == 1 else merge_samples(rs) for rs in drawn.values()]
@@ -381,7 +381,7 @@ async def code_items(
     pending, so the run can be resumed).
     """
     queue = deque(items)
-    per_request = coder.config.items_per_request
+    per_request = coder.config.sampling.items_per_request
 
     def take() -> list[Item]:
         chunk: list[Item] = []
@@ -405,6 +405,6 @@ async def code_items(
                 if on_record is not None:
                     on_record(record)
 
-    workers = min(coder.config.concurrency, max(1, len(queue)))
+    workers = min(coder.config.limits.concurrency, max(1, len(queue)))
     await asyncio.gather(*(worker() for _ in range(workers)))
     return not (budget is not None and budget.exhausted)

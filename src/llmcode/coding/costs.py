@@ -10,7 +10,6 @@ answer's size. Prices are USD per million tokens, from a built-in table or a YAM
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from llmcode import environment
 from llmcode.errors import ConfigError
 from llmcode.taxonomy.model import read_yaml
 
 if TYPE_CHECKING:
     from llmcode.items import Item
-    from llmcode.store.models import RunConfig
+    from llmcode.store.config import RunConfig
     from llmcode.taxonomy.model import Taxonomy
 
 CHECK_OUTPUT_TOKENS = 60  # a verdict, one sentence and an id, as JSON
@@ -50,7 +50,7 @@ PRICES: dict[str, Price] = {
 def load_prices(path: str | Path | None = None) -> dict[str, Price]:
     """The built-in price table, updated from ``path`` (or ``LLMCODE_PRICES``) when given."""
     prices = dict(PRICES)
-    chosen = path or os.environ.get("LLMCODE_PRICES")
+    chosen = path or environment.prices_path()
     if not chosen:
         return prices
     path = Path(chosen)
@@ -204,7 +204,11 @@ def estimate_items(
 
     codes_per_item = 2.0 if taxonomy.multi_label else 1.0
     prompts = coder.prompts if coder is not None else load_prompts()
-    system = coder.system if coder is not None else system_message(prompts, taxonomy, config.level)
+    system = (
+        coder.system
+        if coder is not None
+        else system_message(prompts, taxonomy, config.inputs.level)
+    )
     if coder is not None and coder.examples is not None:
         users = [coder.item_messages(i)[0][-1] for i in items]
     else:  # no examples: rendered once, filled per item
@@ -214,8 +218,8 @@ def estimate_items(
         users,
         model,
         load_prices(prices),
-        items_per_request=config.items_per_request,
-        samples=config.samples,
+        items_per_request=config.sampling.items_per_request,
+        samples=config.sampling.samples,
         codes_per_item=codes_per_item,
     )
     verifier = getattr(coder, "verifier", None)
@@ -243,8 +247,8 @@ def budget_for(
     prices: str | Path | None = None,
     coder: Any = None,
 ) -> Budget | None:
-    """The spending cap of ``config.max_cost`` (None without one), priced on the first items."""
-    if config.max_cost is None:
+    """The spending cap of ``max_cost`` (None without one), priced on the first items."""
+    if config.limits.max_cost is None:
         return None
     estimate = estimate_items(config, taxonomy, items[:50], model, prices, coder)
     if estimate.price is None:
@@ -252,4 +256,6 @@ def budget_for(
             f"--max-cost needs a price for model '{model}'",
             hint="add it to a price table and pass --prices prices.yaml",
         )
-    return Budget(config.max_cost, estimate.price, (estimate.cost or 0) / max(1, estimate.items))
+    return Budget(
+        config.limits.max_cost, estimate.price, (estimate.cost or 0) / max(1, estimate.items)
+    )

@@ -26,7 +26,7 @@ from llmcode.codes import load_codes
 from llmcode.errors import CodesError, ConfigError
 from llmcode.items import Item, load_items, read_table
 from llmcode.llm.vectors import Embedder, TextVectors, VectorKind, similarities
-from llmcode.store.models import RunConfig
+from llmcode.store.config import RunConfig
 
 Strategy = Literal["mmr", "quota"]
 STRATEGIES: tuple[str, ...] = ("mmr", "quota")
@@ -301,23 +301,27 @@ def pool_for(config: RunConfig, items: Iterable[Item]) -> ExamplePool | None:
     Texts come from ``examples_items`` when set; else from ``items`` plus the run's items file
     when it is still there (a run coded with ``--limit`` still draws on every coded item).
     """
-    if not config.examples:
+    if not config.guidance.examples:
         return None
-    if config.examples_items:
-        texts = load_items(config.examples_items, id_column=config.id_column).items
+    if config.guidance.examples_items:
+        texts = load_items(config.guidance.examples_items, id_column=config.inputs.id_column).items
     else:
         texts = list(items)
-        if Path(config.items_path).is_file():
+        if Path(config.inputs.items_path).is_file():
             known = {item.item_id for item in texts}
             whole = load_items(
-                config.items_path,
-                id_column=config.id_column,
-                text_columns=config.text_columns,
-                sheet=config.sheet,
+                config.inputs.items_path,
+                id_column=config.inputs.id_column,
+                text_columns=config.inputs.text_columns,
+                sheet=config.inputs.sheet,
             )
             texts += [item for item in whole.items if item.item_id not in known]
-    splits = load_splits(config.splits) if config.splits else None
-    vectors = TextVectors(config.examples_similarity, config.embedding_model)
+    splits = load_splits(config.guidance.splits) if config.guidance.splits else None
+    vectors = TextVectors(config.guidance.examples_similarity, config.guidance.embedding_model)
     return load_example_pool(
-        config.examples, texts, coder=config.examples_coder, splits=splits, vectors=vectors
+        config.guidance.examples,
+        texts,
+        coder=config.guidance.examples_coder,
+        splits=splits,
+        vectors=vectors,
     )

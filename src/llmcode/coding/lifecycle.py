@@ -5,8 +5,8 @@ goes through these functions; the CLI only parses options and displays what they
 
 - ``start_run`` creates ``runs/<run_id>/``: the item and taxonomy snapshots and the manifest
   (written once, with everything known at the start), plus ``skipped`` records.
-- ``resume_run`` reopens a run after checking that its snapshots still match its manifest and
-  that the options asked for now are the run's (or ``force``: the change is noted at finish).
+- ``resume_run`` reopens a run after checking that its snapshots still match its manifest
+  (what settings given again may change is ``resume_rules``').
 - Both take the run's lock (one process per run, ``store.lock``) and open a session of the
   in-flight ledger (``store.ledger``), so requests abandoned by a kill are counted.
 - ``pending_items`` is what is left to code (items without a final record; errors are retried).
@@ -30,7 +30,7 @@ from llmcode import __version__
 from llmcode.coding.closed import Coder, code_items
 from llmcode.coding.costs import Budget, Price, cost_of, load_prices, price_for
 from llmcode.coding.guard import StartupGuard
-from llmcode.errors import ConfigError, RunStoreError
+from llmcode.errors import RunStoreError
 from llmcode.items import Item, ItemSet
 from llmcode.llm.backends.base import Backend
 from llmcode.llm.prompts import PromptSet
@@ -65,7 +65,7 @@ def start_run(
     label = taxonomy.name if taxonomy is not None and kind == "closed" else kind
     run = store.create(run_id or store.new_run_id(label))
     run.lock = lock_run(run.path, run.run_id)
-    items = item_set.items[: config.limit] if config.limit else item_set.items
+    items = item_set.items[: config.inputs.limit] if config.inputs.limit else item_set.items
     if taxonomy is not None:
         (run.path / TAXONOMY).write_text(taxonomy_text, encoding="utf-8")
     run.write_items(items)
@@ -100,24 +100,15 @@ def taxonomy_facts(taxonomy: Taxonomy, config: RunConfig) -> dict[str, Any]:
     return {
         "name": taxonomy.name,
         "version": taxonomy.version,
-        "path": config.taxonomy_path,
+        "path": config.inputs.taxonomy_path,
         "fingerprint": taxonomy.fingerprint(),
     }
 
 
-def resume_run(
-    store: RunStore,
-    ref: str | Path,
-    kind: str | None = None,
-    asked: dict[str, Any] | None = None,
-    force: bool = False,
-) -> Run:
-    """Reopen a run to continue it: take its lock, check its snapshots, compare options.
+def resume_run(store: RunStore, ref: str | Path, kind: str | None = None) -> Run:
+    """Reopen a run to continue it: take its lock, check its kind and snapshots.
 
-    ``asked`` holds the options given now (``base_url``, ``model``, ``taxonomy``, ``items``:
-    paths; None for not given). Any that differ from the run's are refused, naming each, unless
-    ``force``: then model and endpoint changes apply (``run.config``), the run keeps its own
-    taxonomy and item snapshots, and the change is noted in the manifest (``extra.resumed``).
+    What the settings given again may change is `llmcode.coding.resume_rules`' to say.
     """
     run = store.open(ref)
     run.lock = lock_run(run.path, run.run_id)
@@ -131,24 +122,7 @@ def resume_run(
         check_snapshot(run, manifest)
         if manifest.taxonomy.get("fingerprint"):
             check_resumable(run, run.taxonomy())
-        differences = option_differences(run, manifest, asked or {})
-        if differences and not force:
-            raise ConfigError(
-                f"run '{run.run_id}' was made with other options: " + "; ".join(differences),
-                hint="resume without them to keep the run's, or add --force to resume with "
-                "the new model or endpoint (the manifest notes the change)",
-            )
         run.config = manifest.config
-        if differences:
-            given = asked or {}
-            changes = {k: given[k] for k in ("model", "base_url") if given.get(k)}
-            run.config = manifest.config.model_copy(update=changes)
-            run.notes.setdefault("resumed", []).extend(
-                [
-                    *manifest.extra.get("resumed", []),
-                    {"at": now().isoformat(), "forced": differences},
-                ]
-            )
     except BaseException:
         run.lock.release()
         raise
@@ -181,28 +155,6 @@ def check_snapshot(run: Run, manifest: RunManifest) -> None:
             f"{path}: the item snapshot holds {found} item(s), the manifest says {expected}",
             hint="the snapshot was changed; start a new run instead of resuming this one",
         )
-
-
-def option_differences(run: Run, manifest: RunManifest, asked: dict[str, Any]) -> list[str]:
-    """What the options given now change against the run's: one phrase per option."""
-    from llmcode.items import file_sha256
-    from llmcode.taxonomy.model import load_taxonomy
-
-    config = manifest.config
-    out = []
-    if asked.get("model") and asked["model"] != config.model:
-        out.append(f"--model {asked['model']} (the run's: {config.model or 'default'})")
-    if asked.get("base_url") and asked["base_url"].rstrip("/") != (config.base_url or "").rstrip(
-        "/"
-    ):
-        out.append(f"--base-url {asked['base_url']} (the run's: {config.base_url or 'none'})")
-    if asked.get("taxonomy"):
-        given = load_taxonomy(Path(asked["taxonomy"])).fingerprint()
-        if given != manifest.taxonomy.get("fingerprint"):
-            out.append(f"-t {asked['taxonomy']} differs from the run's taxonomy snapshot")
-    if asked.get("items") and file_sha256(Path(asked["items"])) != manifest.items.get("sha256"):
-        out.append(f"-i {asked['items']} differs from the run's items ({config.items_path})")
-    return out
 
 
 def pending_items(run: Run) -> list[Item]:
@@ -276,9 +228,9 @@ def run_cost(
     prices: str | Path | dict[str, Price] | None = None,
 ) -> float | None:
     """USD spent on ``usage``: 0 for the embedded model, None when the model has no price."""
-    if manifest.config.backend == "local":
+    if manifest.config.endpoint.backend == "local":
         return 0.0
-    model = str(manifest.backend.get("model") or manifest.config.model or "")
+    model = str(manifest.backend.get("model") or manifest.config.endpoint.model or "")
     table = prices if isinstance(prices, dict) else load_prices(prices)
     price = price_for(model, table) if model else None
     if price is None:

@@ -1,77 +1,109 @@
-"""Code a file of items in one call, from a notebook or a script: ``llmcode.code_file``.
+"""Coding from a notebook or a script: ``llmcode.code``, ``llmcode.resume``, ``llmcode.estimate``.
 
-The CLI's ``llmcode code`` with its defaults, as a function: load the taxonomy and items, start
-a run in ``runs_dir``, code every item through the one ask loop and finish the run (manifest,
-cost). Pass a ``backend`` object (any `Backend`, e.g. a fake one in tests) or let the settings
-build one (``backend="openai"``, ``model=...``, ``base_url=...``; the key from the environment).
-Works inside Jupyter's running event loop too (the coding then runs in a worker thread).
+The same run as ``llmcode code`` with the same settings (flat keyword arguments with the CLI's
+names: ``model``, ``more_models``, ``base_url``, ``samples``, ``id_column``, ``text_columns``,
+``max_cost``...; see `RunConfig`), through the same entry point (`llmcode.coding.job`): the same
+defaults, backends, budget and checks. A misspelt setting is an error naming it. Pass
+``backend`` as a `Backend` object (e.g. a fake one in tests) to code with it instead of the one
+the settings describe. Works inside Jupyter's running event loop too.
 """
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from llmcode.coding.closed import make_coder
-from llmcode.coding.lifecycle import code_run, pending_items, start_run
-from llmcode.items import load_items
-from llmcode.llm.backends import choose_backend_name, make_backend
+from llmcode.coding.costs import Estimate
+from llmcode.coding.job import new_config, prepare, run_sync
 from llmcode.llm.backends.base import Backend
-from llmcode.store.models import RunConfig
+from llmcode.store.models import CodingRecord
 from llmcode.store.runs import Run, RunStore
-from llmcode.taxonomy.model import load_taxonomy
 
 
-def code_file(
+def code(
     taxonomy: str | Path,
     items: str | Path,
     *,
     backend: Backend | str | None = None,
-    runs_dir: str | Path = "runs",
+    runs_dir: str | Path | None = None,
     run_id: str | None = None,
+    cache: bool = True,
+    prices: str | Path | None = None,
+    on_record: Callable[[CodingRecord], None] | None = None,
     **settings: Any,
 ) -> Run:
-    """Code every item of ``items`` against ``taxonomy`` into a new run and return it.
+    """Code ``items`` against ``taxonomy`` into a new run, finish it and return it.
 
-    ``settings`` are `RunConfig` fields (``model``, ``base_url``, ``samples``, ``level``...).
+    ``runs_dir`` defaults to ``LLMCODE_RUNS_DIR`` or ``./runs``; ``cache`` reads and writes the
+    response cache beside the runs; ``prices`` is a price table (YAML) for costs and ``max_cost``.
     """
-    tax = load_taxonomy(taxonomy)
-    item_set = load_items(items)
+    given, custom = None, None
     if isinstance(backend, str) or backend is None:
-        name = choose_backend_name(backend, settings.get("base_url"))
-        llm: Backend = make_backend(
-            name, model=settings.get("model"), base_url=settings.get("base_url")
-        )
-        settings.setdefault("evidence", "choice" if name == "local" else "free")
+        settings["backend"] = backend
     else:
-        name, llm = getattr(backend, "name", "custom"), backend
-    settings.setdefault("model", getattr(llm, "model", None))
-    config = RunConfig(
-        taxonomy_path=str(taxonomy),
-        items_path=str(items),
-        text_columns=tuple(item_set.text_columns),
-        backend=name,
-        **settings,
+        given, custom = [backend], str(getattr(backend, "name", "custom"))
+        settings.setdefault("model", getattr(backend, "model", None))
+    config = new_config(taxonomy, items, custom_backend=custom, **settings)
+    job = prepare(
+        config,
+        store=RunStore(runs_dir),
+        run_id=run_id,
+        backends=given,
+        cache=cache,
+        prices=prices,
     )
-    coder = make_coder(config, tax, llm, item_set.items)
-    text = Path(taxonomy).read_text(encoding="utf-8")
-    run = start_run(
-        RunStore(Path(runs_dir)), config, item_set, tax, text, coder.prompts, llm, run_id
-    )
+    return _finish(job, on_record)
 
+
+def resume(
+    run: str | Path | Run,
+    *,
+    backend: Backend | None = None,
+    runs_dir: str | Path | None = None,
+    force: bool = False,
+    cache: bool = True,
+    prices: str | Path | None = None,
+    on_record: Callable[[CodingRecord], None] | None = None,
+    **changes: Any,
+) -> Run:
+    """Continue a run: its pending items and its errors, with its own settings.
+
+    ``changes`` are settings given again: limits apply, endpoint changes need ``force``, others
+    are refused (see `llmcode.coding.resume_rules`).
+    """
+    ref = run.path if isinstance(run, Run) else run
+    job = prepare(
+        store=RunStore(runs_dir),
+        resume=ref,
+        changes=changes,
+        force=force,
+        backends=[backend] if backend is not None else None,
+        cache=cache,
+        prices=prices,
+    )
+    return _finish(job, on_record)
+
+
+def estimate(
+    taxonomy: str | Path, items: str | Path, *, prices: str | Path | None = None, **settings: Any
+) -> Estimate:
+    """Tokens, requests and cost of coding ``items`` with these settings; nothing is sent."""
+    job = prepare(new_config(taxonomy, items, **settings), offline=True, cache=False, prices=prices)
+    return job.estimate()
+
+
+def _finish(job: Any, on_record: Callable[[CodingRecord], None] | None) -> Run:
     async def work() -> None:
         try:
-            await code_run(run, coder, pending_items(run))
+            await job.code(on_record)
         finally:
-            await llm.aclose()
+            await job.aclose()
 
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        asyncio.run(work())
-    else:  # a notebook's loop is running: code in a thread with a loop of its own
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(asyncio.run, work()).result()
-    return run
+    run_sync(work())
+    assert job.run is not None
+    return job.run
+
+
+code_file = code
+"""The earlier name of `code`."""

@@ -160,17 +160,17 @@ class OpenCoder:
             self.backend,
             [{"role": "system", "content": system}, {"role": "user", "content": user}],
             open_schema(
-                candidate_quotes(item.text) if self.config.evidence == "choice" else None,
+                candidate_quotes(item.text) if self.config.sampling.evidence == "choice" else None,
                 self.max_codes,
             ),
             lambda content: check_open_answer(content, item.text, item.item_id, self.max_codes),
             reask=lambda problems: self.prompts.render(REASK, problems=problems),
             cache=self.cache,
             schema_name="open_codes",
-            max_reasks=self.config.max_reasks,
-            temperature=self.config.temperature,
-            max_tokens=self.config.max_tokens,
-            seed=self.config.seed,
+            max_reasks=self.config.sampling.max_reasks,
+            temperature=self.config.sampling.temperature,
+            max_tokens=self.config.sampling.max_tokens,
+            seed=self.config.sampling.seed,
         )
         problems = list(asked.problems)
         assignments: dict[str, CodeAssignment] = {}
@@ -251,7 +251,7 @@ def start_open_run(
     run = start_run(
         store, config, item_set, seed, seed_text, prompts, backend, run_id, kind="open", extra=extra
     )
-    for category in seed.targets(config.level) if seed is not None else []:
+    for category in seed.targets(config.inputs.level) if seed is not None else []:
         code = OpenCode(
             code=category.id,
             name=category.name,

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from llmcode.coding.closed import make_coder
+from llmcode.coding.guidance import check_guidance
 from llmcode.errors import ConfigError
 from llmcode.items import Item, load_items
 from llmcode.llm.answers import CodeAssignment
 from llmcode.llm.backends.fake import FakeBackend
-from llmcode.store.models import RunConfig
+from llmcode.store.config import make_config
 from llmcode.taxonomy.model import load_taxonomy
 
 PLACEHOLDER = Item("ITEM_ID", "(the item's text)")
@@ -77,7 +78,7 @@ def preview_request(
             f"item '{item_id}' asked for without an items file",
             hint="give the items file (items) to pick an item from",
         )
-    config = RunConfig(
+    config = make_config(
         taxonomy_path=str(taxonomy),
         items_path=str(items or ""),
         id_column=id_column,
@@ -86,6 +87,7 @@ def preview_request(
         backend="fake",
         **settings,
     )
+    check_guidance(config.guidance)
     coder = make_coder(config, tax, FakeBackend(), pool)
     messages, shown = coder.item_messages(chosen)
     preview = RequestPreview(

@@ -120,7 +120,7 @@ def propose(
             hint="propose works on a run of `llmcode code` (closed coding against a taxonomy)",
         )
     old = run.taxonomy()
-    level = run.manifest().config.level
+    level = run.manifest().config.inputs.level
     targets = old.targets(level)
     signals = collect_signals(run, low_confidence)
     none_fit, unsupported = _none_fit_edits(

@@ -67,7 +67,7 @@ def plan_recode(
 ) -> RecodePlan:
     """Decide per item of ``previous`` whether the change to ``new`` can affect its coding."""
     old = previous.taxonomy()
-    level = previous.manifest().config.level
+    level = previous.manifest().config.inputs.level
     before = {c.id: c for c in old.targets(level)}
     after = {c.id: c for c in new.targets(level)}
     changed = sorted(
@@ -180,8 +180,8 @@ async def run_recode(
         skipped=[],
         source=str(manifest.items.get("path", "")),
         sha256=str(manifest.items.get("sha256", "")),
-        id_column=config.id_column,
-        text_columns=tuple(config.text_columns or ()),
+        id_column=config.inputs.id_column,
+        text_columns=tuple(config.inputs.text_columns or ()),
     )
     summary = _summary(plan)
     run = start_run(

@@ -114,7 +114,7 @@ def audit(
     where = "the human codes" if isinstance(human, pd.DataFrame) else str(human)
     result = audit_labels(run, codes, coder, top, where, min_share)
     coders = coder_quality(run, codes, where) if codes["coder"].nunique() > 1 else []
-    flat = run.manifest().config.samples == 1 and not any(
+    flat = run.manifest().config.sampling.samples == 1 and not any(
         r.probabilities for r in run.latest_codings().values()
     )
     return result.model_copy(update={"coders": coders, "ranked": not flat})
@@ -177,7 +177,7 @@ def audit_labels(
     Only items whose model code won more than ``min_share`` of the samples are flagged.
     """
     taxonomy = run.taxonomy()
-    level = run.manifest().config.level
+    level = run.manifest().config.inputs.level
     if taxonomy.multi_label:
         raise AnalysisError(
             f"taxonomy {taxonomy.name} is multi-label; audit ranks single-label codes for now",
@@ -230,7 +230,7 @@ def coder_quality(run: Run, codes: pd.DataFrame, source: str = "codes") -> list[
     majority are left out of ``with_consensus``. ``alpha_with_model`` is Krippendorff's α.
     """
     taxonomy = run.taxonomy()
-    level = run.manifest().config.level
+    level = run.manifest().config.inputs.level
     names = sorted(codes["coder"].dropna().unique())
     sets = {name: human_code_sets(codes, taxonomy, level, name, source) for name in names}
     model = {

@@ -27,7 +27,7 @@ USABLE = ("ok", "unverified")
 
 def code_space(run: Run) -> list[str]:
     """The codes a run can assign: the taxonomy's targets at the run's level, then ``none``."""
-    level = run.manifest().config.level
+    level = run.manifest().config.inputs.level
     return [c.id for c in run.taxonomy().targets(level)] + [NONE_CODE]
 
 

@@ -69,7 +69,7 @@ def plan_gold_sample(run: Run, width: float) -> GoldPlan:
             f"plan {width}: a CI width is a share between 0 and 1",
             hint="e.g. 0.1 for CIs at most 10 points wide",
         )
-    targets = [c.id for c in run.taxonomy().targets(run.manifest().config.level)]
+    targets = [c.id for c in run.taxonomy().targets(run.manifest().config.inputs.level)]
     records = run.latest_codings()
     chosen: list[str] = []
     beliefs: list[dict[str, float]] = []

@@ -72,13 +72,13 @@ def calibrate(
     codes = human if isinstance(human, pd.DataFrame) else load_codes(human)
     where = "the human codes" if isinstance(human, pd.DataFrame) else str(human)
     config = run.manifest().config
-    sets = human_code_sets(codes, run.taxonomy(), config.level, coder, where)
+    sets = human_code_sets(codes, run.taxonomy(), config.inputs.level, coder, where)
     pairs, source = calibration_pairs(run, sets, confidence)
     frame, _ = item_confidences(run, sets, source)
     return RunCalibration(
         run_id=run.run_id,
         calibration=calibrate_pairs(pairs, source, bins),
         self_agreement=self_agreement(run),
-        samples=config.samples,
+        samples=config.sampling.samples,
         thresholds=threshold_table(frame, thresholds or THRESHOLDS),
     )

@@ -3,7 +3,7 @@
 A queue is a named function that orders and filters a run's ``ReviewItem`` list. The registry
 ``QUEUES`` holds ``all``, ``low-confidence``, ``disagreement``, ``unverified``, ``errors``,
 ``audit`` and ``uncertain``; add one with ``@register_queue("name")``. Human codes
-(``--against``) are read from a long-format file (item_id, coder, code) and shown beside the
+(``--human``) are read from a long-format file (item_id, coder, code) and shown beside the
 model's.
 """
 
@@ -185,7 +185,7 @@ def audit(items: list[ReviewItem], run: Run) -> list[ReviewItem]:
     """Items listed by `llmcode audit` (runs/<id>/audit.json), in rank order.
 
     The file holds ``{"items": [{"item_id": ...}, ...]}``; an entry's ``coder`` and
-    ``human_code`` are shown as human codes when none were given with ``--against``.
+    ``human_code`` are shown as human codes when none were given with ``--human``.
     """
     path = run.path / AUDIT
     try:

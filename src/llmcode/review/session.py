@@ -85,7 +85,7 @@ class ReviewSession:
         self.model = manifest.coder
         self.text_columns = tuple(manifest.items.get("text_columns") or ())
         self.taxonomy = run.taxonomy()
-        self.categories: list[Category] = self.taxonomy.targets(manifest.config.level)
+        self.categories: list[Category] = self.taxonomy.targets(manifest.config.inputs.level)
         repair_jsonl(run.path / DECISIONS)  # a kill mid-write leaves a torn line: cut it
         ledgers = replay(load_decisions(run), blind=blind)
         self.ledger = ledgers.get(self.reviewer) or Ledger(self.reviewer)
@@ -96,7 +96,7 @@ class ReviewSession:
             raise RunStoreError(f"{run.path}: the run has no items to review")
         self.confidence_kind = (  # the kind calibrate, report and export default to as well
             "vote"
-            if manifest.config.samples > 1
+            if manifest.config.sampling.samples > 1
             else "logprob"
             if any(item.has_probabilities for item in self.items)
             else "stated"

@@ -92,5 +92,5 @@ def gold_sets(run: Run, human: pd.DataFrame | str | Path, coder: str | None) -> 
     """``coder``'s codes per item at the run's level (a leaf counts as its top category)."""
     codes = human if isinstance(human, pd.DataFrame) else load_codes(human)
     where = "the human codes" if isinstance(human, pd.DataFrame) else str(human)
-    level = run.manifest().config.level
+    level = run.manifest().config.inputs.level
     return human_code_sets(codes, run.taxonomy(), level, coder, where)

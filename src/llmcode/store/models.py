@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from llmcode.llm.answers import CodeAssignment, SuggestedCode
 from llmcode.llm.checks import CodeCheck
 from llmcode.llm.redaction import redact
-from llmcode.taxonomy.model import Level
+from llmcode.store.config import RunConfig
 
 Status = Literal["ok", "unverified", "invalid", "error", "skipped"]
 FINAL_STATUSES = {"ok", "unverified", "invalid", "skipped"}
@@ -24,52 +24,6 @@ FINAL_STATUSES = {"ok", "unverified", "invalid", "skipped"}
 def now() -> datetime:
     """The current time in UTC (every timestamp a run writes)."""
     return datetime.now(UTC)
-
-
-class RunConfig(BaseModel):
-    """Everything that decides how a run codes; frozen and saved in the manifest (no secrets)."""
-
-    model_config = ConfigDict(frozen=True)
-    taxonomy_path: str
-    items_path: str
-    id_column: str = "item_id"
-    text_columns: tuple[str, ...] | None = None
-    sheet: str | None = None
-    backend: str = "local"
-    model: str | None = None
-    base_url: str | None = None
-    model_path: str | None = None
-    temperature: float = 0.0
-    max_tokens: int = 512
-    seed: int | None = 0
-    level: Level = "top"
-    concurrency: int = Field(default=8, ge=1)
-    max_reasks: int = Field(default=2, ge=0)
-    limit: int | None = Field(default=None, ge=1)
-    samples: int = Field(default=1, ge=1)
-    evidence: Literal["free", "choice"] = "free"
-    items_per_request: int = Field(default=1, ge=1)
-    rpm: float | None = Field(default=None, gt=0)
-    tpm: float | None = Field(default=None, gt=0)
-    max_cost: float | None = Field(default=None, ge=0)
-    timeout: float = Field(default=120.0, gt=0)
-    more_models: tuple[str, ...] = ()
-    examples: str | None = None
-    """Example codes (``--examples``): a long-format file or a reviewed run directory."""
-    examples_items: str | None = None
-    examples_coder: str | None = None
-    shots: int = Field(default=4, ge=0)
-    examples_similarity: Literal["tfidf", "gguf", "sentence-transformers", "embedding"] = "tfidf"
-    """How example texts become vectors (`llmcode.llm.vectors`; ``embedding`` means ``gguf``)."""
-    embedding_model: str | None = None
-    """The model of those vectors: a GGUF file for ``gguf`` (default: the bundled model), a
-    sentence-transformers name or path for ``sentence-transformers``."""
-    splits: str | None = None
-    """Item splits (item_id, split); items of the ``test`` split are never examples."""
-    prompts_dir: str | None = None
-    verify: Literal["off", "flag", "drop"] = "off"
-    only: str | None = None
-    """A table of item ids (``--only``): only those items were coded."""
 
 
 class Sample(BaseModel):
@@ -138,4 +92,4 @@ class RunManifest(BaseModel):
     @property
     def coder(self) -> str:
         """The name this run codes under in long-format exports: the model."""
-        return str(self.backend.get("model") or self.config.model or self.run_id)
+        return str(self.backend.get("model") or self.config.endpoint.model or self.run_id)

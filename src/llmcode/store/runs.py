@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
+from llmcode import environment
 from llmcode.errors import LlmcodeError, RunStoreError
 from llmcode.items import Item
 from llmcode.llm.redaction import redact
@@ -230,7 +231,7 @@ class RunStore:
     """The folder of runs (``./runs`` by default, ``--runs-dir`` or ``LLMCODE_RUNS_DIR``)."""
 
     def __init__(self, root: str | Path | None = None) -> None:
-        self.root = Path(root or os.environ.get("LLMCODE_RUNS_DIR") or "runs")
+        self.root = Path(root or environment.runs_dir())
 
     def new_run_id(self, label: str) -> str:
         """``<time>-<label>-<random>``, the label cut down to a safe slug."""

@@ -368,13 +368,16 @@ def _root(
 
 def _provenance(manifest: RunManifest) -> str:
     config = manifest.config
+    sampling = config.sampling
     lines = [
         f"Coded with llmcode {manifest.llmcode_version or __version__}, run {manifest.run_id} "
         f"({manifest.status}).",
-        f"Model: {manifest.coder} (backend {manifest.backend.get('backend', config.backend)}, "
-        f"temperature {config.temperature}, seed {config.seed}, samples {config.samples}).",
+        f"Model: {manifest.coder} "
+        f"(backend {manifest.backend.get('backend', config.endpoint.backend)}, "
+        f"temperature {sampling.temperature}, seed {sampling.seed}, "
+        f"samples {sampling.samples}).",
         f"Taxonomy: {manifest.taxonomy.get('name')} {manifest.taxonomy.get('version')} "
-        f"(fingerprint {manifest.taxonomy.get('fingerprint')}), level {config.level}.",
+        f"(fingerprint {manifest.taxonomy.get('fingerprint')}), level {config.inputs.level}.",
         f"Prompts: sha256 {manifest.prompts.get('sha256')}.",
         f"Items: {manifest.items.get('path')} (sha256 {manifest.items.get('sha256')}).",
         "The model's codes are by the user named after the model; each coding's note holds its "

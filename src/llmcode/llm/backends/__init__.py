@@ -6,8 +6,7 @@ configured, else ``openai``.
 
 from __future__ import annotations
 
-import os
-
+from llmcode import environment
 from llmcode.errors import ConfigError
 from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
 
@@ -17,6 +16,7 @@ __all__ = [
     "ChatResponse",
     "check_base_url",
     "choose_backend_name",
+    "default_model",
     "make_backend",
 ]
 
@@ -40,9 +40,14 @@ def choose_backend_name(requested: str | None, base_url: str | None) -> str:
         if requested not in ("openai", "local"):
             raise ConfigError(f"unknown backend '{requested}'", hint="use openai or local")
         return requested
-    if base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"):
+    if base_url or environment.endpoint_configured():
         return "openai"
     return "local"
+
+
+def default_model(backend: str) -> str:
+    """The model a backend is asked for when none is named (the embedded one is "local")."""
+    return environment.default_model() if backend == "openai" else "local"
 
 
 def make_backend(
@@ -75,7 +80,7 @@ def make_backend(
             limiter=limiter,
         )
     if name == "local":
-        engine = os.environ.get("LLMCODE_ENGINE", "xllamacpp")
+        engine = environment.embedded_engine()
         if engine == "llama-cpp-python":
             from llmcode.llm.backends.llamacpp import LlamaCppBackend
 

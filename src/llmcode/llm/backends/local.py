@@ -21,12 +21,12 @@ import asyncio
 import contextlib
 import functools
 import importlib.util
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from llmcode import environment
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
 from llmcode.llm.backends.threads import default_threads
@@ -43,11 +43,15 @@ def model_settings(
 ) -> tuple[Path, str, int]:
     """The GGUF file (``--model-path``, ``LLMCODE_MODEL_PATH`` or the bundled one), the model's
     name and its context size (``LLMCODE_N_CTX``, default 4096): one rule for every engine."""
-    chosen = model_path or os.environ.get("LLMCODE_MODEL_PATH")
+    chosen = model_path or environment.embedded_model_path()
     path = Path(chosen) if chosen else bundled_model_path()
     if not path.is_file():
         raise ConfigError(f"{path}: no such model file")
-    return path, model or path.stem, n_ctx or int(os.environ.get("LLMCODE_N_CTX", "4096"))
+    return (
+        path,
+        model or path.stem,
+        n_ctx or int(environment.embedded_context() or environment.DEFAULT_N_CTX),
+    )
 
 
 def bundled_model_path() -> Path:

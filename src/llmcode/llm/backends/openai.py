@@ -9,20 +9,19 @@ the schema attached (llama.cpp's server honours it), then to plain JSON mode.
 
 from __future__ import annotations
 
-import os
 import random
 from typing import Any
 
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from llmcode import environment
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends import check_base_url
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
 from llmcode.llm.backends.ratelimit import RateLimiter
 from llmcode.llm.lengths import bounded_schema
 
-DEFAULT_MODEL = "gpt-4o-mini"
 MODES = ("json_schema", "json_object+schema", "json_object")
 NO_KEY = "sk-no-key-needed"
 
@@ -81,14 +80,14 @@ class OpenAIBackend:
         wait: Any = None,
         limiter: RateLimiter | None = None,
     ) -> None:
-        self.base_url = check_base_url(base_url) or os.environ.get("OPENAI_BASE_URL") or None
-        api_key = os.environ.get("OPENAI_API_KEY")
+        self.base_url = check_base_url(base_url) or environment.openai_base_url()
+        api_key = environment.openai_api_key()
         if not api_key and not self.base_url:
             raise ConfigError(
                 "the openai backend needs OPENAI_API_KEY or a base URL",
                 hint="set OPENAI_API_KEY, or --base-url for a local server, or use --backend local",
             )
-        self.model = model or os.environ.get("LLMCODE_MODEL") or DEFAULT_MODEL
+        self.model = model or environment.default_model()
         self.max_attempts = max_attempts
         self.mode = MODES[0]
         self.logprobs = True  # until the server refuses them

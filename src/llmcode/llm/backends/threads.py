@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 
+from llmcode import environment
 from llmcode.errors import ConfigError
 
 MAX_THREADS = 8
@@ -20,7 +21,7 @@ SAMPLE_SECONDS = 0.1
 
 def default_threads() -> int:
     """``LLMCODE_THREADS``, else the CPUs this process may run on that other work leaves free."""
-    raw = os.environ.get("LLMCODE_THREADS")
+    raw = environment.embedded_threads()
     if raw:
         try:
             value = int(raw)

@@ -130,7 +130,7 @@ def _with_offsets(coded: pd.DataFrame) -> pd.DataFrame:
                 f"coder {row['coder']!r}, document {row['item_id']!r}, code {row['code']!r}: "
                 f"{name} {row[name]!r} is not a character offset",
                 hint="every coded passage needs integer start and end (whole-document codes "
-                "are compared without --unit segment)",
+                "are compared as whole items, not as segments)",
             )
         frame[name] = values.astype(np.int64)
     return frame
