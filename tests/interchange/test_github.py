@@ -399,3 +399,42 @@ def test_labels_given_as_one_string_are_names_not_characters(labels):
 
     row = issue_row({"number": 1, "title": "t", "labels": labels}, "repo")
     assert row["labels"] == "bug;question"
+
+
+# Issue 25, defect 15: a next link that only changes a parameter; a server that drips bytes.
+
+
+def test_pages_that_bring_no_new_issue_stop_the_import(tmp_path):
+    def same_page(request):
+        issues = [{"number": n, "title": f"t{n}", "body": "b"} for n in (1, 2)]
+        page = int(request.url.params.get("x", "0"))
+        return issues, f'<{request.url.copy_set_param("x", str(page + 1))}>; rel="next"'
+
+    client, calls = mock_client(same_page)
+    with pytest.raises(InterchangeError, match="3 pages in a row brought no issue"):
+        fetch_issues(
+            make_query("acme/docsum"), tmp_path / "o.csv", client=client, base_url="http://gh.test"
+        )
+    assert len(calls) == 4
+    assert [r["item_id"] for r in rows(tmp_path / "o.csv")] == ["docsum-1", "docsum-2"]
+
+
+def test_a_page_sent_too_slowly_is_given_up_on_after_the_deadline(tmp_path):
+    import itertools
+
+    import httpx
+
+    ticks = itertools.count(step=50.0)  # each look at the clock: 50 s later
+
+    def drip(request):
+        return httpx.Response(200, content=iter([b"[", b" ", b" ", b" ", b"]"]))
+
+    client = httpx.Client(transport=httpx.MockTransport(drip))
+    with pytest.raises(InterchangeError, match=r"took more than 120 s"):
+        fetch_issues(
+            make_query("acme/docsum"),
+            tmp_path / "o.csv",
+            client=client,
+            base_url="http://gh.test",
+            clock=lambda: next(ticks),
+        )

@@ -173,13 +173,28 @@ def fetch_issues(
     )
     name = query.repo.split("/")[1]
     visited: set[str] = set()
+    entries: set[object] = set()  # every issue and pull request number read in this import
+    stalled = 0  # pages in a row that brought no entry not read before
     try:
         with IssueWriter(output) as writer:
             while url:
                 _check_next(url, visited, max_pages)
                 response = pager.get(url)
                 rows = []
-                for index, issue in enumerate(_page(response, url)):
+                page = _page(response, url)
+                fresh_entries = {
+                    issue.get("number") for issue in page if isinstance(issue, dict)
+                } - entries
+                entries |= fresh_entries
+                stalled = 0 if fresh_entries or not page else stalled + 1
+                if stalled >= STALLED_PAGES:
+                    raise InterchangeError(
+                        f"GitHub: {STALLED_PAGES} pages in a row brought no issue not read "
+                        f"before; stopped at {url}",
+                        hint="the server's pagination makes no progress; the issues read so far "
+                        "are kept",
+                    )
+                for index, issue in enumerate(page):
                     if not isinstance(issue, dict):
                         raise InterchangeError(f"GitHub: {url}: entry {index} is not an issue")
                     if "pull_request" in issue:
@@ -205,6 +220,13 @@ def fetch_issues(
             pager.http.close()
     state_path.unlink(missing_ok=True)
     return result
+
+
+STALLED_PAGES = 3
+"""Pages in a row without an issue not read before after which an import stops (a ``next``
+link that only changes a query parameter)."""
+REQUEST_DEADLINE = 120.0
+"""Seconds one page may take in all."""
 
 
 def _check_next(url: str, visited: set[str], max_pages: int) -> None:
@@ -247,7 +269,7 @@ class _Pager:
         failures = waits = 0
         while True:
             try:
-                response: httpx.Response | None = self.http.get(url, headers=headers)
+                response: httpx.Response | None = self._fetch(url, headers)
             except httpx.HTTPError as exc:
                 response, error = None, f"{type(exc).__name__}: {exc}"
             if response is not None:
@@ -269,6 +291,26 @@ class _Pager:
                 )
             _emit(self.on_event, "retry", error=error, url=url)
             self.sleep(2.0 ** (failures - 1))
+
+    def _fetch(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        """One GET, read within ``REQUEST_DEADLINE`` seconds in all (the client's timeout is per
+        read: a server sending one byte every few seconds would be waited on forever)."""
+        deadline = self.clock() + REQUEST_DEADLINE
+        with self.http.stream("GET", url, headers=headers) as streamed:
+            body = bytearray()
+            for chunk in streamed.iter_bytes():
+                body.extend(chunk)
+                if self.clock() > deadline:
+                    raise InterchangeError(
+                        f"GitHub: {url} took more than {REQUEST_DEADLINE:.0f} s to send a page",
+                        hint="the server sends too slowly; run the same command again to resume",
+                    )
+            return httpx.Response(
+                streamed.status_code,
+                headers=streamed.headers,
+                content=bytes(body),
+                request=streamed.request,
+            )
 
     def _wait(self, seconds: float, url: str) -> None:
         if seconds > self.max_wait:
