@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from llmcode import environment
 from llmcode.coding.closed import Coder
-from llmcode.coding.lifecycle import pending_items
+from llmcode.coding.lifecycle import note_in_manifest, pending_items
 from llmcode.errors import BackendError, ConfigError, RunStoreError
 from llmcode.items import Item
 from llmcode.llm.backends import check_base_url
@@ -160,7 +160,7 @@ def write_batch_requests(run: Run, coder: Coder, max_requests: int | None = None
     (folder / INGESTED).unlink(missing_ok=True)  # the ingest log belongs to one batch
     earlier = [*previous.previous, previous.batch_id] if previous and previous.batch_id else []
     write_state(run, BatchState(n_requests=len(lines), previous=earlier))
-    _note_in_manifest(run, requests=f"{BATCH_DIR}/{REQUESTS}", n_requests=len(lines))
+    note_in_manifest(run, "batch", requests=f"{BATCH_DIR}/{REQUESTS}", n_requests=len(lines))
     return folder / REQUESTS
 
 
@@ -359,14 +359,8 @@ def _update(run: Run, state: BatchState, batch: Any) -> BatchState:
         }
     )
     write_state(run, state)
-    _note_in_manifest(run, batch_id=batch.id, status=batch.status)
+    note_in_manifest(run, "batch", batch_id=batch.id, status=batch.status)
     return state
-
-
-def _note_in_manifest(run: Run, **values: Any) -> None:
-    manifest = run.manifest()
-    extra = {**manifest.extra, "batch": {**manifest.extra.get("batch", {}), **values}}
-    run.write_manifest(manifest.model_copy(update={"extra": extra}))
 
 
 def read_ingested(run: Run) -> set[str]:

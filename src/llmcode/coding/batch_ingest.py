@@ -39,9 +39,9 @@ from llmcode.llm.backends.base import Backend, ChatResponse
 from llmcode.llm.backends.openai import parse_completion
 from llmcode.llm.redaction import redact
 from llmcode.store.config import RunConfig
-from llmcode.store.jsonl import append_line, repair_jsonl
+from llmcode.store.jsonl import repair_jsonl
 from llmcode.store.models import FINAL_STATUSES, CodingRecord
-from llmcode.store.runs import CODINGS, Run
+from llmcode.store.runs import Run
 
 Outcome = ChatResponse | str  # an answer, or why the line failed
 JOURNAL_GROUP = 256  # records written per fsync
@@ -176,9 +176,7 @@ class _Journal:
 
     def flush(self) -> None:
         if self.records:  # the records first: an id is only marked once its record is durable
-            append_line(
-                self.run.path / CODINGS, "\n".join(r.model_dump_json() for r in self.records)
-            )
+            self.run.append_codings(self.records)
             append_ingested(self.run, self.custom_ids)
             self.records, self.custom_ids = [], []
 

@@ -13,6 +13,7 @@ goes through these functions; the CLI only parses options and displays what they
 - ``code_run`` codes the pending items and always finishes the run, however it ends: complete,
   budget reached, cancelled (Ctrl-C, SIGTERM) or stopped by ``StartupGuard`` when the first
   requests all fail for a reason retrying cannot fix (connection, 401, 404, model load).
+- ``note_in_manifest`` records what happens between phases (a batch's id and status);
 - ``finish_run`` recounts the run from its records (parsed once) and writes the manifest once at
   the end of the phase: status, counts, usage (``abandoned`` requests included) and
   ``usage.cost_usd`` (computed here, so a library caller gets it too; 0 for the embedded model,
@@ -155,6 +156,14 @@ def check_snapshot(run: Run, manifest: RunManifest) -> None:
             f"{path}: the item snapshot holds {found} item(s), the manifest says {expected}",
             hint="the snapshot was changed; start a new run instead of resuming this one",
         )
+
+
+def note_in_manifest(run: Run, key: str, **values: Any) -> None:
+    """Merge ``values`` into the manifest's ``extra[key]`` between phases (e.g. a batch's id
+    and status while the provider works on it)."""
+    manifest = run.manifest()
+    extra = {**manifest.extra, key: {**manifest.extra.get(key, {}), **values}}
+    run.write_manifest(manifest.model_copy(update={"extra": extra}))
 
 
 def pending_items(run: Run) -> list[Item]:

@@ -129,6 +129,12 @@ class Run:
             self._synced_at = time.monotonic()
         self._unsynced = not sync
 
+    def append_codings(self, records: list[CodingRecord]) -> None:
+        """Append several records in one durable write (fsynced before it returns): a journal
+        that marks work done after its records may rely on them being on disk."""
+        if records:
+            append_line(self.path / CODINGS, "\n".join(r.model_dump_json() for r in records))
+
     def sync(self) -> None:
         """Put every appended record on disk (called when a phase of the run finishes)."""
         if self._unsynced:
