@@ -253,10 +253,10 @@ def test_export_reviewed_writes_every_decision_a_reject_as_a_row_without_code(
     )
     assert result.exit_code == 0, result.output
     assert out.read_text().splitlines() == [
-        "item_id,coder,code,memo,action",
-        "i1,ana,usage,,accept",
-        "i2,ana,usage,,change",
-        "i3,ana,,,reject",
+        "item_id,coder,code,memo,action,decided_by",
+        "i1,ana,usage,,accept,human",
+        "i2,ana,usage,,change,human",
+        "i3,ana,,,reject,human",
     ]
 
 
@@ -356,3 +356,23 @@ def test_review_without_a_terminal_is_refused_at_once(run: Run) -> None:
     assert done.returncode == 1
     assert "review needs a terminal" in done.stderr and "--auto-accept-above" in done.stderr
     assert not (run.path / DECISIONS).exists()
+
+
+async def test_an_automatic_accept_is_marked_on_the_list_and_in_the_detail(run: Run) -> None:
+    from llmcode.review.triage import auto_accept
+    from llmcode.review.widgets import ItemList
+
+    auto_accept(run, "ana", 0.85, force=True)  # i1 only (one vote, 1.0); i2's samples split
+    app = ReviewApp(ReviewSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        items = app.screen.query_one(ItemList)
+        first = "".join(segment.text for segment in items.render_line(0))
+        assert first.startswith(" A ") and "i1" in first
+        await pilot.press("k")  # back to the first item, decided automatically
+        assert app.session.current is not None and app.session.current.item_id == "i1"
+        text = detail_text(app)
+        assert "A accepted automatically at confidence 1.00 >= 0.85 — no one looked" in text
+        await pilot.press("a")  # a person accepts it: now theirs
+        assert app.session.verdict("i1").decided_by == "human"  # type: ignore[union-attr]
+        await pilot.press("k")
+        assert "✓ accepted: usage" in detail_text(app)

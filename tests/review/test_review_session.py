@@ -101,6 +101,7 @@ def test_accept_records_the_models_codes_and_moves_to_the_next_item(run: Run) ->
         "memo": "",
         "suggested": ["usage"],
         "undone": None,
+        "decided_by": "human",
     }
     assert session.current is not None and session.current.item_id == "i2"
 
@@ -112,7 +113,14 @@ def test_reject_records_no_codes_and_export_has_no_row_for_it(run: Run) -> None:
     assert lines(run)[0]["action"] == "reject" and lines(run)[0]["codes"] == []
     frame = reviewed_codes(run)
     assert frame.to_dict("records") == [
-        {"item_id": "i2", "coder": "ana", "code": "resources", "memo": "", "action": "accept"}
+        {
+            "item_id": "i2",
+            "coder": "ana",
+            "code": "resources",
+            "memo": "",
+            "action": "accept",
+            "decided_by": "human",
+        }
     ]
 
 

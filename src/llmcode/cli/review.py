@@ -65,6 +65,31 @@ def review(
             "--coder", help="With --auto-accept-above: whose codes in --human are the gold."
         ),
     ] = None,
+    max_error: Annotated[
+        float,
+        typer.Option(
+            "--max-error",
+            min=0.0,
+            max=1.0,
+            help="With --auto-accept-above: refuse when the 95% upper bound of the gold error "
+            "rate above T exceeds this.",
+        ),
+    ] = 0.10,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="With --auto-accept-above: accept even without gold or above --max-error.",
+        ),
+    ] = False,
+    undo_automatic: Annotated[
+        bool,
+        typer.Option(
+            "--undo-automatic",
+            help="Take back the automatic accepts (of --reviewer, or everyone's); the history "
+            "keeps them.",
+        ),
+    ] = False,
     blind: Annotated[
         bool,
         typer.Option(
@@ -91,8 +116,21 @@ def review(
     against = human_file or against_file
     if blind and auto_accept_above is not None:
         raise ConfigError("--blind codes by hand: it cannot be combined with --auto-accept-above")
+    if undo_automatic:
+        if auto_accept_above is not None:
+            raise ConfigError("--undo-automatic cannot be combined with --auto-accept-above")
+        _undo_automatic(run, reviewer)
+        return
     if auto_accept_above is not None:
-        _auto_accept(run, reviewer or default_reviewer(), auto_accept_above, against, coder)
+        _auto_accept(
+            run,
+            reviewer or default_reviewer(),
+            auto_accept_above,
+            against,
+            coder,
+            max_error=max_error,
+            force=force,
+        )
         return
     human = load_human_codes(against) if against is not None else None
     session = ReviewSession(
@@ -121,12 +159,35 @@ def review(
     )
 
 
+def _undo_automatic(run: Run, reviewer: str | None) -> None:
+    from llmcode.review.triage import undo_automatic
+    from llmcode.store.runs import DECISIONS
+
+    undone = undo_automatic(run, reviewer)
+    who = reviewer or "every reviewer"
+    console.print(
+        f"{who}: took back {len(undone)} automatic accept(s) with undo lines "
+        f"(the accepts stay in {run.path / DECISIONS})"
+    )
+    if undone:
+        print_next(console, f"llmcode review {run.run_id} --queue uncertain")
+
+
 def _auto_accept(
-    run: Run, reviewer: str, threshold: float, against: Path | None, coder: str | None
+    run: Run,
+    reviewer: str,
+    threshold: float,
+    against: Path | None,
+    coder: str | None,
+    *,
+    max_error: float,
+    force: bool,
 ) -> None:
     from llmcode.review.triage import auto_accept
 
-    result = auto_accept(run, reviewer, threshold, against, coder=coder)
+    result = auto_accept(
+        run, reviewer, threshold, against, coder=coder, max_error=max_error, force=force
+    )
     row = result.estimate
     console.print(
         f"{reviewer}: accepted {len(result.decisions)} item(s) automatically at confidence "

@@ -22,7 +22,7 @@ from textual.widgets import Footer, Header, Static
 from llmcode.errors import ConfigError, LlmcodeError
 from llmcode.quality.confidence import KIND_NAMES, confidence_of
 from llmcode.review.queues import QUEUES, ReviewItem
-from llmcode.review.session import DECISION_FILTERS, ReviewSession
+from llmcode.review.session import DECISION_FILTERS, Decision, ReviewSession
 from llmcode.review.widgets import (
     CodePicker,
     DetailView,
@@ -414,10 +414,22 @@ def _append_decision(out: Text, session: ReviewSession, item: ReviewItem) -> Non
         out.append("undecided — a accept · r reject · c change\n", "dim")
     else:
         final = f": {', '.join(verdict.codes)}" if verdict.action != "reject" else ""
-        out.append(f"{VERDICT_TEXT[verdict.action]}{final}\n", "green")
+        if verdict.decided_by == "human":
+            out.append(f"{VERDICT_TEXT[verdict.action]}{final}\n", "green")
+        else:
+            out.append(f"{who_decided(verdict)}{final}\n", "yellow")
     memo = session.memo_of(item.item_id)
     if memo:
         out.append(f"  memo: {memo}\n", "italic")
+
+
+def who_decided(verdict: Decision) -> str:
+    """A verdict no person made, said as such (automatic accept, a model's decision)."""
+    if verdict.decided_by == "automatic":
+        auto = verdict.automatic
+        why = f" at confidence {auto.confidence:.2f} >= {auto.threshold:g}" if auto else ""
+        return f"A accepted automatically{why} — no one looked (a accept · c change)"
+    return f"M {VERDICT_TEXT[verdict.action]} by a model — no one looked"
 
 
 def _append_definitions(out: Text, session: ReviewSession, item: ReviewItem) -> None:

@@ -23,10 +23,21 @@ from textual.strip import Strip
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from llmcode.review.session import ReviewSession
+from llmcode.review.session import Decision, ReviewSession
 from llmcode.taxonomy.model import Category
 
 MARKS = {None: "·", "accept": "✓", "reject": "✗", "change": "✎"}
+WHO_MARKS = {"automatic": "A", "model": "M"}
+"""A decision no person made shows who made it instead of the action's mark."""
+
+
+def mark(verdict: Decision | None) -> str:
+    """The list's mark for a verdict: undecided, the action, or A (automatic) / M (model)."""
+    if verdict is None:
+        return MARKS[None]
+    return WHO_MARKS.get(verdict.decided_by, MARKS[verdict.action])
+
+
 FLAGS = {"ok": " ", "unverified": "?", "invalid": "!", "error": "!", "skipped": "-", "pending": "…"}
 
 
@@ -120,7 +131,7 @@ class ItemList(ScrollView, can_focus=False):
         id_width = min(self._id_width(), max(6, width // 2))
         rest = width - id_width - 12
         segments = [
-            Segment(f" {MARKS[verdict.action if verdict else None]} ", style),
+            Segment(f" {mark(verdict)} ", style),
             Segment(flag, flag_style),
             Segment(f" {_fit(item.item_id, id_width)} {_fit(','.join(codes), rest)}", style),
             Segment(f"{confidence:>5} ", style),
@@ -366,7 +377,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static("[b]Review keys[/b]  (esc, ? or q closes)")
             yield Static(table)
             yield Static(
-                "Marks: · undecided  ✓ accepted  ✗ rejected  ✎ changed.  "
+                "Marks: · undecided  ✓ accepted  ✗ rejected  ✎ changed  "
+                "A accepted automatically (no one looked)  M decided by a model.  "
                 "Flags: ? unverified evidence  ! error or invalid answer  … not coded yet  "
                 "≠ a human coder disagrees.\n"
                 "Every decision is saved to runs/<id>/decisions.jsonl before the screen moves on.",

@@ -4,7 +4,13 @@
 is one ``Decision`` (flushed and fsynced before the review moves on). Replaying a reviewer's
 lines in order gives their state: the verdict (accept, reject, change) and memo of each item.
 An ``undo`` line takes back that reviewer's latest decision still in effect, so nothing is
-ever rewritten and every step stays on record.
+ever rewritten and every step stays on record; an undo marked ``automatic`` (``review
+--undo-automatic``) takes back the automatic accepts of its item instead.
+
+Every decision says who made it (``decided_by``): ``human`` (a person at the keyboard),
+``automatic`` (an accept above a confidence threshold, no one looked) or ``model`` (a model
+resolving a disagreement). Lines written before the field existed read as ``automatic`` when
+they carry the ``automatic`` details and ``human`` otherwise.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from datetime import datetime
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from llmcode.errors import RunStoreError
 from llmcode.store.jsonl import append_line, read_jsonl
@@ -23,8 +29,9 @@ from llmcode.store.runs import DECISIONS, Run
 from llmcode.taxonomy.model import NONE_CODE
 
 Action = Literal["accept", "reject", "change", "memo", "undo"]
+DecidedBy = Literal["human", "automatic", "model"]
 VERDICTS = ("accept", "reject", "change")
-COLUMNS = ["item_id", "coder", "code", "memo", "action", "blind"]
+COLUMNS = ["item_id", "coder", "code", "memo", "action", "decided_by", "blind"]
 
 
 class Automatic(BaseModel):
@@ -58,6 +65,17 @@ class Decision(BaseModel):
     blind: bool = False
     """Made in blind mode (``review --blind``): the reviewer coded from scratch, seeing no model
     code, justification, evidence or confidence; ``suggested`` is then empty."""
+    decided_by: DecidedBy = "human"
+    """Who made the decision: a person, an automatic accept, or a model (tie-breaker)."""
+    undo_automatic: bool = False
+    """For an undo: it takes back every automatic accept of its item still in effect (not the
+    reviewer's latest decision)."""
+
+    @model_validator(mode="after")
+    def _automatic_is_not_human(self) -> Decision:
+        if self.automatic is not None and self.decided_by == "human":
+            self.decided_by = "automatic"  # a line written before decided_by existed
+        return self
 
 
 class Ledger:
@@ -77,12 +95,34 @@ class Ledger:
             self._per_item[decision.item_id].append(decision)
             self._settle(decision.item_id)
             return None
+        if decision.undo_automatic:
+            return self._undo_automatic(decision.item_id)
         if not self.history:
             return None
         undone = self.history.pop()
         self._per_item[undone.item_id].pop()
         self._settle(undone.item_id)
         return undone
+
+    def _undo_automatic(self, item_id: str) -> Decision | None:
+        taken = [d for d in self._per_item[item_id] if d.decided_by == "automatic"]
+        if not taken:
+            return None
+        self.history = [d for d in self.history if not any(d is t for t in taken)]
+        kept = [d for d in self._per_item[item_id] if d.decided_by != "automatic"]
+        self._per_item[item_id] = kept
+        self._settle(item_id)
+        return taken[-1]
+
+    def codes_without_automatic(self, item_id: str) -> list[str]:
+        """The item's final codes once its automatic accepts are taken back."""
+        stack = [d for d in self._per_item[item_id] if d.decided_by != "automatic"]
+        verdict = next((d for d in reversed(stack) if d.action in VERDICTS), None)
+        return list(verdict.codes) if verdict else []
+
+    def automatic(self) -> list[Decision]:
+        """The automatic decisions in effect (on record, not undone), oldest first."""
+        return [d for d in self.history if d.decided_by == "automatic"]
 
     def last(self) -> Decision | None:
         """The decision an undo would take back."""
@@ -132,11 +172,13 @@ def load_decisions(run: Run) -> list[Decision]:
 
 def append_decision(run: Run, decision: Decision) -> None:
     """Append one decision and make it durable (flush + fsync) before returning."""
-    exclude = set()  # a person's ordinary decisions keep the old line shape
+    exclude = set()  # a person's ordinary decisions keep the old line shape, plus decided_by
     if decision.automatic is None:
         exclude.add("automatic")
     if not decision.blind:
         exclude.add("blind")
+    if not decision.undo_automatic:
+        exclude.add("undo_automatic")
     append_line(run.path / DECISIONS, decision.model_dump_json(exclude=exclude))
 
 
@@ -155,8 +197,8 @@ def replay(decisions: list[Decision], blind: bool | None = None) -> dict[str, Le
 def reviewed_codes(
     run: Run, reviewer: str | None = None, *, include_rejected: bool = False
 ) -> pd.DataFrame:
-    """Final codes after review in long format: item_id, coder (the reviewer), code, memo, action
-    (and blind).
+    """Final codes after review in long format: item_id, coder (the reviewer), code, memo, action,
+    decided_by (human, automatic or model: who made the verdict in effect) and blind.
 
     Only items with a verdict in effect. A reject has no code: it gives no row, or with
     `include_rejected` (what `export --reviewed` writes) one row with an empty code and action
@@ -202,6 +244,7 @@ def reviewed_codes(
                     "code": code,
                     "memo": memo,
                     "action": verdict.action,
+                    "decided_by": verdict.decided_by,
                     "blind": blind,
                 }
                 for code in codes
