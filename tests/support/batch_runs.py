@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from llmcode.coding.batch import prepare_batch
+from llmcode.coding.batchrun import prepare_batch
 from llmcode.store.config import RunConfig
 from llmcode.store.runs import Run, RunStore
 from llmcode.testserver import default_responder

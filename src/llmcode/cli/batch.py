@@ -141,12 +141,8 @@ def prepare(
 
     The same run as `llmcode code --batch` with the same settings.
     """
-    from llmcode.coding.batch import (
-        batch_config,
-        prepare_batch,
-        prepare_resumed_batch,
-        read_state,
-    )
+    from llmcode.coding.batch import batch_config, read_state
+    from llmcode.coding.batchrun import prepare_batch, prepare_resumed_batch
     from llmcode.coding.job import new_config
     from llmcode.store.runs import RunStore
 

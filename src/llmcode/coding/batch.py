@@ -35,7 +35,7 @@ from llmcode.llm.backends.openai import NO_KEY, bounds_lengths, completion_body
 from llmcode.llm.redaction import redact
 from llmcode.store.jsonl import append_line, atomic_write, read_jsonl
 from llmcode.store.models import RunConfig, now
-from llmcode.store.runs import Run, RunStore
+from llmcode.store.runs import Run
 
 BATCH_DIR = "batch"
 REQUESTS = "requests.jsonl"
@@ -179,36 +179,6 @@ def batch_config(config: RunConfig) -> RunConfig:
         )
     model = config.endpoint.model or environment.default_model()
     return config.replace(backend="openai", model=model)
-
-
-def prepare_batch(
-    store: RunStore,
-    config: RunConfig,
-    run_id: str | None = None,
-    max_requests: int | None = None,
-) -> tuple[Run, Path]:
-    """A new run whose requests are written for a batch API instead of asked online."""
-    from llmcode.coding.job import prepare
-
-    job = prepare(batch_config(config), store=store, run_id=run_id, offline=True, cache=False)
-    return job.write_batch(max_requests)
-
-
-def prepare_resumed_batch(
-    store: RunStore, ref: str | Path, max_requests: int | None = None
-) -> tuple[Run, Path]:
-    """A new batch for the pending items of the batch run ``ref`` (the run stays locked)."""
-    from llmcode.coding.job import prepare
-
-    run = store.open(ref)
-    config = run.manifest().config
-    if config.endpoint.backend != "openai":
-        raise ConfigError(
-            f"run {run.run_id} uses the {config.endpoint.backend} backend",
-            hint="batches need an OpenAI-compatible model",
-        )
-    job = prepare(store=store, resume=ref, offline=True, cache=False)
-    return job.write_batch(max_requests)
 
 
 def read_custom_ids(run: Run) -> dict[str, tuple[str, int]]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmcode.coding.job import default_evidence
 from llmcode.coding.lifecycle import finish_run, pending_items, resume_run
 from llmcode.coding.opencoding import (
     MAX_CODES_PER_ITEM,
@@ -79,7 +80,7 @@ def open_run_config(
             "taxonomy_path": str(taxonomy_path) if taxonomy_path else "",
             "backend": backend,
             "concurrency": 1,
-            "evidence": evidence or ("choice" if backend == "local" else "free"),
+            "evidence": evidence or default_evidence(backend),
         }
     )
 
