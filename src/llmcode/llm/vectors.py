@@ -90,7 +90,7 @@ class SentenceTransformerEmbedder:
             except (OSError, ValueError) as exc:
                 raise ConfigError(
                     f"sentence-transformers model '{self.model}' is not on this machine ({exc})",
-                    hint="nothing is downloaded: give a local model path with --embedding-model",
+                    hint="nothing is downloaded: give a local model path (embedding_model)",
                 ) from exc
         return np.asarray(self._encoder.encode(texts, normalize_embeddings=True))
 
