@@ -297,7 +297,7 @@ def recode(
     runs_dir: RunsDir = None,
 ) -> None:
     """Re-code a run after a taxonomy change: only items the change can affect; reuse the rest."""
-    from llmcode.coding.recode import plan_recode, run_recode
+    from llmcode.coding.recode import plan_recode, recode_setup, run_recode
     from llmcode.llm.cache import ResponseCache
     from llmcode.llm.prompts import load_prompts
     from llmcode.store.runs import RunStore
@@ -319,13 +319,13 @@ def recode(
         for item_id, reason in plan.recode.items():
             console.print(f"  {item_id}: {reason}")
         return
-    old_config = previous.manifest().config
-    llm = backend_from_options(old_config, backend, model, base_url, model_path)
-    config = old_config.replace(
-        taxonomy_path=str(taxonomy),
-        backend=llm.name,
-        model=model or old_config.endpoint.model,
-        base_url=base_url or old_config.endpoint.base_url,
+    config, llm = recode_setup(
+        previous,
+        taxonomy,
+        backend.value if backend else None,
+        model,
+        base_url,
+        str(model_path) if model_path else None,
     )
     cache = None if no_cache else ResponseCache(store.root / ".cache")
     progress, task = _progress("re-coding", len(plan.recode))

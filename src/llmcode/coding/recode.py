@@ -21,6 +21,7 @@ coding the items whose codes changed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -152,6 +153,29 @@ def _neighbours(
 
 def _text(category: Category) -> str:
     return " ".join([category.name, category.definition, *category.include])
+
+
+def recode_setup(
+    previous: Run,
+    taxonomy_path: str | Path,
+    backend: str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    model_path: str | None = None,
+) -> tuple[RunConfig, Backend]:
+    """The new run's config (the previous run's settings, the new taxonomy, and the model or
+    endpoint asked for now) and its backend."""
+    from llmcode.coding.job import backend_for
+
+    old = previous.manifest().config
+    llm = backend_for(old, backend, model, base_url, model_path)
+    config = old.replace(
+        taxonomy_path=str(taxonomy_path),
+        backend=llm.name,
+        model=model or old.endpoint.model,
+        base_url=base_url or old.endpoint.base_url,
+    )
+    return config, llm
 
 
 async def run_recode(
