@@ -1,15 +1,13 @@
-"""The CLI maps flags onto the library: every choice option refuses a bad value (exit 2), every
-flag an error names exists, settings come from a file or an earlier run, help has sections."""
+"""The CLI maps flags onto the library: every flag an error names exists, settings come from a
+file or an earlier run, help has sections (bad choice values: tests/cli/test_choices.py)."""
 
 from __future__ import annotations
 
 import ast
-import enum
 import json
 import re
 from typing import Any
 
-import pytest
 import typer
 
 from llmcode.cli import get_app
@@ -31,50 +29,6 @@ def _commands() -> dict[str, Any]:
 
     walk(typer.main.get_command(get_app()), "llmcode")
     return found
-
-
-def _choice_options() -> list[tuple[str, str, list[str]]]:
-    """(command path, option, the command line up to it) for every choice option."""
-    out = []
-    for path, command in _commands().items():
-        if path not in SNAPSHOT:
-            continue
-        required: list[str] = []
-        for param in command.params:
-            if param.required and param.param_type_name == "argument":
-                required.append("x")
-            elif param.required:
-                required += [param.opts[0], "x"]
-        for param in command.params:
-            if param.param_type_name == "option" and _is_choice(param):
-                option = param.opts[0]
-                if option in SNAPSHOT[path]:
-                    out.append((path, option, [*path.split()[1:], *required]))
-    return out
-
-
-def _is_choice(param: Any) -> bool:
-    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
-    return isinstance(annotation, type) and issubclass(annotation, enum.Enum)
-
-
-CHOICES = _choice_options()
-
-
-def test_the_interface_has_choice_options_to_test() -> None:
-    options = {(path, option) for path, option, _ in CHOICES}
-    assert {("llmcode code", "--level"), ("llmcode code", "--backend")} <= options
-    assert len(options) >= 15
-
-
-@pytest.mark.parametrize(("path", "option", "args"), CHOICES, ids=lambda v: str(v))
-def test_every_choice_option_refuses_a_bad_value_listing_the_valid_ones(
-    cli, path, option, args
-) -> None:
-    result = cli(*args, option, "no-such-value", env={"COLUMNS": "300"})
-    said = " ".join(result.output.split())
-    assert result.exit_code == 2, said
-    assert "'no-such-value' is not one of" in said and option in said
 
 
 def _flags_in_core_messages() -> set[str]:
