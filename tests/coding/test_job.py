@@ -184,3 +184,26 @@ def test_a_template_edited_since_the_start_needs_force(cli, tmp_path) -> None:
         assert forced.exit_code == 0, forced.output
     resumed = RunStore(tmp_path / "runs").open("r").manifest().extra["resumed"][-1]
     assert any("closed_coding.user.md" in note for note in resumed["forced"])
+
+
+def test_a_dry_run_selects_every_items_examples_in_bulk_with_progress(tmp_path) -> None:
+    from llmcode.coding.job import prepare
+
+    items = _items(tmp_path)
+    codes = tmp_path / "codes.csv"
+    codes.write_text(
+        "item_id,coder,code\nk0,ana,usage\nk1,ana,performance\nk2,ana,resources\n",
+        encoding="utf-8",
+    )
+    config = new_config(
+        DATA / "tiny.yaml", items, id_column="key", text_columns=("report",),
+        backend="openai", model="gpt-4o-mini", examples=str(codes), shots=2,
+    )  # fmt: skip
+    job = prepare(config, store=RunStore(tmp_path / "runs"), offline=True)
+    seen: list[tuple[int, int]] = []
+    estimate = job.estimate(lambda done, total: seen.append((done, total)))
+    assert seen == [(6, 6)]
+    pool = job.coder.examples
+    assert pool is not None
+    assert len(pool._chosen) == 6  # every item's examples were chosen up front
+    assert estimate.prompt_tokens > 0

@@ -72,3 +72,23 @@ def test_sentence_transformer_vectors_are_used_as_the_model_gives_them():
 def test_a_missing_gguf_model_is_a_config_error_naming_the_file(tmp_path):
     with pytest.raises(ConfigError, match="no such embedding model"):
         TextVectors("gguf", tmp_path / "none.gguf")
+
+
+def test_word_tfidf_gives_scikit_learns_exact_matrix() -> None:
+    from llmcode.llm.vectors import TextVectors, word_tfidf
+
+    corpus = [
+        "CUDA out of memory on a large batch",
+        "the model the model crashes",
+        "Héllo İstanbul école: naïve café",
+        "x",
+        "please add memory mapped datasets, please",
+    ]
+    vectors = TextVectors()
+    vectors.fit(corpus)
+    texts = [*corpus, "", "a b", "unknown words only", "memory memory MEMORY batch", "İSTANBUL"]
+    ours = word_tfidf(vectors._parts[0], texts)
+    theirs = vectors._parts[0].transform(texts)
+    assert (ours.indptr == theirs.indptr).all()
+    assert (ours.indices == theirs.indices).all()
+    assert (ours.data == theirs.data).all()

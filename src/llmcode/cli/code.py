@@ -56,7 +56,7 @@ from llmcode.cli.options import (
     Verify,
     VerifyMode,
 )
-from llmcode.cli.progress import CodingProgress, expectation
+from llmcode.cli.progress import CodingProgress, StepProgress, expectation
 from llmcode.cli.run_settings import code_settings
 from llmcode.cli.running import Interrupted, run_async
 from llmcode.cli.sections import SectionedCommand
@@ -228,6 +228,8 @@ def _code(job: CodingJob, runs_dir: Path | None) -> None:
     try:  # a signal from here on leaves the run interrupted, with the command that resumes it
         if not job.resumed:
             announce_run(console, job)
+        with StepProgress(console, "choosing examples") as progress:
+            job.select_examples(progress.update)
         manifest = _code_with_progress(job)
     except Interrupted as stop:
         if run.manifest().status == "running":  # stopped before the coding loop began

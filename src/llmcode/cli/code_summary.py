@@ -44,10 +44,12 @@ def announce_run(console: Console, job: CodingJob) -> None:
 
 def print_estimate(console: Console, job: CodingJob) -> None:
     """The dry run's table: items, requests, tokens, price and cost; nothing is sent."""
+    from llmcode.cli.progress import StepProgress
     from llmcode.cli.runs import settings_line
     from llmcode.llm.backends import default_model
 
-    estimate = job.estimate()
+    with StepProgress(console, "choosing examples") as progress:
+        estimate = job.estimate(progress.update)
     model = job.config.endpoint.model or default_model(job.config.endpoint.backend)
     table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
     for key, value in estimate.as_dict().items():

@@ -177,3 +177,43 @@ class CodingProgress:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
+
+
+class StepProgress:
+    """Context manager for a step before coding (selecting examples): a bar on a terminal, a
+    line per tenth otherwise; ``update(done, total)`` is the library's progress callback."""
+
+    def __init__(self, console: Console, label: str) -> None:
+        self.console = console
+        self.label = label
+        self.started = time.monotonic()
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._shown = 0
+
+    def __enter__(self) -> StepProgress:
+        if self.console.is_terminal:
+            self._progress = Progress(
+                TextColumn(f"[bold]{self.label}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=self.console,
+                transient=True,
+                refresh_per_second=4,
+            )
+            self._progress.__enter__()
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            if self._task is None:
+                self._task = self._progress.add_task(self.label, total=total)
+            self._progress.update(self._task, completed=done)
+        elif total >= 1000 and (done * 10 // total > self._shown or done == total):
+            self._shown = done * 10 // total
+            elapsed = format_seconds(time.monotonic() - self.started)
+            self.console.print(f"{self.label} {done}/{total} ({elapsed})", markup=False)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)

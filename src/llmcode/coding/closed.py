@@ -90,6 +90,13 @@ class Coder:
             return []
         return self.examples.select(item, self.config.guidance.shots)
 
+    def prepare_examples(
+        self, items: Sequence[Item], progress: Callable[[int, int], None] | None = None
+    ) -> None:
+        """Select the examples of ``items`` in bulk now (``progress(done, total)`` per chunk)."""
+        if self.examples is not None and self.config.guidance.shots > 0 and items:
+            self.examples.prepare(items, self.config.guidance.shots, progress)
+
     def item_messages(self, item: Item) -> tuple[list[dict[str, str]], list[str]]:
         """The first request's messages for one item, and the ids of the examples shown."""
         shots = self.shots_for(item)

@@ -8,14 +8,14 @@ per-label quotas (``quota``: the best entry of each code in turn, codes ordered 
 similarity). The item itself (same id or same text) is never shown, nor any item of a guarded
 test split. Similarity is the cosine of the texts' vectors (`llmcode.llm.vectors`: TF-IDF over
 word uni- and bigrams by default, or GGUF or sentence-transformers embeddings); ties break by
-pool order, so a selection is stable across runs.
+pool order, so a selection is stable across runs. Many items are selected a chunk at a time
+(`llmcode.coding.retrieval`, the same examples); ``prepare`` selects a run's items up front.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from llmcode.codes import load_codes
+from llmcode.coding.retrieval import CHUNK, Progress, Retriever
 from llmcode.errors import CodesError, ConfigError
 from llmcode.items import Item, load_items, read_table
 from llmcode.llm.vectors import Embedder, TextVectors, VectorKind, similarities
@@ -74,6 +75,10 @@ class ExamplePool:
     vectors: TextVectors | None = None
     """How texts become vectors [default: TF-IDF, or the embedder's]."""
     _matrix: Any = field(init=False, repr=False, default=None)
+    _retriever: Retriever | None = field(init=False, repr=False, default=None)
+    _chosen: dict[tuple[str, str, int], tuple[int, ...]] = field(
+        init=False, repr=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -122,69 +127,53 @@ class ExamplePool:
         """Up to ``k`` examples for ``item``: similar, diverse in codes, never the item itself."""
         if k <= 0:
             return []
-        sims = self.similarities(item.text)
-        same = self._norms.get(_norm(item.text))
-        allowed = [
-            n for n, shot in enumerate(self.shots) if shot.item_id != item.item_id and n != same
-        ]
-        if self.strategy == "quota":
-            chosen = _by_quota(allowed, sims, self.shots, k)
-        else:
-            chosen = _by_mmr(allowed, sims, self._matrix, self.shots, k, self.diversity)
-        return [self.shots[n] for n in chosen]
+        known = self._chosen.get((item.item_id, item.text, k))
+        if known is not None:
+            return [self.shots[n] for n in known]
+        return self.select_many([item], k)[0]
 
+    def select_many(
+        self, items: Sequence[Item], k: int, progress: Progress | None = None
+    ) -> list[list[Shot]]:
+        """``select`` for many items, a chunk at a time (`coding.retrieval`); the same examples.
+        ``progress(done, total)`` is called after each chunk."""
+        return [[self.shots[n] for n in rows] for rows in self._rows(items, k, progress)]
 
-def _by_mmr(
-    allowed: list[int],
-    sims: np.ndarray,
-    matrix: object,
-    shots: list[Shot],
-    k: int,
-    diversity: float,
-) -> list[int]:
-    """Greedy MMR over the ``CANDIDATES`` most similar entries: relevance - diversity * (max
-    similarity to a chosen entry), plus a bonus of ``diversity`` for codes not shown yet."""
-    ranked = sorted(allowed, key=lambda n: (-sims[n], n))[: max(CANDIDATES, 10 * k)]
-    if not ranked:
-        return []
-    rows = matrix[ranked]  # type: ignore[index]
-    product = rows @ rows.T
-    pairwise = np.asarray(product.toarray() if hasattr(product, "toarray") else product)
-    chosen: list[int] = []  # positions in ranked
-    seen_codes: set[str] = set()
-    while len(chosen) < min(k, len(ranked)):
-        best, best_score = -1, -np.inf
-        for pos, n in enumerate(ranked):
-            if pos in chosen:
-                continue
-            redundancy = float(pairwise[pos, chosen].max()) if chosen else 0.0
-            novel = 0.0 if set(shots[n].codes) <= seen_codes else 1.0
-            score = (1 - diversity) * sims[n] - diversity * redundancy + diversity * novel
-            if score > best_score + 1e-12:
-                best, best_score = pos, score
-        chosen.append(best)
-        seen_codes.update(shots[ranked[best]].codes)
-    return [ranked[pos] for pos in chosen]
+    def prepare(self, items: Sequence[Item], k: int, progress: Progress | None = None) -> None:
+        """Select the examples of ``items`` now, in bulk; ``select`` then looks them up."""
+        if k <= 0:
+            return
+        for item, rows in zip(items, self._rows(items, k, progress), strict=True):
+            self._chosen[(item.item_id, item.text, k)] = tuple(rows)
 
-
-def _by_quota(allowed: list[int], sims: np.ndarray, shots: list[Shot], k: int) -> list[int]:
-    """Round-robin over codes (ordered by their best similarity), each time that code's next
-    most similar entry; an entry with several codes counts for its first."""
-    ranked = sorted(allowed, key=lambda n: (-sims[n], n))
-    per_code: dict[str, list[int]] = {}
-    for n in ranked:
-        per_code.setdefault(shots[n].codes[0] if shots[n].codes else "", []).append(n)
-    queues = list(per_code.values())  # already in order of each code's best similarity
-    chosen: list[int] = []
-    while len(chosen) < k and any(queues):
-        for queue in queues:
-            if queue and len(chosen) < k:
-                chosen.append(queue.pop(0))
-    return chosen
+    def _rows(
+        self, items: Sequence[Item], k: int, progress: Progress | None
+    ) -> Iterable[list[int]]:
+        if k <= 0:
+            yield from ([] for _ in items)
+            return
+        if self._retriever is None:
+            self._retriever = Retriever(
+                self._matrix,
+                [s.item_id for s in self.shots],
+                [s.codes for s in self.shots],
+                strategy=self.strategy,
+                diversity=self.diversity,
+                candidates=CANDIDATES,
+            )
+        total = len(items)
+        for start in range(0, total, CHUNK):
+            chunk = items[start : start + CHUNK]
+            queries = self._vectors.transform([item.text for item in chunk])
+            same = [self._norms.get(_norm(item.text)) for item in chunk]
+            yield from self._retriever.select(queries, [i.item_id for i in chunk], same, k)
+            if progress is not None:
+                progress(min(start + CHUNK, total), total)
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
+    """Whitespace folded (``str.split`` splits where ``\\s`` matches), lower case."""
+    return " ".join(text.split()).lower()
 
 
 def load_splits(path: str | Path) -> dict[str, str]:

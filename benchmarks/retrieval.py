@@ -1,0 +1,153 @@
+"""Benchmark example retrieval at scale: 200,000 items against a pool of thousands (not a test).
+
+    PYTHONPATH=src python benchmarks/retrieval.py [--items 200000] [--pool 3000] [--k 3]
+        [--before-items 2000] [--strategy mmr]
+
+Data: synthetic issue-like texts generated here from a seed (30-120 words each from a Zipf
+vocabulary of 20,000 words plus common English words; nothing committed). The pool holds
+``--pool`` texts with one of six codes. Each measurement runs in its own process, so its peak
+memory (``ru_maxrss``: items, pool, vectors, selection) is its own:
+
+- ``after``: ``ExamplePool.prepare`` on every item (chunked sparse TF-IDF products, partial
+  sorts, MMR on whole chunks: `llmcode.coding.retrieval`);
+- ``before``: the one-item-at-a-time method as it was before issue 24 (copied below), on the
+  first ``--before-items`` items, extrapolated linearly to ``--items`` (it takes ~4 ms an item).
+
+Both select the same examples: the first ``--before-items`` items are compared one by one.
+Prints times, peak memory and the ratio. Target (issue 24): 200,000 items in <= 30 s, <= 600 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from llmcode.coding.examples import CANDIDATES, ExamplePool, Shot
+from llmcode.items import Item
+
+CODES = ["bug", "feature", "question", "docs", "performance", "other"]
+COMMON = [
+    *("the", "a", "to", "is", "in", "it", "of", "and", "when", "with"),
+    *("on", "for", "this", "not", "error", "model", "i", "you"),
+]
+
+
+def texts(n: int, seed: int) -> list[str]:
+    """``n`` texts; the first m of them are the same for any n >= m (blocks of 1,000)."""
+    size = 20_000
+    weights = 1 / np.arange(1, size + 1) ** 1.1
+    weights /= weights.sum()
+    words = [COMMON[i] if i < len(COMMON) else f"w{i}" for i in range(size)]
+    out: list[str] = []
+    for block in range(0, n, 1000):
+        rng = np.random.default_rng([seed, block])
+        lengths = rng.integers(30, 120, size=1000)
+        picks = rng.choice(size, size=int(lengths.sum()), p=weights)
+        at = 0
+        for length in lengths.tolist():
+            out.append(" ".join(words[i] for i in picks[at : at + length]))
+            at += length
+    return out[:n]
+
+
+def make_pool(n: int, strategy: str) -> ExamplePool:
+    shots = [Shot(f"p{i}", t, (CODES[i % len(CODES)],)) for i, t in enumerate(texts(n, 1))]
+    return ExamplePool(shots, strategy=strategy)  # type: ignore[arg-type]
+
+
+def before_select(pool: ExamplePool, item: Item, k: int) -> list[str]:
+    """The one-item method before issue 24 (MMR), as `ExamplePool.select` did it."""
+    sims = pool.similarities(item.text)
+    same = pool._norms.get(re.sub(r"\s+", " ", item.text).strip().lower())
+    allowed = [n for n, s in enumerate(pool.shots) if s.item_id != item.item_id and n != same]
+    ranked = sorted(allowed, key=lambda n: (-sims[n], n))[: max(CANDIDATES, 10 * k)]
+    rows = pool._matrix[ranked]
+    pairwise = (rows @ rows.T).toarray()
+    chosen: list[int] = []
+    seen: set[str] = set()
+    d = pool.diversity
+    while len(chosen) < min(k, len(ranked)):
+        best, best_score = -1, -np.inf
+        for pos, n in enumerate(ranked):
+            if pos in chosen:
+                continue
+            redundancy = float(pairwise[pos, chosen].max()) if chosen else 0.0
+            novel = 0.0 if set(pool.shots[n].codes) <= seen else 1.0
+            score = (1 - d) * sims[n] - d * redundancy + d * novel
+            if score > best_score + 1e-12:
+                best, best_score = pos, score
+        chosen.append(best)
+        seen.update(pool.shots[ranked[best]].codes)
+    return [pool.shots[ranked[pos]].item_id for pos in chosen]
+
+
+def measure(which: str, n_items: int, n_pool: int, k: int, strategy: str) -> dict[str, Any]:
+    """One measurement in this process: seconds (pool fit + selection), the choices."""
+    items = [Item(f"i{i}", t) for i, t in enumerate(texts(n_items, 2))]
+    start = time.perf_counter()
+    pool = make_pool(n_pool, strategy)
+    fitted = time.perf_counter() - start
+    if which == "before":
+        chosen = [before_select(pool, item, k) for item in items]
+    else:
+        pool.prepare(items, k)
+        chosen = [[s.item_id for s in pool.select(item, k)] for item in items]
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "fit_seconds": fitted, "chosen": chosen}
+
+
+def child(which: str, n_items: int, args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--child", which, "--items", str(n_items)]
+    command += ["--pool", str(args.pool), "--k", str(args.k), "--strategy", args.strategy]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=200_000)
+    parser.add_argument("--pool", type=int, default=3000)
+    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--before-items", type=int, default=2000)
+    parser.add_argument("--strategy", default="mmr")
+    parser.add_argument("--child", choices=["before", "after"])
+    args = parser.parse_args()
+    if args.child:
+        result = measure(args.child, args.items, args.pool, args.k, args.strategy)
+        result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if args.child == "after" and args.items > 5000:
+            result["chosen"] = result["chosen"][:5000]
+        print(json.dumps(result))
+        return
+    after = child("after", args.items, args)
+    before = child("before", args.before_items, args)
+    same = sum(a == b for a, b in zip(after["chosen"], before["chosen"], strict=False))
+    per_item = (before["seconds"] - before["fit_seconds"]) / args.before_items
+    before_total = before["fit_seconds"] + per_item * args.items
+    print(
+        f"example retrieval: {args.items:,} items, pool {args.pool:,}, k={args.k}, "
+        f"{args.strategy}, TF-IDF"
+    )
+    print(
+        f"  before (one item at a time)  {before_total:8.1f} s (extrapolated from "
+        f"{args.before_items:,} items: {per_item * 1000:.2f} ms/item), "
+        f"peak {before['peak_mb']:.0f} MB at {args.before_items:,} items"
+    )
+    print(
+        f"  after  (chunked, bulk)       {after['seconds']:8.1f} s "
+        f"(pool fit {after['fit_seconds']:.1f} s), peak {after['peak_mb']:.0f} MB"
+    )
+    print(f"  speed-up {before_total / after['seconds']:.0f}x")
+    print(f"  same examples for {same:,} of the first {args.before_items:,} items")
+
+
+if __name__ == "__main__":
+    main()
