@@ -7,7 +7,8 @@
   embedded model's GGUF file, context size, threads and engine (xllamacpp or llama-cpp-python);
 - ``LLMCODE_RUNS_DIR``: where runs live (default ``./runs``);
 - ``LLMCODE_PRICES``: a price table replacing the built-in prices of the models it names;
-- ``LLMCODE_EMBEDDING_MODEL``: the GGUF file for example retrieval by embeddings.
+- ``LLMCODE_EMBEDDING_MODEL``: the GGUF file for example retrieval by embeddings;
+- ``GITHUB_TOKEN`` / ``GH_TOKEN``: a token for ``import github`` (higher rate limits).
 
 Secrets are read here and never written anywhere (`llmcode.llm.redaction` removes them from
 everything a run stores or prints).
@@ -69,3 +70,8 @@ def prices_path() -> str | None:
 
 def embedding_model_path() -> str | None:
     return _get("LLMCODE_EMBEDDING_MODEL")
+
+
+def github_token() -> str | None:
+    """``GITHUB_TOKEN`` (or ``GH_TOKEN``, as the GitHub CLI names it) for ``import github``."""
+    return _get("GITHUB_TOKEN") or _get("GH_TOKEN")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from llmcode import environment
 from llmcode.cli.app import import_app, taxonomy_app
 from llmcode.cli.choices import CodebookFormat, IssueState
 from llmcode.cli.terminal import Console
@@ -164,7 +164,7 @@ def import_github(
         base_url=base_url,
         repo=repo,
         overwrite=overwrite,
-        token=os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or None,
+        token=environment.github_token(),
         on_event=_show_event,
     )
     console.print(f"wrote {output}: {result}", style="green")
