@@ -387,3 +387,18 @@ def test_a_record_for_another_item_or_a_code_outside_the_taxonomy_is_not_counted
     exported = load_run_codes(runs / "r1")
     assert set(exported.item_id) <= {"i1", "i2", "i3", "i4"}
     assert "invented" not in set(exported.code)
+
+
+def test_agree_prints_coder_names_with_markup_and_escapes_as_text(cli, tmp_path):
+    codes = tmp_path / "codes.csv"
+    rows = [("i1", "usage", "usage"), ("i2", "resources", "usage"), ("i3", "usage", "usage")]
+    codes.write_text(
+        "item_id,coder,code\n"
+        + "".join(f"{i},[/x]\x1b[31m,{a}\n{i},[bold]b,{b}\n" for i, a, b in rows)
+    )
+    result = cli("agree", codes, "--by-code")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output
+    said = " ".join(result.output.split())
+    assert "Agreement · 2 coders ([/x][31m, [bold]b)" in said
+    assert "[bold]Agreement" not in said

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
@@ -251,7 +252,7 @@ def show(result: AgreementResult, *, by_code: bool, console: Console) -> None:
 
     mode = "multi-label sets" if result.multi_label else result.level
     console.print(
-        f"[bold]Agreement[/] · {len(result.coders)} coders ({', '.join(result.coders)}) · "
+        f"[bold]Agreement[/] · {len(result.coders)} coders ({escape(', '.join(result.coders))}) · "
         f"{result.n_items} items · {mode}"
     )
     table = Table(show_edge=True)
@@ -288,9 +289,9 @@ def show(result: AgreementResult, *, by_code: bool, console: Console) -> None:
     if by_code:
         _show_per_code(result, console)
     for reason in _grouped_reasons(result):
-        console.print(f"[yellow]{reason}[/]")
+        console.print(f"[yellow]{escape(reason)}[/]")
     for note in result.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")
 
 
 def _grouped_reasons(result: AgreementResult) -> list[str]:
@@ -324,13 +325,13 @@ def _show_confusion(result: AgreementResult, console: Console) -> None:
         )
         return
     first, second = confusion.coders
-    console.print(f"[bold]Confusion matrix[/] · rows: {first} · columns: {second}")
+    console.print(f"[bold]Confusion matrix[/] · rows: {escape(first)} · columns: {escape(second)}")
     table = Table()
     table.add_column("")
     for label in confusion.labels:
-        table.add_column(label, justify="right")
+        table.add_column(escape(label), justify="right")
     for label, row in zip(confusion.labels, confusion.matrix, strict=True):
-        table.add_row(label, *(str(cell) for cell in row))
+        table.add_row(escape(label), *(str(cell) for cell in row))
     console.print(table)
 
 
@@ -340,7 +341,7 @@ def _show_pairwise(result: AgreementResult, console: Console) -> None:
     table = Table()
     table.add_column("")
     for coder in result.coders:
-        table.add_column(coder, justify="right")
+        table.add_column(escape(coder), justify="right")
     for first in result.coders:
         cells = []
         for second in result.coders:
@@ -349,7 +350,7 @@ def _show_pairwise(result: AgreementResult, console: Console) -> None:
                 cells.append("")
             else:
                 cells.append(f"{_number(pair.cohen_kappa)} (n={pair.n_items})")
-        table.add_row(first, *cells)
+        table.add_row(escape(first), *cells)
     console.print(table)
 
 
@@ -364,7 +365,7 @@ def _show_per_code(result: AgreementResult, console: Console) -> None:
     for column in columns:
         table.add_column(column, justify="left" if column == "code" else "right", no_wrap=True)
     for code, entry in result.per_code.items():
-        row = [code, str(entry.n), f"{entry.prevalence:.0%}", _number(entry.kappa)]
+        row = [escape(code), str(entry.n), f"{entry.prevalence:.0%}", _number(entry.kappa)]
         if with_ci:
             row.append(_interval(entry.ci95.get("kappa"), digits=2))
         row.append(_number(entry.alpha))
@@ -375,4 +376,4 @@ def _show_per_code(result: AgreementResult, console: Console) -> None:
     console.print(table)
     for code, entry in result.per_code.items():
         for reason in dict.fromkeys(entry.undefined.values()):
-            console.print(f"[yellow]{code}:[/] {reason}")
+            console.print(f"[yellow]{escape(code)}:[/] {escape(reason)}")

@@ -143,18 +143,18 @@ def check_snapshot(run: Run, manifest: RunManifest) -> None:
             hint="a run cannot resume without it; start a new run from the items file",
         )
     expected = manifest.items.get("n_items")
+    found = len(run.items())
+    if expected is not None and int(expected) != found:
+        raise RunStoreError(
+            f"{path}: the item snapshot holds {found} item(s), the manifest says {expected}",
+            hint="the snapshot was changed; start a new run instead of resuming this one",
+        )
     digest = manifest.items.get("snapshot_sha256")
     if digest and file_sha256(path) != digest:
         raise RunStoreError(
             f"{path}: the item snapshot was changed since the run started (its SHA-256 differs "
             "from the manifest's)",
             hint="the snapshot is what the run codes; start a new run instead of resuming this one",
-        )
-    found = len(run.items())
-    if expected is not None and int(expected) != found:
-        raise RunStoreError(
-            f"{path}: the item snapshot holds {found} item(s), the manifest says {expected}",
-            hint="the snapshot was changed; start a new run instead of resuming this one",
         )
 
 

@@ -175,13 +175,15 @@ class Run:
         """The latest record of each of the run's own items, as counted and exported: a record
         for an item the snapshot does not hold is left out (a skipped item's record stays), and
         one giving a code outside the run's taxonomy counts as ``invalid``, not as coded."""
-        own = {item.item_id for item in self.items()}
         every = self.codings() if records is None else records
-        latest = {
-            item_id: record
-            for item_id, record in {record.item_id: record for record in every}.items()
-            if item_id in own or record.status == "skipped"
-        }
+        latest = {record.item_id: record for record in every}
+        if (self.path / ITEMS).is_file():  # runs assembled by hand may have no snapshot
+            own = {item.item_id for item in self.items()}
+            latest = {
+                item_id: record
+                for item_id, record in latest.items()
+                if item_id in own or record.status == "skipped"
+            }
         known = self._code_ids()
         if known is None:
             return latest
