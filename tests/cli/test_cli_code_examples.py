@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from llmcode.store.runs import RunStore
 from llmcode.testserver import ServerConfig, TestServer
 from tests.support import DATA
@@ -119,14 +121,17 @@ def test_dry_run_counts_the_examples_and_the_checks(cli, tmp_path) -> None:
     plain = cli(*base)
     more = cli(*base, "--examples", codes_file(tmp_path), "--examples-coder", "ana", "--verify")
     assert plain.exit_code == 0 and more.exit_code == 0, more.output
-
-    def row(output: str, key: str) -> int:
-        line = next(x for x in output.splitlines() if key in x)
-        return int(line.split()[-2] if line.split()[-1] == "│" else line.split()[-1])
-
     assert "verify_requests" in more.output and "verify_requests" not in plain.output
-    assert row(more.output, "prompt_tokens") > row(plain.output, "prompt_tokens")
-    assert row(more.output, "requests ") == row(plain.output, "requests ") + 4
+    plain_json = json.loads(cli(*base, "--json").stdout)
+    more_json = json.loads(
+        cli(
+            *base, "--json", "--examples", codes_file(tmp_path), "--examples-coder", "ana",
+            "--verify",
+        ).stdout
+    )  # fmt: skip
+    assert more_json["prompt_tokens"] > plain_json["prompt_tokens"]
+    assert more_json["requests"] == plain_json["requests"] + 4
+    assert more_json["verify_requests"] == 4
 
 
 def test_a_prompts_dir_replaces_a_template_and_the_manifest_says_so(cli, tmp_path) -> None:

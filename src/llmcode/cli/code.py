@@ -8,12 +8,13 @@ requests or codes it. What is printed around the coding is in `code_summary`.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from llmcode.cli.app import app, print_next
+from llmcode.cli.app import app, err_console, print_next
 from llmcode.cli.choices import CodeLevel, Vectors
 from llmcode.cli.code_summary import announce_run, print_estimate, print_summary, resume_command
 from llmcode.cli.flags import as_flags
@@ -138,7 +139,8 @@ def code(
         typer.Option(
             "--prices",
             envvar="LLMCODE_PRICES",
-            help="YAML price table: model: {input: USD/1M, output: USD/1M}.",
+            help="YAML price table: model: {input, output, cached_input: USD/1M, "
+            "batch_discount: 0.5}, optionally under models: with date: and source:.",
             rich_help_panel=LIMITS,
         ),
     ] = None,
@@ -147,6 +149,14 @@ def code(
         typer.Option(
             "--dry-run",
             help="Count tokens and estimate the cost; send nothing.",
+            rich_help_panel=LIMITS,
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="With --dry-run: print the estimate as one JSON object.",
             rich_help_panel=LIMITS,
         ),
     ] = False,
@@ -199,8 +209,12 @@ def code(
             prices=prices,
         )
     for note in job.notes:
-        console.print(as_flags(note), markup=False)
+        (err_console if as_json else console).print(as_flags(note), markup=False)
     if dry_run:
+        if as_json:
+            estimate = job.estimate()
+            typer.echo(json.dumps(estimate.as_dict(), ensure_ascii=False, indent=2))
+            return
         print_estimate(console, job)
         return
     if batch:

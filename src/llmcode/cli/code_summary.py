@@ -43,7 +43,8 @@ def announce_run(console: Console, job: CodingJob) -> None:
 
 
 def print_estimate(console: Console, job: CodingJob) -> None:
-    """The dry run's table: items, requests, tokens, price and cost; nothing is sent."""
+    """The dry run's table: items, requests, tokens, the price (dated) and the cost three ways:
+    live, through the Batch API, and live with the codebook prefix cached; nothing is sent."""
     from llmcode.cli.progress import StepProgress
     from llmcode.cli.runs import settings_line
     from llmcode.llm.backends import default_model
@@ -52,10 +53,34 @@ def print_estimate(console: Console, job: CodingJob) -> None:
         estimate = job.estimate(progress.update)
     model = job.config.endpoint.model or default_model(job.config.endpoint.backend)
     table = Table(title=f"dry run: {model}, nothing sent", title_justify="left", show_header=False)
-    for key, value in estimate.as_dict().items():
-        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
-        table.add_row(key, UNDEFINED if value is None else shown)
+    price, values = estimate.price, estimate.as_dict()
+    if price is not None:
+        cached = UNDEFINED if price.cached_input is None else f"{price.cached_input:g}"
+        values["price_per_million"] = (
+            f"input {price.input:g}, cached input {cached}, output {price.output:g}"
+        )
+    for key, value in values.items():
+        if value is None:
+            shown = UNDEFINED
+        elif key.endswith("cost_usd"):
+            shown = f"${value:,.2f}"
+        else:
+            shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        table.add_row(key, escape(shown))
     console.print(table)
+    if price is not None:
+        for label, cost in (
+            ("live: every prompt token at the input price", estimate.cost),
+            (f"through the provider's Batch API ({price.batch_discount:.0%} off)",
+             estimate.batch_cost),
+            ("live, the cached prefix at the cached-input price", estimate.cached_cost),
+        ):  # fmt: skip
+            console.print(f"  ${cost or 0:,.2f}  {escape(label)}", soft_wrap=True)
+        console.print(
+            f"prices of {escape(str(estimate.price_date))}, source: "
+            f"{escape(str(estimate.price_source))} (replace with --prices FILE)",
+            soft_wrap=True,
+        )
     console.print(f"settings: {escape(settings_line(job.config))}", soft_wrap=True)
     if estimate.cost is None and job.config.endpoint.backend == "openai":
         console.print(f"[yellow]no price known for '{escape(model)}'[/]: pass --prices prices.yaml")

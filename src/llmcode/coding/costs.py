@@ -3,8 +3,11 @@
 Prompt tokens are counted with tiktoken when it is installed (OpenAI models); otherwise they are
 approximated as characters / 4, the usual rule of thumb for English text (documented in the
 README; it is within about ±15% for our prompts). Output tokens are estimated per item from the
-answer's size. Prices are USD per million tokens, from a built-in table or a YAML/JSON file
-(``--prices`` or ``LLMCODE_PRICES``) mapping a model name to ``{input: x, output: y}``.
+answer's size. Prices come from `llmcode.coding.prices` (a dated table, replaceable with
+``--prices``). An estimate is priced three ways: live, through the provider's Batch API (its
+discount), and live with prompt caching: every request after the first finds the identical
+codebook prefix (the system message) cached when it is at least ``CACHE_MIN_TOKENS`` long, in
+steps of ``CACHE_STEP_TOKENS`` (OpenAI's rule), and pays the cached-input price for it.
 """
 
 from __future__ import annotations
@@ -15,66 +18,28 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-
-from llmcode import environment
+from llmcode.coding.prices import (
+    PRICES,
+    Price,
+    PriceTable,
+    cost_of,
+    load_price_table,
+    load_prices,
+    price_for,
+)
 from llmcode.errors import ConfigError
-from llmcode.taxonomy.model import read_yaml
 
 if TYPE_CHECKING:
     from llmcode.items import Item
     from llmcode.store.config import RunConfig
     from llmcode.taxonomy.model import Taxonomy
 
+__all__ = ["PRICES", "Budget", "Estimate", "Price", "cost_of", "load_prices", "price_for"]
+
 CHECK_OUTPUT_TOKENS = 60  # a verdict, one sentence and an id, as JSON
 OUTPUT_TOKENS_PER_CODE = 120  # a code with justification, 1-3 quotes and confidence, as JSON
-
-
-class Price(BaseModel):
-    """USD per million tokens."""
-
-    input: float
-    output: float
-
-
-PRICES: dict[str, Price] = {
-    "gpt-4o-mini": Price(input=0.15, output=0.60),
-    "gpt-4o": Price(input=2.50, output=10.00),
-    "gpt-4.1": Price(input=2.00, output=8.00),
-    "gpt-4.1-mini": Price(input=0.40, output=1.60),
-    "gpt-4.1-nano": Price(input=0.10, output=0.40),
-    "gpt-5-mini": Price(input=0.25, output=2.00),
-}
-
-
-def load_prices(path: str | Path | None = None) -> dict[str, Price]:
-    """The built-in price table, updated from ``path`` (or ``LLMCODE_PRICES``) when given."""
-    prices = dict(PRICES)
-    chosen = path or environment.prices_path()
-    if not chosen:
-        return prices
-    path = Path(chosen)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read price table ({exc})") from exc
-    data, _ = read_yaml(text, str(path), ConfigError)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a price table maps model names to {{input, output}}")
-    for model, value in data.items():
-        try:
-            prices[str(model)] = Price.model_validate(value)
-        except ValidationError as exc:
-            raise ConfigError(f"{path}: model '{model}': {exc.errors()[0]['msg']}") from exc
-    return prices
-
-
-def price_for(model: str, prices: dict[str, Price]) -> Price | None:
-    """Exact model name first, then the longest known prefix (dated snapshots)."""
-    if model in prices:
-        return prices[model]
-    matches = [name for name in prices if model.startswith(name)]
-    return prices[max(matches, key=len)] if matches else None
+CACHE_MIN_TOKENS = 1024  # OpenAI caches a prompt prefix from 1,024 tokens ...
+CACHE_STEP_TOKENS = 128  # ... in steps of 128
 
 
 def token_counter(model: str) -> tuple[Callable[[str], int], str]:
@@ -96,7 +61,7 @@ def approximate_tokens(text: str) -> int:
 
 @dataclass
 class Estimate:
-    """What a run would cost before it starts."""
+    """What a run would cost before it starts (live, batch and with prompt caching)."""
 
     items: int
     requests: int
@@ -105,28 +70,57 @@ class Estimate:
     counter: str
     price: Price | None
     checks: int = 0  # second-look requests (--verify), included in requests and tokens
+    cached_prompt_tokens: int = 0  # of prompt_tokens: the codebook prefix a provider caches
+    price_date: str | None = None
+    price_source: str | None = None
 
     @property
     def cost(self) -> float | None:
+        """Live, every prompt token at the full input price."""
         if self.price is None:
             return None
         return cost_of(self.prompt_tokens, self.output_tokens, self.price)
+
+    @property
+    def batch_cost(self) -> float | None:
+        """Through the provider's Batch API (its discount on the live price)."""
+        cost = self.cost
+        return (
+            None if cost is None or self.price is None else cost * (1 - self.price.batch_discount)
+        )
+
+    @property
+    def cached_cost(self) -> float | None:
+        """Live, with the cached codebook prefix at the cached-input price."""
+        if self.price is None:
+            return None
+        return cost_of(
+            self.prompt_tokens, self.output_tokens, self.price, self.cached_prompt_tokens
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
             "items": self.items,
             "requests": self.requests,
             "prompt_tokens": self.prompt_tokens,
+            "cached_prompt_tokens": self.cached_prompt_tokens,
             "output_tokens": self.output_tokens,
             "tokens_per_item": (self.prompt_tokens + self.output_tokens) / max(1, self.items),
             "token_counter": self.counter,
             "price_per_million": self.price.model_dump() if self.price else None,
             "cost_usd": self.cost,
+            "batch_cost_usd": self.batch_cost,
+            "cached_cost_usd": self.cached_cost,
+            "price_date": self.price_date,
+            "price_source": self.price_source,
         } | ({"verify_requests": self.checks} if self.checks else {})
 
 
-def cost_of(prompt_tokens: int, output_tokens: int, price: Price) -> float:
-    return (prompt_tokens * price.input + output_tokens * price.output) / 1_000_000
+def cached_prefix(tokens: int) -> int:
+    """Tokens of a prompt prefix a provider serves from its cache (0 below the minimum)."""
+    if tokens < CACHE_MIN_TOKENS:
+        return 0
+    return CACHE_MIN_TOKENS + (tokens - CACHE_MIN_TOKENS) // CACHE_STEP_TOKENS * CACHE_STEP_TOKENS
 
 
 class Budget:
@@ -161,16 +155,18 @@ def estimate_run(
     system: dict[str, str],
     item_messages: list[dict[str, str]],
     model: str,
-    prices: dict[str, Price],
+    prices: dict[str, Price] | PriceTable,
     items_per_request: int = 1,
     samples: int = 1,
     codes_per_item: float = 1.0,
 ) -> Estimate:
     """Tokens and cost of coding these items (no request is sent).
 
-    With K items per request the system message (the codebook) is counted once per request.
-    Re-asks are not included: they only happen on invalid answers.
+    With K items per request the system message (the codebook) is counted once per request;
+    every request after the first finds it cached (``cached_prefix``). Re-asks are not
+    included: they only happen on invalid answers.
     """
+    table = prices if isinstance(prices, PriceTable) else PriceTable(prices, "unknown", "")
     count, how = token_counter(model)
     system_tokens = count(system["content"]) + 4
     item_tokens = [count(m["content"]) + 4 for m in item_messages]
@@ -183,7 +179,10 @@ def estimate_run(
         prompt_tokens=prompt,
         output_tokens=output,
         counter=how,
-        price=price_for(model, prices),
+        price=table.price(model),
+        cached_prompt_tokens=cached_prefix(system_tokens) * max(0, requests - 1),
+        price_date=table.date,
+        price_source=table.source,
     )
 
 
@@ -217,7 +216,7 @@ def estimate_items(
         system,
         users,
         model,
-        load_prices(prices),
+        load_price_table(prices),
         items_per_request=config.sampling.items_per_request,
         samples=config.sampling.samples,
         codes_per_item=codes_per_item,

@@ -1,0 +1,85 @@
+"""Prices: a dated table that a file replaces; live, batch and prompt-cached costs."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmcode.coding.costs import CACHE_MIN_TOKENS, cached_prefix, estimate_run
+from llmcode.coding.prices import (
+    PRICE_DATE,
+    Price,
+    PriceTable,
+    cost_of,
+    load_price_table,
+)
+from llmcode.errors import ConfigError
+
+
+def test_the_built_in_table_carries_its_date_and_source() -> None:
+    table = load_price_table()
+    assert table.date == PRICE_DATE and "openai.com" in table.source
+    price = table.price("gpt-4o-mini-2024-07-18")
+    assert price == Price(input=0.15, output=0.60, cached_input=0.075, batch_discount=0.5)
+
+
+def test_a_dated_file_replaces_its_models_and_the_tables_date(tmp_path) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text(
+        "date: 2026-12-01\nsource: our contract\nmodels:\n"
+        "  gpt-4o-mini: {input: 1.0, output: 2.0}\n  my-llama: {input: 0, output: 0.1}\n",
+        encoding="utf-8",
+    )
+    table = load_price_table(path)
+    assert (table.date, table.source) == ("2026-12-01", "our contract")
+    assert table.price("gpt-4o-mini") == Price(input=1.0, output=2.0)
+    assert table.price("gpt-4o") is not None  # models the file does not name are kept
+
+
+def test_a_flat_file_still_works_and_its_date_is_unknown(tmp_path) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text("my-llama: {input: 0, output: 0.1, batch_discount: 0.25}\n")
+    table = load_price_table(path)
+    assert table.date == "unknown" and table.source == str(path)
+    assert table.price("my-llama") == Price(input=0, output=0.1, batch_discount=0.25)
+
+
+def test_a_batch_discount_above_one_is_refused(tmp_path) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text("m: {input: 1, output: 1, batch_discount: 50}\n")
+    with pytest.raises(ConfigError, match="model 'm'"):
+        load_price_table(path)
+
+
+def test_cached_tokens_cost_the_cached_input_price() -> None:
+    price = Price(input=2.0, output=10.0, cached_input=0.5)
+    # 1M prompt tokens, 400k of them cached, 100k output: 0.6*2 + 0.4*0.5 + 0.1*10
+    assert cost_of(1_000_000, 100_000, price, 400_000) == pytest.approx(2.4)
+    assert cost_of(1_000_000, 100_000, Price(input=2.0, output=10.0), 400_000) == pytest.approx(3.0)
+
+
+def test_a_prefix_is_cached_from_1024_tokens_in_steps_of_128() -> None:
+    assert cached_prefix(CACHE_MIN_TOKENS - 1) == 0
+    assert cached_prefix(1024) == 1024
+    assert cached_prefix(1151) == 1024
+    assert cached_prefix(1152) == 1152
+
+
+def _estimate(system_chars: int, items: int = 100):
+    system = {"role": "system", "content": "word " * (system_chars // 5)}
+    users = [{"role": "user", "content": f"item {n}: it is slow"} for n in range(items)]
+    table = PriceTable({"m": Price(input=1.0, output=4.0, cached_input=0.25, batch_discount=0.5)})
+    return estimate_run(system, users, "m", table)
+
+
+def test_a_long_codebook_is_priced_cached_after_the_first_request() -> None:
+    estimate = _estimate(system_chars=20_000)
+    system_tokens = (estimate.prompt_tokens - _estimate(0).prompt_tokens) // 100
+    assert estimate.cached_prompt_tokens == cached_prefix(system_tokens) * 99 > 0
+    saved = estimate.cached_prompt_tokens * (1.0 - 0.25) / 1e6
+    assert estimate.cached_cost == pytest.approx(estimate.cost - saved)
+    assert estimate.batch_cost == pytest.approx(estimate.cost / 2)
+
+
+def test_a_short_codebook_is_not_cached() -> None:
+    estimate = _estimate(system_chars=400)
+    assert estimate.cached_prompt_tokens == 0 and estimate.cached_cost == estimate.cost
