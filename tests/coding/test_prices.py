@@ -83,3 +83,39 @@ def test_a_long_codebook_is_priced_cached_after_the_first_request() -> None:
 def test_a_short_codebook_is_not_cached() -> None:
     estimate = _estimate(system_chars=400)
     assert estimate.cached_prompt_tokens == 0 and estimate.cached_cost == estimate.cost
+
+
+def _long_taxonomy(tmp_path):
+    """A codebook of about 2,000 tokens: long enough for a provider to cache it."""
+    words = " ".join(f"aspect{n}" for n in range(300))
+    codes = "".join(
+        f"  - id: c{n}\n    name: Code {n}\n    definition: {words}\n" for n in range(4)
+    )
+    path = tmp_path / "long.yaml"
+    path.write_text(
+        f"name: long\nversion: '1'\nmulti_label: false\ncategories:\n{codes}", encoding="utf-8"
+    )
+    return path
+
+
+def test_a_runs_cost_uses_the_cached_tokens_the_provider_reported(tmp_path) -> None:
+    import llmcode
+    from llmcode.testserver import ServerConfig, TestServer
+    from tests.support import DATA
+
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("m: {input: 1.0, output: 0.0, cached_input: 0.1}\n")
+    with TestServer(ServerConfig(prompt_cache=True)) as server:
+        run = llmcode.code(
+            _long_taxonomy(tmp_path), DATA / "items.csv", base_url=server.base_url,
+            model="m", prices=prices, runs_dir=tmp_path / "runs", cache=False, concurrency=1,
+        )  # fmt: skip
+    usage = run.manifest().usage
+    records = run.codings()
+    assert records[0].cached_prompt_tokens == 0  # the first request writes the cache
+    assert all(r.cached_prompt_tokens >= 1024 for r in records[1:])
+    cached = usage["cached_prompt_tokens"]
+    assert cached == sum(r.cached_prompt_tokens for r in records) > 0
+    expected = ((usage["prompt_tokens"] - cached) * 1.0 + cached * 0.1) / 1e6
+    assert usage["cost_usd"] == pytest.approx(expected, abs=1e-6)
+    assert usage["cost_usd"] < usage["prompt_tokens"] / 1e6  # less than the live price

@@ -323,6 +323,7 @@ def _with_usage(record: CodingRecord, usage: Usage) -> CodingRecord:
             "cached_calls": record.cached_calls + usage.cached_calls,
             "prompt_tokens": record.prompt_tokens + usage.prompt_tokens,
             "completion_tokens": record.completion_tokens + usage.completion_tokens,
+            "cached_prompt_tokens": record.cached_prompt_tokens + usage.cached_prompt_tokens,
         }
     )
 
@@ -367,6 +368,7 @@ def merge_samples(records: list[CodingRecord]) -> CodingRecord:
             "prompt_tokens": sum(r.prompt_tokens for r in records),
             "completion_tokens": sum(r.completion_tokens for r in records),
             "cached_calls": sum(r.cached_calls for r in records),
+            "cached_prompt_tokens": sum(r.cached_prompt_tokens for r in records),
             "attempts": sum(r.attempts for r in records),
         }
     )

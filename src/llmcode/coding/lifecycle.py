@@ -205,6 +205,7 @@ def finish_run(
     usage: dict[str, float] = {
         "prompt_tokens": sum(r.prompt_tokens for r in records),
         "completion_tokens": sum(r.completion_tokens for r in records),
+        "cached_prompt_tokens": sum(r.cached_prompt_tokens for r in records),
         "calls": sum(r.attempts for r in records),
         "cached_calls": sum(r.cached_calls for r in records),
         "items": len(latest),
@@ -236,7 +237,8 @@ def run_cost(
     usage: dict[str, float],
     prices: str | Path | dict[str, Price] | None = None,
 ) -> float | None:
-    """USD spent on ``usage``: 0 for the embedded model, None when the model has no price."""
+    """USD spent on ``usage``: 0 for the embedded model, None when the model has no price; the
+    prompt tokens the provider reported as cached at the model's cached-input price."""
     if manifest.config.endpoint.backend == "local":
         return 0.0
     model = str(manifest.backend.get("model") or manifest.config.endpoint.model or "")
@@ -245,7 +247,7 @@ def run_cost(
     if price is None:
         return None
     tokens = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-    return round(cost_of(*tokens, price), 6)
+    return round(cost_of(*tokens, price, int(usage.get("cached_prompt_tokens", 0))), 6)
 
 
 def check_resumable(run: Run, taxonomy: Taxonomy) -> None:

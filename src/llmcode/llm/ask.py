@@ -40,11 +40,18 @@ class Usage:
     cached_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # of prompt_tokens: served from the provider's prompt cache
 
     @classmethod
     def of(cls, response: ChatResponse) -> Usage:
         """One call's usage."""
-        return cls(1, int(response.cached), response.prompt_tokens, response.completion_tokens)
+        return cls(
+            1,
+            int(response.cached),
+            response.prompt_tokens,
+            response.completion_tokens,
+            response.cached_prompt_tokens,
+        )
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -52,6 +59,7 @@ class Usage:
             self.cached_calls + other.cached_calls,
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
+            self.cached_prompt_tokens + other.cached_prompt_tokens,
         )
 
     def split(self, n: int) -> list[Usage]:
@@ -66,6 +74,7 @@ class Usage:
             parts(self.cached_calls),
             parts(self.prompt_tokens),
             parts(self.completion_tokens),
+            parts(self.cached_prompt_tokens),
             strict=True,
         )
         return [Usage(*column) for column in columns]

@@ -51,6 +51,8 @@ class CodingRecord(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_calls: int = 0
+    cached_prompt_tokens: int = 0
+    """Of ``prompt_tokens``, those the provider reported as served from its prompt cache."""
     samples: list[Sample] = Field(default_factory=list)
     probabilities: dict[str, float] = Field(default_factory=dict)
     """Probability of each chosen code from token log-probabilities (empty when none given)."""

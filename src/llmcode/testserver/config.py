@@ -43,6 +43,10 @@ class ServerConfig:
     recent_size: int = 50  # request bodies kept in stats.recent
     api_key: str | None = None  # when set, other Authorization headers get 401
     responder: Responder = default_responder
+    prompt_cache: bool = False
+    """Report a cached prompt prefix as OpenAI does (``usage.prompt_tokens_details``): a
+    request whose first message opened an earlier request has that message's tokens cached,
+    from 1,024 tokens in steps of 128."""
 
     def __post_init__(self) -> None:
         if self.host != HOST:

@@ -73,6 +73,7 @@ class TestServer:
         self._limiter = RateLimiter(self.config.rpm, self.config.tpm)
         self._rng = random.Random(self.config.seed)
         self._fault_lock = threading.Lock()
+        self._prefixes: set[str] = set()  # first messages seen (prompt_cache)
         self._script = deque(self.config.fault_script)
         self._store = BatchStore(self._batch_answer, self.config.batch_delay)
         self._stopping = threading.Event()  # set first on stop: wakes sleeping handlers
@@ -234,8 +235,24 @@ class TestServer:
         elif fault in ("invented_quote", "unknown_code"):
             contents = [falsify(c, fault) for c in contents]
         completion = chat_completion(body, contents, self.config.model)
+        if self.config.prompt_cache:
+            cached = {"cached_tokens": self._cached_prefix(body)}
+            completion["usage"]["prompt_tokens_details"] = cached
         self._accounting.count_paid(key, completion["usage"])
         return _Reply(200, completion)
+
+    def _cached_prefix(self, body: dict[str, Any]) -> int:
+        """Tokens of the first message when an earlier request opened with it (0 below 1,024
+        tokens; whole steps of 128 above), as OpenAI's prompt caching reports them."""
+        messages = body.get("messages") or []
+        first = message_text(messages[0]) if messages and isinstance(messages[0], dict) else ""
+        with self._fault_lock:
+            seen = first in self._prefixes
+            self._prefixes.add(first)
+        tokens = estimate_tokens(first)
+        if not seen or tokens < 1024:
+            return 0
+        return 1024 + (tokens - 1024) // 128 * 128
 
     def _route(self, method: str, path: str, headers: Mapping[str, str], raw: bytes) -> _Reply:
         if self.config.api_key and headers.get("authorization") != f"Bearer {self.config.api_key}":

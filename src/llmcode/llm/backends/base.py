@@ -42,6 +42,9 @@ class ChatResponse:
     logprobs: list[tuple[str, float]] | None = None
     cached: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    cached_prompt_tokens: int = 0
+    """Of ``prompt_tokens``, those the provider served from its prompt cache (billed at its
+    cached-input price; OpenAI's ``usage.prompt_tokens_details.cached_tokens``)."""
 
 
 class Backend(Protocol):

@@ -192,7 +192,15 @@ def _paid_without_answer(data: Any, model: str) -> ChatResponse:
         prompt_tokens=tokens("prompt_tokens"),
         completion_tokens=tokens("completion_tokens"),
         model=model,
+        cached_prompt_tokens=cached_tokens(usage),
     )
+
+
+def cached_tokens(usage: dict[str, Any]) -> int:
+    """The prompt tokens a provider reports as served from its cache (0 when not reported)."""
+    details = usage.get("prompt_tokens_details")
+    value = details.get("cached_tokens") if isinstance(details, dict) else None
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def bounds_lengths(base_url: str | None) -> bool:
@@ -261,6 +269,7 @@ def parse_completion(body: dict[str, Any]) -> ChatResponse:
         finish_reason=choice.get("finish_reason"),
         logprobs=logprobs or None,
         extra=extra,
+        cached_prompt_tokens=cached_tokens(usage) if isinstance(usage, dict) else 0,
     )
 
 
