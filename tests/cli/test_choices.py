@@ -20,6 +20,7 @@ from llmcode.cli.choices import (
     SampleStrategy,
     Scale,
     Split,
+    TieBreaker,
     Unit,
     Vectors,
     VerifyChoice,
@@ -35,6 +36,7 @@ BAD_VALUES = [
     (["calibrate", "r1", "--human", "h.csv", "--confidence", "guess"], "--confidence"),
     (["report", "r1", "--format", "pdf"], "--format"),
     (["review", "r1", "--queue", "newest"], "--queue"),
+    (["adjudicate", "r1", "--human", "h.csv", "--tie-breaker", "coin"], "--tie-breaker"),
     (["code", "--items", "i.csv", "--examples-similarity", "word2vec"], "--examples-similarity"),
     (["prompt", "show", "--examples-similarity", "word2vec"], "--examples-similarity"),
     (["themes", "r1", "-o", "t.yaml", "--embedder", "word2vec"], "--embedder"),
@@ -125,6 +127,9 @@ def test_each_enum_holds_the_values_the_library_accepts():
     assert tuple(CodeLevel) == get_args(TaxonomyLevel)
     assert tuple(EvidenceMode) == get_args(Evidence)
     assert tuple(VerifyChoice) == get_args(VerifyMode)[1:]  # "off" is --verify left out
+    from llmcode.coding.tiebreak import TIE_BREAKERS
+
+    assert tuple(TieBreaker) == TIE_BREAKERS
     assert tuple(BackendKind) == get_args(Backends)
 
 

@@ -34,6 +34,7 @@ from llmcode.analysis.human_agreement import (
 from llmcode.analysis.sources import CodeSource
 from llmcode.analysis.study import Analysis
 from llmcode.quality.confidence import KIND_NAMES, default_kind
+from llmcode.store.final import route_sentence
 from llmcode.store.models import CodingRecord, RunManifest
 from llmcode.store.runs import Run
 from llmcode.taxonomy.model import Category, Taxonomy
@@ -127,10 +128,13 @@ def report_content(
         figures["resolution"] = resolution_figure(
             res.times, list(res.by_category["code"]), res.by_group is not None
         )
+    rows = provenance(manifest)
+    if analysis.routes is not None:  # a final table: where its codes came from
+        rows.append(("final codes", route_sentence(analysis.routes)))
     return Report(
         title=f"{taxonomy.name} {taxonomy.version} — run {run.run_id}",
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        provenance=provenance(manifest),
+        provenance=rows,
         taxonomy=taxonomy,
         categories=list(_with_depth(taxonomy.categories)),
         analysis=analysis,

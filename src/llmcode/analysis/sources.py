@@ -19,6 +19,7 @@ from llmcode.codes import SUFFIXES, load_codes
 from llmcode.errors import AnalysisError
 from llmcode.items import read_table
 from llmcode.store.decisions import reviewed_codes
+from llmcode.store.final import FINAL_CODER, final_codes
 from llmcode.store.runs import Run, RunStore, load_run_codes
 
 HUMAN_PREFIX = "human:"
@@ -77,9 +78,16 @@ def run_codes(run: Run, which: str | None = None, coder: str | None = None) -> C
             )
         label = f"reviewed codes of run {run.run_id}"
         return CodeSource(frame, label, ", ".join(reviewers) or None, reviewers)
+    if which == "final":
+        frame = final_codes(run)
+        return CodeSource(frame, f"final codes of run {run.run_id}", FINAL_CODER, (FINAL_CODER,))
     if which.startswith(HUMAN_PREFIX):
         return human_codes(which[len(HUMAN_PREFIX) :], coder)
-    raise AnalysisError(f"unknown codes source '{which}'", hint="codes: reviewed, or human:FILE")
+    if Path(which).is_file():  # a codes file, e.g. the final table `export --final` wrote
+        return human_codes(which, coder)
+    raise AnalysisError(
+        f"unknown codes source '{which}'", hint="codes: reviewed, final, human:FILE or a file"
+    )
 
 
 def run_items(run: Run) -> pd.DataFrame:

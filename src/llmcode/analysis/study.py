@@ -26,6 +26,7 @@ from llmcode.analysis.resolution import (
     resolution_json,
     resolution_times,
 )
+from llmcode.store.final import route_counts, route_sentence
 
 if TYPE_CHECKING:
     from llmcode.analysis.gold import GoldAnalysis
@@ -43,6 +44,8 @@ class Analysis:
     resolution: Resolution | None
     notes: list[str] = field(default_factory=list)
     gold: GoldAnalysis | None = None  # PPI with a gold sample (`llmcode.analysis.gold`)
+    routes: dict[str, int] | None = None
+    """For a final table (``export --final``): how many final codes came from each route."""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON contract of ``llmcode analyze --json``."""
@@ -64,6 +67,8 @@ class Analysis:
                 str(project): {code: int(n) for code, n in row.items() if n}
                 for project, row in self.by_project.iterrows()
             }
+        if self.routes is not None:
+            out["final_routes"] = self.routes
         if self.gold is not None:
             out |= self.gold.to_json()
         return out
@@ -155,6 +160,10 @@ def analyze_codes(
         )
     else:
         notes.append(f"no resolution times: the items lack '{created_column}' or '{closed_column}'")
+    routes = None
+    if "resolved_by" in codes.columns:  # a final table: say where its codes came from
+        routes = route_counts(codes)
+        notes.append("final codes by route: " + route_sentence(routes))
     return Analysis(
         codes_source=codes_source,
         coder=coder,
@@ -163,6 +172,7 @@ def analyze_codes(
         by_project=by_project,
         resolution=resolution,
         notes=notes,
+        routes=routes,
     )
 
 

@@ -124,3 +124,9 @@ class VerifyChoice(StrEnum):
 
     flag = "flag"
     drop = "drop"
+
+
+class TieBreaker(StrEnum):
+    """Who resolves disagreements without the TUI (``llmcode.coding.tiebreak.TIE_BREAKERS``)."""
+
+    model = "model"

@@ -206,6 +206,14 @@ def export(
         str | None,
         typer.Option("--reviewer", help="With --reviewed: only this reviewer's decisions."),
     ] = None,
+    final: Annotated[
+        bool,
+        typer.Option(
+            "--final",
+            help="The final table: one row per item and code with resolved_by (agreement, "
+            "adjudicator, model, automatic, single-coder), adjudicator and coders.",
+        ),
+    ] = False,
     human: Annotated[
         Path | None,
         typer.Option("--human", help="qdpx: add human codes (long format) as their own users."),
@@ -229,7 +237,13 @@ def export(
         summary = export_project(run, output, reviewed=reviewed, human=human)
         console.print(f"wrote {output}: {summary}", style="green")
         return
-    if reviewed:
+    if reviewed and final:
+        raise ConfigError("--final already holds the reviewed codes: give one of the two")
+    if final:
+        from llmcode.store.final import final_codes
+
+        frame = final_codes(run)
+    elif reviewed:
         from llmcode.review.session import reviewed_codes
 
         frame = reviewed_codes(run, reviewer=reviewer, include_rejected=True)

@@ -46,6 +46,21 @@ class Automatic(BaseModel):
     n_gold: int = 0
 
 
+class Adjudication(BaseModel):
+    """What an adjudicator (a person, or a model as tie-breaker) saw and chose from: each
+    coder's codes and memo, whose code was taken, and a model's reasons."""
+
+    coders: dict[str, list[str]]
+    memos: dict[str, str] = Field(default_factory=dict)
+    taken_from: str | None = None
+    """The coder whose codes the adjudicator took (None: codes of their own)."""
+    blind_coders: bool = False
+    """The coders were shown without their names."""
+    justification: str = ""
+    evidence: list[str] = Field(default_factory=list)
+    """Verified quotes from the item (a model's evidence for its choice)."""
+
+
 class Decision(BaseModel):
     """One line of ``decisions.jsonl``: who decided what about which item, and when.
 
@@ -67,6 +82,9 @@ class Decision(BaseModel):
     code, justification, evidence or confidence; ``suggested`` is then empty."""
     decided_by: DecidedBy = "human"
     """Who made the decision: a person, an automatic accept, or a model (tie-breaker)."""
+    adjudication: Adjudication | None = None
+    """Set on the lines of an adjudication (``llmcode adjudicate``): they resolve coders'
+    disagreements and replay apart from review decisions."""
     undo_automatic: bool = False
     """For an undo: it takes back every automatic accept of its item still in effect (not the
     reviewer's latest decision)."""
@@ -179,15 +197,22 @@ def append_decision(run: Run, decision: Decision) -> None:
         exclude.add("blind")
     if not decision.undo_automatic:
         exclude.add("undo_automatic")
+    if decision.adjudication is None:
+        exclude.add("adjudication")
     append_line(run.path / DECISIONS, decision.model_dump_json(exclude=exclude))
 
 
-def replay(decisions: list[Decision], blind: bool | None = None) -> dict[str, Ledger]:
+def replay(
+    decisions: list[Decision], blind: bool | None = None, *, adjudication: bool = False
+) -> dict[str, Ledger]:
     """Each reviewer's ledger, in order of their first decision; ``blind`` True or False keeps
-    only the blind (or only the ordinary) decisions, which form separate ledgers."""
+    only the blind (or only the ordinary) decisions, which form separate ledgers.
+    ``adjudication`` keeps the adjudication lines instead of the review lines."""
     ledgers: dict[str, Ledger] = {}
     for decision in decisions:
         if blind is not None and decision.blind != blind:
+            continue
+        if (decision.adjudication is not None) != adjudication:
             continue
         ledger = ledgers.setdefault(decision.reviewer, Ledger(decision.reviewer))
         ledger.apply(decision)
