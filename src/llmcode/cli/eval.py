@@ -90,6 +90,13 @@ def eval_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    allow_contaminated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-contaminated",
+            help="Score a run even on gold items it was shown as few-shot examples (said first).",
+        ),
+    ] = False,
     runs_dir: RunsDir = None,
 ) -> None:
     """Evaluate runs (or one coder's codes file) against gold codes: κ, AC1, α, macro-F1 with CIs, per code, vs humans."""
@@ -109,13 +116,20 @@ def eval_command(
         seed=seed,
         runs_dir=runs_dir,
         alt_test=settings,
+        allow_contaminated=allow_contaminated,
     )
     if as_json:
         for warning in result.warnings:
             err_console.print(f"[red]warning:[/] {escape(warning)}")
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
-    show(result, split)
+    first = [w for w in result.warnings if w.startswith("contaminated:")]
+    for warning in first:  # the first thing said, not the last
+        console.print(f"[bold red]warning:[/] [red]{escape(warning)}[/]")
+    show(
+        result.model_copy(update={"warnings": [w for w in result.warnings if w not in first]}),
+        split,
+    )
 
 
 CI_WIDTH = len("[-0.04,0.14]")  # a CI breaks from its value, not inside its brackets

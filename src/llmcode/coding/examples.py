@@ -198,6 +198,51 @@ def guarded_ids(splits: dict[str, str] | None) -> set[str]:
     return {item_id for item_id, split in (splits or {}).items() if split == TEST_SPLIT}
 
 
+def known_test_ids(config: RunConfig) -> set[str]:
+    """Every item of a known test split, never shown as an example: the split file
+    (``splits``), the ``split`` column of the files the run reads (``only``, ``examples``,
+    ``examples_items``), and the sample a `sample` sidecar beside any of them names."""
+    out = guarded_ids(load_splits(config.guidance.splits)) if config.guidance.splits else set()
+    for path in (config.inputs.only, config.guidance.examples, config.guidance.examples_items):
+        if path is None or not Path(path).is_file():
+            continue
+        out |= _split_column_tests(Path(path))
+        sidecar = Path(path).with_name(Path(path).name + ".json")
+        if sidecar.is_file():
+            out |= _sidecar_tests(sidecar)
+    return out
+
+
+def _split_column_tests(path: Path) -> set[str]:
+    """The test items of a table with a ``split`` column (none without one or unreadable)."""
+    try:
+        frame = read_table(path, error=ConfigError)
+    except (ConfigError, ValueError, OSError):
+        return set()
+    columns = {str(c).strip().lower(): c for c in frame.columns}
+    if "split" not in columns or "item_id" not in columns:
+        return set()
+    ids, splits = frame[columns["item_id"]], frame[columns["split"]]
+    return {
+        str(i).strip()
+        for i, s in zip(ids, splits, strict=True)
+        if str(s).strip().lower() == TEST_SPLIT
+    }
+
+
+def _sidecar_tests(sidecar: Path) -> set[str]:
+    """The test items of the sample a `sample` sidecar describes (its ``file``, beside it)."""
+    import json
+
+    try:
+        info = json.loads(sidecar.read_text("utf-8"))
+    except (OSError, ValueError):
+        return set()
+    name = info.get("file") if isinstance(info, dict) else None
+    sample = sidecar.with_name(str(name)) if name else None
+    return _split_column_tests(sample) if sample is not None and sample.is_file() else set()
+
+
 def pool_from_codes(
     codes: dict[str, list[str]],
     items: Iterable[Item],
@@ -255,9 +300,11 @@ def load_example_pool(
     splits: dict[str, str] | None = None,
     strategy: Strategy = "mmr",
     vectors: TextVectors | None = None,
+    exclude: set[str] | None = None,
 ) -> ExamplePool:
     """The pool for ``--examples CODES``: a long-format codes file, or a reviewed run directory
-    (its accepted and changed decisions; texts from the run unless ``items`` has them)."""
+    (its accepted and changed decisions; texts from the run unless ``items`` has them).
+    ``exclude`` (e.g. `known_test_ids`) is never shown, nor the test split of ``splits``."""
     path = Path(codes)
     items = list(items)
     if path.is_dir():
@@ -277,7 +324,7 @@ def load_example_pool(
     return pool_from_codes(
         by_item,
         items,
-        exclude=guarded_ids(splits),
+        exclude=guarded_ids(splits) | (exclude or set()),
         source=str(codes),
         strategy=strategy,
         vectors=vectors,
@@ -313,4 +360,5 @@ def pool_for(config: RunConfig, items: Iterable[Item]) -> ExamplePool | None:
         coder=config.guidance.examples_coder,
         splits=splits,
         vectors=vectors,
+        exclude=known_test_ids(config),
     )

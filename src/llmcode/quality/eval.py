@@ -99,6 +99,8 @@ class EvalResult(BaseModel):
     alt_test: AltTestResult | None = None
     """The alternative annotator test of the run when one run is evaluated (each run's is in
     ``runs``)."""
+    contaminated: dict[str, int] = {}
+    """Per run, the gold items it was shown as few-shot examples (scored only when allowed)."""
 
 
 def evaluate(
@@ -113,6 +115,7 @@ def evaluate(
     seed: int = 0,
     runs_dir: str | Path | None = None,
     alt_test: AltTestSettings | None = None,
+    allow_contaminated: bool = False,
 ) -> EvalResult:
     """Compare ``runs`` (runs, run directories, ids in ``runs_dir``, or one coder's codes made
     elsewhere: a long-format file or DataFrame) with the ``gold`` codes (long format: a
@@ -123,6 +126,10 @@ def evaluate(
     list; an evaluation on the test split is recorded in its sidecar, with a warning when it is
     a second look. ``items`` restricts the gold further. ``alt_test`` adds the alternative
     annotator test (`llmcode.quality.alttest`) of each run against the gold coders.
+
+    A run shown gold items as few-shot examples is not scored on them (a ``ConfigError``
+    naming the run and the count) unless ``allow_contaminated``; then ``contaminated`` counts
+    them and the first warning says so.
     """
     if split is not None and splits is None:
         raise ConfigError(
@@ -135,13 +142,44 @@ def evaluate(
     if splits is not None:
         codes, warnings = gold_in_split(codes, splits, split)
     result = _evaluate(
-        inputs, codes, coders=coders, items=items, bootstrap=bootstrap, seed=seed, alt=alt_test
+        inputs,
+        codes,
+        coders=coders,
+        items=items,
+        bootstrap=bootstrap,
+        seed=seed,
+        alt=alt_test,
+        allow_contaminated=allow_contaminated,
     )
+    if contaminated := result.contaminated:
+        warnings = [
+            f"contaminated: run {run} was shown {n} of the {result.gold['n_items']} gold "
+            "item(s) as few-shot examples and is scored on them anyway (allowed)"
+            for run, n in contaminated.items()
+        ] + warnings
     if split == "test" and splits is not None:
         warnings += second_look_warnings(splits, [r.run for r in inputs])
     if not warnings:
         return result
     return result.model_copy(update={"warnings": [*warnings, *result.warnings]})
+
+
+def _contaminated(runs: Sequence[RunInput], item_ids: list[str], allow: bool) -> dict[str, int]:
+    """Per run, how many of the gold items it was shown as examples; refused unless ``allow``."""
+    gold = set(item_ids)
+    counts = {r.run: len(gold & r.shown_as_examples) for r in runs}
+    counts = {run: n for run, n in counts.items() if n}
+    if counts and not allow:
+        said = "; ".join(
+            f"run {run} was shown {n} of the {len(gold)} gold item(s) as few-shot examples"
+            for run, n in counts.items()
+        )
+        raise ConfigError(
+            f"{said}: scoring it on them would overstate its quality",
+            hint="evaluate on items it never saw (a test split kept out with `splits`), or "
+            "`allow_contaminated` to score it anyway",
+        )
+    return counts
 
 
 def _paths(gold: str | Path | Sequence[str | Path]) -> list[str | Path]:
@@ -157,6 +195,7 @@ def _evaluate(
     bootstrap: int,
     seed: int,
     alt: AltTestSettings | None = None,
+    allow_contaminated: bool = False,
 ) -> EvalResult:
     """Compare ``runs`` with ``gold`` (long format) on the gold items (or ``items`` of them)."""
     if not runs:
@@ -174,6 +213,7 @@ def _evaluate(
     runs = [with_gold_codes(run, gold) for run in runs]
     check_gold(gold, runs)
     item_ids = list(dict.fromkeys(gold["item_id"]))
+    contaminated = _contaminated(runs, item_ids, allow_contaminated)
     warnings = []
     if len(item_ids) < MIN_ITEMS:
         warnings.append(
@@ -233,6 +273,7 @@ def _evaluate(
         warnings=warnings,
         notes=notes,
         alt_test=results[0].alt_test if len(results) == 1 else None,
+        contaminated=contaminated,
     )
 
 

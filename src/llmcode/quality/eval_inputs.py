@@ -44,6 +44,8 @@ class RunInput:
     cost_per_item_usd: float | None = None
     from_codes_file: bool = False
     """Codes made elsewhere (`codes_input`): no taxonomy, so the gold's codes count as its."""
+    shown_as_examples: frozenset[str] = frozenset()
+    """Items the run was shown as few-shot examples (``--examples``), in any of its records."""
 
 
 def run_input(run: Run) -> RunInput:
@@ -89,6 +91,7 @@ def run_input(run: Run) -> RunInput:
         },
         tokens_per_item=tokens / coded if coded else None,
         cost_per_item_usd=float(cost) / coded if cost is not None and coded else None,
+        shown_as_examples=frozenset(i for record in run.codings() for i in record.examples),
     )
 
 

@@ -19,7 +19,7 @@ from llmcode.review.widgets import CodePicker, TextPrompt
 from llmcode.store.final import Disagreement
 
 CSS = """
-#queue { width: 34; border-right: solid $primary; }
+#queue { width: 34; height: 100%; border-right: solid $primary; }
 #detail { padding: 0 1; }
 #status { height: 1; background: $boost; }
 """
