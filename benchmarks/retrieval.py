@@ -15,17 +15,25 @@ memory (``ru_maxrss``: items, pool, vectors, selection) is its own:
 
 Both select the same examples: the first ``--before-items`` items are compared one by one.
 Prints times, peak memory and the ratio. Target (issue 24): 200,000 items in <= 30 s, <= 600 MB.
+
+``--dry-run`` instead runs the whole ``llmcode code --dry-run --json`` in a child process on
+the same items written as CSV (codebook taxonomy/ptm-reuse.yaml, gpt-4o-mini, 4 examples per
+item from the pool) and prints its time, peak memory and the price table: live, Batch API and
+with the codebook prefix cached.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +42,11 @@ from llmcode.coding.examples import CANDIDATES, ExamplePool, Shot
 from llmcode.items import Item
 
 CODES = ["bug", "feature", "question", "docs", "performance", "other"]
+CODE_IDS = ["model_usage", "model_performance", "output_quality", "model_loading", "resources"]
+DRY_RUN_KEYS = [
+    *("items", "requests", "prompt_tokens", "cached_prompt_tokens", "output_tokens"),
+    *("cost_usd", "batch_cost_usd", "cached_cost_usd", "price_date"),
+]
 COMMON = [
     *("the", "a", "to", "is", "in", "it", "of", "and", "when", "with"),
     *("on", "for", "this", "not", "error", "model", "i", "you"),
@@ -111,6 +124,48 @@ def child(which: str, n_items: int, args: argparse.Namespace) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+def dry_run(args: argparse.Namespace) -> None:
+    """The whole dry run through the CLI, with its examples, in a child process."""
+    root = Path(__file__).parents[1]
+    codes = CODE_IDS
+    with tempfile.TemporaryDirectory() as tmp:
+        items, pool, labels = (
+            Path(tmp) / "items.csv",
+            Path(tmp) / "pool.csv",
+            Path(tmp) / "codes.csv",
+        )
+        for path, prefix, rows in (
+            (items, "i", texts(args.items, 2)),
+            (pool, "p", texts(args.pool, 1)),
+        ):
+            with path.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["item_id", "text"])
+                writer.writerows([f"{prefix}{n}", text] for n, text in enumerate(rows))
+        with labels.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["item_id", "coder", "code"])
+            writer.writerows([f"p{n}", "ana", codes[n % len(codes)]] for n in range(args.pool))
+        command = [
+            sys.executable, "-m", "llmcode", "code", "--dry-run", "--json",
+            "-t", str(root / "taxonomy" / "ptm-reuse.yaml"), "-i", str(items),
+            "--backend", "openai", "--model", "gpt-4o-mini",
+            "--examples", str(labels), "--examples-items", str(pool), "--runs-dir", tmp,
+        ]  # fmt: skip
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    estimate = json.loads(done.stdout)
+    print(
+        f"llmcode code --dry-run on {args.items:,} items, pool {args.pool:,}, "
+        f"4 examples per item: {seconds:.1f} s, peak {peak:.0f} MB"
+    )
+    print(json.dumps({k: estimate[k] for k in DRY_RUN_KEYS}, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=200_000)
@@ -119,7 +174,11 @@ def main() -> None:
     parser.add_argument("--before-items", type=int, default=2000)
     parser.add_argument("--strategy", default="mmr")
     parser.add_argument("--child", choices=["before", "after"])
+    parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args()
+    if args.dry_run:
+        dry_run(args)
+        return
     if args.child:
         result = measure(args.child, args.items, args.pool, args.k, args.strategy)
         result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -92,3 +92,45 @@ def test_word_tfidf_gives_scikit_learns_exact_matrix() -> None:
     assert (ours.indptr == theirs.indptr).all()
     assert (ours.indices == theirs.indices).all()
     assert (ours.data == theirs.data).all()
+
+
+class CountingEmbedder:
+    """Vectors from letter counts; records every text it was asked to embed."""
+
+    name = "letters"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.asked += texts
+        return np.array([[t.count(c) + 0.5 for c in "abcdefgh"] for t in texts], dtype=float)
+
+
+def test_embeddings_are_computed_once_per_text_and_kept_beside_the_runs(tmp_path) -> None:
+    from llmcode.llm.vectors import TextVectors
+
+    embedder = CountingEmbedder()
+    vectors = TextVectors("sentence-transformers", embedder=embedder, cache_dir=tmp_path)
+    pool = vectors.fit(["a cab", "bad egg", "a cab"])
+    items = vectors.transform(["bad egg", "fig"])
+    assert embedder.asked == ["a cab", "bad egg", "fig"]  # duplicates and known texts: once
+    again = CountingEmbedder()  # a later run (a new process) with the same model
+    later = TextVectors("sentence-transformers", embedder=again, cache_dir=tmp_path)
+    assert np.array_equal(later.fit(["a cab", "bad egg", "a cab"]), pool)
+    assert np.array_equal(later.transform(["bad egg", "fig"]), items)
+    assert again.asked == []
+    uncached = TextVectors("sentence-transformers", embedder=CountingEmbedder())
+    assert np.array_equal(uncached.fit(["a cab", "bad egg", "a cab"]), pool)
+
+
+def test_an_unreadable_vector_cache_is_rebuilt(tmp_path) -> None:
+    from llmcode.llm.vectors import TextVectors
+
+    first = TextVectors("sentence-transformers", embedder=CountingEmbedder(), cache_dir=tmp_path)
+    first.fit(["a cab"])
+    for path in tmp_path.glob("*.npz"):
+        path.write_bytes(b"not a zip")
+    embedder = CountingEmbedder()
+    TextVectors("sentence-transformers", embedder=embedder, cache_dir=tmp_path).fit(["a cab"])
+    assert embedder.asked == ["a cab"]

@@ -280,12 +280,14 @@ def make_coder(
     more_backends: Sequence[Backend] = (),
     prompts: PromptSet | None = None,
     examples_sha256: str | None = None,
+    vectors_dir: Path | None = None,
 ) -> Coder:
     """The coder a run config describes: its prompts, its example pool (texts from ``items``
     unless ``--examples-items``) and its verifier. ``examples_sha256`` is the pool hash a
-    resumed run started with: a pool that changed since is refused."""
+    resumed run started with: a pool that changed since is refused; ``vectors_dir`` keeps the
+    pool's embeddings (`llmcode.llm.vectors.VectorCache`)."""
     prompts = prompts or prompts_for(config)
-    pool = pool_for(config, items)
+    pool = pool_for(config, items, vectors_dir)
     if pool is not None and examples_sha256 and pool.sha256 != examples_sha256:
         raise ConfigError(
             f"the example codes {config.guidance.examples} changed since the run started "

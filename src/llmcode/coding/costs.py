@@ -13,7 +13,7 @@ steps of ``CACHE_STEP_TOKENS`` (OpenAI's rule), and pays the cached-input price 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,7 +153,7 @@ class Budget:
 
 def estimate_run(
     system: dict[str, str],
-    item_messages: list[dict[str, str]],
+    item_messages: Iterable[dict[str, str]],
     model: str,
     prices: dict[str, Price] | PriceTable,
     items_per_request: int = 1,
@@ -209,7 +209,7 @@ def estimate_items(
         else system_message(prompts, taxonomy, config.inputs.level)
     )
     if coder is not None and coder.examples is not None:
-        users = [coder.item_messages(i)[0][-1] for i in items]
+        users: Iterable[dict[str, str]] = (coder.item_messages(i)[0][-1] for i in items)
     else:  # no examples: rendered once, filled per item
         users = item_messages(prompts, ((i.item_id, i.text) for i in items))
     estimate = estimate_run(

@@ -331,11 +331,14 @@ def load_example_pool(
     )
 
 
-def pool_for(config: RunConfig, items: Iterable[Item]) -> ExamplePool | None:
+def pool_for(
+    config: RunConfig, items: Iterable[Item], vectors_dir: Path | None = None
+) -> ExamplePool | None:
     """The example pool a run config asks for (None without ``--examples``).
 
     Texts come from ``examples_items`` when set; else from ``items`` plus the run's items file
     when it is still there (a run coded with ``--limit`` still draws on every coded item).
+    Embeddings are kept in ``vectors_dir`` (computed once per text) when given.
     """
     if not config.guidance.examples:
         return None
@@ -353,7 +356,11 @@ def pool_for(config: RunConfig, items: Iterable[Item]) -> ExamplePool | None:
             )
             texts += [item for item in whole.items if item.item_id not in known]
     splits = load_splits(config.guidance.splits) if config.guidance.splits else None
-    vectors = TextVectors(config.guidance.examples_similarity, config.guidance.embedding_model)
+    vectors = TextVectors(
+        config.guidance.examples_similarity,
+        config.guidance.embedding_model,
+        cache_dir=vectors_dir,
+    )
     return load_example_pool(
         config.guidance.examples,
         texts,

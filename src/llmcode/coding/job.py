@@ -258,6 +258,7 @@ def prepare(
         item_set.items,
         cache=_cache(store, cache),
         more_backends=llms[1:],
+        vectors_dir=_vectors_dir(store, cache),
     )
     return CodingJob(
         store=store,
@@ -300,6 +301,7 @@ def _prepare_resumed(
             cache=_cache(store, cache),
             more_backends=llms[1:],
             examples_sha256=started.get("sha256"),
+            vectors_dir=_vectors_dir(store, cache),
         )
         todo = pending_items(run)
         budget = (
@@ -326,6 +328,11 @@ def _backends(config: RunConfig, given: Sequence[Backend] | None, offline: bool)
     if given:
         return list(given)
     return offline_backends(config) if offline else build_backends(config)
+
+
+def _vectors_dir(store: RunStore, cache: bool) -> Path | None:
+    """Where embeddings are kept beside the runs (None with ``cache`` off)."""
+    return store.root / ".cache" / "vectors" if cache else None
 
 
 def _cache(store: RunStore, wanted: bool) -> ResponseCache | None:

@@ -15,10 +15,12 @@ Three kinds, one vocabulary (`VectorKind`), the same meaning in every command:
 ``model`` is the model of the chosen kind: a GGUF file for ``gguf``, a sentence-transformers
 name or path for ``sentence-transformers`` (ignored for ``tfidf``). `TextVectors` is fitted on a
 corpus (``fit``) and places new texts in the same space (``transform``); rows have unit length.
+Embeddings are computed once per text when a ``cache_dir`` is given (`VectorCache`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from enum import StrEnum
 from itertools import pairwise, repeat
@@ -107,6 +109,7 @@ class TextVectors:
         *,
         embedder: Embedder | None = None,
         characters: bool = False,
+        cache_dir: str | Path | None = None,
     ) -> None:
         self.kind = vector_kind(kind)
         self.characters = characters
@@ -119,6 +122,10 @@ class TextVectors:
             self.embedder = SentenceTransformerEmbedder(str(model) if model else None)
         self._parts: list[Any] = []
         self._mean: np.ndarray | None = None
+        self.cache: VectorCache | None = None
+        if self.embedder is not None and cache_dir is not None:
+            label = hashlib.sha256(self.describe().encode()).hexdigest()[:16]
+            self.cache = VectorCache(Path(cache_dir) / f"{label}.npz")
 
     def describe(self) -> str:
         """The manifest label: ``tfidf``, ``embedding:FILE``, ``sentence-transformers:NAME``."""
@@ -131,7 +138,7 @@ class TextVectors:
         """The corpus's vectors (sparse for tfidf, a dense array otherwise)."""
         if self.embedder is None:
             return self._fit_tfidf(texts)
-        vectors = self.embedder.embed(texts)
+        vectors = self._embed(texts)
         if self.kind is VectorKind.gguf:
             self._mean = vectors.mean(axis=0)
             return unit_rows(vectors - self._mean)
@@ -141,10 +148,16 @@ class TextVectors:
         """New texts in the fitted corpus's space."""
         if self.embedder is None:
             return self._tfidf(texts)
-        vectors = self.embedder.embed(texts)
+        vectors = self._embed(texts)
         if self._mean is not None:
             return unit_rows(vectors - self._mean)
         return vectors
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        assert self.embedder is not None
+        if self.cache is None:
+            return self.embedder.embed(texts)
+        return self.cache.embed(self.embedder, texts)
 
     def _fit_tfidf(self, texts: list[str]) -> Any:
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -178,6 +191,46 @@ class TextVectors:
         from sklearn.preprocessing import normalize
 
         return normalize(hstack([part.transform(texts) for part in self._parts]).tocsr())
+
+
+class VectorCache:
+    """Embeddings on disk (one ``.npz`` per model, beside the runs): each text is embedded once,
+    by its SHA-256, across the dry run, the run and its resumes. A file that cannot be read is
+    rebuilt; a failed write only costs the next run the embedding again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._rows: dict[str, np.ndarray] | None = None
+
+    def _load(self) -> dict[str, np.ndarray]:
+        if self._rows is None:
+            self._rows = {}
+            try:
+                with np.load(self.path, allow_pickle=False) as data:
+                    self._rows = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+            except (OSError, KeyError, ValueError):
+                pass
+        return self._rows
+
+    def embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
+        """``embedder.embed(texts)``, asking only for texts not embedded before."""
+        rows = self._load()
+        keys = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
+        missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in rows}
+        if missing:
+            vectors = np.asarray(embedder.embed(list(missing.values())))
+            rows.update(zip(missing, vectors, strict=True))
+            self._save(rows)
+        return np.stack([rows[key] for key in keys]) if keys else np.zeros((0, 0))
+
+    def _save(self, rows: dict[str, np.ndarray]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_suffix(".partial.npz")
+            np.savez(partial, keys=np.array(list(rows)), vectors=np.stack(list(rows.values())))
+            partial.replace(self.path)
+        except OSError:
+            pass
 
 
 def word_tfidf(vectorizer: Any, texts: list[str]) -> Any:
