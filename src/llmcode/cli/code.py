@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llmcode.cli.app import app, err_console, print_next
-from llmcode.cli.choices import CodeLevel, Vectors
+from llmcode.cli.choices import CodeLevel, Unit, Vectors
 from llmcode.cli.code_summary import announce_run, print_estimate, print_summary, resume_command
 from llmcode.cli.flags import as_flags
 from llmcode.cli.options import (
     BackendName,
     BaseUrl,
+    CodeUnit,
     Concurrency,
     ConfigFile,
+    ContextTokens,
     EmbeddingModel,
     Evidence,
     ExamplesCoder,
@@ -83,6 +85,7 @@ def code(
     level: Level = CodeLevel.top,
     limit: Limit = None,
     only: Only = None,
+    unit: CodeUnit = Unit.item,
     config_file: ConfigFile = None,
     like: Like = None,
     backend: BackendName = None,
@@ -98,6 +101,7 @@ def code(
             rich_help_panel="Model and endpoint",
         ),
     ] = 120.0,
+    context_tokens: ContextTokens = None,
     examples: ExamplesCodes = None,
     examples_items: ExamplesItems = None,
     examples_coder: ExamplesCoder = None,

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from llmcode.cli.choices import BackendKind, CodeLevel, EvidenceMode, Vectors, VerifyChoice
+from llmcode.cli.choices import (
+    BackendKind,
+    CodeLevel,
+    EvidenceMode,
+    Unit,
+    Vectors,
+    VerifyChoice,
+)
 
 if TYPE_CHECKING:  # imported where used: `llmcode --help` stays light
     from llmcode.llm.backends import Backend
@@ -62,6 +69,26 @@ Sheet = Annotated[
 Limit = Annotated[
     int | None,
     typer.Option("--limit", min=1, help="Code only the first N items.", rich_help_panel="Inputs"),
+]
+CodeUnit = Annotated[
+    Unit,
+    typer.Option(
+        "--unit",
+        help="item: codes for each whole item; segment: passages of each document, each with "
+        "its codes, located to character offsets (long documents read in windows).",
+        rich_help_panel="Inputs",
+    ),
+]
+ContextTokens = Annotated[
+    int | None,
+    typer.Option(
+        "--context-tokens",
+        min=512,
+        help="The model's context length in tokens: --unit segment sizes its windows from it "
+        "[default: the embedded model's (LLMCODE_N_CTX); 8192 for an endpoint].",
+        show_default=False,
+        rich_help_panel="Model and endpoint",
+    ),
 ]
 
 

@@ -247,6 +247,8 @@ def export(
         from llmcode.review.session import reviewed_codes
 
         frame = reviewed_codes(run, reviewer=reviewer, include_rejected=True)
+    elif run.manifest().config.inputs.unit == "segment":  # one row per passage and code
+        frame = load_run_codes(run, unverified=True)
     else:
         from llmcode.quality.confidence import with_confidence
 

@@ -37,6 +37,7 @@ from llmcode.llm.logprobs import code_probabilities
 from llmcode.llm.prompts import (
     CLOSED,
     MULTI,
+    SEGMENT,
     VERIFY_SYSTEM,
     VERIFY_USER,
     PromptSet,
@@ -263,9 +264,10 @@ class Coder:
 
 
 def prompts_for(config: RunConfig) -> PromptSet:
-    """The templates a run config codes with: the shipped ones, ``--prompts`` overrides, and
-    the checker's when ``--verify`` is on."""
-    names = CLOSED + ((VERIFY_SYSTEM, VERIFY_USER) if config.guidance.verify != "off" else ())
+    """The templates a run config codes with: the shipped ones (those of passages for
+    ``unit = "segment"``), ``--prompts`` overrides, and the checker's when ``--verify`` is on."""
+    names: tuple[str, ...] = SEGMENT if config.inputs.unit == "segment" else CLOSED
+    names += (VERIFY_SYSTEM, VERIFY_USER) if config.guidance.verify != "off" else ()
     overrides = Path(config.guidance.prompts_dir) if config.guidance.prompts_dir else None
     return load_prompts(names=names, overrides=overrides)
 

@@ -73,6 +73,7 @@ class Estimate:
     cached_prompt_tokens: int = 0  # of prompt_tokens: the codebook prefix a provider caches
     price_date: str | None = None
     price_source: str | None = None
+    windows: int = 0  # windows of documents coded in passages (one request each)
 
     @property
     def cost(self) -> float | None:
@@ -99,21 +100,32 @@ class Estimate:
         )
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "items": self.items,
-            "requests": self.requests,
-            "prompt_tokens": self.prompt_tokens,
-            "cached_prompt_tokens": self.cached_prompt_tokens,
-            "output_tokens": self.output_tokens,
-            "tokens_per_item": (self.prompt_tokens + self.output_tokens) / max(1, self.items),
-            "token_counter": self.counter,
-            "price_per_million": self.price.model_dump() if self.price else None,
-            "cost_usd": self.cost,
-            "batch_cost_usd": self.batch_cost,
-            "cached_cost_usd": self.cached_cost,
-            "price_date": self.price_date,
-            "price_source": self.price_source,
-        } | ({"verify_requests": self.checks} if self.checks else {})
+        return (
+            {
+                "items": self.items,
+                "requests": self.requests,
+                "prompt_tokens": self.prompt_tokens,
+                "cached_prompt_tokens": self.cached_prompt_tokens,
+                "output_tokens": self.output_tokens,
+                "tokens_per_item": (self.prompt_tokens + self.output_tokens) / max(1, self.items),
+                "token_counter": self.counter,
+                "price_per_million": self.price.model_dump() if self.price else None,
+                "cost_usd": self.cost,
+                "batch_cost_usd": self.batch_cost,
+                "cached_cost_usd": self.cached_cost,
+                "price_date": self.price_date,
+                "price_source": self.price_source,
+            }
+            | ({"verify_requests": self.checks} if self.checks else {})
+            | (
+                {"windows": self.windows, "tokens_per_window": self._per_window()}
+                if self.windows
+                else {}
+            )
+        )
+
+    def _per_window(self) -> float:
+        return (self.prompt_tokens + self.output_tokens) / max(1, self.windows)
 
 
 def cached_prefix(tokens: int) -> int:
@@ -201,6 +213,8 @@ def estimate_items(
     """
     from llmcode.llm.prompts import item_messages, load_prompts, system_message
 
+    if coder is not None and hasattr(coder, "segment_estimate"):  # documents in passages
+        return coder.segment_estimate(items, model, prices)  # type: ignore[no-any-return]
     codes_per_item = 2.0 if taxonomy.multi_label else 1.0
     prompts = coder.prompts if coder is not None else load_prompts()
     system = (

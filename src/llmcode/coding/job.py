@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from llmcode.coding.closed import Coder, make_coder
+from llmcode.coding.closed import Coder
 from llmcode.coding.costs import Budget, Estimate, budget_for, estimate_items
 from llmcode.coding.guidance import check_guidance
 from llmcode.coding.lifecycle import code_run, pending_items, resume_run, start_run
 from llmcode.coding.resume_rules import resume_changes
 from llmcode.coding.retrieval import Progress
+from llmcode.coding.segments import make_unit_coder
 from llmcode.errors import ConfigError
 from llmcode.items import Item, ItemSet, load_items, only_items
 from llmcode.llm.backends import choose_backend_name, default_model, make_backend
@@ -251,7 +252,7 @@ def prepare(
         notes.append(f"only {inputs.only}: {len(item_set.items)} item(s) to code")
     todo = item_set.items[: inputs.limit] if inputs.limit else item_set.items
     llms = _backends(config, backends, offline)
-    coder = make_coder(
+    coder = make_unit_coder(
         config,
         taxonomy,
         llms[0],
@@ -293,7 +294,7 @@ def _prepare_resumed(
         taxonomy = run.taxonomy()
         llms = _backends(config, backends, offline)
         started = manifest.extra.get("examples", {})
-        coder = make_coder(
+        coder = make_unit_coder(
             config,
             taxonomy,
             llms[0],

@@ -16,6 +16,7 @@ STRING_LIMITS = {
     "justification": 200,
     "evidence": 160,
     "quote": 160,
+    "passage": 1200,
     "name": 60,
     "label": 60,
     "definition": 200,

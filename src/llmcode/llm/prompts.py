@@ -48,6 +48,11 @@ MULTI = "closed_coding.multi.md"
 VERIFY_SYSTEM = "verify.system.md"
 VERIFY_USER = "verify.user.md"
 CLOSED = (SYSTEM, USER, REASK, MULTI)
+SEGMENT_SYSTEM = "segment_coding.system.md"
+SEGMENT_USER = "segment_coding.user.md"
+SEGMENT_REASK = "segment_coding.reask.md"
+SEGMENT = (SEGMENT_SYSTEM, SEGMENT_USER, SEGMENT_REASK)
+"""The templates of coding documents in passages (``unit = "segment"``)."""
 
 
 def default_prompts_dir() -> Path:

@@ -1,7 +1,9 @@
 """A run's settings: one strict, frozen `RunConfig` in five documented groups.
 
-- ``inputs``: what is coded (taxonomy, items, their columns, the level, ``limit``, ``only``);
-- ``endpoint``: which model answers (backend, model and further models, base URL, GGUF, timeout);
+- ``inputs``: what is coded (taxonomy, items, their columns, the level, ``limit``, ``only``,
+  the ``unit``: whole items or passages);
+- ``endpoint``: which model answers (backend, model and further models, base URL, GGUF, timeout,
+  its context length);
 - ``sampling``: how it is asked (temperature, tokens, seed, samples, evidence, re-asks, batching);
 - ``guidance``: what it sees besides the codebook (examples, splits, prompt overrides, second look);
 - ``limits``: how fast and how dear (concurrency, requests and tokens per minute, ``max_cost``).
@@ -38,6 +40,7 @@ Evidence = Literal["free", "choice"]
 VerifyMode = Literal["off", "flag", "drop"]
 Similarity = Literal["tfidf", "gguf", "sentence-transformers", "embedding"]
 BackendKind = Literal["openai", "local"]
+Unit = Literal["item", "segment"]
 
 
 class _Group(BaseModel):
@@ -56,6 +59,9 @@ class Inputs(_Group):
     limit: int | None = Field(default=None, ge=1)
     only: str | None = None
     """A table of item ids (``--only``): only those items are coded."""
+    unit: Unit = "item"
+    """What gets codes: whole items, or passages of each document (``segment``: the model
+    returns passages located to character offsets, long documents read in windows)."""
 
 
 class Endpoint(_Group):
@@ -68,6 +74,9 @@ class Endpoint(_Group):
     base_url: str | None = None
     model_path: str | None = None
     timeout: float = Field(default=120.0, gt=0)
+    context_tokens: int | None = Field(default=None, ge=512)
+    """The model's context length in tokens, which ``unit = "segment"`` sizes its windows of a
+    document from (default: the embedded model's own, ``LLMCODE_N_CTX``; 8,192 for an endpoint)."""
 
 
 class Sampling(_Group):

@@ -1,5 +1,6 @@
 """The pydantic models of a run on disk: its frozen `RunConfig`, its `RunManifest`, and the
-`CodingRecord` (with its `Sample` draws) that ``codings.jsonl`` holds one per line.
+`CodingRecord` (with its `Sample` draws and, for documents coded in passages, its `Segment`s)
+that ``codings.jsonl`` holds one per line.
 
 Secrets never reach disk through them: a record's error, raw output and problems are redacted
 as they are validated.
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from llmcode.llm.answers import CodeAssignment, SuggestedCode
 from llmcode.llm.checks import CodeCheck
+from llmcode.llm.passages import Segment
 from llmcode.llm.redaction import redact
 from llmcode.store.config import RunConfig
 
@@ -60,6 +62,9 @@ class CodingRecord(BaseModel):
     """Ids of the retrieved examples shown with the item (``--examples``)."""
     checks: list[CodeCheck] = Field(default_factory=list)
     """The second look at each assigned code (``--verify``)."""
+    segments: list[Segment] = Field(default_factory=list)
+    """The coded passages of a document (``unit = "segment"``): offsets, quote, codes; the
+    record's ``codes`` are then every code its passages carry."""
     finished_at: datetime = Field(default_factory=now)
 
     @field_validator("error", "raw")

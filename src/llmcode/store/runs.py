@@ -354,14 +354,21 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def load_run_codes(run: Run | Path) -> pd.DataFrame:
+def load_run_codes(run: Run | Path, *, unverified: bool = False) -> pd.DataFrame:
     """A run's codes in long format: item_id, coder, code, justification, evidence, confidence.
 
     One row per code of each item's latest record; items without codes are left out (their
-    status is in ``codings.jsonl``).
+    status is in ``codings.jsonl``). A run that coded documents in passages (``unit`` segment)
+    gives one row per passage and code: item_id, coder, code, start, end, quote, justification,
+    confidence (and status), plus a row without a code for a document coded with no passage (the
+    coder read it: gaps count in agreement on passages); passages not found in the text, which
+    have no offsets, only with ``unverified``.
     """
     run = run if isinstance(run, Run) else Run(Path(run))
-    coder = run.manifest().coder
+    manifest = run.manifest()
+    coder = manifest.coder
+    if manifest.config.inputs.unit == "segment":
+        return _segment_rows(run, coder, unverified)
     rows = []
     for record in run.counted_codings().values():
         for assignment in record.codes:
@@ -378,3 +385,46 @@ def load_run_codes(run: Run | Path) -> pd.DataFrame:
             )
     columns = ["item_id", "coder", "code", "justification", "evidence", "confidence", "status"]
     return pd.DataFrame(rows, columns=columns)
+
+
+SEGMENT_COLUMNS = (
+    "item_id",
+    "coder",
+    "code",
+    "start",
+    "end",
+    "quote",
+    "justification",
+    "confidence",
+    "status",
+)
+"""The columns of a segment run's codes: one row per passage and code."""
+
+
+def _segment_rows(run: Run, coder: str, unverified: bool) -> pd.DataFrame:
+    rows: list[dict[str, object]] = []
+    for record in run.counted_codings().values():
+        if record.status not in ("ok", "unverified"):
+            continue
+        kept = [s for s in record.segments if s.verified or unverified]
+        for segment in kept:
+            for code in segment.codes:
+                rows.append(
+                    {
+                        "item_id": record.item_id,
+                        "coder": coder,
+                        "code": code.code,
+                        "start": segment.start,
+                        "end": segment.end,
+                        "quote": segment.quote,
+                        "justification": code.justification,
+                        "confidence": code.confidence,
+                        "status": record.status,
+                    }
+                )
+        if not any(s.codes for s in kept):
+            rows.append({"item_id": record.item_id, "coder": coder, "status": record.status})
+    frame = pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS))
+    for name in ("start", "end"):
+        frame[name] = frame[name].astype("Int64")
+    return frame

@@ -20,7 +20,10 @@ a re-ask for some items of a multi-item request answers those).
 Without a JSON schema (``json_object`` mode or no ``response_format``), the answer follows the
 coding schema when the system prompt lists ``Valid codes: a, b, none`` (for several item
 blocks, ``{"items": [...]}`` with one entry per item under its own id); otherwise it is
-``{"codes": []}``. The fault helpers turn a good answer into a truncated or schema-violating one.
+``{"codes": []}``. A segment-coding request (a schema with ``passages``) is answered with
+passages quoted from the window it sends (``passages_answer``); the ``invented_quote`` fault
+turns them into a passage the text never held. The fault helpers turn a good answer into a
+truncated or schema-violating one.
 """
 
 from __future__ import annotations
@@ -62,7 +65,59 @@ def default_responder(body: dict[str, Any]) -> str:
     schema = effective_schema(body)
     if schema is None:
         return json.dumps({"codes": []})
+    if "passages" in (schema.get("properties") or {}):
+        return json.dumps(passages_answer(schema, item_blocks(body)[-1]), ensure_ascii=False)
     return json.dumps(fill_schema(schema, item_blocks(body)), ensure_ascii=False)
+
+
+_PARAGRAPH_RE = re.compile(r"\n[ \t]*\n")
+PASSAGE_SENTENCES = 3
+
+
+def passages_answer(schema: dict[str, Any], item: ItemBlock) -> dict[str, Any]:
+    """A segment-coding answer for a window: one passage per paragraph of two sentences or
+    more (its first three sentences, verbatim), coded with a category picked by a hash of the
+    paragraph; with a ``passage`` enum (choice), the allowed sentences of those paragraphs."""
+    entry = schema["properties"]["passages"].get("items") or {}
+    properties = entry.get("properties") or {}
+    codes = ((properties.get("codes") or {}).get("items") or {}).get("enum") or ["code"]
+    allowed = (properties.get("passage") or {}).get("enum")
+    passages = []
+    for paragraph in _PARAGRAPH_RE.split(item.text):
+        sentences = _sentences(paragraph)
+        if len(sentences) < 2:
+            continue
+        passage = paragraph.strip()[: _through(paragraph.strip(), sentences[:PASSAGE_SENTENCES])]
+        if allowed is not None:
+            passage = next((a for a in allowed if a in paragraph), "")
+            if not passage:
+                continue
+        passages.append(
+            {
+                "passage": passage,
+                "codes": [pick_enum(codes, paragraph)],
+                "justification": "The passage describes what the code defines.",
+                "confidence": 0.8,
+            }
+        )
+    return {"passages": passages}
+
+
+def _sentences(text: str) -> list[str]:
+    found, start = [], 0
+    for end in _SENTENCE_END_RE.finditer(text):
+        if text[start : end.end()].strip():
+            found.append(text[start : end.end()].strip())
+        start = end.end()
+    return found
+
+
+def _through(text: str, sentences: list[str]) -> int:
+    """The offset in ``text`` just after the last of ``sentences`` (found in order)."""
+    at = 0
+    for sentence in sentences:
+        at = text.index(sentence, at) + len(sentence)
+    return at
 
 
 def effective_schema(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -295,7 +350,7 @@ def falsify(content: str, kind: str) -> str:
         if isinstance(node, dict):
             out = {}
             for key, child in node.items():
-                if kind == "invented_quote" and key in QUOTE_NAMES:
+                if kind == "invented_quote" and key in (*QUOTE_NAMES, "passage"):
                     out[key] = [INVENTED_QUOTE] if isinstance(child, list) else INVENTED_QUOTE
                 elif kind == "unknown_code" and key == "code" and isinstance(child, str):
                     out[key] = INVENTED_CODE

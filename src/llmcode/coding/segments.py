@@ -1,0 +1,386 @@
+"""Coding documents in passages (``unit = "segment"``): windows, one ask loop per window, merging.
+
+A `SegmentCoder` codes one document at a time. Its text is read in overlapping windows
+(`llmcode.llm.windows`) sized from the model's context (`context_tokens`: the setting, else the
+backend's own, else ``LLMCODE_N_CTX`` for the embedded model and 8,192 for an endpoint): the
+codebook and instructions are counted, 10% is kept as a margin for the token count, and the rest
+is shared between the window's text and the answer (which may quote all of it). Each window goes
+through the one ask loop (`llmcode.llm.ask.ask`): its passages are located in the window
+(`llmcode.llm.passages`), a passage not in the text is re-asked, then kept flagged (unverified,
+without offsets) — never dropped. A window whose messages do not fit, or whose answer was cut
+off at the token limit, is split in two on a paragraph or sentence boundary and each half coded,
+never truncated. Passages are then merged per code: the same code on overlapping stretches —
+a passage found twice in overlapping windows — becomes one passage over both. The record holds
+the passages (``segments``) and, as ``codes``, every code they carry (so item-level tools work).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmcode import environment
+from llmcode.coding.closed import Coder, make_coder
+from llmcode.coding.costs import Estimate, cached_prefix, token_counter
+from llmcode.coding.prices import load_price_table
+from llmcode.errors import ConfigError, LlmcodeError
+from llmcode.items import Item
+from llmcode.llm.answers import CodeAssignment
+from llmcode.llm.ask import Exchange, Usage, ask, follow_up
+from llmcode.llm.backends.base import Backend, ChatRequest
+from llmcode.llm.cache import ResponseCache
+from llmcode.llm.evidence import Span, candidate_quotes
+from llmcode.llm.passages import (
+    CheckedPassages,
+    Segment,
+    SegmentCode,
+    check_passages,
+    passage_schema,
+)
+from llmcode.llm.prompts import SEGMENT_REASK, SEGMENT_SYSTEM, SEGMENT_USER
+from llmcode.llm.windows import MIN_WINDOW_CHARS, Window, halves, split_windows
+from llmcode.store.config import RunConfig
+from llmcode.store.models import CodingRecord
+from llmcode.taxonomy.model import Taxonomy
+
+ENDPOINT_CONTEXT = 8192
+CONTEXT_SHARE = 0.9
+ANSWER_OVERHEAD = 200  # tokens of JSON around the quoted passages (codes, justifications)
+ANSWER_SHARE = 0.5  # the estimate: an answer quotes about half its window
+CHARS_PER_TOKEN = 4
+MAX_SPLITS = 4
+
+
+def context_tokens(config: RunConfig, backend: Backend) -> int:
+    """The context a window must fit: the setting, the backend's own, else the default."""
+    if config.endpoint.context_tokens:
+        return config.endpoint.context_tokens
+    own = getattr(backend, "n_ctx", None)
+    if isinstance(own, int) and own > 0:
+        return own
+    if config.endpoint.backend == "local":
+        return int(environment.embedded_context() or environment.DEFAULT_N_CTX)
+    return ENDPOINT_CONTEXT
+
+
+def check_segment_settings(config: RunConfig) -> None:
+    """Refuse what coding in passages does not do (yet), naming the setting."""
+    refused = [
+        ("samples", config.sampling.samples > 1),
+        ("items_per_request", config.sampling.items_per_request > 1),
+        ("examples", config.guidance.examples is not None),
+        ("verify", config.guidance.verify != "off"),
+    ]
+    named = [name for name, bad in refused if bad]
+    if named:
+        raise ConfigError(
+            "coding in passages (`unit` segment) does not take "
+            + ", ".join(f"`{name}`" for name in named),
+            hint="leave them at their defaults, or code whole items (`unit` item)",
+        )
+
+
+@dataclass
+class _Document:
+    """What the windows of one document gave so far."""
+
+    usage: Usage = field(default_factory=Usage)
+    segments: list[Segment] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    raw: str | None = None
+    windows: int = 0
+    failed: int = 0
+
+
+@dataclass
+class SegmentCoder(Coder):
+    """Codes documents in passages; the run's coder when ``unit`` is ``segment``."""
+
+    context: int = field(init=False, default=0)
+    window_chars: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        check_segment_settings(self.config)
+        level = self.config.inputs.level
+        categories = self.taxonomy.targets(level)
+        self.code_ids = [c.id for c in categories]
+        self.schema = passage_schema(self.code_ids, self.taxonomy.multi_label)
+        content = self.prompts.render(
+            SEGMENT_SYSTEM,
+            taxonomy=self.taxonomy,
+            categories=categories,
+            level=level,
+            multi_label=self.taxonomy.multi_label,
+            context=self.taxonomy.context.strip(),
+        )
+        self.system = {"role": "system", "content": content}
+        self.context = context_tokens(self.config, self.backend)
+        empty = self.window_message("", Window(0, 0, ""), 1, 1)
+        overhead = self.tokens([self.system, empty])
+        text_tokens = (int(self.context * CONTEXT_SHARE) - overhead - ANSWER_OVERHEAD) // 2
+        if text_tokens * CHARS_PER_TOKEN < MIN_WINDOW_CHARS:
+            raise ConfigError(
+                f"the codebook and instructions take {overhead} tokens of the model's "
+                f"{self.context}-token context: no room for a window of a document",
+                hint="give a larger context (`context_tokens`, LLMCODE_N_CTX) or code the "
+                "top-level categories (`level` top)",
+            )
+        self.window_chars = text_tokens * CHARS_PER_TOKEN
+
+    def tokens(self, messages: Iterable[dict[str, str]]) -> int:
+        """Prompt tokens of ``messages`` (tiktoken when installed, else characters / 4)."""
+        count, _ = token_counter(self.backend.model)
+        return sum(count(m["content"]) + 4 for m in messages) + 2
+
+    def windows(self, item: Item) -> list[Window]:
+        return split_windows(item.text, self.window_chars)
+
+    def window_message(self, item_id: str, window: Window, part: int, parts: int) -> dict[str, str]:
+        content = self.prompts.render(
+            SEGMENT_USER, item_id=item_id, text=window.text, part=part, parts=parts
+        )
+        return {"role": "user", "content": content}
+
+    def item_messages(self, item: Item) -> tuple[list[dict[str, str]], list[str]]:
+        raise ConfigError(
+            "documents coded in passages are asked window by window, not as one request",
+            hint="code them without --batch",
+        )
+
+    def reask_message(self, problems: list[str]) -> dict[str, str]:
+        return {"role": "user", "content": self.prompts.render(SEGMENT_REASK, problems=problems)}
+
+    def window_schema(self, window: Window) -> dict:
+        """With ``evidence="choice"`` the passages are the window's own sentences."""
+        if self.config.sampling.evidence == "choice":
+            choices = candidate_quotes(window.text, limit=80)
+            return passage_schema(self.code_ids, self.taxonomy.multi_label, choices)
+        return self.schema
+
+    async def code(self, item: Item) -> CodingRecord:
+        """Every window of one document, merged into one record; failures become error records
+        that count the attempts answered before."""
+        state = _Document()
+        try:
+            windows = self.windows(item)
+            for part, window in enumerate(windows, start=1):
+                await self.code_window(item, window, part, len(windows), state)
+        except Exception as exc:  # one document's failure must not lose the run
+            message = (
+                exc.message if isinstance(exc, LlmcodeError) else f"{type(exc).__name__}: {exc}"
+            )
+            error = CodingRecord(item_id=item.item_id, status="error", error=message)
+            return _counted(error, state.usage)
+        segments = merge_segments(state.segments, item.text)
+        status = "ok"
+        if state.failed and state.failed == state.windows:
+            status = "invalid"
+        elif state.problems:
+            status = "unverified"
+        record = CodingRecord(
+            item_id=item.item_id,
+            status=status,
+            codes=item_codes(segments),
+            problems=state.problems,
+            raw=state.raw if status != "ok" else None,
+            model=self.backend.model,
+            segments=segments,
+        )
+        return _counted(record, state.usage)
+
+    async def code_window(
+        self, item: Item, window: Window, part: int, parts: int, state: _Document, depth: int = 0
+    ) -> None:
+        """Ask for one window's passages (split in two when it does not fit)."""
+        messages = [self.system, self.window_message(item.item_id, window, part, parts)]
+        prompt = self.tokens(messages)
+        room = int(self.context * CONTEXT_SHARE) - prompt
+        answer = math.ceil(len(window) / CHARS_PER_TOKEN) + ANSWER_OVERHEAD
+        splittable = depth < MAX_SPLITS and len(window) >= 2 * MIN_WINDOW_CHARS
+        if answer > room and splittable:
+            for half in halves(window):
+                await self.code_window(item, half, part, parts, state, depth + 1)
+            return
+        request = ChatRequest(
+            messages=tuple(messages),
+            schema=self.window_schema(window),
+            schema_name="passages",
+            temperature=self.config.sampling.temperature,
+            max_tokens=max(self.config.sampling.max_tokens, room),
+            seed=self.config.sampling.seed,
+        )
+
+        def check(response: Any) -> tuple[CheckedPassages, list[str], bool]:
+            checked = check_passages(
+                response.content, window, self.code_ids, self.taxonomy.multi_label
+            )
+            return checked, checked.problems, checked.fatal
+
+        asked: Exchange[CheckedPassages] = Exchange()
+        try:
+            await ask(
+                self.backend,
+                request,
+                check,
+                follow_up(self.reask_message),
+                cache=self.cache,
+                max_reasks=self.config.sampling.max_reasks,
+                exchange=asked,
+            )
+        finally:
+            state.usage = state.usage + asked.usage
+        if asked.fatal and asked.response.finish_reason == "length" and splittable:
+            for half in halves(window):  # the answer did not fit: read the window in halves
+                await self.code_window(item, half, part, parts, state, depth + 1)
+            return
+        state.windows += 1
+        where = f"window [{window.start}, {window.end})"
+        state.problems += [f"{where}: {problem}" for problem in asked.problems]
+        if asked.problems:
+            state.raw = asked.raw
+        if asked.fatal or asked.value is None:
+            state.failed += 1
+            return
+        state.segments += asked.value.segments
+
+    def segment_estimate(
+        self, items: Sequence[Item], model: str, prices: str | Path | None = None
+    ) -> Estimate:
+        """Windows, requests and tokens of coding ``items`` in passages (nothing is sent);
+        an answer is taken to quote half of its window (re-asks not included)."""
+        count, how = token_counter(model)
+        windows = prompt = output = 0
+        for item in items:
+            parts = self.windows(item)
+            for part, window in enumerate(parts, start=1):
+                message = self.window_message(item.item_id, window, part, len(parts))
+                prompt += self.tokens([self.system, message])
+                output += math.ceil(count(window.text) * ANSWER_SHARE) + ANSWER_OVERHEAD // 4
+                windows += 1
+        table = load_price_table(prices)
+        system = count(self.system["content"]) + 4
+        return Estimate(
+            items=len(items),
+            requests=windows,
+            prompt_tokens=prompt,
+            output_tokens=output,
+            counter=how,
+            price=table.price(model),
+            cached_prompt_tokens=cached_prefix(system) * max(0, windows - 1),
+            price_date=table.date,
+            price_source=table.source,
+            windows=windows,
+        )
+
+
+def merge_segments(segments: Sequence[Segment], text: str) -> list[Segment]:
+    """Located passages merged per code (overlapping stretches of one code become one), those
+    sharing a stretch as one passage with several codes, in text order; then the unverified."""
+    per_code: dict[str, list[tuple[int, int, SegmentCode]]] = {}
+    for segment in segments:
+        if segment.verified and segment.start is not None and segment.end is not None:
+            for code in segment.codes:
+                per_code.setdefault(code.code, []).append((segment.start, segment.end, code))
+    stretches: dict[tuple[int, int], list[SegmentCode]] = {}
+    for spans in per_code.values():
+        spans.sort(key=lambda span: (span[0], span[1]))
+        start, end, code = spans[0]
+        for next_start, next_end, other in spans[1:]:
+            if next_start < end:
+                end = max(end, next_end)
+                code = _stronger(code, other)
+                continue
+            stretches.setdefault((start, end), []).append(code)
+            start, end, code = next_start, next_end, other
+        stretches.setdefault((start, end), []).append(code)
+    merged = [
+        Segment(start=start, end=end, quote=text[start:end], codes=codes, verified=True)
+        for (start, end), codes in sorted(stretches.items())
+    ]
+    seen: set[str] = set()
+    for segment in segments:
+        if not segment.verified and segment.quote not in seen:
+            seen.add(segment.quote)
+            merged.append(segment)
+    return merged
+
+
+def _stronger(first: SegmentCode, second: SegmentCode) -> SegmentCode:
+    """The first code's justification, with the higher of the two confidences."""
+    levels = [c for c in (first.confidence, second.confidence) if c is not None]
+    return first.model_copy(update={"confidence": max(levels) if levels else None})
+
+
+def item_codes(segments: Sequence[Segment]) -> list[CodeAssignment]:
+    """Every code the passages carry, with up to three passages as its evidence."""
+    found: dict[str, CodeAssignment] = {}
+    for segment in segments:
+        span = Span(
+            quote=segment.quote, start=segment.start, end=segment.end, verified=segment.verified
+        )
+        for code in segment.codes:
+            known = found.get(code.code)
+            if known is None:
+                found[code.code] = CodeAssignment(
+                    code=code.code,
+                    justification=code.justification,
+                    evidence=[span],
+                    confidence=code.confidence,
+                )
+                continue
+            levels = [c for c in (known.confidence, code.confidence) if c is not None]
+            found[code.code] = known.model_copy(
+                update={
+                    "evidence": known.evidence + ([span] if len(known.evidence) < 3 else []),
+                    "confidence": max(levels) if levels else None,
+                }
+            )
+    return list(found.values())
+
+
+def make_unit_coder(
+    config: RunConfig,
+    taxonomy: Taxonomy,
+    backend: Backend,
+    items: Iterable[Item],
+    *,
+    cache: ResponseCache | None = None,
+    more_backends: Sequence[Backend] = (),
+    examples_sha256: str | None = None,
+) -> Coder:
+    """The coder of a run config's ``unit``: a `SegmentCoder` for passages, else closed coding's."""
+    if config.inputs.unit != "segment":
+        return make_coder(
+            config,
+            taxonomy,
+            backend,
+            items,
+            cache=cache,
+            more_backends=more_backends,
+            examples_sha256=examples_sha256,
+        )
+    from llmcode.coding.closed import prompts_for
+
+    check_segment_settings(config)
+    return SegmentCoder(
+        taxonomy=taxonomy,
+        backend=backend,
+        prompts=prompts_for(config),
+        config=config,
+        cache=cache,
+        more_backends=list(more_backends),
+    )
+
+
+def _counted(record: CodingRecord, usage: Usage) -> CodingRecord:
+    return record.model_copy(
+        update={
+            "attempts": record.attempts + usage.calls,
+            "cached_calls": record.cached_calls + usage.cached_calls,
+            "prompt_tokens": record.prompt_tokens + usage.prompt_tokens,
+            "completion_tokens": record.completion_tokens + usage.completion_tokens,
+        }
+    )
