@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from llmcode.llm.evidence import locate
+from llmcode.llm.evidence import Span, locate
 from llmcode.llm.fences import strip_fences
 from llmcode.llm.windows import Window
 
@@ -138,7 +138,7 @@ def check_passages(
                 f'passage "{_short(given.passage)}": this taxonomy is single-label: give one code'
             )
             codes = codes[:1]
-        span = locate(given.passage, window.text)
+        span = _with_closing(locate(given.passage, window.text), given.passage, window.text)
         if not span.verified:
             invented.append(given.passage)
         if not codes:
@@ -168,6 +168,20 @@ def check_passages(
             + ". Copy each passage from the text exactly, character for character."
         )
     return CheckedPassages(segments=segments, problems=problems)
+
+
+_CLOSING = ".!?\"')\u201d\u2019"
+
+
+def _with_closing(span: Span, passage: str, text: str) -> Span:
+    """``span`` with the sentence's closing marks that locating trims (a final period, a
+    closing quote), when the passage ends with such a mark too."""
+    if not span.verified or span.end is None or not passage.rstrip().endswith(tuple(_CLOSING)):
+        return span
+    end = span.end
+    while end < len(text) and text[end] in _CLOSING:
+        end += 1
+    return span.model_copy(update={"end": end, "quote": text[span.start : end]})
 
 
 def _short(text: str, limit: int = 80) -> str:
