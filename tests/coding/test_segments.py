@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def test_a_40000_character_document_codes_through_windows_with_every_passage_ver
             by_code.setdefault(code.code, []).append((segment.start, segment.end))
     for spans in by_code.values():
         spans.sort()
-        assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:], strict=False))
+        assert all(b[0] >= a[1] for a, b in itertools.pairwise(spans))
     # every paragraph of the document was read: the last one too
     assert max(s.end for s in record.segments) > 39_000
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from llmcode.llm.windows import halves, split_windows
 
 
@@ -18,7 +20,7 @@ def test_windows_cover_every_character_in_order_and_hold_the_text_they_say():
     windows = split_windows(text, 1000)
     assert len(windows) > 5
     assert windows[0].start == 0 and windows[-1].end == len(text)
-    for window, following in zip(windows, windows[1:], strict=False):
+    for window, following in itertools.pairwise(windows):
         assert following.start <= window.end  # no gap
         assert following.start > window.start  # progress
     assert all(text[w.start : w.end] == w.text and len(w) <= 1000 for w in windows)
@@ -27,7 +29,7 @@ def test_windows_cover_every_character_in_order_and_hold_the_text_they_say():
 def test_windows_end_on_paragraph_breaks_and_overlap_the_next():
     text = long_text()
     windows = split_windows(text, 1000, overlap=200)
-    for window, following in zip(windows, windows[1:], strict=False):
+    for window, following in itertools.pairwise(windows):
         assert text[window.end - 2 : window.end] == "\n\n"
         assert following.start < window.end  # overlapping
         assert text[following.start - 2 : following.start] == "\n\n"
