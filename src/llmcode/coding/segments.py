@@ -350,6 +350,7 @@ def make_unit_coder(
     cache: ResponseCache | None = None,
     more_backends: Sequence[Backend] = (),
     examples_sha256: str | None = None,
+    vectors_dir: Path | None = None,
 ) -> Coder:
     """The coder of a run config's ``unit``: a `SegmentCoder` for passages, else closed coding's."""
     if config.inputs.unit != "segment":
@@ -361,6 +362,7 @@ def make_unit_coder(
             cache=cache,
             more_backends=more_backends,
             examples_sha256=examples_sha256,
+            vectors_dir=vectors_dir,
         )
     from llmcode.coding.closed import prompts_for
 
