@@ -1,4 +1,5 @@
-"""`llmcode batch prepare|submit|status|collect`: a run through the OpenAI Batch API or vLLM."""
+"""`llmcode batch prepare|submit|status|run|collect`: a run through the OpenAI Batch API, vLLM or
+Ray Data."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from llmcode.cli.app import batch_app, print_next
-from llmcode.cli.choices import CodeLevel, EvidenceMode, Vectors
+from llmcode.cli.choices import CodeLevel, Engine, EvidenceMode, Vectors
 from llmcode.cli.options import (
     ConfigFile,
     EmbeddingModel,
@@ -191,6 +192,79 @@ def status_command(run_ref: RunRef, base_url: BaseUrl = None, runs_dir: RunsDir 
     run = RunStore(runs_dir).open(run_ref)
     state = status(run, openai_client(base_url or run.manifest().config.endpoint.base_url))
     _print_state(run, state)
+
+
+@batch_app.command("run")
+def run_command(
+    run_ref: RunRef,
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="What sends the requests: ray (Ray Data).")
+    ] = Engine.ray,
+    base_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--base-url",
+            help="OpenAI-compatible endpoint, repeatable: requests go round robin "
+            "(default: the run's, else OPENAI_BASE_URL).",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address",
+            envvar="RAY_ADDRESS",
+            help="Ray cluster (ray://HOST:10001 or HOST:6379); default: a local Ray instance.",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Requests in flight per Ray task.")
+    ] = 8,
+    tasks: Annotated[int, typer.Option("--tasks", min=1, help="Ray tasks sending at once.")] = 2,
+    max_retries: Annotated[
+        int,
+        typer.Option(
+            "--max-retries", min=0, help="Retries of a 429, 5xx, timeout or connection error."
+        ),
+    ] = 4,
+    runs_dir: RunsDir = None,
+) -> None:
+    """Send the run's prepared requests through Ray Data; then `batch collect --file`."""
+    from llmcode import environment
+    from llmcode.coding.batch import REQUESTS, batch_dir
+    from llmcode.coding.rayrun import OUTPUT, RaySettings, send_with_ray
+    from llmcode.errors import RunStoreError
+    from llmcode.store.runs import RunStore
+
+    run = RunStore(runs_dir).open(run_ref)
+    requests = batch_dir(run) / REQUESTS
+    if not requests.is_file():
+        raise RunStoreError(
+            f"{run.run_id} has no prepared requests ({requests})",
+            hint="llmcode batch prepare ... or llmcode code --batch first",
+        )
+    endpoints = list(base_url or [])
+    if not endpoints:
+        fallback = run.manifest().config.endpoint.base_url or environment.openai_base_url()
+        endpoints = [fallback] if fallback else ["https://api.openai.com/v1"]
+    settings = RaySettings(
+        endpoints=endpoints,
+        api_key=environment.openai_api_key() or "sk-none",
+        concurrency=concurrency,
+        tasks=tasks,
+        max_retries=max_retries,
+        address=address,
+    )
+    report = send_with_ray(requests, batch_dir(run) / OUTPUT, settings)
+    statuses = ", ".join(f"{n} HTTP {s}" for s, n in sorted(report.statuses.items()))
+    console.print(
+        f"run [bold]{run.run_id}[/]: {report.requests} request(s) through {engine.value} to "
+        f"{len(endpoints)} endpoint(s) in {report.seconds:.1f} s: {statuses or 'none'}; "
+        f"{report.retries} retried, {len(report.failed)} failed",
+        soft_wrap=True,
+    )
+    for custom_id in report.failed[:SHOWN_FAILURES]:
+        console.print(f"  [red]failed[/] {escape(custom_id)}")
+    print_next(console, f"llmcode batch collect {run.run_id} --file {report.output}")
 
 
 @batch_app.command("collect")

@@ -130,3 +130,9 @@ class TieBreaker(StrEnum):
     """Who resolves disagreements without the TUI (``llmcode.coding.tiebreak.TIE_BREAKERS``)."""
 
     model = "model"
+
+
+class Engine(StrEnum):
+    """What sends a prepared batch (``llmcode.coding.rayrun``)."""
+
+    ray = "ray"
