@@ -75,7 +75,7 @@ def test_bootstrap_adds_seeded_95_percent_intervals_for_every_coefficient():
 
 
 def test_the_table_names_coefficients_bands_and_excluded_items():
-    result = invoke(DATA / "krippendorff_2011.csv", "--level", "interval")
+    result = invoke(DATA / "krippendorff_2011.csv", "--scale", "interval")
     assert result.exit_code == 0, result.output
     assert "Krippendorff's α (interval)" in result.stdout
     assert "0.849" in result.stdout
@@ -132,10 +132,10 @@ def test_an_ordinal_scale_in_words_is_ordered_with_categories(tmp_path):
     ]
     path = tmp_path / "scale.csv"
     pd.DataFrame(rows, columns=["item_id", "coder", "code"]).to_csv(path, index=False)
-    refused = invoke(path, "--level", "ordinal")
+    refused = invoke(path, "--scale", "ordinal")
     assert refused.exit_code == 1
     assert "need an explicit order" in refused.stderr and "categories low, mid" in refused.stderr
-    result = invoke(path, "--level", "ordinal", "--categories", "low,mid,high", "--json")
+    result = invoke(path, "--scale", "ordinal", "--categories", "low,mid,high", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["categories"] == ["low", "mid", "high"]
@@ -196,7 +196,7 @@ def test_a_directory_that_is_not_a_run_is_refused(tmp_path):
 
 
 def test_a_bad_level_is_a_usage_error():
-    result = invoke(HUMANS, "--level", "ratio")
+    result = invoke(HUMANS, "--scale", "ratio")
     assert result.exit_code == 2
 
 
@@ -292,7 +292,7 @@ def test_a_run_id_is_found_in_llmcode_runs_dir(tmp_path):
     assert json.loads(result.stdout)["coders"] == ["ana", "ben", "gpt-4o-mini"]
 
 
-def test_coder_is_repeatable_and_scale_names_the_level_old_spellings_still_work():
+def test_coder_is_repeatable_and_scale_names_the_scale_old_spellings_still_work():
     new = invoke(
         "--human",
         HUMANS,
@@ -305,11 +305,12 @@ def test_coder_is_repeatable_and_scale_names_the_level_old_spellings_still_work(
         "nominal",
         "--json",
     )
-    old = invoke(HUMANS, LLM, "--coders", "ana,gpt-4o-mini", "--level", "nominal", "--json")
+    old = invoke(HUMANS, LLM, "--coders", "ana,gpt-4o-mini", "--json")  # --level: taxonomy
     assert new.exit_code == 0, new.output
     assert json.loads(new.stdout) == json.loads(old.stdout)
     assert json.loads(new.stdout)["coders"] == ["ana", "gpt-4o-mini"]
     assert invoke(HUMANS, "--scale", "ratio").exit_code == 2
+    assert invoke(HUMANS, "--level", "nominal").exit_code == 2  # the scale is --scale only
 
 
 def test_a_run_id_wins_over_a_same_named_folder_that_is_not_a_run(tmp_path, monkeypatch):

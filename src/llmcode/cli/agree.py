@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
-from llmcode.cli.choices import Scale, Unit
+from llmcode.cli.choices import CodeLevel, Scale, Unit
 from llmcode.cli.options import RunsDir
 from llmcode.cli.terminal import Console
 from llmcode.numbers import format_fixed
@@ -60,7 +60,24 @@ def agree(
             show_default=False,
         ),
     ] = None,
-    level: Annotated[Scale, typer.Option("--level", hidden=True)] = Scale.nominal,
+    level: Annotated[
+        CodeLevel | None,
+        typer.Option(
+            "--level",
+            help="Compare at this taxonomy level: top rolls subcategories up to their category "
+            "[default: refuse coders at different levels].",
+            show_default=False,
+        ),
+    ] = None,
+    taxonomy: Annotated[
+        Path | None,
+        typer.Option(
+            "--taxonomy",
+            "-t",
+            help="The taxonomy for --level and the level check [default: the first run's].",
+            show_default=False,
+        ),
+    ] = None,
     min_coverage: Annotated[
         float,
         typer.Option(
@@ -155,14 +172,20 @@ def agree(
     for name in ("items", "iou"):
         if _given(ctx, name):
             raise typer.BadParameter("applies to --unit segment only", param_hint=f"--{name}")
-    codes, warnings = agreement_codes(refs, min_coverage=min_coverage, runs_dir=runs_dir)
+    codes, warnings = agreement_codes(
+        refs,
+        min_coverage=min_coverage,
+        runs_dir=runs_dir,
+        level=level.value if level else None,
+        taxonomy=taxonomy,
+    )
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/] {warning}")
     chosen = list(coder) if coder else _split(coders)
     result = compute_agreement(
         codes,
         coders=chosen,
-        level=(scale or level).value,
+        level=(scale or Scale.nominal).value,
         multi_label=multi_label,
         categories=_split(categories),
         bootstrap=bootstrap,

@@ -22,7 +22,9 @@ import pandas as pd
 from llmcode.codes import load_codes
 from llmcode.errors import CodesError, ConfigError, RunStoreError
 from llmcode.items import ItemSet, load_items
+from llmcode.quality.levels import check_levels, roll_up, taxonomy_of_inputs
 from llmcode.store.runs import Run, RunStore, load_run_codes
+from llmcode.taxonomy.model import Level, Taxonomy, load_taxonomy
 
 Input = Run | str | Path
 MIN_COVERAGE = 0.5
@@ -35,14 +37,36 @@ def agreement_codes(
     *,
     min_coverage: float = MIN_COVERAGE,
     runs_dir: str | Path | None = None,
+    level: Level | None = None,
+    taxonomy: Taxonomy | str | Path | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """The codes of every input in one long-format table, and warnings about partial runs."""
+    """The codes of every input in one long-format table, and warnings about partial runs.
+
+    With a taxonomy (``taxonomy``, else the first run's), coders who coded at different levels
+    are refused unless ``level`` is given: ``top`` rolls subcategories up to their categories
+    (`llmcode.quality.levels`)."""
     refs = [inputs] if isinstance(inputs, Run | str | Path) else list(inputs)
     if not refs:
         raise ConfigError("nothing to compare: give runs or code files")
     paths = [resolve_input(ref, runs_dir) for ref in refs]
     warnings = coverage_warnings(paths, min_coverage)
-    return read_inputs(paths), warnings
+    codes = read_inputs(paths)
+    scheme = (
+        load_taxonomy(taxonomy)
+        if isinstance(taxonomy, str | Path)
+        else taxonomy or taxonomy_of_inputs(paths)
+    )
+    if scheme is None:
+        if level is not None:
+            raise ConfigError(
+                f"level {level} needs the taxonomy to roll codes up",
+                hint="give the taxonomy (`taxonomy`) or compare with a run",
+            )
+        return codes, warnings
+    if level is None:
+        check_levels(codes, scheme)
+        return codes, warnings
+    return roll_up(codes, scheme, level), warnings
 
 
 def segment_inputs(
