@@ -118,8 +118,16 @@ def send_with_ray(requests: Path, output: Path, settings: RaySettings) -> RayRep
     report = RayReport(output=output, requests=len(rows))
     if rows:
         size = max(1, min(256, -(-len(rows) // max(1, settings.tasks))))
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        pool = getattr(ray.data, "TaskPoolStrategy", None)
+        spread: dict[str, Any] = (
+            {"compute": pool(size=settings.tasks)}
+            if pool is not None
+            else {"concurrency": settings.tasks}
+        )
         dataset = ray.data.from_items(rows).map_batches(
-            _Sender(settings), batch_size=size, batch_format="pandas", concurrency=settings.tasks
+            _Sender(settings), batch_size=size, batch_format="pandas", **spread
         )
         output.parent.mkdir(parents=True, exist_ok=True)
         with output.open("w", encoding="utf-8") as handle:
