@@ -86,3 +86,25 @@ def test_agree_level_needs_a_taxonomy_for_files_and_leaves_refuses_categories(
     assert "categories with subcategories" in " ".join(leaves.output.split())
     top = cli("agree", CODES, "--level", "top", "-t", TAXONOMY)
     assert top.exit_code == 0, top.output
+
+
+def test_eval_level_top_scores_a_leaves_run_against_category_gold_as_mapped_by_hand(
+    cli, leaves_run, tmp_path
+) -> None:
+    args = ["--human", CODES, "--coder", "ana", "--bootstrap", "0", "--json"]
+    refused = cli("eval", "leaves", *args, "--runs-dir", leaves_run)
+    assert refused.exit_code == 1 and "gold codes outside the taxonomy" in refused.output
+    rolled = cli("eval", "leaves", *args, "--level", "top", "--runs-dir", leaves_run)
+    assert rolled.exit_code == 0, rolled.output
+    exported = tmp_path / "leaves.csv"
+    assert cli("export", "leaves", "-o", exported, "--runs-dir", leaves_run).exit_code == 0
+    frame = pd.read_csv(exported)[["item_id", "coder", "code"]]
+    by_hand = tmp_path / "by_hand.csv"
+    frame.assign(code=frame["code"].replace(BY_HAND)).drop_duplicates().to_csv(by_hand, index=False)
+    manual = cli("eval", by_hand, *args)
+    assert manual.exit_code == 0, manual.output
+    got, want = json.loads(rolled.stdout)["runs"][0], json.loads(manual.stdout)["runs"][0]
+    for key in ("cohen_kappa", "gwet_ac1", "krippendorff_alpha", "accuracy", "macro_f1"):
+        if key in want:
+            assert got[key]["value"] == pytest.approx(want[key]["value"], abs=1e-12), key
+    assert "rolled up to top" in got["settings"]["level"]

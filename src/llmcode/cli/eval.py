@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
-from llmcode.cli.choices import AltMetric, Split
+from llmcode.cli.choices import AltMetric, CodeLevel, Split
 from llmcode.cli.eval_alttest import show_alt_test
 from llmcode.cli.options import RunsDir
 from llmcode.cli.terminal import Console
@@ -90,6 +90,15 @@ def eval_command(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    level: Annotated[
+        CodeLevel | None,
+        typer.Option(
+            "--level",
+            help="Compare at this taxonomy level: top rolls the run's and the gold's "
+            "subcategories up to their category [default: the run's level].",
+            show_default=False,
+        ),
+    ] = None,
     allow_contaminated: Annotated[
         bool,
         typer.Option(
@@ -117,6 +126,7 @@ def eval_command(
         runs_dir=runs_dir,
         alt_test=settings,
         allow_contaminated=allow_contaminated,
+        level=level.value if level else None,
     )
     if as_json:
         for warning in result.warnings:

@@ -33,6 +33,7 @@ from llmcode.quality.eval_ceiling import (
 from llmcode.quality.eval_inputs import (
     RunInput,
     as_run_input,
+    at_level,
     check_gold,
     choose_gold_coders,
     load_gold,
@@ -50,8 +51,9 @@ from llmcode.quality.eval_metrics import (
 )
 from llmcode.quality.eval_paired import Paired, paired_results, paired_statistics
 from llmcode.quality.gold import gold_in_split, second_look_warnings
+from llmcode.quality.levels import roll_up
 from llmcode.store.runs import Run
-from llmcode.taxonomy.model import NONE_CODE
+from llmcode.taxonomy.model import NONE_CODE, Level
 
 OVERALL = ("accuracy", "cohen_kappa", "gwet_ac1", "krippendorff_alpha", "macro_f1")
 MIN_ITEMS = 10
@@ -116,10 +118,15 @@ def evaluate(
     runs_dir: str | Path | None = None,
     alt_test: AltTestSettings | None = None,
     allow_contaminated: bool = False,
+    level: Level | None = None,
 ) -> EvalResult:
     """Compare ``runs`` (runs, run directories, ids in ``runs_dir``, or one coder's codes made
     elsewhere: a long-format file or DataFrame) with the ``gold`` codes (long format: a
     DataFrame or one or more files) on the gold items.
+
+    ``level`` compares at that level of the runs' taxonomy: ``top`` rolls the runs' and the
+    gold's subcategories up to their categories (a run coded at the leaves against gold coded
+    at the categories).
 
     ``splits`` (a split file from `llmcode.quality.gold.draw_sample`) restricts the gold to
     ``split`` (dev or test; every split when None), with a warning for gold items it does not
@@ -138,6 +145,12 @@ def evaluate(
         )
     inputs = [as_run_input(run, runs_dir) for run in runs]
     codes = gold if isinstance(gold, pd.DataFrame) else load_gold(_paths(gold))
+    if level is not None:
+        scheme = next((r.taxonomy for r in inputs if r.taxonomy is not None), None)
+        if scheme is None:
+            raise ConfigError(f"level {level} needs a run (its taxonomy rolls the codes up)")
+        inputs = [at_level(r, level) for r in inputs]
+        codes = roll_up(codes, scheme, level)
     warnings: list[str] = []
     if splits is not None:
         codes, warnings = gold_in_split(codes, splits, split)

@@ -21,7 +21,7 @@ import pandas as pd
 from llmcode.codes import SUFFIXES, load_codes
 from llmcode.errors import CodesError, RunStoreError
 from llmcode.store.runs import Run, RunStore
-from llmcode.taxonomy.model import NONE_CODE
+from llmcode.taxonomy.model import NONE_CODE, Level, Taxonomy
 
 _SHOWN = 10
 
@@ -46,6 +46,8 @@ class RunInput:
     """Codes made elsewhere (`codes_input`): no taxonomy, so the gold's codes count as its."""
     shown_as_examples: frozenset[str] = frozenset()
     """Items the run was shown as few-shot examples (``--examples``), in any of its records."""
+    taxonomy: Taxonomy | None = None
+    """The run's taxonomy (None for a codes file), for rolling codes up a level."""
 
 
 def run_input(run: Run) -> RunInput:
@@ -92,6 +94,7 @@ def run_input(run: Run) -> RunInput:
         tokens_per_item=tokens / coded if coded else None,
         cost_per_item_usd=float(cost) / coded if cost is not None and coded else None,
         shown_as_examples=frozenset(i for record in run.codings() for i in record.examples),
+        taxonomy=taxonomy,
     )
 
 
@@ -230,3 +233,20 @@ def check_gold(gold: pd.DataFrame, runs: Sequence[RunInput]) -> None:
 def _ids(ids: Sequence[str]) -> str:
     more = f" and {len(ids) - _SHOWN} more" if len(ids) > _SHOWN else ""
     return ", ".join(ids[:_SHOWN]) + more
+
+
+def at_level(run: RunInput, level: Level) -> RunInput:
+    """The run's codes at ``level`` of its taxonomy: ``top`` rolls subcategories up to their
+    category (a codes file, without a taxonomy, is left as it is)."""
+    from llmcode.quality.levels import roll_up
+
+    if run.taxonomy is None:
+        return run
+    rows = [(i, run.run, c) for i, codes in run.codes.items() for c in codes]
+    frame = roll_up(pd.DataFrame(rows, columns=["item_id", "coder", "code"]), run.taxonomy, level)
+    codes: dict[str, list[str]] = {}
+    for item_id, code in frame[["item_id", "code"]].itertuples(index=False):
+        codes.setdefault(item_id, []).append(code)
+    targets = tuple(c.id for c in run.taxonomy.targets(level))
+    settings = {**run.settings, "level": f"{run.settings.get('level')} rolled up to {level}"}
+    return replace(run, codes=codes, targets=targets, settings=settings)
