@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
-from llmcode.cli.choices import AltMetric, CodeLevel, Split
+from llmcode.cli.choices import AltMetric, CodeLevel, Split, Unit
 from llmcode.cli.eval_alttest import show_alt_test
 from llmcode.cli.options import RunsDir
 from llmcode.cli.terminal import Console
@@ -106,12 +106,63 @@ def eval_command(
             help="Score a run even on gold items it was shown as few-shot examples (said first).",
         ),
     ] = False,
+    unit: Annotated[
+        Unit,
+        typer.Option(
+            "--unit",
+            help="item: codes of whole items; segment: passages (start, end) of documents, "
+            "matched at an IoU threshold: precision, recall and F1 per code.",
+        ),
+    ] = Unit.item,
+    items: Annotated[
+        Path | None,
+        typer.Option(
+            "--items",
+            help="--unit segment: the documents (file or folder) the passages were marked in "
+            "[default: the first run's item snapshot].",
+            show_default=False,
+        ),
+    ] = None,
+    iou: Annotated[
+        float,
+        typer.Option(
+            "--iou",
+            min=0.0,
+            max=1.0,
+            help="--unit segment: the overlap (intersection over union) at which passages match.",
+        ),
+    ] = 0.5,
     runs_dir: RunsDir = None,
 ) -> None:
     """Evaluate runs (or one coder's codes file) against gold codes: κ, AC1, α, macro-F1 with CIs, per code, vs humans."""
     from llmcode.quality.alttest import alt_test_settings
     from llmcode.quality.eval import evaluate
 
+    if unit is Unit.segment:
+        from llmcode.cli.eval_segments import eval_segments
+
+        eval_segments(
+            runs,
+            gold,
+            coder,
+            items,
+            iou,
+            bootstrap,
+            seed,
+            as_json,
+            runs_dir,
+            item_only={
+                "--splits": splits,
+                "--split": split,
+                "--alt-test": alt_test or None,
+                "--allow-contaminated": allow_contaminated or None,
+                "--level": level,
+            },
+        )
+        return
+    for flag, value in (("--items", items), ("--iou", iou if iou != 0.5 else None)):
+        if value is not None:
+            raise typer.BadParameter("applies to --unit segment only", param_hint=flag)
     settings = alt_test_settings(
         alt_test, epsilon=epsilon, q=q, metric=alt_metric.value if alt_metric else None
     )

@@ -8,13 +8,16 @@ gold's), F1, overall (micro over codes) and per code with its support, each with
 interval from the same seeded resamples of documents. With several gold coders the system is
 compared with each and the counts are pooled; their own agreement (each gold coder against the
 others, pooled) is the human ceiling. With several systems, paired F1 differences on the same
-resamples say whether one is credibly better (its interval excludes 0).
+resamples say whether one is credibly better (its interval excludes 0). `evaluate_segment_runs`
+reads runs (or code files) and gold files as ``eval --unit segment`` does, the documents' texts
+from ``items`` or the first run's snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -235,3 +238,45 @@ def _interval(values: FloatArray, confidence: float) -> Interval:
 
 def _value(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
+
+
+def evaluate_segment_runs(
+    runs: Sequence[str | Path],
+    gold: str | Path | Sequence[str | Path],
+    *,
+    coders: Sequence[str] | None = None,
+    items: str | Path | None = None,
+    iou: float = DEFAULT_IOU,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    runs_dir: str | Path | None = None,
+) -> SegmentEvaluation:
+    """``runs`` (ids, run directories, or code files of other coders) against the passages of
+    the ``gold`` files' coders (``coders``: some of them); see `evaluate_segments`."""
+    from llmcode.quality.agreement.inputs import read_inputs, resolve_input, segment_inputs
+
+    golds = [gold] if isinstance(gold, str | Path) else list(gold)
+    if not golds:
+        raise AgreementError("give the gold passages (a codes file with start, end)")
+    refs: list[str | Path] = [*runs, *golds]
+    codes, texts, _ = segment_inputs(refs, items=items, runs_dir=runs_dir)
+    in_gold = list(dict.fromkeys(read_inputs([resolve_input(g) for g in golds])["coder"]))
+    gold_coders = in_gold
+    if coders:
+        unknown = [c for c in coders if c not in gold_coders]
+        if unknown:
+            raise AgreementError(
+                f"no gold passages of coder(s) {', '.join(unknown)}",
+                hint=f"the gold files hold {', '.join(map(str, gold_coders))}",
+            )
+        gold_coders = list(coders)
+    systems = [c for c in dict.fromkeys(codes["coder"]) if c not in in_gold]
+    return evaluate_segments(
+        codes,
+        texts,
+        gold=gold_coders,
+        systems=systems,
+        iou=iou,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
