@@ -108,3 +108,25 @@ def test_eval_level_top_scores_a_leaves_run_against_category_gold_as_mapped_by_h
         if key in want:
             assert got[key]["value"] == pytest.approx(want[key]["value"], abs=1e-12), key
     assert "rolled up to top" in got["settings"]["level"]
+
+
+def test_analyze_and_report_level_top_give_the_parent_totals(cli, leaves_run, tmp_path) -> None:
+    exported = tmp_path / "leaves.csv"
+    assert cli("export", "leaves", "-o", exported, "--runs-dir", leaves_run).exit_code == 0
+    frame = pd.read_csv(exported)
+    by_hand = frame.assign(code=frame["code"].replace(BY_HAND)).drop_duplicates(["item_id", "code"])
+    want = by_hand["code"].value_counts().to_dict()
+    result = cli("analyze", "leaves", "--level", "top", "--json", "--runs-dir", leaves_run)
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)["distribution"]
+    assert {k: v for k, v in got.items() if v} == want
+    assert not set(got) & set(BY_HAND)  # no subcategory left
+    report = tmp_path / "report.md"
+    args = ["report", "leaves", "--level", "top", "-f", "md", "-o", report]
+    reported = cli(*args, "--runs-dir", leaves_run)
+    assert reported.exit_code == 0, reported.output
+    assert "codes compared at the top level" in " ".join(reported.output.split())
+    text = report.read_text()
+    assert f"| `model_performance` | {want['model_performance']} |" in text  # the parent total
+    distribution = text.split("## Code distribution")[1].split("\n## ")[0]
+    assert "`model_performance`" in distribution and "`slow_inference`" not in distribution

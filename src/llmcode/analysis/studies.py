@@ -33,8 +33,9 @@ from llmcode.analysis.sources import (
 from llmcode.analysis.study import Analysis, analyze_codes
 from llmcode.codes import load_codes
 from llmcode.errors import ConfigError
+from llmcode.quality.levels import roll_up
 from llmcode.store.runs import Run, RunStore
-from llmcode.taxonomy.model import load_taxonomy
+from llmcode.taxonomy.model import Level, load_taxonomy
 
 if TYPE_CHECKING:
     from llmcode.analysis.gold import GoldAnalysis
@@ -63,6 +64,8 @@ class AnalysisOptions:
     plan: float | None = None
     covariate: str | None = None
     outcome: str | None = None
+    level: Level | None = None
+    """Analyse at this taxonomy level: ``top`` rolls subcategories up to their category."""
 
 
 def run_analysis(
@@ -92,6 +95,17 @@ def run_analysis(
     if options.taxonomy is not None:
         order = [c.id for c in load_taxonomy(options.taxonomy).categories]
     notes = []
+    if options.level is not None:
+        scheme = load_taxonomy(options.taxonomy) if options.taxonomy else None
+        scheme = scheme or (run.taxonomy() if run is not None else None)
+        if scheme is None:
+            raise ConfigError(
+                f"level {options.level} needs the taxonomy to roll codes up",
+                hint="give the taxonomy (`taxonomy`) or a run",
+            )
+        source = replace(source, codes=roll_up(source.codes, scheme, options.level))
+        order = [c.id for c in scheme.targets(options.level)]
+        notes.append(f"codes compared at the {options.level} level of taxonomy {scheme.name}")
     if source.label.startswith(HUMAN_PREFIX) and len(source.available) > 1:
         notes.append(
             f"coder '{source.coder}' analysed ({'chosen' if options.coder else 'the first'} "

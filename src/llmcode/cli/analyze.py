@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from llmcode.cli.app import app
-from llmcode.cli.choices import ReportFormat
+from llmcode.cli.choices import CodeLevel, ReportFormat
 from llmcode.cli.options import Gold, GoldCoder, RunsDir
 from llmcode.cli.terminal import Console
 from llmcode.numbers import format_p_clause, format_significant
@@ -121,6 +121,17 @@ Tables = Annotated[
 ]
 
 
+LevelOption = Annotated[
+    CodeLevel | None,
+    typer.Option(
+        "--level",
+        help="Analyse at this taxonomy level: top rolls subcategories up to their category "
+        "(taxonomy: the run's, or --taxonomy).",
+        show_default=False,
+    ),
+]
+
+
 @app.command("analyze")
 def analyze_command(
     run_ref: Annotated[
@@ -141,6 +152,7 @@ def analyze_command(
     taxonomy: Annotated[
         Path | None, typer.Option("--taxonomy", "-t", help="Order codes as in this taxonomy.")
     ] = None,
+    level: LevelOption = None,
     screening: Screening = None,
     screening_coder: ScreeningCoder = None,
     ptm_column: PtmColumn = None,
@@ -181,6 +193,7 @@ def analyze_command(
         plan=plan,
         covariate=covariate,
         outcome=outcome,
+        level=level.value if level else None,
     )
     analysis = analyze(run_ref, items=items, human=human, options=options, runs_dir=runs_dir)
     result = analysis.to_json()
@@ -232,6 +245,7 @@ def report_command(
     gold: Gold = None,
     gold_coder: GoldCoder = None,
     gold_screening: GoldScreening = None,
+    level: LevelOption = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """A self-contained HTML (or Markdown) report of a run, ready for a paper's appendix."""
@@ -250,6 +264,7 @@ def report_command(
         closed_column=closed_column,
         as_of=as_of,
         gold_screening=gold_screening,
+        level=level.value if level else None,
     )
     report = build_report(
         run_ref,
