@@ -60,3 +60,23 @@ def test_eval_refuses_a_run_scored_on_its_own_examples_unless_allowed(cli, tmp_p
     first = allowed.output.splitlines()[0]
     assert first.startswith("warning: contaminated: run r1 was shown 4 of the 4 gold item(s)")
     assert allowed.output.count("contaminated:") == 1
+
+
+def test_export_reviewed_of_a_gold_sample_writes_the_sampling_sidecar_beside(cli, tmp_path) -> None:
+    from llmcode.review.session import ReviewSession
+    from tests.support import DATA
+
+    gold = tmp_path / "gold.csv"
+    drawn = cli("sample", DATA / "items.csv", "-n", "3", "-o", gold, "--seed", "1")
+    assert drawn.exit_code == 0, drawn.output
+    runs = tmp_path / "runs"
+    with TestServer(ServerConfig()) as server:
+        assert code(cli, server, runs, "--only", gold).exit_code == 0
+    ReviewSession(RunStore(runs).open("r1"), "ana").reject()
+    out = tmp_path / "reviewed.csv"
+    result = cli("export", "r1", "--reviewed", "-o", out, "--runs-dir", runs)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "reviewed.csv.json").read_text() == (tmp_path / "gold.csv.json").read_text()
+    plain = tmp_path / "model.csv"
+    assert cli("export", "r1", "-o", plain, "--runs-dir", runs).exit_code == 0
+    assert not (tmp_path / "model.csv.json").exists()  # the model's codes are not the gold

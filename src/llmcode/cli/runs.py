@@ -261,3 +261,8 @@ def export(
         return
     write_codes(frame, output, fmt)
     console.print(f"wrote {export_note(run, frame, output)}", style="green", markup=False)
+    if reviewed or final:
+        from llmcode.store.export import copy_sampling_sidecar
+
+        if (sidecar := copy_sampling_sidecar(run, output)) is not None:
+            console.print(f"wrote {sidecar} (how the gold sample was drawn)", markup=False)

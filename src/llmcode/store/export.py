@@ -80,3 +80,19 @@ def export_note(run: Run, frame: pd.DataFrame, output: Path | None = None) -> st
         why = ", ".join(f"{n} {status}" for status, n in missing.items())
         note += f"; {sum(missing.values())} of the run's {total} item(s) have no codes: {why}"
     return note
+
+
+def copy_sampling_sidecar(run: Run, output: Path) -> Path | None:
+    """Beside codes exported from a run of a gold sample (``only`` names a sample with the
+    sidecar ``<sample>.json`` that `llmcode sample` writes), write that sidecar as
+    ``<output>.json``, so analyses of the exported codes know how the items were drawn.
+    Returns the path written (None when the run's items are not such a sample)."""
+    only = run.manifest().config.inputs.only
+    if not only:
+        return None
+    sidecar = Path(f"{only}.json")
+    if not sidecar.is_file():
+        return None
+    target = Path(f"{output}.json")
+    write_output(target, sidecar.read_bytes())
+    return target
