@@ -18,6 +18,7 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import CodeLevel, Scale, Unit
 from llmcode.cli.options import RunsDir
+from llmcode.cli.tables import fill_table
 from llmcode.cli.terminal import Console
 from llmcode.numbers import format_fixed
 
@@ -385,8 +386,7 @@ def _show_per_code(result: AgreementResult, console: Console) -> None:
     if with_ci:
         columns[4:4] = ["κ CI"]
         columns[6:6] = ["α CI"]
-    for column in columns:
-        table.add_column(column, justify="left" if column == "code" else "right", no_wrap=True)
+    rows = []
     for code, entry in result.per_code.items():
         row = [escape(code), str(entry.n), f"{entry.prevalence:.0%}", _number(entry.kappa)]
         if with_ci:
@@ -395,8 +395,8 @@ def _show_per_code(result: AgreementResult, console: Console) -> None:
         if with_ci:
             row.append(_interval(entry.ci95.get("alpha"), digits=2))
         row.append(f"{entry.percent_agreement:.0%}")
-        table.add_row(*row)
-    console.print(table)
+        rows.append(row)
+    console.print(fill_table(table, columns, rows, width=console.width))
     for code, entry in result.per_code.items():
         for reason in dict.fromkeys(entry.undefined.values()):
             console.print(f"[yellow]{escape(code)}:[/] {escape(reason)}")

@@ -16,6 +16,7 @@ from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import AltMetric, CodeLevel, Split, Unit
 from llmcode.cli.eval_alttest import show_alt_test
 from llmcode.cli.options import RunsDir
+from llmcode.cli.tables import fill_table
 from llmcode.cli.terminal import Console
 from llmcode.numbers import format_fixed, format_p, format_signed
 
@@ -356,24 +357,25 @@ def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
             ", ".join(f"{k} {v}" for k, v in entry.settings.items() if k != "taxonomy_fingerprint")
         )
     )
-    table = _table()
-    for column in ("code", "prec.", "recall", "F1", "n", "κ", "CI", "human κ", ""):
-        table.add_column(column, justify="left" if column in ("code", "") else "right")
     ceiling = result.human_ceiling
+    rows = []
     for code, score in entry.per_code.items():
         human = ceiling.per_code.get(code) if ceiling is not None else None
-        table.add_row(
-            escape(code),
-            f"{score.precision:.2f}",
-            f"{score.recall:.2f}",
-            f"{score.f1:.2f}",
-            str(score.support),
-            _short(score.kappa),
-            _ci(score.kappa),
-            _short(human),
-            "[yellow]guessing[/]" if score.guessing else "",
+        rows.append(
+            [
+                escape(code),
+                f"{score.precision:.2f}",
+                f"{score.recall:.2f}",
+                f"{score.f1:.2f}",
+                str(score.support),
+                _short(score.kappa),
+                _ci(score.kappa),
+                _short(human),
+                "[yellow]guessing[/]" if score.guessing else "",
+            ]
         )
-    console.print(table)
+    columns = ("code", "prec.", "recall", "F1", "n", "κ", "CI", "human κ", "")
+    console.print(fill_table(_table(), columns, rows, text=("code", ""), width=console.width))
     if entry.confusion and len(entry.confusion["labels"]) <= _MAX_CONFUSION_LABELS:
         labels = entry.confusion["labels"]
         console.print("confusion matrix (rows: model; columns: gold, numbered as the rows)")
