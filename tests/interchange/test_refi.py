@@ -290,6 +290,23 @@ def test_reviewed_codes_are_exported_under_the_reviewer(run, tmp_path):
     assert "action: accept" in note_text(root, rita)
 
 
+def test_automatic_accepts_are_exported_under_a_user_of_their_own(run, tmp_path):
+    from llmcode.review.session import ReviewSession
+    from llmcode.review.triage import auto_accept
+
+    assert auto_accept(run, "rita", 0.0, force=True).decisions  # every coded item
+    session = ReviewSession(run, "rita")
+    assert session.go_to("i3")
+    session.change(["usage"])  # rita decides i3 herself
+    export_project(run, tmp_path / "p.qdpx", reviewed=True)
+    root = project_xml(tmp_path / "p.qdpx")
+    users = {u.get("guid"): u.get("name") for u in root.iter(f"{P}User")}
+    assert "rita (automatic)" in users.values() and "rita" in users.values()
+    codings = root.findall(f".//{P}TextSource[@name='i3']//{P}Coding")
+    assert "rita" in {users[c.get("creatingUser")] for c in codings}
+    assert "rita (automatic)" not in {users[c.get("creatingUser")] for c in codings}
+
+
 def test_text_that_xml_forbids_is_replaced_not_fatal(tmp_path):
     items = tmp_path / "items.csv"
     items.write_text('item_id,text\nx1,"\x1b[31mERROR\x1b[0m CUDA out of memory on load"\n')

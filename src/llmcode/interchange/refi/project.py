@@ -388,7 +388,10 @@ def _provenance(manifest: RunManifest) -> str:
 
 
 def _reviewed_codes(run: Run) -> pd.DataFrame:
-    return reviewed_codes(run)
+    """Reviewed codes, a decision no person made under its own user ("ana (automatic)")."""
+    frame = reviewed_codes(run)
+    who = frame["decided_by"].map({"automatic": " (automatic)", "model": " (model)"}).fillna("")
+    return frame.assign(coder=frame["coder"] + who)
 
 
 def _human_codes(path: Path) -> pd.DataFrame:
