@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -114,3 +115,19 @@ def test_adjudication_needs_two_coders_known_to_the_file(run: Run) -> None:
         coder_codes(run, codes, ["ana"])
     with pytest.raises(ConfigError, match="share no item_id"):
         coder_codes(run, humans(("z1", "ana", "usage"), ("z1", "ben", "x")))
+
+
+def test_analyze_reads_the_final_table_of_a_run_by_name_and_says_its_routes(run: Run, cli) -> None:
+    codes = humans(("i1", "ana", "usage"), ("i1", "ben", "usage"), ("i3", "ana", "performance"))
+    save_coders(run, coder_codes(run, codes))
+    result = cli("analyze", run.path, "--codes", "final", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["final_routes"] == {
+        "agreement": 1,
+        "adjudicator": 0,
+        "model": 0,
+        "automatic": 0,
+        "single-coder": 2,  # i3 by ana; i2 by the model alone
+    }
+    assert out["distribution"]["usage"] == 1 and out["distribution"]["resources"] == 1

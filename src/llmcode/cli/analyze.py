@@ -26,7 +26,8 @@ Codes = Annotated[
     str | None,
     typer.Option(
         "--codes",
-        help="With a run: reviewed or human:FILE [default: the run's codes]. "
+        help="With a run: reviewed, final (its final table), human:FILE or a codes file "
+        "such as export --final wrote [default: the run's codes]. "
         "With --items: a long-format codes file (item_id, coder, code).",
     ),
 ]
