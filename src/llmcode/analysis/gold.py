@@ -189,7 +189,8 @@ def analyze_gold(
         notes.append(
             "the gold items were drawn by the model's uncertainty (sampling record): shares by "
             "active inference, each gold item weighted by 1/its inclusion probability; "
-            "resolution times, regressions and the plan assume a uniform sample and are left out"
+            "the PTM share, resolution times, regressions and the plan assume a uniform sample "
+            "and are left out"
         )
         return result
     if split is not None and gold_split is not None:
