@@ -298,6 +298,18 @@ def test_the_disagreement_queue_puts_human_disagreements_first(run: Run, tmp_pat
     assert session.queue[1].human == {"ana": ["slow"]}
 
 
+def test_the_disagreement_queue_puts_human_human_disagreements_before_the_models(
+    run: Run, tmp_path: Path
+) -> None:
+    codes = tmp_path / "human.csv"  # i1: ana and ben agree with each other, not with the model
+    codes.write_text(
+        "item_id,coder,code\ni1,ana,performance\ni1,ben,performance\n"
+        "i3,ana,usage\ni3,ben,performance\n"
+    )
+    session = ReviewSession(run, "ana", queue="disagreement", human=load_human_codes(codes))
+    assert [item.item_id for item in session.queue][:3] == ["i3", "i1", "i2"]
+
+
 def test_human_codes_must_share_items_with_the_run(run: Run, tmp_path: Path) -> None:
     codes = tmp_path / "human.csv"
     codes.write_text("item_id,coder,code\nx1,ana,usage\n")

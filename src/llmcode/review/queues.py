@@ -118,6 +118,12 @@ class ReviewItem:
         samples = self._raw.get("samples", []) if self._raw else []
         return len({tuple(sorted(s.get("codes", []))) for s in samples}) > 1
 
+    @property
+    def humans_disagree(self) -> bool:
+        """Two human coders gave this item different codes."""
+        sets = {frozenset(codes) for codes in self.human.values()}
+        return len(sets) > 1
+
     def _codes(self) -> list[dict[str, Any]]:
         return (self._raw.get("codes") or []) if self._raw else []
 
@@ -157,7 +163,10 @@ def low_confidence(items: list[ReviewItem], run: Run) -> list[ReviewItem]:
 
 @register_queue("disagreement")
 def disagreement(items: list[ReviewItem], run: Run) -> list[ReviewItem]:
-    """Every item, disagreements with humans (or among samples) first."""
+    """Every item, human–human disagreements first, then the model's.
+
+    Items whose human coders disagree among themselves come first, then those where a human
+    disagrees with the model (or the model's samples disagree)."""
     has_human = any(i.human for i in items)
     has_samples = any(i.record is not None and len(i.record.samples) > 1 for i in items)
     if not (has_human or has_samples):
@@ -165,7 +174,7 @@ def disagreement(items: list[ReviewItem], run: Run) -> list[ReviewItem]:
             "the disagreement queue needs something to disagree with",
             hint="give human codes, or code the run with samples 3",
         )
-    return sorted(items, key=lambda i: not i.disagrees)
+    return sorted(items, key=lambda i: (not i.humans_disagree, not i.disagrees))
 
 
 @register_queue("unverified")
