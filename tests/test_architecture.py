@@ -68,6 +68,8 @@ PUBLIC_API = [
     "AnalysisOptions",
     "Analysis",
     "build_report",
+    "robustness",
+    "Robustness",
     "Report",
     "write_report",
     *(

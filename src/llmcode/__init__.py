@@ -45,6 +45,8 @@ _EXPORTS = {
     "AnalysisOptions": "llmcode.analysis.studies",
     "Analysis": "llmcode.analysis.study",
     "build_report": "llmcode.analysis.studies",
+    "robustness": "llmcode.analysis.robustness",
+    "Robustness": "llmcode.analysis.robustness",
     "Report": "llmcode.analysis.report",
     "write_report": "llmcode.analysis.rendering",
     "TaxonomyError": "llmcode.errors",

@@ -101,10 +101,16 @@ def write_study(directory: Path) -> dict[str, Path]:
     return paths
 
 
-def make_study_run(tmp_path: Path, run_id: str = "study") -> tuple[Run, dict[str, Path]]:
-    """Write the study files and code them into ``tmp_path/runs/<run_id>``."""
+def make_study_run(
+    tmp_path: Path,
+    run_id: str = "study",
+    codes: dict[str, str] | None = None,
+    taxonomy_path: Path = DATA / "tiny.yaml",
+) -> tuple[Run, dict[str, Path]]:
+    """Write the study files and code them into ``tmp_path/runs/<run_id>`` (the scripted
+    backend answers ``codes``, default `RUN_CODES`, under the taxonomy ``taxonomy_path``)."""
     paths = write_study(tmp_path / "study")
-    taxonomy_path = DATA / "tiny.yaml"
+    answers = codes or RUN_CODES
     taxonomy = load_taxonomy(taxonomy_path)
     item_set = load_items(paths["items"], text_columns=["text"])
 
@@ -113,8 +119,8 @@ def make_study_run(tmp_path: Path, run_id: str = "study") -> tuple[Run, dict[str
         return {
             "codes": [
                 {
-                    "code": RUN_CODES[item],
-                    "justification": f"{item} is about {RUN_CODES[item]}",
+                    "code": answers[item],
+                    "justification": f"{item} is about {answers[item]}",
                     "evidence": [QUOTES[item]],
                     "confidence": 0.9,
                 }

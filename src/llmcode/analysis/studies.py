@@ -74,12 +74,16 @@ def run_analysis(
     run: Run | None = None,
     items_path: Path | None = None,
 ) -> tuple[Analysis, CodeSource]:
-    """Load what ``options`` name (from ``run`` or from ``items_path`` + codes) and analyze it."""
+    """Load what ``options`` name (from ``run`` or from ``items_path`` + codes) and analyze it.
+
+    With both a run and ``items_path``, the items (and their metadata) come from the file."""
     if options.screening and options.ptm_column:
         raise ConfigError("give screening or ptm_column, not both")
     if run is not None:
         source = run_codes(run, options.codes, options.coder)
-        items = run_items(run)
+        items = (
+            file_items(items_path, options.id_column) if items_path is not None else run_items(run)
+        )
         manifest = run.manifest()
         order = [c.id for c in run.taxonomy().targets(manifest.config.inputs.level)]
     else:
