@@ -130,3 +130,24 @@ def test_analyze_and_report_level_top_give_the_parent_totals(cli, leaves_run, tm
     assert f"| `model_performance` | {want['model_performance']} |" in text  # the parent total
     distribution = text.split("## Code distribution")[1].split("\n## ")[0]
     assert "`model_performance`" in distribution and "`slow_inference`" not in distribution
+
+
+def test_calibrate_level_top_judges_a_leaves_run_as_its_categories(
+    cli, leaves_run, tmp_path
+) -> None:
+    args = ["calibrate", "leaves", "--human", CODES, "--coder", "ana", "--json"]
+    rolled = cli(*args, "--level", "top", "--runs-dir", leaves_run)
+    assert rolled.exit_code == 0, rolled.output
+    # by hand: each coded gold item is right when its leaf's category is ana's code
+    exported = tmp_path / "leaves.csv"
+    assert cli("export", "leaves", "-o", exported, "--runs-dir", leaves_run).exit_code == 0
+    model = pd.read_csv(exported)
+    gold = pd.read_csv(CODES)
+    ana = dict(zip(*gold[gold["coder"] == "ana"][["item_id", "code"]].T.values, strict=True))
+    model = model[model["item_id"].isin(ana)]
+    right = (model["code"].replace(BY_HAND) == model["item_id"].map(ana)).sum()
+    result = json.loads(rolled.stdout)
+    assert result["n"] == len(model) > 40
+    assert result["accuracy"] == pytest.approx(right / len(model), abs=1e-12)
+    unrolled = cli(*args, "--runs-dir", leaves_run)  # categories cannot judge leaves
+    assert unrolled.exit_code == 1 and "model_performance" in unrolled.output

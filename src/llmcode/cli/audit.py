@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
-from llmcode.cli.choices import ConfidenceSource
+from llmcode.cli.choices import CodeLevel, ConfidenceSource
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.cli.terminal import Console
 from llmcode.numbers import UNDEFINED, format_fixed, format_share
@@ -114,6 +114,15 @@ def calibrate_run(
             "[default: 0.5 0.6 0.7 0.8 0.9 0.95 1].",
         ),
     ] = None,
+    level: Annotated[
+        CodeLevel | None,
+        typer.Option(
+            "--level",
+            help="Judge at this taxonomy level: top counts a subcategory as its category "
+            "(a leaves run against category-level human codes) [default: the run's level].",
+            show_default=False,
+        ),
+    ] = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """Expected calibration error and a reliability table of a run's confidences vs human codes,
@@ -131,6 +140,7 @@ def calibrate_run(
         bins=bins,
         thresholds=threshold,
         runs_dir=runs_dir,
+        level=level.value if level else None,
     )
     if plot is not None:
         plot = save_reliability_figure(result.calibration, plot)

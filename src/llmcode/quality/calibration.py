@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -135,11 +136,16 @@ def calibrate_pairs(pairs: pd.DataFrame, source: str, n_bins: int = 10) -> Calib
 
 
 def calibration_pairs(
-    run: Run, human: dict[str, set[str]], source: str = "auto"
+    run: Run,
+    human: dict[str, set[str]],
+    source: str = "auto",
+    at_level: Callable[[str], str] | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """One row per model code on a human-coded item: item_id, code, confidence, correct.
 
     Returns the rows and the source used (``auto`` picks vote, then logprob, then stated).
+    ``at_level`` maps a model code to the level of ``human`` (a subcategory to its category)
+    before it is judged correct.
     """
     records = {i: r for i, r in run.latest_codings().items() if r.status in USABLE and r.codes}
     chosen = _choose_source(source, list(records.values()), run.run_id)
@@ -164,7 +170,7 @@ def calibration_pairs(
                     "item_id": item_id,
                     "code": assignment.code,
                     "confidence": min(1.0, max(0.0, value)),
-                    "correct": assignment.code in human[item_id],
+                    "correct": (at_level or str)(assignment.code) in human[item_id],
                 }
             )
     return pd.DataFrame(rows, columns=["item_id", "code", "confidence", "correct"]), chosen

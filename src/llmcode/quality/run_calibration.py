@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from llmcode.codes import load_codes
+from llmcode.errors import ConfigError
 from llmcode.quality.calibration import (
     Calibration,
     calibrate_pairs,
@@ -28,6 +29,7 @@ from llmcode.quality.calibration import (
 from llmcode.quality.confidence import self_agreement
 from llmcode.quality.thresholds import THRESHOLDS, ThresholdRow, item_confidences, threshold_table
 from llmcode.store.runs import Run, RunStore
+from llmcode.taxonomy.model import Level
 
 
 @dataclass(frozen=True)
@@ -60,21 +62,38 @@ def calibrate(
     bins: int = 10,
     thresholds: Sequence[float] | None = None,
     runs_dir: str | Path | None = None,
+    level: Level | None = None,
 ) -> RunCalibration:
     """Calibrate ``run`` (a run, its directory, or an id in ``runs_dir``) against ``coder``'s
     codes in ``human`` (long format; the only coder when there is one).
 
     ``confidence`` is auto, vote (samples), logprob (token probabilities) or stated (the
     model's own number); ``bins`` equal-width bins; ``thresholds`` [default: 0.5 … 1].
+    ``level`` ``top`` judges a run coded at the leaves against category-level human codes: a
+    subcategory counts as its category.
     """
     if not isinstance(run, Run):
         run = RunStore(runs_dir).open(run)
     codes = human if isinstance(human, pd.DataFrame) else load_codes(human)
     where = "the human codes" if isinstance(human, pd.DataFrame) else str(human)
     config = run.manifest().config
-    sets = human_code_sets(codes, run.taxonomy(), config.inputs.level, coder, where)
-    pairs, source = calibration_pairs(run, sets, confidence)
-    frame, _ = item_confidences(run, sets, source)
+    taxonomy = run.taxonomy()
+    at_level = None
+    if level is not None and level != config.inputs.level:
+        if level == "leaves":
+            raise ConfigError(
+                f"run {run.run_id} coded at the {config.inputs.level} level: it cannot be "
+                "judged at the leaves",
+                hint="`level` top, or leave it out",
+            )
+
+        def at_level(code: str) -> str:
+            parent = taxonomy.parent_of(code)
+            return parent.id if parent is not None else code
+
+    sets = human_code_sets(codes, taxonomy, level or config.inputs.level, coder, where)
+    pairs, source = calibration_pairs(run, sets, confidence, at_level)
+    frame, _ = item_confidences(run, sets, source, at_level)
     return RunCalibration(
         run_id=run.run_id,
         calibration=calibrate_pairs(pairs, source, bins),

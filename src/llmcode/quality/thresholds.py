@@ -11,7 +11,7 @@ estimate when human codes are given.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -24,7 +24,10 @@ COLUMNS = ["item_id", "confidence", "disputed", "verified", "gold", "correct"]
 
 
 def item_confidences(
-    run: Run, human: dict[str, set[str]] | None = None, source: str = "auto"
+    run: Run,
+    human: dict[str, set[str]] | None = None,
+    source: str = "auto",
+    at_level: Callable[[str], str] | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """One row per usable coded item: its lowest code confidence, whether a code is disputed,
     whether it is a gold item and (if so) whether its code set equals the human's."""
@@ -36,7 +39,7 @@ def item_confidences(
     rows = []
     for item_id, confidence in lowest.items():
         record = latest[str(item_id)]
-        codes = {c.code for c in record.codes}
+        codes = {(at_level or str)(c.code) for c in record.codes}
         gold = str(item_id) in human
         rows.append(
             {
