@@ -26,6 +26,7 @@ ORDER = (
     "runs",
     "export",
     "review",
+    "adjudicate",
     "agree",
     "eval",
     "analyze",
