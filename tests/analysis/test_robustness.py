@@ -85,6 +85,10 @@ def test_gold_puts_each_runs_ppi_share_beside_the_naive_one(study) -> None:
     ana = {"usage": 3 / 8, "performance": 2 / 8, "resources": 3 / 8}
     for code, share in ana.items():
         assert moved.loc[code, "ppi"] == pytest.approx(share, abs=1e-9)
+    by_key = {c.key: c for c in result.conclusions}
+    assert not by_key["rank:usage"].holds  # naive: rank 1 in first, 2 in moved
+    assert by_key["ppi_rank:usage"].values == {"first": "1", "moved": "1"}  # tied with resources
+    assert by_key["ppi_rank:performance"].values == {"first": "3", "moved": "3"}
     entry = result.to_json()["shares"]["moved"]["usage"]
     assert entry["share"] == 0.25 and entry["ppi"]["estimate"] == pytest.approx(0.375)
 

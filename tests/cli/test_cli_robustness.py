@@ -92,3 +92,16 @@ def test_runs_over_other_items_are_exit_1_naming_the_runs(sample) -> None:
     assert result.exit_code == 1
     text = " ".join(result.output.split())
     assert "fake-no-examples (18 of the items missing, 0 others)" in text
+
+
+def test_the_readme_numbers_are_what_the_sample_gives(sample) -> None:
+    root, items = sample
+    naive = robustness(RUNS, items, runs_dir=root / "runs").to_json()
+    assert (naive["n_conclusions"], naive["n_holding"]) == (9, 0)
+    usage = [round(naive["shares"][r]["model_usage"]["share"], 2) for r in RUNS]
+    assert usage == [0.17, 0.20, 0.39]
+    gold = robustness(RUNS, items, human=CODES, coder="ana", runs_dir=root / "runs").to_json()
+    assert (gold["n_conclusions"], gold["n_holding"]) == (22, 7)
+    assert all(key.startswith("ppi_rank:") for key in gold["holding"])
+    ppi = {round(gold["shares"][r]["model_usage"]["ppi"]["estimate"], 2) for r in RUNS}
+    assert ppi == {0.19}

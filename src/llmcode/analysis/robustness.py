@@ -3,7 +3,8 @@
 Runs that code the same items with the same codes but differ in prompt, examples, model,
 temperature or codebook wording can lead to different conclusions ("LLM hacking", Baumann et
 al. 2025). `robustness` analyses every run on the same items (`llmcode.analysis.studies`) and
-states each conclusion as a value per run: each code's rank by share, the omnibus test of
+states each conclusion as a value per run: each code's rank by share (and, with gold codes,
+its rank by PPI share), the omnibus test of
 resolution time by code (Kruskal–Wallis), each pairwise difference (Dunn, Holm) that is
 significant in at least one run, PTM vs other (Mann–Whitney), and, with gold codes, each
 regression coefficient's sign and significance (PPI) and each code's PPI share beside its naive
@@ -39,7 +40,7 @@ class Conclusion:
     """One conclusion of the study, its value in each run, and whether the runs agree."""
 
     key: str
-    kind: str  # rank | omnibus | pairwise | groups | coefficient
+    kind: str  # rank | ppi_rank | omnibus | pairwise | groups | coefficient
     statement: str
     values: dict[str, str]  # run_id -> the conclusion in that run
 
@@ -209,13 +210,17 @@ def conclusions(analyses: dict[str, Analysis], codes: list[str]) -> list[Conclus
     out: list[Conclusion] = []
     for code in codes:
         values = {r: _rank(a, code) for r, a in analyses.items()}
-        out.append(Conclusion(f"rank:{code}", "rank", f"rank of {code} by share", values))
+        out.append(Conclusion(f"rank:{code}", "rank", f"rank of {code}", values))
+    if all(a.gold is not None for a in analyses.values()):
+        for code in codes:
+            values = {r: _ppi_rank(a, code) for r, a in analyses.items()}
+            out.append(Conclusion(f"ppi_rank:{code}", "ppi_rank", f"PPI rank of {code}", values))
     if any(a.resolution is not None for a in analyses.values()):
         out.append(
             Conclusion(
                 "omnibus",
                 "omnibus",
-                "resolution time differs between codes (Kruskal–Wallis)",
+                "time differs by code (Kruskal–Wallis)",
                 {r: _omnibus(a) for r, a in analyses.items()},
             )
         )
@@ -233,7 +238,7 @@ def conclusions(analyses: dict[str, Analysis], codes: list[str]) -> list[Conclus
                 Conclusion(
                     f"pair:{a_code}|{b_code}",
                     "pairwise",
-                    f"resolution time of {a_code} vs {b_code} (Dunn, Holm)",
+                    f"time of {a_code} vs {b_code} (Dunn)",
                     {r: _pair(a, a_code, b_code) for r, a in analyses.items()},
                 )
             )
@@ -242,7 +247,7 @@ def conclusions(analyses: dict[str, Analysis], codes: list[str]) -> list[Conclus
             Conclusion(
                 "groups:ptm|other",
                 "groups",
-                "resolution time of PTM vs other issues (Mann–Whitney)",
+                "time of PTM vs other (Mann–Whitney)",
                 {r: _groups(a) for r, a in analyses.items()},
             )
         )
@@ -261,7 +266,7 @@ def conclusions(analyses: dict[str, Analysis], codes: list[str]) -> list[Conclus
             Conclusion(
                 f"coefficient:{outcome}:{term}",
                 "coefficient",
-                f"coefficient of {term} on {outcome} (PPI, 95% CI)",
+                f"{term} on {outcome} (PPI)",
                 {r: _coefficient(a, outcome, term) for r, a in analyses.items()},
             )
         )
@@ -275,6 +280,14 @@ def _rank(analysis: Analysis, code: str) -> str:
     if not len(match) or int(dist.loc[match[0], "n"]) == 0:
         return "absent"
     return str(int(ranks[match[0]]))
+
+
+def _ppi_rank(analysis: Analysis, code: str) -> str:
+    prevalence = analysis.gold.prevalence if analysis.gold is not None else {}
+    if code not in prevalence:
+        return UNTESTED
+    mine = prevalence[code].ppi.estimate
+    return str(1 + sum(est.ppi.estimate > mine for est in prevalence.values()))
 
 
 def _omnibus(analysis: Analysis) -> str:
