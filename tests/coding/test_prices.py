@@ -119,3 +119,16 @@ def test_a_runs_cost_uses_the_cached_tokens_the_provider_reported(tmp_path) -> N
     expected = ((usage["prompt_tokens"] - cached) * 1.0 + cached * 0.1) / 1e6
     assert usage["cost_usd"] == pytest.approx(expected, abs=1e-6)
     assert usage["cost_usd"] < usage["prompt_tokens"] / 1e6  # less than the live price
+
+
+@pytest.mark.parametrize("bad", ["-0.5", ".nan", ".inf", "-.inf"])
+@pytest.mark.parametrize("field", ["input", "output", "cached_input"])
+def test_a_negative_or_not_finite_price_is_an_error_naming_the_model_and_the_file(
+    tmp_path, bad, field
+) -> None:
+    path = tmp_path / "prices.yaml"
+    prices = {"input": "1", "output": "2", field: bad}
+    path.write_text("my-model: {" + ", ".join(f"{k}: {v}" for k, v in prices.items()) + "}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_price_table(path)
+    assert str(path) in str(caught.value) and "my-model" in str(caught.value)

@@ -273,3 +273,35 @@ def test_a_reask_template_that_fails_leaves_the_first_answer_counted(tmp_path):
     record = coded_record(backend_for(Script((200, invalid, {}))), load_prompts(overrides=tmp_path))
     assert record.status == "error" and "reask.md:1" in record.error
     assert (record.attempts, record.completion_tokens) == (1, 7)
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"prompt_tokens": -5, "completion_tokens": 7},
+        {"prompt_tokens": 10**15, "completion_tokens": 7},
+        {"prompt_tokens": "eleven", "completion_tokens": 7},
+        {"prompt_tokens": 11, "completion_tokens": -(10**9)},
+    ],
+)
+def test_negative_or_absurd_usage_from_a_server_is_not_counted_and_is_said(usage):
+    from llmcode.llm.backends.openai import parse_completion
+    from llmcode.llm.backends.usage import UsageWarning
+
+    with pytest.warns(UsageWarning, match="impossible token counts"):
+        response = parse_completion({**completion("x"), "usage": usage})
+    assert 0 <= response.prompt_tokens <= 11 and 0 <= response.completion_tokens <= 7
+    assert response.prompt_tokens + response.completion_tokens < 18
+    bad = next(k for k, v in usage.items() if v not in (11, 7))
+    assert f"usage.{bad}" in response.extra["usage_refused"]
+
+
+def test_a_coded_item_with_a_negative_usage_never_lowers_the_runs_tokens():
+    from llmcode.llm.backends.usage import UsageWarning
+
+    content = json.dumps(answer("performance", "The model is slow."))
+    bogus = {**completion(content), "usage": {"prompt_tokens": -1000, "completion_tokens": 7}}
+    with pytest.warns(UsageWarning):
+        record = coded_record(backend_for(Script((200, bogus, {}))))
+    assert record.status == "ok", record
+    assert (record.attempts, record.prompt_tokens, record.completion_tokens) == (1, 0, 7)

@@ -231,3 +231,22 @@ def test_cached_rendering_falls_back_when_the_id_is_also_shown_as_text(tmp_path)
     prompts = load_prompts(overrides=tmp_path)
     pairs = [("plain", "a"), ('q"uote', "b </item>")]
     assert item_messages(prompts, pairs) == [item_message(prompts, i, t) for i, t in pairs]
+
+
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("closed_coding.user.md", "Code this item, please."),
+        ("closed_coding.user.md", "Item {{ item_id }}"),
+        ("closed_coding.multi.md", "Code them all."),
+        ("reask.md", "   \n"),
+        ("closed_coding.user.md", ""),
+    ],
+)
+def test_a_template_of_your_own_that_never_shows_the_item_or_is_empty_is_refused_naming_it(
+    tmp_path, name, source
+):
+    (tmp_path / name).write_text(source)
+    with pytest.raises(ConfigError, match=re.escape(str(tmp_path / name))) as caught:
+        load_prompts(overrides=tmp_path)
+    assert "empty" in str(caught.value) or "never uses" in str(caught.value)

@@ -101,6 +101,13 @@ def non_empty(value: str | None) -> str | None:
     return value
 
 
+def none_empty(values: list[str] | None) -> list[str] | None:
+    """``non_empty`` for an option that may be repeated."""
+    for value in values or []:
+        non_empty(value)
+    return values
+
+
 Level = Annotated[
     CodeLevel,
     typer.Option("--level", help="Code top-level categories or leaves.", rich_help_panel="Inputs"),
@@ -158,6 +165,7 @@ Model = Annotated[
     typer.Option(
         "--model",
         help="Model name (openai) or label (local).",
+        callback=non_empty,
         rich_help_panel="Model and endpoint",
     ),
 ]
@@ -167,6 +175,7 @@ Models = Annotated[
         "--model",
         help="Model name (openai) or label (local); repeat it to draw --samples from several "
         "models in turn.",
+        callback=none_empty,
         rich_help_panel="Model and endpoint",
     ),
 ]

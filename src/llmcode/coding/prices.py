@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmcode import environment
 from llmcode.errors import ConfigError
@@ -42,6 +42,8 @@ class Price(BaseModel):
     output: float = Field(ge=0)
     cached_input: float | None = Field(default=None, ge=0)
     batch_discount: float = Field(default=0.0, ge=0, le=1)
+
+    model_config = ConfigDict(allow_inf_nan=False)  # .nan/.inf would make every cost unknown
 
 
 PRICES: dict[str, Price] = {

@@ -2,7 +2,8 @@
 
 The schema constrains code ids to the taxonomy (an enum, plus ``none`` for "no category fits"
 with a suggested new code). ``check_answer`` parses an answer, verifies every evidence quote
-against the item text and lists the problems a re-ask should fix.
+against the item text and lists the problems a re-ask should fix. A justification longer than
+the schema's ``maxLength`` (``llm.lengths``) is such a problem, and is stored cut if it stays.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from llmcode.llm.evidence import Span, verify_quotes
 from llmcode.llm.fences import strip_fences
+from llmcode.llm.lengths import STRING_LIMITS
 from llmcode.taxonomy.model import NONE_CODE
 
 MAX_QUOTES = 3
+JUSTIFICATION_LIMIT = STRING_LIMITS["justification"]
+"""The schema's ``maxLength``: a longer justification is a problem (re-asked), then stored cut."""
 
 
 class SuggestedCode(BaseModel):
@@ -166,20 +170,38 @@ def check_answer(content: str, text: str, code_ids: list[str], multi_label: bool
                 + "; ".join(f'"{q}"' for q in invented)
                 + ". Quote the item's words exactly, copied character for character."
             )
+        justification = given.justification.strip()
+        if len(justification) > JUSTIFICATION_LIMIT:
+            problems.append(
+                f"code '{given.code}': the justification is {len(justification):,} characters; "
+                f"keep it under {JUSTIFICATION_LIMIT} (one or two sentences)"
+            )
+            justification = cut(justification, JUSTIFICATION_LIMIT)
         codes.append(
             CodeAssignment(
                 code=given.code,
-                justification=given.justification.strip(),
+                justification=justification,
                 evidence=spans,
                 confidence=given.confidence,
             )
         )
+    suggested = answer.suggested_code
+    if suggested is not None:
+        suggested = SuggestedCode(
+            name=cut(suggested.name, STRING_LIMITS["name"]),
+            definition=cut(suggested.definition, STRING_LIMITS["definition"]),
+        )
     return CheckedAnswer(
         codes=codes,
-        suggested_code=answer.suggested_code,
+        suggested_code=suggested,
         problems=problems,
         fatal=bool(unknown) or not answer.codes,
     )
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` at most ``limit`` characters, an ellipsis marking where it was cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _deduplicated(codes: list[AnswerCode]) -> list[AnswerCode]:

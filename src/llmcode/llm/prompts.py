@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 
 from llmcode.errors import ConfigError
 from llmcode.llm.sandbox import (
@@ -216,7 +217,35 @@ def load_prompts(
                 f"{path}:{exc.lineno}: not a valid Jinja2 template ({exc.message})"
             ) from exc
         check_template(_environment(), templates[name], path)
+        if name in replaced:
+            check_carries_data(name, templates[name], path)
     return PromptSet(directory=directory, templates=templates, overrides=replaced)
+
+
+CARRIES = {
+    USER: "text",
+    MULTI: "items",
+    "open_coding.user.md": "text",
+    SEGMENT_USER: "text",
+}
+"""The templates that carry the data to code, and the variable that holds it."""
+
+
+def check_carries_data(name: str, source: str, path: Path) -> None:
+    """A template of your own is not empty, and one that carries the item uses its variable
+    (``{{ text }}``): else the model would code without ever seeing the item."""
+    if not source.strip():
+        raise ConfigError(
+            f"{path}: the template is empty",
+            hint="delete the file to use the shipped template, or copy it from `prompt show`",
+        )
+    needed = CARRIES.get(name)
+    if needed and needed not in jinja2.meta.find_undeclared_variables(_environment().parse(source)):
+        raise ConfigError(
+            f"{path}: the template never uses {{{{ {needed} }}}}: the model would not see "
+            "what it codes",
+            hint=f"put {{{{ {needed} }}}} where the item belongs (see the shipped {name})",
+        )
 
 
 def check_overrides(overrides: Path, directory: Path | None = None) -> None:

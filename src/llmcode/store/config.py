@@ -78,6 +78,20 @@ class Endpoint(_Group):
     """The model's context length in tokens, which ``unit = "segment"`` sizes its windows of a
     document from (default: the embedded model's own, ``LLMCODE_N_CTX``; 8,192 for an endpoint)."""
 
+    @field_validator("model", "base_url")
+    @classmethod
+    def _not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty: give a name, or leave it out for the default")
+        return value
+
+    @field_validator("more_models")
+    @classmethod
+    def _none_empty(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not value.strip() for value in values):
+            raise ValueError("holds an empty model name")
+        return values
+
 
 class Sampling(_Group):
     """How the model is asked."""

@@ -20,6 +20,7 @@ from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends import check_base_url
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
 from llmcode.llm.backends.ratelimit import RateLimiter
+from llmcode.llm.backends.usage import reported_usage
 from llmcode.llm.lengths import bounded_schema
 
 MODES = ("json_schema", "json_object+schema", "json_object")
@@ -180,27 +181,15 @@ class OpenAIBackend:
 
 def _paid_without_answer(data: Any, model: str) -> ChatResponse:
     """The usage of an answer that holds no choice (the request was still paid for)."""
-    usage = data.get("usage") if isinstance(data, dict) else None
-    usage = usage if isinstance(usage, dict) else {}
-
-    def tokens(key: str) -> int:
-        value = usage.get(key)
-        return value if isinstance(value, int) and value >= 0 else 0
-
+    usage = reported_usage(data.get("usage") if isinstance(data, dict) else None)
     return ChatResponse(
         content="",
-        prompt_tokens=tokens("prompt_tokens"),
-        completion_tokens=tokens("completion_tokens"),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
         model=model,
-        cached_prompt_tokens=cached_tokens(usage),
+        cached_prompt_tokens=usage.cached_prompt_tokens,
+        extra=usage.note(),
     )
-
-
-def cached_tokens(usage: dict[str, Any]) -> int:
-    """The prompt tokens a provider reports as served from its cache (0 when not reported)."""
-    details = usage.get("prompt_tokens_details")
-    value = details.get("cached_tokens") if isinstance(details, dict) else None
-    return value if isinstance(value, int) and value >= 0 else 0
 
 
 def bounds_lengths(base_url: str | None) -> bool:
@@ -258,18 +247,19 @@ def parse_completion(body: dict[str, Any]) -> ChatResponse:
         extra["missing"] = (
             f"refused: {refusal}" if refusal else "the response has no message content"
         )
-    usage = body.get("usage") or {}
+    usage = reported_usage(body.get("usage"))
+    extra.update(usage.note())
     tokens = (choice.get("logprobs") or {}).get("content") or []
     logprobs = [(t["token"], float(t["logprob"])) for t in tokens if isinstance(t, dict)]
     return ChatResponse(
         content=content if isinstance(content, str) else "",
-        prompt_tokens=int(usage.get("prompt_tokens") or 0),
-        completion_tokens=int(usage.get("completion_tokens") or 0),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
         model=str(body.get("model") or ""),
         finish_reason=choice.get("finish_reason"),
         logprobs=logprobs or None,
         extra=extra,
-        cached_prompt_tokens=cached_tokens(usage) if isinstance(usage, dict) else 0,
+        cached_prompt_tokens=usage.cached_prompt_tokens,
     )
 
 
