@@ -342,3 +342,63 @@ def test_a_resume_with_changed_example_codes_is_refused(tmp_path) -> None:
     codes.write_text("item_id,coder,code\ni1,ana,usage\ni2,ana,usage\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="changed since the run started"):
         make_coder(config, taxonomy, FakeBackend(), [], examples_sha256=started)
+
+
+def _decide(run, reviewer: str, item_id: str, codes: list[str], **fields) -> None:
+    from llmcode.store.decisions import Decision, append_decision
+
+    action = "accept" if not fields.get("action") else fields.pop("action")
+    append_decision(
+        run, Decision(reviewer=reviewer, item_id=item_id, action=action, codes=codes, **fields)
+    )
+
+
+def test_a_reviewed_run_never_gives_automatic_accepts_or_a_models_decisions(tmp_path) -> None:
+    from llmcode.store.decisions import Automatic
+    from tests.review.test_review_session import make_run
+
+    run = make_run(tmp_path)
+    auto = Automatic(threshold=0.5, confidence=0.9)
+    _decide(run, "ana", "i1", ["usage"], automatic=auto)  # no one looked: the model's own code
+    _decide(run, "ana", "i2", ["usage"], decided_by="model")
+    _decide(run, "ana", "i3", ["performance"], action="change")  # a person's decision
+    pool = load_example_pool(run.path, [], coder="ana")
+    assert [(s.item_id, s.codes) for s in pool.shots] == [("i3", ("performance",))]
+
+
+def test_a_run_reviewed_only_automatically_gives_no_examples(tmp_path) -> None:
+    from llmcode.store.decisions import Automatic
+    from tests.review.test_review_session import make_run
+
+    run = make_run(tmp_path)
+    for item_id in ("i1", "i2"):
+        _decide(run, "ana", item_id, ["usage"], automatic=Automatic(threshold=0.5, confidence=0.9))
+    with pytest.raises(CodesError, match="no coded items"):
+        load_example_pool(run.path, [])
+
+
+def test_a_run_reviewed_by_several_people_needs_examples_coder(tmp_path) -> None:
+    from tests.review.test_review_session import make_run
+
+    run = make_run(tmp_path)
+    _decide(run, "ana", "i1", ["usage"])
+    _decide(run, "ben", "i1", ["performance"], action="change")
+    with pytest.raises(CodesError, match="several reviewers \\(ana, ben\\)") as caught:
+        load_example_pool(run.path, [])
+    assert "--examples-coder" in str(caught.value.hint)
+    pool = load_example_pool(run.path, [], coder="ben")
+    assert [(s.item_id, s.codes) for s in pool.shots] == [("i1", ("performance",))]
+
+
+def test_reviewed_codes_outside_the_taxonomy_are_refused_naming_their_rows(tmp_path) -> None:
+    from llmcode.coding.examples import taxonomy_codes
+    from tests.review.test_review_session import make_run
+    from tests.support import DATA
+
+    run = make_run(tmp_path)
+    _decide(run, "ana", "i1", ["usage"])
+    _decide(run, "ana", "i2", ["made-up"], action="change")
+    allowed = taxonomy_codes(str(DATA / "tiny.yaml"))
+    assert allowed is not None and "usage" in allowed and "slow" in allowed
+    with pytest.raises(CodesError, match="not in the taxonomy: i2 \\(made-up\\)"):
+        load_example_pool(run.path, [], taxonomy_codes=allowed)

@@ -21,13 +21,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from llmcode.codes import load_codes
 from llmcode.coding.retrieval import CHUNK, Progress, Retriever
-from llmcode.errors import CodesError, ConfigError
+from llmcode.errors import CodesError, ConfigError, LlmcodeError
 from llmcode.items import Item, load_items, read_table
 from llmcode.llm.vectors import Embedder, TextVectors, VectorKind, similarities
 from llmcode.store.config import RunConfig
+from llmcode.taxonomy.model import NONE_CODE, load_taxonomy
 
 Strategy = Literal["mmr", "quota"]
 STRATEGIES: tuple[str, ...] = ("mmr", "quota")
@@ -301,10 +303,13 @@ def load_example_pool(
     strategy: Strategy = "mmr",
     vectors: TextVectors | None = None,
     exclude: set[str] | None = None,
+    taxonomy_codes: set[str] | None = None,
 ) -> ExamplePool:
     """The pool for ``--examples CODES``: a long-format codes file, or a reviewed run directory
     (its accepted and changed decisions; texts from the run unless ``items`` has them).
-    ``exclude`` (e.g. `known_test_ids`) is never shown, nor the test split of ``splits``."""
+    ``exclude`` (e.g. `known_test_ids`) is never shown, nor the test split of ``splits``.
+    From a run only a person's decisions count (`human_examples`), checked against
+    ``taxonomy_codes`` when given."""
     path = Path(codes)
     items = list(items)
     if path.is_dir():
@@ -312,11 +317,7 @@ def load_example_pool(
         from llmcode.store.runs import Run
 
         run = Run(path)
-        frame = reviewed_codes(run, coder)
-        frame = frame[frame["action"].isin(["accept", "change"])]
-        by_item: dict[str, list[str]] = {}
-        for item_id, code in frame[["item_id", "code"]].itertuples(index=False):
-            by_item.setdefault(item_id, []).append(code)
+        by_item = human_examples(reviewed_codes(run, coder), path, coder, taxonomy_codes)
         known = {item.item_id for item in items}
         items += [item for item in run.items() if item.item_id not in known]
     else:
@@ -329,6 +330,34 @@ def load_example_pool(
         strategy=strategy,
         vectors=vectors,
     )
+
+
+def human_examples(
+    frame: pd.DataFrame, path: Path, coder: str | None, taxonomy_codes: set[str] | None
+) -> dict[str, list[str]]:
+    """Codes by item from a run's reviewed codes: one reviewer's (``coder``, or the only one),
+    accepted or changed by a person (``decided_by`` human: never an automatic accept, the
+    model's own codes), each code in the taxonomy (``taxonomy_codes``; others are refused)."""
+    reviewers = list(dict.fromkeys(frame["coder"]))
+    if coder is None and len(reviewers) > 1:
+        raise CodesError(
+            f"{path}: decisions by several reviewers ({', '.join(reviewers)})",
+            hint="choose whose decisions are the examples with --examples-coder NAME",
+        )
+    frame = frame[frame["action"].isin(["accept", "change"]) & (frame["decided_by"] == "human")]
+    if taxonomy_codes is not None:
+        outside = frame[~frame["code"].isin(taxonomy_codes | {NONE_CODE})]
+        if len(outside):
+            rows = ", ".join(f"{i} ({c})" for i, c in outside[["item_id", "code"]].values[:10])
+            raise CodesError(
+                f"{path}: {len(outside)} reviewed code(s) are not in the taxonomy: {rows}",
+                hint="examples must use the taxonomy's codes: review them again, or code "
+                "with the taxonomy they were reviewed against",
+            )
+    by_item: dict[str, list[str]] = {}
+    for item_id, code in frame[["item_id", "code"]].itertuples(index=False):
+        by_item.setdefault(item_id, []).append(code)
+    return by_item
 
 
 def pool_for(
@@ -368,4 +397,14 @@ def pool_for(
         splits=splits,
         vectors=vectors,
         exclude=known_test_ids(config),
+        taxonomy_codes=taxonomy_codes(config.inputs.taxonomy_path),
     )
+
+
+def taxonomy_codes(path: str) -> set[str] | None:
+    """Every code id of the run's taxonomy (None when it cannot be read here: the run's own
+    checks say why)."""
+    try:
+        return {category.id for category in load_taxonomy(path).walk()}
+    except (LlmcodeError, OSError):
+        return None
