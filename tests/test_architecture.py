@@ -70,6 +70,8 @@ PUBLIC_API = [
     "build_report",
     "robustness",
     "Robustness",
+    "stability",
+    "Stability",
     "Report",
     "write_report",
     *(

@@ -47,6 +47,8 @@ _EXPORTS = {
     "build_report": "llmcode.analysis.studies",
     "robustness": "llmcode.analysis.robustness",
     "Robustness": "llmcode.analysis.robustness",
+    "stability": "llmcode.quality.stability",
+    "Stability": "llmcode.quality.stability",
     "Report": "llmcode.analysis.report",
     "write_report": "llmcode.analysis.rendering",
     "TaxonomyError": "llmcode.errors",
