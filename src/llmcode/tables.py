@@ -67,7 +67,7 @@ def read_workbook(
         if sheet is not None and sheet not in sheets:
             raise error(
                 f"{path}: no sheet '{sheet}'; sheets are: {', '.join(sheets)}",
-                hint="choose one with --sheet",
+                hint="choose one with `sheet`",
             )
         chosen = sheet if sheet is not None else (sheets[0] if sheets else None)
         rows: list[list[Any]] = []

@@ -31,7 +31,7 @@ class LocalEmbedder:
         if not self.model_path.is_file():
             raise ConfigError(
                 f"{self.model_path}: no such embedding model",
-                hint="give a GGUF file with --embedding-model (nothing is downloaded)",
+                hint="give a GGUF file with `embedding_model` (nothing is downloaded)",
             )
         self.n_threads = n_threads
         self._llama = None
@@ -48,7 +48,7 @@ class LocalEmbedder:
             except ImportError as exc:
                 raise ConfigError(
                     "embedding similarity needs xllamacpp (the embedded llama.cpp engine)",
-                    hint="pip install 'llmcode[local]', or use --examples-similarity tfidf",
+                    hint="pip install 'llmcode[local]', or use `examples_similarity` tfidf",
                 ) from exc
             from llmcode.llm.backends.threads import default_threads
 

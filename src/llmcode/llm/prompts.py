@@ -252,7 +252,7 @@ def check_overrides(overrides: Path, directory: Path | None = None) -> None:
     """A ``--prompts`` directory exists and names only templates that exist (catches typos)."""
     directory = directory or default_prompts_dir()
     if not overrides.is_dir():
-        raise ConfigError(f"{overrides}: --prompts needs a directory of templates")
+        raise ConfigError(f"{overrides}: `prompts_dir` needs a directory of templates")
     shipped = {p.name for p in directory.glob("*.md")}
     unknown = sorted(p.name for p in overrides.glob("*.md") if p.name not in shipped)
     if unknown:

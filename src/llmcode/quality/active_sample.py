@@ -35,7 +35,9 @@ def check_sample_request(
     if plan is not None:
         extra = [k for k, v in (("items", items), ("n", n), ("output", output)) if v is not None]
         if run is None:
-            raise ConfigError("a plan reads the run's confidences: give the run", hint="--run RUN")
+            raise ConfigError(
+                "a plan reads the run's confidences: give the run", hint="give the run (`run`)"
+            )
         if extra:
             raise ConfigError(
                 f"a plan draws nothing: leave out {', '.join(extra)}",
@@ -80,7 +82,7 @@ def draw_gold_sample(
     if run is None:
         raise ConfigError(
             "the uncertainty strategy needs the run whose confidences choose the items",
-            hint="give the run (--run RUN)",
+            hint="give the run (`run`)",
         )
     if stratify is not None:
         raise ConfigError("stratify is for the uniform strategy", hint="leave it out")
@@ -118,7 +120,7 @@ def run_uncertainty(run: Run) -> tuple[dict[str, float], int]:
     if not seen:
         raise RunStoreError(
             f"run {run.run_id} has no confidences to sample by",
-            hint="code with --samples 3 (self-consistency) or a backend with log-probabilities, "
+            hint="code with `samples` 3 (self-consistency) or a backend with log-probabilities, "
             "or use the uniform strategy",
         )
     return out, missing
@@ -157,7 +159,7 @@ def draw_uncertainty_sample(
     """The drawn items (their columns plus ``uncertainty``, ``inclusion_probability``,
     ``split``) and how they were drawn (for the sidecar)."""
     if id_column not in items.columns:
-        raise ConfigError(f"no id column '{id_column}'", hint="choose it with --id-column")
+        raise ConfigError(f"no id column '{id_column}'", hint="choose it with `id_column`")
     if not 0.0 <= test_share <= 1.0:
         raise ConfigError(f"test share {test_share} is outside [0, 1]")
     uncertainty, missing = run_uncertainty(run)

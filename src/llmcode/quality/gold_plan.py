@@ -94,7 +94,7 @@ def plan_gold_sample(run: Run, width: float) -> GoldPlan:
     if big_n < 2:
         raise RunStoreError(
             f"run {run.run_id} has {big_n} coded item(s) with a confidence: nothing to plan from",
-            hint="code with --samples 3 or a backend with log-probabilities",
+            hint="code with `samples` 3 or a backend with log-probabilities",
         )
     plans = []
     for code in [*targets, *sorted(set(chosen) - set(targets))]:

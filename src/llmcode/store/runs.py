@@ -252,14 +252,14 @@ class RunStore:
         if path.exists():
             raise RunStoreError(
                 f"{path}: run '{run_id}' exists already",
-                hint=f"resume it with --resume {run_id}, or choose another --run-id",
+                hint=f"resume it with `resume` {run_id}, or choose another `run_id`",
             )
         try:
             path.mkdir(parents=True)
         except OSError as exc:
             raise RunStoreError(
                 f"cannot create the run folder {path}: {cause_of(exc)}",
-                hint="choose a writable runs folder with --runs-dir or LLMCODE_RUNS_DIR",
+                hint="choose a writable runs folder with `runs_dir` or LLMCODE_RUNS_DIR",
             ) from exc
         return Run(path)
 
@@ -349,7 +349,7 @@ def check_run_id(run_id: str) -> str:
         raise RunStoreError(
             f"run id {shown} is not allowed: use 1 to {MAX_RUN_ID} letters, digits, '.', '_' "
             "or '-', starting with a letter or digit",
-            hint="e.g. --run-id pilot-2024-01",
+            hint="e.g. `run_id` pilot-2024-01",
         )
     return run_id
 

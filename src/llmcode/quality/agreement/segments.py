@@ -75,7 +75,7 @@ def arrange_segments(
         raise AgreementError(
             f"{len(unknown)} coded document(s) have no text: {', '.join(unknown[:10])}"
             + (" ..." if len(unknown) > 10 else ""),
-            hint="give the documents' texts (--items) that the codes' item_id refer to",
+            hint="give the documents' texts (`items`) that the codes' item_id refer to",
         )
     covered = [set(frame.loc[frame["coder"] == coder, "item_id"]) for coder in names]
     documents = tuple(d for d in texts if all(d in seen for seen in covered))
