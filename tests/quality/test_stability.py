@@ -116,7 +116,8 @@ def test_within_wording_alpha_is_krippendorffs_over_item_by_wording_units(result
 
 def test_the_code_a_wording_moves_is_flagged_and_the_stable_one_is_not(result) -> None:
     _, found = result
-    assert "resources" in found.flagged
+    assert found.flagged == ["usage", "resources"]  # the README's table
+    assert found.per_code["resources"]["between"].alpha == pytest.approx(0.42, abs=0.005)
     assert found.per_code["performance"]["between"].alpha == pytest.approx(1.0)
     assert "performance" not in found.flagged
     data = json.loads(json.dumps(found.to_json()))
