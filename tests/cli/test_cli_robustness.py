@@ -105,3 +105,28 @@ def test_the_readme_numbers_are_what_the_sample_gives(sample) -> None:
     assert all(key.startswith("ppi_rank:") for key in gold["holding"])
     ppi = {round(gold["shares"][r]["model_usage"]["ppi"]["estimate"], 2) for r in RUNS}
     assert ppi == {0.19}
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_report_with_other_runs_gains_the_robustness_section(sample, tmp_path, fmt) -> None:
+    root, _ = sample
+    output = tmp_path / f"report.{fmt}"
+    result = invoke(
+        *["report", "fake-examples", "--compare", "fake-no-examples", "--compare", "baseline"],
+        *["-f", fmt, "-o", output, "--runs-dir", root / "runs"],
+    )
+    assert result.exit_code == 0, result.output
+    page = output.read_text(encoding="utf-8")
+    assert "Robustness across runs" in page
+    assert "0 of 9 conclusions hold" in page
+    assert "rank of model_usage" in page and "flips" in page
+
+
+def test_a_report_without_other_runs_has_no_robustness_section(sample, tmp_path) -> None:
+    root, _ = sample
+    output = tmp_path / "report.md"
+    result = invoke(
+        "report", "fake-examples", "-f", "md", "-o", output, "--runs-dir", root / "runs"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Robustness across runs" not in output.read_text(encoding="utf-8")

@@ -61,6 +61,9 @@ class Report:
     """Which confidence the page shows (vote share, log-probability or stated)."""
     banner: str | None = None
     """Said first on the page when the run is partial (not complete, or items left uncoded)."""
+    robustness: dict[str, Any] | None = None
+    """With other runs of the same items: `llmcode.analysis.robustness`'s JSON (the section
+    "Robustness across runs"); set it with ``robustness(...).to_json()``."""
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the report (the analysis tables plus agreement and disagreements)."""

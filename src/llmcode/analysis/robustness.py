@@ -23,8 +23,9 @@ from typing import Any
 
 import pandas as pd
 
+from llmcode.analysis.report import Report
 from llmcode.analysis.resolution import OTHER, PTM
-from llmcode.analysis.sources import file_items
+from llmcode.analysis.sources import file_items, run_items
 from llmcode.analysis.studies import AnalysisOptions, open_run, run_analysis
 from llmcode.analysis.study import Analysis
 from llmcode.errors import AnalysisError
@@ -114,7 +115,7 @@ class Robustness:
 
 def robustness(
     runs: Sequence[Run | str | Path],
-    items: str | Path,
+    items: str | Path | None = None,
     *,
     human: str | Path | None = None,
     coder: str | None = None,
@@ -124,7 +125,8 @@ def robustness(
     """Analyse every run on ``items`` and compare the conclusions; ``human`` adds PPI.
 
     ``coder`` is the gold coder of ``human``. ``options`` are the analysis settings (split,
-    columns, covariate, outcome) applied to every run.
+    columns, covariate, outcome) applied to every run. Without ``items``, the first run's item
+    snapshot is the items (and each run's own snapshot its metadata).
     """
     store = RunStore(runs_dir)
     opened = [open_run(run, store) for run in runs]
@@ -138,12 +140,16 @@ def robustness(
     if duplicated:
         raise AnalysisError(f"run {', '.join(duplicated)} is given more than once")
     options = options or AnalysisOptions()
-    frame = file_items(items, options.id_column)
-    codes = _check_runs(opened, frame, Path(items))
+    items_path = Path(items) if items is not None else None
+    if items_path is not None:
+        frame, where = file_items(items_path, options.id_column), str(items_path)
+    else:
+        frame, where = run_items(opened[0]), f"the items of run {opened[0].run_id}"
+    codes = _check_runs(opened, frame, where)
     if human is not None:
         options = replace(options, gold=Path(human), gold_coder=coder)
     analyses = {
-        run.run_id: run_analysis(options, store, run=run, items_path=Path(items))[0]
+        run.run_id: run_analysis(options, store, run=run, items_path=items_path)[0]
         for run in opened
     }
     notes = [
@@ -159,7 +165,24 @@ def robustness(
     )
 
 
-def _check_runs(runs: list[Run], items: pd.DataFrame, path: Path) -> list[str]:
+def add_robustness(
+    report: Report,
+    runs: Sequence[Run | str | Path],
+    *,
+    items: str | Path | None = None,
+    human: str | Path | None = None,
+    coder: str | None = None,
+    runs_dir: str | Path | None = None,
+    options: AnalysisOptions | None = None,
+) -> Report:
+    """``report`` with the section "Robustness across runs" comparing ``runs`` (its own first)."""
+    report.robustness = robustness(
+        runs, items, human=human, coder=coder, runs_dir=runs_dir, options=options
+    ).to_json()
+    return report
+
+
+def _check_runs(runs: list[Run], items: pd.DataFrame, where: str) -> list[str]:
     """The runs' codes; runs over other items than ``items`` or with other codes are refused."""
     wanted = set(items["item_id"])
     bad = []
@@ -170,7 +193,7 @@ def _check_runs(runs: list[Run], items: pd.DataFrame, path: Path) -> list[str]:
             bad.append(f"{run.run_id} ({missing} of the items missing, {extra} others)")
     if bad:
         raise AnalysisError(
-            f"runs over other items than {path}: {'; '.join(bad)}",
+            f"runs over other items than {where}: {'; '.join(bad)}",
             hint="compare runs that coded the same items; give those items",
         )
     schemes = {}

@@ -247,6 +247,14 @@ def report_command(
     gold_coder: GoldCoder = None,
     gold_screening: GoldScreening = None,
     level: LevelOption = None,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--compare",
+            help="Another run of the same items (repeatable): adds the section Robustness "
+            "across runs (as llmcode robustness).",
+        ),
+    ] = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """A self-contained HTML (or Markdown) report of a run, ready for a paper's appendix."""
@@ -279,6 +287,17 @@ def report_command(
         runs_dir=runs_dir,
         options=options,
     )
+    if compare:
+        from llmcode.analysis.robustness import add_robustness
+
+        add_robustness(
+            report,
+            [run_ref, *compare],
+            human=gold[0] if gold else None,
+            coder=gold_coder[0] if gold_coder else None,
+            runs_dir=runs_dir,
+            options=options,
+        )
     analysis, evaluation, people = report.analysis, report.evaluation, report.human
     if gold and (len(gold) > 1 or (gold_coder and len(gold_coder) > 1)):
         console.print(
