@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmcode.csvfiles import read_records, restore_frame
+from llmcode.csvfiles import read_records, restore_frame, utf8_problem
 from llmcode.errors import CodesError
 from llmcode.tables import read_parquet_bounded, read_workbook
 
@@ -88,6 +88,8 @@ def _read(path: Path, kind: str) -> tuple[pd.DataFrame, list[int]]:
         raise
     except pd.errors.EmptyDataError as exc:
         raise CodesError(f"{path}: the file is empty", hint=_FORMAT_HINT) from exc
+    except UnicodeDecodeError as exc:
+        raise CodesError(utf8_problem(path), hint="save the file as UTF-8") from exc
     except Exception as exc:  # pandas, openpyxl and pyarrow raise many unrelated types
         raise CodesError(f"{path}: cannot read as {kind}: {exc}", hint=_FORMAT_HINT) from exc
 

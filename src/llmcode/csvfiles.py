@@ -10,7 +10,8 @@ writes goes through `write_csv` (or `guard_cell` for a row writer); column names
 wrote (an id ``-x`` written as ``'-x`` is ``-x`` again). A value of your own that really begins
 with an apostrophe before one of those characters is written with one more, so it survives too.
 `read_records` parses strictly: a quote left open is an error naming the line where it opened,
-not a field that silently swallows the rest of the file.
+not a field that silently swallows the rest of the file. A file that is not UTF-8 is named with
+the line of its first bad byte (`utf8_problem`), never a byte position alone.
 """
 
 from __future__ import annotations
@@ -111,3 +112,19 @@ def _parse_error(
         f"{path}:{now}: not valid CSV ({exc})",
         hint='a field with quotes is quoted whole: "say ""hi"" there"',
     )
+
+
+def utf8_problem(path: str | Path) -> str:
+    """``path:LINE: not valid UTF-8 (...)``: where a text file (CSV, TSV, JSONL) first stops
+    being UTF-8, counted in lines (as an editor shows them), whichever reader hit it."""
+    try:
+        data = Path(path).read_bytes()
+        data.decode("utf-8")
+    except OSError:
+        return f"{path}: not valid UTF-8"
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = data[exc.start : exc.start + 1].hex()
+        return f"{path}:{line}: not valid UTF-8 ({exc.reason} 0x{byte} at column {column})"
+    return f"{path}: not valid UTF-8"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from llmcode.csvfiles import read_records, restore_cell, restore_frame
+from llmcode.csvfiles import read_records, restore_cell, restore_frame, utf8_problem
 from llmcode.documents import is_document_source, read_documents
 from llmcode.errors import ItemsError, LlmcodeError
 from llmcode.tables import (
@@ -123,7 +123,7 @@ def _read(
     except error:
         raise
     except UnicodeDecodeError as exc:
-        raise error(f"{path}: not valid UTF-8 (byte {exc.start})") from exc
+        raise error(utf8_problem(path), hint="save the file as UTF-8") from exc
     except (ValueError, OSError, ImportError, pd.errors.ParserError, csv.Error) as exc:
         raise error(f"{path}: cannot read {kind} file ({exc})") from exc
     except Exception as exc:  # a corrupt workbook or parquet file: the readers raise anything

@@ -15,6 +15,7 @@ from llmcode.cli.choices import (
     CodeLevel,
     ConfidenceSource,
     EvidenceMode,
+    ExportFormat,
     ReportFormat,
     ReviewQueue,
     SampleStrategy,
@@ -35,6 +36,7 @@ BAD_VALUES = [
     (["sample", "i.csv", "-n", "3", "-o", "g.csv", "--strategy", "random"], "--strategy"),
     (["calibrate", "r1", "--human", "h.csv", "--confidence", "guess"], "--confidence"),
     (["report", "r1", "--format", "pdf"], "--format"),
+    (["export", "r1", "--format", "xlsx"], "--format"),
     (["review", "r1", "--queue", "newest"], "--queue"),
     (["adjudicate", "r1", "--human", "h.csv", "--tie-breaker", "coin"], "--tie-breaker"),
     (["code", "--items", "i.csv", "--examples-similarity", "word2vec"], "--examples-similarity"),
@@ -131,6 +133,9 @@ def test_each_enum_holds_the_values_the_library_accepts():
 
     assert tuple(TieBreaker) == TIE_BREAKERS
     assert tuple(BackendKind) == get_args(Backends)
+    from llmcode.store.export import TABLE_FORMATS
+
+    assert tuple(ExportFormat) == (*TABLE_FORMATS, "qdpx")
 
 
 def test_code_and_themes_share_one_vocabulary_for_text_vectors():

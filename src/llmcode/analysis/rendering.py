@@ -13,6 +13,7 @@ import base64
 import html
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +85,24 @@ def write_report(report: Report, path: str | Path | None = None, format: str = "
     if format == "html":
         atomic_write(output, render_html(report), OutputError)
         return output
+    if output.is_dir():
+        raise OutputError(
+            f"cannot write {output}: it is a directory", hint="give a file name, e.g. report.md"
+        )
     figure_dir = output.with_name(output.stem + "_files")
     text, files = render_markdown(report, figure_dir.name)
-    figure_dir.mkdir(exist_ok=True)
-    for name, data in files.items():
-        (figure_dir / name).write_bytes(data)
-    atomic_write(output, text, OutputError)
+    created = not figure_dir.exists()
+    try:
+        figure_dir.mkdir(exist_ok=True)
+        for name, data in files.items():
+            (figure_dir / name).write_bytes(data)
+        atomic_write(output, text, OutputError)
+    except (OSError, OutputError) as exc:  # a failed report leaves no figures of its own behind
+        if created:
+            shutil.rmtree(figure_dir, ignore_errors=True)
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(f"cannot write {figure_dir}: {exc.strerror or exc}") from exc
     return output
 
 

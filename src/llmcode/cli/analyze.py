@@ -94,14 +94,25 @@ GoldScreening = Annotated[
         help="Gold screening codes (ptm/not_ptm) on a random sample: the PTM share by PPI.",
     ),
 ]
+
+
+def _share(value: float | None) -> float | None:
+    """A CI width is a share strictly between 0 and 1 (a usage error otherwise)."""
+    if value is not None and not 0 < value < 1:
+        raise typer.BadParameter(f"{value:g} is not a share between 0 and 1 (e.g. 0.1)")
+    return value
+
+
 Plan = Annotated[
     float | None,
     typer.Option(
         "--plan",
         help="With --gold: how many more gold items would bring every PPI CI below this "
         "width (a share, e.g. 0.1).",
+        callback=_share,
     ),
 ]
+
 Covariate = Annotated[
     str | None,
     typer.Option(

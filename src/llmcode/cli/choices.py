@@ -42,6 +42,16 @@ class ReportFormat(StrEnum):
     md = "md"
 
 
+class ExportFormat(StrEnum):
+    """The file a run's codes are exported as (``llmcode.store.export.TABLE_FORMATS``, and a
+    REFI-QDA project)."""
+
+    csv = "csv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+    qdpx = "qdpx"
+
+
 class Split(StrEnum):
     """A part of a gold sample's dev/test split (``llmcode.quality.gold.SPLITS``)."""
 

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console, runs_app
+from llmcode.cli.choices import ExportFormat
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.cli.terminal import Console
 from llmcode.errors import ConfigError
@@ -192,8 +193,9 @@ def summary_rows(manifest: RunManifest) -> dict[str, str]:
 def export(
     run_ref: RunRef,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="csv, jsonl, parquet or qdpx (REFI-QDA project).")
-    ] = "csv",
+        ExportFormat,
+        typer.Option("--format", "-f", help="csv, jsonl, parquet or qdpx (REFI-QDA project)."),
+    ] = ExportFormat.csv,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="File to write [default: stdout for csv/jsonl]."),
@@ -221,13 +223,9 @@ def export(
     runs_dir: RunsDir = None,
 ) -> None:
     """Export a run's codes in long format: item_id, coder, code, justification, evidence, confidence."""
-    from llmcode.store.export import TABLE_FORMATS, codes_to_bytes, export_note, write_codes
+    from llmcode.store.export import codes_to_bytes, export_note, write_codes
     from llmcode.store.runs import RunStore, load_run_codes
 
-    if fmt not in (*TABLE_FORMATS, "qdpx"):
-        raise ConfigError(
-            f"unknown format '{fmt}'", hint=f"use one of {', '.join(TABLE_FORMATS)}, qdpx"
-        )
     run = RunStore(runs_dir).open(run_ref)
     if fmt == "qdpx":
         from llmcode.interchange.refi import export_project
@@ -245,7 +243,13 @@ def export(
         frame = final_codes(run)
     elif reviewed:
         from llmcode.review.session import reviewed_codes
+        from llmcode.store.decisions import load_decisions
 
+        if not load_decisions(run):
+            raise ConfigError(
+                f"run {run.run_id} has no review decisions: nothing reviewed to export",
+                hint=f"review it first (llmcode review {run.run_id}), or export without --reviewed",
+            )
         frame = reviewed_codes(run, reviewer=reviewer, include_rejected=True)
     elif run.manifest().config.inputs.unit == "segment":  # one row per passage and code
         frame = load_run_codes(run, unverified=True)
