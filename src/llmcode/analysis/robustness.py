@@ -158,7 +158,7 @@ def robustness(
     return Robustness(
         run_ids=ids,
         codes=codes,
-        shares=pd.concat([_shares(r, a) for r, a in analyses.items()], ignore_index=True),
+        shares=pd.concat([_shares(r, a, codes) for r, a in analyses.items()], ignore_index=True),
         conclusions=conclusions(analyses, codes),
         gold=str(human) if human is not None else None,
         notes=notes,
@@ -214,8 +214,14 @@ def _check_runs(runs: list[Run], items: pd.DataFrame, where: str) -> list[str]:
     return schemes[first]
 
 
-def _shares(run_id: str, analysis: Analysis) -> pd.DataFrame:
-    dist = analysis.distribution[["code", "n", "share"]].copy()
+def _ranked(analysis: Analysis, codes: list[str]) -> pd.DataFrame:
+    """The taxonomy's codes of the distribution ("no code applies" is not ranked)."""
+    dist = analysis.distribution
+    return dist[dist["code"].isin(codes)].reset_index(drop=True)
+
+
+def _shares(run_id: str, analysis: Analysis, codes: list[str]) -> pd.DataFrame:
+    dist = _ranked(analysis, codes)[["code", "n", "share"]].copy()
     dist["rank"] = dist["n"].rank(method="min", ascending=False).astype(int)
     if analysis.gold is not None:
         prevalence = analysis.gold.prevalence
@@ -232,7 +238,7 @@ def conclusions(analyses: dict[str, Analysis], codes: list[str]) -> list[Conclus
     """Each conclusion of the study, valued in every analysed run."""
     out: list[Conclusion] = []
     for code in codes:
-        values = {r: _rank(a, code) for r, a in analyses.items()}
+        values = {r: _rank(a, code, codes) for r, a in analyses.items()}
         out.append(Conclusion(f"rank:{code}", "rank", f"rank of {code}", values))
     if all(a.gold is not None for a in analyses.values()):
         for code in codes:
@@ -296,8 +302,8 @@ def conclusions(analyses: dict[str, Analysis], codes: list[str]) -> list[Conclus
     return out
 
 
-def _rank(analysis: Analysis, code: str) -> str:
-    dist = analysis.distribution
+def _rank(analysis: Analysis, code: str, codes: list[str]) -> str:
+    dist = _ranked(analysis, codes)
     ranks = dist["n"].rank(method="min", ascending=False)
     match = dist.index[dist["code"] == code]
     if not len(match) or int(dist.loc[match[0], "n"]) == 0:
