@@ -31,7 +31,7 @@ from llmcode.quality.agreement.bootstrap import percentile_interval, resample_we
 from llmcode.quality.agreement.coefficients import krippendorff_alpha_batch, ones
 from llmcode.quality.agreement.ratings import build_ratings
 from llmcode.store.runs import load_run_codes
-from llmcode.taxonomy.model import load_taxonomy
+from llmcode.taxonomy.model import Level, load_taxonomy
 
 ORIGINAL = "original"
 
@@ -237,7 +237,8 @@ def stability(
             )
             codes.setdefault(name, []).append(load_run_codes(run))
             runs.setdefault(name, []).append(run.run_id)
-    categories = [c.id for c in load_taxonomy(taxonomy).categories]
+    level: Level = "leaves" if settings.get("level") == "leaves" else "top"
+    categories = [c.id for c in load_taxonomy(taxonomy).targets(level)]
     result = stability_alpha(codes, categories, threshold=threshold, bootstrap=bootstrap, seed=seed)
     result.wordings, result.runs = wordings, runs
     return result
