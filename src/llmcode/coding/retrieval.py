@@ -180,14 +180,15 @@ def top_rows(neg: np.ndarray, count: int) -> np.ndarray:
         order = np.argsort(neg, axis=1, kind="stable")
     else:
         part = np.argpartition(neg, count - 1, axis=1)[:, :count]
-        cut = np.take_along_axis(neg, part, axis=1).max(axis=1)
-        below = (neg < cut[:, None]).sum(axis=1)
-        at = (neg == cut[:, None]).sum(axis=1)
-        for row in np.flatnonzero(below + at > count):  # ties at the cut: the first columns
-            kept = np.flatnonzero(neg[row] < cut[row])
-            tied = np.flatnonzero(neg[row] == cut[row])[: count - below[row]]
-            part[row] = np.concatenate([kept, tied])
         values = np.take_along_axis(neg, part, axis=1)
+        cut = values.max(axis=1)
+        inside = (values == cut[:, None]).sum(axis=1)
+        at = (neg == cut[:, None]).sum(axis=1)
+        for row in np.flatnonzero(at > inside):  # ties across the cut: the first columns
+            kept = np.flatnonzero(neg[row] < cut[row])
+            tied = np.flatnonzero(neg[row] == cut[row])[: count - len(kept)]
+            part[row] = np.concatenate([kept, tied])
+            values[row] = neg[row, part[row]]
         order = np.take_along_axis(part, np.lexsort((part, values), axis=1), axis=1)
     values = np.take_along_axis(neg, order, axis=1)
     return np.where(np.isfinite(values), order, -1)
