@@ -14,7 +14,7 @@ from llmcode.cli.app import app
 from llmcode.cli.options import IdColumn, RunsDir
 from llmcode.cli.tables import fill_table
 from llmcode.cli.terminal import Console
-from llmcode.numbers import format_fixed
+from llmcode.numbers import UNDEFINED, format_fixed
 
 if TYPE_CHECKING:
     from llmcode.analysis.robustness import Robustness
@@ -83,7 +83,7 @@ def _print(result: Robustness) -> None:
                 (result.shares["run_id"] == run_id) & (result.shares["code"] == code)
             ]
             if match.empty:
-                row.append("–")
+                row.append(UNDEFINED)
                 continue
             r = match.iloc[0]
             cell = f"{format_fixed(r['share'])} (#{int(r['rank'])})"

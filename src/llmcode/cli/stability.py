@@ -13,7 +13,7 @@ from llmcode.cli.app import app
 from llmcode.cli.options import BackendName, BaseUrl, IdColumn, Model, RunsDir, TextColumns
 from llmcode.cli.tables import fill_table
 from llmcode.cli.terminal import Console
-from llmcode.numbers import format_fixed
+from llmcode.numbers import UNDEFINED, format_fixed
 
 if TYPE_CHECKING:
     from llmcode.quality.stability import Alpha, Stability
@@ -97,7 +97,7 @@ def stability_command(
 
 def _cell(alpha: Alpha) -> str:
     if alpha.alpha is None:
-        return "–"
+        return UNDEFINED
     if alpha.low is None:
         return format_fixed(alpha.alpha)
     return f"{format_fixed(alpha.alpha)} [{format_fixed(alpha.low)}, {format_fixed(alpha.high)}]"
