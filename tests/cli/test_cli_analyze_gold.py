@@ -90,7 +90,7 @@ def test_plan_without_gold_and_a_silly_width_are_errors(gold):
     assert result.exit_code == 1
     assert "need gold codes" in result.output
     result = analyze(gold, "--plan", "5")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad option value is a usage error
     assert "between 0 and 1" in result.output
 
 
