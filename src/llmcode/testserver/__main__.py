@@ -56,8 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     signal.signal(signal.SIGTERM, _interrupt)
     with TestServer(config) as server:
-        print(f"serving {server.base_url} (Ctrl-C stops)", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
+        with contextlib.suppress(KeyboardInterrupt):  # entered before the line that says it runs
+            print(f"serving {server.base_url} (Ctrl-C stops)", flush=True)
             server.wait_stopped()
         stats = server.stats
     print(
