@@ -86,6 +86,13 @@ def print_estimate(console: Console, job: CodingJob) -> None:
         console.print(f"[yellow]no price known for '{escape(model)}'[/]: pass --prices prices.yaml")
 
 
+def disputed_codes(latest: dict) -> str:
+    """How many codes the second look disputed, of how many it checked."""
+    checks = [check for record in latest.values() for check in record.checks]
+    disputed = sum(check.outcome in ("disputed", "dropped", "replaced") for check in checks)
+    return f"{disputed} of {len(checks)} checked code(s)"
+
+
 def resume_command(run: Run, runs_dir: Path | None) -> str:
     """The exact command that continues ``run``."""
     where = f" --runs-dir {runs_dir}" if runs_dir is not None else ""
@@ -113,6 +120,11 @@ def print_summary(console: Console, run: Run, manifest: RunManifest, resume: str
         + f" | calls {usage.get('calls', 0)} ({usage.get('cached_calls', 0)} cached)"
         + f" | tokens/item {(usage.get('prompt_tokens', 0) + usage.get('completion_tokens', 0)) / items:.0f}"
         + (f" | abandoned {int(usage['abandoned'])}" if usage.get("abandoned") else "")
+        + (
+            f" | disputed {disputed_codes(latest)}"
+            if manifest.config.guidance.verify != "off"
+            else ""
+        )
         + (f" | cost ${usage['cost_usd']:.4f}" if "cost_usd" in usage else "")
     )
     if manifest.status == "failed":

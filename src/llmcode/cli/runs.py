@@ -113,6 +113,12 @@ def show_run(
             if alpha is not None
             else "undefined (too few items or a single category)"
         )
+    if manifest.config.guidance.verify != "off":
+        from llmcode.cli.code_summary import disputed_codes
+
+        rows["second look"] = f"{manifest.config.guidance.verify}: disputed " + disputed_codes(
+            run.latest_codings()
+        )
     for key, value in rows.items():
         table.add_row(key, escape(redact(value) or ""))
     console.print(table)

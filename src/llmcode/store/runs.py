@@ -355,7 +355,8 @@ def check_run_id(run_id: str) -> str:
 
 
 def load_run_codes(run: Run | Path, *, unverified: bool = False) -> pd.DataFrame:
-    """A run's codes in long format: item_id, coder, code, justification, evidence, confidence.
+    """A run's codes in long format: item_id, coder, code, justification, evidence, confidence
+    (and ``disputed`` for a run coded with a second look: the checker rejected the code).
 
     One row per code of each item's latest record; items without codes are left out (their
     status is in ``codings.jsonl``). A run that coded documents in passages (``unit`` segment)
@@ -369,22 +370,25 @@ def load_run_codes(run: Run | Path, *, unverified: bool = False) -> pd.DataFrame
     coder = manifest.coder
     if manifest.config.inputs.unit == "segment":
         return _segment_rows(run, coder, unverified)
+    verified = manifest.config.guidance.verify != "off"
     rows = []
     for record in run.counted_codings().values():
+        disputed = {check.code for check in record.checks if check.outcome == "disputed"}
         for assignment in record.codes:
-            rows.append(
-                {
-                    "item_id": record.item_id,
-                    "coder": coder,
-                    "code": assignment.code,
-                    "justification": assignment.justification,
-                    "evidence": " | ".join(span.quote for span in assignment.evidence),
-                    "confidence": assignment.confidence,
-                    "status": record.status,
-                }
-            )
+            row = {
+                "item_id": record.item_id,
+                "coder": coder,
+                "code": assignment.code,
+                "justification": assignment.justification,
+                "evidence": " | ".join(span.quote for span in assignment.evidence),
+                "confidence": assignment.confidence,
+                "status": record.status,
+            }
+            if verified:  # the second look's verdict on this code
+                row["disputed"] = assignment.code in disputed
+            rows.append(row)
     columns = ["item_id", "coder", "code", "justification", "evidence", "confidence", "status"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=[*columns, *(["disputed"] if verified else [])])
 
 
 SEGMENT_COLUMNS = (
