@@ -162,16 +162,17 @@ async def code_and_close(job):
 class CutOff(FakeBackend):
     """Answers a long window with JSON cut off at the token limit; quotes a short one."""
 
-    def __init__(self) -> None:
+    def __init__(self, longest: int = 2500) -> None:
         super().__init__(responder=lambda request: "")
         self.sizes: list[int] = []
+        self.longest = longest
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         self.calls.append(request)
         user = request.messages[-1]["content"]
         text = user.split(">", 1)[1].rsplit("</item>", 1)[0].strip()
         self.sizes.append(len(text))
-        if len(text) > 2500:
+        if len(text) > self.longest:
             return ChatResponse(content='{"passages": [{"passage": "P: In', finish_reason="length")
         first = text.split(". ")[0] + "."
         content = json.dumps(
@@ -267,3 +268,18 @@ def test_a_document_item_is_the_unit_coded_whole_by_default(tmp_path):
     job = prepare(config, store=RunStore(tmp_path), offline=True)
     assert type(job.coder).__name__ == "Coder"
     assert isinstance(job.todo[0], Item)
+
+
+def test_a_half_whose_answer_is_cut_off_again_is_a_failed_window_not_split_forever(tmp_path):
+    document = long_document(tmp_path, 6000)
+    backend = CutOff(longest=100)  # every answer is cut off
+    config = new_config(
+        TAXONOMY, document, unit="segment", level="leaves", evidence="free", max_reasks=0
+    )
+    job = prepare(config, store=RunStore(tmp_path / "runs"), backends=[backend], cache=False)
+    asyncio.run(job.code())
+    (record,) = job.run.latest_codings().values()  # type: ignore[union-attr]
+    windows = len(job.coder.windows(job.todo[0]))  # type: ignore[attr-defined]
+    assert len(backend.calls) == 3 * windows  # each window, then its two halves once
+    assert record.status == "invalid" and len(record.problems) == 2 * windows
+    assert all("not valid JSON" in problem for problem in record.problems)

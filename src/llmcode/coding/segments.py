@@ -8,9 +8,11 @@ is shared between the window's text and the answer (which may quote all of it). 
 through the one ask loop (`llmcode.llm.ask.ask`): its passages are located in the window
 (`llmcode.llm.passages`), a passage not in the text is re-asked, then kept flagged (unverified,
 without offsets) — never dropped. A window whose messages do not fit, or whose answer was cut
-off at the token limit, is split in two on a paragraph or sentence boundary and each half coded,
-never truncated. Passages are then merged per code: the same code on overlapping stretches —
-a passage found twice in overlapping windows — becomes one passage over both. The record holds
+off at the token limit, is split in two on a paragraph or sentence boundary and each half coded
+(once, for a cut-off answer: the answer of a half cut off again is a failed window, flagged),
+never truncated; the schema bounds the passages per window (one per 200 characters). Passages
+are then merged per code: the same code on overlapping stretches — a passage found twice in
+overlapping windows — becomes one passage over both. The record holds
 the passages (``segments``) and, as ``codes``, every code they carry (so item-level tools work).
 """
 
@@ -52,6 +54,7 @@ ANSWER_OVERHEAD = 200  # tokens of JSON around the quoted passages (codes, justi
 ANSWER_SHARE = 0.5  # the estimate: an answer quotes about half its window
 CHARS_PER_TOKEN = 4
 MAX_SPLITS = 4
+CHARS_PER_PASSAGE = 200  # the schema's bound on passages per window: one per 200 characters
 
 
 def context_tokens(config: RunConfig, backend: Backend) -> int:
@@ -154,11 +157,14 @@ class SegmentCoder(Coder):
         return {"role": "user", "content": self.prompts.render(SEGMENT_REASK, problems=problems)}
 
     def window_schema(self, window: Window) -> dict:
-        """With ``evidence="choice"`` the passages are the window's own sentences."""
+        """At most a passage per ``CHARS_PER_PASSAGE`` characters of the window; with
+        ``evidence="choice"`` the passages are the window's own sentences."""
+        most = max(4, len(window) // CHARS_PER_PASSAGE)
+        choices = None
         if self.config.sampling.evidence == "choice":
             choices = candidate_quotes(window.text, limit=80)
-            return passage_schema(self.code_ids, self.taxonomy.multi_label, choices)
-        return self.schema
+            most = min(most, len(choices))
+        return passage_schema(self.code_ids, self.taxonomy.multi_label, choices, most)
 
     async def code(self, item: Item) -> CodingRecord:
         """Every window of one document, merged into one record; failures become error records
@@ -192,9 +198,18 @@ class SegmentCoder(Coder):
         return _counted(record, state.usage)
 
     async def code_window(
-        self, item: Item, window: Window, part: int, parts: int, state: _Document, depth: int = 0
+        self,
+        item: Item,
+        window: Window,
+        part: int,
+        parts: int,
+        state: _Document,
+        depth: int = 0,
+        halved: bool = False,
     ) -> None:
-        """Ask for one window's passages (split in two when it does not fit)."""
+        """Ask for one window's passages: split in two when its messages do not fit; read in
+        halves, once, when the answer was cut off at the token limit (a half whose answer is
+        cut off again is recorded as a failed window, its problem kept)."""
         messages = [self.system, self.window_message(item.item_id, window, part, parts)]
         prompt = self.tokens(messages)
         room = int(self.context * CONTEXT_SHARE) - prompt
@@ -232,9 +247,10 @@ class SegmentCoder(Coder):
             )
         finally:
             state.usage = state.usage + asked.usage
-        if asked.fatal and asked.response.finish_reason == "length" and splittable:
+        cut_off = asked.fatal and asked.response.finish_reason == "length"
+        if cut_off and splittable and not halved:
             for half in halves(window):  # the answer did not fit: read the window in halves
-                await self.code_window(item, half, part, parts, state, depth + 1)
+                await self.code_window(item, half, part, parts, state, depth + 1, True)
             return
         state.windows += 1
         where = f"window [{window.start}, {window.end})"

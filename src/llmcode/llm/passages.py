@@ -77,10 +77,15 @@ class CheckedPassages:
 
 
 def passage_schema(
-    code_ids: list[str], multi_label: bool, choices: list[str] | None = None
+    code_ids: list[str],
+    multi_label: bool,
+    choices: list[str] | None = None,
+    max_passages: int | None = None,
 ) -> dict[str, Any]:
     """JSON schema (strict-mode compatible) of one window's answer; ``choices``: the passages
-    the model may pick from (sentences of the window), else a free quote."""
+    the model may pick from (sentences of the window), else a free quote; ``max_passages``
+    bounds the list (a small model under constrained decoding otherwise lists passages until
+    its token limit)."""
     passage: dict[str, Any] = {"type": "string"}
     if choices:
         passage["enum"] = choices
@@ -102,9 +107,12 @@ def passage_schema(
         "required": ["passage", "codes", "justification", "confidence"],
         "additionalProperties": False,
     }
+    passages: dict[str, Any] = {"type": "array", "items": item}
+    if max_passages is not None:
+        passages["maxItems"] = max_passages
     return {
         "type": "object",
-        "properties": {"passages": {"type": "array", "items": item}},
+        "properties": {"passages": passages},
         "required": ["passages"],
         "additionalProperties": False,
     }

@@ -100,7 +100,8 @@ def passages_answer(schema: dict[str, Any], item: ItemBlock) -> dict[str, Any]:
                 "confidence": 0.8,
             }
         )
-    return {"passages": passages}
+    most = schema["properties"]["passages"].get("maxItems")
+    return {"passages": passages[:most] if most is not None else passages}
 
 
 def _sentences(text: str) -> list[str]:
