@@ -283,3 +283,36 @@ def test_a_half_whose_answer_is_cut_off_again_is_a_failed_window_not_split_forev
     assert len(backend.calls) == 3 * windows  # each window, then its two halves once
     assert record.status == "invalid" and len(record.problems) == 2 * windows
     assert all("not valid JSON" in problem for problem in record.problems)
+
+
+def test_a_reask_sends_the_window_again_with_the_problems_not_the_long_answer(tmp_path):
+    document = INTERVIEWS / "transcripts" / "p4-mobile.txt"
+    invented = {
+        "passages": [
+            {"passage": "Nobody said this.", "codes": ["licensing"], "justification": "j",
+             "confidence": 0.5}
+        ]
+    }  # fmt: skip
+    backend = FakeBackend(answers=[invented, {"passages": []}])
+    config = new_config(TAXONOMY, document, unit="segment", level="leaves", evidence="free")
+    job = prepare(config, store=RunStore(tmp_path), backends=[backend], cache=False)
+    asyncio.run(job.code())
+    first, again = backend.calls
+    assert [m["role"] for m in again.messages] == ["system", "user", "user"]
+    assert (
+        again.messages[:2] == first.messages and "Nobody said this" in again.messages[2]["content"]
+    )
+    assert again.max_tokens < first.max_tokens
+
+
+def test_a_request_the_backend_refuses_as_too_long_for_its_context_is_split(tmp_path):
+    from llmcode.errors import BackendError
+
+    refusal = BackendError("request (4162 tokens) exceeds the available context size (4096 tokens)")
+    backend = FakeBackend(answers=[refusal], responder=lambda request: {"passages": []})
+    document = INTERVIEWS / "transcripts" / "p4-mobile.txt"
+    config = new_config(TAXONOMY, document, unit="segment", level="leaves", evidence="free")
+    job = prepare(config, store=RunStore(tmp_path), backends=[backend], cache=False)
+    asyncio.run(job.code())
+    (record,) = job.run.latest_codings().values()  # type: ignore[union-attr]
+    assert record.status == "ok" and len(backend.calls) == 3  # refused, then two halves

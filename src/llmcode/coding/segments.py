@@ -6,21 +6,24 @@ backend's own, else ``LLMCODE_N_CTX`` for the embedded model and 8,192 for an en
 codebook and instructions are counted, 10% is kept as a margin for the token count, and the rest
 is shared between the window's text and the answer (which may quote all of it). Each window goes
 through the one ask loop (`llmcode.llm.ask.ask`): its passages are located in the window
-(`llmcode.llm.passages`), a passage not in the text is re-asked, then kept flagged (unverified,
-without offsets) — never dropped. A window whose messages do not fit, or whose answer was cut
-off at the token limit, is split in two on a paragraph or sentence boundary and each half coded
-(once, for a cut-off answer: the answer of a half cut off again is a failed window, flagged),
-never truncated; the schema bounds the passages per window (one per 200 characters). Passages
-are then merged per code: the same code on overlapping stretches — a passage found twice in
-overlapping windows — becomes one passage over both. The record holds
-the passages (``segments``) and, as ``codes``, every code they carry (so item-level tools work).
+(`llmcode.llm.passages`), a passage not in the text is re-asked (the window again with the
+problems, not the long answer, so the re-ask fits the context too), then kept flagged
+(unverified, without offsets) — never dropped. A request the backend refuses as longer than its
+context (it counts tokens its own way) is split like one that does not fit. A window whose
+messages do not fit, or whose answer was cut off at the token limit, is split in two on a
+paragraph or sentence boundary and each half coded (once, for a cut-off answer: the answer of a
+half cut off again is a failed window, flagged), never truncated; the schema bounds the passages
+per window (one per 200 characters). Passages are then merged per code: the same code on
+overlapping stretches — a passage found twice in overlapping windows — becomes one passage over
+both. The record holds the passages (``segments``) and, as ``codes``, every code they carry (so
+item-level tools work).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +31,11 @@ from llmcode import environment
 from llmcode.coding.closed import Coder, make_coder
 from llmcode.coding.costs import Estimate, cached_prefix, token_counter
 from llmcode.coding.prices import load_price_table
-from llmcode.errors import ConfigError, LlmcodeError
+from llmcode.errors import BackendError, ConfigError, LlmcodeError
 from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment
-from llmcode.llm.ask import Exchange, Usage, ask, follow_up
-from llmcode.llm.backends.base import Backend, ChatRequest
+from llmcode.llm.ask import Exchange, Usage, ask
+from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
 from llmcode.llm.cache import ResponseCache
 from llmcode.llm.evidence import Span, candidate_quotes
 from llmcode.llm.passages import (
@@ -234,17 +237,33 @@ class SegmentCoder(Coder):
             )
             return checked, checked.problems, checked.fatal
 
+        def reask(first: ChatRequest, response: ChatResponse, problems: list[str]) -> ChatRequest:
+            # the window again with the problems, not the long answer: it must fit the context
+            message = self.reask_message(problems)
+            left = room - self.tokens([message])
+            return replace(
+                request,
+                messages=(*request.messages, message),
+                max_tokens=max(self.config.sampling.max_tokens, left),
+            )
+
         asked: Exchange[CheckedPassages] = Exchange()
         try:
             await ask(
                 self.backend,
                 request,
                 check,
-                follow_up(self.reask_message),
+                reask,
                 cache=self.cache,
                 max_reasks=self.config.sampling.max_reasks,
                 exchange=asked,
             )
+        except BackendError as exc:
+            if not (splittable and _too_long(exc)):
+                raise
+            for half in halves(window):  # the server counted more tokens than we did
+                await self.code_window(item, half, part, parts, state, depth + 1, halved)
+            return
         finally:
             state.usage = state.usage + asked.usage
         cut_off = asked.fatal and asked.response.finish_reason == "length"
@@ -290,6 +309,12 @@ class SegmentCoder(Coder):
             price_source=table.source,
             windows=windows,
         )
+
+
+def _too_long(exc: BackendError) -> bool:
+    """Whether a backend refused a request for not fitting the model's context."""
+    text = str(exc).lower()
+    return "context" in text and any(w in text for w in ("exceed", "too long", "maximum"))
 
 
 def merge_segments(segments: Sequence[Segment], text: str) -> list[Segment]:
