@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import llmcode
+from llmcode.errors import LlmcodeError
 from llmcode.quality.segment_eval import evaluate_segment_runs, evaluate_segments
 from llmcode.testserver import ServerConfig, TestServer
 
@@ -59,9 +60,14 @@ def main() -> None:
     if args.backend == "testserver":
         report(code(args, long, work / "runs", "long"), "40,000-character document")
     print()
-    evaluation = evaluate_segment_runs(
-        [run.path], HUMANS, coders=["ana"], items=documents, bootstrap=1000, seed=0
-    )
+    try:
+        evaluation = evaluate_segment_runs(
+            [run.path], HUMANS, coders=["ana"], items=documents, bootstrap=1000, seed=0
+        )
+    except LlmcodeError as exc:  # e.g. no document coded: say so
+        statuses = [r.status for r in run.latest_codings().values()]
+        print(f"No segment F1 ({exc.message}); statuses: {statuses}")
+        return
     score = next(iter(evaluation.runs.values()))
     print(
         f"Segment F1 against ana (IoU >= 0.5, {evaluation.n_documents} documents, {label}): "
