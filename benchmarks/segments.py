@@ -60,9 +60,13 @@ def main() -> None:
     if args.backend == "testserver":
         report(code(args, long, work / "runs", "long"), "40,000-character document")
     print()
+    gold = work / "gold.csv"  # the human passages of the documents coded
+    humans = llmcode.load_codes(HUMANS)
+    ids = {p.stem for p in documents.iterdir()}
+    humans[humans["item_id"].isin(ids)].to_csv(gold, index=False)
     try:
         evaluation = evaluate_segment_runs(
-            [run.path], HUMANS, coders=["ana"], items=documents, bootstrap=1000, seed=0
+            [run.path], gold, coders=["ana"], items=documents, bootstrap=1000, seed=0
         )
     except LlmcodeError as exc:  # e.g. no document coded: say so
         statuses = [r.status for r in run.latest_codings().values()]
@@ -75,7 +79,6 @@ def main() -> None:
         f"(95% CI {interval(score.ci95.get('f1'))}); ana's passages {score.support}, "
         f"the run's {score.n_predicted}, matched {score.matched}"
     )
-    humans = llmcode.load_codes(HUMANS)
     ben = humans[humans["coder"].isin(["ana", "ben"])]
     texts_by_id = {p.stem: p.read_text(encoding="utf-8") for p in sorted(documents.iterdir())}
     ben = ben[ben["item_id"].isin(texts_by_id)]
