@@ -24,6 +24,13 @@ JUSTIFICATION_LIMIT = STRING_LIMITS["justification"]
 """The schema's ``maxLength``: a longer justification is a problem (re-asked), then stored cut."""
 
 
+def clamp_confidence(value: Any) -> Any:
+    """A stated confidence kept within [0, 1] (anything not a number left to validation)."""
+    if isinstance(value, int | float):
+        return min(1.0, max(0.0, float(value)))
+    return value
+
+
 class SuggestedCode(BaseModel):
     """A new category the LLM proposes when none fits."""
 
@@ -42,9 +49,7 @@ class AnswerCode(BaseModel):
     @field_validator("confidence", mode="before")
     @classmethod
     def _clamp(cls, value: Any) -> Any:
-        if isinstance(value, int | float):
-            return min(1.0, max(0.0, float(value)))
-        return value
+        return clamp_confidence(value)
 
 
 class Answer(BaseModel):

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from llmcode.llm.answers import clamp_confidence
 from llmcode.llm.evidence import Span, locate
 from llmcode.llm.fences import strip_fences
 from llmcode.llm.windows import Window
@@ -56,9 +57,7 @@ class AnswerPassage(BaseModel):
     @field_validator("confidence", mode="before")
     @classmethod
     def _clamp(cls, value: Any) -> Any:
-        if isinstance(value, int | float):
-            return min(1.0, max(0.0, float(value)))
-        return value
+        return clamp_confidence(value)
 
 
 class PassageAnswer(BaseModel):
