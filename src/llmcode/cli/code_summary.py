@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import print_next
+from llmcode.cli.run_lines import disputed_codes
 from llmcode.cli.terminal import Console
 from llmcode.numbers import UNDEFINED
 
@@ -46,7 +47,7 @@ def print_estimate(console: Console, job: CodingJob) -> None:
     """The dry run's table: items, requests, tokens, the price (dated) and the cost three ways:
     live, through the Batch API, and live with the codebook prefix cached; nothing is sent."""
     from llmcode.cli.progress import StepProgress
-    from llmcode.cli.runs import settings_line
+    from llmcode.cli.run_lines import settings_line
     from llmcode.llm.backends import default_model
 
     with StepProgress(console, "choosing examples") as progress:
@@ -84,13 +85,6 @@ def print_estimate(console: Console, job: CodingJob) -> None:
     console.print(f"settings: {escape(settings_line(job.config))}", soft_wrap=True)
     if estimate.cost is None and job.config.endpoint.backend == "openai":
         console.print(f"[yellow]no price known for '{escape(model)}'[/]: pass --prices prices.yaml")
-
-
-def disputed_codes(latest: dict) -> str:
-    """How many codes the second look disputed, of how many it checked."""
-    checks = [check for record in latest.values() for check in record.checks]
-    disputed = sum(check.outcome in ("disputed", "dropped", "replaced") for check in checks)
-    return f"{disputed} of {len(checks)} checked code(s)"
 
 
 def resume_command(run: Run, runs_dir: Path | None) -> str:

@@ -14,11 +14,11 @@ from rich.table import Table
 from llmcode.cli.app import app, err_console, runs_app
 from llmcode.cli.choices import ExportFormat
 from llmcode.cli.options import RunRef, RunsDir
+from llmcode.cli.run_lines import settings_line
 from llmcode.cli.terminal import Console
 from llmcode.errors import ConfigError
 
 if TYPE_CHECKING:
-    from llmcode.store.config import RunConfig
     from llmcode.store.models import RunManifest
 
 console = Console(highlight=False)
@@ -114,7 +114,7 @@ def show_run(
             else "undefined (too few items or a single category)"
         )
     if manifest.config.guidance.verify != "off":
-        from llmcode.cli.code_summary import disputed_codes
+        from llmcode.cli.run_lines import disputed_codes
 
         rows["second look"] = f"{manifest.config.guidance.verify}: disputed " + disputed_codes(
             run.latest_codings()
@@ -131,23 +131,6 @@ def show_run(
         f"settings (repeat with: llmcode code --config FILE, or --like {manifest.run_id}):"
     )
     console.print(redact(manifest.config.to_toml()) or "", markup=False, highlight=False)
-
-
-def settings_line(config: RunConfig) -> str:
-    """Every setting that differs from its default, and the settings' fingerprint."""
-    changed = config.changed()
-    shown = ", ".join(
-        f"{name} {_setting(value)}"
-        for name, value in changed.items()
-        if name not in ("taxonomy_path", "items_path", "text_columns")
-    )
-    return f"{shown or 'defaults'} (fingerprint {config.fingerprint()})"
-
-
-def _setting(value: object) -> str:
-    if isinstance(value, tuple | list):
-        return "+".join(str(v) for v in value)
-    return str(value)
 
 
 def summary_rows(manifest: RunManifest) -> dict[str, str]:
