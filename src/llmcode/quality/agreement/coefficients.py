@@ -65,9 +65,8 @@ def _weighted_sum(weights: FloatArray, matrix: sparse.csr_matrix | FloatArray) -
 def _item_agreement(ratings: Ratings) -> FloatArray:
     """Per item: the share of ordered coder pairs that agree."""
     if "agreement" not in ratings._cache:
-        agree = np.zeros(ratings.n_items)
-        for rows, labels in ratings.coder_pairs:
-            agree[rows] += 2.0 * (labels[0] == labels[1])
+        first, second, both = ratings.pair_columns
+        agree = 2.0 * ((first == second) & both).sum(axis=1)
         m = ratings.n_coded
         ratings._cache["agreement"] = agree / (m * (m - 1))
     return ratings._cache["agreement"]
@@ -77,9 +76,8 @@ def _item_disagreement(ratings: Ratings, metric: Metric, delta: FloatArray) -> F
     """Per item: Σ over ordered coder pairs of δ(c_j, c_l) / (m_u − 1) (its D_o contribution)."""
     key = f"disagreement:{metric}"
     if key not in ratings._cache:
-        total = np.zeros(ratings.n_items)
-        for rows, labels in ratings.coder_pairs:
-            total[rows] += 2.0 * delta[labels[0], labels[1]]
+        first, second, both = ratings.pair_columns
+        total = 2.0 * np.where(both, delta[first, second], 0.0).sum(axis=1)
         ratings._cache[key] = total / (ratings.n_coded - 1)
     return ratings._cache[key]
 
@@ -88,15 +86,15 @@ def _coincidence_terms(ratings: Ratings) -> sparse.csr_matrix:
     """Items × (K·K): each item's contribution to the coincidence matrix."""
     if "coincidences" not in ratings._cache:
         k = ratings.n_labels
-        rows, cols, data = [], [], []
-        for pair_rows, labels in ratings.coder_pairs:
-            share = 1.0 / (ratings.n_coded[pair_rows] - 1)
-            for first, second in ((0, 1), (1, 0)):
-                rows.append(pair_rows)
-                cols.append(labels[first] * k + labels[second])
-                data.append(share)
+        first, second, both = ratings.pair_columns
+        rows, pairs = np.nonzero(both)
+        a, b = first[rows, pairs], second[rows, pairs]
+        share = 1.0 / (ratings.n_coded[rows] - 1)
         matrix = sparse.csr_matrix(
-            (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
+            (
+                np.concatenate([share, share]),
+                (np.concatenate([rows, rows]), np.concatenate([a * k + b, b * k + a])),
+            ),
             shape=(ratings.n_items, k * k),
         )
         ratings._cache["coincidences"] = matrix

@@ -86,24 +86,26 @@ class Ratings:
 
         Dense for a few labels (fast), sparse for many (e.g. distinct multi-label code sets).
         """
-        rows, cols = np.nonzero(self.codes >= 0)
-        cells = rows * self.n_labels + self.codes[rows, cols]
+        coded = self.codes >= 0
         if self.n_labels <= _DENSE_LABELS:
+            start = np.arange(self.n_items)[:, None] * self.n_labels
+            cells = (start + self.codes)[coded]
             dense = np.bincount(cells, minlength=self.n_items * self.n_labels)
             return dense.reshape(self.n_items, self.n_labels).astype(np.float64)
+        rows, cols = np.nonzero(coded)
         data = np.ones(len(rows))
         shape = (self.n_items, self.n_labels)
         return sparse.csr_matrix((data, (rows, self.codes[rows, cols])), shape=shape)
 
     @cached_property
-    def coder_pairs(self) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
-        """For each unordered coder pair: the item rows both coded, and the two label columns."""
-        pairs = []
-        for j in range(self.n_coders):
-            for k in range(j + 1, self.n_coders):
-                both = np.flatnonzero((self.codes[:, j] >= 0) & (self.codes[:, k] >= 0))
-                pairs.append((both, np.stack([self.codes[both, j], self.codes[both, k]])))
-        return pairs
+    def pair_columns(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """Items × unordered coder pairs: the first and second coder's labels, and where both
+        coded (labels outside it are -1 or a lone label and must be masked)."""
+        first_coder, second_coder = np.triu_indices(self.n_coders, 1)
+        first, second = self.codes[:, first_coder], self.codes[:, second_coder]
+        return first, second, (first >= 0) & (second >= 0)
 
     def label_usage(self) -> dict[str, int]:
         """How many codings used each label (only labels used at least once)."""
@@ -188,8 +190,9 @@ def build_ratings(
     if not multi_label:
         item, coder, code = _single_label_rows(item, coder, code, columns, chosen)
     n_coders = len(chosen)
-    cells = np.unique(item * n_coders + coder)
-    coders_per_item = np.bincount(cells // n_coders, minlength=len(columns.items))
+    coded_cell = np.zeros(len(columns.items) * n_coders, dtype=bool)
+    coded_cell[item * n_coders + coder] = True  # bounded integers: a mask, not a sort
+    coders_per_item = coded_cell.reshape(-1, n_coders).sum(axis=1)
     if not (coders_per_item >= 2).any():
         raise AgreementError(
             f"no item was coded by two or more of the coders {', '.join(chosen)}",
@@ -209,9 +212,9 @@ def build_ratings(
     else:
         label, labels = _labels_of(code, columns.code_names, level, categories)
         membership, base = np.eye(len(labels), dtype=bool), labels
-    order, rows = np.unique(item, return_inverse=True)
+    order, rows = _dense_rank(item, len(columns.items))
     matrix = np.full((len(order), n_coders), -1, dtype=np.int64)
-    matrix[rows.ravel(), coder] = label
+    matrix[rows, coder] = label
     coded = (matrix >= 0).sum(axis=1)
     single = coded == 1
     single_coders = np.argmax(matrix[single] >= 0, axis=1).astype(np.int64)
@@ -233,6 +236,17 @@ def build_ratings(
         single_labels=single_labels,
         single_coders=single_coders,
     )
+
+
+def _dense_rank(
+    values: npt.NDArray[np.int64], bound: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """`np.unique(values, return_inverse=True)` for integers in [0, bound), without sorting."""
+    used = np.zeros(bound, dtype=bool)
+    used[values] = True
+    order = np.flatnonzero(used)
+    rank = np.cumsum(used) - 1
+    return order, rank[values]
 
 
 @dataclass(frozen=True)
@@ -276,7 +290,12 @@ def _text_factor(
     Only the distinct values are turned into strings, so this stays fast on long tables.
     """
     raw, uniques = pd.factorize(column)
-    text = [str(value).strip() if strip else str(value) for value in uniques]
+    if isinstance(column.dtype, pd.StringDtype):  # already text: no per-value str()
+        if not strip:
+            return raw.astype(np.int64), np.asarray(uniques, dtype=object)
+        text = list(pd.Series(uniques, dtype=column.dtype).str.strip())
+    else:
+        text = [str(value).strip() if strip else str(value) for value in uniques]
     index, names = pd.factorize(np.array(text, dtype=object))
     mapping = index.astype(np.int64)
     if strip:
