@@ -327,12 +327,13 @@ def test_a_project_from_another_tool_imports_coders_codes_and_evidence(tmp_path)
             "sources/d0d0d0d0-0000-4000-8000-000000000001.txt",
         )
     imported = read_project(path)
-    rows = {tuple(r) for r in imported.codes.values}
-    assert rows == {
-        ("interview-1", "Ana", "prompting", "How do I prompt it? | Which template works"),
-        ("interview-1", "ben", "model_usage", ""),  # a coding of the whole source
-        ("interview-2", "Ana", "resources_gpu", "7B model needs 28 GB"),  # the project's creator
-    }
+    rows = [tuple(r) for r in imported.codes.values]
+    assert rows == [  # one row per passage and code, in source order
+        ("interview-1", "Ana", "prompting", 0, 19, "How do I prompt it?"),
+        ("interview-1", "ben", "model_usage", 0, 85, ""),  # a coding of the whole source
+        ("interview-1", "Ana", "prompting", 41, 61, "Which template works"),
+        ("interview-2", "Ana", "resources_gpu", 4, 24, "7B model needs 28 GB"),  # the creator
+    ]
     assert imported.warnings == [
         "code 'Prompting' has no description: its definition is its name",
         "1 non-text sources (PDF, picture, audio, video) skipped",
@@ -422,7 +423,7 @@ def test_cli_export_qdpx_then_import_qdpx(run, human, tmp_path):
     )
     assert back.exit_code == 0, back.output
     codes = pd.read_csv(tmp_path / "codes.csv", dtype=str, keep_default_na=False)
-    assert list(codes.columns) == ["item_id", "coder", "code", "evidence"]
+    assert list(codes.columns) == ["item_id", "coder", "code", "start", "end", "evidence"]
     assert set(codes["coder"]) == {"ana"} and len(codes) == 4
     assert len(pd.read_csv(tmp_path / "items.csv")) == 4
 
@@ -492,7 +493,7 @@ def test_a_source_outside_the_archive_is_an_error_naming_it_and_never_read(
 
 
 def test_a_member_that_expands_beyond_the_bound_is_an_error(tmp_path, monkeypatch):
-    from llmcode.interchange.refi import importer
+    from llmcode.interchange.refi import archive as importer
 
     monkeypatch.setattr(importer, "MAX_EXPANDED_BYTES", 10_000)
     path = project_with_source(tmp_path, "internal://big.txt")

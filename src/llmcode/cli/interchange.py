@@ -78,7 +78,9 @@ def import_qdpx(
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o", help="Codes in long format: item_id, coder, code, evidence."
+            "--output",
+            "-o",
+            help="Coded passages in long format: item_id, coder, code, start, end, evidence.",
         ),
     ],
     items_out: Annotated[
@@ -92,7 +94,7 @@ def import_qdpx(
         typer.Option("--coder", help="Keep only this user's codings (repeatable)."),
     ] = None,
 ) -> None:
-    """Import a QDA project's codings (coder = user name), e.g. for `llmcode agree`."""
+    """Import a QDA project's coded passages (coder = user name), e.g. for `agree --unit segment`."""
     from llmcode.interchange.refi import read_project
     from llmcode.store.export import table_format, write_codes
 

@@ -1,18 +1,26 @@
-"""REFI-QDA projects (``.qdpx``): a run's items, codes and rationales for ATLAS.ti, MAXQDA, NVivo...
+"""REFI-QDA projects (``.qdpx``): a run's items, passages and rationales for QDA tools.
 
-Each item is a TextSource (its text in ``sources/<guid>.txt``, item metadata as Variables);
-each verified evidence span is a PlainTextSelection [start, end) in characters of that text,
-carrying a Coding to its code; a code without a verified span is coded on the whole text. The
-model is its own User; every human coder or reviewer is another. A Coding has no place for a
-rationale, so the justification, confidence and evidence status go into a Note it refers to.
-GUIDs are uuid5 of run id, item id, coder and code: exporting a run twice gives the same file.
+Each item is a TextSource (its text in ``sources/<guid>.txt``, ``internal://`` as MAXQDA and
+ATLAS.ti write them; item metadata as Variables). A run coded in passages gives each passage as
+a PlainTextSelection ``[startPosition, endPosition)`` with a Coding per code and a Note (the
+justification, confidence and evidence check) the selection refers to; a run coded whole gives
+each verified evidence span as a selection carrying a Coding to its code, and a code without a
+verified span is coded on the whole text, its rationale in a Note its Coding refers to
+(`llmcode.interchange.refi.marks`). The model is its own User; every human coder or reviewer is
+another. The taxonomy is the codebook (hierarchy, colours, definitions). GUIDs are uuid5 of run
+id, item id, coder and offsets: exporting a run twice gives the same file.
+
+Positions count characters — Unicode code points — of the plain text as stored: the item's
+text exactly, UTF-8, line ends as they are (``\r\n`` is two characters). The file has no
+byte-order mark, except before a text that itself begins with U+FEFF: readers drop one leading
+mark, so that text reads back whole.
 """
 
 from __future__ import annotations
 
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,8 +38,18 @@ from llmcode.interchange.refi.codebook import (
     stable_guid,
     xml_text,
 )
+from llmcode.interchange.refi.marks import (
+    item_passages,
+    segment_passages,
+    table_passages,
+)
+from llmcode.interchange.refi.selections import (
+    Passage,
+    Selections,
+    join_passages,
+    stamp,
+)
 from llmcode.items import Item
-from llmcode.llm.evidence import locate
 from llmcode.store.decisions import reviewed_codes
 from llmcode.store.models import CodingRecord, RunManifest
 from llmcode.store.runs import Run
@@ -62,45 +80,6 @@ class ProjectSummary:
         return text
 
 
-@dataclass
-class Mark:
-    """One code one coder gave one item: where (spans) and why (note text)."""
-
-    item_id: str
-    coder: str
-    code: str
-    spans: list[tuple[int, int]]
-    note: str = ""
-    when: datetime | None = None
-
-
-@dataclass
-class _Project:
-    """The elements of a project under construction, with running counts."""
-
-    run_id: str
-    taxonomy: Taxonomy
-    users: dict[str, str] = field(default_factory=dict)  # name -> guid
-    notes: list[etree._Element] = field(default_factory=list)
-    note_guids: set[str] = field(default_factory=set)
-    codings: int = 0
-
-    def user(self, name: str) -> str:
-        return self.users.setdefault(name, stable_guid("user", name))
-
-    def note(self, key: tuple[str, ...], name: str, text: str, user: str, when: str | None) -> str:
-        guid = stable_guid("note", self.run_id, *key)
-        if guid in self.note_guids:  # the same coder gave the same code twice: one note
-            return guid
-        self.note_guids.add(guid)
-        note = etree.Element(f"{_P}Note", guid=guid, name=xml_text(name), creatingUser=user)
-        if when:
-            note.set("creationDateTime", when)
-        etree.SubElement(note, f"{_P}PlainTextContent").text = xml_text(text)
-        self.notes.append(note)
-        return guid
-
-
 def export_project(
     run: Run, output: str | Path, reviewed: bool = False, human: str | Path | None = None
 ) -> ProjectSummary:
@@ -111,183 +90,95 @@ def export_project(
     texts = {item.item_id: item.text for item in items}
     model = manifest.coder
     records = run.latest_codings()
-    marks = model_marks(records, texts, taxonomy, model)
-    frames: list[tuple[str, pd.DataFrame]] = []
-    if reviewed:
-        frames.append(("reviewed codes", _reviewed_codes(run)))
-    if human is not None:
-        frames.append((str(human), _human_codes(Path(human))))
-    skipped = 0
-    for source, frame in frames:
-        more, left_out = table_marks(frame, texts, taxonomy, source)
-        marks += more
-        skipped += left_out
-    project = _Project(run_id=run.run_id, taxonomy=taxonomy)
-    project.user(model)
-    suggestions = _suggestions(records, project, model)
-    by_item: dict[str, list[Mark]] = {}
-    for mark in marks:
-        by_item.setdefault(mark.item_id, []).append(mark)
-    sources = [
-        _source(item, manifest, by_item.get(item.item_id, []), project, suggestions)
-        for item in items
-    ]
+    passages, skipped = run_passages(run, texts, reviewed=reviewed, human=human)
+    selections = Selections(
+        run_id=run.run_id, code_guid=lambda code: code_guid(taxonomy.name, code)
+    )
+    selections.user(model)
+    suggestions = _suggestions(records, selections, model)
+    by_item: dict[str, list[Passage]] = {}
+    for passage in passages:
+        by_item.setdefault(passage.item_id, []).append(passage)
+    sources = []
+    for item in items:
+        source = _source(item, manifest, selections)
+        selections.add(source, item.text, by_item.get(item.item_id, []))
+        if item.item_id in suggestions:
+            etree.SubElement(source, f"{_P}NoteRef", targetGUID=suggestions[item.item_id])
+        sources.append(source)
+    if manifest.config.inputs.unit == "segment":
+        _, unplaced = segment_passages(records, texts, taxonomy, model)
+        by_id = {item.item_id: source for item, source in zip(items, sources, strict=True)}
+        for lost in unplaced:
+            selections.source_note(
+                by_id[lost.item_id], lost.item_id, lost.coder, "passages not found", lost.text
+            )
     status = {item_id: record.status for item_id, record in records.items()}
-    root = _root(manifest, project, sources, items, status)
-    files = {f"sources/{stable_guid('source', run.run_id, i.item_id)}.txt": i.text for i in items}
+    root = _root(manifest, selections, taxonomy, sources, items, status)
+    files = {
+        f"sources/{stable_guid('source', run.run_id, i.item_id)}.txt": plain_text(i.text)
+        for i in items
+    }
     _write_zip(Path(output), root, files, manifest.created_at)
     return ProjectSummary(
         sources=len(items),
         codes=sum(1 for _ in taxonomy.walk()),
-        codings=project.codings,
-        notes=len(project.notes),
-        users=len(project.users),
+        codings=selections.codings,
+        notes=len(selections.notes),
+        users=len(selections.users),
         skipped=skipped,
     )
 
 
-def model_marks(
-    records: dict[str, CodingRecord], texts: dict[str, str], taxonomy: Taxonomy, model: str
-) -> list[Mark]:
-    """The model's codes: verified spans (or the whole text) and a note with the rationale."""
-    marks = []
-    for record in records.values():
-        text = texts.get(record.item_id)
-        if text is None:
-            continue
-        for assignment in record.codes:
-            if assignment.code == NONE_CODE or taxonomy.get(assignment.code) is None:
-                continue
-            spans = [
-                (s.start, s.end)
-                for s in assignment.evidence
-                if s.verified and s.start is not None and s.end is not None
-            ]
-            lines = [
-                f"coder: {model} (model)",
-                f"code: {assignment.code}",
-                f"status: {record.status}",
-            ]
-            if assignment.confidence is not None:
-                lines.append(f"confidence: {assignment.confidence:.2f}")
-            if assignment.justification:
-                lines.append(f"justification: {assignment.justification}")
-            for span in assignment.evidence:
-                where = f"[{span.start}, {span.end})" if span.verified else "not found in the text"
-                lines.append(f'evidence: "{span.quote}" {where}')
-            if not spans:
-                lines.append("no verified evidence span: coded on the whole text")
-            marks.append(
-                Mark(
-                    record.item_id,
-                    model,
-                    assignment.code,
-                    spans or [(0, len(text))],
-                    "\n".join(lines),
-                    record.finished_at,
-                )
-            )
-    return marks
+def run_passages(
+    run: Run,
+    texts: dict[str, str],
+    *,
+    reviewed: bool = False,
+    human: str | Path | None = None,
+) -> tuple[list[Passage], int]:
+    """The model's passages of ``run`` (and the reviewed / human codes asked for), joined per
+    coder and offsets; with how many human rows name items not in the run."""
+    manifest = run.manifest()
+    taxonomy = run.taxonomy()
+    records = run.latest_codings()
+    if manifest.config.inputs.unit == "segment":
+        passages, _ = segment_passages(records, texts, taxonomy, manifest.coder)
+    else:
+        passages = item_passages(records, texts, taxonomy, manifest.coder)
+    frames: list[tuple[str, pd.DataFrame]] = []
+    if reviewed:
+        frames.append(("reviewed codes", _reviewed_codes(run)))
+    if human is not None:
+        frames.append((str(human), load_codes(Path(human), texts=texts)))
+    skipped = 0
+    for source, frame in frames:
+        more, left_out = table_passages(frame, texts, taxonomy, source)
+        passages += more
+        skipped += left_out
+    return join_passages(passages), skipped
 
 
-def table_marks(
-    frame: pd.DataFrame, texts: dict[str, str], taxonomy: Taxonomy, source: str
-) -> tuple[list[Mark], int]:
-    """Marks from long-format codes; quotes in an ``evidence`` column become spans if found."""
-    missing = [c for c in ("item_id", "coder", "code") if c not in frame.columns]
-    if missing:
-        raise InterchangeError(f"{source}: no column {', '.join(missing)}")
-    marks, skipped = [], 0
-    for number, row in enumerate(frame.to_dict("records"), start=2):
-        code = row["code"]
-        if not isinstance(code, str) or not code.strip() or code.strip() == NONE_CODE:
-            continue
-        item_id, coder, code = str(row["item_id"]), str(row["coder"]), code.strip()
-        if taxonomy.get(code) is None:
-            raise InterchangeError(
-                f"{source}: row {number} (item {item_id}, coder {coder}): code '{code}' is not "
-                f"in taxonomy {taxonomy.name} {taxonomy.version}",
-                hint="use the category ids of the run's taxonomy",
-            )
-        text = texts.get(item_id)
-        if text is None:
-            skipped += 1
-            continue
-        spans = []
-        for quote in str(row.get("evidence") or "").split(" | "):
-            span = locate(quote, text) if quote.strip() else None
-            if span is not None and span.verified and span.start is not None:
-                spans.append((span.start, span.end or span.start))
-        lines = [f"coder: {coder}", f"code: {code}"]
-        for column in ("action", "memo", "justification"):
-            if isinstance(row.get(column), str) and row[column].strip():
-                lines.append(f"{column}: {row[column].strip()}")
-        note = "\n".join(lines) if len(lines) > 2 else ""
-        marks.append(Mark(item_id, coder, code, spans or [(0, len(text))], note))
-    return marks, skipped
+def plain_text(text: str) -> bytes:
+    """A source's bytes: UTF-8, a byte-order mark only before a text starting with U+FEFF."""
+    return (("\ufeff" if text.startswith("\ufeff") else "") + text).encode("utf-8")
 
 
-def _source(
-    item: Item,
-    manifest: RunManifest,
-    marks: list[Mark],
-    project: _Project,
-    suggestions: dict[str, str],
-) -> etree._Element:
-    run_id = project.run_id
-    guid = stable_guid("source", run_id, item.item_id)
-    model_guid = project.user(manifest.coder)
-    source = etree.Element(
+def _source(item: Item, manifest: RunManifest, selections: Selections) -> etree._Element:
+    guid = stable_guid("source", selections.run_id, item.item_id)
+    return etree.Element(
         f"{_P}TextSource",
         guid=guid,
         name=xml_text(item.item_id),
         plainTextPath=f"internal://{guid}.txt",
-        creatingUser=model_guid,
-        creationDateTime=_when(manifest.created_at),
+        creatingUser=selections.user(manifest.coder),
+        creationDateTime=stamp(manifest.created_at),
     )
-    seen: set[tuple] = set()
-    for mark in marks:
-        user = project.user(mark.coder)
-        when = _when(mark.when) if mark.when else None
-        note = None
-        if mark.note:
-            label = f"{item.item_id} · {mark.code} · {mark.coder}"
-            note = project.note((item.item_id, mark.coder, mark.code), label, mark.note, user, when)
-        for start, end in mark.spans:
-            key = (item.item_id, mark.coder, mark.code, str(start), str(end))
-            if key in seen:
-                continue
-            seen.add(key)
-            selection = etree.SubElement(
-                source,
-                f"{_P}PlainTextSelection",
-                guid=stable_guid("selection", run_id, *key),
-                name=xml_text(_label(item.text[start:end])),
-                startPosition=str(start),
-                endPosition=str(end),
-                creatingUser=user,
-            )
-            coding = etree.SubElement(
-                selection,
-                f"{_P}Coding",
-                guid=stable_guid("coding", run_id, *key),
-                creatingUser=user,
-            )
-            if when:
-                selection.set("creationDateTime", when)
-                coding.set("creationDateTime", when)
-            etree.SubElement(
-                coding, f"{_P}CodeRef", targetGUID=code_guid(project.taxonomy.name, mark.code)
-            )
-            if note:
-                etree.SubElement(coding, f"{_P}NoteRef", targetGUID=note)
-            project.codings += 1
-    if item.item_id in suggestions:
-        etree.SubElement(source, f"{_P}NoteRef", targetGUID=suggestions[item.item_id])
-    return source
 
 
-def _suggestions(records: dict[str, CodingRecord], project: _Project, model: str) -> dict[str, str]:
+def _suggestions(
+    records: dict[str, CodingRecord], selections: Selections, model: str
+) -> dict[str, str]:
     """Notes for items where the model found no category and suggested a new code."""
     out = {}
     for record in records.values():
@@ -300,19 +191,20 @@ def _suggestions(records: dict[str, CodingRecord], project: _Project, model: str
         justification = next((c.justification for c in record.codes if c.code == NONE_CODE), "")
         if justification:
             text += f"\njustification: {justification}"
-        out[record.item_id] = project.note(
+        out[record.item_id] = selections.note(
             (record.item_id, model, NONE_CODE),
             f"{record.item_id} · suggested code",
             text,
-            project.user(model),
-            _when(record.finished_at),
+            selections.user(model),
+            stamp(record.finished_at),
         )
     return out
 
 
 def _root(
     manifest: RunManifest,
-    project: _Project,
+    project: Selections,
+    taxonomy: Taxonomy,
     sources: list[etree._Element],
     items: list[Item],
     status: Mapping[str, str],
@@ -325,7 +217,7 @@ def _root(
         name=f"llmcode {manifest.run_id}",
         origin=f"llmcode {__version__}",
         creatingUserGUID=project.user(model),
-        creationDateTime=_when(manifest.created_at),
+        creationDateTime=stamp(manifest.created_at),
     )
     users = etree.SubElement(root, f"{_P}Users")
     for name, guid in project.users.items():
@@ -336,7 +228,7 @@ def _root(
             name=xml_text(name),
             id="model" if name == model else name,
         )
-    etree.SubElement(root, f"{_P}CodeBook").append(codes_element(project.taxonomy, PROJECT_NS))
+    etree.SubElement(root, f"{_P}CodeBook").append(codes_element(taxonomy, PROJECT_NS))
     metadata = dict.fromkeys(k for i in items for k in i.metadata if k not in text_columns)
     columns = [STATUS_VARIABLE, *metadata]
     variables = etree.SubElement(root, f"{_P}Variables")
@@ -361,7 +253,7 @@ def _root(
         sources_el.append(source)
     if project.notes:
         etree.SubElement(root, f"{_P}Notes").extend(project.notes)
-    root.append(sets_element(project.taxonomy, PROJECT_NS))
+    root.append(sets_element(taxonomy, PROJECT_NS))
     etree.SubElement(root, f"{_P}Description").text = xml_text(_provenance(manifest))
     return root
 
@@ -380,9 +272,14 @@ def _provenance(manifest: RunManifest) -> str:
         f"(fingerprint {manifest.taxonomy.get('fingerprint')}), level {config.inputs.level}.",
         f"Prompts: sha256 {manifest.prompts.get('sha256')}.",
         f"Items: {manifest.items.get('path')} (sha256 {manifest.items.get('sha256')}).",
-        "The model's codes are by the user named after the model; each coding's note holds its "
-        "justification, confidence and evidence. Codes without a verified quote cover the whole "
-        "text.",
+        "The model's codes are by the user named after the model. "
+        + (
+            "Each passage is a selection with a coding per code; its note holds the "
+            "justification, confidence and evidence check of its codes."
+            if config.inputs.unit == "segment"
+            else "Each coding's note holds its justification, confidence and evidence. Codes "
+            "without a verified quote cover the whole text."
+        ),
     ]
     return "\n".join(lines)
 
@@ -394,30 +291,15 @@ def _reviewed_codes(run: Run) -> pd.DataFrame:
     return frame.assign(coder=frame["coder"] + who)
 
 
-def _human_codes(path: Path) -> pd.DataFrame:
-    return load_codes(path)
-
-
-def _when(moment: datetime) -> str:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _label(quote: str, limit: int = 60) -> str:
-    """A selection's name: its text on one line, shortened."""
-    flat = " ".join(quote.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _write_zip(path: Path, root: etree._Element, files: dict[str, str], stamp: datetime) -> None:
+def _write_zip(path: Path, root: etree._Element, files: dict[str, bytes], moment: datetime) -> None:
     """The .qdpx zip: project.qde and sources/, with fixed timestamps (same run, same bytes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    date_time = stamp.astimezone(UTC).timetuple()[:6]
+    date_time = moment.astimezone(UTC).timetuple()[:6]
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, data in [("project.qde", xml), *((n, t.encode()) for n, t in files.items())]:
+            for name, data in [("project.qde", xml), *files.items()]:
                 info = zipfile.ZipInfo(name, date_time=date_time)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, data)
