@@ -226,10 +226,24 @@ def export(
         return
     if reviewed and final:
         raise ConfigError("--final already holds the reviewed codes: give one of the two")
-    if final:
+    segments = run.manifest().config.inputs.unit == "segment"
+    if final and segments:  # one row per passage and code, with provenance
+        from llmcode.store.reviewed_passages import final_passages
+
+        frame = final_passages(run)
+    elif final:
         from llmcode.store.final import final_codes
 
         frame = final_codes(run)
+    elif reviewed and segments:
+        from llmcode.store.reviewed_passages import reviewed_passages
+
+        frame = reviewed_passages(run, reviewer=reviewer)
+        if frame.empty:
+            raise ConfigError(
+                f"run {run.run_id} has no passage decisions: nothing reviewed to export",
+                hint=f"review it first (llmcode review {run.run_id}), or export without --reviewed",
+            )
     elif reviewed:
         from llmcode.review.session import reviewed_codes
         from llmcode.store.decisions import load_decisions
@@ -240,7 +254,7 @@ def export(
                 hint=f"review it first (llmcode review {run.run_id}), or export without --reviewed",
             )
         frame = reviewed_codes(run, reviewer=reviewer, include_rejected=True)
-    elif run.manifest().config.inputs.unit == "segment":  # one row per passage and code
+    elif segments:  # one row per passage and code
         frame = load_run_codes(run, unverified=True)
     else:
         from llmcode.quality.confidence import with_confidence

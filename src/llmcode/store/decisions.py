@@ -7,6 +7,12 @@ An ``undo`` line takes back that reviewer's latest decision still in effect, so 
 ever rewritten and every step stays on record; an undo marked ``automatic`` (``review
 --undo-automatic``) takes back the automatic accepts of its item instead.
 
+A document coded in passages (``unit`` segment) is reviewed passage by passage: such a line
+names the ``passage`` (``m<k>``: the model's k-th passage of the document's latest record; an
+added one: ``<reviewer>-<n>``) with its ``start``, ``end`` and ``codes`` after the decision, and
+the actions ``resize`` (its bounds moved) and ``add`` (a passage the model missed). Those lines
+replay apart, per passage (`llmcode.store.passage_ledger`); ``replay`` here skips them.
+
 Every decision says who made it (``decided_by``): ``human`` (a person at the keyboard),
 ``automatic`` (an accept above a confidence threshold, no one looked) or ``model`` (a model
 resolving a disagreement). Lines written before the field existed read as ``automatic`` when
@@ -28,7 +34,7 @@ from llmcode.store.models import now
 from llmcode.store.runs import DECISIONS, Run
 from llmcode.taxonomy.model import NONE_CODE
 
-Action = Literal["accept", "reject", "change", "memo", "undo"]
+Action = Literal["accept", "reject", "change", "memo", "undo", "resize", "add"]
 DecidedBy = Literal["human", "automatic", "model"]
 VERDICTS = ("accept", "reject", "change")
 COLUMNS = ["item_id", "coder", "code", "memo", "action", "decided_by", "blind"]
@@ -88,6 +94,12 @@ class Decision(BaseModel):
     undo_automatic: bool = False
     """For an undo: it takes back every automatic accept of its item still in effect (not the
     reviewer's latest decision)."""
+    passage: str | None = None
+    """For a document coded in passages: which passage of ``item_id`` (see the module docstring)."""
+    start: int | None = None
+    """The passage's first character after this decision (documents coded in passages)."""
+    end: int | None = None
+    """The passage's end after this decision, exclusive (documents coded in passages)."""
 
     @model_validator(mode="after")
     def _automatic_is_not_human(self) -> Decision:
@@ -199,6 +211,8 @@ def append_decision(run: Run, decision: Decision) -> None:
         exclude.add("undo_automatic")
     if decision.adjudication is None:
         exclude.add("adjudication")
+    if decision.passage is None:  # an item's decision: no passage fields
+        exclude.update(("passage", "start", "end"))
     append_line(run.path / DECISIONS, decision.model_dump_json(exclude=exclude))
 
 
@@ -210,6 +224,8 @@ def replay(
     ``adjudication`` keeps the adjudication lines instead of the review lines."""
     ledgers: dict[str, Ledger] = {}
     for decision in decisions:
+        if decision.passage is not None:  # a passage's line: `passage_ledger` replays those
+            continue
         if blind is not None and decision.blind != blind:
             continue
         if (decision.adjudication is not None) != adjudication:

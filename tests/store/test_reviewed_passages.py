@@ -1,0 +1,116 @@
+"""A segment run's passages after review: each reviewer's table and the final table, with
+provenance; overlapping passages of one coder and code merged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from llmcode.errors import RunStoreError
+from llmcode.review.passage_session import PassageSession
+from llmcode.store.reviewed_passages import final_passages, merge_overlaps, reviewed_passages
+from llmcode.store.runs import Run
+from tests.review.passage_runs import make_segment_run
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Run:
+    return make_segment_run(tmp_path)
+
+
+def text_of(run: Run, item_id: str) -> str:
+    return next(item.text for item in run.items() if item.item_id == item_id)
+
+
+def test_the_reviewed_table_has_a_row_per_decided_passage_and_code_with_provenance(run):
+    session = PassageSession(run, "ana")
+    session.accept()  # m0
+    session.reject()  # m1
+    session.change(["licensing", "output_trust"])  # m2
+    session.widen("end", "word")  # m3, the cursor stays
+    frame = reviewed_passages(run)
+    text = text_of(run, "p1-logistics")
+    assert list(frame["passage"]) == ["m0", "m2", "m2", "m3", "m1"]  # the reject last: no offsets
+    assert list(frame["action"]) == ["accept", "change", "change", "resize", "reject"]
+    assert set(frame["coder"]) == {"ana"} and set(frame["decided_by"]) == {"human"}
+    changed = frame[frame["passage"] == "m2"]
+    assert list(changed["code"]) == ["licensing", "output_trust"]
+    assert set(changed["suggested"]) == {"fine_tuning"}
+    resized = frame[frame["passage"] == "m3"].iloc[0]
+    assert resized["model_end"] < resized["end"] and resized["start"] == resized["model_start"]
+    for row in frame[frame["code"] != ""].itertuples():
+        assert text[row.start : row.end] == row.quote
+    rejected = frame[frame["action"] == "reject"].iloc[0]
+    assert rejected["code"] == "" and pd.isna(rejected["start"])
+
+
+def test_without_rejected_a_reject_gives_no_row_and_a_reviewer_can_be_chosen(run):
+    PassageSession(run, "ana").reject()
+    PassageSession(run, "ben").accept()
+    assert reviewed_passages(run, include_rejected=False)["coder"].tolist() == ["ben"]
+    assert reviewed_passages(run, "ana")["action"].tolist() == ["reject"]
+    with pytest.raises(RunStoreError, match="no passage decisions by reviewer 'cy'"):
+        reviewed_passages(run, "cy")
+
+
+def test_a_passage_widened_into_its_neighbour_of_the_same_code_is_merged_with_it(run):
+    session = PassageSession(run, "ana")
+    text = text_of(run, "p1-logistics")
+    start = text.index("Honestly, the first shortlist")
+    session.add("p1-logistics", start, start + 30, ["benchmarks_fit"])  # inside m0's span
+    session.go_to(("p1-logistics", "m0"))
+    session.accept()
+    frame = reviewed_passages(run)
+    merged = frame[frame["code"] == "benchmarks_fit"]
+    assert len(merged) == 1
+    row = merged.iloc[0]
+    assert row["passage"] == "ana-1+m0" and row["action"] == "add+accept"
+    assert text[row["start"] : row["end"]] == row["quote"]
+
+
+def test_merging_leaves_touching_passages_and_other_codes_apart():
+    rows = [
+        {"coder": "a", "item_id": "d", "code": "x", "start": 0, "end": 5, "passage": "m0"},
+        {"coder": "a", "item_id": "d", "code": "x", "start": 5, "end": 9, "passage": "m1"},
+        {"coder": "a", "item_id": "d", "code": "y", "start": 2, "end": 7, "passage": "m2"},
+        {"coder": "b", "item_id": "d", "code": "x", "start": 3, "end": 7, "passage": "m3"},
+    ]
+    assert len(merge_overlaps(rows, {"d": "0123456789"})) == 4
+
+
+def test_the_final_table_takes_decisions_where_made_and_the_model_elsewhere(run):
+    ana = PassageSession(run, "ana")
+    ana.accept()  # m0
+    ana.reject()  # m1
+    ben = PassageSession(run, "ben")
+    ben.go_to(("p1-logistics", "m0"))
+    ben.change(["prompting"])  # later than ana's accept: wins
+    frame = final_passages(run)
+    p1 = frame[frame["item_id"] == "p1-logistics"]
+    assert "m1" not in set(p1["passage"])  # rejected
+    assert "m9" not in set(p1["passage"])  # the invented passage has no offsets
+    m0 = p1[p1["passage"] == "m0"].iloc[0]
+    assert (m0["code"], m0["resolved_by"], m0["adjudicator"]) == ("prompting", "adjudicator", "ben")
+    m2 = p1[p1["passage"] == "m2"].iloc[0]
+    assert (m2["resolved_by"], m2["coders"], m2["decided_by"]) == (
+        "single-coder",
+        "fake-model",
+        "model",
+    )
+    assert set(frame["coder"]) == {"final"}
+
+
+def test_a_document_left_without_passages_keeps_a_row_without_a_code(run):
+    session = PassageSession(run, "ana")
+    for _ in range(8):  # every passage of p4-mobile
+        session.go_to(
+            next(
+                k for k in session.queue if k[0] == "p4-mobile" and k not in session.ledger.verdicts
+            )
+        )
+        session.reject()
+    frame = final_passages(run)
+    p4 = frame[frame["item_id"] == "p4-mobile"]
+    assert len(p4) == 1 and p4.iloc[0]["code"] == ""
