@@ -122,7 +122,8 @@ def test_blind_codes_export_in_long_format_with_none_for_no_code(study):
 
 
 def test_the_worked_example_ranks_the_codebook_with_examples_first(study, cli):
-    result = cli(*eval_args(study, "--splits", study / "gold.csv", "--split", "dev"))
+    args = eval_args(study, "--splits", study / "gold.csv", "--split", "dev")
+    result = cli(*args, env={"COLUMNS": "120"})  # run ids unfolded
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     ranked = [line for line in lines if line.strip().startswith(("1 ", "2 "))]

@@ -44,3 +44,145 @@ def test_eval_per_code_at_80_columns_prints_every_interval_whole(cli, tmp_path) 
     assert len(per_code) >= 6
     for row in per_code:
         assert len(row) <= 80 and "…]" not in row and len(INTERVAL.findall(row)) == 1, row
+
+
+LONG_ID = "with-examples-and-a-second-look-2026-12-06"
+NUMBER = re.compile(r"(?<![\w.\[-])-?\d+(?:\.\d+)?%?(?![\w.])")
+
+
+@pytest.fixture(scope="module")
+def coded(tmp_path_factory):
+    """Two runs of the 72 bundled issues over HTTP against the test server: one plain, one with
+    examples, three samples at temperature 0.7 and a long id; and ana's codes as a file."""
+    from typer.testing import CliRunner
+
+    from llmcode.cli import get_app
+    from llmcode.testserver import ServerConfig, TestServer
+
+    root = tmp_path_factory.mktemp("tables80")
+    runs = root / "runs"
+    ana = root / "ana.csv"
+    ana.write_text(
+        "\n".join(line for line in CODES.read_text().splitlines() if ",ben," not in line) + "\n"
+    )
+    common = [
+        "-t",
+        ROOT / "taxonomy" / "ptm-reuse.yaml",
+        "-i",
+        ROOT / "examples" / "ptm-issues.csv",
+    ]
+    with TestServer(ServerConfig()) as server:
+        for run_id, extra in (
+            ("plain", []),
+            (LONG_ID, ["--examples", CODES, "--examples-coder", "ben", "--samples", "3"]),
+        ):
+            result = CliRunner().invoke(
+                get_app(),
+                [
+                    str(a)
+                    for a in (
+                        "code",
+                        *common,
+                        *("--base-url", server.base_url, "--runs-dir", runs, "--run-id", run_id),
+                        *("--temperature", "0.7", *extra),
+                    )
+                ],
+                env={"OPENAI_API_KEY": "sk-test"},
+            )
+            assert result.exit_code == 0, result.output
+    return runs, ana
+
+
+def _numbers(text: str) -> list[str]:
+    return NUMBER.findall(text)
+
+
+def test_runs_list_at_80_columns_prints_counts_and_fingerprints_whole_and_folds_ids(
+    cli, coded
+) -> None:
+    from llmcode.store.runs import RunStore
+
+    runs, _ = coded
+    result = cli("runs", "list", "--runs-dir", runs, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert all(len(line) <= 80 for line in lines), result.output
+    assert "…" not in result.output
+    first_cells = "".join(line.split()[0] for line in lines[3:] if line.strip())
+    assert LONG_ID in first_cells  # folded over lines, never cut
+    for run_id in ("plain", LONG_ID):
+        config = RunStore(runs).open(run_id).manifest().config
+        assert re.search(rf"^ {config.fingerprint()}\b", result.output, re.MULTILINE)
+    rows = [line for line in lines if "complete" in line]
+    assert len(rows) == 2
+    for row in rows:  # items, ok, flagged, and the date: whole
+        assert _numbers(row)[:3] == ["72", "72", "0"], row
+        assert re.search(r"  \d{4}-\d\d-\d\d ", row), row
+    start = next(line for line in lines if " created " in line).index("settings")
+    last = "".join("".join(line[start:].split()) for line in lines)  # the column, unfolded
+    assert "examplesptm-issues.codes.csv,examples_coderben,shots4" in last
+    assert "samples3" in last
+
+
+def test_eval_at_80_columns_prints_the_ranked_table_and_confusion_matrix_whole(cli, coded) -> None:
+    import json
+
+    runs, ana = coded
+    args = ["eval", "plain", LONG_ID, "--human", ana, "--bootstrap", "50", "--runs-dir", runs]
+    args.append("--allow-contaminated")
+    result = cli(*args, env={"COLUMNS": "80"})
+    data = json.loads(cli(*args, "--json").stdout)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert all(len(line) <= 80 for line in lines), result.output
+    # identity near the top: every run's non-default settings and fingerprint
+    head = " ".join(" ".join(lines[:12]).split())
+    for entry in data["runs"]:
+        assert f"fingerprint {entry['settings']['fingerprint']}" in head
+    assert "examples_coder ben" in head and "samples 3" in head
+    # the ranked table: n, accuracy, κ, AC1, α, macro-F1 and both intervals, whole
+    for entry in data["runs"]:
+        rank = next(n for n, line in enumerate(lines) if line.startswith(f" {entry['rank']}  "))
+        cells = _numbers(lines[rank]) + _numbers(lines[rank + 1])
+        expected = [
+            str(entry["n_items"]),
+            f"{entry['accuracy']['value']:.3f}",
+            f"{entry['cohen_kappa']['value']:.3f}",
+            f"{entry['gwet_ac1']['value']:.3f}",
+            f"{entry['krippendorff_alpha']['value']:.3f}",
+            f"{entry['macro_f1']['value']:.3f}",
+        ]
+        assert all(value in cells for value in expected), (expected, lines[rank : rank + 2])
+        intervals = INTERVAL.findall(lines[rank] + lines[rank + 1])
+        assert len(intervals) == 2, lines[rank : rank + 2]
+    # the confusion matrices: every count of every row, in order
+    for entry in data["runs"]:
+        labels, matrix = entry["confusion"]["labels"], entry["confusion"]["matrix"]
+        start = [n for n, line in enumerate(lines) if line.startswith(" model \\ gold")]
+        assert start
+        for number, (label, row) in enumerate(zip(labels, matrix, strict=True), start=1):
+            printed = [line for line in lines if line.startswith(f" {number} {label[:8]}")]
+            assert printed, label
+            assert printed[0].split()[-len(row) :] == [str(c) for c in row], printed[0]
+
+
+def test_audit_at_80_columns_prints_every_share_and_score_whole(cli, coded) -> None:
+    import json
+
+    runs, ana = coded
+    args = ["audit", LONG_ID, "--human", ana, "--top", "8", "--runs-dir", runs]
+    result = cli(*args, env={"COLUMNS": "80"})
+    data = json.loads(cli(*args, "--json").stdout)
+    assert result.exit_code == 0, result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
+    assert data["items"]
+    for entry in data["items"]:
+        row = [
+            line
+            for line in result.output.splitlines()
+            if line.startswith(f" {entry['rank']}  {entry['item_id'][:8]}")
+        ]
+        assert row, entry["item_id"]
+        assert f"{entry['model_share']:.0%}" in row[0].split()
+        assert f"{entry['score']:.2f}" in row[0].split()
+        assert entry["human_code"] in row[0] and entry["model_code"] in row[0]

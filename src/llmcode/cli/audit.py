@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import CodeLevel, ConfidenceSource
 from llmcode.cli.options import RunRef, RunsDir
+from llmcode.cli.tables import fill_table, fits
 from llmcode.cli.terminal import Console
 from llmcode.numbers import UNDEFINED, format_fixed, format_share
 
@@ -154,25 +156,47 @@ def calibrate_run(
 
 
 def _print_audit(result: AuditResult) -> None:
-    table = Table(
-        title=f"probably wrong labels by {result.coder} in {result.run_id}", title_justify="left"
-    )
-    for column in ("#", "item", "human", "model", "score", "justification", "evidence"):
-        table.add_column(column, justify="right" if column in ("#", "score") else "left")
+    """The ranked labels: one table at a wide terminal; in a narrow one the justification and
+    evidence are printed under the table, each after its rank, so no column is squeezed."""
+    console.print(f"probably wrong labels by {escape(result.coder)} in {escape(result.run_id)}")
+    columns = ["#", "item", "human", "model", "share", "score", "justification", "evidence"]
+    rows = []
     for entry in result.items:
         quote = entry.evidence[0].quote if entry.evidence else ""
         verified = all(span.verified for span in entry.evidence)
         mark = "" if verified else " [yellow](unverified)[/]"
-        table.add_row(
-            str(entry.rank),
-            escape(entry.item_id),
-            entry.human_code,
-            f"{entry.model_code} ({entry.model_share:.0%})",
-            f"{entry.score:.2f}",
-            escape(_clip(entry.justification, 90)),
-            f'"{escape(_clip(quote, 70))}"{mark}' if quote else "",
+        rows.append(
+            [
+                str(entry.rank),
+                escape(entry.item_id),
+                escape(entry.human_code),
+                escape(entry.model_code),
+                f"{entry.model_share:.0%}",
+                f"{entry.score:.2f}",
+                escape(_clip(entry.justification, 90)),
+                f'"{escape(_clip(quote, 70))}"{mark}' if quote else "",
+            ]
         )
+    text = ("item", "human", "model", "justification", "evidence")
+    wide = fits(_table(), columns, rows, text=text, width=console.width, least=20)
+    shown = columns if wide else columns[:-2]
+    table = fill_table(
+        _table(),
+        shown,
+        [row[: len(shown)] for row in rows],
+        text=text,
+        width=console.width,
+        fold=("item", "justification", "evidence"),
+        least={"item": 12, "human": 18, "model": 18},
+    )
     console.print(table)
+    if not wide:
+        notes = Table.grid(padding=(0, 2, 0, 1))
+        notes.add_column(justify="right", no_wrap=True)
+        notes.add_column()
+        for row in rows:
+            notes.add_row(row[0], "\n".join(cell for cell in row[6:] if cell))
+        console.print(notes)
     console.print(
         f"{result.n_flagged} of {result.n_audited} label(s) flagged by confident learning "
         f"({result.n_disagreements} disagree with the model's code); "
@@ -186,6 +210,10 @@ def _print_audit(result: AuditResult) -> None:
     )
     if result.coders:
         _print_coders(result.coders)
+
+
+def _table() -> Table:
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
 
 
 def _print_coders(coders: list[CoderQuality]) -> None:

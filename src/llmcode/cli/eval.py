@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich import box
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
 from llmcode.cli.choices import AltMetric, CodeLevel, Split, Unit
 from llmcode.cli.eval_alttest import show_alt_test
 from llmcode.cli.options import RunsDir
-from llmcode.cli.tables import fill_table
+from llmcode.cli.run_lines import settings_words
+from llmcode.cli.tables import fill_table, fits
 from llmcode.cli.terminal import Console
 from llmcode.numbers import format_fixed, format_p, format_signed
 
@@ -194,6 +196,8 @@ def eval_command(
     )
 
 
+_IDENTITY_KEYS = ("taxonomy_fingerprint", "fingerprint", "non_default", "templates_overridden")
+"""Settings said once, under the heading (`_identity`), not again with the run's scores."""
 CI_WIDTH = len("[-0.04,0.14]")  # a CI breaks from its value, not inside its brackets
 
 
@@ -215,8 +219,9 @@ def _ci(c: Coefficient | None) -> str:
     return f"[{c.ci95[0]:.2f},{c.ci95[1]:.2f}]"
 
 
-def _with_ci(c: Coefficient | None) -> str:
-    return f"{_value(c)} {_ci(c)}".strip()
+def _with_ci(c: Coefficient | None, apart: str = " ") -> str:
+    """A value and its interval, on one line or (``apart`` a newline) the interval under it."""
+    return f"{_value(c)}{apart}{_ci(c)}".strip()
 
 
 def show(result: EvalResult, split: str | None = None) -> None:
@@ -231,7 +236,8 @@ def show(result: EvalResult, split: str | None = None) -> None:
             else ""
         )
     )
-    table = _table()
+    for entry in sorted(result.runs, key=lambda r: r.rank):
+        console.print(Padding(_identity(entry), (0, 0, 0, 2)), highlight=False)
     same_model = len({entry.model for entry in result.runs}) == 1
     columns = [
         "#",
@@ -245,48 +251,53 @@ def show(result: EvalResult, split: str | None = None) -> None:
         "macro-F1 [CI]",
         "$/item",
     ]
-    if same_model:
-        columns.remove("model")
     priced = any(entry.cost_per_item_usd for entry in result.runs)
-    if not priced:  # local models, or no price known: the column would say nothing
-        columns.remove("$/item")
-    for column in columns:
-        table.add_column(
-            column,
-            justify="left" if column in ("run", "model") else "right",
-            overflow="fold",
-            no_wrap=column in ("#", "run", "n", "accuracy", "AC1", "α", "$/item"),
-            min_width=CI_WIDTH if "CI" in column else None,
-        )
-    for entry in sorted(result.runs, key=lambda r: r.rank):
-        row = [
-            str(entry.rank),
-            escape(entry.run),
-            escape(str(entry.model)),
-            str(entry.n_items),
-            _value(entry.accuracy),
-            _with_ci(entry.cohen_kappa),
-            _value(entry.gwet_ac1),
-            _value(entry.krippendorff_alpha),
-            _with_ci(entry.macro_f1),
-            format_fixed(entry.cost_per_item_usd, 5),
-        ]
-        table.add_row(*_shown(row, same_model, priced))
-    ceiling = result.human_ceiling
-    if ceiling is not None:
-        row = [
-            "",
-            f"[italic]humans ({escape(' × '.join(ceiling.coders))})[/]",
-            "ceiling",
-            str(ceiling.n_items),
-            _value(ceiling.accuracy),
-            _with_ci(ceiling.cohen_kappa),
-            _value(ceiling.gwet_ac1),
-            _value(ceiling.krippendorff_alpha),
-            _with_ci(ceiling.macro_f1),
-            "",
-        ]
-        table.add_row(*_shown(row, same_model, priced))
+    columns = _shown(columns, same_model, priced)
+
+    def rows(apart: str) -> list[list[str]]:
+        shown = []
+        for entry in sorted(result.runs, key=lambda r: r.rank):
+            row = [
+                str(entry.rank),
+                escape(entry.run),
+                escape(str(entry.model)),
+                str(entry.n_items),
+                _value(entry.accuracy),
+                _with_ci(entry.cohen_kappa, apart),
+                _value(entry.gwet_ac1),
+                _value(entry.krippendorff_alpha),
+                _with_ci(entry.macro_f1, apart),
+                format_fixed(entry.cost_per_item_usd, 5),
+            ]
+            shown.append(_shown(row, same_model, priced))
+        ceiling = result.human_ceiling
+        if ceiling is not None:
+            row = [
+                "",
+                f"[italic]humans ({escape(' × '.join(ceiling.coders))})[/]",
+                "ceiling",
+                str(ceiling.n_items),
+                _value(ceiling.accuracy),
+                _with_ci(ceiling.cohen_kappa, apart),
+                _value(ceiling.gwet_ac1),
+                _value(ceiling.krippendorff_alpha),
+                _with_ci(ceiling.macro_f1, apart),
+                "",
+            ]
+            shown.append(_shown(row, same_model, priced))
+        return shown
+
+    text = ("run", "model")
+    one_line = rows(" ")
+    wide = fits(_table(), columns, one_line, text=text, width=console.width)
+    table = fill_table(
+        _table(),
+        columns,
+        one_line if wide else rows("\n"),  # the interval under its value
+        text=text,
+        width=console.width,
+        fold=("run",),
+    )
     console.print(table)
     if result.paired:
         _show_paired(result, priced)
@@ -301,6 +312,22 @@ def show(result: EvalResult, split: str | None = None) -> None:
         console.print(f"[bold red]warning:[/] [red]{escape(warning)}[/]")
 
 
+def _identity(entry: RunEvaluation) -> str:
+    """Which run it is and how it was asked: model, prompts, every setting that differs from
+    its default and the settings' fingerprint (a codes file: where it came from)."""
+    settings = entry.settings
+    if "fingerprint" not in settings:
+        return escape(f"{entry.run} · {entry.model} · " + ", ".join(map(str, settings.values())))
+    templates = settings.get("templates_overridden") or {}
+    overridden = "".join(f", {name} {str(sha)[:12]}" for name, sha in templates.items())
+    level = str(settings.get("level", ""))
+    rolled = f" · level {level}" if "rolled up" in level else ""
+    return escape(
+        f"{entry.run} · {entry.model} · prompts {str(entry.prompt_hash or '-')[:12]}{overridden}"
+        f"{rolled} · {settings_words(settings['non_default'], settings['fingerprint'])}"
+    )
+
+
 def _shown(row: list[str], same_model: bool, priced: bool) -> list[str]:
     """The cells of a ranked-table row for the columns shown (model and cost may be left out)."""
     row = row[:2] + row[3:] if same_model else row
@@ -313,31 +340,29 @@ def _show_paired(result: EvalResult, priced: bool = True) -> None:
     console.print(
         "[bold]Paired differences[/] (B − A on the same resampled items; 95% CIs, bootstrap p)"
     )
-    table = _table()
-    columns = ["A", "B", "Δκ", "CI", "p", "ΔF1", "CI", "p", "Δ$/item"][: None if priced else -1]
-    for column in columns:
-        table.add_column(
-            column,
-            justify="left" if column in ("A", "B") else "right",
-            overflow="fold",
-            min_width=CI_WIDTH if column == "CI" else None,
-        )
-    for pair in result.paired:
-        k, f = pair.delta_kappa, pair.delta_macro_f1
-        cost = pair.extra_cost_per_item_usd
-        cells = [
-            escape(pair.a),
-            escape(pair.b),
-            _signed(k.value),
-            _ci(Coefficient(value=k.value, ci95=k.ci95)),
-            _p(k.p),
-            _signed(f.value),
-            _ci(Coefficient(value=f.value, ci95=f.ci95)),
-            _p(f.p),
-            format_signed(cost, 5),
-        ]
-        table.add_row(*cells[: len(columns)])
-    console.print(table)
+    columns = ["A", "B", "Δκ [CI]", "p", "ΔF1 [CI]", "p", "Δ$/item"][: None if priced else -1]
+
+    def rows(apart: str) -> list[list[str]]:
+        shown = []
+        for pair in result.paired:
+            k, f = pair.delta_kappa, pair.delta_macro_f1
+            cells = [
+                escape(pair.a),
+                escape(pair.b),
+                f"{_signed(k.value)}{apart}{_ci(Coefficient(value=k.value, ci95=k.ci95))}",
+                _p(k.p),
+                f"{_signed(f.value)}{apart}{_ci(Coefficient(value=f.value, ci95=f.ci95))}",
+                _p(f.p),
+                format_signed(pair.extra_cost_per_item_usd, 5),
+            ]
+            shown.append(cells[: len(columns)])
+        return shown
+
+    text = ("A", "B")
+    one_line = rows(" ")
+    wide = fits(_table(), columns, one_line, text=text, width=console.width)
+    shown = one_line if wide else rows("\n")
+    console.print(fill_table(_table(), columns, shown, text=text, width=console.width, fold=text))
 
 
 def _signed(value: float | None) -> str:
@@ -354,7 +379,7 @@ def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
         f"[bold]{escape(entry.run)}[/] · {escape(str(entry.model))} · prompt "
         f"{str(entry.prompt_hash or '-')[:12]} · {tokens} tokens/item · "
         + escape(
-            ", ".join(f"{k} {v}" for k, v in entry.settings.items() if k != "taxonomy_fingerprint")
+            ", ".join(f"{k} {v}" for k, v in entry.settings.items() if k not in _IDENTITY_KEYS)
         )
     )
     ceiling = result.human_ceiling
@@ -379,16 +404,18 @@ def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
     if entry.confusion and len(entry.confusion["labels"]) <= _MAX_CONFUSION_LABELS:
         labels = entry.confusion["labels"]
         console.print("confusion matrix (rows: model; columns: gold, numbered as the rows)")
-        confusion = _table()
-        confusion.add_column("model \\ gold")
-        for number in range(1, len(labels) + 1):
-            confusion.add_column(str(number), justify="right")
-        for number, (label, row) in enumerate(
-            zip(labels, entry.confusion["matrix"], strict=True), start=1
-        ):
-            cells = [f"[bold]{c}[/]" if i == number - 1 else str(c) for i, c in enumerate(row)]
-            confusion.add_row(f"{number} {escape(str(label))}", *cells)
-        console.print(confusion)
+        head = "model \\ gold"
+        numbers = [head, *(str(number) for number in range(1, len(labels) + 1))]
+        cells = [
+            [
+                f"{number} {escape(str(label))}",
+                *(f"[bold]{c}[/]" if i == number - 1 else str(c) for i, c in enumerate(row)),
+            ]
+            for number, (label, row) in enumerate(
+                zip(labels, entry.confusion["matrix"], strict=True), start=1
+            )
+        ]
+        console.print(fill_table(_table(), numbers, cells, text=(head,), width=console.width))
     if entry.disagreements:
         shown = entry.disagreements[:_SHOWN_DISAGREEMENTS]
         more = len(entry.disagreements) - len(shown)

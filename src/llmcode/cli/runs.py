@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console, runs_app
 from llmcode.cli.choices import ExportFormat
 from llmcode.cli.options import RunRef, RunsDir
-from llmcode.cli.run_lines import settings_line
+from llmcode.cli.run_lines import settings_line, settings_short
+from llmcode.cli.tables import fill_table
 from llmcode.cli.terminal import Console
 from llmcode.errors import ConfigError
 
@@ -26,7 +28,9 @@ console = Console(highlight=False)
 
 @runs_app.command("list")
 def list_runs(runs_dir: RunsDir = None) -> None:
-    """List runs, oldest first; a run whose manifest cannot be read is listed as unreadable."""
+    """List runs, oldest first: under each id its settings fingerprint, beside it the model, the
+    taxonomy and the settings that differ from their defaults; a run whose manifest cannot be
+    read is listed as unreadable."""
     from llmcode.store.runs import RunStore
 
     store = RunStore(runs_dir)
@@ -34,35 +38,46 @@ def list_runs(runs_dir: RunsDir = None) -> None:
     if not entries:
         console.print(f"no runs in {store.root}")
         return
-    table = Table()
-    width = max(len("run_id"), *(len(entry.run_id) for entry in entries))
-    table.add_column("run_id", no_wrap=True, min_width=width, overflow="fold")
-    for column in ("kind", "status", "model", "taxonomy", "items", "ok", "flagged", "created"):
-        table.add_column(
-            column, justify="right" if column in ("items", "ok", "flagged") else "left"
-        )
-    problems, notes = [], []
+    columns = ["run", "status", "items", "ok", "flagged", "created", "model, taxonomy, settings"]
+    rows, problems, notes = [], [], []
     for entry in entries:
         m = entry.manifest
         if m is None:
-            table.add_row(escape(entry.run_id), "", "[red]unreadable[/]", *[""] * 6)
+            rows.append([escape(entry.run_id), "[red]unreadable[/]", *[""] * 5])
             problems.append(f"{entry.run_id}: {entry.problem}")
             continue
         flagged = sum(m.counts.get(s, 0) for s in ("unverified", "invalid", "error"))
         if entry.problem:
             notes.append(entry.problem)
-        table.add_row(
-            escape(entry.run_id),
-            m.kind,
-            entry.status or m.status,
-            escape(m.coder),
-            escape(f"{m.taxonomy.get('name', '')} {m.taxonomy.get('version', '')}"),
-            _count(m.items.get("n_items")),
-            _count(m.counts.get("ok")),
-            str(flagged),
-            m.created_at.strftime("%Y-%m-%d %H:%M"),
+        status = entry.status or m.status
+        taxonomy = f"{m.taxonomy.get('name', '')} {m.taxonomy.get('version', '')}".strip()
+        rows.append(
+            [
+                f"{escape(entry.run_id)}\n[dim]{m.config.fingerprint()}[/]",
+                status if m.kind == "closed" else f"{status} ({m.kind})",
+                _count(m.items.get("n_items")),
+                _count(m.counts.get("ok")),
+                str(flagged),
+                m.created_at.strftime("%Y-%m-%d %H:%M"),
+                escape(f"{m.coder}; {taxonomy}; {settings_short(m.config)}"),
+            ]
         )
-    console.print(table)
+    text = ("run", "status", "created", columns[-1])
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    console.print(
+        fill_table(
+            table,
+            columns,
+            rows,
+            text=text,
+            width=console.width,
+            fold=text,
+            least={"run": 12, "status": 11, "created": 10, columns[-1]: 20},
+        )
+    )
+    console.print(
+        "[dim]under each run id its settings fingerprint: runs with the same one were asked alike[/]"
+    )
     for problem in problems:
         err_console.print(f"[red]unreadable[/] {escape(problem)}")
     for note in notes:

@@ -90,6 +90,12 @@ def run_input(run: Run) -> RunInput:
             "samples": config.sampling.samples,
             "evidence": config.sampling.evidence,
             "items_per_request": config.sampling.items_per_request,
+            "fingerprint": config.fingerprint(),
+            "non_default": config.changed(),
+            "templates_overridden": {
+                name: manifest.prompts.get("hashes", {}).get(name)
+                for name in manifest.prompts.get("overrides", {})
+            },
         },
         tokens_per_item=tokens / coded if coded else None,
         cost_per_item_usd=float(cost) / coded if cost is not None and coded else None,
