@@ -26,7 +26,7 @@ from llmcode.coding.costs import Budget
 from llmcode.coding.examples import ExamplePool, Shot, pool_for, render_shots
 from llmcode.coding.multiitem import ManyCheck
 from llmcode.coding.verify import Verifier
-from llmcode.errors import ConfigError, LlmcodeError
+from llmcode.errors import ConfigError, LlmcodeError, TaxonomyError
 from llmcode.items import Item
 from llmcode.llm.answers import CheckedAnswer, answer_schema, check_answer
 from llmcode.llm.ask import Exchange, Usage, Verdict, ask, follow_up
@@ -48,7 +48,7 @@ from llmcode.llm.prompts import (
 )
 from llmcode.store.models import CodingRecord, RunConfig, Sample
 from llmcode.store.runs import Run
-from llmcode.taxonomy.model import Taxonomy
+from llmcode.taxonomy.model import Level, Taxonomy
 
 RecordCallback = Callable[[CodingRecord], None]
 
@@ -70,7 +70,7 @@ class Coder:
     system: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.code_ids = [c.id for c in self.taxonomy.targets(self.config.inputs.level)]
+        self.code_ids = assignable(self.taxonomy, self.config.inputs.level)
         self.schema = answer_schema(self.code_ids, self.taxonomy.multi_label)
         self.system = system_message(self.prompts, self.taxonomy, self.config.inputs.level)
 
@@ -261,6 +261,18 @@ class Coder:
             )
             records.append(_with_usage(record, shares[item.item_id]))
         return records
+
+
+def assignable(taxonomy: Taxonomy, level: Level) -> list[str]:
+    """The ids coding at ``level`` may assign (codable ones); none at all is a `TaxonomyError`."""
+    codes = [c.id for c in taxonomy.targets(level)]
+    if not codes:
+        raise TaxonomyError(
+            f"taxonomy '{taxonomy.name}': no category at level {level} is codable "
+            "(every one is marked `codable: false`)",
+            hint="code the leaves (`level` leaves), or mark the categories to assign codable",
+        )
+    return codes
 
 
 def prompts_for(config: RunConfig) -> PromptSet:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcode import environment
-from llmcode.coding.closed import Coder, make_coder
+from llmcode.coding.closed import Coder, assignable, make_coder
 from llmcode.coding.costs import Estimate, cached_prefix, token_counter
 from llmcode.coding.prices import load_price_table
 from llmcode.errors import BackendError, ConfigError, LlmcodeError
@@ -111,8 +111,8 @@ class SegmentCoder(Coder):
     def __post_init__(self) -> None:
         check_segment_settings(self.config)
         level = self.config.inputs.level
-        categories = self.taxonomy.targets(level)
-        self.code_ids = [c.id for c in categories]
+        categories = self.taxonomy.shown(level)
+        self.code_ids = assignable(self.taxonomy, level)
         self.schema = passage_schema(self.code_ids, self.taxonomy.multi_label)
         content = self.prompts.render(
             SEGMENT_SYSTEM,

@@ -263,11 +263,12 @@ def check_overrides(overrides: Path, directory: Path | None = None) -> None:
 
 
 def system_message(prompts: PromptSet, taxonomy: Taxonomy, level: Level = "top") -> dict[str, str]:
-    """The instructions and codebook: the same for every item of a run."""
+    """The instructions and codebook: the same for every item of a run (categories that are
+    not codable shown as context, never as valid codes)."""
     content = prompts.render(
         SYSTEM,
         taxonomy=taxonomy,
-        categories=taxonomy.targets(level),
+        categories=taxonomy.shown(level),
         level=level,
         multi_label=taxonomy.multi_label,
         context=taxonomy.context.strip(),

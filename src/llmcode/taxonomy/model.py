@@ -55,6 +55,9 @@ class Category(BaseModel):
     include: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     examples: list[Example] = Field(default_factory=list)
+    codable: bool = True
+    """False: the code is never assigned (a parent that groups its children, REFI
+    ``isCodable="false"``); prompts show it as context only."""
     children: list[Category] = Field(default_factory=list)
 
     @field_validator("id")
@@ -98,11 +101,16 @@ class Taxonomy(BaseModel):
         """The category with this id, or None."""
         return next((c for c in self.walk() if c.id == code), None)
 
-    def targets(self, level: Level = "top") -> list[Category]:
-        """The categories coding assigns: top-level ones, or the leaves of the tree."""
+    def shown(self, level: Level = "top") -> list[Category]:
+        """The categories a prompt shows at ``level``: top-level ones, or the leaves of the
+        tree, those not codable included (as context)."""
         if level == "top":
             return list(self.categories)
         return [c for c in self.walk() if not c.children]
+
+    def targets(self, level: Level = "top") -> list[Category]:
+        """The categories coding assigns: the codable ones of ``shown(level)``."""
+        return [c for c in self.shown(level) if c.codable]
 
     def parent_of(self, code: str) -> Category | None:
         """The top-level category that contains ``code`` (itself when it is top level)."""
@@ -116,6 +124,7 @@ class Taxonomy(BaseModel):
         data = self.model_dump(mode="json")
         if not data["context"]:  # taxonomies from before the field keep their fingerprint
             del data["context"]
+        _drop_default_codable(data["categories"])  # and so do those with every code codable
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -242,6 +251,7 @@ def dump_taxonomy(taxonomy: Taxonomy, header: str = "") -> str:
     data = taxonomy.model_dump(mode="json", exclude_defaults=False)
     if not data["context"]:
         del data["context"]
+    _drop_default_codable(data["categories"])
     body = yaml.safe_dump(
         data,
         sort_keys=False,
@@ -250,6 +260,16 @@ def dump_taxonomy(taxonomy: Taxonomy, header: str = "") -> str:
     )
     comment = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
     return comment + body
+
+
+def _drop_default_codable(categories: list[dict[str, Any]]) -> None:
+    """Leave ``codable: true`` (the default) out of dumped categories, at every depth."""
+    stack = list(categories)
+    while stack:
+        category = stack.pop()
+        if category.get("codable") is True:
+            del category["codable"]
+        stack.extend(category.get("children") or [])
 
 
 def _check_unique_ids(taxonomy: Taxonomy, source: str, lines: dict[tuple, int]) -> None:

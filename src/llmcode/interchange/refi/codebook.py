@@ -4,7 +4,9 @@ A Code's ``Description`` carries the definition, then the include / exclude crit
 examples as readable sections, then a last line ``llmcode id: <id>`` so the round trip keeps
 ids. GUIDs are uuid5 of the taxonomy name and the category id: the same taxonomy always gives
 the same GUIDs, so codes exported twice (or in a codebook and a project) are one code in a QDA
-tool. Codebooks from other tools (no id line) get ids made from their code names.
+tool. Codebooks from other tools (no id line) get ids made from their code names. A Code's
+``isCodable="false"`` (a parent that only groups its children) is the category's ``codable:
+false``, and is written back so.
 """
 
 from __future__ import annotations
@@ -229,7 +231,7 @@ def _add_code(
         f"{{{ns}}}Code",
         guid=code_guid(taxonomy, category.id),
         name=xml_text(category.name),
-        isCodable="true",
+        isCodable="true" if category.codable else "false",
         color=color,
     )
     etree.SubElement(code, f"{{{ns}}}Description").text = describe(category)
@@ -257,7 +259,8 @@ class _Reader:
             self.warnings.append(f"code '{name}' has no description: its definition is its name")
         self.ids[normal_guid(code.get("guid") or "")] = ident
         children = [self.category(c, ns) for c in code.iterfind(f"{{{ns}}}Code")]
-        return {"id": ident, "name": name, **fields, "children": children}
+        codable = (code.get("isCodable") or "true").strip().lower() not in ("false", "0")
+        return {"id": ident, "name": name, **fields, "codable": codable, "children": children}
 
 
 def _unique(ident: str, taken: set[str]) -> str:
