@@ -109,8 +109,7 @@ def test_each_passage_has_a_note_with_its_justification_confidence_and_evidence_
     selection = next(root.iter(f"{P}PlainTextSelection"))
     assert users[selection.get("creatingUser")] == "test-model" == segment_run.manifest().coder
     note = notes[selection.find(f"{P}NoteRef").get("targetGUID")]  # the selection's own note
-    start, end = selection.get("startPosition"), selection.get("endPosition")
-    assert f"passage: [{start}, {end}), verified" in note
+    assert "evidence check: verified (the passage is a verbatim quote of the text)" in note
     assert "confidence 0.80" in note and "justification: The passage describes" in note
 
 

@@ -224,6 +224,14 @@ def export(
         Path | None,
         typer.Option("--human", help="qdpx: add human codes (long format) as their own users."),
     ] = None,
+    merge_into: Annotated[
+        Path | None,
+        typer.Option(
+            "--merge-into",
+            help="qdpx: add the run's passages, as a new user, to this project from a QDA tool "
+            "(its sources, users, codes and codings kept; the file itself never changed).",
+        ),
+    ] = None,
     runs_dir: RunsDir = None,
 ) -> None:
     """Export a run's codes in long format: item_id, coder, code, justification, evidence, confidence."""
@@ -231,11 +239,22 @@ def export(
     from llmcode.store.runs import RunStore, load_run_codes
 
     run = RunStore(runs_dir).open(run_ref)
+    if merge_into is not None and fmt != "qdpx":
+        raise ConfigError("--merge-into adds passages to a REFI-QDA project: use --format qdpx")
     if fmt == "qdpx":
-        from llmcode.interchange.refi import export_project
+        from llmcode.interchange.refi import export_project, merge_project
 
         if output is None:
             raise ConfigError("qdpx needs an output file", hint="add -o project.qdpx")
+        if merge_into is not None:
+            if human is not None:
+                raise ConfigError(
+                    "--human adds codes of a file; the team's codes are already in the project "
+                    "merged into: give one of the two"
+                )
+            merged = merge_project(run, merge_into, output, reviewed=reviewed)
+            console.print(f"wrote {output}: {merged}", style="green")
+            return
         summary = export_project(run, output, reviewed=reviewed, human=human)
         console.print(f"wrote {output}: {summary}", style="green")
         return

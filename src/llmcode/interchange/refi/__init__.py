@@ -1,8 +1,10 @@
 """REFI-QDA interchange with ATLAS.ti, MAXQDA, NVivo, QualCoder and other QDA tools.
 
-The work is split by file kind: ``refi_codebook`` (``.qdc`` codebooks and stable GUIDs),
-``refi_project`` (writing a run as a ``.qdpx`` project) and ``refi_import`` (reading the
-codings of a ``.qdpx`` project back in long format). This module is their public face.
+The work is split by file kind: ``codebook`` (``.qdc`` codebooks and stable GUIDs), ``project``
+(writing a run as a ``.qdpx`` project, from the passages of ``marks`` as the elements of
+``selections``), ``merge`` (a run's passages added to a project a QDA tool wrote), ``importer``
+(reading the coded passages of a ``.qdpx`` project back in long format) and ``archive`` (the
+``.qdpx`` zip, read safely). This module is their public face.
 """
 
 from __future__ import annotations
@@ -16,15 +18,18 @@ from llmcode.interchange.refi.codebook import (
     write_codebook,
 )
 from llmcode.interchange.refi.importer import ImportedProject, read_project, read_taxonomy
+from llmcode.interchange.refi.merge import MergeSummary, merge_project
 from llmcode.interchange.refi.project import ProjectSummary, export_project
 
 __all__ = [
     "CodebookImport",
     "ImportedProject",
+    "MergeSummary",
     "ProjectSummary",
     "code_guid",
     "codebook_xml",
     "export_project",
+    "merge_project",
     "read_codebook",
     "read_project",
     "read_taxonomy",

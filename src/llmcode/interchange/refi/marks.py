@@ -57,8 +57,7 @@ def segment_passages(
                 continue
             lines = [
                 f"coder: {model} (model)",
-                f"passage: [{segment.start}, {segment.end}), verified: a verbatim quote of the "
-                "text at these offsets",
+                "evidence check: verified (the passage is a verbatim quote of the text)",
                 f"status: {record.status}",
             ]
             for code in codes:
