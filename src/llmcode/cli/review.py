@@ -114,6 +114,20 @@ def review(
 
     run = RunStore(runs_dir).open(run_ref)
     against = human_file or against_file
+    if run.manifest().config.inputs.unit == "segment":
+        refused = [
+            flag
+            for flag, given in (
+                ("--only", only is not None),
+                ("--auto-accept-above", auto_accept_above is not None),
+                ("--undo-automatic", undo_automatic),
+            )
+            if given
+        ]
+        if refused:
+            raise ConfigError(f"{', '.join(refused)} does not apply to a run coded in passages")
+        _review_passages(run, reviewer or default_reviewer(), queue.value, against, blind)
+        return
     if blind and auto_accept_above is not None:
         raise ConfigError("--blind codes by hand: it cannot be combined with --auto-accept-above")
     if undo_automatic:
@@ -156,6 +170,29 @@ def review(
         f"{session.reviewer}: {p.reviewed}/{p.total} reviewed in queue {session.queue_name} "
         f"(accepted {p.accepted}, changed {p.changed}, rejected {p.rejected}); "
         f"decisions in {run.path / DECISIONS}"
+    )
+
+
+def _review_passages(
+    run: Run, reviewer: str, queue: str, against: Path | None, blind: bool
+) -> None:
+    """The passage review of a segment run (`llmcode.review.passage_app`)."""
+    from llmcode.review.passage_queues import load_human_passages
+    from llmcode.review.passage_session import PassageSession
+    from llmcode.store.runs import DECISIONS
+
+    texts = {item.item_id: item.text for item in run.items()}
+    human = load_human_passages(against, texts) if against is not None else None
+    session = PassageSession(run, reviewer, queue=queue, human=human, blind=blind)
+    from llmcode.review.passage_app import PassageReviewApp  # textual loads only when it opens
+
+    PassageReviewApp(session).run()
+    p = session.progress()
+    console.print(
+        f"{session.reviewer}: {p.reviewed}/{p.total} passage(s) decided in queue "
+        f"{session.queue_name} (accepted {p.accepted}, changed {p.changed}, rejected "
+        f"{p.rejected}, added {p.added}); decisions in {run.path / DECISIONS}; export: "
+        f"llmcode export {run.run_id} --reviewed --reviewer {session.reviewer}"
     )
 
 
