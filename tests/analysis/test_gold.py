@@ -92,11 +92,12 @@ def test_resolution_agrees_when_the_llm_is_perfect_and_finds_the_slow_code():
     result = analyze_gold(llm_codes, gold_codes, source="g", coder="ana", order=CODES, times=times)
     res = result.resolution
     assert res is not None
-    assert res.verdict.startswith("Conclusions agree.") and res.agree
+    assert res.verdict.startswith("Conclusions agree") and res.agree
     loading = res.means["loading"].ppi
     assert loading is not None and loading.low <= 3.0 <= loading.high  # true mean log days
-    slow = {(a, b): e for a, b, e in res.differences}
-    assert slow[("usage", "loading")].high < 0  # usage is faster than loading
+    slow = {(d.a, d.b): d for d in res.differences}
+    assert slow[("usage", "loading")].adjusted.high < 0  # usage is faster than loading
+    assert "'loading'–'usage'" in res.verdict
 
 
 def test_resolution_says_when_the_conclusions_differ():
@@ -139,3 +140,55 @@ def test_fewer_than_two_gold_items_give_no_estimates_but_a_note():
     result = analyze_gold(llm_codes, gold_codes.iloc[:1], source="g", coder="ana", order=CODES)
     assert result.prevalence == {}
     assert any("at least 2 gold items" in n for n in result.notes)
+
+
+def test_pairwise_ppi_differences_are_bonferroni_adjusted_as_statsmodels_multipletests():
+    from scipy.stats import norm
+    from statsmodels.stats.multitest import multipletests
+
+    llm_codes, gold_codes, times, *_ = study(accuracy=0.9, n_gold=60, seed=4)
+    result = analyze_gold(llm_codes, gold_codes, source="g", coder="ana", order=CODES, times=times)
+    assert result.resolution is not None
+    pairs = result.resolution.differences
+    assert len(pairs) == 3
+    raw = []
+    for d in pairs:  # the Wald p-value of the plain 95% interval, from scratch
+        se = (d.estimate.high - d.estimate.low) / (2 * norm.ppf(0.975))
+        raw.append(2 * (1 - norm.cdf(abs(d.estimate.estimate) / se)))
+    reject, adjusted, _, bonferroni_alpha = multipletests(raw, alpha=0.05, method="bonferroni")
+    for d, p, p_adj, rejected in zip(pairs, raw, adjusted, reject, strict=True):
+        assert d.p_value == pytest.approx(p, abs=1e-6)
+        assert d.p_adjusted == pytest.approx(p_adj, abs=1e-6)
+        se = (d.estimate.high - d.estimate.low) / (2 * norm.ppf(0.975))
+        half = norm.ppf(1 - bonferroni_alpha / 2) * se
+        assert d.adjusted.low == pytest.approx(d.estimate.estimate - half, abs=1e-6)
+        assert d.adjusted.high == pytest.approx(d.estimate.estimate + half, abs=1e-6)
+        assert d.adjusted.width() > d.estimate.width()
+        assert d.differs == bool(rejected)
+    data = result.to_json()["ppi"]["resolution"]
+    assert data["adjustment"]["method"] == "bonferroni"
+    assert data["adjustment"]["n_comparisons"] == 3
+    assert [d["p_adjusted"] for d in data["differences"]] == pytest.approx(list(adjusted))
+    assert "Bonferroni-adjusted 95% CI (3 pair(s))" in result.resolution.verdict
+
+
+def test_the_conclusion_names_codes_even_when_a_code_is_called_none():
+    codes = ["none", "performance", "loading"]
+    llm_codes, gold_codes, times, *_ = study(accuracy=1.0)
+    rename = dict(zip(CODES, codes, strict=True))
+    llm_codes, gold_codes = (
+        frame.assign(code=frame["code"].map(rename)) for frame in (llm_codes, gold_codes)
+    )
+    result = analyze_gold(llm_codes, gold_codes, source="g", coder="ana", order=codes, times=times)
+    assert result.resolution is not None
+    verdict = result.resolution.verdict
+    assert "none vs none" not in verdict and ": none" not in verdict
+    # 'none' (fastest) and 'loading' (slowest) differ in every reading, named by their codes
+    assert "with the LLM's codes 'loading'–'none'" in verdict
+    assert "with the gold codes 'loading'–'none'" in verdict
+    assert "excludes 0: 'loading'–'none'" in verdict
+    flat = llm_codes.assign(code="performance")  # one code: no pair to tell apart
+    times_flat = times.assign(days=1.0)
+    result = analyze_gold(flat, gold_codes, source="g", coder="ana", order=codes, times=times_flat)
+    assert result.resolution is not None
+    assert "with the LLM's codes no pair" in result.resolution.verdict

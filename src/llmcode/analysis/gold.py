@@ -23,6 +23,7 @@ import pandas as pd
 from llmcode.analysis.active import active_mean_estimates
 from llmcode.analysis.ppi import (
     MIN_GROUP_GOLD,
+    Z95,
     Estimate,
     GroupMean,
     MeanEstimates,
@@ -54,12 +55,55 @@ def sampling_record(path: str | Path) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
+@dataclass(frozen=True)
+class PairDifference:
+    """The PPI difference of two codes' mean log days, adjusted for the number of pairs.
+
+    ``estimate`` is the plain 95% interval; ``adjusted`` the Bonferroni interval at level
+    1 − 0.05/m for m pairs (all m hold together with 95% confidence), and ``p_adjusted`` the
+    Bonferroni p-value min(1, m·p) of the Wald test the interval inverts, so a pair's adjusted
+    interval excludes 0 exactly when its adjusted p is below 0.05."""
+
+    a: str
+    b: str
+    estimate: Estimate
+    p_value: float
+    p_adjusted: float
+    adjusted: Estimate
+
+    @property
+    def differs(self) -> bool:
+        return self.adjusted.low > 0 or self.adjusted.high < 0
+
+
+ADJUSTMENT = "bonferroni"
+"""How the pairwise PPI differences are adjusted for multiple comparisons (JSON key
+``adjustment``): Bonferroni, whose intervals match its p-values (Holm's step-down has no
+intervals that do)."""
+
+
+def adjust_differences(differences: list[tuple[str, str, Estimate]]) -> list[PairDifference]:
+    """Each difference with its Wald p-value and its Bonferroni p and interval over them all."""
+    from scipy.stats import norm
+
+    m = len(differences)
+    z_adjusted = float(norm.ppf(1 - ALPHA / (2 * max(m, 1))))
+    out = []
+    for a, b, e in differences:
+        se = (e.high - e.low) / (2 * Z95)
+        p = float(2 * norm.sf(abs(e.estimate) / se)) if se > 0 else float(e.estimate == 0)
+        half = z_adjusted * se
+        adjusted = Estimate(e.estimate, e.estimate - half, e.estimate + half)
+        out.append(PairDifference(a, b, e, p, min(1.0, m * p), adjusted))
+    return out
+
+
 @dataclass
 class GoldResolution:
     """Mean log days per code by PPI, pairwise differences, rank tests on LLM vs gold codes."""
 
     means: dict[str, GroupMean]
-    differences: list[tuple[str, str, Estimate]]
+    differences: list[PairDifference]
     llm_test: ManyGroupTest
     gold_test: ManyGroupTest
     agree: bool
@@ -118,8 +162,17 @@ class GoldAnalysis:
         if self.resolution is not None:
             out["resolution_ppi"] = pd.DataFrame(
                 [
-                    {"a": a, "b": b, "difference": e.estimate, "low": e.low, "high": e.high}
-                    for a, b, e in self.resolution.differences
+                    {
+                        "a": d.a,
+                        "b": d.b,
+                        "difference": d.estimate.estimate,
+                        "low": d.estimate.low,
+                        "high": d.estimate.high,
+                        f"low_{ADJUSTMENT}": d.adjusted.low,
+                        f"high_{ADJUSTMENT}": d.adjusted.high,
+                        f"p_{ADJUSTMENT}": d.p_adjusted,
+                    }
+                    for d in self.resolution.differences
                 ]
             )
         for regression in self.regressions:
@@ -284,14 +337,17 @@ def _resolution(
     _, llm_test = compare_categories(population_times, llm, codes)
     gold_times = population_times[population_times["item_id"].isin(in_gold)]
     _, gold_test = compare_categories(gold_times, gold, codes)
-    agree, verdict = _verdict(llm_test, gold_test, differences)
-    return GoldResolution(means, differences, llm_test, gold_test, agree, verdict)
+    adjusted = adjust_differences(differences)
+    agree, verdict = _verdict(llm_test, gold_test, adjusted)
+    return GoldResolution(means, adjusted, llm_test, gold_test, agree, verdict)
 
 
 def _verdict(
-    llm: ManyGroupTest, gold: ManyGroupTest, differences: list[tuple[str, str, Estimate]]
+    llm: ManyGroupTest, gold: ManyGroupTest, differences: list[PairDifference]
 ) -> tuple[bool, str]:
-    """Whether Kruskal–Wallis and Dunn (Holm) say the same with the LLM's and the gold codes."""
+    """Whether Kruskal–Wallis and Dunn (Holm) say the same with the LLM's and the gold codes,
+    and which pairs the PPI differences (Bonferroni-adjusted) tell apart. Pairs are named by
+    their codes; "no pair" says there is none (a code may be called ``none``)."""
 
     def reading(test: ManyGroupTest) -> tuple[bool | None, set[tuple[str, str]]]:
         significant = None if test.p_value is None else test.p_value < ALPHA
@@ -304,12 +360,19 @@ def _verdict(
     text = (
         f"Kruskal–Wallis is {word[kw_llm]} with the LLM's codes "
         f"({format_p_clause(llm.p_value)}) and {word[kw_gold]} with the gold codes "
-        f"({format_p_clause(gold.p_value)}); Dunn (Holm) pairs with "
-        f"adjusted p < {ALPHA}: {_pairs(pairs_llm)} vs {_pairs(pairs_gold)}"
+        f"({format_p_clause(gold.p_value)}); pairs of codes that Dunn's test (Holm-adjusted "
+        f"p < {ALPHA}) tells apart: with the LLM's codes {_pairs(pairs_llm)}, with the gold "
+        f"codes {_pairs(pairs_gold)}"
     )
-    ppi_pairs = {(min(a, b), max(a, b)) for a, b, e in differences if e.low > 0 or e.high < 0}
-    text += f"; PPI differences whose 95% CI excludes 0: {_pairs(ppi_pairs)}."
-    return agree, ("Conclusions agree. " if agree else "Conclusions differ. ") + text
+    ppi_pairs = {(min(d.a, d.b), max(d.a, d.b)) for d in differences if d.differs}
+    text += (
+        f"; PPI differences whose Bonferroni-adjusted 95% CI ({len(differences)} pair(s)) "
+        f"excludes 0: {_pairs(ppi_pairs)}."
+    )
+    lead = "Conclusions agree" if agree else "Conclusions differ"
+    if agree and ppi_pairs != pairs_gold:
+        lead += " (rank tests; the PPI differences single out other pairs)"
+    return agree, f"{lead}. {text}"
 
 
 def _plan(result: GoldAnalysis, width: float) -> dict[str, Any]:
@@ -357,7 +420,23 @@ def _resolution_json(res: GoldResolution) -> dict[str, Any]:
             code: {"naive": est(m.naive), "classical": est(m.classical), "ppi": est(m.ppi)}
             for code, m in res.means.items()
         },
-        "differences": [{"a": a, "b": b, **e.to_json()} for a, b, e in res.differences],
+        "differences": [
+            {
+                "a": d.a,
+                "b": d.b,
+                **d.estimate.to_json(),
+                "p_value": json_number(d.p_value),
+                "p_adjusted": json_number(d.p_adjusted),
+                "ci95_adjusted": d.adjusted.to_json()["ci95"],
+            }
+            for d in res.differences
+        ],
+        "adjustment": {
+            "method": ADJUSTMENT,
+            "n_comparisons": len(res.differences),
+            "familywise_alpha": ALPHA,
+            "applies_to": "p_adjusted and ci95_adjusted of each difference (ci95 is unadjusted)",
+        },
         "rank_tests": {
             "llm": {
                 "kruskal_h": json_number(res.llm_test.kruskal_h),
@@ -374,4 +453,5 @@ def _resolution_json(res: GoldResolution) -> dict[str, Any]:
 
 
 def _pairs(pairs: set[tuple[str, str]]) -> str:
-    return ", ".join(f"{a}–{b}" for a, b in sorted(pairs)) or "none"
+    """Pairs of codes by name ("usage–loading", codes in quotes), or "no pair"."""
+    return ", ".join(f"'{a}'–'{b}'" for a, b in sorted(pairs)) or "no pair"

@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from llmcode.cli.terminal import Console
-from llmcode.numbers import UNDEFINED, format_fixed
+from llmcode.numbers import UNDEFINED, format_fixed, format_p_clause
 
 
 def print_ppi(console: Console, result: dict[str, Any]) -> None:
@@ -64,11 +64,20 @@ def _print_resolution(console: Console, res: dict[str, Any]) -> None:
     for code, row in res["mean_log_days"].items():
         table.add_row(code, *(_days(row[k]) for k in ("naive", "classical", "ppi")))
     console.print(table)
-    clear = [d for d in res["differences"] if d["ci95"][0] > 0 or d["ci95"][1] < 0]
-    for d in clear:
+    clear = [
+        d for d in res["differences"] if d["ci95_adjusted"][0] > 0 or d["ci95_adjusted"][1] < 0
+    ]
+    if res["differences"]:
+        method = res["adjustment"]["method"].capitalize()
         console.print(
-            f"  {d['a']} − {d['b']}: {d['estimate']:+.2f} log days "
-            f"[{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}] (×{math.exp(d['estimate']):.2g})"
+            f"pairs whose difference in mean log days has a {method}-adjusted 95% CI excluding "
+            f"0 ({len(res['differences'])} pairs compared): {len(clear)}"
+        )
+    for d in clear:
+        low, high = d["ci95_adjusted"]
+        console.print(
+            f"  {d['a']} − {d['b']}: {d['estimate']:+.2f} log days [{low:+.2f}, {high:+.2f}], "
+            f"adjusted {format_p_clause(d['p_adjusted'])} (×{math.exp(d['estimate']):.2g})"
         )
     style = "green" if res["conclusions_agree"] else "yellow"
     console.print(res["agreement"], style=style)
