@@ -220,7 +220,7 @@ class _CodeMap:
         return named[0] if len(named) == 1 else None
 
     def _add(self, category: Category) -> etree._Element:
-        parent_category = self.taxonomy.parent_of(category.id)
+        parent_category = _parent(self.taxonomy, category.id)
         if parent_category is None:
             parent = self.codes
             color = PALETTE[len(self.codes) % len(PALETTE)]
@@ -233,13 +233,18 @@ class _CodeMap:
             f"{_P}Code",
             guid=guid,
             name=xml_text(category.name),
-            isCodable="true",
+            isCodable="true" if category.codable else "false",
             color=color,
         )
         etree.SubElement(element, f"{_P}Description").text = describe(category)
         self.elements[normal_guid(guid)] = element
         self.added.append(category.id)
         return element
+
+
+def _parent(taxonomy: Taxonomy, code: str) -> Category | None:
+    """The category ``code`` is a child of (None for a top-level one)."""
+    return next((c for c in taxonomy.walk() if any(k.id == code for k in c.children)), None)
 
 
 def _shifted(passage: Passage, shift: int) -> Passage:
