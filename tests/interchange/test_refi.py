@@ -11,7 +11,7 @@ from lxml import etree
 from typer.testing import CliRunner
 
 from llmcode.cli import get_app
-from llmcode.errors import InterchangeError
+from llmcode.errors import InterchangeError, TaxonomyError
 from llmcode.interchange.refi import (
     code_guid,
     codebook_xml,
@@ -22,7 +22,7 @@ from llmcode.interchange.refi import (
     write_codebook,
 )
 from llmcode.store.runs import load_run_codes
-from llmcode.taxonomy.model import load_taxonomy
+from llmcode.taxonomy.model import dump_taxonomy, load_taxonomy
 from tests.support.refi_runs import make_run
 
 HERE = Path(__file__).parents[1]
@@ -97,6 +97,44 @@ def test_taxonomy_round_trips_through_a_codebook_unchanged(taxonomy, tmp_path):
     back = read_codebook(tmp_path / "book.qdc")
     assert back.taxonomy == original  # ids, names, definitions, criteria, examples, nesting
     assert back.warnings == []
+
+
+def test_colours_and_descriptions_of_a_qda_tools_codebook_survive_import_and_export(tmp_path):
+    from tests.support.qda_project import PROJECT
+
+    with zipfile.ZipFile(PROJECT) as archive:
+        original = etree.fromstring(archive.read("project.qde"))
+    codes = {c.get("name"): c for c in original.iter(f"{P}Code")}
+    taxonomy, _ = read_taxonomy(PROJECT)
+    for category in taxonomy.walk():
+        code = codes[category.name]
+        assert category.color == code.get("color")
+        assert category.definition == code.findtext(f"{P}Description")
+    (tmp_path / "t.yaml").write_text(dump_taxonomy(taxonomy), encoding="utf-8")
+    assert "color: '#C0504D'" in (tmp_path / "t.yaml").read_text(encoding="utf-8")
+    again = load_taxonomy(tmp_path / "t.yaml")
+    assert again == taxonomy
+    exported = etree.fromstring(codebook_xml(again))
+    for code in exported.iter("{urn:QDA-XML:codebook:1.0}Code"):
+        mine = codes[code.get("name")]
+        assert code.get("color") == mine.get("color")
+        description = code.findtext("{urn:QDA-XML:codebook:1.0}Description")
+        assert description.startswith(mine.findtext(f"{P}Description") + "\n\nllmcode id: ")
+    write_codebook(again, tmp_path / "t.qdc")
+    assert read_codebook(tmp_path / "t.qdc").taxonomy == taxonomy
+
+
+def test_a_colour_is_not_part_of_the_fingerprint_and_a_bad_one_is_refused(tmp_path):
+    plain = load_taxonomy(TINY)
+    coloured = plain.model_copy(deep=True)
+    coloured.categories[0].color = "#123456"
+    assert coloured != plain and coloured.fingerprint() == plain.fingerprint()
+    text = TINY.read_text(encoding="utf-8").replace(
+        "    name: Model Usage\n", "    name: Model Usage\n    color: red\n"
+    )
+    (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(TaxonomyError, match="color"):
+        load_taxonomy(tmp_path / "bad.yaml")
 
 
 def test_codebook_nests_codes_and_puts_definitions_in_descriptions():

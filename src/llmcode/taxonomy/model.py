@@ -58,6 +58,9 @@ class Category(BaseModel):
     codable: bool = True
     """False: the code is never assigned (a parent that groups its children, REFI
     ``isCodable="false"``); prompts show it as context only."""
+    color: str | None = Field(default=None, pattern=r"^#([0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})$")
+    """The code's colour in QDA tools (``#RRGGBB``, REFI ``color``), kept through imports and
+    exports; never shown to the model, so not part of the fingerprint."""
     children: list[Category] = Field(default_factory=list)
 
     @field_validator("id")
@@ -125,6 +128,7 @@ class Taxonomy(BaseModel):
         if not data["context"]:  # taxonomies from before the field keep their fingerprint
             del data["context"]
         _drop_default_codable(data["categories"])  # and so do those with every code codable
+        _drop_colors(data["categories"], always=True)  # a colour does not change the coding
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -252,6 +256,7 @@ def dump_taxonomy(taxonomy: Taxonomy, header: str = "") -> str:
     if not data["context"]:
         del data["context"]
     _drop_default_codable(data["categories"])
+    _drop_colors(data["categories"], always=False)
     body = yaml.safe_dump(
         data,
         sort_keys=False,
@@ -269,6 +274,16 @@ def _drop_default_codable(categories: list[dict[str, Any]]) -> None:
         category = stack.pop()
         if category.get("codable") is True:
             del category["codable"]
+        stack.extend(category.get("children") or [])
+
+
+def _drop_colors(categories: list[dict[str, Any]], *, always: bool) -> None:
+    """Leave ``color`` out of dumped categories (``always``, or where there is none)."""
+    stack = list(categories)
+    while stack:
+        category = stack.pop()
+        if always or category.get("color") is None:
+            category.pop("color", None)
         stack.extend(category.get("children") or [])
 
 

@@ -6,7 +6,8 @@ ids. GUIDs are uuid5 of the taxonomy name and the category id: the same taxonomy
 the same GUIDs, so codes exported twice (or in a codebook and a project) are one code in a QDA
 tool. Codebooks from other tools (no id line) get ids made from their code names. A Code's
 ``isCodable="false"`` (a parent that only groups its children) is the category's ``codable:
-false``, and is written back so.
+false``, and is written back so. A Code's ``color`` is the category's ``color`` and is written
+back as it was (a category without one gets its top-level category's colour from a palette).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _SECTIONS = {"include": "Include:", "exclude": "Exclude:", "examples": "Examples
 _ID_LINE = re.compile(r"\n*llmcode id: ([a-z][a-z0-9_]*)\s*$")
 _TAXONOMY_LINE = re.compile(r"\n*llmcode taxonomy: (\{.*\})\s*$")
 _SECTION_START = re.compile(r"\n\n(Include|Exclude|Examples):\n")
+_COLOR = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
@@ -98,7 +100,12 @@ def sets_element(taxonomy: Taxonomy, namespace: str) -> etree._Element:
     group = etree.SubElement(
         sets, f"{{{namespace}}}Set", guid=stable_guid("set", taxonomy.name), name=taxonomy.name
     )
-    meta = {"name": taxonomy.name, "version": taxonomy.version, "multi_label": taxonomy.multi_label}
+    meta = {
+        "name": taxonomy.name,
+        "version": taxonomy.version,
+        "multi_label": taxonomy.multi_label,
+        "colors": [c.id for c in taxonomy.walk() if c.color],  # the rest are the palette's
+    }
     head = taxonomy.description.strip()
     tail = "llmcode taxonomy: " + json.dumps(meta, ensure_ascii=False)
     etree.SubElement(group, f"{{{namespace}}}Description").text = xml_text(
@@ -185,6 +192,8 @@ def codes_to_taxonomy(
             break
     reader = _Reader()
     categories = [reader.category(c, ns) for c in codes.iterfind(f"{{{ns}}}Code")]
+    if "colors" in meta:  # our export: only these colours are the taxonomy's own
+        _keep_colors(categories, set(meta.pop("colors") or []))
     try:
         taxonomy = Taxonomy(**meta, description=description, categories=categories)
     except ValidationError as exc:
@@ -232,11 +241,11 @@ def _add_code(
         guid=code_guid(taxonomy, category.id),
         name=xml_text(category.name),
         isCodable="true" if category.codable else "false",
-        color=color,
+        color=category.color or color,
     )
     etree.SubElement(code, f"{{{ns}}}Description").text = describe(category)
     for child in category.children:
-        _add_code(code, child, taxonomy, color, ns)
+        _add_code(code, child, taxonomy, category.color or color, ns)
 
 
 @dataclass
@@ -260,7 +269,25 @@ class _Reader:
         self.ids[normal_guid(code.get("guid") or "")] = ident
         children = [self.category(c, ns) for c in code.iterfind(f"{{{ns}}}Code")]
         codable = (code.get("isCodable") or "true").strip().lower() not in ("false", "0")
-        return {"id": ident, "name": name, **fields, "codable": codable, "children": children}
+        color = _COLOR.fullmatch((code.get("color") or "").strip())
+        return {
+            "id": ident,
+            "name": name,
+            **fields,
+            "codable": codable,
+            "color": color.group(0).upper() if color else None,
+            "children": children,
+        }
+
+
+def _keep_colors(categories: list[dict[str, Any]], own: set[str]) -> None:
+    """Drop the colours of categories not in ``own`` (a palette's, given on export)."""
+    stack = list(categories)
+    while stack:
+        category = stack.pop()
+        if category["id"] not in own:
+            category["color"] = None
+        stack.extend(category["children"])
 
 
 def _unique(ident: str, taken: set[str]) -> str:
