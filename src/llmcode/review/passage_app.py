@@ -21,14 +21,15 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header
 
 from llmcode.errors import ConfigError, LlmcodeError
 from llmcode.review.passage_edits import Marker
 from llmcode.review.passage_queues import best_match
 from llmcode.review.passage_session import Passage, PassageSession
 from llmcode.review.passage_widgets import DocumentView, PassageList, code_colours
-from llmcode.review.widgets import CodePicker, HelpScreen
+from llmcode.review.widgets import CodePicker, DetailView, HelpScreen
+from llmcode.store.passage_ledger import key_of
 
 EDGE_KEYS = [
     ("left_square_bracket", "widen('start','word')", "widen at the start by a word"),
@@ -107,12 +108,12 @@ class PassageScreen(Screen[None]):
         with Horizontal(id="passage-main"):
             yield DocumentView(self.session, id="document")
             yield PassageList(self.session, id="passages")
-        yield Static(id="passage-detail")
-        yield Static(id="progress")
+        yield DetailView(id="passage-detail")  # drawn line by line: an update costs no layout
+        yield DetailView(id="passage-progress")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.redraw()
+        self.redraw(full=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         marking = self.marker is not None
@@ -122,19 +123,22 @@ class PassageScreen(Screen[None]):
 
     # --- drawing ------------------------------------------------------------------------------
 
-    def redraw(self, scroll: bool = True) -> None:
-        """Repaint the document, the list's cursor, the detail and the progress line."""
+    def redraw(
+        self, scroll: bool = True, full: bool = False, also: tuple[tuple[int, int], ...] = ()
+    ) -> None:
+        """Repaint the document (``also``: spans that changed away from the cursor), the
+        list's cursor, the detail and the progress line."""
         view = self.query_one(DocumentView)
         view.marker = self.marker
-        view.show(scroll)
-        self.query_one(PassageList).sync()
+        view.show(scroll, full, also)
+        self.query_one(PassageList).sync(full)
         self._update("#passage-detail", "_detail", self._detail_text())
-        self._update("#progress", "_progress", self._progress_text())
+        self._update("#passage-progress", "_progress", self._progress_text())
 
     def _update(self, selector: str, cache: str, text: Text) -> None:
-        if text != getattr(self, cache):  # an unchanged line costs no layout
+        if text != getattr(self, cache):  # an unchanged line is not drawn again
             setattr(self, cache, text)
-            self.query_one(selector, Static).update(text)
+            self.query_one(selector, DetailView).show(text, top=True)
 
     def _detail_text(self) -> Text:
         session = self.session
@@ -170,13 +174,19 @@ class PassageScreen(Screen[None]):
 
     # --- actions ------------------------------------------------------------------------------
 
-    def _do(self, step: Callable[..., Any], *args: Any, scroll: bool = True) -> None:
+    def _do(
+        self,
+        step: Callable[..., Any],
+        *args: Any,
+        scroll: bool = True,
+        also: tuple[tuple[int, int], ...] = (),
+    ) -> None:
         try:
             step(*args)
         except LlmcodeError as exc:
             self.notify(exc.message + (f" — {exc.hint}" if exc.hint else ""), severity="error")
             return
-        self.redraw(scroll)
+        self.redraw(scroll, also=also)
 
     def action_accept(self) -> None:
         self._do(self.session.accept)
@@ -185,10 +195,13 @@ class PassageScreen(Screen[None]):
         self._do(self.session.reject)
 
     def action_undo(self) -> None:
-        if self.session.ledger.last() is None:
+        last = self.session.ledger.last()
+        if last is None:
             self.notify("nothing to undo")
             return
-        self._do(self.session.undo)
+        before = self.session.passage(key_of(last))  # away from the cursor, maybe: redraw it
+        span = () if before.start is None else ((before.start, before.end or before.start),)
+        self._do(self.session.undo, also=span)
 
     def action_move(self, step: int) -> None:
         self._do(self.session.move, step)
@@ -321,6 +334,7 @@ class PassageReviewApp(App[None]):
     PassageList > .passage-list--cursor { background: $accent; color: $text; text-style: bold; }
     PassageList > .passage-list--decided { color: $text-muted; }
     #passage-detail { height: 4; padding: 0 1; background: $boost; }
+    #passage-progress { height: 1; background: $panel; }
     """
 
     def __init__(self, session: PassageSession) -> None:

@@ -70,17 +70,45 @@ class DocumentView(ScrollView, can_focus=False):
         self._bounds: list[int] = []  # painted stretches: starts, sorted
         self._stretches: list[tuple[int, int, Style]] = []
         self._styles: dict[tuple[str, bool, bool], Style] = {}
+        self._base: Style | None = None
+        self._focus: list[tuple[int, int]] = []  # what changes between keys: cursor, marker
 
-    def show(self, scroll: bool = True) -> None:
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+
+    def show(
+        self, scroll: bool = True, full: bool = False, also: tuple[tuple[int, int], ...] = ()
+    ) -> None:
         """Paint the session's current document and passage; ``scroll`` brings the passage
-        (or the marker) into view."""
+        (or the marker) into view. Only the lines of what changed are drawn again (the old and
+        the new current passage, the marker, and ``also``: spans that changed elsewhere), unless
+        the document or the scroll moved."""
         document = self.session.document
+        same = document.item_id == self._item_id
         self._item_id, self._text = document.item_id, document.text
         self._wrap()
-        self._paint(self.session.passages_in(document.item_id), self.session.current)
+        current = self.session.current
+        self._paint(self.session.passages_in(document.item_id), current)
+        top = round(self.scroll_y)
         if scroll:
             self._scroll_to_focus()
-        self.refresh()
+        focus = self._focus_spans(current)
+        if full or not same or round(self.scroll_y) != top:
+            self.refresh()
+        else:
+            for start, end in {*self._focus, *focus, *also}:
+                first = self.line_of(start)
+                self.refresh_lines(first, self.line_of(max(start, end - 1)) - first + 1)
+        self._focus = focus
+
+    def _focus_spans(self, current: Passage | None) -> list[tuple[int, int]]:
+        spans = []
+        if current is not None and current.start is not None and current.end is not None:
+            spans.append((current.start, current.end))
+        if self.marker is not None:
+            spans.append(self.marker.selection or (self.marker.cursor, self.marker.cursor + 1))
+        return spans
 
     def on_resize(self, event: events.Resize) -> None:
         self._wrap()
@@ -165,7 +193,9 @@ class DocumentView(ScrollView, can_focus=False):
         if self.scrollable_content_region.width and self._wrapped[1] != width:
             self._wrap()
         row = round(self.scroll_y) + y
-        base = self.rich_style
+        if self._base is None:
+            self._base = self.rich_style
+        base = self._base
         if row >= len(self._lines):
             return Strip.blank(width, base)
         start, end = self._lines[row]
@@ -218,6 +248,12 @@ class PassageList(ScrollView, can_focus=False):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
         self.colours = code_colours(session)
+        self._styles: dict[str, Style] | None = None
+        self._drawn: tuple[int, int] | None = None  # (queue length, cursor row) last drawn
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None
 
     def on_mount(self) -> None:
         self.sync()
@@ -225,29 +261,47 @@ class PassageList(ScrollView, can_focus=False):
     def on_resize(self, event: events.Resize) -> None:
         self.sync()
 
-    def sync(self) -> None:
-        """Fit the virtual size to the queue and keep the cursor row in view."""
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.session.queue))
+    def sync(self, full: bool = True) -> None:
+        """Fit the virtual size to the queue and keep the cursor row in view; redraw every row,
+        or (``full=False``) the rows of the old and the new cursor when nothing else moved."""
+        length, cursor = len(self.session.queue), self.session.position
+        self.virtual_size = Size(self.scrollable_content_region.width, length)
         height = self.scrollable_content_region.height
-        top, cursor = round(self.scroll_y), self.session.position
+        top = round(self.scroll_y)
         if cursor < top:
             self.scroll_to(y=cursor, animate=False, immediate=True)
         elif height and cursor >= top + height:
             self.scroll_to(y=cursor - height + 1, animate=False, immediate=True)
-        self.refresh()
+        drawn = self._drawn
+        if full or drawn is None or drawn[0] != length or round(self.scroll_y) != top:
+            self.refresh()
+        else:
+            for row in {drawn[1], cursor}:
+                self.refresh_line(row)
+        self._drawn = (length, cursor)
+
+    def _row_styles(self) -> dict[str, Style]:
+        if self._styles is None:
+            base = self.rich_style
+            self._styles = {
+                "base": base,
+                "cursor": base + self.get_component_rich_style("passage-list--cursor"),
+                "decided": base + self.get_component_rich_style("passage-list--decided"),
+            }
+        return self._styles
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         row = round(self.scroll_y) + y
-        base = self.rich_style
+        styles = self._row_styles()
         if row >= len(self.session.queue):
-            return Strip.blank(width, base)
+            return Strip.blank(width, styles["base"])
         passage = self.session.passage(self.session.queue[row])
-        style = base
+        style = styles["base"]
         if row == self.session.position:
-            style = base + self.get_component_rich_style("passage-list--cursor")
+            style = styles["cursor"]
         elif passage.action is not None:
-            style = base + self.get_component_rich_style("passage-list--decided")
+            style = styles["decided"]
         where = "not in text" if passage.start is None else f"{passage.start}–{passage.end}"
         value = passage.model.confidence if passage.model and not self.session.blind else None
         confidence = "" if value is None else f"{value:.2f}"
