@@ -4,6 +4,7 @@ keeps all the tool wrote and adds the model's passages as a new user."""
 from __future__ import annotations
 
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from lxml import etree
 
 import llmcode
 from llmcode.errors import InterchangeError
-from llmcode.interchange.refi import merge_project, read_project, read_taxonomy
+from llmcode.interchange.refi import export_project, merge_project, read_project, read_taxonomy
 from llmcode.store.runs import Run, load_run_codes
 from llmcode.taxonomy.model import dump_taxonomy, load_taxonomy
 from llmcode.testserver import ServerConfig, TestServer
@@ -172,3 +173,35 @@ def test_cli_merges_and_refuses_merge_into_without_qdpx(cli, flow, tmp_path):
     both = cli("export", run.path, "--format", "qdpx", "--merge-into", PROJECT, "--human",
                flow["dir"] / "team.csv", "-o", tmp_path / "x.qdpx")  # fmt: skip
     assert both.exit_code == 1 and "give one of the two" in " ".join(both.output.split())
+
+
+def test_reviewed_passages_are_exported_and_merged_under_the_reviewer(flow, tmp_path):
+    from llmcode.review.passage_session import PassageSession
+    from llmcode.store.reviewed_passages import reviewed_passages
+
+    shutil.copytree(flow["run"].path, tmp_path / "qda")
+    run = Run(tmp_path / "qda")
+    session = PassageSession(run, "ana")
+    first = session.current
+    session.accept()
+    session.reject()
+    session.change(["licences_and_legal_questions"])
+    text = next(item.text for item in run.items() if item.item_id == "p4-mobile")
+    start = text.index("I do not have the data")
+    session.add("p4-mobile", start, start + 22, ["trust_in_outputs"])
+    reviewed = passages(reviewed_passages(run, include_rejected=False), "ana")
+    assert len(reviewed) == 3 and ("p4-mobile", "trust_in_outputs", start, start + 22) in reviewed
+    assert (first.item_id, first.codes[0], first.start, first.end) in reviewed
+
+    export_project(run, tmp_path / "p.qdpx", reviewed=True)
+    root = project_xml(tmp_path / "p.qdpx")
+    assert sorted(u.get("name") for u in root.iter(f"{P}User")) == ["ana", MODEL]
+    assert passages(read_project(tmp_path / "p.qdpx").codes, "ana") == reviewed
+    notes = [n.findtext(f"{P}PlainTextContent") for n in root.iter(f"{P}Note")]
+    assert any("action: change" in n and "suggested: " in n for n in notes)
+
+    summary = merge_project(run, PROJECT, tmp_path / "m.qdpx", reviewed=True)
+    assert summary.users == (MODEL, "ana (review)")  # ana the coder in the tool stays apart
+    merged = read_project(tmp_path / "m.qdpx").codes
+    assert passages(merged, "ana (review)") == reviewed
+    assert passages(merged, "ana") == passages(read_project(PROJECT).codes, "ana")

@@ -26,6 +26,9 @@ from llmcode.llm.evidence import locate
 from llmcode.store.models import CodingRecord
 from llmcode.taxonomy.model import NONE_CODE, Taxonomy
 
+_NOTE_COLUMNS = ("action", "decided_by", "suggested", "memo", "justification")
+"""Columns of a codes table whose values a passage's note repeats (review provenance)."""
+
 
 @dataclass
 class Unplaced:
@@ -157,19 +160,32 @@ def table_passages(
         if text is None:
             skipped += 1
             continue
-        spans = _row_spans(row, text, f"{source}: row {number} (item {item_id}, coder {coder})")
+        where = f"{source}: row {number} (item {item_id}, coder {coder})"
+        spans, offsets = _row_spans(row, text, where)
         lines = [f"coder: {coder}", f"code: {code}"]
-        for column in ("action", "memo", "justification"):
-            if isinstance(row.get(column), str) and row[column].strip():
-                lines.append(f"{column}: {row[column].strip()}")
-        notes = {code: "\n".join(lines)} if len(lines) > 2 else {}
+        for column in _NOTE_COLUMNS:
+            value = row.get(column)
+            if isinstance(value, str) and value.strip():
+                lines.append(f"{column.replace('_', ' ')}: {value.strip()}")
+        model_start, model_end = row.get("model_start"), row.get("model_end")
+        if offsets and not (_missing(model_start) or _missing(model_end)):
+            lines.append(f"model's passage: [{model_start}, {model_end})")
+        note = "\n".join(lines) if len(lines) > 2 else ""
         for start, end in dict.fromkeys(spans or [(0, len(text))]):
-            out.append(Passage(item_id, coder, start, end, [code], code_notes=notes))
+            if offsets:  # a passage of its own: the note is the passage's
+                out.append(Passage(item_id, coder, start, end, [code], note=note))
+            else:  # a code of the item: one note on the code
+                notes = {code: note} if note else {}
+                out.append(Passage(item_id, coder, start, end, [code], code_notes=notes))
     return out, skipped
 
 
-def _row_spans(row: dict, text: str, where: str) -> list[tuple[int, int]]:
-    """A row's offsets (``start, end``), else its evidence quotes found in the text."""
+def _missing(value: object) -> bool:
+    return value is None or bool(pd.isna(value))  # type: ignore[call-overload]
+
+
+def _row_spans(row: dict, text: str, where: str) -> tuple[list[tuple[int, int]], bool]:
+    """A row's offsets (``start, end``; True), else its evidence quotes found in the text."""
     start, end = row.get("start"), row.get("end")
     if start is not None and end is not None and not (pd.isna(start) or pd.isna(end)):
         start, end = int(start), int(end)
@@ -179,7 +195,7 @@ def _row_spans(row: dict, text: str, where: str) -> list[tuple[int, int]]:
                 f"({len(text)} characters)",
                 hint="offsets count characters of the item's text, end exclusive",
             )
-        return [(start, end)]
+        return [(start, end)], True
     spans = []
     for quote in str(row.get("evidence") or "").split(" | "):
         span = locate(quote, text) if quote.strip() else None
@@ -187,4 +203,4 @@ def _row_spans(row: dict, text: str, where: str) -> list[tuple[int, int]]:
             continue
         if span.end > span.start:
             spans.append((span.start, span.end))
-    return spans
+    return spans, False

@@ -11,7 +11,10 @@ project's code with the same GUID (a codebook llmcode exported), else the code w
 the project's codebook gives (a taxonomy imported from this project), else the code with the
 same name; a code found in none of these is added to the codebook (under its parent when the
 parent is there). A project that already has a user of the run's coder's name is refused: merge
-into the project as the tool exported it.
+into the project as the tool exported it. With ``reviewed``, each reviewer's passages (accepted,
+changed, resized, added) are added as the reviewer's user; a reviewer who is one of the
+project's users (ana reviewed the model and coded in the tool) gets a user of their own, ``ana
+(review)``, so the team's own passages stay apart.
 """
 
 from __future__ import annotations
@@ -105,7 +108,14 @@ def merge_project(
         used = dict.fromkeys(code for p in passages for code in p.codes)
         guids = {code: codes.guid(code) for code in used}
         selections = Selections(run_id=run.run_id, code_guid=guids.__getitem__)
-        _refuse_known_users(project, root, {p.coder for p in passages} | {run.manifest().coder})
+        model = run.manifest().coder
+        _refuse_known_users(project, root, {model})
+        known = _user_names(root)
+        passages = [  # a reviewer who is also one of the team's users: a user of their own
+            replace(p, coder=f"{p.coder} (review)") if p.coder in known and p.coder != model else p
+            for p in passages
+        ]
+        selections.user(model)  # the model first, then reviewers as their passages come
         by_item: dict[str, list[Passage]] = {}
         for passage in passages:
             by_item.setdefault(passage.item_id, []).append(passage)
@@ -254,9 +264,13 @@ def _shifted(passage: Passage, shift: int) -> Passage:
     return replace(passage, start=passage.start + shift, end=passage.end + shift)
 
 
+def _user_names(root: etree._Element) -> set[str]:
+    names = {u.get("name") or u.get("id") for u in root.iterfind(f"{_P}Users/{_P}User")}
+    return {name for name in names if name}
+
+
 def _refuse_known_users(project: Path, root: etree._Element, names: set[str]) -> None:
-    known = {u.get("name") or u.get("id") for u in root.iterfind(f"{_P}Users/{_P}User")}
-    clash = sorted(names & {k for k in known if k})
+    clash = sorted(names & _user_names(root))
     if clash:
         raise InterchangeError(
             f"{project}: the project already has a user named {', '.join(clash)}",

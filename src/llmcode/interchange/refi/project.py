@@ -52,6 +52,7 @@ from llmcode.interchange.refi.selections import (
 from llmcode.items import Item
 from llmcode.store.decisions import reviewed_codes
 from llmcode.store.models import CodingRecord, RunManifest
+from llmcode.store.reviewed_passages import reviewed_passages
 from llmcode.store.runs import Run
 from llmcode.taxonomy.model import NONE_CODE, Taxonomy
 
@@ -147,7 +148,9 @@ def run_passages(
     else:
         passages = item_passages(records, texts, taxonomy, manifest.coder)
     frames: list[tuple[str, pd.DataFrame]] = []
-    if reviewed:
+    if reviewed and manifest.config.inputs.unit == "segment":
+        frames.append(("reviewed passages", _reviewed_passages(run)))
+    elif reviewed:
         frames.append(("reviewed codes", _reviewed_codes(run)))
     if human is not None:
         frames.append((str(human), load_codes(Path(human), texts=texts)))
@@ -287,6 +290,13 @@ def _provenance(manifest: RunManifest) -> str:
 def _reviewed_codes(run: Run) -> pd.DataFrame:
     """Reviewed codes, a decision no person made under its own user ("ana (automatic)")."""
     frame = reviewed_codes(run)
+    who = frame["decided_by"].map({"automatic": " (automatic)", "model": " (model)"}).fillna("")
+    return frame.assign(coder=frame["coder"] + who)
+
+
+def _reviewed_passages(run: Run) -> pd.DataFrame:
+    """Each reviewer's passages (`reviewed_passages`), under users named as `_reviewed_codes`."""
+    frame = reviewed_passages(run, include_rejected=False)
     who = frame["decided_by"].map({"automatic": " (automatic)", "model": " (model)"}).fillna("")
     return frame.assign(coder=frame["coder"] + who)
 
