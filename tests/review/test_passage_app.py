@@ -9,7 +9,12 @@ import pytest
 
 from llmcode.review.passage_app import PassageReviewApp
 from llmcode.review.passage_session import PassageSession
-from llmcode.review.passage_widgets import DocumentView, PassageList, wrap_offsets
+from llmcode.review.passage_widgets import (
+    DocumentView,
+    PassageList,
+    code_colours,
+    wrap_offsets,
+)
 from llmcode.review.widgets import CodePicker, HelpScreen
 from llmcode.store.runs import DECISIONS, Run
 from tests.review.passage_runs import make_segment_run
@@ -181,6 +186,14 @@ async def test_question_mark_lists_the_keys(run):
         keys = dict(app.screen.keys)
         assert "widen at the end by a sentence" in keys.values()
         assert keys["]"] == "widen at the end by a word"
+
+
+def test_a_code_keeps_the_colour_its_codebook_gives_it(run):
+    session = PassageSession(run, "ana")
+    first, second, *rest = session.categories
+    session.categories = [first.model_copy(update={"color": "#f0a"}), second, *rest]
+    colours = code_colours(session)
+    assert colours[first.id] == "#ff00aa" and colours[second.id] == "cyan"  # the palette's 2nd
 
 
 def test_wrapping_keeps_the_offsets_of_every_line():

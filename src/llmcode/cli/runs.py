@@ -206,7 +206,11 @@ def export(
     ] = None,
     reviewed: Annotated[
         bool,
-        typer.Option("--reviewed", help="Final codes after review, with the reviewer as coder."),
+        typer.Option(
+            "--reviewed",
+            help="Final codes after review, with the reviewer as coder (a run coded in "
+            "passages: one row per passage and code, with start, end, action, decided_by).",
+        ),
     ] = False,
     reviewer: Annotated[
         str | None,
@@ -217,7 +221,8 @@ def export(
         typer.Option(
             "--final",
             help="The final table: one row per item and code with resolved_by (agreement, "
-            "adjudicator, model, automatic, single-coder), adjudicator and coders.",
+            "adjudicator, model, automatic, single-coder), adjudicator and coders (a run coded in "
+            "passages: one row per passage and code).",
         ),
     ] = False,
     human: Annotated[

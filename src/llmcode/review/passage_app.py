@@ -233,6 +233,7 @@ class PassageScreen(Screen[None]):
             current.start if current is not None and current.item_id == session.document_id else 0
         )
         self.marker = Marker(session.boundaries(session.document_id), here or 0)
+        self.refresh_bindings()  # the footer shows the marking keys
         self.redraw()
 
     def action_mark_move(self, unit: str, direction: int) -> None:
@@ -253,6 +254,7 @@ class PassageScreen(Screen[None]):
             return
         item_id = self.session.document_id
         self.marker = None
+        self.refresh_bindings()
 
         def add(codes: list[str]) -> None:
             self._do(self.session.add, item_id, span[0], span[1], codes)
@@ -262,6 +264,7 @@ class PassageScreen(Screen[None]):
 
     def action_mark_cancel(self) -> None:
         self.marker = None
+        self.refresh_bindings()
         self.redraw()
 
     def _pick(self, chosen: list[str], then: Callable[[list[str]], None]) -> None:

@@ -29,8 +29,17 @@ MARKS = {None: "·", "accept": "✓", "reject": "✗", "change": "✎", "resize"
 
 
 def code_colours(session: PassageSession) -> dict[str, str]:
-    """One colour per code, in the taxonomy's order."""
-    return {c.id: PALETTE[n % len(PALETTE)] for n, c in enumerate(session.categories)}
+    """One colour per code: the codebook's own (``color``, as QDA tools keep it), else one of
+    the palette in the taxonomy's order."""
+    return {
+        c.id: _hex(c.color) if c.color else PALETTE[n % len(PALETTE)]
+        for n, c in enumerate(session.categories)
+    }
+
+
+def _hex(color: str) -> str:
+    """``#RGB`` as ``#RRGGBB`` (what a terminal style takes)."""
+    return "#" + "".join(d * 2 for d in color[1:]) if len(color) == 4 else color
 
 
 def wrap_offsets(text: str, width: int) -> list[tuple[int, int]]:
