@@ -8,6 +8,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from lxml import etree
 
@@ -205,3 +206,46 @@ def test_reviewed_passages_are_exported_and_merged_under_the_reviewer(flow, tmp_
     merged = read_project(tmp_path / "m.qdpx").codes
     assert passages(merged, "ana (review)") == reviewed
     assert passages(merged, "ana") == passages(read_project(PROJECT).codes, "ana")
+
+
+def test_a_source_that_begins_with_blank_lines_gets_the_passages_at_its_own_offsets(tmp_path):
+    text = (PROJECT.parent / "transcripts" / "p2-bank.txt").read_text(encoding="utf-8")
+    qde = (
+        '<?xml version="1.0" encoding="utf-8"?>\n<Project xmlns="urn:QDA-XML:project:1.0" '
+        'name="p"><Sources><TextSource guid="{D0D0D0D0-0000-4000-8000-000000000001}" '
+        'name="p2-bank" plainTextPath="internal://s.txt"/></Sources></Project>'
+    )
+    with zipfile.ZipFile(tmp_path / "blank.qdpx", "w") as archive:
+        archive.writestr("project.qde", qde)
+        archive.writestr("sources/s.txt", ("\n\n" + text).encode())
+    imported = read_project(tmp_path / "blank.qdpx")
+    assert "begins with 2 blank characters" in imported.warnings[0]
+    imported.items.to_csv(tmp_path / "documents.csv", index=False)  # read back stripped
+    taxonomy = PROJECT.parent / "ptm-interviews.yaml"
+    run = code_run(tmp_path / "runs", taxonomy, tmp_path / "documents.csv", "b")
+    assert run.items()[0].text == text.strip()
+    summary = merge_project(run, tmp_path / "blank.qdpx", tmp_path / "m.qdpx")
+    assert summary.passages > 0 and len(summary.new_codes) > 0  # the project had no codebook
+    merged = read_project(tmp_path / "m.qdpx")
+    shifted = {(i, c, s + 2, e + 2) for i, c, s, e in passages(load_run_codes(run))}
+    assert passages(merged.codes, MODEL) == shifted
+    source = merged.items["text"][0]
+    for row in merged.codes.itertuples():
+        assert row.evidence == source[row.start : row.end] != ""
+    if (REFI_DIR / "Project.xsd").is_file():  # the codebook, users and notes made where they go
+        schema = etree.XMLSchema(etree.parse(str(REFI_DIR / "Project.xsd")))
+        assert schema.validate(project_xml(tmp_path / "m.qdpx")), str(schema.error_log)
+
+
+def test_the_example_projects_passages_are_the_examples_codes():
+    from llmcode.interchange.refi.codebook import slug
+
+    codes = pd.read_csv(PROJECT.parent / "codes.csv")
+    taxonomy = load_taxonomy(PROJECT.parent / "ptm-interviews.yaml")
+    named = {c.id: slug(c.name) for c in taxonomy.walk()}
+    expected = {(r.item_id, r.coder, named[r.code], r.start, r.end) for r in codes.itertuples()}
+    imported = read_project(PROJECT).codes
+    assert {tuple(r) for r in imported[["item_id", "coder", "code", "start", "end"]].values} == (
+        expected
+    )
+    assert len(expected) == 96

@@ -130,6 +130,12 @@ def _read_sources(
     items: list[dict[str, str]] = []
     for position, (item_id, source) in enumerate(source_names(root)):
         text = source_text(path, archive, source, warnings, item_id)
+        if text[:1].isspace():
+            lead = len(text) - len(text.lstrip())
+            warnings.append(
+                f"source '{item_id}' begins with {lead} blank characters: items read from a table "
+                f"are stripped, so a run coding them counts offsets {lead} less than the project"
+            )
         owner = _user(users, source.get("creatingUser"), default_user)
         items.append({"item_id": item_id, "text": text, **_values(source, variables)})
         where = f"{path}: source '{item_id}'"
