@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from llmcode.cli import get_app
 from llmcode.review.passage_app import PassageReviewApp
+from llmcode.review.passage_queues import load_human_passages
 from llmcode.review.passage_session import PassageSession
 from llmcode.review.passage_widgets import (
     DocumentView,
@@ -17,7 +20,7 @@ from llmcode.review.passage_widgets import (
 )
 from llmcode.review.widgets import CodePicker, HelpScreen
 from llmcode.store.runs import DECISIONS, Run
-from tests.review.passage_runs import make_segment_run
+from tests.review.passage_runs import HUMANS, make_segment_run
 
 SIZE = (140, 40)
 
@@ -208,3 +211,30 @@ def test_llmcode_review_of_a_segment_run_needs_a_terminal_and_refuses_item_optio
     assert result.exit_code == 1 and "needs a terminal" in result.output
     result = cli("review", "seg", "--runs-dir", runs, "--auto-accept-above", "0.9")
     assert result.exit_code == 1 and "--auto-accept-above does not apply" in result.output
+
+
+def test_snapshot_of_the_passage_screen(run, snap_compare):  # type: ignore[no-untyped-def]
+    texts = {item.item_id: item.text for item in run.items()}
+    human = load_human_passages(HUMANS, texts)
+    app = PassageReviewApp(PassageSession(run, "ana", human=human))
+    assert snap_compare(app, press=["a", "right_curly_bracket"], terminal_size=SIZE)
+
+
+def test_snapshot_of_marking_a_passage(run, snap_compare):  # type: ignore[no-untyped-def]
+    app = PassageReviewApp(PassageSession(run, "ana"))
+    assert snap_compare(app, press=["i", "right", "space", "down"], terminal_size=SIZE)
+
+
+def test_review_command_opens_the_passage_screen_with_the_human_passages(run, monkeypatch):
+    opened: list[PassageSession] = []
+    monkeypatch.setattr(PassageReviewApp, "run", lambda self: opened.append(self.session))
+    result = CliRunner().invoke(
+        get_app(),
+        ["review", "seg", "--reviewer", "ana", "--runs-dir", str(run.path.parent),
+         "--human", str(HUMANS), "--queue", "disagreement"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (session,) = opened
+    assert session.queue_name == "disagreement"
+    assert set(session.document.human) == {"ana", "ben"}
+    assert "0/18 passage(s) decided in queue disagreement" in result.output
