@@ -249,3 +249,19 @@ def test_the_example_projects_passages_are_the_examples_codes():
         expected
     )
     assert len(expected) == 96
+
+
+def test_the_teams_imported_passages_are_examples_for_coding_whole_documents(cli, flow, tmp_path):
+    here = flow["dir"]
+    with TestServer(ServerConfig()) as server:
+        result = cli(
+            "code", "-t", here / "codebook.yaml", "-i", here / "documents.csv", "--level",
+            "leaves", "--examples", here / "team.csv", "--examples-items", here / "documents.csv",
+            "--examples-coder", "ana", "--base-url", server.base_url, "--model", MODEL,
+            "--runs-dir", tmp_path, "--run-id", "ex", "--no-cache", env={"OPENAI_API_KEY": "k"},
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = Run(tmp_path / "ex").latest_codings()
+    assert len(records) == 5
+    for item_id, record in records.items():  # shots from ana's other documents, never itself
+        assert record.examples and item_id not in record.examples
