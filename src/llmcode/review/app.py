@@ -154,7 +154,8 @@ class ReviewScreen(Screen[None]):
             )
         if progress != self._progress:  # an unchanged line costs no layout
             self._progress = progress
-            self.query_one("#progress", Static).update(progress)
+            # one line of fixed size (app.tcss): no layout pass for new text
+            self.query_one("#progress", Static).update(progress, layout=False)
 
     def _do(self, step: Callable[..., Any], *args: Any, full: bool = False) -> None:
         try:

@@ -59,6 +59,8 @@ class ItemList(ScrollView, can_focus=False):
         self._styles: dict[str, Style] | None = None
         self._drawn: int | None = None  # the cursor row last drawn
         self._widths: tuple[object, int] = (None, 6)  # (queue, its longest item id)
+        self._rows: dict[int, tuple[tuple[object, ...], Decision | None, Strip]] = {}
+        """Rows drawn, by position: a scroll by one row redraws one new row, not the page."""
 
     def on_mount(self) -> None:
         self.sync()
@@ -93,6 +95,7 @@ class ItemList(ScrollView, can_focus=False):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles = None
+        self._rows.clear()
 
     def _row_styles(self) -> dict[str, Style]:
         if self._styles is None:
@@ -113,6 +116,19 @@ class ItemList(ScrollView, can_focus=False):
             return Strip.blank(width, styles["base"])
         item = self.session.queue[row]
         verdict = self.session.verdict(item.item_id)
+        key = (
+            item.item_id,
+            row == self.session.position,
+            width,
+            self._id_width(),
+            self.session.blind,
+            self.session.confidence_kind,
+        )
+        drawn = self._rows.get(row)
+        if drawn is not None and drawn[1] is verdict and drawn[0] == key:
+            return drawn[2]
+        if len(self._rows) > 8 * max(self.size.height, 8):
+            self._rows.clear()  # keep only about a few screens of rows
         blind = self.session.blind  # blind: only the reviewer's own codes, no model flags
         codes = verdict.codes if verdict else ([] if blind else item.codes)
         value = None if blind else item.confidence_as(self.session.confidence_kind)
@@ -136,7 +152,9 @@ class ItemList(ScrollView, can_focus=False):
             Segment(f" {_fit(item.item_id, id_width)} {_fit(','.join(codes), rest)}", style),
             Segment(f"{confidence:>5} ", style),
         ]
-        return Strip(segments).adjust_cell_length(width, style)
+        strip = Strip(segments).adjust_cell_length(width, style)
+        self._rows[row] = (key, verdict, strip)
+        return strip
 
 
 class DetailView(ScrollView, can_focus=False):
@@ -149,7 +167,8 @@ class DetailView(ScrollView, can_focus=False):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.text = Text()
-        self._lines: list[Strip] = []
+        self._lines: list[list[Segment]] = []
+        self._strips: dict[int, Strip] = {}  # lines drawn so far, built when first shown
         self._blank = Strip([])
         self._wrapped_at = 0
 
@@ -173,19 +192,34 @@ class DetailView(ScrollView, can_focus=False):
         if width <= 0:
             return
         console, base = self.app.console, self.rich_style
-        lines = console.render_lines(self.text, console.options.update_width(width), pad=False)
-        self._lines = [
-            Strip(line).apply_style(base).adjust_cell_length(width, base) for line in lines
-        ]
+        options = console.options.update_width(width)
+        self._lines = console.render_lines(self.text, options, pad=False)
+        self._strips = {}
         self._blank = Strip.blank(width, base)
         self._wrapped_at = width
-        self.virtual_size = Size(width, len(self._lines))
+        size = Size(width, len(self._lines))
+        if size != self.virtual_size:
+            # Not `self.virtual_size = size`: that reactive lays out the whole screen, on nearly
+            # every item (texts differ in length). The pane's width is fixed (a stable
+            # scrollbar gutter), so only its scrollbar needs updating; a scrollbar that appears
+            # or goes still asks for a layout itself.
+            self.set_reactive(ScrollView.virtual_size, size)
+            self._scroll_update(size)
 
     def render_line(self, y: int) -> Strip:
         if self.scrollable_content_region.width != self._wrapped_at:
             self._wrap()
         row = round(self.scroll_y) + y
-        return self._lines[row] if row < len(self._lines) else self._blank
+        if row >= len(self._lines):
+            return self._blank
+        strip = self._strips.get(row)
+        if strip is None:  # one Strip per shown line (each carries seven caches)
+            width, base = self._wrapped_at, self.rich_style
+            line = Segment.adjust_line_length(
+                list(Segment.apply_style(self._lines[row], base)), width, style=base
+            )
+            strip = self._strips[row] = Strip(line, width)
+        return strip
 
 
 def _fit(text: str, width: int) -> str:
