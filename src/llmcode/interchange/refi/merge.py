@@ -98,23 +98,25 @@ def merge_project(
         root = project_root(project, archive)
         member = project_member(project, archive)
         sources = dict(source_names(root))
+        model = run.manifest().coder
+        _refuse_known_users(project, root, {model})
         texts, shifts = _matched_texts(run, project, archive, sources)
         coded = {item.item_id: item.text for item in run.items()}
-        passages = [
-            _shifted(p, shifts[p.item_id]) for p in run_passages(run, coded, reviewed=reviewed)[0]
+        known = _user_names(root)
+        passages = [  # at the source's offsets; a reviewer who is one of the team: own user
+            replace(
+                p,
+                start=p.start + shifts[p.item_id],
+                end=p.end + shifts[p.item_id],
+                coder=f"{p.coder} (review)" if p.coder in known and p.coder != model else p.coder,
+            )
+            for p in run_passages(run, coded, reviewed=reviewed)[0]
         ]
         taxonomy = run.taxonomy()
         codes = _CodeMap(project, root, taxonomy)
         used = dict.fromkeys(code for p in passages for code in p.codes)
         guids = {code: codes.guid(code) for code in used}
         selections = Selections(run_id=run.run_id, code_guid=guids.__getitem__)
-        model = run.manifest().coder
-        _refuse_known_users(project, root, {model})
-        known = _user_names(root)
-        passages = [  # a reviewer who is also one of the team's users: a user of their own
-            replace(p, coder=f"{p.coder} (review)") if p.coder in known and p.coder != model else p
-            for p in passages
-        ]
         selections.user(model)  # the model first, then reviewers as their passages come
         by_item: dict[str, list[Passage]] = {}
         for passage in passages:
@@ -123,7 +125,7 @@ def merge_project(
             selections.add(sources[item_id], texts[item_id], found)
         if run.manifest().config.inputs.unit == "segment":
             records = run.latest_codings()
-            _, unplaced = segment_passages(records, coded, taxonomy, run.manifest().coder)
+            _, unplaced = segment_passages(records, coded, taxonomy, model)
             for lost in unplaced:
                 selections.source_note(
                     sources[lost.item_id], lost.item_id, lost.coder, "passages not found", lost.text
@@ -255,13 +257,6 @@ class _CodeMap:
 def _parent(taxonomy: Taxonomy, code: str) -> Category | None:
     """The category ``code`` is a child of (None for a top-level one)."""
     return next((c for c in taxonomy.walk() if any(k.id == code for k in c.children)), None)
-
-
-def _shifted(passage: Passage, shift: int) -> Passage:
-    """A passage of an item's text as a passage of its source's text."""
-    if not shift:
-        return passage
-    return replace(passage, start=passage.start + shift, end=passage.end + shift)
 
 
 def _user_names(root: etree._Element) -> set[str]:

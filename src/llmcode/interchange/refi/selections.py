@@ -112,10 +112,9 @@ class Selections:
     def add(self, source: etree._Element, text: str, passages: list[Passage]) -> None:
         """Append a selection for each passage of ``source`` (after its own selections)."""
         for passage in sorted(passages, key=lambda p: (p.start, p.end, p.coder)):
-            source_item = passage.item_id
             user = self.user(passage.coder)
             when = stamp(passage.when) if passage.when else None
-            key = (source_item, passage.coder, str(passage.start), str(passage.end))
+            key = (passage.item_id, passage.coder, str(passage.start), str(passage.end))
             selection = etree.Element(
                 f"{_P}PlainTextSelection",
                 guid=stable_guid("selection", self.run_id, *key),
@@ -127,28 +126,39 @@ class Selections:
             if when:
                 selection.set("creationDateTime", when)
             for code in passage.codes:
-                coding = etree.SubElement(
-                    selection,
-                    f"{_P}Coding",
-                    guid=stable_guid("coding", self.run_id, *key, code),
-                    creatingUser=user,
-                )
-                if when:
-                    coding.set("creationDateTime", when)
-                etree.SubElement(coding, f"{_P}CodeRef", targetGUID=self.code_guid(code))
-                if passage.code_notes.get(code):
-                    name = f"{source_item} · {code} · {passage.coder}"
-                    text_of_note = passage.code_notes[code]
-                    key_of_note = (source_item, passage.coder, code)
-                    guid = self.note(key_of_note, name, text_of_note, user, when)
-                    etree.SubElement(coding, f"{_P}NoteRef", targetGUID=guid)
-                self.codings += 1
+                self._coding(selection, passage, code, key, user, when)
             if passage.note:
-                name = f"{source_item} · [{passage.start}, {passage.end}) · {passage.coder}"
+                name = f"{passage.item_id} · [{passage.start}, {passage.end}) · {passage.coder}"
                 guid = self.note(("passage", *key), name, passage.note, user, when)
                 etree.SubElement(selection, f"{_P}NoteRef", targetGUID=guid)
             insert_child(source, selection, SOURCE_ORDER)
             self.selections += 1
+
+    def _coding(
+        self,
+        selection: etree._Element,
+        passage: Passage,
+        code: str,
+        key: tuple[str, ...],
+        user: str,
+        when: str | None,
+    ) -> None:
+        """One Coding of ``code`` in ``selection``, with the code's note if it has one."""
+        coding = etree.SubElement(
+            selection,
+            f"{_P}Coding",
+            guid=stable_guid("coding", self.run_id, *key, code),
+            creatingUser=user,
+        )
+        if when:
+            coding.set("creationDateTime", when)
+        etree.SubElement(coding, f"{_P}CodeRef", targetGUID=self.code_guid(code))
+        if passage.code_notes.get(code):
+            name = f"{passage.item_id} · {code} · {passage.coder}"
+            note_key = (passage.item_id, passage.coder, code)
+            guid = self.note(note_key, name, passage.code_notes[code], user, when)
+            etree.SubElement(coding, f"{_P}NoteRef", targetGUID=guid)
+        self.codings += 1
 
     def source_note(
         self, source: etree._Element, item_id: str, coder: str, title: str, text: str
