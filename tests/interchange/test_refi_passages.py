@@ -244,3 +244,24 @@ def test_overlapping_passages_of_one_coder_and_code_are_merged_with_a_warning(tm
     ana = imported.codes[imported.codes["code"] == "prompting"]
     assert [(r.start, r.end) for r in ana.itertuples()] == [(0, 61)]
     assert "1 overlapping passages of one coder with one code merged" in " ".join(imported.warnings)
+
+
+def test_a_selection_past_the_end_in_a_text_with_emoji_hints_at_utf16_counting(tmp_path):
+    qde = (
+        '<Project xmlns="urn:QDA-XML:project:1.0" name="p"><CodeBook><Codes>'
+        '<Code guid="c0c0c0c0-0000-4000-8000-000000000001" name="Joy" isCodable="true"/>'
+        "</Codes></CodeBook><Sources>"
+        '<TextSource guid="d0d0d0d0-0000-4000-8000-000000000001" name="s" '
+        'plainTextPath="internal://s.txt"><PlainTextSelection '
+        'guid="e0e0e0e0-0000-4000-8000-000000000001" startPosition="4" endPosition="9">'
+        '<Coding guid="f0f0f0f0-0000-4000-8000-000000000001">'
+        '<CodeRef targetGUID="c0c0c0c0-0000-4000-8000-000000000001"/></Coding>'
+        "</PlainTextSelection></TextSource></Sources></Project>"
+    )
+    path = tmp_path / "utf16.qdpx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.qde", qde)
+        archive.writestr("sources/s.txt", "😀 🎉 yes".encode())  # 8 characters, 10 UTF-16 units
+    with pytest.raises(InterchangeError, match=r"\[4, 9\) ends past the end") as caught:
+        read_project(path)
+    assert "2 characters outside the Basic Multilingual Plane" in (caught.value.hint or "")

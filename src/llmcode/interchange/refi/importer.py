@@ -218,6 +218,12 @@ def _positions(selection: etree._Element, text: str, where: str) -> tuple[int, i
             if start < 0
             else "is empty (start is not before end)"
         )
+        astral = sum(1 for ch in text if ord(ch) > 0xFFFF)
+        if astral and end > len(text) and end <= len(text) + astral:
+            hint += (
+                f"; the text has {astral} characters outside the Basic Multilingual Plane (emoji): "
+                "a tool that counts UTF-16 units counts each twice, llmcode counts characters"
+            )
         raise InterchangeError(
             f"{where}: selection {_name(selection)} [{start}, {end}) {problem}",
             hint=hint + " (positions count characters of the plain text, end exclusive)",
