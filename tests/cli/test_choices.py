@@ -16,6 +16,7 @@ from llmcode.cli.choices import (
     ConfidenceSource,
     EvidenceMode,
     ExportFormat,
+    Hierarchy,
     ReportFormat,
     ReviewQueue,
     SampleStrategy,
@@ -31,6 +32,7 @@ BAD_VALUES = [
     (["agree", "a.csv", "--scale", "ratio"], "--scale"),
     (["agree", "a.csv", "--level", "ratio"], "--level"),
     (["agree", "a.csv", "--unit", "sentence"], "--unit"),
+    (["code", "-t", "t.yaml", "-i", "i.csv", "--hierarchy", "nested"], "--hierarchy"),
     (["eval", "r1", "--gold", "g.csv", "--split", "train"], "--split"),
     (["eval", "r1", "--gold", "g.csv", "--alt-test", "--alt-metric", "kappa"], "--alt-metric"),
     (["sample", "i.csv", "-n", "3", "-o", "g.csv", "--strategy", "random"], "--strategy"),
@@ -136,6 +138,9 @@ def test_each_enum_holds_the_values_the_library_accepts():
     from llmcode.store.export import TABLE_FORMATS
 
     assert tuple(ExportFormat) == (*TABLE_FORMATS, "qdpx")
+    from llmcode.store.config import Hierarchy as Hierarchies
+
+    assert tuple(Hierarchy) == get_args(Hierarchies)
 
 
 def test_code_and_themes_share_one_vocabulary_for_text_vectors():

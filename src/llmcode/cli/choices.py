@@ -26,6 +26,13 @@ class Unit(StrEnum):
     segment = "segment"
 
 
+class Hierarchy(StrEnum):
+    """How a hierarchical codebook is asked (``llmcode.store.config.Hierarchy``)."""
+
+    flat = "flat"
+    top_down = "top-down"
+
+
 class ConfidenceSource(StrEnum):
     """Where a run's confidence comes from (``llmcode.quality.calibration.SOURCES``)."""
 

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llmcode.cli.app import app, err_console, print_next
-from llmcode.cli.choices import CodeLevel, Unit, Vectors
+from llmcode.cli.choices import CodeLevel, Hierarchy, Unit, Vectors
 from llmcode.cli.code_summary import announce_run, print_estimate, print_summary, resume_command
 from llmcode.cli.flags import as_flags
 from llmcode.cli.options import (
     BackendName,
     BaseUrl,
+    CodeHierarchy,
     CodeUnit,
     Concurrency,
     ConfigFile,
@@ -86,6 +87,7 @@ def code(
     limit: Limit = None,
     only: Only = None,
     unit: CodeUnit = Unit.item,
+    hierarchy: CodeHierarchy = Hierarchy.flat,
     config_file: ConfigFile = None,
     like: Like = None,
     backend: BackendName = None,

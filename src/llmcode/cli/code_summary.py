@@ -83,6 +83,13 @@ def print_estimate(console: Console, job: CodingJob) -> None:
             soft_wrap=True,
         )
     console.print(f"settings: {escape(settings_line(job.config))}", soft_wrap=True)
+    if estimate.top_down_prompt_tokens is not None:
+        share = estimate.top_down_prompt_tokens / max(1, estimate.prompt_tokens)
+        console.print(
+            f"coded top-down (--hierarchy top-down: categories first, then their codes) it "
+            f"would send {estimate.top_down_prompt_tokens:,} prompt tokens, {share:.0%} of these",
+            soft_wrap=True,
+        )
     if estimate.cost is None and job.config.endpoint.backend == "openai":
         console.print(f"[yellow]no price known for '{escape(model)}'[/]: pass --prices prices.yaml")
 

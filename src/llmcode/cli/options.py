@@ -17,6 +17,7 @@ from llmcode.cli.choices import (
     BackendKind,
     CodeLevel,
     EvidenceMode,
+    Hierarchy,
     Unit,
     Vectors,
     VerifyChoice,
@@ -76,6 +77,16 @@ CodeUnit = Annotated[
         "--unit",
         help="item: codes for each whole item; segment: passages of each document, each with "
         "its codes, located to character offsets (long documents read in windows).",
+        rich_help_panel="Inputs",
+    ),
+]
+CodeHierarchy = Annotated[
+    Hierarchy,
+    typer.Option(
+        "--hierarchy",
+        help="With --level leaves: flat asks every code in one request; top-down asks the "
+        "top-level categories first, then only the chosen categories' codes (two requests per "
+        "item or window, a much shorter prompt for a big codebook).",
         rich_help_panel="Inputs",
     ),
 ]

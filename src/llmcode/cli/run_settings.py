@@ -28,6 +28,7 @@ PARAMETERS = {
     "limit": "limit",
     "only": "only",
     "unit": "unit",
+    "hierarchy": "hierarchy",
     "backend": "backend",
     "model": "model",
     "base_url": "base_url",

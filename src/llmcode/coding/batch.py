@@ -177,6 +177,11 @@ def batch_config(config: RunConfig) -> RunConfig:
             "`verify` asks a second request after each answer; a batch cannot",
             hint="code online with `verify`, or drop `verify` for the batch",
         )
+    if config.inputs.hierarchy == "top-down":
+        raise ConfigError(
+            "coding top-down asks the codes after the categories' answer; a batch cannot",
+            hint="code online top-down, or code flat (`hierarchy` flat) for the batch",
+        )
     model = config.endpoint.model or environment.default_model()
     return config.replace(backend="openai", model=model)
 

@@ -38,6 +38,7 @@ from llmcode.llm.prompts import (
     CLOSED,
     MULTI,
     SEGMENT,
+    TOPDOWN,
     VERIFY_SYSTEM,
     VERIFY_USER,
     PromptSet,
@@ -277,8 +278,10 @@ def assignable(taxonomy: Taxonomy, level: Level) -> list[str]:
 
 def prompts_for(config: RunConfig) -> PromptSet:
     """The templates a run config codes with: the shipped ones (those of passages for
-    ``unit = "segment"``), ``--prompts`` overrides, and the checker's when ``--verify`` is on."""
+    ``unit = "segment"``, and of the first step for ``hierarchy = "top-down"``), ``--prompts``
+    overrides, and the checker's when ``--verify`` is on."""
     names: tuple[str, ...] = SEGMENT if config.inputs.unit == "segment" else CLOSED
+    names += TOPDOWN if config.inputs.hierarchy == "top-down" else ()
     names += (VERIFY_SYSTEM, VERIFY_USER) if config.guidance.verify != "off" else ()
     overrides = Path(config.guidance.prompts_dir) if config.guidance.prompts_dir else None
     return load_prompts(names=names, overrides=overrides)
@@ -295,11 +298,13 @@ def make_coder(
     prompts: PromptSet | None = None,
     examples_sha256: str | None = None,
     vectors_dir: Path | None = None,
+    kind: type[Coder] | None = None,
 ) -> Coder:
     """The coder a run config describes: its prompts, its example pool (texts from ``items``
     unless ``--examples-items``) and its verifier. ``examples_sha256`` is the pool hash a
     resumed run started with: a pool that changed since is refused; ``vectors_dir`` keeps the
-    pool's embeddings (`llmcode.llm.vectors.VectorCache`)."""
+    pool's embeddings (`llmcode.llm.vectors.VectorCache`); ``kind`` is the class built (a
+    `Coder` unless told)."""
     prompts = prompts or prompts_for(config)
     pool = pool_for(config, items, vectors_dir)
     if pool is not None and examples_sha256 and pool.sha256 != examples_sha256:
@@ -319,7 +324,7 @@ def make_coder(
             level=config.inputs.level,
             seed=config.sampling.seed,
         )
-    return Coder(
+    return (kind or Coder)(
         taxonomy=taxonomy,
         backend=backend,
         prompts=prompts,

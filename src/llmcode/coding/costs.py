@@ -74,6 +74,8 @@ class Estimate:
     price_date: str | None = None
     price_source: str | None = None
     windows: int = 0  # windows of documents coded in passages (one request each)
+    category_requests: int = 0  # first steps of coding top-down, included in requests
+    top_down_prompt_tokens: int | None = None  # a flat run's: what top-down would send
 
     @property
     def cost(self) -> float | None:
@@ -120,6 +122,16 @@ class Estimate:
             | (
                 {"windows": self.windows, "tokens_per_window": self._per_window()}
                 if self.windows
+                else {}
+            )
+            | (
+                {"hierarchy": "top-down", "category_requests": self.category_requests}
+                if self.category_requests
+                else {}
+            )
+            | (
+                {"top_down_prompt_tokens": self.top_down_prompt_tokens}
+                if self.top_down_prompt_tokens is not None
                 else {}
             )
         )
@@ -209,32 +221,18 @@ def estimate_items(
     """Tokens and cost of coding ``items`` with this run config (no request is sent).
 
     With a ``Coder``, its messages are counted (retrieved examples and ``--prompts``
-    included) and, with its verifier, one check per expected code.
+    included) and, with its verifier, one check per expected code; a top-down coder counts its
+    two steps (``steps_estimate``).
     """
-    from llmcode.llm.prompts import item_messages, load_prompts, system_message
-
-    if coder is not None and hasattr(coder, "segment_estimate"):  # documents in passages
-        return coder.segment_estimate(items, model, prices)  # type: ignore[no-any-return]
     codes_per_item = 2.0 if taxonomy.multi_label else 1.0
-    prompts = coder.prompts if coder is not None else load_prompts()
-    system = (
-        coder.system
-        if coder is not None
-        else system_message(prompts, taxonomy, config.inputs.level)
-    )
-    if coder is not None and coder.examples is not None:
-        users: Iterable[dict[str, str]] = (coder.item_messages(i)[0][-1] for i in items)
-    else:  # no examples: rendered once, filled per item
-        users = item_messages(prompts, ((i.item_id, i.text) for i in items))
-    estimate = estimate_run(
-        system,
-        users,
-        model,
-        load_price_table(prices),
-        items_per_request=config.sampling.items_per_request,
-        samples=config.sampling.samples,
-        codes_per_item=codes_per_item,
-    )
+    if coder is not None and hasattr(coder, "steps_estimate"):  # top-down: two steps
+        estimate: Estimate = coder.steps_estimate(items, model, prices)
+        if config.inputs.unit == "segment":
+            return estimate
+    elif coder is not None and hasattr(coder, "segment_estimate"):  # documents in passages
+        return coder.segment_estimate(items, model, prices)  # type: ignore[no-any-return]
+    else:
+        estimate = _flat_estimate(config, taxonomy, items, model, prices, coder, codes_per_item)
     verifier = getattr(coder, "verifier", None)
     if verifier is None or not items:
         return estimate
@@ -249,6 +247,39 @@ def estimate_items(
         prompt_tokens=estimate.prompt_tokens + math.ceil(sum(per_item) * codes_per_item),
         output_tokens=estimate.output_tokens + checks * CHECK_OUTPUT_TOKENS,
         checks=checks,
+    )
+
+
+def _flat_estimate(
+    config: RunConfig,
+    taxonomy: Taxonomy,
+    items: list[Item],
+    model: str,
+    prices: str | Path | None,
+    coder: Any,
+    codes_per_item: float,
+) -> Estimate:
+    """Tokens and cost of coding ``items`` whole, in one request each (or K per request)."""
+    from llmcode.llm.prompts import item_messages, load_prompts, system_message
+
+    prompts = coder.prompts if coder is not None else load_prompts()
+    system = (
+        coder.system
+        if coder is not None
+        else system_message(prompts, taxonomy, config.inputs.level)
+    )
+    if coder is not None and coder.examples is not None:
+        users: Iterable[dict[str, str]] = (coder.item_messages(i)[0][-1] for i in items)
+    else:  # no examples: rendered once, filled per item
+        users = item_messages(prompts, ((i.item_id, i.text) for i in items))
+    return estimate_run(
+        system,
+        users,
+        model,
+        load_price_table(prices),
+        items_per_request=config.sampling.items_per_request,
+        samples=config.sampling.samples,
+        codes_per_item=codes_per_item,
     )
 
 

@@ -18,17 +18,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from llmcode.coding.closed import Coder
+from llmcode.coding.coders import make_unit_coder, top_down_tokens
 from llmcode.coding.costs import Budget, Estimate, budget_for, estimate_items
 from llmcode.coding.guidance import check_guidance
 from llmcode.coding.lifecycle import code_run, pending_items, resume_run, start_run
 from llmcode.coding.resume_rules import resume_changes
 from llmcode.coding.retrieval import Progress
-from llmcode.coding.segments import make_unit_coder
 from llmcode.errors import ConfigError
 from llmcode.items import Item, ItemSet, load_items, only_items
 from llmcode.llm.backends import choose_backend_name, default_model, make_backend
@@ -157,10 +157,24 @@ class CodingJob:
 
     def estimate(self, progress: Progress | None = None) -> Estimate:
         """Tokens and cost of coding the items left (nothing is sent); their examples are
-        selected first, in bulk (``progress(done, total)``)."""
+        selected first, in bulk (``progress(done, total)``). A flat run at the leaves of a
+        hierarchical codebook also says what coding top-down would send
+        (``top_down_prompt_tokens``)."""
         self.coder.prepare_examples(self.todo, progress)
         model = self.config.endpoint.model or default_model(self.config.endpoint.backend)
-        return estimate_items(self.config, self.taxonomy, self.todo, model, self.prices, self.coder)
+        estimate = estimate_items(
+            self.config, self.taxonomy, self.todo, model, self.prices, self.coder
+        )
+        other = top_down_tokens(
+            self.config,
+            self.taxonomy,
+            self.coder.backend,
+            self.todo,
+            estimate.prompt_tokens,
+            model,
+            self.prices,
+        )
+        return estimate if other is None else replace(estimate, top_down_prompt_tokens=other)
 
     def start(self) -> Run:
         """Create the new run's directory (snapshots, manifest); a resumed job has its run."""

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcode import environment
-from llmcode.coding.closed import Coder, assignable, make_coder
+from llmcode.coding.closed import Coder, assignable
 from llmcode.coding.costs import Estimate, cached_prefix, token_counter
 from llmcode.coding.prices import load_price_table
 from llmcode.errors import BackendError, ConfigError, LlmcodeError
@@ -36,7 +36,6 @@ from llmcode.items import Item
 from llmcode.llm.answers import CodeAssignment
 from llmcode.llm.ask import Exchange, Usage, ask
 from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
-from llmcode.llm.cache import ResponseCache
 from llmcode.llm.evidence import Span, candidate_quotes
 from llmcode.llm.passages import (
     CheckedPassages,
@@ -45,11 +44,11 @@ from llmcode.llm.passages import (
     check_passages,
     passage_schema,
 )
-from llmcode.llm.prompts import SEGMENT_REASK, SEGMENT_SYSTEM, SEGMENT_USER
+from llmcode.llm.prompts import SEGMENT_REASK, SEGMENT_SYSTEM, SEGMENT_USER, PromptSet
 from llmcode.llm.windows import MIN_WINDOW_CHARS, Window, halves, split_windows
 from llmcode.store.config import RunConfig
-from llmcode.store.models import CodingRecord
-from llmcode.taxonomy.model import Taxonomy
+from llmcode.store.models import CodingRecord, CodingStep
+from llmcode.taxonomy.model import Level, Taxonomy
 
 ENDPOINT_CONTEXT = 8192
 CONTEXT_SHARE = 0.9
@@ -99,6 +98,7 @@ class _Document:
     raw: str | None = None
     windows: int = 0
     failed: int = 0
+    steps: list[CodingStep] = field(default_factory=list)
 
 
 @dataclass
@@ -107,34 +107,37 @@ class SegmentCoder(Coder):
 
     context: int = field(init=False, default=0)
     window_chars: int = field(init=False, default=0)
+    sizing: bool = field(default=True, repr=False)
+    """False for a coder of some branches only (top-down): its windows are its parent's."""
 
     def __post_init__(self) -> None:
         check_segment_settings(self.config)
         level = self.config.inputs.level
-        categories = self.taxonomy.shown(level)
         self.code_ids = assignable(self.taxonomy, level)
         self.schema = passage_schema(self.code_ids, self.taxonomy.multi_label)
-        content = self.prompts.render(
-            SEGMENT_SYSTEM,
-            taxonomy=self.taxonomy,
-            categories=categories,
-            level=level,
-            multi_label=self.taxonomy.multi_label,
-            context=self.taxonomy.context.strip(),
-        )
-        self.system = {"role": "system", "content": content}
+        self.system = segment_system(self.prompts, self.taxonomy, level)
         self.context = context_tokens(self.config, self.backend)
-        empty = self.window_message("", Window(0, 0, ""), 1, 1)
-        overhead = self.tokens([self.system, empty])
+        if self.sizing:
+            self.window_chars = self.room_for_text(self.overhead())
+
+    def overhead(self) -> int:
+        """Prompt tokens of a window's request without the window's text."""
+        return self.tokens([self.system, self.window_message("", Window(0, 0, ""), 1, 1)])
+
+    def room_for_text(self, overhead: int) -> int:
+        """Characters of a window, from the context left after ``overhead`` tokens."""
         text_tokens = (int(self.context * CONTEXT_SHARE) - overhead - ANSWER_OVERHEAD) // 2
         if text_tokens * CHARS_PER_TOKEN < MIN_WINDOW_CHARS:
+            inputs = self.config.inputs
+            hint = "give a larger context (`context_tokens`, LLMCODE_N_CTX) or code the "
+            if inputs.level == "leaves" and inputs.hierarchy == "flat":
+                hint += "codes top-down (`hierarchy` top-down) or the "
             raise ConfigError(
                 f"the codebook and instructions take {overhead} tokens of the model's "
                 f"{self.context}-token context: no room for a window of a document",
-                hint="give a larger context (`context_tokens`, LLMCODE_N_CTX) or code the "
-                "top-level categories (`level` top)",
+                hint=hint + "top-level categories (`level` top)",
             )
-        self.window_chars = text_tokens * CHARS_PER_TOKEN
+        return text_tokens * CHARS_PER_TOKEN
 
     def tokens(self, messages: Iterable[dict[str, str]]) -> int:
         """Prompt tokens of ``messages`` (tiktoken when installed, else characters / 4)."""
@@ -176,7 +179,7 @@ class SegmentCoder(Coder):
         try:
             windows = self.windows(item)
             for part, window in enumerate(windows, start=1):
-                await self.code_window(item, window, part, len(windows), state)
+                await self.code_part(item, window, part, len(windows), state)
         except Exception as exc:  # one document's failure must not lose the run
             message = (
                 exc.message if isinstance(exc, LlmcodeError) else f"{type(exc).__name__}: {exc}"
@@ -197,8 +200,31 @@ class SegmentCoder(Coder):
             raw=state.raw if status != "ok" else None,
             model=self.backend.model,
             segments=segments,
+            steps=state.steps,
         )
         return _counted(record, state.usage)
+
+    async def code_part(
+        self, item: Item, window: Window, part: int, parts: int, state: _Document
+    ) -> None:
+        """Code one window of the document (top-down coding asks its categories first)."""
+        await self.code_window(item, window, part, parts, state)
+
+    def window_request(
+        self, item: Item, window: Window, part: int, parts: int
+    ) -> tuple[ChatRequest, int]:
+        """The first request for one window, and the context's room left for its answer."""
+        messages = [self.system, self.window_message(item.item_id, window, part, parts)]
+        room = int(self.context * CONTEXT_SHARE) - self.tokens(messages)
+        request = ChatRequest(
+            messages=tuple(messages),
+            schema=self.window_schema(window),
+            schema_name="passages",
+            temperature=self.config.sampling.temperature,
+            max_tokens=max(self.config.sampling.max_tokens, room),
+            seed=self.config.sampling.seed,
+        )
+        return request, room
 
     async def code_window(
         self,
@@ -213,23 +239,13 @@ class SegmentCoder(Coder):
         """Ask for one window's passages: split in two when its messages do not fit; read in
         halves, once, when the answer was cut off at the token limit (a half whose answer is
         cut off again is recorded as a failed window, its problem kept)."""
-        messages = [self.system, self.window_message(item.item_id, window, part, parts)]
-        prompt = self.tokens(messages)
-        room = int(self.context * CONTEXT_SHARE) - prompt
+        request, room = self.window_request(item, window, part, parts)
         answer = math.ceil(len(window) / CHARS_PER_TOKEN) + ANSWER_OVERHEAD
         splittable = depth < MAX_SPLITS and len(window) >= 2 * MIN_WINDOW_CHARS
         if answer > room and splittable:
             for half in halves(window):
                 await self.code_window(item, half, part, parts, state, depth + 1)
             return
-        request = ChatRequest(
-            messages=tuple(messages),
-            schema=self.window_schema(window),
-            schema_name="passages",
-            temperature=self.config.sampling.temperature,
-            max_tokens=max(self.config.sampling.max_tokens, room),
-            seed=self.config.sampling.seed,
-        )
 
         def check(response: Any) -> tuple[CheckedPassages, list[str], bool]:
             checked = check_passages(
@@ -311,6 +327,20 @@ class SegmentCoder(Coder):
         )
 
 
+def segment_system(prompts: PromptSet, taxonomy: Taxonomy, level: Level) -> dict[str, str]:
+    """The system message of coding in passages: instructions and the codebook at ``level``
+    (categories that are not codable shown as context)."""
+    content = prompts.render(
+        SEGMENT_SYSTEM,
+        taxonomy=taxonomy,
+        categories=taxonomy.shown(level),
+        level=level,
+        multi_label=taxonomy.multi_label,
+        context=taxonomy.context.strip(),
+    )
+    return {"role": "system", "content": content}
+
+
 def _too_long(exc: BackendError) -> bool:
     """Whether a backend refused a request for not fitting the model's context."""
     text = str(exc).lower()
@@ -380,42 +410,6 @@ def item_codes(segments: Sequence[Segment]) -> list[CodeAssignment]:
                 }
             )
     return list(found.values())
-
-
-def make_unit_coder(
-    config: RunConfig,
-    taxonomy: Taxonomy,
-    backend: Backend,
-    items: Iterable[Item],
-    *,
-    cache: ResponseCache | None = None,
-    more_backends: Sequence[Backend] = (),
-    examples_sha256: str | None = None,
-    vectors_dir: Path | None = None,
-) -> Coder:
-    """The coder of a run config's ``unit``: a `SegmentCoder` for passages, else closed coding's."""
-    if config.inputs.unit != "segment":
-        return make_coder(
-            config,
-            taxonomy,
-            backend,
-            items,
-            cache=cache,
-            more_backends=more_backends,
-            examples_sha256=examples_sha256,
-            vectors_dir=vectors_dir,
-        )
-    from llmcode.coding.closed import prompts_for
-
-    check_segment_settings(config)
-    return SegmentCoder(
-        taxonomy=taxonomy,
-        backend=backend,
-        prompts=prompts_for(config),
-        config=config,
-        cache=cache,
-        more_backends=list(more_backends),
-    )
 
 
 def _counted(record: CodingRecord, usage: Usage) -> CodingRecord:

@@ -54,6 +54,11 @@ SEGMENT_USER = "segment_coding.user.md"
 SEGMENT_REASK = "segment_coding.reask.md"
 SEGMENT = (SEGMENT_SYSTEM, SEGMENT_USER, SEGMENT_REASK)
 """The templates of coding documents in passages (``unit = "segment"``)."""
+TOPDOWN_SYSTEM = "topdown.system.md"
+TOPDOWN_USER = "topdown.user.md"
+TOPDOWN_REASK = "topdown.reask.md"
+TOPDOWN = (TOPDOWN_SYSTEM, TOPDOWN_USER, TOPDOWN_REASK)
+"""The first step's templates when coding top-down (``hierarchy = "top-down"``)."""
 
 
 def default_prompts_dir() -> Path:
@@ -227,6 +232,7 @@ CARRIES = {
     MULTI: "items",
     "open_coding.user.md": "text",
     SEGMENT_USER: "text",
+    TOPDOWN_USER: "text",
 }
 """The templates that carry the data to code, and the variable that holds it."""
 

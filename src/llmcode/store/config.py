@@ -1,7 +1,7 @@
 """A run's settings: one strict, frozen `RunConfig` in five documented groups.
 
 - ``inputs``: what is coded (taxonomy, items, their columns, the level, ``limit``, ``only``,
-  the ``unit``: whole items or passages);
+  the ``unit``: whole items or passages; the ``hierarchy``: flat or top-down);
 - ``endpoint``: which model answers (backend, model and further models, base URL, GGUF, timeout,
   its context length);
 - ``sampling``: how it is asked (temperature, tokens, seed, samples, evidence, re-asks, batching);
@@ -41,6 +41,7 @@ VerifyMode = Literal["off", "flag", "drop"]
 Similarity = Literal["tfidf", "gguf", "sentence-transformers", "embedding"]
 BackendKind = Literal["openai", "local"]
 Unit = Literal["item", "segment"]
+Hierarchy = Literal["flat", "top-down"]
 
 
 class _Group(BaseModel):
@@ -62,6 +63,10 @@ class Inputs(_Group):
     unit: Unit = "item"
     """What gets codes: whole items, or passages of each document (``segment``: the model
     returns passages located to character offsets, long documents read in windows)."""
+    hierarchy: Hierarchy = "flat"
+    """How a hierarchical codebook is asked at ``level`` leaves: ``flat``, every code in one
+    request; ``top-down``, the top-level categories first, then only the chosen categories'
+    codes (`llmcode.coding.topdown`)."""
 
 
 class Endpoint(_Group):

@@ -38,6 +38,27 @@ class Sample(BaseModel):
     """Probability of each chosen code from token log-probabilities (empty when none given)."""
 
 
+class CodingStep(BaseModel):
+    """One step of coding top-down (``hierarchy = "top-down"``): a request and its re-asks.
+
+    Step ``categories`` chose ``categories`` (top-level ids) for the item or the window
+    ``[start, end)`` of a document; step ``codes`` coded it with those categories' codes only.
+    Its usage is part of the record's; ``cache_key`` is its first request's response-cache key
+    (of a window's second step, the whole window's, even when the window was coded in halves).
+    """
+
+    step: Literal["categories", "codes"]
+    categories: list[str] = Field(default_factory=list)
+    start: int | None = None
+    end: int | None = None
+    attempts: int = 0
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_key: str | None = None
+    problems: list[str] = Field(default_factory=list)
+
+
 class CodingRecord(BaseModel):
     """What one item got: verified codes, or the reason it has none. Never dropped."""
 
@@ -65,6 +86,8 @@ class CodingRecord(BaseModel):
     segments: list[Segment] = Field(default_factory=list)
     """The coded passages of a document (``unit = "segment"``): offsets, quote, codes; the
     record's ``codes`` are then every code its passages carry."""
+    steps: list[CodingStep] = Field(default_factory=list)
+    """The steps of coding top-down, in order (empty when coded flat)."""
     finished_at: datetime = Field(default_factory=now)
 
     @field_validator("error", "raw")

@@ -22,7 +22,9 @@ coding schema when the system prompt lists ``Valid codes: a, b, none`` (for seve
 blocks, ``{"items": [...]}`` with one entry per item under its own id); otherwise it is
 ``{"codes": []}``. A segment-coding request (a schema with ``passages``) is answered with
 passages quoted from the window it sends (``passages_answer``); the ``invented_quote`` fault
-turns them into a passage the text never held. The fault helpers turn a good answer into a
+turns them into a passage the text never held. The first step of coding top-down (a schema
+with ``categories``) is answered with the categories of the item or window
+(``categories_answer``). The fault helpers turn a good answer into a
 truncated or schema-violating one.
 """
 
@@ -67,6 +69,8 @@ def default_responder(body: dict[str, Any]) -> str:
         return json.dumps({"codes": []})
     if "passages" in (schema.get("properties") or {}):
         return json.dumps(passages_answer(schema, item_blocks(body)[-1]), ensure_ascii=False)
+    if "categories" in (schema.get("properties") or {}):
+        return json.dumps(categories_answer(schema, item_blocks(body)[-1]))
     return json.dumps(fill_schema(schema, item_blocks(body)), ensure_ascii=False)
 
 
@@ -102,6 +106,28 @@ def passages_answer(schema: dict[str, Any], item: ItemBlock) -> dict[str, Any]:
         )
     most = schema["properties"]["passages"].get("maxItems")
     return {"passages": passages[:most] if most is not None else passages}
+
+
+CATEGORY_PARAGRAPHS = 2
+
+
+def categories_answer(schema: dict[str, Any], item: ItemBlock) -> dict[str, Any]:
+    """The first step of coding top-down: the categories of a part of a document (a ``part``
+    in the prompt, no ``minItems``) are those picked by a hash of each of its first two
+    paragraphs of two sentences or more (none without such a paragraph); an item's is the one
+    picked by a hash of its text. Within the schema's ``minItems`` and ``maxItems``."""
+    chosen = (schema["properties"]["categories"]) or {}
+    ids = (chosen.get("items") or {}).get("enum") or []
+    low, high = chosen.get("minItems", 0), chosen.get("maxItems")
+    if not ids:
+        return {"categories": []}
+    if low:
+        picked = [pick_enum(ids, item.text)]
+    else:
+        paragraphs = [p for p in _PARAGRAPH_RE.split(item.text) if len(_sentences(p)) >= 2]
+        picked = [pick_enum(ids, p) for p in paragraphs[:CATEGORY_PARAGRAPHS]]
+    picked = list(dict.fromkeys(picked))
+    return {"categories": picked[:high] if high is not None else picked}
 
 
 def _sentences(text: str) -> list[str]:
