@@ -1,7 +1,7 @@
 """Benchmark example retrieval at scale: 200,000 items against a pool of thousands (not a test).
 
     PYTHONPATH=src python benchmarks/retrieval.py [--items 200000] [--pool 3000] [--k 3]
-        [--before-items 2000] [--strategy mmr]
+        [--before-items 2000] [--strategy mmr] [--compare OLD_SRC] [--repeat 1] [--dry-run]
 
 Data: synthetic issue-like texts generated here from a seed (30-120 words each from a Zipf
 vocabulary of 20,000 words plus common English words; nothing committed). The pool holds
@@ -16,6 +16,12 @@ memory (``ru_maxrss``: items, pool, vectors, selection) is its own:
 Both select the same examples: the first ``--before-items`` items are compared one by one.
 Prints times, peak memory and the ratio. Target (issue 24): 200,000 items in <= 30 s, <= 600 MB.
 
+``--compare OLD_SRC`` also measures ``after`` with another source tree first on the path (e.g. an
+earlier commit: ``git archive COMMIT src | tar -x -C /tmp/old``), alternating the two
+``--repeat`` times, and prints both and their ratio from one run (best wall time of each, and its
+process CPU time: the machine may be shared), plus ``after`` without the worker thread
+(``examples.THREADED`` off). The load average (``uptime``) is printed before and after.
+
 ``--dry-run`` instead runs the whole ``llmcode code --dry-run --json`` in a child process on
 the same items written as CSV (codebook taxonomy/ptm-reuse.yaml, gpt-4o-mini, 4 examples per
 item from the pool) and prints its time, peak memory and the price table: live, Batch API and
@@ -27,12 +33,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,11 +125,52 @@ def measure(which: str, n_items: int, n_pool: int, k: int, strategy: str) -> dic
     return {"seconds": seconds, "fit_seconds": fitted, "chosen": chosen}
 
 
-def child(which: str, n_items: int, args: argparse.Namespace) -> dict[str, Any]:
+def child(
+    which: str, n_items: int, args: argparse.Namespace, src: str | None = None, *extra: str
+) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", which, "--items", str(n_items)]
     command += ["--pool", str(args.pool), "--k", str(args.k), "--strategy", args.strategy]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [*command, *extra], capture_output=True, text=True, check=True, env=environment(src)
+    )
     return json.loads(done.stdout)
+
+
+def environment(src: str | None) -> dict[str, str]:
+    """This process's environment, with ``src`` first on the path when given."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+
+
+def compare(args: argparse.Namespace) -> None:
+    """``after`` here against ``after`` with ``--compare``'s source tree, alternating."""
+    print(f"load average (1, 5, 15 min) before: {load()}")
+    runs: dict[str, list[dict[str, Any]]] = {"previous": [], "now": [], "now, no thread": []}
+    for _ in range(args.repeat):
+        runs["previous"].append(child("after", args.items, args, args.compare))
+        runs["now"].append(child("after", args.items, args))
+        runs["now, no thread"].append(child("after", args.items, args, None, "--no-thread"))
+    print(f"load average after: {load()}")
+    best = {name: min(results, key=lambda r: r["seconds"]) for name, results in runs.items()}
+    print(
+        f"example retrieval: {args.items:,} items, pool {args.pool:,}, k={args.k}, {args.strategy}"
+    )
+    for name, result in best.items():
+        print(
+            f"  {name:15s} {result['seconds']:7.1f} s  process CPU {result['cpu_seconds']:6.1f} s"
+            f"  peak {result['peak_mb']:5.0f} MB"
+        )
+    ratio = best["previous"]["seconds"] / best["now"]["seconds"]
+    cpu = best["previous"]["cpu_seconds"] / best["now"]["cpu_seconds"]
+    same = best["previous"]["chosen"] == best["now"]["chosen"]
+    print(f"  ratio previous / now: {ratio:.2f}x wall, {cpu:.2f}x process CPU")
+    print(f"  same examples for the first {len(best['now']['chosen']):,} items: {same}")
 
 
 def dry_run(args: argparse.Namespace) -> None:
@@ -152,18 +201,57 @@ def dry_run(args: argparse.Namespace) -> None:
             "--backend", "openai", "--model", "gpt-4o-mini",
             "--examples", str(labels), "--examples-items", str(pool), "--runs-dir", tmp,
         ]  # fmt: skip
-        start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(done.stderr)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    estimate = json.loads(done.stdout)
+        print(f"load average (1, 5, 15 min) before: {load()}")
+        trees = [("now", None)] + ([("previous", args.compare)] if args.compare else [])
+        results: dict[str, list[Measured]] = {name: [] for name, _ in trees}
+        for _ in range(args.repeat):
+            for name, src in trees:
+                results[name].append(measured(command, environment(src)))
+        print(f"load average after: {load()}")
+    best = {name: min(runs, key=lambda r: r.seconds) for name, runs in results.items()}
     print(
         f"llmcode code --dry-run on {args.items:,} items, pool {args.pool:,}, "
-        f"4 examples per item: {seconds:.1f} s, peak {peak:.0f} MB"
+        "4 examples per item (best of each):"
     )
+    for name, result in best.items():
+        print(
+            f"  {name:9s} {result.seconds:6.1f} s  process CPU {result.cpu:6.1f} s  "
+            f"peak {result.peak_mb:5.0f} MB"
+        )
+    if "previous" in best:
+        now, before = best["now"], best["previous"]
+        print(
+            f"  ratio previous / now: {before.seconds / now.seconds:.2f}x wall, "
+            f"{before.cpu / now.cpu:.2f}x CPU, {before.peak_mb / now.peak_mb:.2f}x peak memory; "
+            f"same estimate: {before.output == now.output}"
+        )
+    estimate = json.loads(best["now"].output)
     print(json.dumps({k: estimate[k] for k in DRY_RUN_KEYS}, indent=2))
+
+
+@dataclass
+class Measured:
+    seconds: float
+    cpu: float
+    peak_mb: float
+    output: str
+
+
+def measured(command: list[str], env: dict[str, str]) -> Measured:
+    """Run ``command``; its wall time, CPU time and peak memory (its own ``ru_maxrss``)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if process.returncode != 0:
+            raise SystemExit(err.read().decode())
+        return Measured(
+            seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
+        )
 
 
 def main() -> None:
@@ -175,11 +263,21 @@ def main() -> None:
     parser.add_argument("--strategy", default="mmr")
     parser.add_argument("--child", choices=["before", "after"])
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--compare", metavar="OLD_SRC")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-thread", action="store_true")
     args = parser.parse_args()
     if args.dry_run:
         dry_run(args)
         return
+    if args.compare and not args.child:
+        compare(args)
+        return
     if args.child:
+        if args.no_thread:
+            from llmcode.coding import examples
+
+            examples.THREADED = False
         result = measure(args.child, args.items, args.pool, args.k, args.strategy)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         result["peak_mb"] = usage.ru_maxrss / 1024

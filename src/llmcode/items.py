@@ -45,7 +45,7 @@ READERS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One unit of coding: an id, the text the LLM reads, and the rest of its row."""
 
@@ -168,7 +168,9 @@ def _with_header(rows: list[list], path: Path, error: type[LlmcodeError]) -> pd.
         raise pd.errors.EmptyDataError
     header = [str(name).strip() or f"Unnamed: {index}" for index, name in enumerate(rows[0])]
     _check_unique(header, path, error)
-    return pd.DataFrame(rows[1:], columns=header, dtype=str)
+    # object columns hold the cells read as they are; "str" columns would copy every text into
+    # Arrow buffers and back into new strings (1.5x the items' memory while loading)
+    return pd.DataFrame(rows[1:], columns=header, dtype=object)
 
 
 def _check_unique_columns(frame: pd.DataFrame, path: Path, error: type[LlmcodeError]) -> None:

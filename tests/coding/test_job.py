@@ -205,5 +205,5 @@ def test_a_dry_run_selects_every_items_examples_in_bulk_with_progress(tmp_path) 
     assert seen == [(6, 6)]
     pool = job.coder.examples
     assert pool is not None
-    assert len(pool._chosen) == 6  # every item's examples were chosen up front
+    assert len(pool._prepared[0].position) == 6  # every item's examples were chosen up front
     assert estimate.prompt_tokens > 0

@@ -94,7 +94,7 @@ def fixture(n_pool: int, n_items: int, seed: int) -> tuple[list[Shot], list[Item
 
 
 @pytest.mark.parametrize("strategy", ["mmr", "quota"])
-@pytest.mark.parametrize("n_pool", [8, 40, 300])
+@pytest.mark.parametrize("n_pool", [8, 40, 300, 700])  # 700: candidates narrowed first
 @pytest.mark.parametrize("k", [1, 3, 7])
 def test_bulk_selection_equals_the_one_item_method(strategy: str, n_pool: int, k: int) -> None:
     shots, items = fixture(n_pool, 120, seed=n_pool + k)
@@ -156,3 +156,20 @@ def test_top_rows_orders_ties_by_column_and_drops_excluded_columns() -> None:
     neg = np.array([[0.0, -1.0, 0.0, -1.0, 0.0, np.inf], [np.inf, np.inf, -2.0, 0.0, 0.0, 0.0]])
     assert top_rows(neg, 3).tolist() == [[1, 3, 0], [2, 3, 4]]
     assert top_rows(neg[:, :3], 3).tolist() == [[1, 0, 2], [2, -1, -1]]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_narrowed_top_rows_equal_a_stable_full_sort(seed: int) -> None:
+    """Wide rows (narrowed before the partial sort) with many exact ties, excluded columns, a
+    row of few finite values and one whose blocks are excluded whole: the stable full sort."""
+    rng = np.random.default_rng(seed)
+    width, count = 1000, 20
+    neg = -rng.integers(0, 30, size=(12, width)).astype(float) / 7
+    neg[rng.random(neg.shape) < 0.1] = np.inf
+    neg[3, 5:] = np.inf  # five finite values
+    neg[4, : width // 2] = np.inf  # blocks excluded whole
+    assert width >= retrieval.NARROW * count
+    order = np.argsort(neg, axis=1, kind="stable")[:, :count]
+    expected = np.where(np.isfinite(np.take_along_axis(neg, order, axis=1)), order, -1)
+    assert (top_rows(neg, count) == expected).all()
+    assert retrieval.narrowed(neg[:3], count) is not None  # the narrowing itself ran

@@ -32,8 +32,13 @@ GRAM_LIMIT = 6000
 """Largest pool whose pairwise similarities are kept in memory (6000^2 floats: 288 MB)."""
 TIE = 1e-12
 """MMR keeps the earlier candidate unless a later one scores more than this above it."""
+NARROW = 8
+"""``top_rows`` narrows a matrix at least this many times wider than the count it keeps ..."""
+BLOCKS = 4
+"""... with the minima of this many blocks of columns per value kept."""
 
 Progress = Callable[[int, int], None]
+Scored = tuple[np.ndarray, np.ndarray]
 
 
 class Retriever:
@@ -96,6 +101,14 @@ class Retriever:
         self, queries: Any, item_ids: Sequence[str], same: Sequence[int | None], k: int
     ) -> list[list[int]]:
         """Pool rows chosen for each query, in order (``same``: the row with the same text)."""
+        return self.choose(self.score(queries, item_ids, same, k), k)
+
+    def score(
+        self, queries: Any, item_ids: Sequence[str], same: Sequence[int | None], k: int
+    ) -> Scored:
+        """The similarities of a chunk and what ``choose`` needs of them: the MMR candidates
+        (`top_rows`), or the negated similarities with the item itself excluded (quota). Safe
+        in a worker thread: the products and sorts run in C without the GIL."""
         sims = self.similarities(queries)
         neg = -sims
         for row, (item_id, twin) in enumerate(zip(item_ids, same, strict=True)):
@@ -104,8 +117,14 @@ class Retriever:
             if twin is not None:
                 neg[row, twin] = np.inf
         if self.strategy == "quota":
-            return self._quota(neg, sims, k)
-        ranked = top_rows(neg, max(self.candidates, 10 * k))
+            return sims, neg
+        return sims, top_rows(neg, max(self.candidates, 10 * k))
+
+    def choose(self, scored: Scored, k: int) -> list[list[int]]:
+        """Pool rows chosen for each row of a scored chunk (``score``), in order."""
+        sims, ranked = scored
+        if self.strategy == "quota":
+            return self._quota(ranked, sims, k)
         return self._mmr(ranked, sims, k)
 
     def _mmr(self, ranked: np.ndarray, sims: np.ndarray, k: int) -> list[list[int]]:
@@ -174,7 +193,45 @@ class Retriever:
 
 def top_rows(neg: np.ndarray, count: int) -> np.ndarray:
     """Per row, the columns of the ``count`` smallest finite values, ordered by (value, column)
-    as a stable full sort would; -1 pads rows with fewer finite values."""
+    as a stable full sort would; -1 pads rows with fewer finite values.
+
+    A wide matrix is narrowed first (`narrowed`): the columns that can be among a row's
+    ``count`` smallest, in column order, so the result is the same."""
+    if count > 0 and neg.shape[1] >= NARROW * count:
+        columns = narrowed(neg, count)
+        if columns is not None:
+            sub = np.take_along_axis(neg, np.maximum(columns, 0), axis=1)
+            sub[columns < 0] = np.inf
+            order = _top_rows(sub, count)
+            picked = np.take_along_axis(columns, np.maximum(order, 0), axis=1)
+            return np.where(order >= 0, picked, -1)
+    return _top_rows(neg, count)
+
+
+def narrowed(neg: np.ndarray, count: int) -> np.ndarray | None:
+    """Per row, the columns (ascending, -1 padded) whose value is at most a bound that at least
+    ``count`` values of the row reach: the minima of ``BLOCKS * count`` blocks of columns, their
+    ``count``-th smallest. Every value among the row's ``count`` smallest, ties at the cut
+    included, is kept. None when that narrows nothing much (excluded blocks, few columns)."""
+    rows, width = neg.shape
+    blocks = min(BLOCKS * count, width // 2)
+    size = width // blocks
+    minima = neg[:, : blocks * size].reshape(rows, blocks, size).min(axis=2)
+    bound = np.partition(minima, count - 1, axis=1)[:, count - 1]
+    keep = neg <= bound[:, None]
+    kept = keep.sum(axis=1)
+    most = int(kept.max(initial=0))
+    if most * 2 > width:
+        return None
+    row, column = np.nonzero(keep)
+    starts = np.zeros(rows, dtype=np.int64)
+    np.cumsum(kept[:-1], out=starts[1:])
+    columns = np.full((rows, most), -1, dtype=np.int64)
+    columns[row, np.arange(len(row)) - starts[row]] = column
+    return columns
+
+
+def _top_rows(neg: np.ndarray, count: int) -> np.ndarray:
     width = neg.shape[1]
     if width <= count:
         order = np.argsort(neg, axis=1, kind="stable")
