@@ -168,3 +168,19 @@ def test_repeated_models_write_each_sample_for_its_own_model(cli, tmp_path):
     lines = request_lines(tmp_path / "b1" / "batch" / "requests.jsonl")
     models = {line["custom_id"]: line["body"]["model"] for line in lines}
     assert models["item-i1"] == "m-one" and models["item-i1#1"] == "m-two" and len(models) == 8
+
+
+def test_runs_show_says_a_batch_run_cost_the_batch_price(cli, tmp_path, monkeypatch):
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("test-model: {input: 2.0, output: 8.0, batch_discount: 0.5}\n", "utf-8")
+    monkeypatch.setenv("LLMCODE_PRICES", str(prices))
+    cli(*prepare_args(tmp_path, "--model", "test-model"), env=OFFLINE)
+    results = tmp_path / "results.jsonl"
+    run_batch_like_vllm(tmp_path / "b1" / "batch" / "requests.jsonl", results)
+    cli("batch", "collect", "b1", "--file", results, "--runs-dir", tmp_path, env=OFFLINE)
+    usage = RunStore(tmp_path).open("b1").manifest().usage
+    shown = cli("runs", "show", "b1", "--runs-dir", tmp_path, env=OFFLINE)
+    assert shown.exit_code == 0, shown.output
+    assert f"${usage['cost_usd']:.4f} (batch answers at the batch price)" in shown.output
+    live = (usage["prompt_tokens"] * 2.0 + usage["completion_tokens"] * 8.0) / 1_000_000
+    assert usage["cost_usd"] == round(live / 2, 6)

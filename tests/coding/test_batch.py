@@ -453,3 +453,44 @@ def test_an_output_file_that_is_not_text_is_a_clear_error(tmp_path):
     output.write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(RunStoreError, match="cannot read the batch output"):
         ingest(run, coder_for(run), output)
+
+
+# -- cost at the batch price -------------------------------------------------------------------
+
+PRICES = "test-model: {input: 2.0, output: 8.0, cached_input: 1.0, batch_discount: 0.5}\n"
+
+
+def priced(tmp_path, monkeypatch) -> None:
+    """test-model at $2 / $8 per million tokens, half price through a batch API."""
+    path = tmp_path / "prices.yaml"
+    path.write_text(PRICES, encoding="utf-8")
+    monkeypatch.setenv("LLMCODE_PRICES", str(path))
+
+
+def test_a_run_coded_through_a_batch_records_its_cost_at_the_batch_price(tmp_path, monkeypatch):
+    priced(tmp_path, monkeypatch)
+    run, requests = prepared_run(tmp_path)
+    output = tmp_path / "results.jsonl"
+    run_batch_like_vllm(requests, output)
+    ingest(run, coder_for(run), output)
+    usage = run.manifest().usage
+    assert usage["batch_prompt_tokens"] == usage["prompt_tokens"] > 0
+    assert usage["batch_completion_tokens"] == usage["completion_tokens"] > 0
+    live = (usage["prompt_tokens"] * 2.0 + usage["completion_tokens"] * 8.0) / 1_000_000
+    assert usage["cost_usd"] == pytest.approx(live * 0.5, abs=1e-6)
+
+
+def test_online_reasks_of_a_batch_answer_cost_the_live_price(tmp_path, monkeypatch):
+    priced(tmp_path, monkeypatch)
+    run, requests = prepared_run(tmp_path)
+    (body,) = [r["body"] for r in request_lines(requests) if r["custom_id"] == "item-i1"]
+    invented = json.dumps(answer("usage", "a quote that is nowhere in the item"))
+    output = write_lines(tmp_path / "results.jsonl", [ok_line("item-i1", invented, request=body)])
+    ingest(run, coder_for(run, FakeBackend(responder=quoting("usage"))), output)
+    record = run.latest_codings()["i1"]
+    assert record.attempts == 2 and 0 < record.batch_prompt_tokens < record.prompt_tokens
+    online = (record.prompt_tokens - record.batch_prompt_tokens) * 2.0 + (
+        record.completion_tokens - record.batch_completion_tokens
+    ) * 8.0
+    batch = (record.batch_prompt_tokens * 2.0 + record.batch_completion_tokens * 8.0) * 0.5
+    assert run.manifest().usage["cost_usd"] == pytest.approx((online + batch) / 1e6, abs=1e-6)

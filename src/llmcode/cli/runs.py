@@ -185,12 +185,24 @@ def summary_rows(manifest: RunManifest) -> dict[str, str]:
         f"{int(usage.get('calls', 0)):,} calls ({int(usage.get('cached_calls', 0)):,} cached)",
     }
     if "cost_usd" in usage:
-        rows["cost"] = f"${usage['cost_usd']:.4f}"
+        rows["cost"] = f"${usage['cost_usd']:.4f}" + batch_note(usage)
     if abandoned := int(usage.get("abandoned", 0)):
         rows["abandoned"] = (
             f"{abandoned:,} request(s) in flight when the run was stopped (may be paid; asked again)"
         )
     return rows
+
+
+def batch_note(usage: dict[str, float]) -> str:
+    """What of a run's cost was billed at a batch API's price (empty when nothing was)."""
+    batch = int(usage.get("batch_prompt_tokens", 0)) + int(usage.get("batch_completion_tokens", 0))
+    if not batch:
+        return ""
+    total = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+    online = total - batch
+    return " (batch answers at the batch price" + (
+        f"; {online:,} tokens of online re-asks at the live price)" if online else ")"
+    )
 
 
 @app.command("export")

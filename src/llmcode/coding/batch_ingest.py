@@ -184,12 +184,18 @@ class _Journal:
 async def settle(
     coder: Coder, item: Item, sample: int, first: ChatResponse, max_reasks: int
 ) -> CodingRecord:
-    """Check a batch answer and re-ask online until it verifies or the re-asks run out."""
+    """Check a batch answer and re-ask online until it verifies or the re-asks run out. The
+    batch answer's tokens are the record's ``batch_*_tokens`` (billed at the batch price)."""
     record = await coder.code_sample(item, sample, first=first, max_reasks=max_reasks)
+    batch = {
+        "batch_prompt_tokens": first.prompt_tokens,
+        "batch_completion_tokens": first.completion_tokens,
+    }
     if record.status != "error":
-        return record
+        return record.model_copy(update=batch)
     return record.model_copy(  # the online re-ask failed: keep the batch's answer
         update={
+            **batch,
             "raw": first.content,
             "error": f"re-ask failed: {record.error}",
             "model": coder.backend_for(sample).model,

@@ -390,6 +390,8 @@ def merge_samples(records: list[CodingRecord]) -> CodingRecord:
             "completion_tokens": sum(r.completion_tokens for r in records),
             "cached_calls": sum(r.cached_calls for r in records),
             "cached_prompt_tokens": sum(r.cached_prompt_tokens for r in records),
+            "batch_prompt_tokens": sum(r.batch_prompt_tokens for r in records),
+            "batch_completion_tokens": sum(r.batch_completion_tokens for r in records),
             "attempts": sum(r.attempts for r in records),
         }
     )

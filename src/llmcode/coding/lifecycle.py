@@ -211,6 +211,9 @@ def finish_run(
         "items": len(latest),
         "abandoned": abandoned,
     }
+    for name in ("batch_prompt_tokens", "batch_completion_tokens"):  # answers from a batch API
+        if total := sum(getattr(r, name) for r in records):
+            usage[name] = total
     cost = run_cost(manifest, usage, prices)
     if cost is not None:
         usage["cost_usd"] = cost
@@ -238,7 +241,9 @@ def run_cost(
     prices: str | Path | dict[str, Price] | None = None,
 ) -> float | None:
     """USD spent on ``usage``: 0 for the embedded model, None when the model has no price; the
-    prompt tokens the provider reported as cached at the model's cached-input price."""
+    prompt tokens the provider reported as cached at the model's cached-input price, and the
+    tokens of answers a batch API gave (``batch_*_tokens``: ``code --batch``, ``batch
+    collect``, ``batch run``) at its batch price (the price's ``batch_discount`` off)."""
     if manifest.config.endpoint.backend == "local":
         return 0.0
     model = str(manifest.backend.get("model") or manifest.config.endpoint.model or "")
@@ -246,8 +251,14 @@ def run_cost(
     price = price_for(model, table) if model else None
     if price is None:
         return None
-    tokens = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-    return round(cost_of(*tokens, price, int(usage.get("cached_prompt_tokens", 0))), 6)
+    batch = int(usage.get("batch_prompt_tokens", 0)), int(usage.get("batch_completion_tokens", 0))
+    online = (
+        int(usage.get("prompt_tokens", 0)) - batch[0],
+        int(usage.get("completion_tokens", 0)) - batch[1],
+    )
+    cached = min(int(usage.get("cached_prompt_tokens", 0)), online[0])
+    cost = cost_of(*online, price, cached) + cost_of(*batch, price) * (1 - price.batch_discount)
+    return round(cost, 6)
 
 
 def check_resumable(run: Run, taxonomy: Taxonomy) -> None:

@@ -76,6 +76,11 @@ class CodingRecord(BaseModel):
     cached_calls: int = 0
     cached_prompt_tokens: int = 0
     """Of ``prompt_tokens``, those the provider reported as served from its prompt cache."""
+    batch_prompt_tokens: int = 0
+    """Of ``prompt_tokens``, those of the answers a batch API gave (billed at its batch price;
+    the rest were asked online: re-asks)."""
+    batch_completion_tokens: int = 0
+    """Of ``completion_tokens``, those of the answers a batch API gave."""
     samples: list[Sample] = Field(default_factory=list)
     probabilities: dict[str, float] = Field(default_factory=dict)
     """Probability of each chosen code from token log-probabilities (empty when none given)."""
