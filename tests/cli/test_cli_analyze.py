@@ -72,9 +72,7 @@ def test_analyze_human_codes_of_a_run_uses_the_chosen_coder(study):
     data = json.loads(result.stdout)
     assert data["coder"] == "ben"
     assert data["distribution"] == {"usage": 8}
-    same = invoke(
-        "analyze", *run_args(study), "--human", paths["human"], "--coder", "ben", "--json"
-    )
+    same = invoke("analyze", *run_args(study), "--codes", human, "--codes-coder", "ben", "--json")
     assert same.exit_code == 0, same.output
     assert json.loads(same.stdout)["distribution"] == data["distribution"]
 
@@ -182,7 +180,7 @@ def test_report_writes_one_html_file_with_every_section(study, tmp_path):
         "100",
     )
     assert result.exit_code == 0, result.output
-    assert "human codes: coder ana (the first of ana, ben" in said(result.output)
+    assert "agreement and PPI with human coder ana (the first of ana, ben" in said(result.output)
     page = output.read_text(encoding="utf-8")
     for section in (
         "provenance",
@@ -264,7 +262,7 @@ def test_build_report_names_the_human_coder_by_the_analysis_coder_when_the_file_
         "--coder", "ben", "--bootstrap", "0",
     )  # fmt: skip
     assert printed.exit_code == 0, printed.output
-    assert "human codes: coder ben (chosen of ana, ben" in said(printed.output)
+    assert "agreement and PPI with human coder ben (chosen of ana, ben" in said(printed.output)
     default = llmcode.build_report(run, human=paths["human"], bootstrap=0)
     assert default.human is not None
     assert (default.human.coder, default.human.chosen) == ("ana", False)

@@ -308,11 +308,16 @@ def test_runs_list_and_show_tell_a_dead_run_a_copy_and_a_folder_without_manifest
     listed = cli("runs", "list", "--runs-dir", runs)
     shown = cli("runs", "show", "r1", "--runs-dir", runs)
     assert listed.exit_code == 0 and shown.exit_code == 0
-    rows = [line for line in listed.stdout.splitlines() if line.startswith("│")]
-    lines = {row.split()[1]: row for row in rows if row.split()[1] != "│"}  # not a wrapped cell
+    out = listed.stdout.splitlines()
+    # each run id on a line of its own (counts beside it), its status on the line under it
+    lines = {
+        out[n].split()[0]: out[n + 1]
+        for n in range(len(out) - 1)
+        if out[n].split()[:1] in (["half"], ["r1"], ["r1-copy"])
+    }
     assert set(lines) == {"half", "r1", "r1-copy"}
-    assert "inter" in lines["r1"] and "runn" not in lines["r1"]  # cells may be cut: "inter…"
-    assert "inter" in lines["r1-copy"]
+    assert "· interrupted ·" in lines["r1"] and "running" not in lines["r1"]
+    assert "· interrupted ·" in lines["r1-copy"] and "unreadable" in lines["half"]
     said = " ".join(listed.output.split())  # messages may wrap
     assert "no manifest.json" in said
     assert "manifest names run 'r1' (a copied folder?)" in said

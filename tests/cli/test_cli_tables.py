@@ -97,31 +97,34 @@ def _numbers(text: str) -> list[str]:
     return NUMBER.findall(text)
 
 
-def test_runs_list_at_80_columns_prints_counts_and_fingerprints_whole_and_folds_ids(
+def test_runs_list_at_80_columns_prints_counts_and_fingerprints_whole_and_ids_on_one_line(
     cli, coded
 ) -> None:
     from llmcode.store.runs import RunStore
 
     runs, _ = coded
-    result = cli("runs", "list", "--runs-dir", runs, env={"COLUMNS": "80"})
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    assert all(len(line) <= 80 for line in lines), result.output
-    assert "…" not in result.output
-    first_cells = "".join(line.split()[0] for line in lines[3:] if line.strip())
-    assert LONG_ID in first_cells  # folded over lines, never cut
-    for run_id in ("plain", LONG_ID):
-        config = RunStore(runs).open(run_id).manifest().config
-        assert re.search(rf"^ {config.fingerprint()}\b", result.output, re.MULTILINE)
-    rows = [line for line in lines if "complete" in line]
+    for width in (80, 50):  # at 50 the counts go under the id
+        result = cli("runs", "list", "--runs-dir", runs, env={"COLUMNS": str(width)})
+        assert result.exit_code == 0, result.output
+        lines = result.output.splitlines()
+        assert all(len(line) <= width for line in lines), result.output
+        assert "…" not in result.output
+        assert any(line.split()[:1] == [LONG_ID] for line in lines)  # whole, on one line
+        for run_id in ("plain", LONG_ID):
+            config = RunStore(runs).open(run_id).manifest().config
+            assert re.search(
+                rf"^   {config.fingerprint()} · complete · 20\d\d-", result.output, re.M
+            )
+        said = " ".join(result.output.split())
+        assert "examples ptm-issues.codes.csv, examples_coder ben, shots 4" in said
+        assert "temperature 0.7, samples 3" in said
+    wide = cli("runs", "list", "--runs-dir", runs, env={"COLUMNS": "80"}).output.splitlines()
+    rows = [line for line in wide if line.strip().startswith(("plain ", LONG_ID))]
     assert len(rows) == 2
-    for row in rows:  # items, ok, flagged, and the date: whole
-        assert _numbers(row)[:3] == ["72", "72", "0"], row
-        assert re.search(r"  \d{4}-\d\d-\d\d ", row), row
-    start = next(line for line in lines if " created " in line).index("settings")
-    last = "".join("".join(line[start:].split()) for line in lines)  # the column, unfolded
-    assert "examplesptm-issues.codes.csv,examples_coderben,shots4" in last
-    assert "samples3" in last
+    for row in rows:  # items, ok, flagged: whole, in their columns
+        assert _numbers(row) == ["72", "72", "0"] or row.split()[-3:] == ["72", "72", "0"], row
+    narrow = " ".join(result.output.split())
+    assert narrow.count("72 items, 72 ok, 0 flagged") == 2
 
 
 def test_eval_at_80_columns_prints_the_ranked_table_and_confusion_matrix_whole(cli, coded) -> None:

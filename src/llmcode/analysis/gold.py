@@ -207,7 +207,12 @@ def analyze_gold(
         )
     labeled = np.array([i in in_gold for i in population])
     n_gold = int(labeled.sum())
-    if sampling is None:
+    if sampling is None and n_gold == len(population):
+        notes.append(
+            "every analysed item has gold codes (a census, not a sample): the classical "
+            "estimates are the gold coder's own shares"
+        )
+    elif sampling is None:
         warnings.append(
             f"{source} has no sampling record ({source}.json): PPI is valid only if the gold "
             "items are a uniform random sample of the items; draw one with `llmcode sample`"

@@ -125,13 +125,13 @@ def add_human_pair(
     bootstrap: int,
     seed: int,
 ) -> None:
-    """With a second coder in the human file, their agreement beside the model's, row by row."""
+    """With a second coder in the human file(s), their agreement beside the model's, row by row."""
     others = [c for c in human.available if c != human.coder]
     if not others or not len(section.coefficients) or not human.label.startswith("human:"):
         return
-    from llmcode.analysis.sources import human_codes
+    from llmcode.analysis.sources import reference_codes
 
-    second = human_codes(human.label.removeprefix("human:"), others[0])
+    second = reference_codes(human.paths or human.label.removeprefix("human:"), others[0])
     pair = agreement_section(
         human.codes.assign(coder=human.coder),
         second.codes,

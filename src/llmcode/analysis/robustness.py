@@ -117,7 +117,7 @@ def robustness(
     runs: Sequence[Run | str | Path],
     items: str | Path | None = None,
     *,
-    human: str | Path | None = None,
+    human: str | Path | Sequence[str | Path] | None = None,
     coder: str | None = None,
     runs_dir: str | Path | None = None,
     options: AnalysisOptions | None = None,
@@ -147,7 +147,8 @@ def robustness(
         frame, where = run_items(opened[0]), f"the items of run {opened[0].run_id}"
     codes = _check_runs(opened, frame, where)
     if human is not None:
-        options = replace(options, gold=Path(human), gold_coder=coder)
+        paths = [Path(human)] if isinstance(human, str | Path) else [Path(h) for h in human]
+        options = replace(options, gold=paths, gold_coder=coder)
     analyses = {
         run.run_id: run_analysis(options, store, run=run, items_path=items_path)[0]
         for run in opened
@@ -160,7 +161,9 @@ def robustness(
         codes=codes,
         shares=pd.concat([_shares(r, a, codes) for r, a in analyses.items()], ignore_index=True),
         conclusions=conclusions(analyses, codes),
-        gold=str(human) if human is not None else None,
+        gold=None
+        if human is None
+        else " + ".join(map(str, [human] if isinstance(human, str | Path) else human)),
         notes=notes,
     )
 
@@ -170,7 +173,7 @@ def add_robustness(
     runs: Sequence[Run | str | Path],
     *,
     items: str | Path | None = None,
-    human: str | Path | None = None,
+    human: str | Path | Sequence[str | Path] | None = None,
     coder: str | None = None,
     runs_dir: str | Path | None = None,
     options: AnalysisOptions | None = None,

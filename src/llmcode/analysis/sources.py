@@ -9,6 +9,7 @@ screening taxonomy), from the analyzed codes when they hold the ``ptm`` code, or
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,8 @@ class CodeSource:
     available: tuple[str, ...] = ()
     chosen: bool = False
     """The coder was named (not the first of ``available`` by default)."""
+    paths: tuple[Path, ...] = ()
+    """The human codes files read (`reference_codes`), for another of their coders."""
 
 
 def select_coder(frame: pd.DataFrame, coder: str | None, where: str) -> tuple[pd.DataFrame, str]:
@@ -60,6 +63,31 @@ def human_codes(path: str | Path, coder: str | None = None) -> CodeSource:
     available = tuple(dict.fromkeys(str(c) for c in frame["coder"]))
     frame, chosen = select_coder(frame, coder, str(path))
     return CodeSource(frame, f"human:{path}", chosen, available, chosen=coder is not None)
+
+
+def reference_codes(
+    paths: str | Path | Sequence[str | Path], coder: str | None = None
+) -> CodeSource:
+    """One human coder's codes from one or more long-format files read together (as `eval`
+    reads its gold files): ``coder`` when given, else the first coder of the first file — the
+    one rule `analyze` and `report` follow, whatever the number of files. The label names the
+    file the chosen coder's codes came from first (its sidecar is the sampling record)."""
+    files = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    if not files:
+        raise AnalysisError("no human codes given", hint="give a long-format codes file")
+    frames = [load_codes(path) for path in files]
+    frame = pd.concat(frames, ignore_index=True)
+    available = tuple(dict.fromkeys(str(c) for c in frame["coder"]))
+    where = " + ".join(str(path) for path in files)
+    frame, chosen = select_coder(frame, coder, where)
+    home = next(
+        path
+        for path, part in zip(files, frames, strict=True)
+        if chosen in set(part["coder"].astype(str))
+    )
+    return CodeSource(
+        frame, f"human:{home}", chosen, available, chosen=coder is not None, paths=tuple(files)
+    )
 
 
 def run_codes(run: Run, which: str | None = None, coder: str | None = None) -> CodeSource:

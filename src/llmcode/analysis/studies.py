@@ -23,6 +23,7 @@ from llmcode.analysis.sources import (
     CodeSource,
     file_items,
     human_codes,
+    reference_codes,
     run_codes,
     run_items,
     screening_split,
@@ -58,7 +59,9 @@ class AnalysisOptions:
     closed_column: str | None = None
     as_of: str | None = None
     taxonomy: Path | None = None
-    gold: Path | None = None
+    gold: Path | Sequence[Path] | None = None
+    """Human codes on a random sample of the items, for PPI: one file or several, read by
+    `reference_codes` (the coder ``gold_coder``, else the first of the first file)."""
     gold_coder: str | None = None
     gold_screening: Path | None = None
     plan: float | None = None
@@ -163,7 +166,8 @@ def _gold(
             f"plan {options.plan}: a CI width is a share between 0 and 1",
             hint="e.g. plan 0.1 for CIs at most 10 points wide",
         )
-    gold = human_codes(options.gold, options.gold_coder)
+    gold = reference_codes(options.gold, options.gold_coder)
+    home = gold.label.removeprefix(HUMAN_PREFIX)  # the file the gold coder's codes are in
     gold_split = None
     if options.gold_screening is not None:
         frame = load_codes(options.gold_screening)
@@ -176,10 +180,10 @@ def _gold(
     result = analyze_gold(
         llm,
         gold.codes,
-        source=str(options.gold),
+        source=home,
         coder=gold.coder,
         order=order or list(analysis.distribution["code"]),
-        sampling=sampling_record(options.gold),
+        sampling=sampling_record(home),
         times=res.times if res is not None else None,
         split=split.groups if split is not None else None,
         gold_split=gold_split,
@@ -189,7 +193,7 @@ def _gold(
         if options.covariate is not None or options.outcome is not None:
             raise ConfigError(
                 "covariate and outcome: the PPI regressions assume a uniform gold sample, and "
-                f"{options.gold} was drawn by the model's uncertainty",
+                f"{home} was drawn by the model's uncertainty",
                 hint="draw a uniform sample (llmcode sample) for the regressions",
             )
     else:
@@ -275,7 +279,7 @@ def analyze(
 def build_report(
     run: Run | str | Path,
     *,
-    human: str | Path | None = None,
+    human: str | Path | Sequence[str | Path] | None = None,
     human_coder: str | None = None,
     gold: str | Path | Sequence[str | Path] = (),
     gold_coders: Sequence[str] | None = None,
@@ -286,10 +290,12 @@ def build_report(
     options: AnalysisOptions | None = None,
     **settings: Any,
 ) -> Report:
-    """The report of a run: its analysis, agreement with ``human`` codes (the coder
-    ``human_coder``, else the analysis' ``coder`` when the file has it, else the first) and an
-    evaluation against the ``gold`` files (``gold_coders``; PPI shares use the first file and
-    coder). Settings as in `analyze`; write it with `write_report`."""
+    """The report of a run: its analysis, agreement with ``human`` codes (one file or several:
+    the coder ``human_coder``, else the analysis' ``coder`` when the files have it, else the
+    first of the first file) and an evaluation against the ``gold`` files (``gold_coders``, else
+    every coder; PPI shares use one coder by the rule of `reference_codes`: the first of
+    ``gold_coders``, else the first of the first file). Settings as in `analyze`; write it
+    with `write_report`."""
     from llmcode.analysis.evaluation import evaluation_section
     from llmcode.analysis.report import report_content
 
@@ -299,13 +305,15 @@ def build_report(
     golds = [gold] if isinstance(gold, str | Path) else list(gold)
     if golds:
         first_coder = gold_coders[0] if gold_coders else None
-        options = replace(options, gold=Path(golds[0]), gold_coder=first_coder)
+        options = replace(options, gold=[Path(g) for g in golds], gold_coder=first_coder)
     analysis, _ = run_analysis(options, store, run=opened)
     people = None
-    if human is not None:
-        if human_coder is None and options.coder in set(load_codes(human)["coder"].astype(str)):
-            human_coder = options.coder  # the analysis' coder names the human coder when there
-        people = human_codes(human, human_coder)
+    humans = [human] if isinstance(human, str | Path) else list(human or ())
+    if humans:
+        if human_coder is None and options.coder is not None:
+            coders = set(reference_codes(humans).available)
+            human_coder = options.coder if options.coder in coders else None
+        people = reference_codes(humans, human_coder)  # the analysis' coder, when there
     evaluation = None
     if golds:
         evaluation = evaluation_section(

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from llmcode.cli.app import app
 from llmcode.cli.choices import CodeLevel, ReportFormat
-from llmcode.cli.options import Gold, GoldCoder, RunsDir
+from llmcode.cli.options import RunsDir
 from llmcode.cli.terminal import Console
 from llmcode.numbers import format_p_clause, format_significant
 
@@ -35,8 +35,16 @@ Coder = Annotated[
     str | None,
     typer.Option(
         "--coder",
-        help="Coder to use in a codes file (--codes human:FILE, --human, --screening) "
-        "[default: the first].",
+        help="Which coder of --human [default: the first of the first file]; without --human, "
+        "of the --codes file.",
+    ),
+]
+CodesCoder = Annotated[
+    str | None,
+    typer.Option(
+        "--codes-coder",
+        help="Which coder of the --codes file (human:FILE or a codes file) [default: the first].",
+        show_default=False,
     ),
 ]
 Screening = Annotated[
@@ -51,8 +59,9 @@ ScreeningCoder = Annotated[
     str | None,
     typer.Option(
         "--screening-coder",
-        hidden=True,  # --coder picks the screening file's coder when it is there
-        help="Coder of the screening file [default: --coder if present there, else the first].",
+        hidden=True,  # the analysed codes' coder picks the screening file's coder when there
+        help="Which coder of the --screening file [default: the analysed codes' coder if "
+        "present there, else the first].",
     ),
 ]
 PtmColumn = Annotated[
@@ -76,24 +85,60 @@ AsOf = Annotated[
     str | None,
     typer.Option("--as-of", help="Censoring date for open items [default: latest timestamp]."),
 ]
-PpiGold = Annotated[
-    Path | None,
+Human = Annotated[
+    list[Path] | None,
     typer.Option(
-        "--gold",
-        help="Human (gold) codes on a random sample of the items (long format): shares and "
-        "resolution times by prediction-powered inference (naive / classical / PPI, 95% CIs).",
+        "--human",
+        help="Human codes on a random sample of the items (long format); repeat for several "
+        "files: shares and resolution times by prediction-powered inference (naive / classical "
+        "/ PPI, 95% CIs).",
+        show_default=False,
     ),
 ]
-PpiGoldCoder = Annotated[
-    str | None, typer.Option("--gold-coder", help="Coder of --gold [default: the first].")
-]
+OldGold = Annotated[list[Path] | None, typer.Option("--gold", hidden=True)]
+"""The old name of --human."""
+OldGoldCoder = Annotated[list[str] | None, typer.Option("--gold-coder", hidden=True)]
+"""The old name of --coder."""
 GoldScreening = Annotated[
     Path | None,
     typer.Option(
         "--gold-screening",
-        help="Gold screening codes (ptm/not_ptm) on a random sample: the PTM share by PPI.",
+        help="Human screening codes (ptm/not_ptm) on a random sample: the PTM share by PPI.",
     ),
 ]
+
+
+def human_options(
+    human: list[Path] | None,
+    gold: list[Path] | None,
+    coder: str | list[str] | None,
+    gold_coder: list[str] | None,
+    codes_coder: str | None,
+    codes: str | None,
+) -> tuple[list[Path], list[str], str | None]:
+    """The human codes files, their coders and the --codes file's coder from the flags:
+    --human and its old name --gold together; --coder (and --gold-coder) name coders of
+    --human. Without --human, --coder names the coder of the --codes file, as it did before
+    --codes-coder (the only human-coded file then); so it does in a command that still spells
+    the human codes --gold, with --gold-coder for their coder (scripts keep their meaning)."""
+    humans = [*(human or ()), *(gold or ())]
+    coders = [coder] if isinstance(coder, str) else list(coder or ())
+    if gold and not human and coders and codes is not None and codes_coder is None:
+        return humans, list(gold_coder or ()), coders[0]  # the old spelling, its old meaning
+    coders += list(gold_coder or ())
+    if not humans and coders:
+        if codes is None:
+            raise typer.BadParameter(
+                "names a coder of --human (or of --codes): give the codes", param_hint="--coder"
+            )
+        if codes_coder is not None:
+            raise typer.BadParameter(
+                "without --human, --coder would name the --codes coder, which --codes-coder "
+                "already names",
+                param_hint="--coder",
+            )
+        return [], [], coders[0]
+    return humans, coders, codes_coder
 
 
 def _share(value: float | None) -> float | None:
@@ -107,8 +152,8 @@ Plan = Annotated[
     float | None,
     typer.Option(
         "--plan",
-        help="With --gold: how many more gold items would bring every PPI CI below this "
-        "width (a share, e.g. 0.1).",
+        help="With --human: how many more human-coded items would bring every PPI CI below "
+        "this width (a share, e.g. 0.1).",
         callback=_share,
     ),
 ]
@@ -117,14 +162,14 @@ Covariate = Annotated[
     str | None,
     typer.Option(
         "--covariate",
-        help="With --gold: an item column (e.g. project) added to the PPI regressions.",
+        help="With --human: an item column (e.g. project) added to the PPI regressions.",
     ),
 ]
 Outcome = Annotated[
     str | None,
     typer.Option(
         "--outcome",
-        help="With --gold: a binary item column (yes/no, 1/0, true/false) regressed on the codes "
+        help="With --human: a binary item column (yes/no, 1/0, true/false) regressed on the codes "
         "by PPI logistic regression.",
     ),
 ]
@@ -150,10 +195,8 @@ def analyze_command(
         str | None, typer.Argument(help="Run id or directory (or use --items with --codes).")
     ] = None,
     codes: Codes = None,
-    human: Annotated[
-        Path | None,
-        typer.Option("--human", help="Human codes to analyse instead of the run's (long format)."),
-    ] = None,
+    codes_coder: CodesCoder = None,
+    human: Human = None,
     items: Annotated[
         Path | None, typer.Option("--items", "-i", help="Items file, when analysing without a run.")
     ] = None,
@@ -173,8 +216,8 @@ def analyze_command(
     created_column: CreatedColumn = None,
     closed_column: ClosedColumn = None,
     as_of: AsOf = None,
-    gold: PpiGold = None,
-    gold_coder: PpiGoldCoder = None,
+    gold: OldGold = None,
+    gold_coder: OldGoldCoder = None,
     gold_screening: GoldScreening = None,
     plan: Plan = None,
     covariate: Covariate = None,
@@ -183,12 +226,16 @@ def analyze_command(
     tables: Tables = None,
     runs_dir: RunsDir = None,
 ) -> None:
-    """Code distribution, resolution times, PTM vs other and per-code tests."""
+    """Code distribution, resolution times, PTM vs other and per-code tests; with --human, the
+    shares and times corrected by human codes on a random sample (PPI)."""
     from llmcode.analysis.studies import AnalysisOptions, analyze
 
+    humans, human_coder, codes_coder = human_options(
+        human, gold, coder, gold_coder, codes_coder, codes
+    )
     options = AnalysisOptions(
         codes=codes,
-        coder=coder,
+        coder=codes_coder,
         id_column=id_column,
         screening=screening,
         screening_coder=screening_coder,
@@ -199,15 +246,15 @@ def analyze_command(
         closed_column=closed_column,
         as_of=as_of,
         taxonomy=taxonomy,
-        gold=gold,
-        gold_coder=gold_coder,
+        gold=humans or None,
+        gold_coder=human_coder[0] if human_coder else None,
         gold_screening=gold_screening,
         plan=plan,
         covariate=covariate,
         outcome=outcome,
         level=level.value if level else None,
     )
-    analysis = analyze(run_ref, items=items, human=human, options=options, runs_dir=runs_dir)
+    analysis = analyze(run_ref, items=items, options=options, runs_dir=runs_dir)
     result = analysis.to_json()
     for warning in analysis.gold.warnings if analysis.gold else []:
         err_console.print(f"warning: {warning}", style="yellow")
@@ -234,12 +281,27 @@ def report_command(
         ReportFormat, typer.Option("--format", "-f", help="html or md.")
     ] = ReportFormat.html,
     human: Annotated[
-        Path | None,
-        typer.Option("--human", help="Human codes (long format): agreement and disagreements."),
+        list[Path] | None,
+        typer.Option(
+            "--human",
+            help="Human codes (long format; repeat for several files): agreement and "
+            "disagreements, the evaluation against them, and PPI shares when they are a random "
+            "sample.",
+            show_default=False,
+        ),
     ] = None,
     human_coder: Annotated[str | None, typer.Option("--human-coder", hidden=True)] = None,
     codes: Codes = None,
-    coder: Coder = None,
+    codes_coder: CodesCoder = None,
+    coder: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--coder",
+            help="Which coder(s) of --human, repeatable: the first for agreement and PPI, all "
+            "for the evaluation [default: every coder; the first of the first file].",
+            show_default=False,
+        ),
+    ] = None,
     screening: Screening = None,
     screening_coder: ScreeningCoder = None,
     ptm_column: PtmColumn = None,
@@ -254,8 +316,8 @@ def report_command(
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Bootstrap seed.")] = 0,
     tables: Tables = None,
-    gold: Gold = None,
-    gold_coder: GoldCoder = None,
+    gold: OldGold = None,
+    gold_coder: OldGoldCoder = None,
     gold_screening: GoldScreening = None,
     level: LevelOption = None,
     compare: Annotated[
@@ -272,9 +334,11 @@ def report_command(
     from llmcode.analysis.rendering import write_report, write_tables
     from llmcode.analysis.studies import AnalysisOptions, build_report
 
+    coders = [*([human_coder] if human_coder else []), *(coder or [])]
+    humans, coders, codes_coder = human_options(human, gold, coders, gold_coder, codes_coder, codes)
     options = AnalysisOptions(
         codes=codes,
-        coder=coder,
+        coder=codes_coder,
         screening=screening,
         screening_coder=screening_coder,
         ptm_column=ptm_column,
@@ -288,10 +352,10 @@ def report_command(
     )
     report = build_report(
         run_ref,
-        human=human,
-        human_coder=human_coder,
-        gold=gold or (),
-        gold_coders=gold_coder,
+        human=humans,
+        human_coder=coders[0] if coders else None,
+        gold=humans,
+        gold_coders=coders or None,
         examples_per_code=examples,
         bootstrap=bootstrap,
         seed=seed,
@@ -304,23 +368,17 @@ def report_command(
         add_robustness(
             report,
             [run_ref, *compare],
-            human=gold[0] if gold else None,
-            coder=gold_coder[0] if gold_coder else None,
+            human=humans or None,
+            coder=coders[0] if coders else None,
             runs_dir=runs_dir,
             options=options,
         )
     analysis, evaluation, people = report.analysis, report.evaluation, report.human
-    if gold and (len(gold) > 1 or (gold_coder and len(gold_coder) > 1)):
-        console.print(
-            f"shares by PPI use one gold coder: {analysis.gold.coder if analysis.gold else '-'} "
-            f"of {gold[0]}",
-            style="yellow",
-        )
     for warning in analysis.gold.warnings if analysis.gold else []:
         console.print(f"warning: {warning}", style="yellow")
     if people is not None and len(people.available) > 1:
         console.print(
-            f"human codes: coder [bold]{people.coder}[/] "
+            f"agreement and PPI with human coder [bold]{people.coder}[/] "
             f"({'chosen' if people.chosen else 'the first'} of {', '.join(people.available)}; "
             "choose with --coder)"
         )

@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
+from rich.console import Group
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from llmcode.cli.app import app, err_console, runs_app
 from llmcode.cli.choices import ExportFormat
 from llmcode.cli.options import RunRef, RunsDir
 from llmcode.cli.run_lines import settings_line, settings_short
-from llmcode.cli.tables import fill_table
 from llmcode.cli.terminal import Console
 from llmcode.errors import ConfigError
 
@@ -28,9 +30,9 @@ console = Console(highlight=False)
 
 @runs_app.command("list")
 def list_runs(runs_dir: RunsDir = None) -> None:
-    """List runs, oldest first: under each id its settings fingerprint, beside it the model, the
-    taxonomy and the settings that differ from their defaults; a run whose manifest cannot be
-    read is listed as unreadable."""
+    """List runs, oldest first: each id on a line of its own, under it the settings
+    fingerprint, status and creation time, then the model, the taxonomy and the settings that
+    differ from their defaults; a run whose manifest cannot be read is listed as unreadable."""
     from llmcode.store.runs import RunStore
 
     store = RunStore(runs_dir)
@@ -38,50 +40,58 @@ def list_runs(runs_dir: RunsDir = None) -> None:
     if not entries:
         console.print(f"no runs in {store.root}")
         return
-    columns = ["run", "status", "items", "ok", "flagged", "created", "model, taxonomy, settings"]
-    rows, problems, notes = [], [], []
+    longest = max(len(entry.run_id) for entry in entries)
+    columns = ("items", "ok", "flagged")
+    rows: list[tuple[str, list[str], list[str]]] = []  # run id, lines under it, counts
+    problems, notes = [], []
     for entry in entries:
         m = entry.manifest
         if m is None:
-            rows.append([escape(entry.run_id), "[red]unreadable[/]", *[""] * 5])
+            rows.append((entry.run_id, ["[red]unreadable[/]"], ["", "", ""]))
             problems.append(f"{entry.run_id}: {entry.problem}")
             continue
         flagged = sum(m.counts.get(s, 0) for s in ("unverified", "invalid", "error"))
         if entry.problem:
             notes.append(entry.problem)
         status = entry.status or m.status
+        kind = "" if m.kind == "closed" else f" ({escape(m.kind)})"
         taxonomy = f"{m.taxonomy.get('name', '')} {m.taxonomy.get('version', '')}".strip()
-        rows.append(
-            [
-                f"{escape(entry.run_id)}\n[dim]{m.config.fingerprint()}[/]",
-                status if m.kind == "closed" else f"{status} ({m.kind})",
-                _count(m.items.get("n_items")),
-                _count(m.counts.get("ok")),
-                str(flagged),
-                m.created_at.strftime("%Y-%m-%d %H:%M"),
-                escape(f"{m.coder}; {taxonomy}; {settings_short(m.config)}"),
-            ]
-        )
-    text = ("run", "status", "created", columns[-1])
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        lines = [
+            f"[dim]{m.config.fingerprint()}[/] · {escape(status)}{kind} · "
+            f"{m.created_at.strftime('%Y-%m-%d %H:%M')}",
+            escape(f"{m.coder}; {taxonomy}; {settings_short(m.config)}"),
+        ]
+        counts = [_count(m.items.get("n_items")), _count(m.counts.get("ok")), str(flagged)]
+        rows.append((entry.run_id, lines, counts))
+    widths = [max([len(c)] + [len(r[2][n]) for r in rows]) for n, c in enumerate(columns)]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, expand=True)
+    table.add_column("run", min_width=longest, ratio=1)
+    if console.width >= longest + sum(widths) + 2 * len(widths) + 2:
+        for column, width in zip(columns, widths, strict=True):
+            table.add_column(column, justify="right", no_wrap=True, min_width=width)
+        for run_id, lines, counts in rows:
+            table.add_row(_run_cell(run_id, *lines), *counts)
+    else:  # too narrow for the id and the counts side by side: the counts under the id
+        for run_id, lines, counts in rows:
+            said = ", ".join(f"{n} {c}" for n, c in zip(counts, columns, strict=True) if n)
+            table.add_row(_run_cell(run_id, *lines[:1], said, *lines[1:]))
+    console.print(table)
     console.print(
-        fill_table(
-            table,
-            columns,
-            rows,
-            text=text,
-            width=console.width,
-            fold=text,
-            least={"run": 12, "status": 11, "created": 10, columns[-1]: 20},
-        )
-    )
-    console.print(
-        "[dim]under each run id its settings fingerprint: runs with the same one were asked alike[/]"
+        "[dim]under each run: its settings fingerprint (the same one: runs asked alike), "
+        "status, creation time; model, taxonomy and the settings that differ from their "
+        "defaults[/]"
     )
     for problem in problems:
         err_console.print(f"[red]unreadable[/] {escape(problem)}")
     for note in notes:
         err_console.print(f"[yellow]note[/] {escape(note)}")
+
+
+def _run_cell(run_id: str, *lines: str) -> Group:
+    """A run's id on a line of its own, never folded (users copy it), then ``lines``
+    (markup) indented, wrapping at the column's width."""
+    first = Text(run_id, style="bold", no_wrap=True, overflow="ignore")
+    return Group(first, *(Padding(Text.from_markup(line), (0, 0, 0, 2)) for line in lines))
 
 
 def _count(value: object) -> str:
