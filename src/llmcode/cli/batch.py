@@ -219,7 +219,20 @@ def run_command(
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, help="Requests in flight per Ray task.")
     ] = 8,
-    tasks: Annotated[int, typer.Option("--tasks", min=1, help="Ray tasks sending at once.")] = 2,
+    tasks: Annotated[
+        int,
+        typer.Option(
+            "--tasks", min=1, help="Ray tasks sending at once (with --vllm-model: vLLM engines)."
+        ),
+    ] = 2,
+    vllm_model: Annotated[
+        str | None,
+        typer.Option(
+            "--vllm-model",
+            help="Answer with vLLM engines of this model on the Ray cluster's GPUs (Ray Data's "
+            "vLLM engine processor) instead of sending to endpoints.",
+        ),
+    ] = None,
     max_retries: Annotated[
         int,
         typer.Option(
@@ -242,6 +255,18 @@ def run_command(
             f"{run.run_id} has no prepared requests ({requests})",
             hint="llmcode batch prepare ... or llmcode code --batch first",
         )
+    if vllm_model is not None:
+        from llmcode.coding.rayvllm import VllmSettings, send_with_vllm
+
+        vllm = VllmSettings(vllm_model, replicas=tasks, address=address)
+        report = send_with_vllm(requests, batch_dir(run) / OUTPUT, vllm)
+        console.print(
+            f"run [bold]{run.run_id}[/]: {report.requests} request(s) through {engine.value} to "
+            f"{tasks} vLLM engine(s) of {escape(vllm_model)} in {report.seconds:.1f} s",
+            soft_wrap=True,
+        )
+        print_next(console, f"llmcode batch collect {run.run_id} --file {report.output}")
+        return
     endpoints = list(base_url or [])
     if not endpoints:
         fallback = run.manifest().config.endpoint.base_url or environment.openai_base_url()
