@@ -77,8 +77,9 @@ def new_config(
     )
 
 
-def build_backends(config: RunConfig) -> list[Backend]:
-    """One backend per model of ``config``, with its endpoint and limits."""
+def build_backends(config: RunConfig, state_dir: Path | None = None) -> list[Backend]:
+    """One backend per model of ``config``, with its endpoint and limits; ``state_dir`` is where
+    the embedded model keeps its codebook prefix's KV state between runs."""
     endpoint, limits = config.endpoint, config.limits
     return [
         make_backend(
@@ -90,6 +91,7 @@ def build_backends(config: RunConfig) -> list[Backend]:
             tpm=limits.tpm,
             timeout=endpoint.timeout,
             parallel=limits.concurrency,
+            state_dir=state_dir,
         )
         for name in (endpoint.model, *endpoint.more_models)
     ]
@@ -265,7 +267,7 @@ def prepare(
         item_set = only_items(item_set, inputs.only, inputs.id_column)
         notes.append(f"only {inputs.only}: {len(item_set.items)} item(s) to code")
     todo = item_set.items[: inputs.limit] if inputs.limit else item_set.items
-    llms = _backends(config, backends, offline)
+    llms = _backends(config, backends, offline, _states_dir(store, cache))
     coder = make_unit_coder(
         config,
         taxonomy,
@@ -306,7 +308,7 @@ def _prepare_resumed(
         manifest = run.manifest()
         config, notes = resume_changes(run, manifest, changes, force)
         taxonomy = run.taxonomy()
-        llms = _backends(config, backends, offline)
+        llms = _backends(config, backends, offline, _states_dir(store, cache))
         started = manifest.extra.get("examples", {})
         coder = make_unit_coder(
             config,
@@ -339,10 +341,17 @@ def _prepare_resumed(
     )
 
 
-def _backends(config: RunConfig, given: Sequence[Backend] | None, offline: bool) -> list[Backend]:
+def _backends(
+    config: RunConfig, given: Sequence[Backend] | None, offline: bool, state_dir: Path | None
+) -> list[Backend]:
     if given:
         return list(given)
-    return offline_backends(config) if offline else build_backends(config)
+    return offline_backends(config) if offline else build_backends(config, state_dir)
+
+
+def _states_dir(store: RunStore, cache: bool) -> Path | None:
+    """Where the embedded model's codebook KV states are kept beside the runs (None: off)."""
+    return store.root / ".cache" / "kv" if cache else None
 
 
 def _vectors_dir(store: RunStore, cache: bool) -> Path | None:

@@ -6,6 +6,8 @@ configured, else ``openai``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from llmcode import environment
 from llmcode.errors import ConfigError
 from llmcode.llm.backends.base import Backend, ChatRequest, ChatResponse
@@ -61,11 +63,13 @@ def make_backend(
     rpm: float | None = None,
     tpm: float | None = None,
     parallel: int = 1,
+    state_dir: str | Path | None = None,
 ) -> Backend:
     """Build the named backend; secrets come from the environment and are never stored.
 
     ``parallel``: requests the embedded model decodes at once (its slots; ``--concurrency``).
     ``LLMCODE_ENGINE`` picks the embedded engine: ``xllamacpp`` (default) or ``llama-cpp-python``.
+    ``state_dir``: where the embedded model keeps its codebook prefix's KV state between runs.
     """
     if name == "openai":
         from llmcode.llm.backends.openai import OpenAIBackend
@@ -92,5 +96,11 @@ def make_backend(
             )
         from llmcode.llm.backends.local import LocalBackend
 
-        return LocalBackend(model_path=model_path, model=model, n_ctx=n_ctx, parallel=parallel)
+        return LocalBackend(
+            model_path=model_path,
+            model=model,
+            n_ctx=n_ctx,
+            parallel=parallel,
+            state_dir=state_dir,
+        )
     raise ConfigError(f"unknown backend '{name}'", hint="use openai or local")

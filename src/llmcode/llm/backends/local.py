@@ -7,7 +7,10 @@ whitespace: the model writes ``{"codes": [{"code": ...`` instead of indented JSO
 tokens per answer, and numbers stay within the schema's bounds. The server has ``parallel``
 slots with continuous batching, so several items are decoded at once; each slot keeps the
 longest evaluated prefix of its last prompt, so the codebook (the system message, identical for
-every item) is evaluated once per slot; so there is at most one slot per two threads.
+every item) is evaluated once per slot; so there is at most one slot per two threads. With a
+``state_dir`` (a coding run's cache, ``runs/.cache/kv``) the codebook is evaluated once per model
+and codebook, not once per run and slot: its KV state is saved and loaded into every slot
+(`llmcode.llm.backends.kvstate`).
 ``LLMCODE_THREADS`` sets the CPU threads; by default, the CPUs other work leaves free
 (`llmcode.llm.backends.threads`).
 
@@ -29,6 +32,7 @@ from typing import Any
 from llmcode import environment
 from llmcode.errors import BackendError, ConfigError
 from llmcode.llm.backends.base import ChatRequest, ChatResponse
+from llmcode.llm.backends.kvstate import PrefixStates
 from llmcode.llm.backends.threads import default_threads
 from llmcode.llm.lengths import bounded_schema
 
@@ -81,7 +85,10 @@ class LocalBackend:
         n_ctx: int | None = None,
         parallel: int = 1,
         threads: int | None = None,
+        state_dir: str | Path | None = None,
     ) -> None:
+        """``state_dir``: where the codebook prefix's KV state is kept between runs
+        (`llmcode.llm.backends.kvstate`); None evaluates the codebook in every slot each run."""
         self.model_path, self.model, self.n_ctx = model_settings(model_path, model, n_ctx)
         self.threads = threads or default_threads()
         # a slot per two threads: each slot evaluates the codebook once, which on few cores
@@ -91,6 +98,11 @@ class LocalBackend:
         self._load_lock = threading.Lock()
         self._closing = threading.Event()
         self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="llmcode-local")
+        self.states = (
+            PrefixStates(Path(state_dir), self.model_path, self.n_ctx, self.parallel, _engine())
+            if state_dir is not None
+            else None
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -131,6 +143,8 @@ class LocalBackend:
         params.warmup = False
         params.verbosity = -1
         params.endpoint_metrics = False
+        if self.states is not None:
+            params.slot_save_path = self.states.save_path
         try:
             return xllamacpp.Server(params)
         except (ValueError, RuntimeError) as exc:
@@ -161,8 +175,22 @@ class LocalBackend:
             body["logprobs"] = True
         return body
 
+    def _prime(self, server: Any, request: ChatRequest) -> None:
+        """Give every slot the codebook's KV state before its first request (kvstate)."""
+        messages = list(request.messages)
+        if self.states is None or not messages or messages[0].get("role") != "system":
+            return
+
+        def warm(body: dict[str, Any]) -> None:
+            result = server.handle_chat_completions(body, lambda chunk: False)
+            if isinstance(result, dict) and "error" in result:
+                raise RuntimeError(_error_text(result["error"]))
+
+        self.states.prime(str(server.listening_address), dict(messages[0]), warm)
+
     def _complete_sync(self, request: ChatRequest) -> ChatResponse:
         server = self.load()
+        self._prime(server, request)
         parts: list[str] = []
         logprobs: list[tuple[str, float]] = []
         state: dict[str, Any] = {"finish_reason": None, "usage": {}}
@@ -221,6 +249,16 @@ class LocalBackend:
         if server is not None:
             with contextlib.suppress(Exception):
                 del server
+
+
+def _engine() -> str:
+    """The engine's name and version (a saved KV state is only valid for the one that wrote it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"xllamacpp {version('xllamacpp')}"
+    except PackageNotFoundError:
+        return "xllamacpp"
 
 
 def compact_json_grammar(schema: dict[str, Any]) -> str | None:
