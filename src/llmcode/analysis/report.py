@@ -132,6 +132,18 @@ def report_content(
             res.times, list(res.by_category["code"]), res.by_group is not None
         )
     rows = provenance(manifest)
+    result = analysis.to_json()
+    if manifest.config.guidance.verify != "off":
+        from llmcode.llm.checks import disputed_count
+
+        rows.append(("second look", second_look(manifest, records)))
+        disputed, checked = disputed_count(c for r in records.values() for c in r.checks)
+        result["second_look"] = {
+            "verify": manifest.config.guidance.verify,
+            "checked": checked,
+            "disputed": disputed,
+            "share_disputed": disputed / checked if checked else None,
+        }
     if analysis.routes is not None:  # a final table: where its codes came from
         rows.append(("final codes", route_sentence(analysis.routes)))
     return Report(
@@ -141,7 +153,7 @@ def report_content(
         taxonomy=taxonomy,
         categories=list(_with_depth(taxonomy.categories)),
         analysis=analysis,
-        result=analysis.to_json(),
+        result=result,
         human=human,
         agreement=agreement,
         disagreements=disagreements,
@@ -163,6 +175,20 @@ def partial_banner(manifest: RunManifest, records: dict[str, CodingRecord]) -> s
         f"Partial run: {coded} of {total} items coded (status {manifest.status}). "
         "Every number below covers only the coded items; finish the run with "
         f"llmcode code --resume {manifest.run_id}"
+    )
+
+
+def second_look(manifest: RunManifest, records: dict[str, CodingRecord]) -> str:
+    """How many of the codes a second look (``verify``) checked it disputed, and their share."""
+    from llmcode.llm.checks import disputed_count
+
+    mode = manifest.config.guidance.verify
+    disputed, checked = disputed_count(c for r in records.values() for c in r.checks)
+    share = f" ({disputed / checked:.0%})" if checked else ""
+    done = {"flag": "kept and flagged", "drop": "dropped or replaced"}.get(mode, mode)
+    return (
+        f"{disputed} of {checked} checked code(s) disputed{share}: {done} "
+        f"(verify {mode}; review them with llmcode review {manifest.run_id} --queue disputed)"
     )
 
 

@@ -76,6 +76,7 @@ class ReviewQueue(StrEnum):
     errors = "errors"
     audit = "audit"
     uncertain = "uncertain"
+    disputed = "disputed"
 
 
 class CodeLevel(StrEnum):

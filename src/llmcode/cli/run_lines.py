@@ -64,6 +64,7 @@ def _setting(value: object) -> str:
 
 def disputed_codes(latest: dict) -> str:
     """How many codes the second look disputed, of how many it checked."""
-    checks = [check for record in latest.values() for check in record.checks]
-    disputed = sum(check.outcome in ("disputed", "dropped", "replaced") for check in checks)
-    return f"{disputed} of {len(checks)} checked code(s)"
+    from llmcode.llm.checks import disputed_count
+
+    disputed, checked = disputed_count(c for record in latest.values() for c in record.checks)
+    return f"{disputed} of {checked} checked code(s)"

@@ -10,6 +10,7 @@ and what was done: kept, disputed, dropped or replaced).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError, field_validator
@@ -48,6 +49,16 @@ class CodeCheck(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     error: str | None = None
+
+
+REJECTED: tuple[Outcome, ...] = ("disputed", "dropped", "replaced")
+"""Outcomes of a second look that rejected the code (flagged, removed or replaced)."""
+
+
+def disputed_count(checks: Iterable[CodeCheck]) -> tuple[int, int]:
+    """How many of ``checks`` rejected their code, and how many there are."""
+    outcomes = [check.outcome for check in checks]
+    return sum(outcome in REJECTED for outcome in outcomes), len(outcomes)
 
 
 def check_schema(code_ids: list[str]) -> dict[str, Any]:

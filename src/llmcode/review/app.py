@@ -384,9 +384,21 @@ def _append_model(out: Text, session: ReviewSession, item: ReviewItem) -> None:
         if value is not None:
             out.append(f"  ({value:.2f})", "dim")
         out.append(f"\n    {code.justification or '(no justification)'}\n")
+        if code.disputed:
+            reasons = [c.reason for c in record.checks if c.code == code.code] if record else []
+            reason = next((r for r in reasons if r), "")
+            out.append(
+                "    ~ disputed by the second look" + (f": {reason}" if reason else "") + "\n",
+                "yellow",
+            )
         for span in code.evidence:
             if not span.verified:
                 out.append(f'    not in the text: "{span.quote}"\n', "red")
+    dropped = [c for c in record.checks if c.outcome in ("dropped", "replaced")] if record else []
+    for check in dropped:
+        instead = f", replaced by {check.alternative}" if check.outcome == "replaced" else ""
+        out.append(f"  ~ {check.code} {check.outcome} by the second look{instead}", "yellow")
+        out.append(f": {check.reason}\n" if check.reason else "\n", "yellow")
     if record and record.suggested_code:
         new = record.suggested_code
         out.append(f"  suggests a new code: {new.name} — {new.definition}\n", "italic")

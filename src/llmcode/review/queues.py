@@ -2,7 +2,7 @@
 
 A queue is a named function that orders and filters a run's ``ReviewItem`` list. The registry
 ``QUEUES`` holds ``all``, ``low-confidence``, ``disagreement``, ``unverified``, ``errors``,
-``audit`` and ``uncertain``; add one with ``@register_queue("name")``. Human codes
+``audit``, ``uncertain`` and ``disputed``; add one with ``@register_queue("name")``. Human codes
 (``--human``) are read from a long-format file (item_id, coder, code) and shown beside the
 model's.
 """
@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from llmcode.errors import CodesError, ConfigError, RunStoreError
 from llmcode.items import read_table
+from llmcode.llm.checks import REJECTED
 from llmcode.store.jsonl import read_jsonl
 from llmcode.store.models import CodingRecord
 from llmcode.store.runs import CODINGS, ITEMS, Run
@@ -106,8 +107,12 @@ class ReviewItem:
 
     @property
     def disputed(self) -> bool:
-        """A second look (``--verify``) rejected one of the model's codes."""
-        return any(c.get("disputed") for c in self._codes())
+        """A second look (``--verify``) rejected one of the model's codes (kept and flagged,
+        dropped or replaced)."""
+        checks = (self._raw.get("checks") or []) if self._raw else []
+        return any(c.get("disputed") for c in self._codes()) or any(
+            check.get("outcome") in REJECTED for check in checks
+        )
 
     @property
     def disagrees(self) -> bool:
@@ -232,6 +237,17 @@ def uncertain(items: list[ReviewItem], run: Run) -> list[ReviewItem]:
         return (1.0 if confidence is None else 1.0 - confidence) + item.disputed + split
 
     return sorted(items, key=lambda i: -score(i))
+
+
+@register_queue("disputed")
+def disputed(items: list[ReviewItem], run: Run) -> list[ReviewItem]:
+    """Items whose code a second look (``--verify``) disputed, dropped or replaced."""
+    if run.manifest().config.guidance.verify == "off":
+        raise ConfigError(
+            f"run {run.run_id} was coded without a second look: nothing is disputed",
+            hint="code with --verify flag (or drop) to have each code checked",
+        )
+    return [i for i in items if i.disputed]
 
 
 def load_review_items(run: Run, human: HumanCodes | None = None) -> list[ReviewItem]:

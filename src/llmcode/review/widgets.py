@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
@@ -26,6 +26,9 @@ from textual.widgets.option_list import Option
 from llmcode.review.session import Decision, ReviewSession
 from llmcode.taxonomy.model import Category
 
+if TYPE_CHECKING:
+    from llmcode.review.queues import ReviewItem
+
 MARKS = {None: "·", "accept": "✓", "reject": "✗", "change": "✎"}
 WHO_MARKS = {"automatic": "A", "model": "M"}
 """A decision no person made shows who made it instead of the action's mark."""
@@ -39,6 +42,22 @@ def mark(verdict: Decision | None) -> str:
 
 
 FLAGS = {"ok": " ", "unverified": "?", "invalid": "!", "error": "!", "skipped": "-", "pending": "…"}
+DISPUTED = "~"
+"""The flag of an item whose code a second look (``--verify``) disputed."""
+
+
+def item_flags(item: ReviewItem) -> str:
+    """Two flag cells: the coding's status (else ``~`` when a second look disputed a code),
+    then ``≠`` when a human coder disagrees (else ``~`` when disputed and the status took the
+    first cell)."""
+    status = FLAGS.get(item.status, " ")
+    second = "≠" if item.human and item.disagrees else " "
+    if item.disputed:
+        if status == " ":
+            status = DISPUTED
+        elif second == " ":
+            second = DISPUTED
+    return status + second
 
 
 class ItemList(ScrollView, can_focus=False):
@@ -138,11 +157,7 @@ class ItemList(ScrollView, can_focus=False):
             style = styles["cursor"]
         elif verdict is not None:
             style = styles["decided"]
-        flag = (
-            "  "
-            if blind
-            else FLAGS.get(item.status, " ") + ("≠" if item.human and item.disagrees else " ")
-        )
+        flag = "  " if blind else item_flags(item)
         flag_style = style + styles["flag"] if flag.strip() else style
         id_width = min(self._id_width(), max(6, width // 2))
         rest = width - id_width - 12
@@ -414,7 +429,7 @@ class HelpScreen(ModalScreen[None]):
                 "Marks: · undecided  ✓ accepted  ✗ rejected  ✎ changed  "
                 "A accepted automatically (no one looked)  M decided by a model.  "
                 "Flags: ? unverified evidence  ! error or invalid answer  … not coded yet  "
-                "≠ a human coder disagrees.\n"
+                "~ disputed by the second look (--verify)  ≠ a human coder disagrees.\n"
                 "Every decision is saved to runs/<id>/decisions.jsonl before the screen moves on.",
                 id="help-marks",
             )
