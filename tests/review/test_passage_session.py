@@ -170,6 +170,13 @@ def test_queues_order_passages_by_confidence_and_flag_the_unverified(run):
         PassageSession(run, "ana", queue="errors")
 
 
+def test_the_uncertain_queue_puts_the_invented_passage_first_then_the_least_confident(run):
+    session = PassageSession(run, "ana", queue="uncertain")
+    assert session.queue[0] == ("p1-logistics", "m9")  # not in the text, confidence 0.9
+    rest = [session.passage(k).model.confidence for k in session.queue[1:]]  # type: ignore[union-attr]
+    assert rest == sorted(rest)  # type: ignore[type-var]
+
+
 def test_the_disagreement_queue_puts_passages_a_human_coder_does_not_match_first(run):
     texts = {item.item_id: item.text for item in run.items()}
     human = {k: v for k, v in load_human_passages(HUMANS, texts).items() if k in texts}

@@ -4,7 +4,9 @@ A `PassageDocument` is one document with the model's passages (``m<k>``, from it
 record's ``segments``). A passage queue orders the passages of every document: ``all`` (document
 order, then by offset), ``low-confidence`` (least confident first), ``unverified`` (passages not
 found in the text), ``disagreement`` (passages a human coder's passages do not match: no
-passage of the same code at IoU >= 0.5; needs ``--human`` codes with ``start, end``).
+passage of the same code at IoU >= 0.5; needs ``--human`` codes with ``start, end``) and
+``uncertain`` (1 - confidence, plus 1 for a passage not in the text, plus 1 where a human coder
+does not match it; most uncertain first).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from llmcode.errors import CodesError, ConfigError, RunStoreError
 from llmcode.store.passage_ledger import PassageKey, model_passage_id
 from llmcode.store.runs import Run
 
-PASSAGE_QUEUES = ("all", "low-confidence", "unverified", "disagreement")
+PASSAGE_QUEUES = ("all", "low-confidence", "unverified", "disagreement", "uncertain")
 MATCH_IOU = 0.5
 HumanPassage = tuple[int, int, str]  # start, end, code
 HumanPassages = dict[str, dict[str, list[HumanPassage]]]  # item_id -> coder -> passages
@@ -94,6 +96,14 @@ def build_passage_queue(name: str, documents: list[PassageDocument]) -> list[Mod
                 hint="give --human CODES with start and end columns",
             )
         return sorted(passages, key=lambda p: not disagrees(p, by_id[p.key[0]].human))
+    if name == "uncertain":
+        human = {d.item_id: d.human for d in documents}
+
+        def score(p: ModelPassage) -> float:
+            doubt = 1.0 if p.confidence is None else 1.0 - p.confidence
+            return doubt + (not p.verified) + disagrees(p, human[p.key[0]])
+
+        return sorted(passages, key=lambda p: -score(p))
     raise ConfigError(
         f"queue '{name}' does not apply to passages",
         hint=f"passage queues: {', '.join(PASSAGE_QUEUES)}",
