@@ -1,12 +1,13 @@
 """What a passage review goes through: the documents of a segment run, their passages, queues.
 
 A `PassageDocument` is one document with the model's passages (``m<k>``, from its latest
-record's ``segments``). A passage queue orders the passages of every document: ``all`` (document
-order, then by offset), ``low-confidence`` (least confident first), ``unverified`` (passages not
-found in the text), ``disagreement`` (passages a human coder's passages do not match: no
-passage of the same code at IoU >= 0.5; needs ``--human`` codes with ``start, end``) and
-``uncertain`` (1 - confidence, plus 1 for a passage not in the text, plus 1 where a human coder
-does not match it; most uncertain first).
+record's ``segments``); a `Passage` is one as a reviewer sees it (the model's with their verdict
+applied, or one they added). A passage queue orders the passages of every document: ``all``
+(document order, then by offset), ``low-confidence`` (least confident first), ``unverified``
+(passages not found in the text), ``disagreement`` (passages a human coder's passages do not
+match: no passage of the same code at IoU >= 0.5; needs ``--human`` codes with ``start, end``)
+and ``uncertain`` (1 - confidence, plus 1 for a passage not in the text, plus 1 where a human
+coder does not match it; most uncertain first).
 """
 
 from __future__ import annotations
@@ -48,6 +49,40 @@ class PassageDocument:
     status: str
     passages: list[ModelPassage] = field(default_factory=list)
     human: dict[str, list[HumanPassage]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage as the reviewer sees it now: the model's (``model``; None for one the reviewer
+    added) with the reviewer's verdict in effect (``action``; None while undecided)."""
+
+    key: PassageKey
+    start: int | None
+    end: int | None
+    codes: tuple[str, ...]
+    action: str | None
+    model: ModelPassage | None
+
+    @property
+    def item_id(self) -> str:
+        return self.key[0]
+
+    @property
+    def kept(self) -> bool:
+        """Shown as coded: not rejected, with offsets and codes."""
+        return self.action != "reject" and self.start is not None and bool(self.codes)
+
+
+@dataclass(frozen=True)
+class PassageProgress:
+    """How far a reviewer is through the current queue of passages."""
+
+    reviewed: int
+    total: int
+    accepted: int
+    rejected: int
+    changed: int
+    added: int
 
 
 def load_documents(run: Run, human: HumanPassages | None = None) -> list[PassageDocument]:

@@ -13,14 +13,14 @@ blind. The Textual screen (``review/passage_app.py``) only displays a session an
 from __future__ import annotations
 
 from bisect import insort
-from dataclasses import dataclass
 
 from llmcode.errors import ConfigError
 from llmcode.review.passage_edits import Boundaries, Edge, Unit
 from llmcode.review.passage_queues import (
     HumanPassages,
-    ModelPassage,
+    Passage,
     PassageDocument,
+    PassageProgress,
     build_passage_queue,
     load_documents,
 )
@@ -31,40 +31,6 @@ from llmcode.store.runs import DECISIONS, Run
 from llmcode.taxonomy.model import Category
 
 __all__ = ["Passage", "PassageProgress", "PassageSession"]
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A passage as the reviewer sees it now: the model's (``model``; None for one the reviewer
-    added) with the reviewer's verdict in effect (``action``; None while undecided)."""
-
-    key: PassageKey
-    start: int | None
-    end: int | None
-    codes: tuple[str, ...]
-    action: str | None
-    model: ModelPassage | None
-
-    @property
-    def item_id(self) -> str:
-        return self.key[0]
-
-    @property
-    def kept(self) -> bool:
-        """Shown as coded: not rejected, with offsets and codes."""
-        return self.action != "reject" and self.start is not None and bool(self.codes)
-
-
-@dataclass(frozen=True)
-class PassageProgress:
-    """How far a reviewer is through the current queue of passages."""
-
-    reviewed: int
-    total: int
-    accepted: int
-    rejected: int
-    changed: int
-    added: int
 
 
 class PassageSession:
