@@ -102,6 +102,22 @@ def test_two_coders_a_model_tie_breaker_and_the_final_table_read_by_analyze(cli,
         "final codes | 72 code(s): 43 by agreement, 0 by an adjudicator, 9 by a model, "
         "0 accepted automatically, 20 from a single coder"
     ) in report.read_text()
+    # the routes as a table, every route (a zero too) with its count and share of the 72
+    markdown = report.read_text()
+    for row in (
+        "| `agreement` | 43 | 59.7% | two or more coders gave the same codes |",
+        "| `adjudicator` | 0 | 0.0% |",
+        "| `model` | 9 | 12.5% | a model broke the tie",
+        "| `automatic` | 0 | 0.0% | accepted above a confidence threshold: no one looked |",
+        "| `single-coder` | 20 | 27.8% |",
+    ):
+        assert row in markdown, row
+    page = tmp_path / "report.html"
+    cli(*["report", "r1", "--codes", final, "-o", page, "--runs-dir", runs])
+    html = page.read_text()
+    assert '<table class="routes">' in html
+    assert '<tr class="zero"><td><code>automatic</code></td><td class="n">0</td>' in html
+    assert "fingerprint " + RunStore(runs).open("r1").manifest().config.fingerprint() in html
 
 
 def test_the_final_table_is_refused_while_disagreements_are_open(cli, tmp_path):

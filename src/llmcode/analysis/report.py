@@ -34,7 +34,7 @@ from llmcode.analysis.human_agreement import (
 from llmcode.analysis.sources import CodeSource
 from llmcode.analysis.study import Analysis
 from llmcode.quality.confidence import KIND_NAMES, default_kind
-from llmcode.store.final import route_sentence
+from llmcode.store.final import route_rows, route_sentence
 from llmcode.store.models import CodingRecord, RunManifest
 from llmcode.store.runs import Run
 from llmcode.taxonomy.model import Category, Taxonomy
@@ -61,6 +61,9 @@ class Report:
     """Which confidence the page shows (vote share, log-probability or stated)."""
     banner: str | None = None
     """Said first on the page when the run is partial (not complete, or items left uncoded)."""
+    routes: list[tuple[str, int, float | None, str]] | None = None
+    """With the final table analysed: each route (``resolved_by``), its number of final codes,
+    their share and its meaning (`llmcode.store.final.route_rows`)."""
     robustness: dict[str, Any] | None = None
     """With other runs of the same items: `llmcode.analysis.robustness`'s JSON (the section
     "Robustness across runs"); set it with ``robustness(...).to_json()``."""
@@ -161,6 +164,7 @@ def report_content(
         figures=figures,
         evaluation=evaluation,
         banner=partial_banner(manifest, records),
+        routes=route_rows(analysis.routes) if analysis.routes is not None else None,
         confidence_kind=KIND_NAMES[kind],
     )
 
@@ -216,6 +220,7 @@ def provenance(manifest: RunManifest) -> list[tuple[str, str]]:
             f"(fingerprint {manifest.taxonomy.get('fingerprint', '-')})",
         ),
         ("prompt hash", f"sha256 {manifest.prompts.get('sha256', '-')}"),
+        ("settings", _settings(manifest)),
         ("date", f"{manifest.created_at.strftime('%Y-%m-%d %H:%M UTC')} → {finished}"),
         (
             "items",
@@ -238,6 +243,24 @@ def provenance(manifest: RunManifest) -> list[tuple[str, str]]:
         ("status counts", ", ".join(f"{k} {v}" for k, v in manifest.counts.items() if v) or "-"),
         ("llmcode", f"{manifest.llmcode_version or '-'} (report by {__version__})"),
     ]
+
+
+def _settings(manifest: RunManifest) -> str:
+    """The settings that differ from their defaults (not the inputs, said above) and the
+    fingerprint of them all: two runs with the same fingerprint were asked alike."""
+    config = manifest.config
+    changed = {
+        name: value
+        for name, value in config.changed().items()
+        if name not in ("taxonomy_path", "items_path", "text_columns", "base_url")
+    }
+    if changed.get("examples") and "shots" not in changed:
+        changed["shots"] = config.guidance.shots
+    words = ", ".join(
+        f"{name} {'+'.join(map(str, value)) if isinstance(value, tuple | list) else value}"
+        for name, value in changed.items()
+    )
+    return f"{words or 'defaults'} (fingerprint {config.fingerprint()})"
 
 
 def _with_depth(categories: list[Category], depth: int = 0) -> Iterator[tuple[int, Category]]:

@@ -138,10 +138,10 @@ def run_analysis(
     if options.gold is not None:
         analysis.gold = _gold(options, source, analysis, split, order, items)
     elif options.plan is not None or options.gold_screening is not None:
-        raise ConfigError("plan and gold_screening need gold codes (gold)")
+        raise ConfigError("`plan` and `gold_screening` need gold codes (`gold`)")
     elif options.covariate is not None or options.outcome is not None:
         raise ConfigError(
-            "covariate and outcome are for the regressions on gold codes: give gold",
+            "`covariate` and `outcome` are for the regressions on gold codes: give `gold`",
             hint="a gold coder's codes on a random sample of the items (llmcode sample)",
         )
     return analysis, source
@@ -160,7 +160,7 @@ def _gold(
     from llmcode.analysis.ppi_regression import study_regressions
 
     if options.gold is None:
-        raise ConfigError("PPI needs gold codes", hint="give gold")
+        raise ConfigError("PPI needs gold codes", hint="give `gold`")
     if options.plan is not None and not 0 < options.plan < 1:
         raise ConfigError(
             f"plan {options.plan}: a CI width is a share between 0 and 1",
@@ -212,10 +212,10 @@ def _gold(
         result.notes.insert(
             0,
             f"gold coder '{gold.coder}' ({how} of {', '.join(gold.available)}); "
-            "choose another with gold_coder",
+            "choose another with `gold_coder`",
         )
     if split is not None and gold_split is None:
-        result.notes.append("no PTM share by PPI: give the gold screening codes (gold_screening)")
+        result.notes.append("no PTM share by PPI: give the gold screening codes (`gold_screening`)")
     analysis.notes.extend(f"gold: {note}" for note in result.notes)
     return result
 

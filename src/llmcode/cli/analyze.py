@@ -12,6 +12,7 @@ from rich.table import Table
 
 from llmcode.cli.app import app
 from llmcode.cli.choices import CodeLevel, ReportFormat
+from llmcode.cli.flags import as_flags
 from llmcode.cli.options import RunsDir
 from llmcode.cli.terminal import Console
 from llmcode.numbers import format_p_clause, format_significant
@@ -265,7 +266,7 @@ def analyze_command(
         err_console.print(f"wrote {len(written)} table(s) to {tables}", style="green")
     if as_json:
         for note in analysis.notes:
-            err_console.print(f"note: {note}", style="yellow")
+            err_console.print(f"note: {as_flags(note)}", style="yellow")
         sys.stdout.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
         return
     _print_analysis(analysis, result)
@@ -387,7 +388,7 @@ def report_command(
         written = write_tables(report.tables(), report.result, tables)
         console.print(f"wrote {len(written)} table(s) to {tables}", style="green")
     for note in analysis.notes:
-        console.print(f"note: {note}", style="yellow")
+        console.print(f"note: {as_flags(note)}", style="yellow")
     if evaluation is not None:
         for warning in evaluation.result.warnings:
             console.print(f"warning: {warning}", style="red")
@@ -419,7 +420,7 @@ def _print_analysis(analysis: Analysis, result: dict[str, Any]) -> None:
 
         print_ppi(console, result)
     for note in analysis.notes:
-        console.print(f"note: {note}", style="yellow")
+        console.print(f"note: {as_flags(note)}", style="yellow")
     console.print("[dim]all tables: --json or --tables DIR[/]")
 
 

@@ -14,6 +14,8 @@ FLAGS = {
     "config_file": "--config",
     "human": "--human",
     "coders": "--coder",
+    "gold": "--human",
+    "gold_coder": "--coder",
 }
 """Settings whose flag is not ``--`` and the name with dashes."""
 

@@ -220,6 +220,25 @@ def route_counts(frame: pd.DataFrame) -> dict[str, int]:
     return {route: int(counts.get(route, 0)) for route in ROUTES}
 
 
+ROUTE_MEANINGS = {
+    "agreement": "two or more coders gave the same codes",
+    "adjudicator": "a person resolved the coders' disagreement (or reviewed the model's codes)",
+    "model": "a model broke the tie, seeing each coder's codes and memos",
+    "automatic": "accepted above a confidence threshold: no one looked",
+    "single-coder": "one coder coded the item (a human, or the model alone)",
+}
+"""What each route (``resolved_by``) means, in the report's words."""
+
+
+def route_rows(routes: dict[str, int]) -> list[tuple[str, int, float | None, str]]:
+    """Each route with its number of final codes, their share and what the route means."""
+    total = sum(routes.values())
+    return [
+        (route, routes[route], routes[route] / total if total else None, ROUTE_MEANINGS[route])
+        for route in ROUTES
+    ]
+
+
 def route_sentence(routes: dict[str, int]) -> str:
     """ "43 by agreement, 9 by a model, ..." with every route, so a zero is said too."""
     words = {
