@@ -159,10 +159,11 @@ def painted(view: DocumentView) -> dict:
     for y in range(view.scrollable_content_region.height):
         if top + y >= len(view._lines):
             break
-        offset = view._lines[top + y][0]
+        offset, end = view._lines[top + y]
         for segment in view.render_line(y):
             for _ in segment.text:
-                out[offset] = segment.style
+                if offset < end:  # not the padding after the line
+                    out[offset] = segment.style
                 offset += 1
     return out
 
@@ -238,3 +239,29 @@ def test_review_command_opens_the_passage_screen_with_the_human_passages(run, mo
     assert session.queue_name == "disagreement"
     assert set(session.document.human) == {"ana", "ben"}
     assert "0/18 passage(s) decided in queue disagreement" in result.output
+
+
+async def test_capital_h_shows_the_human_coders_passages_in_italic(run):
+    texts = {item.item_id: item.text for item in run.items()}
+    human = load_human_passages(HUMANS, texts)
+    spans = [span for coded in human["p1-logistics"].values() for span in coded]
+    ben = min(spans)  # the first human passage of p1
+    app = PassageReviewApp(PassageSession(run, "ana", human=human))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        view = app.screen.query_one(DocumentView)
+        assert not painted(view)[ben[0]].italic
+        await pilot.press("H")
+        shown = painted(view)
+        assert shown[ben[0]].italic and shown[ben[0]].overline
+        assert not shown[ben[0] - 2].italic  # just before it: no human passage there
+        assert all(shown[k].italic for k in range(ben[0], ben[1]) if k in shown)
+        await pilot.press("H")
+        assert not painted(view)[ben[0]].italic
+
+
+async def test_capital_h_without_human_passages_says_how_to_give_them(run):
+    app = PassageReviewApp(PassageSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("H")
+        assert not app.screen.query_one(DocumentView).show_human

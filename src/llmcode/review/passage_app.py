@@ -81,6 +81,7 @@ class PassageScreen(Screen[None]):
         Binding("j,down", "move(1)", "next", tooltip="next passage"),
         Binding("k,up", "move(-1)", "prev", tooltip="previous passage"),
         Binding("n", "next_undecided", "undecided", tooltip="next undecided passage"),
+        Binding("H", "human", "human", tooltip="show or hide the human coders' passages (italic)"),
         Binding("J", "document(1)", "next doc", show=False, tooltip="next document"),
         Binding("K", "document(-1)", "prev doc", show=False, tooltip="previous document"),
         *(Binding(key, action, text, show=False, tooltip=text) for key, action, text in EDGE_KEYS),
@@ -210,6 +211,14 @@ class PassageScreen(Screen[None]):
         if not self.session.go_to_next_undecided():
             self.notify("every passage of this queue is decided")
         self.redraw()
+
+    def action_human(self) -> None:
+        view = self.query_one(DocumentView)
+        if not any(d.human for d in self.session.documents):
+            self.notify("no human passages: give --human CODES with start and end columns")
+            return
+        view.show_human = not view.show_human
+        self.redraw(full=True)
 
     def action_document(self, step: int) -> None:
         self._do(self.session.move_document, step)

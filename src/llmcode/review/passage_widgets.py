@@ -6,7 +6,8 @@ change (a sweep over their starts and ends); each visible line then takes the st
 crosses by binary search, so a keypress on a 60,000-character document with 300 passages costs
 a few dozen short lines, not the document. Every code has its colour: a passage's text is
 written in it, the passage under the cursor has it as background, and text under two or more
-codes (overlapping passages, or a passage with several codes) is underlined.
+codes (overlapping passages, or a passage with several codes) is underlined; with ``show_human``
+the human coders' passages are italic with a line above.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from llmcode.review.passage_edits import Marker
 from llmcode.review.passage_session import Passage, PassageSession
 
 PALETTE = ("yellow", "cyan", "magenta", "green", "bright_blue", "red", "bright_yellow", "white")
+HUMAN_STYLE = Style(italic=True, overline=True)
+"""Text a human coder marked (``H`` shows it): italic, a line above."""
 MARKS = {None: "·", "accept": "✓", "reject": "✗", "change": "✎", "resize": "↔", "add": "+"}
 
 
@@ -71,6 +74,7 @@ class DocumentView(ScrollView, can_focus=False):
         self.session = session
         self.colours = code_colours(session)
         self.marker: Marker | None = None
+        self.show_human = False
         self._item_id = ""
         self._text = ""
         self._lines: list[tuple[int, int]] = []
@@ -162,20 +166,31 @@ class DocumentView(ScrollView, can_focus=False):
         return self._styles[key]
 
     def _paint(self, passages: list[Passage], current: Passage | None) -> None:
-        """Sweep the passages' starts and ends into stretches of one style each."""
+        """Sweep the passages' starts and ends (and the human coders', when shown) into
+        stretches of one style each."""
         events: list[tuple[int, int, int]] = []  # (offset, +1 start / -1 end, index)
         kept = [p for p in passages if p.kept]
         for index, passage in enumerate(kept):
             assert passage.start is not None and passage.end is not None
             events += [(passage.start, 1, index), (passage.end, -1, index)]
+        if self.show_human:  # a human coder's passage: index below zero
+            spans = [s for coded in self.session.document.human.values() for s in coded]
+            for index, (start, end, _) in enumerate(spans):
+                events += [(start, 1, -1 - index), (end, -1, -1 - index)]
         events.sort(key=lambda e: (e[0], e[1]))
         stretches: list[tuple[int, int, Style]] = []
         active: dict[int, Passage] = {}
+        humans = 0
         previous = 0
         for offset, kind, index in events:
-            if active and offset > previous:
-                stretches.append((previous, offset, self._stretch_style(active, current)))
-            if kind > 0:
+            if (active or humans) and offset > previous:
+                style = self._stretch_style(active, current) if active else Style()
+                if humans:
+                    style += HUMAN_STYLE
+                stretches.append((previous, offset, style))
+            if index < 0:
+                humans += kind
+            elif kind > 0:
                 active[index] = kept[index]
             else:
                 active.pop(index, None)
