@@ -246,21 +246,13 @@ def provenance(manifest: RunManifest) -> list[tuple[str, str]]:
 
 
 def _settings(manifest: RunManifest) -> str:
-    """The settings that differ from their defaults (not the inputs, said above) and the
-    fingerprint of them all: two runs with the same fingerprint were asked alike."""
+    """The settings that differ from their defaults (not the inputs or the URL, said above)
+    and the fingerprint of them all: two runs with the same fingerprint were asked alike."""
+    from llmcode.store.config import INPUT_SETTINGS, settings_text
+
     config = manifest.config
-    changed = {
-        name: value
-        for name, value in config.changed().items()
-        if name not in ("taxonomy_path", "items_path", "text_columns", "base_url")
-    }
-    if changed.get("examples") and "shots" not in changed:
-        changed["shots"] = config.guidance.shots
-    words = ", ".join(
-        f"{name} {'+'.join(map(str, value)) if isinstance(value, tuple | list) else value}"
-        for name, value in changed.items()
-    )
-    return f"{words or 'defaults'} (fingerprint {config.fingerprint()})"
+    leave_out = (*INPUT_SETTINGS, "base_url")
+    return settings_text(config.changed(), config.fingerprint(), leave_out=leave_out)
 
 
 def _with_depth(categories: list[Category], depth: int = 0) -> Iterator[tuple[int, Category]]:

@@ -10,56 +10,34 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from llmcode.store.config import INPUT_SETTINGS, settings_text
+
 if TYPE_CHECKING:
     from llmcode.store.config import RunConfig
 
-_ALWAYS_SET = ("taxonomy_path", "items_path", "text_columns")
-"""Settings every run gives (its inputs): shown elsewhere, not as a difference."""
 _PATHS = ("examples", "examples_items", "splits", "prompts_dir", "only", "model_path")
-_LISTED_ELSEWHERE = (*_ALWAYS_SET, "backend", "base_url", "model")
-"""`runs list` has a model column; where the model was served is in `runs show`."""
+_LISTED_ELSEWHERE = (*INPUT_SETTINGS, "backend", "base_url", "model")
+"""`runs list` names the model; where it was served is in `runs show`."""
 
 
 def settings_line(config: RunConfig) -> str:
     """Every setting that differs from its default, and the settings' fingerprint."""
-    return settings_words(config.changed(), config.fingerprint())
+    return settings_text(config.changed(), config.fingerprint())
 
 
 def settings_words(changed: dict[str, Any], fingerprint: str) -> str:
     """``changed`` settings (name and value) in words, and the ``fingerprint``."""
-    shown = ", ".join(
-        f"{name} {_setting(value)}"
-        for name, value in _with_shots(changed).items()
-        if name not in _ALWAYS_SET
-    )
-    return f"{shown or 'defaults'} (fingerprint {fingerprint})"
+    return settings_text(changed, fingerprint)
 
 
 def settings_short(config: RunConfig) -> str:
-    """The changed settings, compact (file names without their folder, no model), for a
-    column of `runs list`."""
-    changed = _with_shots(config.changed())
-    shown = ", ".join(
-        f"{name} {PurePath(str(value)).name if name in _PATHS else _setting(value)}"
-        for name, value in changed.items()
-        if name not in _LISTED_ELSEWHERE
-    )
-    return shown or "defaults"
-
-
-def _with_shots(changed: dict[str, Any]) -> dict[str, Any]:
-    """``changed`` with ``shots`` beside ``examples`` (the default number is not a change)."""
-    if changed.get("examples") and "shots" not in changed:
-        from llmcode.store.config import Guidance
-
-        return {**changed, "shots": Guidance.model_fields["shots"].default}
-    return changed
-
-
-def _setting(value: object) -> str:
-    if isinstance(value, tuple | list):
-        return "+".join(str(v) for v in value)
-    return str(value)
+    """The changed settings, compact (file names without their folder, no model), for
+    `runs list`."""
+    changed = {
+        name: PurePath(str(value)).name if name in _PATHS else value
+        for name, value in config.changed().items()
+    }
+    return settings_text(changed, "", leave_out=_LISTED_ELSEWHERE).removesuffix(" (fingerprint )")
 
 
 def disputed_codes(latest: dict) -> str:

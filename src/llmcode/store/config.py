@@ -235,6 +235,34 @@ class RunConfig(BaseModel):
         return "\n".join(lines)
 
 
+INPUT_SETTINGS = ("taxonomy_path", "items_path", "text_columns")
+"""Settings every run gives (its inputs): said elsewhere, not as a difference."""
+
+
+def settings_text(
+    changed: dict[str, Any],
+    fingerprint: str | None,
+    leave_out: tuple[str, ...] = INPUT_SETTINGS,
+) -> str:
+    """``changed`` settings (`RunConfig.changed`, perhaps read back from JSON) in words, then
+    the ``fingerprint``: "examples codes.csv, shots 4, verify flag (fingerprint 1a2b…)". With
+    examples their number of shots is said even when it is the default: a run with examples
+    is told apart by both. Without a fingerprint, the words alone."""
+    if changed.get("examples") and "shots" not in changed:
+        changed = {**changed, "shots": Guidance.model_fields["shots"].default}
+    shown = ", ".join(
+        f"{name} {_words(value)}" for name, value in changed.items() if name not in leave_out
+    )
+    shown = shown or "defaults"
+    return shown if fingerprint is None else f"{shown} (fingerprint {fingerprint})"
+
+
+def _words(value: object) -> str:
+    if isinstance(value, tuple | list):
+        return "+".join(str(v) for v in value)
+    return str(value)
+
+
 def unknown_setting(key: str) -> str:
     """The message for a setting no run has, with the closest known name."""
     close = difflib.get_close_matches(key, list(GROUP_OF), n=1)
