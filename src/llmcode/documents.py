@@ -9,6 +9,11 @@ paragraphs (table rows as tab-separated cells) joined by blank lines, in documen
 that cannot be read — not UTF-8, a corrupt ``.docx``, an encrypted or broken PDF, no text at all
 (a scanned PDF needs OCR first) — is recorded as skipped with the reason, naming the file, and the
 others go on; `ItemsError` is raised only when nothing can be read at all.
+
+A REFI-QDA project (``.qdpx``, as ATLAS.ti, MAXQDA, NVivo and QualCoder export it) is one
+document per text source (`read_project_sources`): the id is the source's name, the text exactly
+the plain text stored in the archive (offsets are REFI positions). A folder's ``.qdpx`` files
+are not read; give the project itself.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmcode import qdpxfiles
 from llmcode.errors import ItemsError
 
 DOCUMENT_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
+PROJECT_SUFFIX = ".qdpx"
+"""A REFI-QDA project given as items: one document per text source."""
 
 
 @dataclass(frozen=True)
@@ -37,13 +45,16 @@ class UnreadableDocument(Exception):
 
 
 def is_document_source(path: Path) -> bool:
-    """A folder, or a file whose suffix is a document's."""
-    return path.is_dir() or path.suffix.lower() in DOCUMENT_SUFFIXES
+    """A folder, a file whose suffix is a document's, or a REFI-QDA project."""
+    return path.is_dir() or path.suffix.lower() in (*DOCUMENT_SUFFIXES, PROJECT_SUFFIX)
 
 
 def read_documents(path: str | Path) -> Documents:
-    """The documents of a file or folder (see the module docstring)."""
+    """The documents of a file or folder, or the text sources of a project (see the module
+    docstring)."""
     path = Path(path)
+    if path.suffix.lower() == PROJECT_SUFFIX and not path.is_dir():
+        return read_project_sources(path)
     if path.is_dir():
         files = sorted(
             (p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")),
@@ -79,6 +90,39 @@ def read_documents(path: str | Path) -> Documents:
             hint="text-based PDFs, .docx, or UTF-8 .txt/.md files",
         )
     return Documents(texts=texts, skipped=skipped, sha256=digest.hexdigest())
+
+
+def read_project_sources(path: Path) -> Documents:
+    """The text sources of a REFI-QDA project (``.qdpx``), one document each, in the project's
+    order: the id is the source's name (as ``import qdpx`` names it: its GUID when it has no
+    name, " (2)" after a repeated one), the text exactly the plain text the archive holds, so
+    offsets are REFI positions. Only members inside the archive are read (`llmcode.qdpxfiles`);
+    a source without text, or whose text cannot be read, is skipped naming it."""
+    archive = qdpxfiles.open_archive(path)
+    with archive:
+        root = qdpxfiles.project_xml(path, archive)
+        texts: list[tuple[str, str, Path]] = []
+        skipped: list[tuple[str, str]] = []
+        for item_id, source in qdpxfiles.source_names(root):
+            notes: list[str] = []
+            try:
+                text = qdpxfiles.source_text(path, archive, source, notes, item_id)
+            except ItemsError as exc:
+                skipped.append((item_id, exc.message))
+                continue
+            if not text.strip():
+                skipped.append((item_id, f"{path}: source '{item_id}': no text in it"))
+                continue
+            texts.append((item_id, text, path))
+    if not texts:
+        reasons = "; ".join(reason for _, reason in skipped[:5]) or "it has no text sources"
+        raise ItemsError(
+            f"{path}: no source of the project could be read ({reasons})",
+            hint="export the project from the QDA tool with its text sources inside",
+        )
+    return Documents(
+        texts=texts, skipped=skipped, sha256=hashlib.sha256(path.read_bytes()).hexdigest()
+    )
 
 
 def document_text(path: Path, data: bytes | None = None) -> str:

@@ -531,9 +531,9 @@ def test_a_source_outside_the_archive_is_an_error_naming_it_and_never_read(
 
 
 def test_a_member_that_expands_beyond_the_bound_is_an_error(tmp_path, monkeypatch):
-    from llmcode.interchange.refi import archive as importer
+    from llmcode import qdpxfiles  # the archive's reading, shared with items
 
-    monkeypatch.setattr(importer, "MAX_EXPANDED_BYTES", 10_000)
+    monkeypatch.setattr(qdpxfiles, "MAX_EXPANDED_BYTES", 10_000)
     path = project_with_source(tmp_path, "internal://big.txt")
     with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("sources/big.txt", "a" * 50_000)  # compresses to ~100 bytes

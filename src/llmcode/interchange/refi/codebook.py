@@ -24,10 +24,11 @@ from pydantic import ValidationError
 
 from llmcode import __version__
 from llmcode.errors import InterchangeError
+from llmcode.qdpxfiles import PARSER as PARSER
+from llmcode.qdpxfiles import PROJECT_NS as PROJECT_NS
 from llmcode.taxonomy.model import NONE_CODE, Category, Taxonomy
 
 CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
-PROJECT_NS = "urn:QDA-XML:project:1.0"
 GUID_NAMESPACE = uuid.UUID("6f1f3a52-8a7e-5c1e-9d0b-6c6c6d636f64")
 PALETTE = (
     "#4E79A7",
@@ -47,7 +48,6 @@ _TAXONOMY_LINE = re.compile(r"\n*llmcode taxonomy: (\{.*\})\s*$")
 _SECTION_START = re.compile(r"\n\n(Include|Exclude|Examples):\n")
 _COLOR = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{3})")
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
 def stable_guid(*parts: str) -> str:
