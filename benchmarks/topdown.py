@@ -33,7 +33,7 @@ from llmcode.store.runs import RunStore  # noqa: E402
 from llmcode.testserver import ServerConfig, TestServer  # noqa: E402
 
 INTERVIEWS = ROOT / "examples" / "interviews" / "transcripts"
-CONTEXTS = (8_192, 32_768, 131_072)
+CONTEXTS = (4_096, 8_192, 32_768, 131_072)
 HIERARCHIES = ("flat", "top-down")
 
 

@@ -125,7 +125,12 @@ class Estimate:
                 else {}
             )
             | (
-                {"hierarchy": "top-down", "category_requests": self.category_requests}
+                {
+                    "hierarchy": "top-down",
+                    "category_requests": self.category_requests,
+                    "tokens_per_request": (self.prompt_tokens + self.output_tokens)
+                    / max(1, self.requests),
+                }
                 if self.category_requests
                 else {}
             )

@@ -8,6 +8,8 @@ window (one request per group). Windows are sized for the larger of the first st
 step over the ``SIZING_BRANCHES`` largest branches (fewer, when that would leave windows shorter
 than ``TOPDOWN_WINDOW_CHARS``); a second step whose answer does not fit is split like any
 window. The record lists a ``categories`` step and a ``codes`` step per group for each window.
+The dry run counts the second step as ``EXPECTED_BRANCHES`` branches of average size per window,
+in the groups they would need.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import fmean
 
 from llmcode.coding.costs import Estimate, cached_prefix, token_counter
 from llmcode.coding.prices import load_price_table
@@ -35,7 +38,6 @@ from llmcode.coding.topdown import (
     TOPDOWN_WINDOW_CHARS,
     Branches,
     check_topdown_settings,
-    expected_system,
     spent_between,
     step_of,
 )
@@ -94,12 +96,30 @@ class TopDownSegmentCoder(SegmentCoder):
     def codes_system(self, taxonomy: Taxonomy) -> dict[str, str]:
         return segment_system(self.prompts, taxonomy, "leaves")
 
+    def group_budget(self, window: Window) -> int:
+        """Tokens the categories' codes may take in a second step over ``window``."""
+        budget = int(self.context * CONTEXT_SHARE) - self.bare - ANSWER_OVERHEAD
+        budget -= self.tokens([self.window_message("", window, 1, 1)])
+        return budget - math.ceil(len(window) / CHARS_PER_TOKEN)
+
+    def expected_groups(self, window: Window) -> list[float]:
+        """The dry run's second steps over ``window``: ``EXPECTED_BRANCHES`` branches of
+        average size, in groups that fit; the tokens of each group's codes."""
+        if not self.sizes:
+            return []
+        mean = fmean(self.sizes.values())
+        left = min(EXPECTED_BRANCHES["window"], len(self.sizes))
+        per = max(1, int(self.group_budget(window) // mean)) if mean > 0 else left
+        out = []
+        while left > 0:
+            out.append(min(per, left) * mean)
+            left -= per
+        return out
+
     def groups(self, chosen: Sequence[str], window: Window) -> list[list[str]]:
         """The chosen categories in groups whose second step fits the context with this
         window (in the codebook's order; a category too big alone is a group of its own)."""
-        budget = int(self.context * CONTEXT_SHARE) - self.bare - ANSWER_OVERHEAD
-        budget -= self.tokens([self.window_message("", window, 1, 1)])
-        budget -= math.ceil(len(window) / CHARS_PER_TOKEN)
+        budget = self.group_budget(window)
         out: list[list[str]] = []
         used = 0
         for branch in (b for b in self.branches.ids if b in set(chosen)):
@@ -173,28 +193,24 @@ class TopDownSegmentCoder(SegmentCoder):
     ) -> Estimate:
         """Windows, requests and tokens of coding ``items`` in passages top-down."""
         count, how = token_counter(model)
-        system = expected_system(
-            self.branches,
-            EXPECTED_BRANCHES["window"],
-            count,
-            lambda t: segment_system(self.prompts, t, "leaves"),
-        )
-        windows = prompt = output = 0
+        windows = requests = prompt = output = 0
         for item in items:
             parts = self.windows(item)
             for part, window in enumerate(parts, start=1):
                 first = self.branches.message(item.item_id, window.text, part, len(parts))
                 prompt += self.tokens([self.branches.system, first])
-                message = self.window_message(item.item_id, window, part, len(parts))
-                prompt += system + self.tokens([message])
+                message = self.tokens([self.window_message(item.item_id, window, part, len(parts))])
+                groups = self.expected_groups(window)
+                prompt += round(sum(self.bare + size + message for size in groups))
                 output += BRANCH_ANSWER_TOKENS * EXPECTED_BRANCHES["window"]
                 output += math.ceil(count(window.text) * ANSWER_SHARE) + ANSWER_OVERHEAD // 4
                 windows += 1
+                requests += 1 + len(groups)
         table = load_price_table(prices)
         first_system = count(self.branches.system["content"]) + 4
         return Estimate(
             items=len(items),
-            requests=2 * windows,
+            requests=requests,
             prompt_tokens=prompt,
             output_tokens=output,
             counter=how,
