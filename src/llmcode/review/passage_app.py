@@ -85,12 +85,14 @@ class PassageScreen(Screen[None]):
         Binding("J", "document(1)", "next doc", show=False, tooltip="next document"),
         Binding("K", "document(-1)", "prev doc", show=False, tooltip="previous document"),
         *(Binding(key, action, text, show=False, tooltip=text) for key, action, text in EDGE_KEYS),
-        Binding("left,h", "mark_move('word',-1)", "word ←", tooltip="(marking) a word back"),
-        Binding("right,l", "mark_move('word',1)", "word →", tooltip="(marking) a word on"),
+        Binding("left,h", "mark_move('word',-1)", "word back", tooltip="(marking) a word back"),
+        Binding("right,l", "mark_move('word',1)", "word on", tooltip="(marking) a word on"),
         Binding(
-            "up", "mark_move('sentence',-1)", "sentence ↑", tooltip="(marking) a sentence back"
+            "up", "mark_move('sentence',-1)", "sentence back", tooltip="(marking) a sentence back"
         ),
-        Binding("down", "mark_move('sentence',1)", "sentence ↓", tooltip="(marking) a sentence on"),
+        Binding(
+            "down", "mark_move('sentence',1)", "sentence on", tooltip="(marking) a sentence on"
+        ),
         Binding("space,enter", "mark", "mark", tooltip="(marking) mark the start, then the end"),
         Binding("escape", "mark_cancel", "cancel", tooltip="(marking) stop without a passage"),
         Binding("question_mark", "help", "help", tooltip="this help"),
@@ -242,7 +244,6 @@ class PassageScreen(Screen[None]):
             current.start if current is not None and current.item_id == session.document_id else 0
         )
         self.marker = Marker(session.boundaries(session.document_id), here or 0)
-        self.refresh_bindings()  # the footer shows the marking keys
         self.redraw()
 
     def action_mark_move(self, unit: str, direction: int) -> None:
@@ -263,7 +264,6 @@ class PassageScreen(Screen[None]):
             return
         item_id = self.session.document_id
         self.marker = None
-        self.refresh_bindings()
 
         def add(codes: list[str]) -> None:
             self._do(self.session.add, item_id, span[0], span[1], codes)
@@ -273,7 +273,6 @@ class PassageScreen(Screen[None]):
 
     def action_mark_cancel(self) -> None:
         self.marker = None
-        self.refresh_bindings()
         self.redraw()
 
     def _pick(self, chosen: list[str], then: Callable[[list[str]], None]) -> None:
