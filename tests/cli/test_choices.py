@@ -33,6 +33,7 @@ BAD_VALUES = [
     (["agree", "a.csv", "--level", "ratio"], "--level"),
     (["agree", "a.csv", "--unit", "sentence"], "--unit"),
     (["code", "-t", "t.yaml", "-i", "i.csv", "--hierarchy", "nested"], "--hierarchy"),
+    (["prompt", "show", "-t", "t.yaml", "--hierarchy", "nested"], "--hierarchy"),
     (["eval", "r1", "--gold", "g.csv", "--split", "train"], "--split"),
     (["eval", "r1", "--gold", "g.csv", "--alt-test", "--alt-metric", "kappa"], "--alt-metric"),
     (["sample", "i.csv", "-n", "3", "-o", "g.csv", "--strategy", "random"], "--strategy"),

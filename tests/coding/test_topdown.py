@@ -285,3 +285,17 @@ def test_on_a_4096_token_context_every_request_of_the_307_code_codebook_fits(tmp
     codes = [s for s in record.steps if s.step == "codes"]
     assert any(len(s.categories) == 1 for s in codes)  # chosen categories coded in groups
     assert all(s.verified for s in record.segments)
+
+
+def test_prompt_show_top_down_prints_the_first_request_the_categories(cli, tmp_path):
+    args = ["prompt", "show", "-t", TAXONOMY, "-i", TRANSCRIPT, "--level", "leaves"]
+    result = cli(*args, "--hierarchy", "top-down", "--json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert "categories" in shown["schema"]["properties"]
+    system, user = shown["messages"]
+    assert "Valid categories: choosing, adapting, running, risks" in system["content"]
+    assert "## benchmarks_fit" not in system["content"]
+    assert TRANSCRIPT.read_text(encoding="utf-8")[:60] in user["content"]
+    flat = json.loads(cli(*args, "--json").stdout)
+    assert "## benchmarks_fit" in flat["messages"][0]["content"]

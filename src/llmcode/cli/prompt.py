@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from llmcode.cli.app import app
-from llmcode.cli.choices import CodeLevel, Vectors
+from llmcode.cli.choices import CodeLevel, Hierarchy, Vectors
 from llmcode.cli.options import (
+    CodeHierarchy,
     EmbeddingModel,
     ExamplesCoder,
     ExamplesCodes,
@@ -48,6 +49,7 @@ def show(
     text_column: TextColumns = None,
     sheet: Sheet = None,
     level: Level = CodeLevel.top,
+    hierarchy: CodeHierarchy = Hierarchy.flat,
     examples: ExamplesCodes = None,
     examples_items: ExamplesItems = None,
     examples_coder: ExamplesCoder = None,
@@ -88,6 +90,7 @@ def show(
         text_columns=text_column,
         sheet=sheet,
         level=level.value,
+        hierarchy=hierarchy.value,
         **guidance,
     )
     if as_json:

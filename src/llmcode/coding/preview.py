@@ -3,7 +3,9 @@
 `preview_request` builds the coder a run with these settings would build (taxonomy, items,
 retrieved examples, prompt overrides, the second look) around a fake backend and returns the
 messages, the answer schema and the examples chosen for one item (the first by default, a
-placeholder without items). ``llmcode prompt show`` prints it; a notebook can inspect it.
+placeholder without items). Coding top-down (``hierarchy``), the first request is the one that
+asks the item's top-level categories. ``llmcode prompt show`` prints it; a notebook can
+inspect it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from llmcode.coding.closed import make_coder
 from llmcode.coding.guidance import check_guidance
+from llmcode.coding.topdown import TopDownCoder, check_topdown_settings
 from llmcode.errors import ConfigError
 from llmcode.items import Item, load_items
 from llmcode.llm.answers import CodeAssignment
@@ -88,13 +91,21 @@ def preview_request(
         **settings,
     )
     check_guidance(config.guidance)
-    coder = make_coder(config, tax, FakeBackend(), pool)
+    top_down = config.inputs.hierarchy == "top-down"
+    if top_down:
+        check_topdown_settings(config)
+    coder = make_coder(config, tax, FakeBackend(), pool, kind=TopDownCoder if top_down else None)
     messages, shown = coder.item_messages(chosen)
+    schema = coder.schema_for(chosen)
+    if isinstance(coder, TopDownCoder):  # the first request asks the categories
+        first = coder.branches.message(chosen.item_id, chosen.text)
+        request = coder.branches.request(config, first)
+        messages, shown, schema = list(request.messages), [], request.schema
     preview = RequestPreview(
         item_id=chosen.item_id,
         examples=shown,
         messages=messages,
-        schema=coder.schema_for(chosen),
+        schema=schema,
         prompts=coder.prompts.describe(),
         overrides=list(coder.prompts.overrides),
     )
