@@ -187,7 +187,15 @@ class ReviewScreen(Screen[None]):
             return
         verdict = self.session.verdict(item.item_id)
         chosen = verdict.codes if verdict else ([] if self.session.blind else item.codes)
-        picker = CodePicker(self.session.categories, chosen, self.session.taxonomy.multi_label)
+        session = self.session
+        parents = {  # coding both levels at once: each subcategory under its category
+            c.id: parent.id
+            for c in session.pickable
+            if session.two_levels
+            and (parent := session.taxonomy.parent_of(c.id)) is not None
+            and parent.id != c.id
+        }
+        picker = CodePicker(session.pickable, chosen, session.taxonomy.multi_label, parents)
         self.app.push_screen(picker, self._change)
 
     def _change(self, codes: list[str] | None) -> None:

@@ -252,10 +252,24 @@ class ReviewSession:
         """No code applies to the current item."""
         return self._decide(self._require_current(), "reject", [])
 
+    @property
+    def two_levels(self) -> bool:
+        """Blind coding of a taxonomy with subcategories: category and subcategory are coded
+        together (the picker offers both levels; a decision records both)."""
+        return self.blind and any(c.children for c in self.taxonomy.categories)
+
+    @property
+    def pickable(self) -> list[Category]:
+        """The codes the reviewer may choose: the run's; coding blind a taxonomy with
+        subcategories, every codable category and subcategory, each category before its own."""
+        if self.two_levels:
+            return [c for c in self.taxonomy.walk() if c.codable]
+        return self.categories
+
     def change(self, codes: list[str]) -> Decision:
         """Replace the model's codes of the current item by ``codes``."""
         item = self._require_current()
-        allowed = [c.id for c in self.categories]
+        allowed = [c.id for c in self.pickable]
         chosen = list(dict.fromkeys(codes))
         unknown = [c for c in chosen if c not in allowed]
         if unknown:
@@ -318,12 +332,18 @@ class ReviewSession:
             memo=memo,
             suggested=[] if self.blind else item.codes,
             blind=self.blind,
+            categories=self._categories(codes) if self.two_levels else [],
         )
         before = self.verdict(item.item_id)
         append_decision(self.run, decision)  # durable first, then the state moves on
         self.ledger.apply(decision)
         self._count(item.item_id, before)
         return decision
+
+    def _categories(self, codes: list[str]) -> list[str]:
+        """The top-level category of each code (a category is its own)."""
+        parents = [self.taxonomy.parent_of(code) for code in codes]
+        return [p.id if p is not None else code for p, code in zip(parents, codes, strict=True)]
 
     def _count(self, item_id: str, before: Decision | None) -> None:
         if item_id not in self._index:

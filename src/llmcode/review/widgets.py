@@ -243,7 +243,12 @@ def _fit(text: str, width: int) -> str:
 
 
 class CodePicker(ModalScreen[list[str] | None]):
-    """Choose codes: type to filter, ↑/↓ to move, tab to tick (multi-label), enter to confirm."""
+    """Choose codes: type to filter, ↑/↓ to move, tab to tick (multi-label), enter to confirm.
+
+    With ``parents`` (a subcategory's id -> its category's id) the list holds both levels, each
+    category followed by its subcategories (marked ↳): choosing a subcategory codes both levels
+    at once, choosing a category codes the category alone. A filter that matches a subcategory
+    keeps its category in view."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "cancel"),
@@ -252,16 +257,26 @@ class CodePicker(ModalScreen[list[str] | None]):
         Binding("tab", "tick", "tick", priority=True, show=False),
     ]
 
-    def __init__(self, categories: list[Category], chosen: list[str], multi: bool) -> None:
+    def __init__(
+        self,
+        categories: list[Category],
+        chosen: list[str],
+        multi: bool,
+        parents: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.categories = categories
         self.chosen = [c for c in chosen if any(cat.id == c for cat in categories)]
         self.multi = multi
+        self.parents = parents or {}
 
     def compose(self) -> ComposeResult:
         how = "tab ticks, enter confirms" if self.multi else "enter chooses"
+        levels = " · a ↳ subcategory codes its category too" if self.parents else ""
         with Vertical(id="picker"):
-            yield Static(f"[b]Change codes[/b]  type to filter · ↑/↓ move · {how} · esc cancels")
+            yield Static(
+                f"[b]Change codes[/b]  type to filter · ↑/↓ move · {how} · esc cancels{levels}"
+            )
             yield Input(placeholder="filter codes", id="picker-filter")
             options = OptionList(id="picker-options")
             options.can_focus = False  # keys stay in the filter; ↑/↓ move the highlight
@@ -279,23 +294,32 @@ class CodePicker(ModalScreen[list[str] | None]):
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         category = next((c for c in self.categories if c.id == event.option.id), None)
+        parent = self.parents.get(event.option.id or "")
+        where = f"(in {parent}) " if parent else ""
         self.query_one("#picker-definition", Static).update(
-            Text(category.definition if category else "", style="italic")
+            Text(f"{where}{category.definition}" if category else "", style="italic")
         )
 
     def _fill(self, query: str) -> None:
         needle = query.strip().lower()
         options = self.query_one(OptionList)
         highlighted = options.highlighted_option.id if options.highlighted_option else None
-        shown = [c for c in self.categories if needle in f"{c.id} {c.name}".lower()]
+        matched = {c.id for c in self.categories if needle in f"{c.id} {c.name}".lower()}
+        matched |= {self.parents[c] for c in matched if c in self.parents}  # keep the category
+        shown = [c for c in self.categories if c.id in matched]
         options.clear_options()
         options.add_options(Option(self._label(c), id=c.id) for c in shown)
         ids = [c.id for c in shown]
+        if highlighted not in ids and needle:  # the first match itself, not its category
+            highlighted = next(
+                (c.id for c in shown if needle in f"{c.id} {c.name}".lower()), highlighted
+            )
         options.highlighted = ids.index(highlighted) if highlighted in ids else (0 if ids else None)
 
     def _label(self, category: Category) -> Text:
         tick = ("[x] " if category.id in self.chosen else "[ ] ") if self.multi else ""
-        return Text.assemble(tick, (category.id, "bold"), f"  {category.name}")
+        indent = "  ↳ " if category.id in self.parents else ""
+        return Text.assemble(tick, indent, (category.id, "bold"), f"  {category.name}")
 
     def action_move(self, step: int) -> None:
         options = self.query_one(OptionList)

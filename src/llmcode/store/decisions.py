@@ -86,6 +86,9 @@ class Decision(BaseModel):
     blind: bool = False
     """Made in blind mode (``review --blind``): the reviewer coded from scratch, seeing no model
     code, justification, evidence or confidence; ``suggested`` is then empty."""
+    categories: list[str] = Field(default_factory=list)
+    """Blind coding of a taxonomy with subcategories, both levels at once: the top-level
+    category of each code in ``codes``, in order (a code that is a category is its own)."""
     decided_by: DecidedBy = "human"
     """Who made the decision: a person, an automatic accept, or a model (tie-breaker)."""
     adjudication: Adjudication | None = None
@@ -213,6 +216,8 @@ def append_decision(run: Run, decision: Decision) -> None:
         exclude.add("adjudication")
     if decision.passage is None:  # an item's decision: no passage fields
         exclude.update(("passage", "start", "end"))
+    if not decision.categories:  # only blind coding of two levels records the categories
+        exclude.add("categories")
     append_line(run.path / DECISIONS, decision.model_dump_json(exclude=exclude))
 
 
@@ -248,7 +253,8 @@ def reviewed_codes(
     Blind decisions (``review --blind``) replay apart from ordinary ones and give rows with
     ``blind`` true; a blind reject is a coding — no code applies — so it gives one row with the
     code ``none``. A reviewer who also reviewed blind is exported from the blind decisions only.
-    The ``blind`` column is there only when the run has blind decisions.
+    The ``blind`` column is there only when the run has blind decisions, and a ``category``
+    column (each code's top-level category) only when a blind decision coded both levels.
     """
     decisions = load_decisions(run)
     blind_ledgers = replay(decisions, blind=True)
@@ -278,6 +284,7 @@ def reviewed_codes(
                 codes = [NONE_CODE]
             else:
                 codes = verdict.codes or ([""] if include_rejected else [])
+            category = dict(zip(verdict.codes, verdict.categories, strict=False))
             rows.extend(
                 {
                     "item_id": item_id,
@@ -287,9 +294,14 @@ def reviewed_codes(
                     "action": verdict.action,
                     "decided_by": verdict.decided_by,
                     "blind": blind,
+                    "category": category.get(code, code),
                 }
                 for code in codes
             )
+    two_levels = any(
+        bool(v.categories) for ledger in blind_ledgers.values() for v in ledger.verdicts.values()
+    )
+    columns = [*COLUMNS, "category"] if two_levels else COLUMNS
     if not blind_ledgers:  # the column appears once someone coded blind
         return pd.DataFrame(rows, columns=COLUMNS[:-1]).drop(columns="blind", errors="ignore")
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=columns)
