@@ -161,10 +161,10 @@ def test_eval_at_80_columns_prints_the_ranked_table_and_confusion_matrix_whole(c
     # the confusion matrices: every count of every row, in order
     for entry in data["runs"]:
         labels, matrix = entry["confusion"]["labels"], entry["confusion"]["matrix"]
-        start = [n for n, line in enumerate(lines) if line.startswith(" model \\ gold")]
+        start = [n for n, line in enumerate(lines) if "model \\ gold" in line]
         assert start
         for number, (label, row) in enumerate(zip(labels, matrix, strict=True), start=1):
-            printed = [line for line in lines if line.startswith(f" {number} {label[:8]}")]
+            printed = [line for line in lines if re.match(rf" +{number}  {label[:8]}", line)]
             assert printed, label
             assert printed[0].split()[-len(row) :] == [str(c) for c in row], printed[0]
 
@@ -189,3 +189,37 @@ def test_audit_at_80_columns_prints_every_share_and_score_whole(cli, coded) -> N
         assert f"{entry['model_share']:.0%}" in row[0].split()
         assert f"{entry['score']:.2f}" in row[0].split()
         assert entry["human_code"] in row[0] and entry["model_code"] in row[0]
+
+
+def test_a_confusion_matrix_of_twelve_codes_and_three_digit_counts_fits_80_columns(
+    monkeypatch,
+) -> None:
+    from llmcode.cli import eval as eval_cli
+    from llmcode.cli.terminal import Console
+    from llmcode.quality.eval import EvalResult, RunEvaluation
+
+    labels = [f"a_rather_long_code_name_{n:02d}" for n in range(12)]
+    matrix = [
+        [(7 * r + 13 * c) % 250 + (400 if r == c else 0) for c in range(12)] for r in range(12)
+    ]
+    entry = RunEvaluation.model_construct(
+        run="r1",
+        model="m",
+        prompt_hash=None,
+        tokens_per_item=None,
+        settings={},
+        per_code={},
+        confusion={"rows": "model", "columns": "gold", "labels": labels, "matrix": matrix},
+        disagreements=[],
+    )
+    result = EvalResult.model_construct(human_ceiling=None)
+    console = Console(width=80, record=True, highlight=False)
+    monkeypatch.setattr(eval_cli, "console", console)
+    eval_cli._show_run(entry, result)
+    printed = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in printed)
+    rows = [line for line in printed if re.match(r" +\d+  a_rather", line)]
+    assert len(rows) == 12  # one line each: the code shortened with an ellipsis, not wrapped
+    for number, (row, counts) in enumerate(zip(rows, matrix, strict=True), start=1):
+        assert row.split()[0] == str(number) and "…" in row.split()[1], row
+        assert row.split()[-12:] == [str(c) for c in counts], row  # every count whole

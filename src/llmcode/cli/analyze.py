@@ -286,13 +286,20 @@ def report_command(
         typer.Option(
             "--human",
             help="Human codes (long format; repeat for several files): agreement and "
-            "disagreements, the evaluation against them, and PPI shares when they are a random "
-            "sample.",
+            "disagreements, the evaluation against them, and shares by PPI (valid when the "
+            "items they code are a random sample, as `llmcode sample` draws).",
             show_default=False,
         ),
     ] = None,
     human_coder: Annotated[str | None, typer.Option("--human-coder", hidden=True)] = None,
-    codes: Codes = None,
+    codes: Annotated[
+        str | None,
+        typer.Option(
+            "--codes",
+            help="The codes to report: reviewed, final (the run's final table), human:FILE "
+            "or a codes file such as export --final wrote [default: the run's codes].",
+        ),
+    ] = None,
     codes_coder: CodesCoder = None,
     coder: Annotated[
         list[str] | None,

@@ -405,10 +405,11 @@ def _show_run(entry: RunEvaluation, result: EvalResult) -> None:
         labels = entry.confusion["labels"]
         console.print("confusion matrix (rows: model; columns: gold, numbered as the rows)")
         head = "model \\ gold"
-        numbers = [head, *(str(number) for number in range(1, len(labels) + 1))]
+        numbers = ["#", head, *(str(number) for number in range(1, len(labels) + 1))]
         cells = [
             [
-                f"{number} {escape(str(label))}",
+                str(number),
+                escape(str(label)),
                 *(f"[bold]{c}[/]" if i == number - 1 else str(c) for i, c in enumerate(row)),
             ]
             for number, (label, row) in enumerate(
