@@ -53,6 +53,7 @@ def tree(tmp_path: Path) -> Path:
 
 def test_codable_false_is_read_and_leaves_the_code_out_of_the_targets(tree):
     taxonomy = load_taxonomy(tree)
+    assert taxonomy.below("leaves") == {"costs": ["gpu_bills"], "retired": []}
     assert taxonomy.get("costs").codable is False and taxonomy.get("gpu_bills").codable
     assert [c.id for c in taxonomy.targets("leaves")] == ["gpu_bills", "usage"]
     assert [c.id for c in taxonomy.shown("leaves")] == ["gpu_bills", "retired", "usage"]
@@ -100,7 +101,9 @@ def test_an_answer_assigning_a_code_not_codable_is_reasked_then_flagged(tree):
     assert "retired" not in json.dumps(coder.schema_for(ITEM))
     record = asyncio.run(coder.code(ITEM))
     assert record.attempts == 3 and record.status == "invalid" and not record.codes
-    assert "unknown code(s) 'retired'" in backend.calls[1].messages[-1]["content"]
+    reask = backend.calls[1].messages[-1]["content"]
+    assert "unknown code(s) 'retired'" in reask
+    assert "'retired' is a category that is never assigned itself; use another code" in reask
     fixed = FakeBackend([answer("retired", "the bill surprised us"), answer("gpu_bills", "GPU")])
     record = asyncio.run(Coder(taxonomy, fixed, load_prompts(), config).code(ITEM))
     assert record.status == "ok" and [c.code for c in record.codes] == ["gpu_bills"]
@@ -120,6 +123,9 @@ def test_a_passage_given_a_code_not_codable_is_reasked_and_the_code_never_kept(t
     asyncio.run(job.code())
     (record,) = job.run.latest_codings().values()  # type: ignore[union-attr]
     assert len(backend.calls) == 3 and record.status == "ok"
+    reask = backend.calls[1].messages[-1]["content"]
+    assert "'costs' is a category that is never assigned itself; use one of its codes: " in reask
+    assert reask.rstrip().count("gpu_bills") >= 1 and "retired" not in reask.split("'costs'")[1]
     assert [c.code for s in record.segments for c in s.codes] == ["usage"]
 
 

@@ -69,9 +69,12 @@ class Coder:
     code_ids: list[str] = field(init=False)
     schema: dict = field(init=False)
     system: dict[str, str] = field(init=False)
+    below: dict[str, list[str]] = field(init=False, default_factory=dict)
+    """Categories never assigned themselves, with the codes under them (named in re-asks)."""
 
     def __post_init__(self) -> None:
         self.code_ids = assignable(self.taxonomy, self.config.inputs.level)
+        self.below = self.taxonomy.below(self.config.inputs.level)
         self.schema = answer_schema(self.code_ids, self.taxonomy.multi_label)
         self.system = system_message(self.prompts, self.taxonomy, self.config.inputs.level)
 
@@ -162,7 +165,11 @@ class Coder:
 
         def check(response: ChatResponse) -> Verdict[CheckedAnswer]:
             checked = check_answer(
-                response.content, item.text, self.code_ids, self.taxonomy.multi_label
+                response.content,
+                item.text,
+                self.code_ids,
+                self.taxonomy.multi_label,
+                self.below,
             )
             return checked, checked.problems, checked.fatal
 

@@ -114,6 +114,7 @@ class SegmentCoder(Coder):
         check_segment_settings(self.config)
         level = self.config.inputs.level
         self.code_ids = assignable(self.taxonomy, level)
+        self.below = self.taxonomy.below(level)
         self.schema = passage_schema(self.code_ids, self.taxonomy.multi_label)
         self.system = segment_system(self.prompts, self.taxonomy, level)
         self.context = context_tokens(self.config, self.backend)
@@ -249,7 +250,11 @@ class SegmentCoder(Coder):
 
         def check(response: Any) -> tuple[CheckedPassages, list[str], bool]:
             checked = check_passages(
-                response.content, window, self.code_ids, self.taxonomy.multi_label
+                response.content,
+                window,
+                self.code_ids,
+                self.taxonomy.multi_label,
+                self.below,
             )
             return checked, checked.problems, checked.fatal
 

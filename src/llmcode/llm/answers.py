@@ -9,6 +9,7 @@ the schema's ``maxLength`` (``llm.lengths``) is such a problem, and is stored cu
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,8 +139,16 @@ def answer_schema(
     }
 
 
-def check_answer(content: str, text: str, code_ids: list[str], multi_label: bool) -> CheckedAnswer:
-    """Parse and verify one answer; ``problems`` say what a re-ask must fix."""
+def check_answer(
+    content: str,
+    text: str,
+    code_ids: list[str],
+    multi_label: bool,
+    below: Mapping[str, Sequence[str]] | None = None,
+) -> CheckedAnswer:
+    """Parse and verify one answer; ``problems`` say what a re-ask must fix. ``below`` maps a
+    category that is not assigned itself (a parent, one not codable) to the codes under it,
+    which the problem about it names."""
     try:
         answer = Answer.model_validate(json.loads(strip_fences(content), strict=False))
     except json.JSONDecodeError as exc:
@@ -159,6 +168,7 @@ def check_answer(content: str, text: str, code_ids: list[str], multi_label: bool
             f"unknown code(s) {', '.join(repr(u) for u in unknown)}; "
             f"use only: {', '.join(code_ids)} (or '{NONE_CODE}')"
         )
+        problems += not_assigned(unknown, below)
     if not answer.codes:
         problems.append("no code given; give at least one code")
     if not multi_label and len(answer.codes) > 1:
@@ -202,6 +212,19 @@ def check_answer(content: str, text: str, code_ids: list[str], multi_label: bool
         problems=problems,
         fatal=bool(unknown) or not answer.codes,
     )
+
+
+def not_assigned(codes: Sequence[str], below: Mapping[str, Sequence[str]] | None) -> list[str]:
+    """A problem for each of ``codes`` that is a category never assigned itself (``below``),
+    naming the codes under it."""
+    out = []
+    for code in dict.fromkeys(codes):
+        if below is None or code not in below:
+            continue
+        under = below[code]
+        instead = f"use one of its codes: {', '.join(under)}" if under else "use another code"
+        out.append(f"'{code}' is a category that is never assigned itself; {instead}")
+    return out
 
 
 def cut(text: str, limit: int) -> str:

@@ -13,12 +13,13 @@ several codes under a single-label taxonomy. `Segment` is a located passage as a
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from llmcode.llm.answers import clamp_confidence
+from llmcode.llm.answers import clamp_confidence, not_assigned
 from llmcode.llm.evidence import Span, locate
 from llmcode.llm.fences import strip_fences
 from llmcode.llm.windows import Window
@@ -118,9 +119,14 @@ def passage_schema(
 
 
 def check_passages(
-    content: str, window: Window, code_ids: list[str], multi_label: bool
+    content: str,
+    window: Window,
+    code_ids: list[str],
+    multi_label: bool,
+    below: Mapping[str, Sequence[str]] | None = None,
 ) -> CheckedPassages:
-    """Parse one window's answer and locate its passages (see the module docstring)."""
+    """Parse one window's answer and locate its passages (see the module docstring); ``below``
+    as for `llmcode.llm.answers.check_answer`."""
     try:
         answer = PassageAnswer.model_validate(json.loads(strip_fences(content), strict=False))
     except json.JSONDecodeError as exc:
@@ -168,6 +174,7 @@ def check_passages(
             f"unknown code(s) {', '.join(repr(u) for u in dict.fromkeys(unknown))}; "
             f"use only: {', '.join(code_ids)}"
         )
+        problems += not_assigned(unknown, below)
     if invented:
         problems.append(
             "these passages are not in the text: "

@@ -115,6 +115,17 @@ class Taxonomy(BaseModel):
         """The categories coding assigns: the codable ones of ``shown(level)``."""
         return [c for c in self.shown(level) if c.codable]
 
+    def below(self, level: Level = "top") -> dict[str, list[str]]:
+        """Each category that coding at ``level`` never assigns (a parent, one not codable),
+        with the codes under it that it does (a re-ask names them)."""
+        codes = [c.id for c in self.targets(level)]
+        out = {}
+        for category in self.walk():
+            if category.id not in codes:
+                inside = {c.id for c in category.walk()}
+                out[category.id] = [c for c in codes if c in inside]
+        return out
+
     def parent_of(self, code: str) -> Category | None:
         """The top-level category that contains ``code`` (itself when it is top level)."""
         for top in self.categories:
