@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -123,3 +124,15 @@ def test_the_project_codes_in_passages_from_the_command_line(cli, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert '"items": 5' in result.stdout and '"windows": 5' in result.stdout
+
+
+def test_agreement_on_passages_reads_the_texts_from_the_project_as_from_the_files(cli, tmp_path):
+    team = tmp_path / "team.csv"
+    assert cli("import", "qdpx", PROJECT, "-o", team).exit_code == 0
+    args = ["agree", team, "--unit", "segment", "--coder", "ana", "--coder", "ben", "--json"]
+    from_project = cli(*args, "--items", PROJECT)
+    from_files = cli(*args, "--items", INTERVIEWS / "transcripts")
+    assert from_project.exit_code == 0, from_project.output
+    alpha = json.loads(from_project.stdout)["unitizing_alpha"]
+    assert alpha == json.loads(from_files.stdout)["unitizing_alpha"]
+    assert alpha["overall"] > 0.5

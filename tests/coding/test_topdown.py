@@ -299,3 +299,21 @@ def test_prompt_show_top_down_prints_the_first_request_the_categories(cli, tmp_p
     assert TRANSCRIPT.read_text(encoding="utf-8")[:60] in user["content"]
     flat = json.loads(cli(*args, "--json").stdout)
     assert "## benchmarks_fit" in flat["messages"][0]["content"]
+
+
+def test_with_several_samples_the_record_lists_every_samples_steps(tmp_path):
+    quote = TRANSCRIPT.read_text(encoding="utf-8")[:30]
+    backend = FakeBackend(
+        responder=lambda r: (
+            {"categories": ["running"]} if first_steps(r) else answer("compute_costs", quote)
+        )
+    )
+    config = new_config(TAXONOMY, TRANSCRIPT, level="leaves", hierarchy="top-down", samples=3)
+    job = prepare(config, store=RunStore(tmp_path), backends=[backend], cache=False)
+    asyncio.run(job.code())
+    (record,) = job.run.latest_codings().values()  # type: ignore[union-attr]
+    assert len(backend.calls) == 6 == record.attempts == len(record.steps)
+    assert [s.step for s in record.steps] == ["categories", "codes"] * 3
+    assert record.prompt_tokens == sum(s.prompt_tokens for s in record.steps)
+    seeds = [call.seed for call in backend.calls]
+    assert seeds == [0, 0, 1, 1, 2, 2]  # each sample's two steps with its own seed

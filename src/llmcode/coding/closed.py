@@ -400,6 +400,7 @@ def merge_samples(records: list[CodingRecord]) -> CodingRecord:
             "batch_prompt_tokens": sum(r.batch_prompt_tokens for r in records),
             "batch_completion_tokens": sum(r.batch_completion_tokens for r in records),
             "attempts": sum(r.attempts for r in records),
+            "steps": [step for r in records for step in r.steps],  # top-down: every sample's
         }
     )
 
