@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmcode.llm.evidence import _TRANSLATE, candidate_quotes, locate, normalise
+from llmcode.llm.evidence import _TRANSLATE, _Folded, candidate_quotes, locate, normalise
 
 TEXT = "Loading the 7B checkpoint fails with\n  CUDA out of memory on a “16GB” card."
 
@@ -64,3 +64,11 @@ def test_normalise_folds_whitespace_and_maps_every_character_back(text):
     for char, offset in zip(folded, offsets, strict=True):
         assert translated[offset] == char or (char == " " and translated[offset].isspace())
     assert folded.split() == translated.split()
+
+
+@given(st.text(alphabet=st.sampled_from("ab .\t\n\u00a0\u2019\u201c\u2026\u3000\x1c\x85")))
+def test_the_item_index_folds_and_maps_back_exactly_as_normalise(text):
+    folded, offsets = normalise(text)
+    index = _Folded(text)
+    assert index.text == folded
+    assert [index.offset(i) for i in range(len(folded))] == offsets

@@ -7,6 +7,7 @@ Letters, digits and punctuation inside the quote must match exactly (case includ
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 
@@ -63,10 +64,33 @@ def normalise(text: str) -> tuple[str, list[int]]:
 
 
 @functools.lru_cache(maxsize=64)
-def _normalised_item(text: str) -> tuple[str, tuple[int, ...]]:
+def _normalised_item(text: str) -> _Folded:
     """``normalise`` of an item text, kept while its quotes are located."""
-    folded, offsets = normalise(text)
-    return folded, tuple(offsets)
+    return _Folded(text)
+
+
+class _Folded:
+    """`normalise` of a text as its word runs: the folded text, and any of its positions mapped
+    back by bisection (two look-ups per quote, instead of an offset for every character)."""
+
+    def __init__(self, text: str) -> None:
+        translated = text.translate(_TRANSLATE)
+        runs = [m.span() for m in _NON_SPACE.finditer(translated)]
+        self.text = " ".join(translated[start:end] for start, end in runs)
+        self._folded_starts: list[int] = []
+        self._runs = runs
+        position = 0
+        for start, end in runs:
+            self._folded_starts.append(position)
+            position += end - start + 1
+
+    def offset(self, position: int) -> int:
+        """The offset in the original text of the folded text's character at ``position`` (a
+        folded space maps to the end of the word before it, as `normalise` maps it)."""
+        run = bisect.bisect_right(self._folded_starts, position) - 1
+        start, end = self._runs[run]
+        inside = position - self._folded_starts[run]
+        return start + inside if inside < end - start else end
 
 
 def locate(quote: str, text: str) -> Span:
@@ -75,12 +99,12 @@ def locate(quote: str, text: str) -> Span:
     needle = needle.strip(_TRIM)
     if len(needle) < 3:
         return Span(quote=quote)
-    haystack, offsets = _normalised_item(text)
-    at = haystack.find(needle)
+    haystack = _normalised_item(text)
+    at = haystack.text.find(needle)
     if at < 0:
         return Span(quote=quote)
-    start = offsets[at]
-    end = offsets[at + len(needle) - 1] + 1
+    start = haystack.offset(at)
+    end = haystack.offset(at + len(needle) - 1) + 1
     return Span(quote=text[start:end], start=start, end=end, verified=True)
 
 

@@ -8,12 +8,12 @@ so two items with the same code each get their own probability.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import math
 import re
 from collections.abc import Sequence
-
-import numpy as np
 
 from llmcode.llm.fences import strip_fences
 
@@ -57,18 +57,20 @@ def _probabilities(
     logprobs: Sequence[tuple[str, float]], wanted: set[str], text: str, begin: int, end: int
 ) -> dict[str, float]:
     """The probability of each ``wanted`` code spelled within ``text[begin:end]``."""
-    lengths = np.array([len(token) for token, _ in logprobs])
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    values = np.array([logprob for _, logprob in logprobs], dtype=float)
+    ends = list(itertools.accumulate(len(token) for token, _ in logprobs))
     out: dict[str, float] = {}
     for match in _CODE_VALUE.finditer(text, begin, end):
         code = match.group(1)
         if code in out or code not in wanted:
             continue
         low, high = match.start(1), match.end(1) + 1  # the value and its closing quote
-        overlap = (starts < high) & (ends > low)
-        out[code] = float(math.exp(values[overlap].sum()))
+        total = 0.0  # the tokens overlapping [low, high): ends past low, starts before high
+        for index in range(bisect.bisect_right(ends, low), len(ends)):
+            token, logprob = logprobs[index]
+            if ends[index] - len(token) >= high:
+                break
+            total += logprob
+        out[code] = math.exp(total)
     return out
 
 
