@@ -403,3 +403,17 @@ def test_a_filter_by_decision_keeps_the_items_with_that_verdict(run: Run) -> Non
     assert [item.item_id for item in session.queue] == ["i3"]
     with pytest.raises(ConfigError, match="decision"):
         session.set_queue("all", decision="maybe")
+
+
+def test_search_finds_every_item_holding_the_text_as_a_scan_of_each_text_would(
+    run: Run,
+) -> None:
+    session = ReviewSession(run, "ana")
+    texts = [f"{item.item_id}\n{item.text}".lower() for item in session.queue]
+    for query in ("the", "i3", "e", "memory", "a\0b", "zzz"):
+        session.search(query)
+        expected = [n for n, text in enumerate(texts) if query.strip() in text]
+        assert session._hits == expected, query
+    session.set_queue("unverified")  # another queue: searched again, on its items
+    session.search("the")
+    assert [session.queue[n].item_id for n in session._hits] == ["i3"]

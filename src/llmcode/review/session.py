@@ -9,6 +9,8 @@ apart. The Textual app (``review/app.py``) only displays a session and forwards 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -106,7 +108,10 @@ class ReviewSession:
                 "the human codes share no item_id with this run",
                 hint="check that the human codes are the codes file for the same items",
             )
-        self._lowered: list[str] | None = None
+        self._lowered: str | None = None
+        """The queue's ids and texts in lower case, joined by NULs (one scan finds every hit)."""
+        self._starts: list[int] = []  # where each item starts in ``_lowered``
+        self._searched: str | None = None  # the query ``_hits`` are for, on this queue
         self.query = ""
         self._hits: list[int] = []
         self.queue_name = ""
@@ -140,7 +145,7 @@ class ReviewSession:
         )
         self.queue_base, self.code_filter, self.decision_filter = name, code, decision
         self.queue_name, self.queue, self._lowered = label, queue, None
-        self._hits = []
+        self._hits, self._searched = [], None
         self._index = {item.item_id: n for n, item in enumerate(queue)}
         self._counts = Counter(
             v.action for item_id, v in self.ledger.verdicts.items() if item_id in self._index
@@ -181,15 +186,30 @@ class ReviewSession:
         if not needle or not self.queue:
             return None
         if self._lowered is None:
-            self._lowered = [f"{item.item_id}\n{item.text}".lower() for item in self.queue]
-        if needle != self.query or not self._hits:
-            self.query = needle
-            self._hits = [n for n, text in enumerate(self._lowered) if needle in text]
+            texts = [f"{item.item_id}\n{item.text}".lower() for item in self.queue]
+            self._starts = list(itertools.accumulate((len(t) + 1 for t in texts), initial=0))
+            self._lowered = "\0".join(texts)
+        self.query = needle
+        if needle != self._searched:  # the same search again (n): its hits are known
+            self._searched = needle
+            self._hits = self._find_all(self._lowered, needle)
         if not self._hits:
             return None
         index = next((n for n in self._hits if n > self.position), self._hits[0])
         self.position = index
         return index
+
+    def _find_all(self, lowered: str, needle: str) -> list[int]:
+        """The positions of the items whose lowered id or text holds ``needle``, in order."""
+        hits: list[int] = []
+        if "\0" in needle:  # the separator: no item's text can hold it across items
+            return hits
+        at = lowered.find(needle)
+        while at >= 0:
+            item = bisect.bisect_right(self._starts, at) - 1
+            hits.append(item)
+            at = lowered.find(needle, self._starts[item + 1])
+        return hits
 
     def search_status(self) -> tuple[int | None, int] | None:
         """(which hit the cursor is on, counting from 1, or None; how many items are hits)
