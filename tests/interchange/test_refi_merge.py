@@ -56,14 +56,14 @@ def code_run(root: Path, taxonomy: Path, documents: Path, run_id: str) -> Run:
 
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory) -> dict[str, Path | Run]:
-    """The README's flow: import the project, code its documents in passages, merge."""
+    """The README's flow: import the project, code its sources in passages, merge."""
     here = tmp_path_factory.mktemp("flow")
     imported = read_project(PROJECT)
     imported.items.to_csv(here / "documents.csv", index=False)
     imported.codes.to_csv(here / "team.csv", index=False)
     taxonomy, _ = read_taxonomy(PROJECT)
     (here / "codebook.yaml").write_text(dump_taxonomy(taxonomy), encoding="utf-8")
-    run = code_run(here / "runs", here / "codebook.yaml", here / "documents.csv", "qda")
+    run = code_run(here / "runs", here / "codebook.yaml", PROJECT, "qda")  # its own sources
     before = PROJECT.read_bytes(), os.stat(PROJECT).st_mtime_ns
     summary = merge_project(run, PROJECT, here / "merged.qdpx")
     assert (PROJECT.read_bytes(), os.stat(PROJECT).st_mtime_ns) == before  # never modified

@@ -134,7 +134,8 @@ def _read_sources(
             lead = len(text) - len(text.lstrip())
             warnings.append(
                 f"source '{item_id}' begins with {lead} blank characters: items read from a table "
-                f"are stripped, so a run coding them counts offsets {lead} less than the project"
+                f"are stripped, so a run coding them counts offsets {lead} less than the project "
+                "(code the project itself, -i project.qdpx, to keep them)"
             )
         owner = _user(users, source.get("creatingUser"), default_user)
         items.append({"item_id": item_id, "text": text, **_values(source, variables)})
