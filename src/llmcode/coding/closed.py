@@ -192,11 +192,11 @@ class Coder:
                 exc.message if isinstance(exc, LlmcodeError) else f"{type(exc).__name__}: {exc}"
             )
             error = CodingRecord(item_id=item.item_id, status="error", error=message)
-            return _with_usage(error, asked.usage)
+            return with_usage(error, asked.usage)
         checked = asked.value or CheckedAnswer()
         status = "ok" if checked.verified else "invalid" if checked.fatal else "unverified"
         response = asked.response
-        return _with_usage(
+        return with_usage(
             CodingRecord(
                 item_id=item.item_id,
                 status=status,
@@ -253,7 +253,7 @@ class Coder:
             entry = check.entries.get(item.item_id)
             if entry is None or entry.checked.fatal:
                 alone = await self.sample_or_error(item, sample)
-                records.append(_with_usage(alone, shares[item.item_id]))
+                records.append(with_usage(alone, shares[item.item_id]))
                 continue
             checked = entry.checked
             record = CodingRecord(
@@ -267,7 +267,7 @@ class Coder:
                 probabilities=entry.probabilities,
                 examples=[shot.item_id for shot in shown[item.item_id]],
             )
-            records.append(_with_usage(record, shares[item.item_id]))
+            records.append(with_usage(record, shares[item.item_id]))
         return records
 
 
@@ -343,7 +343,7 @@ def make_coder(
     )
 
 
-def _with_usage(record: CodingRecord, usage: Usage) -> CodingRecord:
+def with_usage(record: CodingRecord, usage: Usage) -> CodingRecord:
     """``record`` with ``usage`` added to what it already counts."""
     return record.model_copy(
         update={

@@ -89,7 +89,7 @@ def check_segment_settings(config: RunConfig) -> None:
 
 
 @dataclass
-class _Document:
+class DocumentState:
     """What the windows of one document gave so far."""
 
     usage: Usage = field(default_factory=Usage)
@@ -176,7 +176,7 @@ class SegmentCoder(Coder):
     async def code(self, item: Item) -> CodingRecord:
         """Every window of one document, merged into one record; failures become error records
         that count the attempts answered before."""
-        state = _Document()
+        state = DocumentState()
         try:
             windows = self.windows(item)
             for part, window in enumerate(windows, start=1):
@@ -206,7 +206,7 @@ class SegmentCoder(Coder):
         return _counted(record, state.usage)
 
     async def code_part(
-        self, item: Item, window: Window, part: int, parts: int, state: _Document
+        self, item: Item, window: Window, part: int, parts: int, state: DocumentState
     ) -> None:
         """Code one window of the document (top-down coding asks its categories first)."""
         await self.code_window(item, window, part, parts, state)
@@ -233,7 +233,7 @@ class SegmentCoder(Coder):
         window: Window,
         part: int,
         parts: int,
-        state: _Document,
+        state: DocumentState,
         depth: int = 0,
         halved: bool = False,
     ) -> None:

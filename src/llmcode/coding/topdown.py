@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 
-from llmcode.coding.closed import Coder, _with_usage
+from llmcode.coding.closed import Coder, with_usage
 from llmcode.coding.costs import (
     OUTPUT_TOKENS_PER_CODE,
     Estimate,
@@ -277,7 +277,7 @@ class TopDownCoder(Coder):
         except Exception as exc:  # what was answered was paid for
             error = CodingRecord(item_id=item.item_id, status="error", error=_error_text(exc))
             step = step_of("categories", asked.usage, [], cache_key=key, problems=asked.problems)
-            return _with_usage(error, asked.usage).model_copy(update={"steps": [step]})
+            return with_usage(error, asked.usage).model_copy(update={"steps": [step]})
         chosen = asked.value.categories if asked.value is not None else []
         step = step_of("categories", asked.usage, chosen, cache_key=key, problems=asked.problems)
         if asked.fatal or not chosen:
@@ -288,7 +288,7 @@ class TopDownCoder(Coder):
                 raw=asked.raw,
                 model=backend.model,
             )
-            return _with_usage(failed, asked.usage).model_copy(update={"steps": [step]})
+            return with_usage(failed, asked.usage).model_copy(update={"steps": [step]})
         coder = self.coder_for(chosen)
         messages, _ = coder.item_messages(item)
         second = backend_cache_key(
@@ -296,7 +296,7 @@ class TopDownCoder(Coder):
         )
         record = await coder.code_sample(item, sample, max_reasks=max_reasks)
         codes = step_of("codes", _usage_of(record), chosen, cache_key=second)
-        return _with_usage(record, asked.usage).model_copy(update={"steps": [step, codes]})
+        return with_usage(record, asked.usage).model_copy(update={"steps": [step, codes]})
 
     def steps_estimate(
         self, items: Sequence[Item], model: str, prices: str | Path | None = None

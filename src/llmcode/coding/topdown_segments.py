@@ -27,8 +27,8 @@ from llmcode.coding.segments import (
     ANSWER_SHARE,
     CHARS_PER_TOKEN,
     CONTEXT_SHARE,
+    DocumentState,
     SegmentCoder,
-    _Document,
     segment_system,
 )
 from llmcode.coding.topdown import (
@@ -148,7 +148,7 @@ class TopDownSegmentCoder(SegmentCoder):
         return self.coders[key]
 
     async def code_part(
-        self, item: Item, window: Window, part: int, parts: int, state: _Document
+        self, item: Item, window: Window, part: int, parts: int, state: DocumentState
     ) -> None:
         """The window's categories, then its passages with their codes only."""
         request = self.branches.request(
