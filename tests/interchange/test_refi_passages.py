@@ -199,8 +199,8 @@ BAD = {
         lambda qde: qde.replace(
             "F0F0F0F0-0000-4000-8000-000000000004", "E0E0E0E0-0000-4000-8000-000000000003"
         ),
-        r"duplicate GUID \{E0E0E0E0-0000-4000-8000-000000000003\}: <PlainTextSelection> at line "
-        r"\d+ and <Coding> at line \d+",
+        r"duplicate GUID \{E0E0E0E0-0000-4000-8000-000000000003\}: <PlainTextSelection \[4, 24\)> "
+        r"at line \d+ and <Coding> at line \d+",
     ),
     "code reference to no code": (
         lambda qde: qde.replace(

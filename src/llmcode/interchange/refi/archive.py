@@ -70,11 +70,13 @@ def check_unique_guids(path: Path, root: etree._Element) -> None:
 
 
 def describe_element(element: etree._Element) -> str:
-    """``<Code name="Prompting">`` (the tag and its name, or its position when unnamed)."""
+    """``<Code name="Prompting">`` (the tag and its name, or its offsets and line when unnamed)."""
     tag = etree.QName(element).localname
     name = element.get("name")
     if name:
         return f'<{tag} name="{name}">'
+    if element.get("startPosition") is not None:
+        tag += f" [{element.get('startPosition')}, {element.get('endPosition')})"
     line = element.sourceline
     return f"<{tag}> at line {line}" if line else f"<{tag}>"
 
