@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from llmcode.interchange.refi import merge_project, read_project
-from tests.interchange.test_refi_roundtrip import CODES, MODEL, PIECES, _apart, segment_run
+from tests.support.segment_runs import CODES, MODEL, PIECES, apart, segment_run
 
 P = "{urn:QDA-XML:project:1.0}"
 NS = "urn:QDA-XML:project:1.0"
@@ -46,7 +46,7 @@ def projects(draw):
                     max_size=5,
                 )
             )
-            coded[coder] = _apart([(s, e, c) for s, e, c in spans if s < e])
+            coded[coder] = apart([(s, e, c) for s, e, c in spans if s < e])
         docs.append((f"d{index}", text, coded, draw(st.booleans())))
     return docs
 
