@@ -46,14 +46,17 @@ def test_the_embedded_model_costs_nothing_and_an_unpriced_model_has_no_cost(tmp_
     assert "cost_usd" not in finish_run(run).usage
 
 
-def test_finish_writes_the_manifest_once_and_parses_the_codings_once(tmp_path, monkeypatch):
+def test_finish_writes_the_manifest_once_and_reads_the_codings_once_as_a_stream(
+    tmp_path, monkeypatch
+):
     backend = FakeBackend(responder=quoting("usage"))
     _, run, coder = start(tmp_path, backend)
     asyncio.run(code_items(run.items(), coder, run))
     writes, parses = [], []
     monkeypatch.setattr(Run, "write_manifest", lambda self, m: writes.append(m))
-    original = Run.codings
-    monkeypatch.setattr(Run, "codings", lambda self: parses.append(1) or original(self))
+    original = Run.iter_codings
+    monkeypatch.setattr(Run, "iter_codings", lambda self: parses.append(1) or original(self))
+    monkeypatch.setattr(Run, "codings", lambda self: pytest.fail("a list of every record"))
     finish_run(run, extra={"note": 1})
     assert len(writes) == 1 and len(parses) == 1
     assert writes[0].extra["note"] == 1 and writes[0].counts["ok"] == 4
@@ -61,7 +64,7 @@ def test_finish_writes_the_manifest_once_and_parses_the_codings_once(tmp_path, m
 
 def test_start_keeps_the_item_snapshot_instead_of_reading_it_back(tmp_path, monkeypatch):
     _, run, _ = start(tmp_path, FakeBackend())
-    monkeypatch.setattr("llmcode.store.runs.read_jsonl", lambda path: pytest.fail(str(path)))
+    monkeypatch.setattr("llmcode.store.scan.iter_items", lambda path: pytest.fail(str(path)))
     assert [item.item_id for item in run.items()] == ["i1", "i2", "i3", "i4"]
 
 

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llmcode.cli.app import print_next
-from llmcode.cli.run_lines import disputed_codes
+from llmcode.cli.run_lines import disputed_checks
 from llmcode.cli.terminal import Console
 from llmcode.numbers import UNDEFINED
 
@@ -102,13 +102,17 @@ def resume_command(run: Run, runs_dir: Path | None) -> str:
 
 def print_summary(console: Console, run: Run, manifest: RunManifest, resume: str) -> None:
     """The codes the run assigned (items, share), its usage, and what to do next."""
-    latest = run.latest_codings()
-    codes = Counter(c.code for r in latest.values() for c in r.codes)
+    codes: Counter[str] = Counter()
+    coded, checks = 0, []  # one pass over the latest records (a million in flat memory)
+    for _, record in run.iter_latest():
+        codes.update(c.code for c in record.codes)
+        coded += bool(record.codes)
+        checks += record.checks
     table = Table(title=f"codes in {run.run_id}", title_justify="left")
     table.add_column("code")
     table.add_column("items", justify="right")
     table.add_column("share", justify="right")
-    total = max(1, sum(1 for r in latest.values() if r.codes))
+    total = max(1, coded)
     for code_id, n in codes.most_common():
         table.add_row(escape(code_id), str(n), f"{n / total:.0%}")
     console.print(table)
@@ -122,7 +126,7 @@ def print_summary(console: Console, run: Run, manifest: RunManifest, resume: str
         + f" | tokens/item {(usage.get('prompt_tokens', 0) + usage.get('completion_tokens', 0)) / items:.0f}"
         + (f" | abandoned {int(usage['abandoned'])}" if usage.get("abandoned") else "")
         + (
-            f" | disputed {disputed_codes(latest)}"
+            f" | disputed {disputed_checks(checks)}"
             if manifest.config.guidance.verify != "off"
             else ""
         )

@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any
 from llmcode.store.config import INPUT_SETTINGS, settings_text
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from llmcode.llm.checks import CodeCheck
     from llmcode.store.config import RunConfig
+    from llmcode.store.models import CodingRecord
 
 _PATHS = ("examples", "examples_items", "splits", "prompts_dir", "only", "model_path")
 _LISTED_ELSEWHERE = (*INPUT_SETTINGS, "backend", "base_url", "model")
@@ -40,9 +44,15 @@ def settings_short(config: RunConfig) -> str:
     return settings_text(changed, "", leave_out=_LISTED_ELSEWHERE).removesuffix(" (fingerprint )")
 
 
-def disputed_codes(latest: dict) -> str:
-    """How many codes the second look disputed, of how many it checked."""
+def disputed_codes(latest: Iterable[CodingRecord]) -> str:
+    """How many codes the second look disputed, of how many it checked (``latest``: each item's
+    latest record)."""
+    return disputed_checks(c for record in latest for c in record.checks)
+
+
+def disputed_checks(checks: Iterable[CodeCheck]) -> str:
+    """How many of these second looks disputed their code, of how many."""
     from llmcode.llm.checks import disputed_count
 
-    disputed, checked = disputed_count(c for record in latest.values() for c in record.checks)
+    disputed, checked = disputed_count(checks)
     return f"{disputed} of {checked} checked code(s)"

@@ -142,12 +142,12 @@ def show_run(
         from llmcode.cli.run_lines import disputed_codes
 
         rows["second look"] = f"{manifest.config.guidance.verify}: disputed " + disputed_codes(
-            run.latest_codings()
+            record for _, record in run.iter_latest()
         )
     for key, value in rows.items():
         table.add_row(key, escape(redact(value) or ""))
     console.print(table)
-    codes = Counter(c.code for r in run.latest_codings().values() for c in r.codes)
+    codes = Counter(c.code for _, r in run.iter_latest() for c in r.codes)
     if codes:
         console.print(
             "codes: " + ", ".join(f"{c} {n}" for c, n in codes.most_common()), markup=False

@@ -314,7 +314,7 @@ def _prepare_resumed(
             config,
             taxonomy,
             llms[0],
-            run.items(),
+            run.iter_items(),  # read only when the run draws examples from its items
             cache=_cache(store, cache),
             more_backends=llms[1:],
             examples_sha256=started.get("sha256"),

@@ -42,6 +42,7 @@ from llmcode.store.runs import ITEMS, TAXONOMY, Run, RunStore
 from llmcode.taxonomy.model import Taxonomy
 
 STATUSES = ("ok", "unverified", "invalid", "error", "skipped")
+FINAL = frozenset(FINAL_STATUSES)
 CODED = ("ok", "unverified", "invalid")
 
 
@@ -143,7 +144,7 @@ def check_snapshot(run: Run, manifest: RunManifest) -> None:
             hint="a run cannot resume without it; start a new run from the items file",
         )
     expected = manifest.items.get("n_items")
-    found = len(run.items())
+    found = run.count_items()
     if expected is not None and int(expected) != found:
         raise RunStoreError(
             f"{path}: the item snapshot holds {found} item(s), the manifest says {expected}",
@@ -169,8 +170,7 @@ def note_in_manifest(run: Run, key: str, **values: Any) -> None:
 def pending_items(run: Run) -> list[Item]:
     """Items of the run without a final record (errors are retried), in input order."""
     run.repair()
-    done = {item_id for item_id, r in run.latest_codings().items() if r.status in FINAL_STATUSES}
-    return [item for item in run.items() if item.item_id not in done]
+    return run.items_left(FINAL)
 
 
 def finish_run(
@@ -197,23 +197,20 @@ def finish_run(
     if run.config is not None and run.config != manifest.config:
         manifest = manifest.model_copy(update={"config": run.config})
     abandoned += int(manifest.usage.get("abandoned", 0)) + Ledger(run.path).settle()
-    records = run.codings()
-    latest = run.counted_codings(records)
-    counts: Counter[str] = Counter(r.status for r in latest.values())
+    totals, latest = recount(run)
+    counts: Counter[str] = Counter(latest.values())
     if status == "complete" and counts["error"] and not any(counts[s] for s in CODED):
         status = "failed"  # every item failed: not a run to export
     usage: dict[str, float] = {
-        "prompt_tokens": sum(r.prompt_tokens for r in records),
-        "completion_tokens": sum(r.completion_tokens for r in records),
-        "cached_prompt_tokens": sum(r.cached_prompt_tokens for r in records),
-        "calls": sum(r.attempts for r in records),
-        "cached_calls": sum(r.cached_calls for r in records),
+        **{name: totals[name] for name in TOTALS[:3]},
+        "calls": totals["attempts"],
+        "cached_calls": totals["cached_calls"],
         "items": len(latest),
         "abandoned": abandoned,
     }
-    for name in ("batch_prompt_tokens", "batch_completion_tokens"):  # answers from a batch API
-        if total := sum(getattr(r, name) for r in records):
-            usage[name] = total
+    for name in TOTALS[5:]:  # the tokens of answers from a batch API
+        if totals[name]:
+            usage[name] = totals[name]
     cost = run_cost(manifest, usage, prices)
     if cost is not None:
         usage["cost_usd"] = cost
@@ -233,6 +230,28 @@ def finish_run(
             run.lock.release()
             run.lock = None
     return manifest
+
+
+TOTALS = (
+    *("prompt_tokens", "completion_tokens", "cached_prompt_tokens", "attempts", "cached_calls"),
+    *("batch_prompt_tokens", "batch_completion_tokens"),
+)
+
+
+def recount(run: Run) -> tuple[Counter[str], dict[str, str]]:
+    """The run's usage summed over every record, and each counted item's status (the latest
+    record of each of the run's own items, as `Run.counted_codings` counts it), reading the
+    records one at a time: a million records in flat memory."""
+    totals: Counter[str] = Counter()
+    latest: dict[str, str] = {}
+    for record in run.iter_codings():
+        for name in TOTALS:
+            totals[name] += getattr(record, name)
+        latest[record.item_id] = run.counted(record).status
+    own = run.own_ids()
+    if own is not None:
+        latest = {i: s for i, s in latest.items() if i in own or s == "skipped"}
+    return totals, latest
 
 
 def run_cost(

@@ -61,12 +61,11 @@ def write_output(path: Path, data: bytes | str) -> None:
 def uncoded_items(run: Run, frame: pd.DataFrame) -> dict[str, int]:
     """The run's items without a row in ``frame``, counted by status ("not coded" if no record)."""
     coded = set(frame["item_id"])
-    latest = run.latest_codings()
+    latest = run.latest_statuses()
     counts: Counter[str] = Counter()
-    for item in run.items():
-        if item.item_id not in coded:
-            record = latest.get(item.item_id)
-            counts[record.status if record else "not coded"] += 1
+    for item_id in run.item_ids():
+        if item_id not in coded:
+            counts[latest.get(item_id, "not coded")] += 1
     return dict(counts.most_common())
 
 
@@ -76,7 +75,7 @@ def export_note(run: Run, frame: pd.DataFrame, output: Path | None = None) -> st
     note += f" to {output}" if output else ""
     missing = uncoded_items(run, frame)
     if missing:
-        total = len(run.items())
+        total = sum(1 for _ in run.item_ids())
         why = ", ".join(f"{n} {status}" for status, n in missing.items())
         note += f"; {sum(missing.values())} of the run's {total} item(s) have no codes: {why}"
     return note

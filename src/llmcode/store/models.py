@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from llmcode.llm.answers import CodeAssignment, SuggestedCode
 from llmcode.llm.checks import CodeCheck
@@ -21,6 +21,16 @@ from llmcode.store.config import RunConfig
 
 Status = Literal["ok", "unverified", "invalid", "error", "skipped"]
 FINAL_STATUSES = {"ok", "unverified", "invalid", "skipped"}
+
+
+STORED = {"stored": True}
+"""Validation context of records read back from ``codings.jsonl``: they were redacted as they
+were written, so they are not searched for secrets again (a search walks the environment:
+most of the time of reading a million records)."""
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
 
 
 def now() -> datetime:
@@ -97,13 +107,13 @@ class CodingRecord(BaseModel):
 
     @field_validator("error", "raw")
     @classmethod
-    def _no_secret(cls, value: str | None) -> str | None:
-        return redact(value)
+    def _no_secret(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return value if _stored(info) else redact(value)
 
     @field_validator("problems")
     @classmethod
-    def _no_secrets(cls, value: list[str]) -> list[str]:
-        return [redact(problem) or "" for problem in value]
+    def _no_secrets(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return value if _stored(info) else [redact(problem) or "" for problem in value]
 
 
 class RunManifest(BaseModel):

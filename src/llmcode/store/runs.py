@@ -23,7 +23,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,11 @@ from llmcode import environment
 from llmcode.errors import LlmcodeError, RunStoreError
 from llmcode.items import Item
 from llmcode.llm.redaction import redact
+from llmcode.store import scan
 from llmcode.store.jsonl import (
     append_line,
     atomic_write,
     cause_of,
-    read_jsonl,
     read_text,
     set_aside_torn,
     sync_file,
@@ -114,12 +114,37 @@ class Run:
     def items(self) -> list[Item]:
         """The item snapshot (read once per process; the snapshot never changes)."""
         if self._items is None:
-            rows = read_jsonl(self.path / ITEMS)
-            self._items = [
-                Item(item_id=r["item_id"], text=r["text"], metadata=r.get("metadata", {}))
-                for r in rows
-            ]
+            self._items = list(scan.iter_items(self.path / ITEMS))
         return list(self._items)
+
+    def iter_items(self, skip: Container[str] = ()) -> Iterator[Item]:
+        """The item snapshot one item at a time (nothing kept: a million items in flat memory),
+        without the items whose id is in ``skip`` (not even parsed)."""
+        if self._items is not None:
+            yield from (item for item in self._items if item.item_id not in skip)
+        else:
+            yield from scan.iter_items(self.path / ITEMS, skip)
+
+    def items_left(self, final: Iterable[str]) -> list[Item]:
+        """The snapshot's items whose latest record's status is not in ``final`` (see
+        `scan.items_left`: a million-item run is read as bytes, the items done never parsed)."""
+        if self._items is not None:
+            latest = self.latest_statuses()
+            ended = set(final)
+            return [i for i in self._items if latest.get(i.item_id) not in ended]
+        return scan.items_left(self.path / ITEMS, self.path / CODINGS, final)
+
+    def count_items(self) -> int:
+        """How many items the snapshot holds (its lines counted, not parsed)."""
+        if self._items is not None:
+            return len(self._items)
+        return scan.count_items(self.path / ITEMS)
+
+    def item_ids(self) -> Iterator[str]:
+        """The snapshot's item ids, in order, without reading the texts."""
+        if self._items is not None:
+            return (item.item_id for item in self._items)
+        return scan.item_ids(self.path / ITEMS)
 
     def append_coding(self, record: CodingRecord) -> None:
         """Append a record; fsync the file when the last fsync is ``SYNC_SECONDS`` old."""
@@ -156,18 +181,27 @@ class Run:
             version = (-1, -1)
         if self._codings is not None and self._codings[0] == version:
             return list(self._codings[1])
-        out = []
-        for number, row in enumerate(read_jsonl(self.path / CODINGS), start=1):
-            try:
-                out.append(CodingRecord.model_validate(row))
-            except ValidationError as exc:
-                raise RunStoreError(f"{self.path / CODINGS}:{number}: invalid record") from exc
+        out = list(scan.iter_records(path))
         self._codings = (version, out)
         return list(out)
+
+    def iter_codings(self) -> Iterator[CodingRecord]:
+        """Every record in file order, one at a time (nothing kept: see `codings`)."""
+        return scan.iter_records(self.path / CODINGS)
 
     def latest_codings(self) -> dict[str, CodingRecord]:
         """The latest record per item."""
         return {record.item_id: record for record in self.codings()}
+
+    def iter_latest(self) -> Iterator[tuple[int, CodingRecord]]:
+        """The latest record of each item with its rank (the order items first appear in),
+        one at a time: two passes over the file (each item's latest line, then those lines
+        parsed), so superseded records are never held."""
+        return scan.iter_latest(self.path / CODINGS)
+
+    def latest_statuses(self) -> dict[str, str]:
+        """The latest status of each item, read from each record's first fields."""
+        return scan.latest_statuses(self.path / CODINGS)
 
     def counted_codings(
         self, records: Iterable[CodingRecord] | None = None
@@ -175,40 +209,62 @@ class Run:
         """The latest record of each of the run's own items, as counted and exported: a record
         for an item the snapshot does not hold is left out (a skipped item's record stays), and
         one giving a code outside the run's taxonomy counts as ``invalid``, not as coded."""
-        every = self.codings() if records is None else records
-        latest = {record.item_id: record for record in every}
-        if (self.path / ITEMS).is_file():  # runs assembled by hand may have no snapshot
-            own = {item.item_id for item in self.items()}
+        if records is None:
+            ranked = sorted(self.iter_latest(), key=lambda pair: pair[0])
+            latest = {record.item_id: record for _, record in ranked}
+        else:
+            latest = {record.item_id: record for record in records}
+        own = self.own_ids()
+        if own is not None:
             latest = {
                 item_id: record
                 for item_id, record in latest.items()
                 if item_id in own or record.status == "skipped"
             }
+        return {item_id: self.counted(record) for item_id, record in latest.items()}
+
+    def iter_counted(self) -> Iterator[tuple[int, CodingRecord]]:
+        """`counted_codings` one record at a time, with each item's rank (the order of the
+        dict `counted_codings` returns)."""
+        own = self.own_ids()
+        for rank, record in self.iter_latest():
+            if own is None or record.item_id in own or record.status == "skipped":
+                yield rank, self.counted(record)
+
+    def own_ids(self) -> set[str] | None:
+        """The ids of the item snapshot (None for a run assembled by hand without one)."""
+        if not (self.path / ITEMS).is_file():
+            return None
+        return set(self.item_ids())
+
+    def counted(self, record: CodingRecord) -> CodingRecord:
+        """A record as counted and exported: one giving a code outside the run's taxonomy is
+        ``invalid``, without that code."""
         known = self._code_ids()
         if known is None:
-            return latest
-        for item_id, record in latest.items():
-            foreign = sorted({c.code for c in record.codes} - known)
-            if foreign:
-                problem = f"code(s) not in the run's taxonomy: {', '.join(foreign)}"
-                latest[item_id] = record.model_copy(
-                    update={
-                        "status": "invalid",
-                        "codes": [c for c in record.codes if c.code in known],
-                        "problems": [*record.problems, problem],
-                    }
-                )
-        return latest
+            return record
+        foreign = sorted({c.code for c in record.codes} - known)
+        if not foreign:
+            return record
+        problem = f"code(s) not in the run's taxonomy: {', '.join(foreign)}"
+        return record.model_copy(
+            update={
+                "status": "invalid",
+                "codes": [c for c in record.codes if c.code in known],
+                "problems": [*record.problems, problem],
+            }
+        )
 
     def _code_ids(self) -> set[str] | None:
         """The codes a closed run may give (every category of its taxonomy, and ``none``)."""
+        if self._codes is not None:  # read once: asked for every record counted
+            return self._codes
         if not (self.path / TAXONOMY).is_file():
             return None
-        if self._codes is None:
-            try:
-                self._codes = {c.id for c in self.taxonomy().walk()} | {NONE_CODE}
-            except LlmcodeError:  # an unreadable snapshot is refused on resume, not here
-                return None
+        try:
+            self._codes = {c.id for c in self.taxonomy().walk()} | {NONE_CODE}
+        except LlmcodeError:  # an unreadable snapshot is refused on resume, not here
+            return None
         return self._codes
 
     def repair(self) -> int:
@@ -218,12 +274,8 @@ class Run:
         path = self.path / CODINGS
         if not path.is_file():
             return 0
-        try:
-            if _ends_with_newline(path):
-                self.codings()  # parses: nothing torn (the parse is cached for the resume)
-                return 0
-        except RunStoreError:
-            pass  # a line that is not JSON: set aside below (or the error is raised again)
+        if _ends_with_newline(path) and scan.whole_lines(path):
+            return 0  # every line one whole record: nothing torn (no parse of a million)
         torn = set_aside_torn(path)
         if torn:
             self._codings = None
@@ -371,24 +423,24 @@ def load_run_codes(run: Run | Path, *, unverified: bool = False) -> pd.DataFrame
     if manifest.config.inputs.unit == "segment":
         return _segment_rows(run, coder, unverified)
     verified = manifest.config.guidance.verify != "off"
-    rows = []
-    for record in run.counted_codings().values():
+    names = ["item_id", "code", "justification", "evidence", "confidence", "status", "disputed"]
+    columns: dict[str, list[Any]] = {name: [] for name in ["rank", *names]}
+    for rank, record in run.iter_counted():  # one record at a time: flat in the run's size
         disputed = {check.code for check in record.checks if check.outcome == "disputed"}
         for assignment in record.codes:
-            row = {
-                "item_id": record.item_id,
-                "coder": coder,
-                "code": assignment.code,
-                "justification": assignment.justification,
-                "evidence": " | ".join(span.quote for span in assignment.evidence),
-                "confidence": assignment.confidence,
-                "status": record.status,
-            }
-            if verified:  # the second look's verdict on this code
-                row["disputed"] = assignment.code in disputed
-            rows.append(row)
-    columns = ["item_id", "coder", "code", "justification", "evidence", "confidence", "status"]
-    return pd.DataFrame(rows, columns=[*columns, *(["disputed"] if verified else [])])
+            columns["rank"].append(rank)
+            columns["item_id"].append(record.item_id)
+            columns["code"].append(assignment.code)
+            columns["justification"].append(assignment.justification)
+            columns["evidence"].append(" | ".join(span.quote for span in assignment.evidence))
+            columns["confidence"].append(assignment.confidence)
+            columns["status"].append(record.status)
+            columns["disputed"].append(assignment.code in disputed)
+    frame = pd.DataFrame(columns)
+    frame.insert(2, "coder", pd.Series([coder] * len(frame), dtype=object))
+    frame["confidence"] = pd.to_numeric(frame["confidence"]) if len(frame) else frame["confidence"]
+    frame = frame.sort_values("rank", kind="stable").drop(columns="rank").reset_index(drop=True)
+    return frame if verified else frame.drop(columns="disputed")
 
 
 SEGMENT_COLUMNS = (

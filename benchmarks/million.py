@@ -1,0 +1,210 @@
+"""Benchmark a million items: dry run, live coding, resume, runs show, export (not a test).
+
+    PYTHONPATH=src python benchmarks/million.py [--sizes 10000,100000,1000000]
+        [--live 10000,100000] [--left 100] [--concurrency 64]
+
+For each size N, synthetic issue-like items (``item_id,title,body``, 60-200 characters, from a
+seed; nothing committed) and, each command in its own process (its wall time, its CPU time
+and its peak memory, ``ru_maxrss`` from ``wait4``: the client only):
+
+- ``dry run``: ``llmcode code --dry-run --json`` (tiny taxonomy, gpt-4o-mini prices);
+- ``live`` (sizes in ``--live``): ``llmcode code`` against the test server (zero latency, in
+  this process, so its CPU is not the client's): items/s and client CPU per item;
+- ``resume``: a run of N items with all but ``--left`` coded, **synthesised** with the store's
+  own writer (``start_run``, ``Run.append_codings``, ``finish_run``: records shaped like a
+  coded run's, not coded live), resumed with ``llmcode code --resume`` against the test
+  server: seconds until the server sees the first request, and in all (the last items coded,
+  the run finished);
+- ``runs show`` and ``export -o codes.csv`` of that run.
+
+Targets (issue 24): dry run of 1,000,000 items <= 15 s, resume reaches its first request in
+<= 10 s, runs show and export <= 30 s, memory flat with the number of items. The load average
+(``uptime``) is printed before and after: the machine may be shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmcode.coding.lifecycle import finish_run, start_run
+from llmcode.items import load_items
+from llmcode.llm.answers import CodeAssignment
+from llmcode.llm.evidence import Span
+from llmcode.llm.prompts import load_prompts
+from llmcode.store.config import RunConfig
+from llmcode.store.models import CodingRecord
+from llmcode.store.runs import RunStore
+from llmcode.taxonomy.model import load_taxonomy
+from llmcode.testserver import ServerConfig, TestServer
+
+ROOT = Path(__file__).resolve().parents[1]
+TAXONOMY = ROOT / "tests" / "data" / "tiny.yaml"
+WORDS = [
+    *("model", "checkpoint", "loading", "fails", "with", "CUDA", "error", "after", "upgrading"),
+    *("transformers", "version", "memory", "leak", "slow", "inference", "batch", "size"),
+    *("tokenizer", "docs", "example", "question", "feature", "request"),
+]
+CODES = ("usage", "performance", "resources")
+ENV = {"OPENAI_API_KEY": "test", "LLMCODE_MODEL": "", "OPENAI_BASE_URL": ""}
+
+
+def write_items(path: Path, n: int, seed: int = 24) -> None:
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["item_id", "title", "body"])
+        for i in range(n):
+            title = " ".join(rng.choices(WORDS, k=rng.randint(3, 8)))
+            body = " ".join(rng.choices(WORDS, k=rng.randint(8, 25)))
+            writer.writerow([f"issue-{i}", title, body])
+
+
+@dataclass
+class Measured:
+    seconds: float
+    cpu: float
+    peak_mb: float
+    first_request: float | None = None
+
+
+def measured(command: list[str], server: TestServer | None = None) -> Measured:
+    """Run an llmcode command; its wall and CPU time, peak memory, and (with ``server``) the
+    seconds until the server saw its first chat request."""
+    env = {**os.environ, **ENV}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        before = server.stats.chat_requests if server is not None else 0
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "llmcode", *command], stdout=out, stderr=err, env=env
+        )
+        first = None
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if first is None and server is not None and server.stats.chat_requests > before:
+                first = time.perf_counter() - start
+            time.sleep(0.005)
+        seconds = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(command[:2])} failed:\n{err.read().decode()[-3000:]}")
+    return Measured(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, first)
+
+
+def synthesise_run(root: Path, items_path: Path, left: int, run_id: str, base_url: str) -> float:
+    """A run of every item, all but the last ``left`` coded, written with the store's own
+    writer (records shaped like a coded run's); returns the seconds it took."""
+    start = time.perf_counter()
+    config = RunConfig(
+        taxonomy_path=str(TAXONOMY),
+        items_path=str(items_path),
+        backend="openai",
+        model="test-model",
+        base_url=base_url,
+        concurrency=64,
+    )
+    item_set = load_items(items_path, text_columns=["title", "body"])
+    config = config.replace(text_columns=("title", "body"))
+    taxonomy = load_taxonomy(TAXONOMY)
+
+    class Described:  # the backend's description, for the manifest
+        def describe(self) -> dict[str, str]:
+            return {"backend": "openai", "model": "test-model", "base_url": "http://127.0.0.1"}
+
+    run = start_run(
+        RunStore(root),
+        config,
+        item_set,
+        taxonomy,
+        TAXONOMY.read_text("utf-8"),
+        load_prompts(),
+        Described(),  # type: ignore[arg-type]
+        run_id,
+    )
+    coded = item_set.items[: len(item_set.items) - left]
+    for at in range(0, len(coded), 10_000):
+        records = []
+        for n, item in enumerate(coded[at : at + 10_000], start=at):
+            quote = item.text.split("\n\n")[-1][:40]
+            code = CodeAssignment(
+                code=CODES[n % len(CODES)],
+                justification="The issue says so.",
+                evidence=[Span(quote=quote, start=0, end=len(quote), verified=True)],
+                confidence=0.9,
+            )
+            records.append(
+                CodingRecord(
+                    item_id=item.item_id,
+                    status="ok",
+                    codes=[code],
+                    raw='{"codes": []}',
+                    attempts=1,
+                    model="test-model",
+                    prompt_tokens=420,
+                    completion_tokens=60,
+                )
+            )
+        run.append_codings(records)
+    finish_run(run, "interrupted")
+    return time.perf_counter() - start
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--live", default="10000,100000")
+    parser.add_argument("--left", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    live = {int(s) for s in args.live.split(",") if s}
+    print(f"load average (1, 5, 15 min) before: {load()}")
+    rows: list[tuple[int, str, Measured, int]] = []
+    with tempfile.TemporaryDirectory() as tmp, TestServer(ServerConfig()) as server:
+        url = ["--base-url", server.base_url, "--backend", "openai", "--model", "test-model"]
+        for n in sizes:
+            folder = Path(tmp) / str(n)
+            folder.mkdir()
+            items, runs = folder / "items.csv", folder / "runs"
+            write_items(items, n)
+            common = ["-t", str(TAXONOMY), "-i", str(items), "--runs-dir", str(runs)]
+            dry = ["code", "--dry-run", "--json", *common, "--backend", "openai"]
+            rows.append((n, "dry run", measured([*dry, "--model", "gpt-4o-mini"]), n))
+            if n in live:
+                coding = ["code", *common, *url, "--concurrency", str(args.concurrency)]
+                rows.append((n, "live", measured([*coding, "--run-id", "live"], server), n))
+            made = synthesise_run(runs, items, args.left, "big", server.base_url)
+            print(f"  ({n:,} items: run synthesised in {made:.1f} s)", flush=True)
+            resume = ["code", "--resume", "big", "--runs-dir", str(runs)]
+            rows.append((n, "resume", measured(resume, server), args.left))
+            show = ["runs", "show", "big", "--runs-dir", str(runs)]
+            rows.append((n, "runs show", measured(show), n))
+            export = ["export", "big", "--runs-dir", str(runs), "-o", str(folder / "codes.csv")]
+            rows.append((n, "export", measured(export), n))
+            print(f"  ({n:,} items done; load {load()})", flush=True)
+    print(f"load average after: {load()}")
+    print(f"{'items':>10} {'command':10} {'seconds':>8} {'first req':>9} {'items/s':>9} "
+          f"{'CPU ms/item':>11} {'peak MB':>8}")  # fmt: skip
+    for n, what, m, handled in rows:
+        first = f"{m.first_request:9.2f}" if m.first_request is not None else f"{'-':>9}"
+        rate = f"{handled / m.seconds:9,.0f}" if what == "live" else f"{'-':>9}"
+        cpu = f"{m.cpu * 1000 / handled:11.3f}" if what in ("live", "dry run") else f"{'-':>11}"
+        print(f"{n:>10,} {what:10} {m.seconds:8.2f} {first} {rate} {cpu} {m.peak_mb:8.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""Streaming reads of a run's JSONL files, so a run of a million items is read in flat memory.
+
+- `iter_records` yields the records of ``codings.jsonl`` one at a time (a torn last line from a
+  kill is ignored; a bad line is a `RunStoreError` naming it), validated as stored records
+  (`llmcode.store.models.STORED`: not searched for secrets again).
+- `latest_statuses` is each item's latest status without parsing whole records: records are
+  written with ``item_id`` and ``status`` first, so a prefix match reads both (a line written
+  otherwise is parsed as JSON).
+- `latest_lines` is the line of each item's latest record (the same prefix match), so the latest
+  records can be parsed in a second pass without holding every record (`iter_latest`, with
+  each item's rank: the order in which items first appear, the order exports keep).
+- `whole_lines` says whether every line of ``codings.jsonl`` is one whole record, cheaply (the
+  resume's check for torn records before it looks closer).
+- `iter_items` and `item_ids` stream the item snapshot (``items.jsonl``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Container, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from llmcode.errors import RunStoreError
+from llmcode.items import Item
+from llmcode.store.jsonl import read_text
+from llmcode.store.models import STORED, CodingRecord
+
+RECORD_START = b'{"item_id"'
+_RECORD = re.compile(rb'\{"item_id":"([^"\\]*)","status":"([a-z]+)"')
+_RECORDS = _RECORD  # a record starts only a line (no nested object has an item_id): the
+# pattern's literal start is searched for fast, where a ^ anchor would try every byte
+_ITEM = re.compile(rb'\{"item_id": "([^"\\]*)"')
+_ITEMS = _ITEM  # an item whose metadata holds an item_id makes the counts differ: line by line
+NEWLINE, BRACE = ord("\n"), ord("}")
+BLOCK = 1 << 25
+"""Bytes read at a time by the block scans (whole lines: a block ends at a newline)."""
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(number of the block's first line, the block) of whole lines; the last block ends where
+    the file does (a torn last line has no newline)."""
+    if not path.is_file():
+        return
+    number = 1
+    with path.open("rb") as handle:
+        rest = b""
+        while True:
+            data = handle.read(BLOCK)
+            if not data:
+                if rest:
+                    yield number, rest
+                return
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            block, rest = data[:cut], data[cut:]
+            yield number, block
+            number += block.count(b"\n")
+
+
+def _newlines(block: bytes) -> np.ndarray | None:
+    """The positions of a block's newlines, when it is whole lines without a blank one (else
+    None: read it line by line)."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == NEWLINE)
+    if not block.endswith(b"\n") or block.startswith(b"\n") or (np.diff(ends) == 1).any():
+        return None
+    return ends
+
+
+def _whole_block(block: bytes, matches: int) -> bool:
+    """Whether each line of a block of whole lines holds one of ``matches`` (a blank line has
+    none, so it sends the block line by line)."""
+    return block.endswith(b"\n") and block.count(b"\n") == matches
+
+
+def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, byte offset, line) of a file, blank lines left out."""
+    if not path.is_file():
+        return
+    offset = 0
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                yield number, offset, line
+            offset += len(line)
+
+
+def _bad_line(path: Path, number: int, offset: int, line: bytes) -> RunStoreError:
+    """Why a line cannot be read: bytes that are not UTF-8, or not JSON."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RunStoreError(
+            f"{path}:{number}: not valid UTF-8 (byte {offset + exc.start})",
+            hint="the file was changed outside llmcode; restore it from a backup or fix that line",
+        )
+    return RunStoreError(f"{path}:{number}: not valid JSON")
+
+
+def iter_records(path: Path) -> Iterator[CodingRecord]:
+    """The records of ``codings.jsonl`` in file order, one at a time."""
+    for number, offset, line in _lines(path):
+        try:
+            yield CodingRecord.model_validate_json(line, context=STORED)
+        except ValidationError as exc:
+            if exc.errors()[0]["type"] != "json_invalid":
+                read_text(path)  # bytes that are not UTF-8 anywhere are said first
+                raise RunStoreError(f"{path}:{number}: invalid record") from exc
+            if not line.endswith(b"\n"):  # the last line, without its newline: torn by a kill
+                return
+            raise _bad_line(path, number, offset, line) from exc
+
+
+def _id_and_status(path: Path, number: int, offset: int, line: bytes) -> tuple[str, str] | None:
+    """A record line's item id and status (None for a torn last line)."""
+    found = _RECORD.match(line)
+    if found is not None and line.endswith(b"\n"):
+        return found[1].decode("utf-8"), found[2].decode("ascii")
+    try:
+        row: Any = json.loads(line)
+    except ValueError as exc:
+        if not line.endswith(b"\n"):
+            return None
+        raise _bad_line(path, number, offset, line) from exc
+    if not isinstance(row, dict) or "item_id" not in row or "status" not in row:
+        raise RunStoreError(f"{path}:{number}: invalid record")
+    return str(row["item_id"]), str(row["status"])
+
+
+def latest_statuses(path: Path) -> dict[str, str]:
+    """Each item's latest status in ``codings.jsonl`` (the latest record wins): a block at a
+    time where every line starts as records are written, else line by line."""
+    out: dict[str, str] = {}
+    for first, block in _blocks(path):
+        found = _RECORDS.findall(block)
+        if _whole_block(block, len(found)):
+            out.update((key.decode("utf-8"), status.decode("ascii")) for key, status in found)
+            continue
+        for number, offset, line in _block_lines(path, first, block):
+            pair = _id_and_status(path, number, offset, line)
+            if pair is not None:
+                out[pair[0]] = pair[1]
+    return out
+
+
+def _block_lines(path: Path, first: int, block: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, offset in the block, line) of a block's non-blank lines."""
+    offset = 0
+    for number, line in enumerate(block.splitlines(keepends=True), start=first):
+        if line.strip():
+            yield number, offset, line
+        offset += len(line)
+
+
+def latest_lines(path: Path) -> dict[str, int]:
+    """The line number of each item's latest record."""
+    out: dict[str, int] = {}
+    for first, block in _blocks(path):
+        found = _RECORDS.findall(block)
+        if _whole_block(block, len(found)):
+            out.update((key.decode("utf-8"), n) for n, (key, _) in enumerate(found, start=first))
+            continue
+        for number, offset, line in _block_lines(path, first, block):
+            pair = _id_and_status(path, number, offset, line)
+            if pair is not None:
+                out[pair[0]] = number
+    return out
+
+
+def iter_latest(path: Path) -> Iterator[tuple[int, CodingRecord]]:
+    """Each item's latest record with the item's rank (the order items first appear in the
+    file, as a dict of the records keeps them), one at a time in the order of the records."""
+    rank = {number: n for n, number in enumerate(latest_lines(path).values())}
+    for number, offset, line in _lines(path):
+        if number in rank:
+            try:
+                yield rank[number], CodingRecord.model_validate_json(line, context=STORED)
+            except ValidationError as exc:
+                if exc.errors()[0]["type"] != "json_invalid":
+                    raise RunStoreError(f"{path}:{number}: invalid record") from exc
+                raise _bad_line(path, number, offset, line) from exc
+
+
+def whole_lines(path: Path) -> bool:
+    """True when every line of the file ends with its newline and holds one record that looks
+    whole (starts as a record does, ends with ``}``, no second record inside: half a record
+    with another appended to it is caught). Not a parse: a line that passes may still fail one.
+    Counted a block at a time (as many record starts, at line starts, and ``}`` line ends as
+    lines), else line by line."""
+    for _, block in _blocks(path):
+        ends = _newlines(block)
+        if ends is not None and _records_fill_lines(block, ends):
+            continue
+        if not _whole_lines(block):
+            return False
+    return True
+
+
+def _records_fill_lines(block: bytes, ends: np.ndarray) -> bool:
+    """Whether every line of a block (newlines at ``ends``) starts as a record does, ends with
+    ``}`` and holds no other record start."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    if not (data[ends - 1] == BRACE).all() or (ends - starts < len(RECORD_START)).any():
+        return False
+    if not all((data[starts + n] == byte).all() for n, byte in enumerate(RECORD_START)):
+        return False
+    return block.count(RECORD_START) == len(ends)
+
+
+def _whole_lines(block: bytes) -> bool:
+    for line in block.splitlines(keepends=True):
+        if not line.strip():
+            continue
+        body = line.rstrip()
+        if (
+            not line.endswith(b"\n")
+            or not body.startswith(RECORD_START)
+            or not body.endswith(b"}")
+            or body.find(RECORD_START, 1) != -1
+        ):
+            return False
+    return True
+
+
+def iter_items(path: Path, skip: Container[str] = ()) -> Iterator[Item]:
+    """The items of a snapshot (``items.jsonl``) one at a time, in order; those whose id is in
+    ``skip`` are passed over unparsed (a resume reads only the items left)."""
+    for first, block in _blocks(path):
+        found = list(_ITEMS.finditer(block)) if skip else []
+        if skip and _whole_block(block, len(found)):
+            for match in found:
+                if match[1].decode("utf-8") not in skip:
+                    line = block[match.start() : block.index(b"\n", match.start())]
+                    yield _item(json.loads(line))
+            continue
+        for number, offset, line in _block_lines(path, first, block):
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                if not line.endswith(b"\n"):
+                    return
+                raise _bad_line(path, number, offset, line) from exc
+            if row["item_id"] not in skip:
+                yield _item(row)
+
+
+def items_left(items: Path, codings: Path, final: Iterable[str]) -> list[Item]:
+    """The items of the snapshot ``items`` whose latest record in ``codings`` has no status in
+    ``final``, in order: what a resume codes. Ids and statuses are compared as the bytes both
+    files hold (no string per record, no parse of an item already done), so a run of a
+    million items resumes in seconds."""
+    latest: dict[bytes, bytes] = {}
+    for first, block in _blocks(codings):
+        found = _RECORDS.findall(block)
+        if _whole_block(block, len(found)):
+            latest.update(found)
+            continue
+        for number, offset, line in _block_lines(codings, first, block):
+            pair = _id_and_status(codings, number, offset, line)
+            if pair is not None:
+                latest[pair[0].encode("utf-8")] = pair[1].encode("utf-8")
+    ended = {status.encode("utf-8") for status in final}
+    done = {key for key, status in latest.items() if status in ended}
+    left: list[Item] = []
+    for first, block in _blocks(items):
+        ids = _ITEMS.findall(block)
+        ends = _newlines(block)
+        if ends is not None and len(ends) == len(ids):
+            for k in (k for k, key in enumerate(ids) if key not in done):
+                start = int(ends[k - 1]) + 1 if k else 0
+                left.append(_item(json.loads(block[start : int(ends[k])])))
+            continue
+        for number, offset, line in _block_lines(items, first, block):
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                if not line.endswith(b"\n"):
+                    break
+                raise _bad_line(items, number, offset, line) from exc
+            if str(row["item_id"]).encode("utf-8") not in done:
+                left.append(_item(row))
+    return left
+
+
+def count_items(path: Path) -> int:
+    """How many items a snapshot holds (its non-blank lines; a torn last line not counted)."""
+    total = 0
+    for first, block in _blocks(path):
+        ends = _newlines(block)
+        if ends is not None:
+            total += len(ends)
+        else:
+            total += sum(1 for *_, line in _block_lines(path, first, block) if line.endswith(b"\n"))
+    return total
+
+
+def _item(row: dict[str, Any]) -> Item:
+    return Item(row["item_id"], row["text"], row.get("metadata", {}))
+
+
+def item_ids(path: Path) -> Iterator[str]:
+    """The item ids of a snapshot, in order, without reading the texts into items: a block at
+    a time where every line starts as the snapshot writes items, else line by line."""
+    for first, block in _blocks(path):
+        found = _ITEMS.findall(block)
+        if _whole_block(block, len(found)):
+            yield from (key.decode("utf-8") for key in found)
+            continue
+        for number, offset, line in _block_lines(path, first, block):
+            match = _ITEM.match(line)
+            if match is not None and line.endswith(b"\n"):
+                yield match[1].decode("utf-8")
+                continue
+            try:
+                yield str(json.loads(line)["item_id"])
+            except ValueError as exc:
+                if not line.endswith(b"\n"):
+                    return
+                raise _bad_line(path, number, offset, line) from exc

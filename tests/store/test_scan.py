@@ -1,0 +1,100 @@
+"""Streaming reads of a run: the block scans say what a full parse of every line says."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llmcode.items import Item
+from llmcode.store import scan
+from llmcode.store.models import CodingRecord
+from llmcode.store.runs import RunStore
+
+IDS = ["a", 'quo"te', "back\\slash", "ünï", "b", "c"]
+
+
+def records() -> list[CodingRecord]:
+    """Records of six items, two of them retried later (their latest record wins)."""
+    first = [CodingRecord(item_id=i, status="error" if n % 2 else "ok") for n, i in enumerate(IDS)]
+    return [
+        *first,
+        CodingRecord(item_id=IDS[1], status="ok"),
+        CodingRecord(item_id="a", status="invalid"),
+    ]
+
+
+def made(tmp_path):
+    run = RunStore(tmp_path).create("r1")
+    run.write_items(Item(i, f"text of {i}", {"n": str(n)}) for n, i in enumerate(IDS))
+    run.append_codings(records())
+    run._items = None  # read back from the files
+    return run
+
+
+@pytest.fixture(params=[1 << 25, 64], ids=["one block", "blocks of 64 bytes"])
+def block(request, monkeypatch):
+    monkeypatch.setattr(scan, "BLOCK", request.param)
+
+
+def full_parse(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def test_latest_statuses_and_lines_are_those_of_a_full_parse(tmp_path, block):
+    run = made(tmp_path)
+    rows = full_parse(run.path / "codings.jsonl")
+    assert run.latest_statuses() == {r["item_id"]: r["status"] for r in rows}
+    lines = scan.latest_lines(run.path / "codings.jsonl")
+    assert lines == {r["item_id"]: n for n, r in enumerate(rows, start=1)}
+    assert list(lines) == IDS  # the order items first appear in
+
+
+def test_latest_records_come_with_the_rank_of_their_item(tmp_path, block):
+    run = made(tmp_path)
+    latest = {r.item_id: r for r in records()}
+    ranked = sorted(run.iter_latest(), key=lambda pair: pair[0])
+    assert [r.item_id for _, r in ranked] == IDS
+    assert [r.status for _, r in ranked] == [latest[i].status for i in IDS]
+
+
+def test_blank_lines_and_a_torn_last_line_read_as_a_full_parse_reads_them(tmp_path, block):
+    run = made(tmp_path)
+    path = run.path / "codings.jsonl"
+    text = path.read_text("utf-8")
+    path.write_text("\n" + text.replace("\n", "\n\n", 2) + '{"item_id":"z","status":"ok","co')
+    assert run.latest_statuses() == {r.item_id: r.status for r in records()}
+    assert [r.item_id for r in run.iter_codings()] == [r.item_id for r in records()]
+    assert not scan.whole_lines(path)  # the torn line is set aside on resume
+
+
+def test_half_a_record_with_another_appended_is_not_whole(tmp_path, block):
+    run = made(tmp_path)
+    path = run.path / "codings.jsonl"
+    assert scan.whole_lines(path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:2], lines[2][:20] + lines[3], *lines[4:]]))
+    assert not scan.whole_lines(path)
+    assert run.repair() == 1 and scan.whole_lines(path)
+
+
+def test_item_ids_and_items_left_are_read_from_the_snapshot_as_written(tmp_path, block):
+    run = made(tmp_path)
+    assert list(run.item_ids()) == IDS
+    assert [i.item_id for i in run.iter_items()] == IDS
+    left = list(run.iter_items(skip={"a", "ünï", "c"}))
+    assert left == [
+        Item(i, f"text of {i}", {"n": str(IDS.index(i))})
+        for i in IDS
+        if i in {'quo"te', "back\\slash", "b"}
+    ]
+
+
+def test_items_left_are_those_whose_latest_record_is_not_final(tmp_path, block):
+    run = made(tmp_path)
+    final = ("ok", "unverified", "invalid", "skipped")
+    expected = [Item(i, f"text of {i}", {"n": str(IDS.index(i))}) for i in ("ünï", "c")]
+    assert run.items_left(final) == expected
+    assert run.count_items() == len(IDS)
+    run.items()  # the snapshot in memory gives the same
+    assert run.items_left(final) == expected and run.count_items() == len(IDS)
