@@ -1,6 +1,7 @@
 """Every command's --help follows one vocabulary: -h works, defaults are shown, flags look like
-flags, no help text ends in " .", -f is --format, human codes are --human and a coder is
---coder (older spellings hidden), and every command that reads a run honours LLMCODE_RUNS_DIR."""
+flags, repeatable values read "<Path>...", no help text ends in " .", -f is --format, human
+codes are --human and a coder is --coder (older spellings hidden), and every command that reads
+a run honours LLMCODE_RUNS_DIR."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def test_help_follows_the_vocabulary(path: str, command: Any) -> None:
     stray = [line for line in text.splitlines() if re.search(r"\s\.(\s|$)", line)]
     assert not stray, stray  # " ." is what is left of a "[...]" eaten as markup
     assert "<bool>" not in text  # a flag is shown as a flag, without a value
+    assert "<list[" not in text  # a repeatable value reads "<Path>...", not typer's type name
     for param in command.params:
         if param.param_type_name != "option" or param.hidden:
             continue

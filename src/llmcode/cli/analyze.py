@@ -184,7 +184,7 @@ LevelOption = Annotated[
     typer.Option(
         "--level",
         help="Analyse at this taxonomy level: top rolls subcategories up to their category "
-        "(taxonomy: the run's, or --taxonomy).",
+        "(taxonomy: the run's, or --taxonomy where the command has it).",
         show_default=False,
     ),
 ]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from llmcode.cli.flags import as_flags
 from llmcode.cli.terminal import Console
@@ -18,6 +18,25 @@ if TYPE_CHECKING:  # typer vendors click; its Context is what TyperGroup's metho
     from typer._click.core import Context
 
 err_console = Console(stderr=True, highlight=False)
+
+
+
+def _plain_repeats(param_class: type[TyperOption] | type[TyperArgument]) -> None:
+    """A repeatable parameter's value reads ``<Path>...`` in help, not ``<list[Path]>``."""
+    typer_display_type = param_class.display_type
+
+    def display_type(self: Any, ctx: Context) -> str:
+        label = typer_display_type(self, ctx)
+        if label.startswith("<list[") and label.endswith("]>"):
+            suffix = "" if isinstance(self, TyperArgument) else "..."  # arguments say "name..."
+            return f"<{label[6:-2]}>{suffix}"
+        return label
+
+    param_class.display_type = display_type  # type: ignore[method-assign]
+
+
+_plain_repeats(TyperOption)
+_plain_repeats(TyperArgument)
 
 
 ORDER = (
