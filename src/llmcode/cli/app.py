@@ -20,7 +20,6 @@ if TYPE_CHECKING:  # typer vendors click; its Context is what TyperGroup's metho
 err_console = Console(stderr=True, highlight=False)
 
 
-
 def _plain_repeats(param_class: type[TyperOption] | type[TyperArgument]) -> None:
     """A repeatable parameter's value reads ``<Path>...`` in help, not ``<list[Path]>``."""
     typer_display_type = param_class.display_type
