@@ -18,7 +18,7 @@ from llmcode.review.passage_widgets import (
     code_colours,
     wrap_offsets,
 )
-from llmcode.review.widgets import CodePicker, HelpScreen
+from llmcode.review.widgets import CodePicker, HelpScreen, TextPrompt
 from llmcode.store.runs import DECISIONS, Run
 from tests.review.passage_runs import HUMANS, make_segment_run
 
@@ -265,3 +265,69 @@ async def test_capital_h_without_human_passages_says_how_to_give_them(run):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("H")
         assert not app.screen.query_one(DocumentView).show_human
+
+
+def lines_of(run: Run) -> list[dict]:
+    path = run.path / DECISIONS
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+async def test_g_steps_to_a_human_passage_the_model_missed_and_capital_a_adopts_it(run):
+    texts = {item.item_id: item.text for item in run.items()}
+    human = load_human_passages(HUMANS, texts)
+    app = PassageReviewApp(PassageSession(run, "rev", human=human))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        view = app.screen.query_one(DocumentView)
+        assert view.show_human  # the human passages are shown with it
+        shown = painted(view)
+        assert shown[3089].reverse and shown[3276].reverse and not shown[3088].reverse
+        detail = app.screen._detail  # type: ignore[attr-defined]
+        assert "ben's passage [3089, 3277)" in str(detail) and "A adopts" in str(detail)
+        await pilot.press("g")  # the next one: p4
+        assert app.session.document_id == "p4-mobile"
+        await pilot.press("A")
+        assert app.session.current is not None and app.session.current.key[1] == "rev-1"
+        assert "+ added by you (from ben)" in str(app.screen._detail)  # type: ignore[attr-defined]
+        await pilot.press("A")  # nothing under the cursor now: an error, no line
+    assert [
+        (r["action"], r["adopted_from"], r["start"], r["end"], r["codes"]) for r in lines_of(run)
+    ] == [("add", "ben", 542, 1073, ["compute_costs"])]
+
+
+async def test_g_without_human_passages_says_how_to_give_them(run):
+    app = PassageReviewApp(PassageSession(run, "rev"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g", "A")
+        assert app.session.human_cursor is None
+    assert decisions(run) == []
+
+
+async def test_m_writes_a_memo_on_the_passage_and_the_detail_shows_it(run):
+    app = PassageReviewApp(PassageSession(run, "ana"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("j", "m")
+        assert isinstance(app.screen, TextPrompt)
+        await pilot.press(*"cut short", "enter")
+        assert "memo: cut short" in str(app.screen._detail)  # type: ignore[attr-defined]
+        assert app.session.position == 1  # the cursor stays
+        await pilot.press("m", "escape")  # escape: no line
+    rows = lines_of(run)
+    assert [(r["passage"], r["action"], r["memo"]) for r in rows] == [("m1", "memo", "cut short")]
+
+
+async def test_e_shows_the_next_document_without_a_passage_in_blind_review(run):
+    app = PassageReviewApp(PassageSession(run, "cy", blind=True))
+    async with app.run_test(size=SIZE) as pilot:
+        assert "2 document(s) without one" in str(app.screen._progress)  # type: ignore[attr-defined]
+        await pilot.press("i", "space", "right", "space", *"docu", "enter")
+        assert "1 document(s) without one" in str(app.screen._progress)  # type: ignore[attr-defined]
+        await pilot.press("e")
+        assert app.session.document_id == "p4-mobile"
+        assert "p4-mobile: i marks a passage" in str(app.screen._detail)  # type: ignore[attr-defined]
+        await pilot.press("i", "space", "right", "space", *"lice", "enter", "e")
+        assert "0 document(s) without one" in str(app.screen._progress)  # type: ignore[attr-defined]
+    assert [(r["item_id"], r["action"], r["blind"]) for r in lines_of(run)] == [
+        ("p1-logistics", "add", True),
+        ("p4-mobile", "add", True),
+    ]

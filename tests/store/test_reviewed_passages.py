@@ -114,3 +114,47 @@ def test_a_document_left_without_passages_keeps_a_row_without_a_code(run):
     frame = final_passages(run)
     p4 = frame[frame["item_id"] == "p4-mobile"]
     assert len(p4) == 1 and p4.iloc[0]["code"] == ""
+
+
+def test_memos_are_a_column_of_both_tables_and_a_memo_alone_is_a_row_without_a_code(run):
+    ana = PassageSession(run, "ana")
+    ana.accept()  # m0
+    ana.go_to(("p1-logistics", "m0"))
+    ana.memo("fits, but says little")
+    ana.go_to(("p1-logistics", "m2"))
+    ana.memo("unsure: fine-tuning or prompting?")  # m2 left undecided
+    PassageSession(run, "ben").memo("too long")  # ben on m0 too
+    frame = reviewed_passages(run, reviewer="ana")
+    m0 = frame[frame["passage"] == "m0"].iloc[0]
+    assert (m0["action"], m0["memo"]) == ("accept", "fits, but says little")
+    m2 = frame[frame["passage"] == "m2"].iloc[0]
+    assert (m2["action"], m2["code"], m2["memo"]) == (
+        "memo",
+        "",
+        "unsure: fine-tuning or prompting?",
+    )
+    assert pd.isna(m2["start"])
+    final = final_passages(run)
+    by_id = final[final["item_id"] == "p1-logistics"].set_index("passage")
+    assert by_id.loc["m0", "memo"] == "fits, but says little | too long"
+    assert by_id.loc["m2", "memo"] == "unsure: fine-tuning or prompting?"  # the model's, kept
+    assert by_id.loc["m3", "memo"] == ""
+    assert "memo" not in set(reviewed_passages(run, include_rejected=False)["action"])
+
+
+def test_an_adopted_human_passage_names_its_coder_in_both_tables(run):
+    from llmcode.review.passage_queues import load_human_passages
+    from tests.review.passage_runs import HUMANS
+
+    texts = {item.item_id: item.text for item in run.items()}
+    session = PassageSession(run, "rev", human=load_human_passages(HUMANS, texts))
+    session.next_missed()
+    session.adopt()  # ben's [3089, 3277) compute_costs of p1
+    row = reviewed_passages(run).iloc[0]
+    assert (row["passage"], row["action"], row["adopted_from"]) == ("rev-1", "add", "ben")
+    assert (row["start"], row["end"], row["code"]) == (3089, 3277, "compute_costs")
+    final = final_passages(run).set_index("passage")
+    # inside the model's m4 [2771, 3277) of the same code (IoU 0.37): merged into one passage
+    merged = final.loc["m4+rev-1"]
+    assert (merged["start"], merged["end"]) == (2771, 3277)
+    assert (merged["coders"], merged["adjudicator"]) == ("fake-model+ben", "rev")

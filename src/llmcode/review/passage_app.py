@@ -6,7 +6,9 @@ justification, the human coders' matching passages) and the progress line. Keys 
 session, which saves each decision before anything moves; the screen then repaints what
 changed. ``i`` enters marking: the arrow keys move a text cursor by words (←/→) and sentences
 (↑/↓), space marks the start and then the end, and the code picker gives the new passage its
-codes.
+codes. With ``--human``, ``g`` steps to the next human coder's passage no passage matches
+(shown with the human passages, on a reversed background) and ``A`` adopts it; ``m`` writes a
+memo on the passage under the cursor; ``e`` shows the next document without any passage.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from llmcode.review.passage_edits import Marker
 from llmcode.review.passage_queues import best_match
 from llmcode.review.passage_session import Passage, PassageSession
 from llmcode.review.passage_widgets import DocumentView, PassageList, code_colours
-from llmcode.review.widgets import CodePicker, DetailView, HelpScreen
+from llmcode.review.widgets import CodePicker, DetailView, HelpScreen, TextPrompt
 from llmcode.store.passage_ledger import key_of
 
 EDGE_KEYS = [
@@ -81,7 +83,11 @@ class PassageScreen(Screen[None]):
         Binding("j,down", "move(1)", "next", tooltip="next passage"),
         Binding("k,up", "move(-1)", "prev", tooltip="previous passage"),
         Binding("n", "next_undecided", "undecided", tooltip="next undecided passage"),
+        Binding("m", "memo", "memo", tooltip="write a memo on the passage (empty clears it)"),
         Binding("H", "human", "human", tooltip="show or hide the human coders' passages (italic)"),
+        Binding("g", "missed", "missed", tooltip="next human passage no passage matches (--human)"),
+        Binding("A", "adopt", "adopt", tooltip="adopt that human passage as yours"),
+        Binding("e", "empty", "empty doc", show=False, tooltip="next document without a passage"),
         Binding("J", "document(1)", "next doc", show=False, tooltip="next document"),
         Binding("K", "document(-1)", "prev doc", show=False, tooltip="previous document"),
         *(Binding(key, action, text, show=False, tooltip=text) for key, action, text in EDGE_KEYS),
@@ -152,9 +158,11 @@ class PassageScreen(Screen[None]):
                 f" a new passage of {session.document.item_id}: ←/→ a word, ↑/↓ a sentence, "
                 f"space marks {what}, esc cancels",
             )
+        if session.human_cursor is not None:
+            return human_detail(session)
         passage = session.current
-        if passage is None:
-            hint = "i marks a passage" if session.blind else "no passage in this queue"
+        if passage is None or passage.item_id != session.document_id:
+            hint = "i marks a passage" if session.blind else "no passage of this queue here"
             return Text(f"{session.document.item_id}: {hint}", style="dim")
         return passage_detail(session, passage)
 
@@ -163,10 +171,12 @@ class PassageScreen(Screen[None]):
         index = [d.item_id for d in session.documents].index(session.document_id) + 1
         where = f"   document {index}/{len(session.documents)} {session.document_id}"
         if session.blind:
+            empty = session.documents_without_passage()
             return Text.assemble(
                 (" BLIND ", "bold reverse"),
                 (f" marked {p.total} passage(s)", "bold"),
-                f"{where}   reviewer {session.reviewer}   run {session.run.run_id}",
+                f"  {empty} document(s) without one (e){where}"
+                f"   reviewer {session.reviewer}   run {session.run.run_id}",
             )
         return Text.assemble(
             (f" passages reviewed {p.reviewed}/{p.total}", "bold"),
@@ -221,6 +231,41 @@ class PassageScreen(Screen[None]):
             return
         view.show_human = not view.show_human
         self.redraw(full=True)
+
+    def action_memo(self) -> None:
+        passage = self.session.current
+        if passage is None:
+            self.notify("no passage under the cursor", severity="error")
+            return
+        title = f"Memo on {passage.item_id} {passage.key[1]}"
+        prompt = TextPrompt(title, self.session.memo_of(passage.key))
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._do(self.session.memo, text, scroll=False)
+
+        self.app.push_screen(prompt, done)
+
+    def action_missed(self) -> None:
+        try:
+            span = self.session.next_missed()
+        except LlmcodeError as exc:
+            self.notify(exc.message + (f" — {exc.hint}" if exc.hint else ""), severity="error")
+            return
+        if span is None:
+            self.notify("every human passage is matched by a passage")
+            return
+        self.query_one(DocumentView).show_human = True
+        self.redraw(full=True)
+
+    def action_adopt(self) -> None:
+        span = self.session.human_cursor
+        self._do(self.session.adopt, also=() if span is None else ((span.start, span.end),))
+
+    def action_empty(self) -> None:
+        if not self.session.next_empty_document():
+            self.notify("every document has a passage")
+        self.redraw()
 
     def action_document(self, step: int) -> None:
         self._do(self.session.move_document, step)
@@ -329,6 +374,32 @@ def passage_detail(session: PassageSession, passage: Passage) -> Text:
                 matches.append(said)
         out.append("  " + " · ".join(matches) + "\n", "yellow")
     out.append(f"  {ACTION_TEXT.get(passage.action, passage.action or '')}", "green")
+    if passage.action == "add":
+        verdict = session.ledger.verdicts.get(passage.key)
+        if verdict is not None and verdict.adopted_from:
+            out.append(f" (from {verdict.adopted_from})", "green")
+    memo = session.memo_of(passage.key)
+    if memo:
+        out.append(f"   memo: {memo}", "italic")
+    return out
+
+
+def human_detail(session: PassageSession) -> Text:
+    """The human coder's passage under the cursor (`PassageSession.next_missed`): who, where,
+    its codes (the missed ones bold), its opening words, and how to adopt it."""
+    span = session.human_cursor
+    assert span is not None
+    colours = code_colours(session)
+    out = Text()
+    out.append(f"{span.item_id} {span.coder}'s passage [{span.start}, {span.end})  ", "bold")
+    for code in span.codes:
+        out.append("■ ", colours.get(code, "white"))
+        missed = code in span.missed
+        out.append(f"{code}{' (missed)' if missed else ''}  ", "bold" if missed else "dim")
+    text = session.document.text[span.start : span.end].replace("\n", " ")
+    out.append(f"\n  “{text[:200]}{'…' if len(text) > 200 else ''}”\n", "italic")
+    out.append("  no passage of the missed code(s) here at IoU ≥ 0.5\n", "yellow")
+    out.append("  A adopts it as your passage · g the next one · j/k back to the passages", "green")
     return out
 
 

@@ -7,7 +7,8 @@ applied, or one they added). A passage queue orders the passages of every docume
 (passages not found in the text), ``disagreement`` (passages a human coder's passages do not
 match: no passage of the same code at IoU >= 0.5; needs ``--human`` codes with ``start, end``)
 and ``uncertain`` (1 - confidence, plus 1 for a passage not in the text, plus 1 where a human
-coder does not match it; most uncertain first).
+coder does not match it; most uncertain first). `missed_passages` are a document's human
+passages that no passage as it stands matches (the reviewer steps to them and may adopt them).
 """
 
 from __future__ import annotations
@@ -170,6 +171,50 @@ def best_match(
         union = max(passage.end, span[1]) - min(passage.start, span[0])
         if inter / union > best[1]:
             best = (span, inter / union)
+    return best
+
+
+@dataclass(frozen=True)
+class HumanSpan:
+    """One human coder's passage of a document: its offsets, every code they gave it, and
+    those (``missed``) no passage matches."""
+
+    item_id: str
+    coder: str
+    start: int
+    end: int
+    codes: tuple[str, ...]
+    missed: tuple[str, ...] = ()
+
+
+def missed_passages(document: PassageDocument, passages: list[Passage]) -> list[HumanSpan]:
+    """The human coders' passages of ``document`` (one per coder and span, with all its codes)
+    with a code that no passage of ``passages`` (as they stand: kept ones only) has at
+    IoU >= 0.5 (``missed``), by offset."""
+    by_code: dict[str, list[tuple[int, int]]] = {}
+    for passage in passages:
+        if passage.kept and passage.start is not None and passage.end is not None:
+            for code in passage.codes:
+                by_code.setdefault(code, []).append((passage.start, passage.end))
+    spans: dict[tuple[str, int, int], list[str]] = {}
+    for coder, coded in document.human.items():
+        for start, end, code in coded:
+            spans.setdefault((coder, start, end), []).append(code)
+    out = []
+    for (coder, start, end), given in spans.items():
+        codes = tuple(dict.fromkeys(given))
+        missed = tuple(c for c in codes if _best_iou(start, end, by_code.get(c, [])) < MATCH_IOU)
+        if missed:
+            out.append(HumanSpan(document.item_id, coder, start, end, codes, missed))
+    return sorted(out, key=lambda h: (h.start, h.end, h.coder))
+
+
+def _best_iou(start: int, end: int, spans: list[tuple[int, int]]) -> float:
+    best = 0.0
+    for other_start, other_end in spans:
+        inter = min(end, other_end) - max(start, other_start)
+        if inter > 0:
+            best = max(best, inter / (max(end, other_end) - min(start, other_start)))
     return best
 
 

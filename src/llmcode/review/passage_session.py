@@ -5,9 +5,14 @@ segment). Each decision — accept, reject, change the codes, widen or narrow a 
 or a sentence (`llmcode.review.passage_edits`), add a passage the model missed — is one line of
 ``decisions.jsonl`` (flushed and fsynced by `append_decision`) before the session's state
 changes; opening a session replays the reviewer's passage lines, so it resumes where they
-stopped (a torn last line from a kill is cut first). ``blind``: the reviewer marks passages on
-the bare document — no model passage, code or confidence is offered — and the lines are marked
-blind. The Textual screen (``review/passage_app.py``) only displays a session and forwards keys.
+stopped (a torn last line from a kill is cut first); lines on the model's passages are bound to
+the latest record's passages by offsets and codes (`llmcode.store.passage_binding`), so a
+document coded again does not move them. A memo on a passage is a line too. With human coders'
+passages (``human``), `next_missed` steps to one that no passage as it stands matches and
+`adopt` makes it the reviewer's (an ``add`` naming the coder, ``adopted_from``). ``blind``: the
+reviewer marks passages on the bare document — no model passage, code or confidence is offered —
+and the lines are marked blind; `next_empty_document` finds a document not yet marked. The
+Textual screen (``review/passage_app.py``) only displays a session and forwards keys.
 """
 
 from __future__ import annotations
@@ -18,19 +23,23 @@ from llmcode.errors import ConfigError
 from llmcode.review.passage_edits import Boundaries, Edge, Unit
 from llmcode.review.passage_queues import (
     HumanPassages,
+    HumanSpan,
+    ModelPassage,
     Passage,
     PassageDocument,
     PassageProgress,
     build_passage_queue,
     load_documents,
+    missed_passages,
 )
 from llmcode.store.decisions import Action, Decision, append_decision, load_decisions
 from llmcode.store.jsonl import repair_jsonl
+from llmcode.store.passage_binding import bind_passage_decisions
 from llmcode.store.passage_ledger import PassageKey, PassageLedger, key_of, replay_passages
 from llmcode.store.runs import DECISIONS, Run
 from llmcode.taxonomy.model import Category
 
-__all__ = ["Passage", "PassageProgress", "PassageSession"]
+__all__ = ["HumanSpan", "Passage", "PassageProgress", "PassageSession"]
 
 
 class PassageSession:
@@ -60,9 +69,11 @@ class PassageSession:
         self.taxonomy = run.taxonomy()
         self.categories: list[Category] = self.taxonomy.targets(manifest.config.inputs.level)
         repair_jsonl(run.path / DECISIONS)  # a kill mid-write leaves a torn line: cut it
-        ledgers = replay_passages(load_decisions(run), blind=blind)
-        self.ledger = ledgers.get(self.reviewer) or PassageLedger(self.reviewer)
         self.documents = load_documents(run, human)
+        model = {p.key: (p.start, p.end, list(p.codes)) for d in self.documents for p in d.passages}
+        decisions = bind_passage_decisions(load_decisions(run), model)
+        ledgers = replay_passages(decisions, blind=blind)
+        self.ledger = ledgers.get(self.reviewer) or PassageLedger(self.reviewer)
         if human is not None and not any(d.human for d in self.documents):
             raise ConfigError(
                 "the human passages share no item_id with this run",
@@ -72,6 +83,8 @@ class PassageSession:
         self._order = {d.item_id: n for n, d in enumerate(self.documents)}
         self._model = {p.key: p for d in self.documents for p in d.passages}
         self._boundaries: dict[str, Boundaries] = {}
+        self.human_cursor: HumanSpan | None = None
+        """A human coder's passage the reviewer stepped to (`next_missed`); None on a passage."""
         self.queue_name = queue
         self.queue: list[PassageKey] = []
         self.position = 0
@@ -134,8 +147,61 @@ class PassageSession:
     def move_document(self, delta: int) -> None:
         """Show the next (or previous) document; the cursor goes to its first passage."""
         index = max(0, min(len(self.documents) - 1, self._order[self.document_id] + delta))
-        self.document_id = self.documents[index].item_id
-        here = [n for n, key in enumerate(self.queue) if key[0] == self.document_id]
+        self._show_document(self.documents[index].item_id)
+
+    def next_empty_document(self) -> bool:
+        """Show the next document (after this one, wrapping) with no passage as it stands —
+        blind: none marked yet; False when every document has one."""
+        start = self._order[self.document_id]
+        for step in range(1, len(self.documents) + 1):
+            document = self.documents[(start + step) % len(self.documents)]
+            if not any(p.kept for p in self.passages_in(document.item_id)):
+                self._show_document(document.item_id)
+                return True
+        return False
+
+    def documents_without_passage(self) -> int:
+        """How many documents have no passage as it stands (blind: none marked)."""
+        if self.blind:
+            marked = {key[0] for key, d in self.ledger.verdicts.items() if d.action != "reject"}
+            return sum(d.item_id not in marked for d in self.documents)
+        return sum(not any(p.kept for p in self.passages_in(d.item_id)) for d in self.documents)
+
+    def next_missed(self) -> HumanSpan | None:
+        """Step to the next human coder's passage (after the one shown, else after the cursor;
+        document order, wrapping) that no passage as it stands matches at IoU >= 0.5; None
+        (the cursor unmoved) when there is none."""
+        if self.blind or not any(d.human for d in self.documents):
+            raise ConfigError(
+                "no human coder's passages to step to",
+                hint="give --human CODES with start and end columns (not blind)",
+            )
+        here = self.human_cursor
+        if here is not None:
+            after: tuple[int, int, str] = (here.start, here.end, here.coder)
+        else:
+            current = self.current
+            same = current is not None and current.item_id == self.document_id
+            after = ((current.start or 0) - 1 if same and current else -1, 0, "")
+        first = self._order[self.document_id]
+        count = len(self.documents)
+        for step in range(count + 1):
+            document = self.documents[(first + step) % count]
+            missed = missed_passages(document, self.passages_in(document.item_id))
+            if step == 0:
+                missed = [h for h in missed if (h.start, h.end, h.coder) > after]
+            elif step == count:  # back in the first document: the spans before the cursor
+                missed = [h for h in missed if (h.start, h.end, h.coder) <= after]
+            if missed:
+                self._show_document(document.item_id)
+                self.human_cursor = missed[0]
+                return missed[0]
+        return None
+
+    def _show_document(self, item_id: str) -> None:
+        self.document_id = item_id
+        self.human_cursor = None
+        here = [n for n, key in enumerate(self.queue) if key[0] == item_id]
         if here:
             self.position = here[0]
 
@@ -181,6 +247,10 @@ class PassageSession:
     def category(self, code: str) -> Category | None:
         return self.taxonomy.get(code)
 
+    def memo_of(self, key: PassageKey) -> str:
+        """This reviewer's memo on passage ``key`` ("" when none)."""
+        return self.ledger.memos.get(key, "")
+
     def progress(self) -> PassageProgress:
         actions = [v.action for k in self.queue if (v := self.ledger.verdicts.get(k))]
         return PassageProgress(
@@ -222,9 +292,40 @@ class PassageSession:
         """Shrink the current passage by a word or a sentence at ``edge``; the cursor stays."""
         return self._resize(edge, unit, widen=False)
 
-    def add(self, item_id: str, start: int, end: int, codes: list[str]) -> Decision:
-        """Add a passage the model missed, ``[start, end)`` of document ``item_id``; the cursor
-        goes to it."""
+    def memo(self, text: str) -> Decision:
+        """Write a memo on the current passage (an empty text clears it); the cursor stays."""
+        passage = self._require_current()
+        model = None if self.blind else passage.model
+        return self._write(
+            passage.key, "memo", passage.start, passage.end, passage.codes,
+            self._suggested(passage), model=model, memo=text.strip(),
+        )  # fmt: skip
+
+    def adopt(self) -> Decision:
+        """Make the human coder's passage under the cursor (`next_missed`) the reviewer's own:
+        an ``add`` of its offsets and of the codes no passage matched there (the others are
+        already coded), naming the coder (``adopted_from``)."""
+        span = self.human_cursor
+        if span is None:
+            raise ConfigError(
+                "no human passage under the cursor",
+                hint="g steps to the next human passage no passage matches",
+            )
+        allowed = {c.id for c in self.categories}
+        codes = [c for c in span.missed if c in allowed]
+        if not codes:
+            raise ConfigError(
+                f"{span.coder}'s passage has no code of this run's codebook level "
+                f"({', '.join(span.missed)})",
+                hint="mark the passage yourself (i) and choose its codes",
+            )
+        return self.add(span.item_id, span.start, span.end, codes, adopted_from=span.coder)
+
+    def add(
+        self, item_id: str, start: int, end: int, codes: list[str], adopted_from: str | None = None
+    ) -> Decision:
+        """Add a passage the model missed, ``[start, end)`` of document ``item_id`` (or a human
+        coder's, ``adopted_from``); the cursor goes to it."""
         document = self._documents.get(item_id)
         if document is None:
             raise ConfigError(f"no document {item_id} in run {self.run.run_id}")
@@ -239,7 +340,7 @@ class PassageSession:
         while f"{self.reviewer}-{number}" in taken:
             number += 1
         key = (item_id, f"{self.reviewer}-{number}")
-        decision = self._write(key, "add", start, end, chosen, suggested=())
+        decision = self._write(key, "add", start, end, chosen, (), adopted_from=adopted_from)
         if self.queue_name == "all" or self.blind:
             insort(self.queue, key, key=self._place)
         else:
@@ -283,6 +384,7 @@ class PassageSession:
         return self._order.get(key[0], len(self._order)), start, passage.end or 0
 
     def _follow(self) -> None:
+        self.human_cursor = None
         if self.queue:
             self.document_id = self.queue[self.position][0]
 
@@ -327,15 +429,17 @@ class PassageSession:
         step = edits.widen if widen else edits.narrow
         start, end = step(passage.start, passage.end, edge, unit)
         return self._write(
-            passage.key, "resize", start, end, passage.codes, self._suggested(passage)
-        )
+            passage.key, "resize", start, end, passage.codes, self._suggested(passage),
+            model=passage.model,
+        )  # fmt: skip
 
     def _decide(
         self, passage: Passage, action: Action, codes: tuple[str, ...], *, move: bool
     ) -> Decision:
         decision = self._write(
-            passage.key, action, passage.start, passage.end, codes, self._suggested(passage)
-        )
+            passage.key, action, passage.start, passage.end, codes, self._suggested(passage),
+            model=None if self.blind else passage.model,
+        )  # fmt: skip
         if move:
             self.go_to_next_undecided()
         return decision
@@ -351,8 +455,15 @@ class PassageSession:
         end: int | None,
         codes: tuple[str, ...],
         suggested: tuple[str, ...],
+        *,
+        model: ModelPassage | None = None,
+        adopted_from: str | None = None,
+        memo: str = "",
     ) -> Decision:
         decision = Decision(
+            model_span=None if model is None else (model.start, model.end),
+            adopted_from=adopted_from,
+            memo=memo,
             reviewer=self.reviewer,
             item_id=key[0],
             passage=key[1],

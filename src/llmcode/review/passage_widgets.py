@@ -7,7 +7,8 @@ crosses by binary search, so a keypress on a 60,000-character document with 300 
 a few dozen short lines, not the document. Every code has its colour: a passage's text is
 written in it, the passage under the cursor has it as background, and text under two or more
 codes (overlapping passages, or a passage with several codes) is underlined; with ``show_human``
-the human coders' passages are italic with a line above.
+the human coders' passages are italic with a line above, and the one the reviewer stepped to
+(``PassageSession.human_cursor``) is reversed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from llmcode.review.passage_session import Passage, PassageSession
 PALETTE = ("yellow", "cyan", "magenta", "green", "bright_blue", "red", "bright_yellow", "white")
 HUMAN_STYLE = Style(italic=True, overline=True)
 """Text a human coder marked (``H`` shows it): italic, a line above."""
+HUMAN_CURSOR_STYLE = Style(reverse=True, italic=True)
+"""The human coder's passage the reviewer stepped to (``g``)."""
 MARKS = {None: "·", "accept": "✓", "reject": "✗", "change": "✎", "resize": "↔", "add": "+"}
 
 
@@ -121,6 +124,9 @@ class DocumentView(ScrollView, can_focus=False):
             spans.append((current.start, current.end))
         if self.marker is not None:
             spans.append(self.marker.selection or (self.marker.cursor, self.marker.cursor + 1))
+        human = self.session.human_cursor
+        if human is not None:
+            spans.append((human.start, human.end))
         return spans
 
     def on_resize(self, event: events.Resize) -> None:
@@ -144,8 +150,11 @@ class DocumentView(ScrollView, can_focus=False):
         if not self._lines:
             return
         current = self.session.current
+        human = self.session.human_cursor
         if self.marker is not None:
             focus: int | None = self.marker.cursor
+        elif human is not None and human.item_id == self._item_id:
+            focus = human.start
         elif current is not None and current.item_id == self._item_id:
             focus = current.start
         else:
@@ -198,6 +207,9 @@ class DocumentView(ScrollView, can_focus=False):
         rejected = current is not None and current.item_id == self._item_id and not current.kept
         if rejected and current is not None and current.start is not None and current.end:
             stretches = _overlay(stretches, current.start, current.end, Style(strike=True))
+        human = self.session.human_cursor
+        if human is not None and human.item_id == self._item_id:
+            stretches = _overlay(stretches, human.start, human.end, HUMAN_CURSOR_STYLE)
         if self.marker is not None:
             selection = self.marker.selection or (self.marker.cursor, self.marker.cursor + 1)
             stretches = _overlay(stretches, *selection, Style(reverse=True, bold=True))

@@ -10,8 +10,11 @@ ever rewritten and every step stays on record; an undo marked ``automatic`` (``r
 A document coded in passages (``unit`` segment) is reviewed passage by passage: such a line
 names the ``passage`` (``m<k>``: the model's k-th passage of the document's latest record; an
 added one: ``<reviewer>-<n>``) with its ``start``, ``end`` and ``codes`` after the decision, and
-the actions ``resize`` (its bounds moved) and ``add`` (a passage the model missed). Those lines
-replay apart, per passage (`llmcode.store.passage_ledger`); ``replay`` here skips them.
+the actions ``resize`` (its bounds moved) and ``add`` (a passage the model missed, or a human
+coder's passage adopted: ``adopted_from``), and ``memo`` (a note on the passage). A line on a
+model passage carries ``model_span``, the passage's offsets when it was decided, so it stays
+with that passage when the document is coded again. Those lines replay apart, per passage
+(`llmcode.store.passage_ledger`); ``replay`` here skips them.
 
 Every decision says who made it (``decided_by``): ``human`` (a person at the keyboard),
 ``automatic`` (an accept above a confidence threshold, no one looked) or ``model`` (a model
@@ -103,6 +106,12 @@ class Decision(BaseModel):
     """The passage's first character after this decision (documents coded in passages)."""
     end: int | None = None
     """The passage's end after this decision, exclusive (documents coded in passages)."""
+    model_span: tuple[int | None, int | None] | None = None
+    """For a line on a model passage: that passage's offsets in the record reviewed (its codes
+    are ``suggested``), so the line stays with it when the document is coded again
+    (`llmcode.store.passage_binding`)."""
+    adopted_from: str | None = None
+    """For an ``add``: the human coder whose passage the reviewer adopted (``review --human``)."""
 
     @model_validator(mode="after")
     def _automatic_is_not_human(self) -> Decision:
@@ -216,6 +225,10 @@ def append_decision(run: Run, decision: Decision) -> None:
         exclude.add("adjudication")
     if decision.passage is None:  # an item's decision: no passage fields
         exclude.update(("passage", "start", "end"))
+    if decision.model_span is None:
+        exclude.add("model_span")
+    if decision.adopted_from is None:
+        exclude.add("adopted_from")
     if not decision.categories:  # only blind coding of two levels records the categories
         exclude.add("categories")
     append_line(run.path / DECISIONS, decision.model_dump_json(exclude=exclude))

@@ -4,7 +4,8 @@ A document coded in passages is reviewed passage by passage; its lines in ``deci
 carry ``passage``, ``start``, ``end`` and ``codes`` (`llmcode.store.decisions`). Replaying one
 reviewer's passage lines in order gives, per ``(item_id, passage)``, the verdict in effect: the
 latest ``accept``, ``reject``, ``change`` (codes), ``resize`` (bounds) or ``add`` (a passage the
-model missed). An ``undo`` takes back the reviewer's latest passage decision still in effect.
+model missed), and the latest ``memo`` (a note on the passage; an empty one clears it). An
+``undo`` takes back the reviewer's latest passage decision still in effect.
 Blind passage lines (``review --blind``) replay apart from ordinary ones, as for items.
 """
 
@@ -26,6 +27,7 @@ class PassageLedger:
         self.reviewer = reviewer
         self.history: list[Decision] = []  # decisions in effect, oldest first
         self.verdicts: dict[PassageKey, Decision] = {}
+        self.memos: dict[PassageKey, str] = {}
         self._per_key: dict[PassageKey, list[Decision]] = defaultdict(list)
 
     def apply(self, decision: Decision) -> Decision | None:
@@ -74,6 +76,11 @@ class PassageLedger:
             self.verdicts.pop(key, None)
         else:
             self.verdicts[key] = verdict
+        memo = next((d.memo for d in reversed(stack) if d.action == "memo"), "")
+        if memo:
+            self.memos[key] = memo
+        else:
+            self.memos.pop(key, None)
 
 
 def key_of(decision: Decision) -> PassageKey:

@@ -4,11 +4,16 @@ table (``export --final``), one row per passage and code, with provenance.
 `reviewed_passages` gives every passage a reviewer decided: the model's passages they accepted,
 changed (codes) or resized (bounds), and those they added, with ``passage`` (``m<k>``: the
 model's k-th passage; else added), ``action``, ``decided_by``, ``suggested`` (the model's codes)
-and the model's own offsets (``model_start``, ``model_end``); a reject is one row without a code
-or offsets, so every decision is in the table. `final_passages` takes, per passage, the latest
-verdict in effect across reviewers (``resolved_by`` ``adjudicator``, ``automatic`` or ``model``)
-and the model's passage where nobody decided (``single-coder``), as coder ``final``; a document
-left with no passage gets one row without a code (it was read: gaps count in agreement).
+and the model's own offsets (``model_start``, ``model_end``), ``adopted_from`` (the human coder
+whose passage an ``add`` adopted) and the reviewer's ``memo``; a reject, or a memo on a passage
+left undecided (action ``memo``), is one row without a code or offsets, so every decision is in
+the table. `final_passages` takes, per passage, the latest verdict in effect across reviewers
+(``resolved_by`` ``adjudicator``, ``automatic`` or ``model``; ``coders`` the model, or the human
+coder an adopted passage came from, or the reviewer who added it) and the model's passage where
+nobody decided (``single-coder``), as coder ``final``, with every reviewer's memo on it (joined
+with `` | ``); a document left with no passage gets one row without a code (it was read: gaps
+count in agreement). Decisions are bound to the latest record's passages by offsets and codes
+(`llmcode.store.passage_binding`), so a document coded again keeps each decision on its passage.
 
 Rows of one coder and one code that overlap (a passage widened into its neighbour, or added over
 one) are merged into one passage over both — the ids, actions and deciders joined with ``+`` —
@@ -25,40 +30,34 @@ import pandas as pd
 
 from llmcode.errors import RunStoreError
 from llmcode.store.decisions import Decision, load_decisions
-from llmcode.store.passage_ledger import (
-    PassageKey,
-    PassageLedger,
-    model_passage_id,
-    replay_passages,
-)
+from llmcode.store.passage_binding import ModelPassages, bind_passage_decisions, model_passages
+from llmcode.store.passage_ledger import PassageKey, PassageLedger, key_of, replay_passages
 from llmcode.store.runs import DECISIONS, Run
 
 REVIEWED_COLUMNS = [
     "item_id", "coder", "code", "start", "end", "quote", "passage", "action", "decided_by",
-    "suggested", "model_start", "model_end", "blind",
+    "suggested", "model_start", "model_end", "blind", "adopted_from", "memo",
 ]  # fmt: skip
 FINAL_PASSAGE_COLUMNS = [
     "item_id", "coder", "code", "start", "end", "quote", "passage", "resolved_by", "adjudicator",
-    "coders", "decided_by",
+    "coders", "decided_by", "memo",
 ]  # fmt: skip
 FINAL_CODER = "final"
-ModelPassages = dict[PassageKey, tuple[int | None, int | None, list[str]]]
+__all__ = [
+    "FINAL_PASSAGE_COLUMNS", "REVIEWED_COLUMNS", "ModelPassages", "final_passages",
+    "merge_overlaps", "model_passages", "passage_ledgers", "reviewed_passages",
+]  # fmt: skip
 
 
-def model_passages(run: Run) -> ModelPassages:
-    """(item_id, ``m<k>``) -> the model's start, end and codes, from each latest record."""
-    out: ModelPassages = {}
-    for record in run.counted_codings().values():
-        for index, segment in enumerate(record.segments):
-            codes = [c.code for c in segment.codes]
-            out[(record.item_id, model_passage_id(index))] = (segment.start, segment.end, codes)
-    return out
-
-
-def passage_ledgers(run: Run, reviewer: str | None = None) -> dict[str, PassageLedger]:
-    """Each reviewer's passage ledger; a reviewer who also reviewed blind is taken from the
-    blind lines only. ``reviewer`` keeps one (an error naming the others when absent)."""
-    decisions = load_decisions(run)
+def passage_ledgers(
+    run: Run, reviewer: str | None = None, model: ModelPassages | None = None
+) -> dict[str, PassageLedger]:
+    """Each reviewer's passage ledger, its lines bound to the latest record's passages
+    (`llmcode.store.passage_binding`; ``model``: that record's passages, read when not given);
+    a reviewer who also reviewed blind is taken from the blind lines only. ``reviewer`` keeps
+    one (an error naming the others when absent)."""
+    model = model_passages(run) if model is None else model
+    decisions = bind_passage_decisions(load_decisions(run), model)
     blind = replay_passages(decisions, blind=True)
     ledgers = {
         name: ledger
@@ -82,15 +81,16 @@ def reviewed_passages(
 ) -> pd.DataFrame:
     """Every reviewer's decided passages (or ``reviewer``'s), one row per passage and code;
     see the module docstring. Without ``include_rejected`` a reject gives no row."""
-    ledgers = passage_ledgers(run, reviewer)
+    model = model_passages(run)
+    ledgers = passage_ledgers(run, reviewer, model)
     texts = {item.item_id: item.text for item in run.items()} if ledgers else {}
     order = {item_id: n for n, item_id in enumerate(texts)}
-    model = model_passages(run) if ledgers else {}
     rows: list[dict[str, Any]] = []
     for name, ledger in ledgers.items():
         own: list[dict[str, Any]] = []
-        for key, verdict in ledger.verdicts.items():
-            start, end, suggested = model.get(key, (None, None, []))
+        noted = [(k, d) for k, d in _memo_lines(ledger) if k not in ledger.verdicts]
+        for key, verdict in [*ledger.verdicts.items(), *noted]:
+            start, end, suggested = model.get(key) or _made_on(verdict)
             base = {
                 "item_id": key[0],
                 "coder": name,
@@ -101,9 +101,11 @@ def reviewed_passages(
                 "model_start": start,
                 "model_end": end,
                 "blind": verdict.blind,
+                "adopted_from": verdict.adopted_from or "",
+                "memo": ledger.memos.get(key, ""),
             }
-            if verdict.action == "reject" or not verdict.codes:
-                if include_rejected and not verdict.blind:
+            if verdict.action in ("reject", "memo") or not verdict.codes:
+                if include_rejected and not (verdict.blind and verdict.action == "reject"):
                     quote = _quote(texts, key[0], start, end)
                     own.append(base | {"code": "", "start": None, "end": None, "quote": quote})
                 continue
@@ -117,13 +119,31 @@ def reviewed_passages(
     return _ordered(frame, order)
 
 
+def _memo_lines(ledger: PassageLedger) -> list[tuple[PassageKey, Decision]]:
+    """The latest memo line of each passage with a memo."""
+    latest = {key_of(d): d for d in ledger.history if d.action == "memo"}
+    return [(key, latest[key]) for key in ledger.memos if key in latest]
+
+
+def _made_on(decision: Decision) -> tuple[int | None, int | None, list[str]]:
+    """The model passage a decision was made on, from the line itself (a passage the latest
+    record no longer has, or one the reviewer added: no offsets, no codes)."""
+    span = decision.model_span or (None, None)
+    return span[0], span[1], list(decision.suggested)
+
+
 def final_passages(run: Run) -> pd.DataFrame:
     """The final passages of a segment run (see the module docstring)."""
-    decisions = load_decisions(run)
-    latest = _latest(replay_passages(decisions, blind=False).values())
+    model = model_passages(run)
+    decisions = bind_passage_decisions(load_decisions(run), model)
+    ledgers = replay_passages(decisions, blind=False)
+    latest = _latest(ledgers.values())
+    memos: dict[PassageKey, list[str]] = {}
+    for ledger in ledgers.values():
+        for key, memo in ledger.memos.items():
+            memos.setdefault(key, []).append(memo)
     texts = {item.item_id: item.text for item in run.items()}
     order = {item_id: n for n, item_id in enumerate(texts)}
-    model = model_passages(run)
     model_name = run.manifest().coder
     rows: list[dict[str, Any]] = []
 
@@ -131,7 +151,7 @@ def final_passages(run: Run) -> pd.DataFrame:
         quote = _quote(texts, key[0], start, end)
         rows.extend(
             {"item_id": key[0], "coder": FINAL_CODER, "code": code, "start": start, "end": end,
-             "quote": quote, "passage": key[1]} | how
+             "quote": quote, "passage": key[1], "memo": " | ".join(memos.get(key, []))} | how
             for code in codes
         )  # fmt: skip
 
@@ -145,7 +165,7 @@ def final_passages(run: Run) -> pd.DataFrame:
         if verdict.action == "reject" or not verdict.codes:
             continue
         route = {"automatic": "automatic", "model": "model"}.get(verdict.decided_by, "adjudicator")
-        coders = model_name if key in model else verdict.reviewer
+        coders = model_name if key in model else verdict.adopted_from or verdict.reviewer
         add(key, verdict.start, verdict.end, verdict.codes, resolved_by=route,
             adjudicator=verdict.reviewer, coders=coders, decided_by=verdict.decided_by)  # fmt: skip
     rows = merge_overlaps(rows, texts)
@@ -171,8 +191,15 @@ def merge_overlaps(rows: list[dict[str, Any]], texts: dict[str, str]) -> list[di
         last["end"] = max(last["end"], row["end"])
         last["quote"] = _quote(texts, row["item_id"], last["start"], last["end"])
         for name in ("passage", "action", "decided_by", "adjudicator", "coders", "resolved_by"):
-            if name in row and str(row[name]) not in str(last[name]).split("+"):
+            if name not in row or not row[name]:
+                continue
+            if not last.get(name):
+                last[name] = row[name]
+            elif str(row[name]) not in str(last[name]).split("+"):
                 last[name] = f"{last[name]}+{row[name]}"
+        notes = [n for n in (last.get("memo"), row.get("memo")) if n]
+        if notes:
+            last["memo"] = " | ".join(dict.fromkeys(notes))
     return out
 
 
