@@ -5,9 +5,11 @@ Builds a synthetic segment run (the interview taxonomy's codes; one document of 
 paragraphs; 300 passages of one to four sentences, some overlapping, some with two codes) in a
 temporary directory, then drives the real passage screen headless with Pilot. A key press is
 timed from sending the key until the last repaint it caused has been composed and encoded for
-the terminal; the decision keys (a, ], ), }, u) include appending the decision to
-decisions.jsonl with flush + fsync. Prints each key's median and p95 and the ratio p95/target,
-all measured in this one run.
+the terminal; the decision keys (a, ], ), }, u, A, the memo's enter) include appending the
+decision to decisions.jsonl with flush + fsync. A human coder's 300 passages (half the model's,
+half elsewhere) are given as ``--human`` passages, so the detail line matches them at every key
+and ``g`` / ``A`` step to and adopt the ones the model missed. Prints each key's median and p95
+and the ratio p95/target, all measured in this one run.
 
     PYTHONPATH=src python benchmarks/passage_review.py [--chars 60000] [--passages 300]
 """
@@ -114,13 +116,20 @@ def build_run(root: Path, chars: int, passages: int):
         )  # fmt: skip
     run.append_coding(CodingRecord(item_id="long-interview", status="ok", segments=segments))
     finish_run(run)
-    return run, len(text)
+    human: list[tuple[int, int, str]] = []
+    for n, segment in enumerate(segments):
+        if n % 2 == 0:  # the model's own passage
+            human += [(segment.start or 0, segment.end or 0, c.code) for c in segment.codes]
+        else:  # a sentence the model may have coded otherwise
+            first = rng.randrange(len(starts) - 2)
+            human.append((starts[first], ends[first + 1], rng.choice(codes)))
+    return run, len(text), {"long-interview": {"hana": human}}
 
 
-async def measure(run: Any) -> dict[str, list[tuple[float, float]]]:
+async def measure(run: Any, human: Any) -> dict[str, list[tuple[float, float]]]:
     timings: dict[str, list[tuple[float, float]]] = {}
     started = time.perf_counter()
-    session = PassageSession(run, "bench")
+    session = PassageSession(run, "bench", human=human)
     app = PassageReviewApp(session)
     paints: list[float] = []
     display = app._display
@@ -136,8 +145,11 @@ async def measure(run: Any) -> dict[str, list[tuple[float, float]]]:
         await pilot.pause()
         timings["open: session + first screen"] = [(paints[0] - started, 0.0)]
 
-        async def press(label: str, times: int, *keys: str) -> None:
+        async def press(label: str, times: int, *keys: str, before: tuple[str, ...] = ()) -> None:
             for _ in range(times):
+                if before:  # untimed keys first (g before A, the memo's text before enter)
+                    await pilot.press(*before)
+                    await pilot.pause()
                 paints.clear()
                 began, cpu = time.perf_counter(), time.process_time()
                 await pilot.press(*keys)
@@ -161,6 +173,11 @@ async def measure(run: Any) -> dict[str, list[tuple[float, float]]]:
         await press("↓ (marker a sentence on)", 10, "down")
         await press("space (mark the start)", 1, "space")
         await press("→ (selection a word on)", 30, "right")
+        await press("esc (stop marking)", 1, "escape")
+        await press("g (next missed human passage)", 30, "g")
+        await press("A (adopt it + fsync)", 20, "A", before=("g",))
+        await press("m … enter (memo + fsync)", 20, "enter", before=("m", "o", "k"))
+        await press("e (next document without one)", 10, "e")
     return timings
 
 
@@ -170,9 +187,9 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=300)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        run, size = build_run(Path(tmp), args.chars, args.passages)
+        run, size, human = build_run(Path(tmp), args.chars, args.passages)
         print(f"a {size:,}-character document with {args.passages} passages")
-        timings = asyncio.run(measure(run))
+        timings = asyncio.run(measure(run, human))
     print(
         f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: wall-clock "
         "times grow with load; CPU times show the work itself)"

@@ -18,7 +18,7 @@ from llmcode.review.passage_widgets import (
     code_colours,
     wrap_offsets,
 )
-from llmcode.review.widgets import CodePicker, HelpScreen, TextPrompt
+from llmcode.review.widgets import CodePicker, HelpScreen
 from llmcode.store.runs import DECISIONS, Run
 from tests.review.passage_runs import HUMANS, make_segment_run
 
@@ -307,11 +307,15 @@ async def test_m_writes_a_memo_on_the_passage_and_the_detail_shows_it(run):
     app = PassageReviewApp(PassageSession(run, "ana"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("j", "m")
-        assert isinstance(app.screen, TextPrompt)
-        await pilot.press(*"cut short", "enter")
+        assert "MEMO" in str(app.screen._detail)  # type: ignore[attr-defined]
+        await pilot.press(*"cut shortx", "backspace")  # a, j, r... are the memo's letters now
+        await pilot.press("enter")
         assert "memo: cut short" in str(app.screen._detail)  # type: ignore[attr-defined]
         assert app.session.position == 1  # the cursor stays
-        await pilot.press("m", "escape")  # escape: no line
+        await pilot.press("m", *" more", "escape")  # escape: no line, the memo as it was
+        assert "memo: cut short" in str(app.screen._detail)  # type: ignore[attr-defined]
+        await pilot.press("j")  # the keys are the review's again
+        assert app.session.position == 2
     rows = lines_of(run)
     assert [(r["passage"], r["action"], r["memo"]) for r in rows] == [("m1", "memo", "cut short")]
 

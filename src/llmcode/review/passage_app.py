@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -30,7 +31,7 @@ from llmcode.review.passage_edits import Marker
 from llmcode.review.passage_queues import best_match
 from llmcode.review.passage_session import Passage, PassageSession
 from llmcode.review.passage_widgets import DocumentView, PassageList, code_colours
-from llmcode.review.widgets import CodePicker, DetailView, HelpScreen, TextPrompt
+from llmcode.review.widgets import CodePicker, DetailView, HelpScreen
 from llmcode.store.passage_ledger import key_of
 
 EDGE_KEYS = [
@@ -109,6 +110,7 @@ class PassageScreen(Screen[None]):
         super().__init__()
         self.session = session
         self.marker: Marker | None = None
+        self.memo: list[str] | None = None  # the memo being written, in the detail line
         self._progress: Text | None = None
         self._detail: Text | None = None
 
@@ -125,6 +127,8 @@ class PassageScreen(Screen[None]):
         self.redraw(full=True)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.memo is not None:  # writing a memo: the keys are its text (see on_key)
+            return False
         marking = self.marker is not None
         if action in MARKING:
             return marking
@@ -151,6 +155,14 @@ class PassageScreen(Screen[None]):
 
     def _detail_text(self) -> Text:
         session = self.session
+        if self.memo is not None and session.current is not None:
+            return Text.assemble(
+                ("MEMO ", "bold reverse"),
+                f" on {session.current.item_id} {session.current.key[1]}: ",
+                ("".join(self.memo), "italic"),
+                ("▏", "blink"),
+                ("\n  enter saves (an empty memo clears it) · esc leaves it as it was", "dim"),
+            )
         if self.marker is not None:
             what = "the start" if self.marker.anchor is None else "the end"
             return Text.assemble(
@@ -233,18 +245,32 @@ class PassageScreen(Screen[None]):
         self.redraw(full=True)
 
     def action_memo(self) -> None:
+        """Write the memo in the detail line: typed there, no modal screen or input widget (a
+        focus change re-composes the footer: 80 ms)."""
         passage = self.session.current
         if passage is None:
             self.notify("no passage under the cursor", severity="error")
             return
-        title = f"Memo on {passage.item_id} {passage.key[1]}"
-        prompt = TextPrompt(title, self.session.memo_of(passage.key))
+        self.memo = list(self.session.memo_of(passage.key))
+        self.redraw(scroll=False)
 
-        def done(text: str | None) -> None:
-            if text is not None:
-                self._do(self.session.memo, text, scroll=False)
-
-        self.app.push_screen(prompt, done)
+    def on_key(self, event: events.Key) -> None:
+        """While writing a memo: characters, backspace, enter (save) and escape (leave)."""
+        if self.memo is None:
+            return
+        event.stop()
+        event.prevent_default()
+        if event.key == "enter":
+            text, self.memo = "".join(self.memo), None
+            self._do(self.session.memo, text, scroll=False)
+            return
+        if event.key == "escape":
+            self.memo = None
+        elif event.key == "backspace":
+            self.memo = self.memo[:-1]
+        elif event.is_printable and event.character is not None:
+            self.memo.append(event.character)
+        self.redraw(scroll=False)
 
     def action_missed(self) -> None:
         try:
@@ -255,8 +281,9 @@ class PassageScreen(Screen[None]):
         if span is None:
             self.notify("every human passage is matched by a passage")
             return
-        self.query_one(DocumentView).show_human = True
-        self.redraw(full=True)
+        view = self.query_one(DocumentView)
+        shown, view.show_human = view.show_human, True
+        self.redraw(full=not shown)  # the human passages appear: every line changes
 
     def action_adopt(self) -> None:
         span = self.session.human_cursor
@@ -397,7 +424,8 @@ def human_detail(session: PassageSession) -> Text:
         missed = code in span.missed
         out.append(f"{code}{' (missed)' if missed else ''}  ", "bold" if missed else "dim")
     text = session.document.text[span.start : span.end].replace("\n", " ")
-    out.append(f"\n  “{text[:200]}{'…' if len(text) > 200 else ''}”\n", "italic")
+    # one line: a fifth line would bring the pane's scrollbar, and a layout, at every step
+    out.append(f"\n  “{text[:90]}{'…' if len(text) > 90 else ''}”\n", "italic")
     out.append("  no passage of the missed code(s) here at IoU ≥ 0.5\n", "yellow")
     out.append("  A adopts it as your passage · g the next one · j/k back to the passages", "green")
     return out

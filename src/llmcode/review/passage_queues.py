@@ -13,6 +13,7 @@ passages that no passage as it stands matches (the reviewer steps to them and ma
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,6 +197,8 @@ def missed_passages(document: PassageDocument, passages: list[Passage]) -> list[
         if passage.kept and passage.start is not None and passage.end is not None:
             for code in passage.codes:
                 by_code.setdefault(code, []).append((passage.start, passage.end))
+    index = {code: _SpanIndex(spans) for code, spans in by_code.items()}
+    empty = _SpanIndex([])
     spans: dict[tuple[str, int, int], list[str]] = {}
     for coder, coded in document.human.items():
         for start, end, code in coded:
@@ -203,19 +206,29 @@ def missed_passages(document: PassageDocument, passages: list[Passage]) -> list[
     out = []
     for (coder, start, end), given in spans.items():
         codes = tuple(dict.fromkeys(given))
-        missed = tuple(c for c in codes if _best_iou(start, end, by_code.get(c, [])) < MATCH_IOU)
+        missed = tuple(c for c in codes if index.get(c, empty).best_iou(start, end) < MATCH_IOU)
         if missed:
             out.append(HumanSpan(document.item_id, coder, start, end, codes, missed))
     return sorted(out, key=lambda h: (h.start, h.end, h.coder))
 
 
-def _best_iou(start: int, end: int, spans: list[tuple[int, int]]) -> float:
-    best = 0.0
-    for other_start, other_end in spans:
-        inter = min(end, other_end) - max(start, other_start)
-        if inter > 0:
-            best = max(best, inter / (max(end, other_end) - min(start, other_start)))
-    return best
+class _SpanIndex:
+    """Spans sorted by start, with the longest span's length: the spans that can overlap
+    ``[start, end)`` start in ``[start - longest, end)`` (two binary searches)."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        self.spans = sorted(spans)
+        self.starts = [s for s, _ in self.spans]
+        self.longest = max((e - s for s, e in self.spans), default=0)
+
+    def best_iou(self, start: int, end: int) -> float:
+        best = 0.0
+        first = bisect_left(self.starts, start - self.longest)
+        for other_start, other_end in self.spans[first : bisect_left(self.starts, end)]:
+            inter = min(end, other_end) - max(start, other_start)
+            if inter > 0:
+                best = max(best, inter / (max(end, other_end) - min(start, other_start)))
+        return best
 
 
 def load_human_passages(path: str | Path, texts: dict[str, str]) -> HumanPassages:

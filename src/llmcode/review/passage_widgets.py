@@ -301,7 +301,13 @@ class PassageList(ScrollView, can_focus=False):
         """Fit the virtual size to the queue and keep the cursor row in view; redraw every row,
         or (``full=False``) the rows of the old and the new cursor when nothing else moved."""
         length, cursor = len(self.session.queue), self.session.position
-        self.virtual_size = Size(self.scrollable_content_region.width, length)
+        size = Size(self.scrollable_content_region.width, length)
+        if size != self.virtual_size:
+            # Not `self.virtual_size = size`: that reactive lays out the whole screen (a second
+            # frame after an added passage); only the scrollbar needs to know, and one that
+            # appears or goes asks for a layout itself.
+            self.set_reactive(ScrollView.virtual_size, size)
+            self._scroll_update(size)
         height = self.scrollable_content_region.height
         top = round(self.scroll_y)
         if cursor < top:
