@@ -123,3 +123,18 @@ def test_item_lines_and_added_passages_are_left_as_they_are():
         Decision(reviewer="ana", item_id="a", action="add", passage="ana-1", start=0, end=3),
     ]
     assert bind_passage_decisions(lines, {}) == lines
+
+
+async def test_undo_of_a_decision_on_a_passage_the_new_record_dropped_takes_it_back(run):
+    from llmcode.review.passage_app import PassageReviewApp
+
+    session = PassageSession(run, "ana")
+    session.memo("about to vanish")  # on m0, undecided
+    recode(run, P1, lambda old: old[1:])
+    reopened = PassageSession(run, "ana")
+    assert reopened.ledger.memos == {(P1, "m0@683-1228"): "about to vanish"}
+    app = PassageReviewApp(reopened)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("u")
+        assert reopened.ledger.memos == {}
+    assert json.loads((run.path / DECISIONS).read_text().splitlines()[-1])["action"] == "undo"

@@ -32,7 +32,6 @@ from llmcode.review.passage_queues import best_match
 from llmcode.review.passage_session import Passage, PassageSession
 from llmcode.review.passage_widgets import DocumentView, PassageList, code_colours
 from llmcode.review.widgets import CodePicker, DetailView, HelpScreen
-from llmcode.store.passage_ledger import key_of
 
 EDGE_KEYS = [
     ("left_square_bracket", "widen('start','word')", "widen at the start by a word"),
@@ -224,8 +223,8 @@ class PassageScreen(Screen[None]):
         if last is None:
             self.notify("nothing to undo")
             return
-        before = self.session.passage(key_of(last))  # away from the cursor, maybe: redraw it
-        span = () if before.start is None else ((before.start, before.end or before.start),)
+        # its passage may be away from the cursor (or gone from a re-coded record): redraw it
+        span = () if last.start is None else ((last.start, last.end or last.start),)
         self._do(self.session.undo, also=span)
 
     def action_move(self, step: int) -> None:
