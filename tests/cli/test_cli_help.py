@@ -16,7 +16,14 @@ from llmcode import __version__
 from llmcode.cli import get_app
 
 runner = CliRunner()
-HIDDEN_ALIASES = ("--against", "--human-coder", "--screening-coder", "--coders")
+HIDDEN_ALIASES = (
+    "--against",
+    "--human-coder",
+    "--screening-coder",
+    "--coders",
+    "--gold",
+    "--gold-coder",
+)
 
 
 def commands() -> list[tuple[str, Any]]:

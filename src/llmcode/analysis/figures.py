@@ -109,7 +109,7 @@ def resolution_figure(times: pd.DataFrame, order: Sequence[str], by_group: bool)
 def forest_figure(shares: dict[str, dict[str, Any]]) -> Figure:
     """Per code, the share with its 95% CI three ways: naive (LLM), classical (gold), PPI.
 
-    ``shares`` maps a code to the JSON of `llmcode analyze --gold` (``naive``, ``classical``,
+    ``shares`` maps a code to the JSON of `llmcode analyze --human` (``naive``, ``classical``,
     ``ppi``, each ``{estimate, ci95}``).
     """
     codes = list(shares)

@@ -149,7 +149,7 @@ def study_regressions(
     covariate: str | None = None,
     outcome: str | None = None,
 ) -> tuple[list[PpiRegression], list[str]]:
-    """The regressions `analyze --gold` reports: log days when there are resolution times, a
+    """The regressions `analyze --human` reports: log days when there are resolution times, a
     binary ``outcome`` column when named, each with the ``covariate`` column when named.
 
     What was asked for (a covariate, an outcome) raises on bad input; the log-days regression

@@ -38,14 +38,16 @@ def eval_command(
             help="Runs to evaluate (ids in the runs dir, or directories), or a long-format codes file holding one coder's codes."
         ),
     ],
-    gold: Annotated[
-        list[Path],
+    human: Annotated[
+        list[Path] | None,
         typer.Option(
-            "--gold",
             "--human",
-            help="Gold codes (long format: item_id, coder, code); repeat for several files.",
+            help="Human (gold) codes (long format: item_id, coder, code); repeat for several "
+            "files.  [required]",
+            show_default=False,
         ),
-    ],
+    ] = None,
+    old_gold: Annotated[list[Path] | None, typer.Option("--gold", hidden=True)] = None,
     coder: Annotated[
         list[str] | None,
         typer.Option("--coder", help="Gold coder(s), repeatable (default: every gold coder)."),
@@ -141,6 +143,9 @@ def eval_command(
     from llmcode.quality.alttest import alt_test_settings
     from llmcode.quality.eval import evaluate
 
+    gold = [*(human or ()), *(old_gold or ())]
+    if not gold:
+        raise typer.BadParameter("give the human codes to evaluate against", param_hint="--human")
     if unit is Unit.segment:
         from llmcode.cli.eval_segments import eval_segments
 

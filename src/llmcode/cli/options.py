@@ -382,19 +382,3 @@ def backend_from_options(
 
     path = str(model_path) if model_path else None
     return backend_for(config, backend, model, base_url, path)
-
-
-Gold = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--gold",
-        help="Gold codes (long format: item_id, coder, code), e.g. blind reviews exported with "
-        "`llmcode export RUN --reviewed`; repeat for several files.",
-    ),
-]
-GoldCoder = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--gold-coder", help="Gold coder(s) to use, repeatable (default: every coder in --gold)."
-    ),
-]

@@ -1,4 +1,4 @@
-"""The PPI part of `llmcode analyze --gold` as terminal tables (shares, log days, regressions,
+"""The PPI part of `llmcode analyze --human` as terminal tables (shares, log days, regressions,
 plan)."""
 
 from __future__ import annotations

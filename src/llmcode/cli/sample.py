@@ -49,7 +49,7 @@ def sample(
         typer.Option(
             "--strategy",
             help="uniform (simple random) or uncertainty (more likely where --run is unsure; "
-            "inclusion probabilities recorded for analyze --gold).",
+            "inclusion probabilities recorded for analyze --human).",
         ),
     ] = SampleStrategy.uniform,
     run: Annotated[
@@ -141,7 +141,7 @@ def _show_plan(plan: GoldPlan) -> None:
     console.print(table)
     console.print(
         f"classical: {_n(plan.n_classical)} gold items; PPI: {_n(plan.n_ppi)} "
-        "(uniformly drawn; after coding, `llmcode analyze RUN --gold GOLD --plan WIDTH` plans "
+        "(uniformly drawn; after coding, `llmcode analyze RUN --human GOLD --plan WIDTH` plans "
         "from the errors actually seen)"
     )
     for note in plan.notes:

@@ -9,7 +9,7 @@ for a calibrated model's 0/1 error); in `benchmarks/active_coverage.py` it gives
 than π ∝ u, which over-weights a few items and under-covers. Each item is then drawn on its
 own with probability π_i (Poisson sampling, seeded), so the sample size is n on average, not
 exactly. The π of every drawn item go into the sample file (``inclusion_probability``) and its
-sidecar (``inclusion_probabilities``); `llmcode analyze --gold` then uses the active-inference
+sidecar (``inclusion_probabilities``); `llmcode analyze --human` then uses the active-inference
 estimator (Zrnic & Candès 2024: each gold item's correction weighted by 1/π), which keeps the
 CIs valid while the gold items go where the model is unsure (Gligorić et al., NAACL 2025).
 """

@@ -7,7 +7,7 @@ true indicator of the code) that the confidences predict: an item's chance that 
 c is the run's probability of c (or its confidence when it chose c, the rest of it shared among
 the other codes). The answer is the smallest n that brings every share's CI
 below the width. It is as good as the confidences are calibrated; once gold exists,
-`analyze --gold --plan WIDTH` plans from the errors actually seen.
+`analyze --human --plan WIDTH` plans from the errors actually seen.
 """
 
 from __future__ import annotations
