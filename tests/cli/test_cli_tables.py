@@ -223,3 +223,41 @@ def test_a_confusion_matrix_of_twelve_codes_and_three_digit_counts_fits_80_colum
     for number, (row, counts) in enumerate(zip(rows, matrix, strict=True), start=1):
         assert row.split()[0] == str(number) and "…" in row.split()[1], row
         assert row.split()[-12:] == [str(c) for c in counts], row  # every count whole
+
+
+INTERVIEWS = ROOT / "examples" / "interviews"
+CODE_ROW = re.compile(r"^\s+[a-z_]+\s")  # a row that starts with a code
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_agree_on_passages_prints_every_number_whole(cli, width: int) -> None:
+    args = ["agree", INTERVIEWS / "codes.csv", "--unit", "segment"]
+    result = cli(*args, "--items", INTERVIEWS / "transcripts", "--bootstrap", "50",
+                 env={"COLUMNS": str(width)})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if CODE_ROW.match(line)]
+    assert rows, result.output
+    for row in rows:
+        assert len(row) <= width and "…]" not in row and "…" not in row, row
+    intervals = sum(len(INTERVAL.findall(row)) for row in rows)
+    assert intervals == 3 * 8  # α_U, κ and F1 for each of the 8 subcategories coded
+
+
+def test_eval_on_passages_at_80_columns_prints_every_number_whole(cli, tmp_path) -> None:
+    import pandas as pd
+
+    codes = pd.read_csv(INTERVIEWS / "codes.csv")
+    codes["code"] = "a_codebook_with_long_names_" + codes["code"]
+    ben = tmp_path / "ben.csv"
+    codes[codes["coder"] == "ben"].to_csv(ben, index=False)
+    ana = tmp_path / "ana.csv"
+    codes[codes["coder"] == "ana"].to_csv(ana, index=False)
+    args = ["eval", ben, "--human", ana, "--unit", "segment", "--bootstrap", "50"]
+    result = cli(*args, "--items", INTERVIEWS / "transcripts", env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    intervals = [line for line in lines if INTERVAL.search(line.replace(",", ", "))]
+    assert len(intervals) >= 9  # the system's and each code's F1 interval
+    for line in lines:
+        assert "…" not in line, line

@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
+from llmcode.cli.tables import fill_table, fits
 from llmcode.cli.terminal import Console
 from llmcode.numbers import format_fixed
 
@@ -61,33 +63,48 @@ def show_segments(result: SegmentAgreement, *, console: Console) -> None:
 
 
 def _per_code(result: SegmentAgreement, console: Console) -> None:
+    """One row per code; where that does not fit the terminal, two tables (characters, then
+    passages), so no number is cut."""
     first, second = result.coders
     ci = result.ci95
     alpha_ci = ci.get("unitizing_alpha", {}).get("per_code", {})  # type: ignore[attr-defined]
     kappa_ci = ci.get("char_kappa", {})
     f1_ci = ci.get("segments_per_code", {})
-    table = Table(box=box.SIMPLE_HEAD)
     columns = ["code", "α_U", "α_U CI", "char κ", "κ CI", first, second, "matched", "F1", "F1 CI"]
     if not result.bootstrap:
         columns = [c for c in columns if not c.endswith("CI")]
-    for column in columns:
-        table.add_column(column, justify="left" if column == "code" else "right", no_wrap=True)
+    rows: list[dict[str, str]] = []
     for code, alpha in result.unitizing_alpha.per_code.items():
         match = result.segments_per_code[code]
-        cells = {
-            "code": code,
-            "α_U": _number(alpha),
-            "α_U CI": _interval(alpha_ci.get(code), 2),
-            "char κ": _number(result.char_kappa[code].kappa),
-            "κ CI": _interval(kappa_ci.get(code), 2),  # type: ignore[attr-defined]
-            first: str(match.n_reference),
-            second: str(match.n_compared),
-            "matched": str(match.matched),
-            "F1": _number(match.f1),
-            "F1 CI": _interval(f1_ci.get(code, {}).get("f1"), 2),  # type: ignore[attr-defined]
-        }
-        table.add_row(*(cells[column] for column in columns))
-    console.print(table)
+        rows.append(
+            {
+                "code": escape(code),
+                "α_U": _number(alpha),
+                "α_U CI": _interval(alpha_ci.get(code), 2),
+                "char κ": _number(result.char_kappa[code].kappa),
+                "κ CI": _interval(kappa_ci.get(code), 2),  # type: ignore[attr-defined]
+                first: str(match.n_reference),
+                second: str(match.n_compared),
+                "matched": str(match.matched),
+                "F1": _number(match.f1),
+                "F1 CI": _interval(f1_ci.get(code, {}).get("f1"), 2),  # type: ignore[attr-defined]
+            }
+        )
+    one_line = [[row[column] for column in columns] for row in rows]
+    if not result.bootstrap or fits(_table(), columns, one_line, width=console.width, least=16):
+        console.print(fill_table(_table(), columns, one_line, width=console.width))
+        return
+    interval = {"α_U": "α_U CI", "char κ": "κ CI", "F1": "F1 CI"}
+    for part in (["code", "α_U", "char κ"], ["code", first, second, "matched", "F1"]):
+        cells = [
+            [row[c] + (f" {row[interval[c]]}" if c in interval else "") for c in part]
+            for row in rows
+        ]
+        console.print(fill_table(_table(), part, cells, width=console.width))
+
+
+def _table() -> Table:
+    return Table(box=box.SIMPLE_HEAD)
 
 
 def _number(value: float | None) -> str:

@@ -14,6 +14,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from llmcode.cli.tables import fill_table, fits
 from llmcode.cli.terminal import Console
 from llmcode.numbers import format_fixed
 
@@ -64,17 +65,10 @@ def show_segment_eval(result: SegmentEvaluation) -> None:
         f"{result.n_documents} documents · passages match at IoU ≥ {result.iou_threshold:g}"
         + (f" · 95% CIs from {result.n_resamples} document resamples" if result.n_resamples else "")
     )
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("system", "gold", "found", "matched", "precision", "recall", "F1 [CI]"):
-        table.add_column(
-            column, justify="left" if column == "system" else "right", no_wrap=column == "system"
-        )
-    rows = list(result.runs.items())
+    systems = list(result.runs.items())
     if result.human_ceiling is not None:
-        rows.append(("humans (ceiling)", result.human_ceiling))
-    for name, score in rows:
-        table.add_row(escape(name), *_cells(score))
-    console.print(table)
+        systems.append(("humans (ceiling)", result.human_ceiling))
+    _print_scores("system", [(escape(name), score) for name, score in systems])
     for pair in result.paired:
         low_high = "" if pair.ci95 is None else f" [{pair.ci95[0]:+.3f}, {pair.ci95[1]:+.3f}]"
         verdict = "credible" if pair.credible else "not credible"
@@ -83,19 +77,30 @@ def show_segment_eval(result: SegmentEvaluation) -> None:
             f"{format_fixed(pair.difference, 3)}{low_high} ({verdict})"
         )
     for name, score in result.runs.items():
-        per_code = Table(title=f"{name} per code", title_justify="left", box=box.SIMPLE_HEAD)
-        for column in ("code", "gold", "found", "matched", "precision", "recall", "F1 [CI]"):
-            per_code.add_column(column, justify="left" if column == "code" else "right")
-        for code, entry in score.per_code.items():
-            per_code.add_row(escape(code), *_cells(entry))
-        console.print(per_code)
+        console.print(f"[bold]{escape(name)}[/] per code")
+        _print_scores("code", [(escape(code), entry) for code, entry in score.per_code.items()])
     for note in result.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
 
 
-def _cells(score: SegmentCodeScore) -> list[str]:
+def _print_scores(head: str, named: list[tuple[str, SegmentCodeScore]]) -> None:
+    """A table of scores, one row per name; an F1 interval that does not fit beside its value
+    goes under it, so no number is cut at the terminal's width."""
+    columns = [head, "gold", "found", "matched", "precision", "recall", "F1 [CI]"]
+    one_line = [[name, *_cells(score, " ")] for name, score in named]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    width = console.width
+    rows = (
+        one_line
+        if fits(table, columns, one_line, text=(head,), width=width, least=16)
+        else [[name, *_cells(score, "\n")] for name, score in named]
+    )
+    console.print(fill_table(table, columns, rows, text=(head,), width=width, fold=(head,)))
+
+
+def _cells(score: SegmentCodeScore, between: str) -> list[str]:
     interval = score.ci95.get("f1")
-    ci = "" if interval is None else f" [{interval[0]:.2f},{interval[1]:.2f}]"
+    ci = "" if interval is None else f"{between}[{interval[0]:.2f},{interval[1]:.2f}]"
     return [
         str(score.support),
         str(score.n_predicted),
