@@ -26,7 +26,7 @@ from llmcode.llm.evidence import locate
 from llmcode.store.models import CodingRecord
 from llmcode.taxonomy.model import NONE_CODE, Taxonomy
 
-_NOTE_COLUMNS = ("action", "decided_by", "suggested", "memo", "justification")
+_NOTE_COLUMNS = ("action", "decided_by", "adopted_from", "suggested", "memo", "justification")
 """Columns of a codes table whose values a passage's note repeats (review provenance)."""
 
 
@@ -148,6 +148,9 @@ def table_passages(
     for number, row in enumerate(frame.to_dict("records"), start=2):
         code = row["code"]
         if not isinstance(code, str) or not code.strip() or code.strip() == NONE_CODE:
+            memo = _memo_only(row, texts, source, number)
+            if memo is not None:
+                out.append(memo)
             continue
         item_id, coder, code = str(row["item_id"]), str(row["coder"]), code.strip()
         if taxonomy.get(code) is None:
@@ -178,6 +181,30 @@ def table_passages(
                 notes = {code: note} if note else {}
                 out.append(Passage(item_id, coder, start, end, [code], code_notes=notes))
     return out, skipped
+
+
+def _memo_only(row: dict, texts: dict[str, str], source: str, number: int) -> Passage | None:
+    """A row with a memo but no code (a reviewer's memo on a passage they rejected or did not
+    decide): a selection on the passage (its own offsets, else the model's) with the memo as its
+    note and no coding."""
+    memo = row.get("memo")
+    text = texts.get(str(row["item_id"]))
+    if not isinstance(memo, str) or not memo.strip() or text is None:
+        return None
+    if _missing(row.get("start")) or _missing(row.get("end")):
+        row = row | {"start": row.get("model_start"), "end": row.get("model_end")}
+    item_id, coder = str(row["item_id"]), str(row["coder"])
+    spans, offsets = _row_spans(
+        row, text, f"{source}: row {number} (item {item_id}, coder {coder})"
+    )
+    if not offsets:
+        return None
+    ((start, end),) = spans
+    action = row.get("action")
+    said = f"action: {action}\n" if isinstance(action, str) and action not in ("", "memo") else ""
+    return Passage(
+        item_id, coder, start, end, [], note=f"coder: {coder}\n{said}memo: {memo.strip()}"
+    )
 
 
 def _missing(value: object) -> bool:

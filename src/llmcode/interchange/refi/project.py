@@ -295,8 +295,9 @@ def _reviewed_codes(run: Run) -> pd.DataFrame:
 
 
 def _reviewed_passages(run: Run) -> pd.DataFrame:
-    """Each reviewer's passages (`reviewed_passages`), under users named as `_reviewed_codes`."""
-    frame = reviewed_passages(run, include_rejected=False)
+    """Each reviewer's passages (`reviewed_passages`), under users named as `_reviewed_codes`;
+    a rejected or undecided passage gives a row only for its memo (`table_passages`)."""
+    frame = reviewed_passages(run)
     who = frame["decided_by"].map({"automatic": " (automatic)", "model": " (model)"}).fillna("")
     return frame.assign(coder=frame["coder"] + who)
 
