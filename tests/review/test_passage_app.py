@@ -295,12 +295,23 @@ async def test_g_steps_to_a_human_passage_the_model_missed_and_capital_a_adopts_
     ] == [("add", "ben", 542, 1073, ["compute_costs"])]
 
 
-async def test_g_without_human_passages_says_how_to_give_them(run):
+async def test_g_and_capital_a_are_not_offered_without_human_passages(run):
     app = PassageReviewApp(PassageSession(run, "rev"))
     async with app.run_test(size=SIZE) as pilot:
+        offered = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert "missed" not in offered and "adopt" not in offered and "human" in offered
         await pilot.press("g", "A")
         assert app.session.human_cursor is None
     assert decisions(run) == []
+
+
+async def test_g_and_capital_a_are_offered_with_human_passages(run):
+    texts = {item.item_id: item.text for item in run.items()}
+    human = load_human_passages(HUMANS, texts)
+    app = PassageReviewApp(PassageSession(run, "rev", human=human))
+    async with app.run_test(size=SIZE):
+        offered = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert {"missed", "adopt", "human"} <= offered
 
 
 async def test_m_writes_a_memo_on_the_passage_and_the_detail_shows_it(run):

@@ -61,6 +61,7 @@ KEY_NAMES = {
     "escape": "esc",
 }
 MARKING = {"mark_move", "mark", "mark_cancel"}  # the only actions while marking
+HUMAN_ACTIONS = {"missed", "adopt"}  # need human coders' passages (--human); H says so
 ACTION_TEXT = {
     None: "undecided — a accept · r reject · c change codes · [ ] { } ( ) < > resize",
     "accept": "✓ accepted",
@@ -125,12 +126,20 @@ class PassageScreen(Screen[None]):
     def on_mount(self) -> None:
         self.redraw(full=True)
 
+    @property
+    def has_human(self) -> bool:
+        """Whether there are human coders' passages to show, step to and adopt."""
+        session = self.session
+        return not session.blind and any(d.human for d in session.documents)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.memo is not None:  # writing a memo: the keys are its text (see on_key)
             return False
         marking = self.marker is not None
         if action in MARKING:
             return marking
+        if action in HUMAN_ACTIONS and not self.has_human:
+            return False  # no human coders' passages (none given, or blind): g, A not shown
         return not (marking and action not in ("help", "quit"))
 
     # --- drawing ------------------------------------------------------------------------------
