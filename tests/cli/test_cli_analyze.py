@@ -224,19 +224,31 @@ def test_the_library_analysis_of_a_run_is_what_analyze_json_prints(study):
 
 
 def test_the_library_takes_human_codes_as_the_cli_does_with_and_without_a_run(study):
+    """`human` and `coder` mean what --human and --coder mean: gold codes for PPI and their
+    coder; a human coder's codes in place of the run's are `codes="human:FILE"`."""
     import llmcode
 
     run, paths = study
-    with_run = llmcode.analyze(run, human=paths["human"], coder="ben")
-    printed = invoke("analyze", *run_args(study), "--human", paths["human"], "--coder", "ben")
+    printed = invoke(
+        "analyze", *run_args(study), "--human", paths["human"], "--coder", "ben", "--json"
+    )
     assert printed.exit_code == 0, printed.output
-    assert with_run.codes_source == f"human:{paths['human']}" and with_run.coder == "ben"
-    alone = llmcode.analyze(items=paths["items"], human=paths["human"])
+    with_run = llmcode.analyze(run, human=paths["human"], coder="ben")
+    assert with_run.to_json() == json.loads(printed.stdout)
+    assert with_run.gold is not None and with_run.codes_source != f"human:{paths['human']}"
+    instead = llmcode.analyze(run, codes=f"human:{paths['human']}", coder="ben")
+    printed = invoke(
+        "analyze", *run_args(study), "--codes", f"human:{paths['human']}", "--codes-coder", "ben",
+        "--json",
+    )  # fmt: skip
+    assert instead.to_json() == json.loads(printed.stdout)
+    assert instead.codes_source == f"human:{paths['human']}" and instead.coder == "ben"
+    alone = llmcode.analyze(items=paths["items"], codes=str(paths["human"]))
     assert alone.coder == "ana" and alone.notes[0].startswith("coder 'ana' analysed (the first")
     with pytest.raises(llmcode.ConfigError, match="give a run or items, not both"):
         llmcode.analyze(run, items=paths["items"])
-    with pytest.raises(llmcode.ConfigError, match="give human or codes, not both"):
-        llmcode.analyze(run, human=paths["human"], codes="reviewed")
+    with pytest.raises(llmcode.ConfigError, match="give human or gold, not both"):
+        llmcode.analyze(run, human=paths["human"], gold=paths["human"])
 
 
 def test_an_unknown_analysis_setting_is_refused_by_name(study):

@@ -249,26 +249,31 @@ def analyze(
     run: Run | str | Path | None = None,
     *,
     items: str | Path | None = None,
-    human: str | Path | None = None,
+    human: str | Path | Sequence[str | Path] | None = None,
     runs_dir: str | Path | None = None,
     options: AnalysisOptions | None = None,
     **settings: Any,
 ) -> Analysis:
-    """Analyse a run's codes (or, without a run, the codes of an ``items`` file).
+    """Analyse a run's codes (or, without a run, the codes of an ``items`` file), as
+    `llmcode analyze` does.
 
-    ``human`` is a long-format codes file to analyse instead of the run's (with a run) or the
-    codes of ``items`` (without one). The other settings are `AnalysisOptions`' fields, given as
+    ``human``: human codes on a random sample of the items (a file or several), for the shares
+    and times corrected by PPI, with ``coder`` naming their coder — as ``--human FILE --coder
+    NAME`` (the `AnalysisOptions` fields ``gold`` and ``gold_coder``). To analyse a human
+    coder's codes instead of the run's, give ``codes="human:FILE"`` (without a run,
+    ``codes=FILE``) and ``coder``. The other settings are `AnalysisOptions`' fields, given as
     ``options`` or as keyword arguments (which win).
     """
+    if human is not None and "coder" in settings and "gold_coder" not in settings:
+        settings["gold_coder"] = settings.pop("coder")  # --coder names the --human coder
     options = analysis_options(options, settings)
     if run is not None and items is not None:
         raise ConfigError("give a run or items, not both")
     if human is not None:
-        if options.codes is not None:
-            raise ConfigError("give human or codes, not both")
-        options = replace(
-            options, codes=f"{HUMAN_PREFIX}{human}" if run is not None else str(human)
-        )
+        if options.gold is not None:
+            raise ConfigError("give human or gold, not both (they are the same setting)")
+        gold = Path(human) if isinstance(human, str | Path) else [Path(h) for h in human]
+        options = replace(options, gold=gold)
     store = RunStore(runs_dir)
     opened = open_run(run, store) if run is not None else None
     items_path = Path(items) if items is not None else None
