@@ -4,6 +4,9 @@
 as two tables a methods section can cite: the coefficients (model vs gold with 95% CIs, and the
 gold coders' own agreement on the same items beside them) and the per-code scores (precision,
 recall, F1, support, one-vs-rest κ with CI, the human κ for the code, and the guessing flag).
+With ``alt_test`` settings it also runs the alternative annotator test (`llmcode.quality.alttest`)
+on the same gold codes, as ``evaluate(..., alt_test=...)`` does; when the test cannot be run
+(one coder, fewer than 30 shared items) the section keeps the reason instead of failing.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from llmcode.errors import AgreementError
+from llmcode.quality.alttest import AltTestResult, AltTestSettings, alt_test_run
 from llmcode.quality.eval import Coefficient, EvalResult, evaluate
-from llmcode.quality.eval_inputs import load_gold, run_input
+from llmcode.quality.eval_inputs import choose_gold_coders, load_gold, run_input, with_gold_codes
 from llmcode.store.runs import Run
 
 ROWS = {
@@ -59,6 +64,10 @@ class EvaluationSection:
     guessing: list[str]
     result: EvalResult
     notes: list[str] = field(default_factory=list)
+    alt_test: AltTestResult | None = None
+    """The alternative annotator test against the gold coders, when it could be run."""
+    alt_test_reason: str | None = None
+    """Why the alternative annotator test was not run (asked for, but not computable)."""
 
 
 def evaluation_section(
@@ -68,11 +77,31 @@ def evaluation_section(
     coders: Sequence[str] | None = None,
     bootstrap: int = 1000,
     seed: int = 0,
+    alt_test: AltTestSettings | None = None,
 ) -> EvaluationSection:
-    """Evaluate ``run`` against the gold files and shape the tables of the section."""
+    """Evaluate ``run`` against the gold files and shape the tables of the section; with
+    ``alt_test``, add the alternative annotator test (or the reason it cannot be run)."""
     gold = load_gold(gold_paths)
     result = evaluate([run_input(run)], gold, coders=coders, bootstrap=bootstrap, seed=seed)
-    return section_of(result)
+    section = section_of(result)
+    if alt_test is not None:
+        chosen = gold[gold["coder"].isin(choose_gold_coders(gold, coders))]
+        try:  # the gold and run as `evaluate` passes them to the test
+            section.alt_test = alt_test_run(
+                with_gold_codes(run_input(run), chosen), chosen, alt_test
+            )
+        except AgreementError as exc:
+            section.alt_test_reason = exc.message.removeprefix(
+                f"alternative annotator test of {run.run_id}: "
+            )
+    return section
+
+
+def alt_test_table(result: AltTestResult) -> pd.DataFrame:
+    """One row per left-out coder: items, model and coder advantage, t, p, rejected."""
+    rows = [{"coder": coder, **test.model_dump()} for coder, test in result.per_coder.items()]
+    columns = ["coder", "n_items", "model_advantage", "coder_advantage", "t_statistic"]
+    return pd.DataFrame(rows, columns=[*columns, "p_value", "rejected"])
 
 
 def section_of(result: EvalResult) -> EvaluationSection:

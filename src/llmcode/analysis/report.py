@@ -2,8 +2,10 @@
 
 `report_content` gathers everything a page shows — provenance, taxonomy, distribution, agreement
 with human codes (`human_agreement`: coefficients with bootstrap CIs, per-code κ, a confusion
-matrix, the disagreement list), resolution-time tests and example items with highlighted
-evidence (`excerpts`) — and draws the figures, into a `Report`.
+matrix, the disagreement list), the evaluation against gold codes with the alternative
+annotator test (`evaluation`), resolution-time tests and example items with highlighted
+evidence (`excerpts`) — and draws the figures, into a `Report`. The PPI shares and regressions
+come with the analysis (``result["ppi"]``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from llmcode import __version__
-from llmcode.analysis.evaluation import EvaluationSection
+from llmcode.analysis.evaluation import EvaluationSection, alt_test_table
 from llmcode.analysis.excerpts import Example, examples_by_code
 from llmcode.analysis.figures import (
     confusion_figure,
@@ -79,6 +81,8 @@ class Report:
         if self.evaluation is not None:
             out["evaluation"] = self.evaluation.coefficients
             out["evaluation_per_code"] = self.evaluation.per_code
+            if self.evaluation.alt_test is not None:
+                out["alt_test"] = alt_test_table(self.evaluation.alt_test)
         return out
 
 
@@ -147,6 +151,11 @@ def report_content(
             "disputed": disputed,
             "share_disputed": disputed / checked if checked else None,
         }
+    if evaluation is not None and (evaluation.alt_test or evaluation.alt_test_reason):
+        test = evaluation.alt_test
+        result["alt_test"] = (
+            test.model_dump(mode="json") if test else {"reason": evaluation.alt_test_reason}
+        )
     if analysis.routes is not None:  # a final table: where its codes came from
         rows.append(("final codes", route_sentence(analysis.routes)))
     return Report(

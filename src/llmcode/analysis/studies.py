@@ -41,6 +41,7 @@ from llmcode.taxonomy.model import Level, load_taxonomy
 if TYPE_CHECKING:
     from llmcode.analysis.gold import GoldAnalysis
     from llmcode.analysis.report import Report
+    from llmcode.quality.alttest import AltTestSettings
 
 
 @dataclass(frozen=True)
@@ -293,16 +294,20 @@ def build_report(
     seed: int = 0,
     runs_dir: str | Path | None = None,
     options: AnalysisOptions | None = None,
+    alt_test: AltTestSettings | bool = True,
     **settings: Any,
 ) -> Report:
     """The report of a run: its analysis, agreement with ``human`` codes (one file or several:
     the coder ``human_coder``, else the analysis' ``coder`` when the files have it, else the
     first of the first file) and an evaluation against the ``gold`` files (``gold_coders``, else
     every coder; PPI shares use one coder by the rule of `reference_codes`: the first of
-    ``gold_coders``, else the first of the first file). Settings as in `analyze`; write it
+    ``gold_coders``, else the first of the first file). With gold files the evaluation runs the
+    alternative annotator test against the gold coders (``alt_test``: its settings, True for
+    the defaults, False for none), or says why it cannot. Settings as in `analyze`; write it
     with `write_report`."""
     from llmcode.analysis.evaluation import evaluation_section
     from llmcode.analysis.report import report_content
+    from llmcode.quality.alttest import AltTestSettings
 
     options = analysis_options(options, settings)
     store = RunStore(runs_dir)
@@ -322,7 +327,12 @@ def build_report(
     evaluation = None
     if golds:
         evaluation = evaluation_section(
-            opened, golds, coders=gold_coders, bootstrap=bootstrap, seed=seed
+            opened,
+            golds,
+            coders=gold_coders,
+            bootstrap=bootstrap,
+            seed=seed,
+            alt_test=AltTestSettings() if alt_test is True else alt_test or None,
         )
     return report_content(
         opened,

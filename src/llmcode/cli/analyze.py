@@ -327,6 +327,17 @@ def report_command(
     gold: OldGold = None,
     gold_coder: OldGoldCoder = None,
     gold_screening: GoldScreening = None,
+    covariate: Covariate = None,
+    outcome: Outcome = None,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(
+            "--epsilon",
+            help="With two or more --human coders: the alternative annotator test's "
+            "cost-benefit margin ε [default: 0.2; 0.15 trained coders, 0.1 crowd].",
+            show_default=False,
+        ),
+    ] = None,
     level: LevelOption = None,
     compare: Annotated[
         list[str] | None,
@@ -341,6 +352,7 @@ def report_command(
     """A self-contained HTML (or Markdown) report of a run, ready for a paper's appendix."""
     from llmcode.analysis.rendering import write_report, write_tables
     from llmcode.analysis.studies import AnalysisOptions, build_report
+    from llmcode.quality.alttest import alt_test_settings
 
     coders = [*([human_coder] if human_coder else []), *(coder or [])]
     humans, coders, codes_coder = human_options(human, gold, coders, gold_coder, codes_coder, codes)
@@ -356,6 +368,8 @@ def report_command(
         closed_column=closed_column,
         as_of=as_of,
         gold_screening=gold_screening,
+        covariate=covariate,
+        outcome=outcome,
         level=level.value if level else None,
     )
     report = build_report(
@@ -369,6 +383,7 @@ def report_command(
         seed=seed,
         runs_dir=runs_dir,
         options=options,
+        alt_test=alt_test_settings(True, epsilon=epsilon) or True,
     )
     if compare:
         from llmcode.analysis.robustness import add_robustness
