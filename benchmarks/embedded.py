@@ -8,7 +8,9 @@ another:
   item's sentences, schema-constrained decoding) with N parallel slots;
 - ``llama-cpp-python c=N``: the same path on the previous engine (calls serialised);
 - ``naive loop``: what a user writes instead — one ``create_chat_completion`` per item on
-  llama-cpp-python asking for JSON (JSON mode, no schema, no re-ask).
+  llama-cpp-python asking for JSON (JSON mode, no schema, no re-ask);
+- ``naive loop xllamacpp``: the same loop on xllamacpp's server (one request after another),
+  so both sides run the same engine build;
 
 - ``xllamacpp c=N kv``: the default path of ``llmcode code`` with its cache on: the codebook's
   KV state is kept between runs (``runs/.cache/kv``). Run twice on a fresh cache directory: the
@@ -43,6 +45,7 @@ TAXONOMY = ROOT / "taxonomy" / "ptm-reuse.yaml"
 SAMPLE = ROOT / "examples" / "ptm-issues.csv"
 CONFIGS = (
     "naive loop",
+    "naive loop xllamacpp",
     "llama-cpp-python c=1",
     "xllamacpp c=1",
     "xllamacpp c=4",
@@ -52,7 +55,20 @@ TARGET = 3.0  # issue 24: a 16-item run >= 3x the naive loop, start-up included
 
 
 def naive(items, taxonomy) -> dict[str, float]:
+    import llama_cpp.llama_cpp as bindings
     from llama_cpp import Llama
+
+    # No extra buffer types (weight repacking): llama-cpp-python compiled for a CPU that reports
+    # AMX segfaults in AMX-repacked matmuls on a VM that does not grant AMX; for this Q4_1 model
+    # the AMX buffer is the only repacking there is, so the loop loses nothing else by it.
+    defaults = bindings.llama_model_default_params
+
+    def model_params():  # type: ignore[no-untyped-def]
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    bindings.llama_model_default_params = model_params
 
     from llmcode.llm.answers import check_answer
     from llmcode.llm.backends.local import bundled_model_path
@@ -75,6 +91,59 @@ def naive(items, taxonomy) -> dict[str, float]:
             temperature=0.0,
             max_tokens=256,
         )
+        content = result["choices"][0]["message"]["content"] or ""
+        tokens += result["usage"]["total_tokens"]
+        checked = check_answer(content, item.text, ids, taxonomy.multi_label)
+        valid += not checked.fatal
+        verified += checked.verified
+    end = time.perf_counter()
+    n = len(items)
+    return {
+        "threads": default_threads(),
+        "items_per_s": n / (end - began),
+        "items_per_s_loaded": n / (end - start),
+        "startup_s": start - began,
+        "valid": valid / n,
+        "verified": verified / n,
+        "tokens_per_item": tokens / n,
+    }
+
+
+def naive_xllamacpp(items, taxonomy) -> dict[str, float]:
+    """The naive loop on the engine llmcode uses: one request after another to xllamacpp's
+    in-process server (one slot, its default prompt cache), JSON mode, no schema, no re-ask;
+    the engine build is then the same on both sides."""
+    import xllamacpp
+
+    from llmcode.llm.answers import check_answer
+    from llmcode.llm.backends.local import bundled_model_path
+    from llmcode.llm.backends.threads import default_threads
+    from llmcode.llm.prompts import item_message, load_prompts, system_message
+
+    began = time.perf_counter()
+    params = xllamacpp.CommonParams()
+    params.model.path = str(bundled_model_path())
+    params.n_parallel = 1
+    params.n_ctx = 4096
+    params.cpuparams.n_threads = params.cpuparams_batch.n_threads = default_threads()
+    params.n_threads_http = 1
+    params.verbosity = -1
+    server = xllamacpp.Server(params)
+    prompts = load_prompts()
+    system = system_message(prompts, taxonomy)
+    ids = [c.id for c in taxonomy.categories]
+    valid = verified = tokens = 0
+    start = time.perf_counter()
+    for item in items:
+        answers: list[dict] = []
+        body = {
+            "messages": [system, item_message(prompts, item.item_id, item.text)],
+            "response_format": {"type": "json_object"},
+            "temperature": 0.0,
+            "max_tokens": 256,
+        }
+        server.handle_chat_completions(body, answers.append)
+        result = answers[-1]
         content = result["choices"][0]["message"]["content"] or ""
         tokens += result["usage"]["total_tokens"]
         checked = check_answer(content, item.text, ids, taxonomy.multi_label)
@@ -157,6 +226,8 @@ def one(name: str, n_items: int, state_dir: str | None) -> dict[str, float]:
     taxonomy = load_taxonomy(TAXONOMY)
     if name == "naive loop":
         result = naive(items, taxonomy)
+    elif name == "naive loop xllamacpp":
+        result = naive_xllamacpp(items, taxonomy)
     else:
         engine, setting = name.split(" c=")
         concurrency, *kv = setting.split()
@@ -204,13 +275,17 @@ def main() -> None:
             print(label, json.dumps(shown), flush=True)
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
-    base = results.get("naive loop", {}).get("items_per_s")
-    base_loaded = results.get("naive loop", {}).get("items_per_s_loaded")
-    if isinstance(base, float) and isinstance(base_loaded, float):
+    for naive_name in ("naive loop", "naive loop xllamacpp"):
+        base = results.get(naive_name, {}).get("items_per_s")
+        base_loaded = results.get(naive_name, {}).get("items_per_s_loaded")
+        if not (isinstance(base, float) and isinstance(base_loaded, float)):
+            continue
         for name, result in results.items():
+            if name.startswith("naive"):
+                continue
             ratio = float(result["items_per_s"]) / base
             print(
-                f"{name}: {ratio:.2f}x the naive loop's items/s with start-up "
+                f"{name}: {ratio:.2f}x the {naive_name}'s items/s with start-up "
                 f"({ratio / TARGET:.2f} of the {TARGET:.0f}x target), "
                 f"{float(result['items_per_s_loaded']) / base_loaded:.2f}x without"
             )
