@@ -145,14 +145,24 @@ def test_a_later_run_loads_the_state_into_every_slot_without_evaluating(
 def test_another_codebook_gets_its_own_state_and_old_ones_are_pruned(
     tmp_path: Path, slot_server: SlotServer
 ) -> None:
-    states = make_states(tmp_path, slots=1)
     for n in range(KEEP + 2):
+        states = make_states(tmp_path, slots=1)  # one run per codebook
         states.prime(slot_server.url, {"role": "system", "content": f"codebook {n}"}, len)
-    assert states.status == "saved"
+        assert states.status == "saved"
     kept = list((tmp_path / "kv").glob("*.kv"))
     assert len(kept) == KEEP
     last = slot_server.actions[-1][2].removesuffix(".part")
     assert tmp_path / "kv" / last in kept
+
+
+def test_a_run_whose_system_messages_vary_primes_only_the_first_few(
+    tmp_path: Path, slot_server: SlotServer
+) -> None:
+    warmed: list[dict[str, Any]] = []
+    states = make_states(tmp_path, slots=1)
+    for n in range(KEEP + 3):
+        states.prime(slot_server.url, {"role": "system", "content": f"level {n}"}, warmed.append)
+    assert len(warmed) == KEEP
 
 
 def test_a_server_that_refuses_leaves_the_run_on_the_cold_path(tmp_path: Path) -> None:

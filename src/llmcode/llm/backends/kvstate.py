@@ -7,7 +7,8 @@ the first time a codebook is seen, one slot evaluates it (the system message and
 turn, one token generated), llama.cpp's server saves the slot's KV state to a file
 (``POST /slots/0?action=save``) and the other slots load it; a later run with the same model
 file, codebook and context size loads the file into every slot (``?action=restore``, tens of
-milliseconds) instead of evaluating the codebook again.
+milliseconds) instead of evaluating the codebook again. A run primes at most four system
+messages; those past them are evaluated by the slots as they come, as without a state.
 
 The files live in a git-ignored cache directory beside the runs (``runs/.cache/kv``), named by
 a hash of the model file's SHA-256, the system message, the context per slot and the engine's
@@ -105,8 +106,8 @@ class PrefixStates:
         slot, or evaluate it in slot 0 (``warm(body)``), save it and load it into the others."""
         prefix = str(system.get("content") or "")
         with self._lock:
-            if prefix in self._primed:
-                return
+            if prefix in self._primed or len(self._primed) >= KEEP:
+                return  # seen, or a run whose system messages vary (one per level, per tie)
             self._primed.add(prefix)  # one attempt per codebook, whatever happens
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
