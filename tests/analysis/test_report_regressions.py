@@ -12,16 +12,19 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from llmcode.analysis.ppi import Estimate
+from llmcode.analysis.ppi_regression import binary_outcome, outcome_regression
 from llmcode.analysis.rendering import render_html, render_markdown
+from llmcode.analysis.sources import run_codes
 from llmcode.analysis.studies import analyze, build_report
 from llmcode.cli import get_app
 from llmcode.numbers import format_fixed, format_interval
 from llmcode.store.runs import Run, RunStore
-from tests.support.eval_runs import CODES, TAXONOMY, make_run
+from tests.support.eval_runs import CODES, ITEMS, TAXONOMY, make_run
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +102,27 @@ def test_a_term_with_markup_is_escaped(run) -> None:
     text, _ = render_markdown(report, "r_files")
     assert not re.search(r"<script>|<b>", text)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_a_logistic_regression_of_an_outcome_gets_its_own_table(run) -> None:
+    report = build_report(run, human=CODES, gold=CODES, bootstrap=0)
+    items = pd.read_csv(ITEMS, dtype=str, keep_default_na=False)
+    length = items["body"].str.len()  # an outcome no code separates on the gold items
+    items["long_body"] = (length > length.median()).map({True: "yes", False: "no"})
+    codes = pd.read_csv(CODES, dtype=str)
+    regression = outcome_regression(
+        run_codes(run, None, None).codes,
+        codes[codes["coder"] == "ana"],
+        binary_outcome(items[items["item_id"].isin(run.latest_codings())], "long_body"),
+        order=list(report.analysis.distribution["code"]),
+    )
+    report.result["ppi"]["regressions"]["long_body"] = regression.to_json()
+    html = ppi_section(render_html(report))
+    assert "<code>long_body</code> regressed on the codes" in html
+    assert "Logistic regression of long_body on the codes" in html
+    text, _ = render_markdown(report, "r_files")
+    assert "Logistic regression of `long_body` on the codes" in text
+    for term in regression.terms:
+        shown = [cells(getattr(term, kind)) for kind in ("naive", "classical", "ppi")]
+        line = "".join(f" {e} {ci} |" for e, ci in shown)
+        assert f"| `{term.term}` |{line} {format_fixed(term.effective_n, 0)} |" in text
