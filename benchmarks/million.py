@@ -5,7 +5,7 @@
 
 For each size N, synthetic issue-like items (``item_id,title,body``, 60-200 characters, from a
 seed; nothing committed) and, each command in its own process (its wall time, its CPU time
-and its peak memory, ``ru_maxrss`` from ``wait4``: the client only):
+and its peak memory, ``ru_maxrss`` from ``wait4`` in a small launcher: the client only):
 
 - ``dry run``: ``llmcode code --dry-run --json`` (tiny taxonomy, gpt-4o-mini prices);
 - ``live`` (sizes in ``--live``): ``llmcode code`` against the test server (zero latency, in
@@ -76,29 +76,43 @@ class Measured:
     first_request: float | None = None
 
 
+LAUNCHER = """import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:], stdout=open(sys.argv[1], "wb"))
+_, status, usage = os.wait4(child.pid, 0)
+print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, file=sys.stderr)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+"""Runs the command and says its peak memory and CPU time: a process forked from this one
+would count this one's memory as its own (``ru_maxrss`` keeps the forked pages' high-water
+mark), so the command is started from this small launcher instead."""
+
+
 def measured(command: list[str], server: TestServer | None = None) -> Measured:
     """Run an llmcode command; its wall and CPU time, peak memory, and (with ``server``) the
     seconds until the server saw its first chat request."""
     env = {**os.environ, **ENV}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.NamedTemporaryFile() as out, tempfile.TemporaryFile() as err:
         before = server.stats.chat_requests if server is not None else 0
         start = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "llmcode", *command], stdout=out, stderr=err, env=env
+            [sys.executable, "-c", LAUNCHER, out.name, sys.executable, "-m", "llmcode", *command],
+            stderr=err,
+            env=env,
         )
         first = None
         while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
+            if process.poll() is not None:
                 break
             if first is None and server is not None and server.stats.chat_requests > before:
                 first = time.perf_counter() - start
             time.sleep(0.005)
         seconds = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
-            err.seek(0)
-            raise SystemExit(f"{' '.join(command[:2])} failed:\n{err.read().decode()[-3000:]}")
-    return Measured(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, first)
+        err.seek(0)
+        said = err.read().decode()
+        if process.returncode != 0:
+            raise SystemExit(f"{' '.join(command[:2])} failed:\n{said[-3000:]}")
+    peak, cpu = said.split()[-2:]
+    return Measured(seconds, float(cpu), int(peak) / 1024, first)
 
 
 def synthesise_run(root: Path, items_path: Path, left: int, run_id: str, base_url: str) -> float:

@@ -237,21 +237,30 @@ class Measured:
     output: str
 
 
+LAUNCHER = """import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:], stdout=open(sys.argv[1], "wb"))
+_, status, usage = os.wait4(child.pid, 0)
+print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime, file=sys.stderr)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+"""Runs a command and says its peak memory and CPU time: a process forked from this one would
+count this one's memory as its own (``ru_maxrss`` keeps the forked pages' high-water mark)."""
+
+
 def measured(command: list[str], env: dict[str, str]) -> Measured:
     """Run ``command``; its wall time, CPU time and peak memory (its own ``ru_maxrss``)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.NamedTemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if process.returncode != 0:
-            raise SystemExit(err.read().decode())
-        return Measured(
-            seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()
+        done = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, out.name, *command], stderr=err, env=env, check=False
         )
+        seconds = time.perf_counter() - start
+        err.seek(0)
+        said = err.read().decode()
+        if done.returncode != 0:
+            raise SystemExit(said)
+        peak, cpu = said.split()[-2:]
+        return Measured(seconds, float(cpu), int(peak) / 1024, Path(out.name).read_text())
 
 
 def main() -> None:

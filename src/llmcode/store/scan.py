@@ -43,24 +43,18 @@ BLOCK = 1 << 25
 
 def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
     """(number of the block's first line, the block) of whole lines; the last block ends where
-    the file does (a torn last line has no newline)."""
+    the file does (a torn last line has no newline). A block is read, then its last line
+    completed."""
     if not path.is_file():
         return
     number = 1
     with path.open("rb") as handle:
-        rest = b""
         while True:
-            data = handle.read(BLOCK)
-            if not data:
-                if rest:
-                    yield number, rest
+            block = handle.read(BLOCK)
+            if not block:
                 return
-            data = rest + data
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                rest = data
-                continue
-            block, rest = data[:cut], data[cut:]
+            if not block.endswith(b"\n"):
+                block += handle.readline()
             yield number, block
             number += block.count(b"\n")
 
@@ -196,24 +190,17 @@ def whole_lines(path: Path) -> bool:
     Counted a block at a time (as many record starts, at line starts, and ``}`` line ends as
     lines), else line by line."""
     for _, block in _blocks(path):
-        ends = _newlines(block)
-        if ends is not None and _records_fill_lines(block, ends):
+        lines = block.count(b"\n")
+        if (  # every line starts as a record, and holds no other record start
+            block.endswith(b"\n")
+            and block.startswith(RECORD_START)
+            and block.count(b"\n" + RECORD_START) == lines - 1
+            and block.count(RECORD_START) == lines
+        ):
             continue
         if not _whole_lines(block):
             return False
     return True
-
-
-def _records_fill_lines(block: bytes, ends: np.ndarray) -> bool:
-    """Whether every line of a block (newlines at ``ends``) starts as a record does, ends with
-    ``}`` and holds no other record start."""
-    data = np.frombuffer(block, dtype=np.uint8)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    if not (data[ends - 1] == BRACE).all() or (ends - starts < len(RECORD_START)).any():
-        return False
-    if not all((data[starts + n] == byte).all() for n, byte in enumerate(RECORD_START)):
-        return False
-    return block.count(RECORD_START) == len(ends)
 
 
 def _whole_lines(block: bytes) -> bool:
@@ -273,11 +260,9 @@ def items_left(items: Path, codings: Path, final: Iterable[str]) -> list[Item]:
     left: list[Item] = []
     for first, block in _blocks(items):
         ids = _ITEMS.findall(block)
-        ends = _newlines(block)
-        if ends is not None and len(ends) == len(ids):
-            for k in (k for k, key in enumerate(ids) if key not in done):
-                start = int(ends[k - 1]) + 1 if k else 0
-                left.append(_item(json.loads(block[start : int(ends[k])])))
+        if _whole_block(block, len(ids)):
+            for key in (key for key in ids if key not in done):
+                left.append(_item(json.loads(_line_of(block, key))))
             continue
         for number, offset, line in _block_lines(items, first, block):
             try:
@@ -289,6 +274,13 @@ def items_left(items: Path, codings: Path, final: Iterable[str]) -> list[Item]:
             if str(row["item_id"]).encode("utf-8") not in done:
                 left.append(_item(row))
     return left
+
+
+def _line_of(block: bytes, key: bytes) -> bytes:
+    """The line of the item ``key`` in a block of the snapshot (ids are unique)."""
+    start = b'{"item_id": "' + key + b'"'
+    at = 0 if block.startswith(start) else block.index(b"\n" + start) + 1
+    return block[at : block.index(b"\n", at)]
 
 
 def count_items(path: Path) -> int:
