@@ -203,7 +203,7 @@ def main() -> None:
                 rows.append((n, "live", measured([*coding, "--run-id", "live"], server), n))
             made = synthesise_run(runs, items, args.left, "big", server.base_url)
             print(f"  ({n:,} items: run synthesised in {made:.1f} s)", flush=True)
-            resume = ["code", "--resume", "big", "--runs-dir", str(runs)]
+            resume = ["code", "--resume", "big", "--runs-dir", str(runs), "--no-cache"]
             rows.append((n, "resume", measured(resume, server), args.left))
             show = ["runs", "show", "big", "--runs-dir", str(runs)]
             rows.append((n, "runs show", measured(show), n))

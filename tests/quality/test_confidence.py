@@ -226,3 +226,33 @@ def test_every_view_defaults_to_the_same_kind_of_confidence() -> None:
     assert default_kind([plain, with_logprob]) == "logprob"
     assert confidence_of(with_logprob, "usage", "logprob") == 0.93
     assert confidence_of(with_logprob, "usage", "stated") == 0.7
+
+
+@pytest.mark.parametrize("kind", [None, "vote", "logprob", "stated"])
+def test_confidence_from_the_codes_frame_equals_confidence_from_the_records(
+    tmp_path: Path, kind: str | None
+) -> None:
+    """`load_run_codes` keeps what each kind needs (no second read of a big run): the same
+    values as reading the records again."""
+    from llmcode.quality.confidence import with_confidence
+    from llmcode.store.runs import CONFIDENCE_FACTS, load_run_codes
+
+    stated = CodeAssignment(code="usage", confidence=0.7)
+    records = [
+        sampled("a", "usage", "usage", "resources"),
+        CodingRecord(item_id="b", status="ok", codes=[stated], probabilities={"usage": 0.9}),
+        CodingRecord(
+            item_id="c", status="ok", codes=[stated.model_copy(update={"code": "performance"})]
+        ),
+        sampled("a", "resources", "resources", "resources"),  # the latest record wins
+    ]
+    run = make_run(tmp_path, records)
+    codes = load_run_codes(run)
+    assert CONFIDENCE_FACTS in codes.attrs
+    plain = codes.copy()
+    plain.attrs = {}
+    expected = with_confidence(plain, run, kind)
+    assert with_confidence(codes, run, kind).equals(expected)
+    assert expected["confidence"].notna().any()  # not a comparison of empty columns
+    if kind is None:  # several samples: the vote share
+        assert set(expected["confidence_kind"]) == {"vote share"}

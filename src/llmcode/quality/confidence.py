@@ -19,7 +19,7 @@ import pandas as pd
 from llmcode.errors import AgreementError
 from llmcode.quality.agreement import build_ratings, krippendorff_alpha
 from llmcode.store.models import CodingRecord
-from llmcode.store.runs import Run
+from llmcode.store.runs import CONFIDENCE_FACTS, Run
 from llmcode.taxonomy.model import NONE_CODE
 
 USABLE = ("ok", "unverified")
@@ -131,7 +131,26 @@ def confidence_of(record: CodingRecord, code: str, kind: str) -> float | None:
 
 
 def with_confidence(codes: pd.DataFrame, run: Run, kind: str | None = None) -> pd.DataFrame:
-    """Long-format run codes with ``confidence`` of one kind and a ``confidence_kind`` column."""
+    """Long-format run codes with ``confidence`` of one kind and a ``confidence_kind`` column
+    (from the facts `load_run_codes` kept when ``codes`` is its frame: the run is not read
+    again)."""
+    facts = codes.attrs.get(CONFIDENCE_FACTS)
+    if facts is not None and len(facts["samples"]) == len(codes):
+        codes = codes.copy(deep=False)
+        codes.attrs = {k: v for k, v in codes.attrs.items() if k != CONFIDENCE_FACTS}
+        kind = kind or (
+            "vote"
+            if facts["several_samples"]
+            else "logprob"
+            if facts["probabilities"]
+            else "stated"
+        )
+        if kind == "logprob":
+            values = facts["logprob"]
+        else:  # the stated numbers of an item coded several times were replaced by vote shares
+            stale = (facts["samples"] > 1) if kind == "stated" else False
+            values = np.where(stale, np.nan, facts["first_confidence"])
+        return codes.assign(confidence=values, confidence_kind=KIND_NAMES[kind])
     records = run.latest_codings()
     kind = kind or default_kind(list(records.values()))
     values = [

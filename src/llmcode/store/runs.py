@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -424,10 +425,18 @@ def load_run_codes(run: Run | Path, *, unverified: bool = False) -> pd.DataFrame
         return _segment_rows(run, coder, unverified)
     verified = manifest.config.guidance.verify != "off"
     names = ["item_id", "code", "justification", "evidence", "confidence", "status", "disputed"]
-    columns: dict[str, list[Any]] = {name: [] for name in ["rank", *names]}
+    facts = ["samples", "logprob", "first_confidence"]  # for `quality.confidence`, see below
+    columns: dict[str, list[Any]] = {name: [] for name in ["rank", *names, *facts]}
+    several = probabilities = False
     for rank, record in run.iter_counted():  # one record at a time: flat in the run's size
         disputed = {check.code for check in record.checks if check.outcome == "disputed"}
+        several = several or len(record.samples) > 1
+        probabilities = probabilities or bool(record.probabilities)
         for assignment in record.codes:
+            first = next(c for c in record.codes if c.code == assignment.code)
+            columns["samples"].append(len(record.samples))
+            columns["logprob"].append(record.probabilities.get(assignment.code))
+            columns["first_confidence"].append(first.confidence)
             columns["rank"].append(rank)
             columns["item_id"].append(record.item_id)
             columns["code"].append(assignment.code)
@@ -440,8 +449,20 @@ def load_run_codes(run: Run | Path, *, unverified: bool = False) -> pd.DataFrame
     frame.insert(2, "coder", pd.Series([coder] * len(frame), dtype=object))
     frame["confidence"] = pd.to_numeric(frame["confidence"]) if len(frame) else frame["confidence"]
     frame = frame.sort_values("rank", kind="stable").drop(columns="rank").reset_index(drop=True)
+    # what each kind of confidence needs of the records, so it is not read again
+    frame.attrs[CONFIDENCE_FACTS] = {  # arrays: pandas copies its attrs with every frame
+        "several_samples": several,
+        "probabilities": probabilities,
+        **{name: frame[name].to_numpy(dtype=float, na_value=np.nan) for name in facts},
+    }
+    frame = frame.drop(columns=facts)
     return frame if verified else frame.drop(columns="disputed")
 
+
+CONFIDENCE_FACTS = "llmcode_confidence_facts"
+"""``attrs`` key of `load_run_codes`' frame: per row the item's number of samples, the code's
+token probability and its first assignment's confidence, and whether any item has several
+samples or probabilities (`llmcode.quality.confidence.with_confidence` reads them)."""
 
 SEGMENT_COLUMNS = (
     "item_id",
