@@ -188,7 +188,10 @@ def main() -> None:
     live = {int(s) for s in args.live.split(",") if s}
     print(f"load average (1, 5, 15 min) before: {load()}")
     rows: list[tuple[int, str, Measured, int]] = []
-    with tempfile.TemporaryDirectory() as tmp, TestServer(ServerConfig()) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        TestServer(ServerConfig(max_requests=10**9, max_seconds=86_400.0)) as server,
+    ):
         url = ["--base-url", server.base_url, "--backend", "openai", "--model", "test-model"]
         for n in sizes:
             folder = Path(tmp) / str(n)

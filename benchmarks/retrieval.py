@@ -145,7 +145,7 @@ def environment(src: str | None) -> dict[str, str]:
 
 
 def load() -> str:
-    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def compare(args: argparse.Namespace) -> None:
