@@ -235,7 +235,7 @@ def test_confidence_from_the_codes_frame_equals_confidence_from_the_records(
     """`load_run_codes` keeps what each kind needs (no second read of a big run): the same
     values as reading the records again."""
     from llmcode.quality.confidence import with_confidence
-    from llmcode.store.runs import CONFIDENCE_FACTS, load_run_codes
+    from llmcode.store.runs import load_run_codes
 
     stated = CodeAssignment(code="usage", confidence=0.7)
     records = [
@@ -247,12 +247,11 @@ def test_confidence_from_the_codes_frame_equals_confidence_from_the_records(
         sampled("a", "resources", "resources", "resources"),  # the latest record wins
     ]
     run = make_run(tmp_path, records)
-    codes = load_run_codes(run)
-    assert CONFIDENCE_FACTS in codes.attrs
-    plain = codes.copy()
-    plain.attrs = {}
-    expected = with_confidence(plain, run, kind)
-    assert with_confidence(codes, run, kind).equals(expected)
+    facts: dict = {}
+    codes = load_run_codes(run, confidence=facts)
+    assert len(facts["samples"]) == len(codes)
+    expected = with_confidence(codes, run, kind)  # from the records, read again
+    assert with_confidence(codes, run, kind, facts=facts).equals(expected)
     assert expected["confidence"].notna().any()  # not a comparison of empty columns
     if kind is None:  # several samples: the vote share
         assert set(expected["confidence_kind"]) == {"vote share"}

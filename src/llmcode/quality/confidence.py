@@ -13,13 +13,15 @@ Three measures, all read from a run's records:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from llmcode.errors import AgreementError
 from llmcode.quality.agreement import build_ratings, krippendorff_alpha
 from llmcode.store.models import CodingRecord
-from llmcode.store.runs import CONFIDENCE_FACTS, Run
+from llmcode.store.runs import Run
 from llmcode.taxonomy.model import NONE_CODE
 
 USABLE = ("ok", "unverified")
@@ -130,14 +132,16 @@ def confidence_of(record: CodingRecord, code: str, kind: str) -> float | None:
     return assignment.confidence
 
 
-def with_confidence(codes: pd.DataFrame, run: Run, kind: str | None = None) -> pd.DataFrame:
+def with_confidence(
+    codes: pd.DataFrame,
+    run: Run,
+    kind: str | None = None,
+    facts: dict[str, Any] | None = None,
+) -> pd.DataFrame:
     """Long-format run codes with ``confidence`` of one kind and a ``confidence_kind`` column
-    (from the facts `load_run_codes` kept when ``codes`` is its frame: the run is not read
-    again)."""
-    facts = codes.attrs.get(CONFIDENCE_FACTS)
-    if facts is not None and len(facts["samples"]) == len(codes):
-        codes = codes.copy(deep=False)
-        codes.attrs = {k: v for k, v in codes.attrs.items() if k != CONFIDENCE_FACTS}
+    (``facts``: what `load_run_codes` kept of the records for ``codes`` (its ``confidence``):
+    the run is not read again)."""
+    if facts and len(facts["samples"]) == len(codes):
         kind = kind or (
             "vote"
             if facts["several_samples"]

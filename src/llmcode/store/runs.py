@@ -407,7 +407,9 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def load_run_codes(run: Run | Path, *, unverified: bool = False) -> pd.DataFrame:
+def load_run_codes(
+    run: Run | Path, *, unverified: bool = False, confidence: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """A run's codes in long format: item_id, coder, code, justification, evidence, confidence
     (and ``disputed`` for a run coded with a second look: the checker rejected the code).
 
@@ -417,6 +419,11 @@ def load_run_codes(run: Run | Path, *, unverified: bool = False) -> pd.DataFrame
     confidence (and status), plus a row without a code for a document coded with no passage (the
     coder read it: gaps count in agreement on passages); passages not found in the text, which
     have no offsets, only with ``unverified``.
+
+    ``confidence``, when given, is filled with what each kind of confidence needs, per row (the
+    item's number of samples, the code's token probability, its first assignment's confidence)
+    and per run (``several_samples``, ``probabilities``): see
+    `llmcode.quality.confidence.with_confidence`, which then does not read the run again.
     """
     run = run if isinstance(run, Run) else Run(Path(run))
     manifest = run.manifest()
@@ -425,7 +432,7 @@ def load_run_codes(run: Run | Path, *, unverified: bool = False) -> pd.DataFrame
         return _segment_rows(run, coder, unverified)
     verified = manifest.config.guidance.verify != "off"
     names = ["item_id", "code", "justification", "evidence", "confidence", "status", "disputed"]
-    facts = ["samples", "logprob", "first_confidence"]  # for `quality.confidence`, see below
+    facts = ["samples", "logprob", "first_confidence"]  # for ``confidence``
     columns: dict[str, list[Any]] = {name: [] for name in ["rank", *names, *facts]}
     several = probabilities = False
     for rank, record in run.iter_counted():  # one record at a time: flat in the run's size
@@ -449,20 +456,15 @@ def load_run_codes(run: Run | Path, *, unverified: bool = False) -> pd.DataFrame
     frame.insert(2, "coder", pd.Series([coder] * len(frame), dtype=object))
     frame["confidence"] = pd.to_numeric(frame["confidence"]) if len(frame) else frame["confidence"]
     frame = frame.sort_values("rank", kind="stable").drop(columns="rank").reset_index(drop=True)
-    # what each kind of confidence needs of the records, so it is not read again
-    frame.attrs[CONFIDENCE_FACTS] = {  # arrays: pandas copies its attrs with every frame
-        "several_samples": several,
-        "probabilities": probabilities,
-        **{name: frame[name].to_numpy(dtype=float, na_value=np.nan) for name in facts},
-    }
+    if confidence is not None:  # what each kind of confidence needs: the run is not read again
+        confidence.update(
+            several_samples=several,
+            probabilities=probabilities,
+            **{name: frame[name].to_numpy(dtype=float, na_value=np.nan) for name in facts},
+        )
     frame = frame.drop(columns=facts)
     return frame if verified else frame.drop(columns="disputed")
 
-
-CONFIDENCE_FACTS = "llmcode_confidence_facts"
-"""``attrs`` key of `load_run_codes`' frame: per row the item's number of samples, the code's
-token probability and its first assignment's confidence, and whether any item has several
-samples or probabilities (`llmcode.quality.confidence.with_confidence` reads them)."""
 
 SEGMENT_COLUMNS = (
     "item_id",
