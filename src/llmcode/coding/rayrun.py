@@ -101,20 +101,7 @@ def send_with_ray(requests: Path, output: Path, settings: RaySettings) -> RayRep
             }
         )
     started = time.monotonic()
-    try:
-        ray.init(
-            address=settings.address,
-            ignore_reinit_error=True,
-            include_dashboard=False,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-        )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise BackendError(
-            f"cannot reach Ray at {settings.address or 'a new local instance'} ({exc})",
-            hint="check --address (ray://HOST:10001 or HOST:6379), or leave it out for a "
-            "local Ray instance",
-        ) from exc
+    start_ray(ray, settings.address)
     report = RayReport(output=output, requests=len(rows))
     if rows:
         size = max(1, min(256, -(-len(rows) // max(1, settings.tasks))))
@@ -211,3 +198,22 @@ def _retry_after(headers: Any) -> float:
         return min(60.0, float(headers.get("retry-after") or 0.0))
     except ValueError:
         return 0.0
+
+
+def start_ray(ray: Any, address: str | None) -> None:
+    """Join the Ray cluster at ``address`` (or start a local instance), quietly; an unreachable
+    address is a one-line error with the fix."""
+    try:
+        ray.init(
+            address=address,
+            ignore_reinit_error=True,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise BackendError(
+            f"cannot reach Ray at {address or 'a new local instance'} ({exc})",
+            hint="check --address (ray://HOST:10001 or HOST:6379), or leave it out for a "
+            "local Ray instance",
+        ) from exc

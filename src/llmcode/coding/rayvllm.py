@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmcode.coding.rayrun import RayReport
+from llmcode.coding.rayrun import RayReport, start_ray
 from llmcode.errors import BackendError, ConfigError
 
 
@@ -55,19 +54,7 @@ def check_vllm(settings: VllmSettings) -> Any:
         raise ConfigError(
             "Ray is not installed", hint="pip install 'llmcode[ray]' 'ray[llm]'"
         ) from exc
-    try:
-        ray.init(
-            address=settings.address,
-            ignore_reinit_error=True,
-            include_dashboard=False,
-            logging_level=logging.ERROR,
-            log_to_driver=False,
-        )
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise BackendError(
-            f"cannot reach Ray at {settings.address or 'a new local instance'} ({exc})",
-            hint="check --address (ray://HOST:10001 or HOST:6379)",
-        ) from exc
+    start_ray(ray, settings.address)
     gpus = float(ray.cluster_resources().get("GPU", 0))
     wanted = settings.replicas * settings.gpus_per_replica
     if gpus < wanted:

@@ -24,6 +24,7 @@ from llmcode.errors import ConfigError
 from llmcode.review.passage_cursor import PassageCursor
 from llmcode.review.passage_edits import Edge, Unit
 from llmcode.review.passage_queues import HumanSpan, ModelPassage, Passage, PassageProgress
+from llmcode.review.session import chosen_codes
 from llmcode.store.decisions import Action, Decision, append_decision
 from llmcode.store.passage_ledger import PassageKey, key_of
 
@@ -162,18 +163,7 @@ class PassageSession(PassageCursor):
         return passage
 
     def _check_codes(self, codes: list[str]) -> list[str]:
-        allowed = [c.id for c in self.categories]
-        chosen = list(dict.fromkeys(codes))
-        unknown = [c for c in chosen if c not in allowed]
-        if unknown:
-            raise ConfigError(
-                f"unknown code(s) {', '.join(unknown)}", hint=f"choose from: {', '.join(allowed)}"
-            )
-        if not chosen:
-            raise ConfigError("choose at least one code", hint="reject (r) when no code applies")
-        if len(chosen) > 1 and not self.taxonomy.multi_label:
-            raise ConfigError(f"taxonomy '{self.taxonomy.name}' is single-label: choose one code")
-        return chosen
+        return chosen_codes(codes, self.categories, self.taxonomy)
 
     def _resize(self, edge: Edge, unit: Unit, *, widen: bool) -> Decision:
         passage = self._located()

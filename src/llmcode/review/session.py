@@ -28,7 +28,7 @@ from llmcode.store.decisions import (
 )
 from llmcode.store.jsonl import repair_jsonl
 from llmcode.store.runs import DECISIONS, Run
-from llmcode.taxonomy.model import NONE_CODE, Category
+from llmcode.taxonomy.model import NONE_CODE, Category, Taxonomy
 
 __all__ = ["DECISION_FILTERS", "Decision", "Progress", "ReviewSession", "reviewed_codes"]
 DECISION_FILTERS = ("undecided", "accept", "reject", "change")
@@ -289,17 +289,7 @@ class ReviewSession:
     def change(self, codes: list[str]) -> Decision:
         """Replace the model's codes of the current item by ``codes``."""
         item = self._require_current()
-        allowed = [c.id for c in self.pickable]
-        chosen = list(dict.fromkeys(codes))
-        unknown = [c for c in chosen if c not in allowed]
-        if unknown:
-            raise ConfigError(
-                f"unknown code(s) {', '.join(unknown)}", hint=f"choose from: {', '.join(allowed)}"
-            )
-        if not chosen:
-            raise ConfigError("choose at least one code", hint="reject (r) when no code applies")
-        if len(chosen) > 1 and not self.taxonomy.multi_label:
-            raise ConfigError(f"taxonomy '{self.taxonomy.name}' is single-label: choose one code")
+        chosen = chosen_codes(codes, self.pickable, self.taxonomy)
         return self._decide(item, "change", chosen)
 
     def memo(self, text: str) -> Decision:
@@ -387,3 +377,20 @@ def _only(items: list[ReviewItem], only: Collection[str], run: Run) -> list[Revi
             hint="code them first (a run with only set to that file)",
         )
     return [item for item in items if item.item_id in wanted]
+
+
+def chosen_codes(codes: list[str], allowed: list[Category], taxonomy: Taxonomy) -> list[str]:
+    """A reviewer's choice of codes, checked: each one of ``allowed``, at least one, and one
+    only in a single-label taxonomy (errors say what to do); in order, without repeats."""
+    ids = [c.id for c in allowed]
+    chosen = list(dict.fromkeys(codes))
+    unknown = [c for c in chosen if c not in ids]
+    if unknown:
+        raise ConfigError(
+            f"unknown code(s) {', '.join(unknown)}", hint=f"choose from: {', '.join(ids)}"
+        )
+    if not chosen:
+        raise ConfigError("choose at least one code", hint="reject (r) when no code applies")
+    if len(chosen) > 1 and not taxonomy.multi_label:
+        raise ConfigError(f"taxonomy '{taxonomy.name}' is single-label: choose one code")
+    return chosen
