@@ -308,3 +308,17 @@ def test_raw_html_from_items_taxonomy_and_coders_is_escaped_in_the_markdown_repo
     assert "<script" not in text and "<img" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in text
+
+
+def test_the_resolution_figure_of_a_run_without_codes_is_an_empty_panel_not_an_error():
+    from llmcode.analysis.figures import figure_bytes, resolution_figure
+
+    times = pd.DataFrame(
+        {
+            "codes": pd.Series([], dtype=str),
+            "open": pd.Series([], dtype=bool),
+            "days": pd.Series([], dtype=float),
+        }
+    )
+    svg = figure_bytes(resolution_figure(times, [], by_group=False)).decode()
+    assert "no coded items" in svg

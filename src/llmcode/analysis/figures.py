@@ -158,6 +158,11 @@ def figure_bytes(fig: Figure, fmt: str = "svg") -> bytes:
 
 def _boxes(ax: Axes, groups: dict[str, pd.DataFrame], title: str) -> None:
     names = list(groups)
+    if not names:  # e.g. a run in which no item was coded yet: an empty panel that says so
+        ax.text(0.5, 0.5, "no coded items", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=10, loc="left")
+        return
     closed = [g.loc[~g["open"], "days"].clip(lower=0.01).to_numpy() for g in groups.values()]
     ax.boxplot(
         [c if len(c) else [np.nan] for c in closed],
