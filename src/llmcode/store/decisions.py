@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, model_validator
@@ -271,20 +271,7 @@ def reviewed_codes(
     """
     decisions = load_decisions(run)
     blind_ledgers = replay(decisions, blind=True)
-    ledgers = {
-        name: ledger
-        for name, ledger in replay(decisions, blind=False).items()
-        if name not in blind_ledgers
-    }
-    ledgers.update(blind_ledgers)
-    if reviewer is not None:
-        if reviewer not in ledgers:
-            known = ", ".join(ledgers) or "none yet"
-            raise RunStoreError(
-                f"{run.path / DECISIONS}: no decisions by reviewer '{reviewer}'",
-                hint=f"reviewers of this run: {known}",
-            )
-        ledgers = {reviewer: ledgers[reviewer]}
+    ledgers = reviewers_ledgers(replay(decisions, blind=False), blind_ledgers, reviewer, run)
     order = {item.item_id: n for n, item in enumerate(run.items())} if ledgers else {}
     rows: list[dict[str, str | bool]] = []
     for name, ledger in ledgers.items():
@@ -318,3 +305,30 @@ def reviewed_codes(
     if not blind_ledgers:  # the column appears once someone coded blind
         return pd.DataFrame(rows, columns=COLUMNS[:-1]).drop(columns="blind", errors="ignore")
     return pd.DataFrame(rows, columns=columns)
+
+
+AnyLedger = TypeVar("AnyLedger")
+
+
+def reviewers_ledgers(
+    ordinary: dict[str, AnyLedger],
+    blind: dict[str, AnyLedger],
+    reviewer: str | None,
+    run: Run,
+    what: str = "",
+) -> dict[str, AnyLedger]:
+    """Each reviewer's ledger, one who also reviewed blind taken from the blind lines only;
+    ``reviewer`` keeps one (an error naming the others when absent). ``what``: the kind of
+    decisions the error names (``"passage "``), empty for item decisions."""
+    ledgers = {name: ledger for name, ledger in ordinary.items() if name not in blind}
+    ledgers.update(blind)
+    if reviewer is None:
+        return ledgers
+    if reviewer not in ledgers:
+        known = ", ".join(ledgers) or "none yet"
+        whose = "this run's passages" if what else "this run"
+        raise RunStoreError(
+            f"{run.path / DECISIONS}: no {what}decisions by reviewer '{reviewer}'",
+            hint=f"reviewers of {whose}: {known}",
+        )
+    return {reviewer: ledgers[reviewer]}

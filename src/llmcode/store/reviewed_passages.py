@@ -28,11 +28,10 @@ from typing import Any
 
 import pandas as pd
 
-from llmcode.errors import RunStoreError
-from llmcode.store.decisions import Decision, load_decisions
+from llmcode.store.decisions import Decision, load_decisions, reviewers_ledgers
 from llmcode.store.passage_binding import ModelPassages, bind_passage_decisions, model_passages
 from llmcode.store.passage_ledger import PassageKey, PassageLedger, key_of, replay_passages
-from llmcode.store.runs import DECISIONS, Run
+from llmcode.store.runs import Run
 
 REVIEWED_COLUMNS = [
     "item_id", "coder", "code", "start", "end", "quote", "passage", "action", "decided_by",
@@ -58,22 +57,9 @@ def passage_ledgers(
     one (an error naming the others when absent)."""
     model = model_passages(run) if model is None else model
     decisions = bind_passage_decisions(load_decisions(run), model)
+    ordinary = replay_passages(decisions, blind=False)
     blind = replay_passages(decisions, blind=True)
-    ledgers = {
-        name: ledger
-        for name, ledger in replay_passages(decisions, blind=False).items()
-        if name not in blind
-    }
-    ledgers.update(blind)
-    if reviewer is not None:
-        if reviewer not in ledgers:
-            known = ", ".join(ledgers) or "none yet"
-            raise RunStoreError(
-                f"{run.path / DECISIONS}: no passage decisions by reviewer '{reviewer}'",
-                hint=f"reviewers of this run's passages: {known}",
-            )
-        ledgers = {reviewer: ledgers[reviewer]}
-    return ledgers
+    return reviewers_ledgers(ordinary, blind, reviewer, run, what="passage ")
 
 
 def reviewed_passages(
