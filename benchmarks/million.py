@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python benchmarks/million.py [--sizes 10000,100000,1000000]
         [--live 10000,100000] [--left 100] [--concurrency 64]
+        [--steps dry,live,resume,show,export] [--keep DIR]
 
 For each size N, synthetic issue-like items (``item_id,title,body``, 60-200 characters, from a
 seed; nothing committed) and, each command in its own process (its wall time, its CPU time
@@ -17,6 +18,12 @@ and its peak memory, ``ru_maxrss`` from ``wait4`` in a small launcher: the clien
   the run finished);
 - ``runs show`` and ``export -o codes.csv`` of that run.
 
+``--steps`` runs only some of the commands (the run is synthesised for ``resume``, ``show`` and
+``export``); ``--keep DIR`` works in DIR instead of a temporary folder and keeps it: the items
+and the synthesised run (a pristine copy, ``DIR/N/pristine``) are made once and reused by later
+benchmarks with the same DIR (a 1,000,000-item synthesis takes minutes); each resume starts
+from a fresh copy of the pristine run.
+
 Targets (issue 24): dry run of 1,000,000 items <= 15 s, resume reaches its first request in
 <= 10 s, runs show and export <= 30 s, memory flat with the number of items. The load average
 (``uptime``) is printed before and after: the machine may be shared.
@@ -28,6 +35,8 @@ import argparse
 import csv
 import os
 import random
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,6 +63,7 @@ WORDS = [
     *("tokenizer", "docs", "example", "question", "feature", "request"),
 ]
 CODES = ("usage", "performance", "resources")
+STEPS = ("dry", "live", "resume", "show", "export")
 ENV = {"OPENAI_API_KEY": "test", "LLMCODE_MODEL": "", "OPENAI_BASE_URL": ""}
 
 
@@ -74,6 +84,7 @@ class Measured:
     cpu: float
     peak_mb: float
     first_request: float | None = None
+    last_request: float | None = None
 
 
 LAUNCHER = """import os, subprocess, sys
@@ -99,12 +110,15 @@ def measured(command: list[str], server: TestServer | None = None) -> Measured:
             stderr=err,
             env=env,
         )
-        first = None
+        first = last = None
+        seen = before
         while True:
             if process.poll() is not None:
                 break
-            if first is None and server is not None and server.stats.chat_requests > before:
-                first = time.perf_counter() - start
+            if server is not None and server.stats.chat_requests > seen:
+                seen = server.stats.chat_requests
+                last = time.perf_counter() - start
+                first = last if first is None else first
             time.sleep(0.005)
         seconds = time.perf_counter() - start
         err.seek(0)
@@ -112,7 +126,7 @@ def measured(command: list[str], server: TestServer | None = None) -> Measured:
         if process.returncode != 0:
             raise SystemExit(f"{' '.join(command[:2])} failed:\n{said[-3000:]}")
     peak, cpu = said.split()[-2:]
-    return Measured(seconds, float(cpu), int(peak) / 1024, first)
+    return Measured(seconds, float(cpu), int(peak) / 1024, first, last)
 
 
 def synthesise_run(root: Path, items_path: Path, left: int, run_id: str, base_url: str) -> float:
@@ -183,9 +197,14 @@ def main() -> None:
     parser.add_argument("--live", default="10000,100000")
     parser.add_argument("--left", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--steps", default=",".join(STEPS), help="some of " + ", ".join(STEPS))
+    parser.add_argument("--keep", type=Path, help="work in (and keep) this folder")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     live = {int(s) for s in args.live.split(",") if s}
+    steps = set(args.steps.split(","))
+    if steps - set(STEPS):
+        raise SystemExit(f"--steps: unknown {', '.join(sorted(steps - set(STEPS)))}")
     print(f"load average (1, 5, 15 min) before: {load()}")
     rows: list[tuple[int, str, Measured, int]] = []
     with (
@@ -194,30 +213,53 @@ def main() -> None:
     ):
         url = ["--base-url", server.base_url, "--backend", "openai", "--model", "test-model"]
         for n in sizes:
-            folder = Path(tmp) / str(n)
-            folder.mkdir()
+            folder = (args.keep or Path(tmp)) / str(n)
+            folder.mkdir(parents=True, exist_ok=True)
             items, runs = folder / "items.csv", folder / "runs"
-            write_items(items, n)
+            if not items.is_file():
+                write_items(items, n)
             common = ["-t", str(TAXONOMY), "-i", str(items), "--runs-dir", str(runs)]
-            dry = ["code", "--dry-run", "--json", *common, "--backend", "openai"]
-            rows.append((n, "dry run", measured([*dry, "--model", "gpt-4o-mini"]), n))
-            if n in live:
+            if "dry" in steps:
+                dry = ["code", "--dry-run", "--json", *common, "--backend", "openai"]
+                rows.append((n, "dry run", measured([*dry, "--model", "gpt-4o-mini"]), n))
+            if n in live and "live" in steps:
+                shutil.rmtree(runs / "live", ignore_errors=True)
                 coding = ["code", *common, *url, "--concurrency", str(args.concurrency)]
                 rows.append((n, "live", measured([*coding, "--run-id", "live"], server), n))
-            made = synthesise_run(runs, items, args.left, "big", server.base_url)
-            print(f"  ({n:,} items: run synthesised in {made:.1f} s)", flush=True)
-            resume = ["code", "--resume", "big", "--runs-dir", str(runs), "--no-cache"]
-            rows.append((n, "resume", measured(resume, server), args.left))
-            show = ["runs", "show", "big", "--runs-dir", str(runs)]
-            rows.append((n, "runs show", measured(show), n))
-            export = ["export", "big", "--runs-dir", str(runs), "-o", str(folder / "codes.csv")]
-            rows.append((n, "export", measured(export), n))
+            if not steps & {"resume", "show", "export"}:
+                continue
+            pristine = folder / "pristine"
+            if not (pristine / "big" / "manifest.json").is_file():
+                shutil.rmtree(pristine, ignore_errors=True)
+                made = synthesise_run(pristine, items, args.left, "big", server.base_url)
+                print(f"  ({n:,} items: run synthesised in {made:.1f} s)", flush=True)
+            if "resume" in steps or not (runs / "big").is_dir():
+                shutil.rmtree(runs / "big", ignore_errors=True)
+                shutil.copytree(pristine / "big", runs / "big")
+                manifest = runs / "big" / "manifest.json"  # this server's port, not the first's
+                text = re.sub(r"http://127\.0\.0\.1:\d+/v1", server.base_url, manifest.read_text())
+                manifest.write_text(text)
+            if "resume" in steps:
+                resume = ["code", "--resume", "big", "--runs-dir", str(runs), "--no-cache"]
+                rows.append((n, "resume", measured(resume, server), args.left))
+            if "show" in steps:
+                show = ["runs", "show", "big", "--runs-dir", str(runs)]
+                rows.append((n, "runs show", measured(show), n))
+            if "export" in steps:
+                to = ["-o", str(folder / "codes.csv")]
+                rows.append(
+                    (n, "export", measured(["export", "big", "--runs-dir", str(runs), *to]), n)
+                )
             print(f"  ({n:,} items done; load {load()})", flush=True)
     print(f"load average after: {load()}")
-    print(f"{'items':>10} {'command':10} {'seconds':>8} {'first req':>9} {'items/s':>9} "
-          f"{'CPU ms/item':>11} {'peak MB':>8}")  # fmt: skip
+    print(f"{'items':>10} {'command':10} {'seconds':>8} {'first req':>9} {'last→end':>9} "
+          f"{'items/s':>9} {'CPU ms/item':>11} {'peak MB':>8}")  # fmt: skip
     for n, what, m, handled in rows:
         first = f"{m.first_request:9.2f}" if m.first_request is not None else f"{'-':>9}"
+        if m.last_request is not None:
+            first += f" {m.seconds - m.last_request:9.2f}"
+        else:
+            first += f" {'-':>9}"
         rate = f"{handled / m.seconds:9,.0f}" if what == "live" else f"{'-':>9}"
         cpu = f"{m.cpu * 1000 / handled:11.3f}" if what in ("live", "dry run") else f"{'-':>11}"
         print(f"{n:>10,} {what:10} {m.seconds:8.2f} {first} {rate} {cpu} {m.peak_mb:8.0f}")

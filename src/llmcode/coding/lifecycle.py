@@ -14,7 +14,8 @@ goes through these functions; the CLI only parses options and displays what they
   budget reached, cancelled (Ctrl-C, SIGTERM) or stopped by ``StartupGuard`` when the first
   requests all fail for a reason retrying cannot fix (connection, 401, 404, model load).
 - ``note_in_manifest`` records what happens between phases (a batch's id and status);
-- ``finish_run`` recounts the run from its records (parsed once) and writes the manifest once at
+- ``finish_run`` recounts the run from its records (read as bytes, a record parsed only when it
+  must be: `llmcode.store.scan.tally_records`) and writes the manifest once at
   the end of the phase: status, counts, usage (``abandoned`` requests included) and
   ``usage.cost_usd`` (computed here, so a library caller gets it too; 0 for the embedded model,
   left out when the model's price is unknown); then it releases the lock.
@@ -35,10 +36,11 @@ from llmcode.errors import RunStoreError
 from llmcode.items import Item, ItemSet
 from llmcode.llm.backends.base import Backend
 from llmcode.llm.prompts import PromptSet
+from llmcode.store import scan
 from llmcode.store.ledger import Ledger
 from llmcode.store.lock import lock_run
 from llmcode.store.models import FINAL_STATUSES, CodingRecord, RunConfig, RunManifest, now
-from llmcode.store.runs import ITEMS, TAXONOMY, Run, RunStore
+from llmcode.store.runs import CODINGS, ITEMS, TAXONOMY, Run, RunStore
 from llmcode.taxonomy.model import Taxonomy
 
 STATUSES = ("ok", "unverified", "invalid", "error", "skipped")
@@ -197,15 +199,14 @@ def finish_run(
     if run.config is not None and run.config != manifest.config:
         manifest = manifest.model_copy(update={"config": run.config})
     abandoned += int(manifest.usage.get("abandoned", 0)) + Ledger(run.path).settle()
-    totals, latest = recount(run)
-    counts: Counter[str] = Counter(latest.values())
+    totals, counts = recount(run)
     if status == "complete" and counts["error"] and not any(counts[s] for s in CODED):
         status = "failed"  # every item failed: not a run to export
     usage: dict[str, float] = {
         **{name: totals[name] for name in TOTALS[:3]},
         "calls": totals["attempts"],
         "cached_calls": totals["cached_calls"],
-        "items": len(latest),
+        "items": counts.total(),
         "abandoned": abandoned,
     }
     for name in TOTALS[5:]:  # the tokens of answers from a batch API
@@ -238,20 +239,21 @@ TOTALS = (
 )
 
 
-def recount(run: Run) -> tuple[Counter[str], dict[str, str]]:
-    """The run's usage summed over every record, and each counted item's status (the latest
-    record of each of the run's own items, as `Run.counted_codings` counts it), reading the
-    records one at a time: a million records in flat memory."""
-    totals: Counter[str] = Counter()
-    latest: dict[str, str] = {}
-    for record in run.iter_codings():
-        for name in TOTALS:
-            totals[name] += getattr(record, name)
-        latest[record.item_id] = run.counted(record).status
-    own = run.own_ids()
-    if own is not None:
-        latest = {i: s for i, s in latest.items() if i in own or s == "skipped"}
-    return totals, latest
+def recount(run: Run) -> tuple[Counter[str], Counter[str]]:
+    """The run's usage summed over every record, and how many of its counted items have each
+    status (the latest record of each of the run's own items, and of skipped ones, as
+    `Run.counted_codings` counts them), read from the records' bytes a block at a time
+    (`llmcode.store.scan.tally_records`): a million records in seconds, in flat memory."""
+    usage, latest = scan.tally_records(run.path / CODINGS, run.code_ids(), run.counted)
+    totals: Counter[str] = Counter({name: usage[name] for name in TOTALS})
+    if not (run.path / ITEMS).is_file():  # a run assembled by hand: every item counts
+        return totals, Counter(status.decode("ascii") for status in latest.values())
+    counts: Counter[bytes] = Counter()
+    for key in scan.item_keys(run.path / ITEMS):  # the run's own items (ids are unique)
+        if (status := latest.pop(key, None)) is not None:
+            counts[status] += 1
+    counts[b"skipped"] += sum(1 for status in latest.values() if status == b"skipped")
+    return totals, Counter({status.decode("ascii"): n for status, n in counts.items() if n})
 
 
 def run_cost(

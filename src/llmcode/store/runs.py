@@ -241,7 +241,7 @@ class Run:
     def counted(self, record: CodingRecord) -> CodingRecord:
         """A record as counted and exported: one giving a code outside the run's taxonomy is
         ``invalid``, without that code."""
-        known = self._code_ids()
+        known = self.code_ids()
         if known is None:
             return record
         foreign = sorted({c.code for c in record.codes} - known)
@@ -256,7 +256,7 @@ class Run:
             }
         )
 
-    def _code_ids(self) -> set[str] | None:
+    def code_ids(self) -> set[str] | None:
         """The codes a closed run may give (every category of its taxonomy, and ``none``)."""
         if self._codes is not None:  # read once: asked for every record counted
             return self._codes

@@ -11,14 +11,20 @@
   each item's rank: the order in which items first appear, the order exports keep).
 - `whole_lines` says whether every line of ``codings.jsonl`` is one whole record, cheaply (the
   resume's check for torn records before it looks closer).
-- `iter_items` and `item_ids` stream the item snapshot (``items.jsonl``).
+- `iter_items` and `item_ids` (`item_keys`: as bytes) stream the item snapshot
+  (``items.jsonl``).
+- `tally_records` sums the records' usage and keeps each item's latest status as counted, a
+  block at a time from the bytes where records are written as the store writes them (no record
+  parsed unless one of its codes is not a known one, or its line is written otherwise): what a
+  finished run's manifest says of it, in seconds for a million records.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Container, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Container, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +37,32 @@ from llmcode.store.jsonl import read_text
 from llmcode.store.models import STORED, CodingRecord
 
 RECORD_START = b'{"item_id"'
+_LINE_RECORD = re.compile(rb'\n\{"item_id":"([^"\\]*)","status":"([a-z]+)"')
+"""`_RECORD` after a newline: found faster (a newline is rare, a brace is not), in a block
+with a newline put before it."""
 _RECORD = re.compile(rb'\{"item_id":"([^"\\]*)","status":"([a-z]+)"')
 _RECORDS = _RECORD  # a record starts only a line (no nested object has an item_id): the
 # pattern's literal start is searched for fast, where a ^ anchor would try every byte
 _ITEM = re.compile(rb'\{"item_id": "([^"\\]*)"')
 _ITEMS = _ITEM  # an item whose metadata holds an item_id makes the counts differ: line by line
+_STRING = rb'[^"\\]*(?:\\.[^"\\]*)*'
+"""The inside of a JSON string (unrolled: faster than an alternation per character)."""
+_USAGE = re.compile(
+    rb'"attempts":(\d+),"model":"'
+    + _STRING
+    + rb'","prompt_tokens":(\d+),"completion_tokens":(\d+),'
+    rb'"cached_calls":(\d+),"cached_prompt_tokens":(\d+),"batch_prompt_tokens":(\d+),'
+    rb'"batch_completion_tokens":(\d+),"samples":\['
+)
+"""A record's usage as the store writes it (no nested object holds this run of fields)."""
+USAGE = (
+    *("attempts", "prompt_tokens", "completion_tokens", "cached_calls", "cached_prompt_tokens"),
+    *("batch_prompt_tokens", "batch_completion_tokens"),
+)
+"""The fields `_USAGE` reads, in its groups' order."""
+_CODE = re.compile(rb'"code":"(' + _STRING + rb')"')
+"""Every code a record gives is written so (and so are a few others: its checks'), unescaped
+unless it holds a quote or a backslash."""
 NEWLINE, BRACE = ord("\n"), ord("}")
 BLOCK = 1 << 25
 """Bytes read at a time by the block scans (whole lines: a block ends at a newline)."""
@@ -99,9 +126,12 @@ def _bad_line(path: Path, number: int, offset: int, line: bytes) -> RunStoreErro
     return RunStoreError(f"{path}:{number}: not valid JSON")
 
 
-def iter_records(path: Path) -> Iterator[CodingRecord]:
-    """The records of ``codings.jsonl`` in file order, one at a time."""
-    for number, offset, line in _lines(path):
+def iter_records(
+    path: Path, lines: Iterable[tuple[int, int, bytes]] | None = None
+) -> Iterator[CodingRecord]:
+    """The records of ``codings.jsonl`` in file order, one at a time (of ``lines``, when given:
+    some of its lines with their numbers and offsets)."""
+    for number, offset, line in _lines(path) if lines is None else lines:
         try:
             yield CodingRecord.model_validate_json(line, context=STORED)
         except ValidationError as exc:
@@ -318,3 +348,64 @@ def item_ids(path: Path) -> Iterator[str]:
                 if not line.endswith(b"\n"):
                     return
                 raise _bad_line(path, number, offset, line) from exc
+
+
+def item_keys(path: Path) -> Iterator[bytes]:
+    """The item ids of a snapshot as UTF-8 bytes, in order (as `item_ids`)."""
+    for first, block in _blocks(path):
+        found = _ITEMS.findall(block)
+        if _whole_block(block, len(found)):
+            yield from found
+            continue
+        for number, offset, line in _block_lines(path, first, block):
+            match = _ITEM.match(line)
+            if match is not None and line.endswith(b"\n"):
+                yield match[1]
+                continue
+            try:
+                yield str(json.loads(line)["item_id"]).encode("utf-8")
+            except ValueError as exc:
+                if not line.endswith(b"\n"):
+                    return
+                raise _bad_line(path, number, offset, line) from exc
+
+
+def tally_records(
+    path: Path,
+    known: Container[str] | None = None,
+    counted: Callable[[CodingRecord], CodingRecord] = lambda record: record,
+) -> tuple[Counter[str], dict[bytes, bytes]]:
+    """The usage of every record of ``codings.jsonl`` summed (`USAGE`), and each item's latest
+    status as counted (UTF-8 bytes of its id and status), as ``counted`` (`Run.counted`) would
+    give them for every record parsed.
+
+    A block whose every line is a record as the store writes it, and whose every code is in
+    ``known`` (None: any code), is read from its bytes: ``counted`` changes nothing of such a
+    record. Any other block is read record by record (parsed and ``counted``; a torn last
+    line is ignored, a bad line is a `RunStoreError` naming it).
+    """
+    totals: Counter[str] = Counter()
+    latest: dict[bytes, bytes] = {}
+    for first, block in _blocks(path):
+        found = _LINE_RECORD.findall(b"\n" + block)
+        if _whole_block(block, len(found)) and _known_codes(block, known):
+            usage = _USAGE.findall(block)
+            if len(usage) == len(found):
+                sums = np.array(usage, dtype=np.bytes_).astype(np.int64).sum(axis=0)
+                totals.update(dict(zip(USAGE, (int(n) for n in sums), strict=True)))
+                latest.update(found)
+                continue
+        for record in iter_records(path, _block_lines(path, first, block)):
+            record = counted(record)
+            totals.update({name: getattr(record, name) for name in USAGE})
+            latest[record.item_id.encode("utf-8")] = record.status.encode("ascii")
+    return totals, latest
+
+
+def _known_codes(block: bytes, known: Container[str] | None) -> bool:
+    """Whether every code written in ``block`` is in ``known`` (always, when None)."""
+    if known is None:
+        return True
+    return all(
+        b"\\" not in code and code.decode("utf-8") in known for code in set(_CODE.findall(block))
+    )
