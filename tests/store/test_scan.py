@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
 from llmcode.items import Item
+from llmcode.llm.answers import CodeAssignment
+from llmcode.llm.checks import CodeCheck
+from llmcode.llm.passages import Segment, SegmentCode
 from llmcode.store import scan
 from llmcode.store.models import CodingRecord
 from llmcode.store.runs import RunStore
@@ -98,3 +102,42 @@ def test_items_left_are_those_whose_latest_record_is_not_final(tmp_path, block):
     assert run.count_items() == len(IDS)
     run.items()  # the snapshot in memory gives the same
     assert run.items_left(final) == expected and run.count_items() == len(IDS)
+
+
+def coded_records() -> list[CodingRecord]:
+    """Records with one code, two, none, a code with a quote, a second look, a passage; an
+    item coded again (its first codes superseded)."""
+
+    def rec(item_id, *codes, **more):
+        given = [CodeAssignment(code=c, justification="j", confidence=0.5) for c in codes]
+        return CodingRecord(item_id=item_id, status="ok", codes=given, **more)
+
+    check = CodeCheck(code="b", verdict="reject", outcome="disputed")
+    passage = Segment(start=0, end=4, quote="text", codes=[SegmentCode(code="a")])
+    return [
+        rec("a", "x"),
+        rec("b", "x", "y"),
+        rec('quo"te', 'we"ird', "y"),
+        CodingRecord(item_id="c", status="error"),
+        rec("a", "y", "y"),  # coded again: these codes count, not "x"
+        rec("ünï", "b", checks=[check]),
+        rec("back\\slash", "a", segments=[passage]),
+        rec("b", "z"),
+    ]
+
+
+def test_the_codes_of_the_latest_records_are_those_of_a_full_parse(tmp_path, block):
+    run = RunStore(tmp_path).create("r1")
+    run.append_codings(coded_records()[:4])
+    with (run.path / "codings.jsonl").open("a") as handle:  # a line written otherwise
+        handle.write(json.dumps(json.loads(coded_records()[4].model_dump_json())) + "\n")
+    run.append_codings(coded_records()[5:])
+    rows = full_parse(run.path / "codings.jsonl")
+    latest = {row["item_id"]: n for n, row in enumerate(rows)}
+    last = [row for n, row in enumerate(rows) if latest[row["item_id"]] == n]  # in file order
+    expected = [c["code"] for row in last for c in row["codes"]]
+    found = run.latest_codes()
+    assert found.codes == Counter(expected) and list(found.codes) == list(Counter(expected))
+    assert found.codes == Counter({"y": 3, "z": 1, 'we"ird': 1, "b": 1, "a": 1})
+    assert found.coded == sum(1 for row in last if row["codes"]) == 5
+    assert [(c.code, c.outcome) for c in found.checks] == [("b", "disputed")]

@@ -5,7 +5,6 @@ resumes the run.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,12 +101,8 @@ def resume_command(run: Run, runs_dir: Path | None) -> str:
 
 def print_summary(console: Console, run: Run, manifest: RunManifest, resume: str) -> None:
     """The codes the run assigned (items, share), its usage, and what to do next."""
-    codes: Counter[str] = Counter()
-    coded, checks = 0, []  # one pass over the latest records (a million in flat memory)
-    for _, record in run.iter_latest():
-        codes.update(c.code for c in record.codes)
-        coded += bool(record.codes)
-        checks += record.checks
+    latest = run.latest_codes()  # one pass over the latest records (a million in flat memory)
+    codes, coded, checks = latest.codes, latest.coded, latest.checks
     table = Table(title=f"codes in {run.run_id}", title_justify="left")
     table.add_column("code")
     table.add_column("items", justify="right")

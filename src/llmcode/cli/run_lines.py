@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
     from llmcode.llm.checks import CodeCheck
     from llmcode.store.config import RunConfig
-    from llmcode.store.models import CodingRecord
 
 _PATHS = ("examples", "examples_items", "splits", "prompts_dir", "only", "model_path")
 _LISTED_ELSEWHERE = (*INPUT_SETTINGS, "backend", "base_url", "model")
@@ -42,12 +41,6 @@ def settings_short(config: RunConfig) -> str:
         for name, value in config.changed().items()
     }
     return settings_text(changed, "", leave_out=_LISTED_ELSEWHERE).removesuffix(" (fingerprint )")
-
-
-def disputed_codes(latest: Iterable[CodingRecord]) -> str:
-    """How many codes the second look disputed, of how many it checked (``latest``: each item's
-    latest record)."""
-    return disputed_checks(c for record in latest for c in record.checks)
 
 
 def disputed_checks(checks: Iterable[CodeCheck]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -138,16 +137,17 @@ def show_run(
             if alpha is not None
             else "undefined (too few items or a single category)"
         )
+    latest = run.latest_codes()  # one pass, mostly without parsing a record
     if manifest.config.guidance.verify != "off":
-        from llmcode.cli.run_lines import disputed_codes
+        from llmcode.cli.run_lines import disputed_checks
 
-        rows["second look"] = f"{manifest.config.guidance.verify}: disputed " + disputed_codes(
-            record for _, record in run.iter_latest()
+        rows["second look"] = f"{manifest.config.guidance.verify}: disputed " + disputed_checks(
+            latest.checks
         )
     for key, value in rows.items():
         table.add_row(key, escape(redact(value) or ""))
     console.print(table)
-    codes = Counter(c.code for _, r in run.iter_latest() for c in r.codes)
+    codes = latest.codes
     if codes:
         console.print(
             "codes: " + ", ".join(f"{c} {n}" for c, n in codes.most_common()), markup=False

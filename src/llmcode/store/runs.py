@@ -200,6 +200,12 @@ class Run:
         parsed), so superseded records are never held."""
         return scan.iter_latest(self.path / CODINGS)
 
+    def latest_codes(self) -> scan.LatestCodes:
+        """The codes of each item's latest record (counted, with the records that give one and
+        their second looks), mostly without parsing a record."""
+        self.sync()
+        return scan.latest_codes(self.path / CODINGS)
+
     def latest_statuses(self) -> dict[str, str]:
         """The latest status of each item, read from each record's first fields."""
         return scan.latest_statuses(self.path / CODINGS)

@@ -17,6 +17,8 @@
   block at a time from the bytes where records are written as the store writes them (no record
   parsed unless one of its codes is not a known one, or its line is written otherwise): what a
   finished run's manifest says of it, in seconds for a million records.
+- `latest_codes` counts the codes of each item's latest record the same way (what ``code``
+  and ``runs show`` say of a run's codes).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Container, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ from pydantic import ValidationError
 
 from llmcode.errors import RunStoreError
 from llmcode.items import Item
+from llmcode.llm.checks import CodeCheck
 from llmcode.store.jsonl import read_text
 from llmcode.store.models import STORED, CodingRecord
 
@@ -409,3 +413,55 @@ def _known_codes(block: bytes, known: Container[str] | None) -> bool:
     return all(
         b"\\" not in code and code.decode("utf-8") in known for code in set(_CODE.findall(block))
     )
+
+
+@dataclass
+class LatestCodes:
+    """What each item's latest record gave: every code (counted as often as given, in the order
+    the records give them), how many of those records give one, and their second looks."""
+
+    codes: Counter[str] = field(default_factory=Counter)
+    coded: int = 0
+    checks: list[CodeCheck] = field(default_factory=list)
+
+
+_PLAIN = b'"checks":[],"segments":[],'
+"""Written once in every record without second looks and passages: in such a record, only its
+codes are written as ``"code":"..."``."""
+
+
+def latest_codes(path: Path) -> LatestCodes:
+    """The codes of each item's latest record in ``codings.jsonl`` (as `iter_latest` gives the
+    records), read from the bytes of blocks of records without second looks and passages
+    written as the store writes them; other blocks record by record."""
+    numbers = np.fromiter(latest_lines(path).values(), dtype=np.int64)
+    latest = np.zeros(int(numbers.max(initial=0)) + 1, dtype=bool)
+    latest[numbers] = True
+    out = LatestCodes()
+    for first, block in _blocks(path):
+        ends = _newlines(block)
+        if ends is not None and block.count(_PLAIN) == len(ends):
+            found, starts = [], []
+            for match in _CODE.finditer(block):
+                found.append(match[1])
+                starts.append(match.start())
+            lines = first + np.searchsorted(ends, np.array(starts, dtype=np.int64))
+            kept = latest[lines] if len(lines) else np.zeros(0, dtype=bool)
+            out.codes.update(_code(code) for code, keep in zip(found, kept, strict=True) if keep)
+            out.coded += len(np.unique(lines[kept]))
+            continue
+        chosen = (line for line in _block_lines(path, first, block) if _is_latest(latest, line[0]))
+        for record in iter_records(path, chosen):
+            out.codes.update(c.code for c in record.codes)
+            out.coded += bool(record.codes)
+            out.checks += record.checks
+    return out
+
+
+def _is_latest(latest: np.ndarray, number: int) -> bool:
+    return number < len(latest) and bool(latest[number])
+
+
+def _code(written: bytes) -> str:
+    """A code as ``"code":"..."`` writes it (JSON escapes undone)."""
+    return str(json.loads(b'"' + written + b'"')) if b"\\" in written else written.decode("utf-8")
