@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import pytest
 
-from llmcode.coding.rayrun import RaySettings, _Sender, check_endpoints
+from llmcode.coding.rayrun import RaySettings, _Sender, check_endpoints, check_ray_address
 from llmcode.errors import BackendError
 from llmcode.store.runs import RunStore
 from llmcode.testserver import ServerConfig, TestServer
@@ -83,3 +84,25 @@ def test_a_local_ray_instance_codes_a_prepared_run_with_faults(cli, tmp_path) ->
     assert run.manifest().status == "complete"
     assert {r.status for r in run.codings()} <= {"ok", "unverified"}
     assert len(run.codings()) == 24
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:9", "ray://127.0.0.1:9"])
+def test_an_unreachable_ray_address_is_refused_at_once_with_the_fix(address) -> None:
+    with pytest.raises(BackendError, match="cannot reach Ray at") as caught:
+        check_ray_address(address)
+    assert "--address" in (caught.value.hint or "")
+
+
+def test_a_ray_address_without_a_port_is_refused_naming_the_form() -> None:
+    with pytest.raises(BackendError, match="not HOST:PORT") as caught:
+        check_ray_address("headnode")
+    assert "ray://HOST:10001" in (caught.value.hint or "")
+
+
+def test_a_listening_ray_address_and_auto_pass_the_check() -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_ray_address(f"ray://127.0.0.1:{listening.getsockname()[1]}")
+    check_ray_address("auto")
+    check_ray_address(None)

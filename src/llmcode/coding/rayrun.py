@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import random
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -203,6 +204,7 @@ def _retry_after(headers: Any) -> float:
 def start_ray(ray: Any, address: str | None) -> None:
     """Join the Ray cluster at ``address`` (or start a local instance), quietly; an unreachable
     address is a one-line error with the fix."""
+    check_ray_address(address)
     try:
         ray.init(
             address=address,
@@ -216,4 +218,28 @@ def start_ray(ray: Any, address: str | None) -> None:
             f"cannot reach Ray at {address or 'a new local instance'} ({exc})",
             hint="check --address (ray://HOST:10001 or HOST:6379), or leave it out for a "
             "local Ray instance",
+        ) from exc
+
+
+def check_ray_address(address: str | None, timeout: float = 5.0) -> None:
+    """Refuse a cluster address (``HOST:PORT`` or ``ray://HOST:PORT``) nothing listens on, in
+    seconds: Ray itself retries an unreachable address for minutes, logging every attempt.
+    ``auto``, ``local`` and no address are Ray's to resolve."""
+    if not address or address in ("auto", "local"):
+        return
+    where = address.removeprefix("ray://").rstrip("/")
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        raise BackendError(
+            f"the Ray address {address!r} is not HOST:PORT",
+            hint="give --address as ray://HOST:10001 or HOST:6379, or leave it out for a "
+            "local Ray instance",
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise BackendError(
+            f"cannot reach Ray at {address} ({exc.strerror or exc})",
+            hint="check --address (ray://HOST:10001 or HOST:6379) and that the cluster is up "
+            "(`ray status` on its head node), or leave it out for a local Ray instance",
         ) from exc
