@@ -138,3 +138,16 @@ def test_a_bad_epsilon_is_refused_naming_it(run, tmp_path) -> None:
     result = CliRunner().invoke(get_app(), [*args, "-o", str(tmp_path / "r.html")])
     assert result.exit_code != 0 and "epsilon" in result.output
     assert not Path(tmp_path / "r.html").exists()
+
+
+def test_q_and_metric_from_the_command_line_reach_the_test(run, tmp_path) -> None:
+    out, tables = tmp_path / "r.html", tmp_path / "tables"
+    args = ["report", str(run.path), "--human", str(CODES), "--bootstrap", "0"]
+    args += ["--q", "0.2", "--alt-metric", "accuracy", "-o", str(out), "--tables", str(tables)]
+    result = CliRunner().invoke(get_app(), args)
+    assert result.exit_code == 0, result.output
+    settings = AltTestSettings(q=0.2)
+    expected = evaluate([run], CODES, bootstrap=0, alt_test=settings).alt_test
+    assert expected is not None
+    said = json.loads((tables / "analysis.json").read_text(encoding="utf-8"))["alt_test"]
+    assert said == expected.model_dump(mode="json") and said["q"] == 0.2

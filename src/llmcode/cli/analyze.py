@@ -13,7 +13,7 @@ from rich.table import Table
 from llmcode.cli.app import app
 from llmcode.cli.choices import CodeLevel, ReportFormat
 from llmcode.cli.flags import as_flags
-from llmcode.cli.options import RunsDir
+from llmcode.cli.options import AltMetricOption, AltQ, RunsDir
 from llmcode.cli.terminal import Console
 from llmcode.numbers import format_p_clause, format_significant
 
@@ -338,6 +338,8 @@ def report_command(
             show_default=False,
         ),
     ] = None,
+    q: AltQ = None,
+    alt_metric: AltMetricOption = None,
     level: LevelOption = None,
     compare: Annotated[
         list[str] | None,
@@ -383,7 +385,10 @@ def report_command(
         seed=seed,
         runs_dir=runs_dir,
         options=options,
-        alt_test=alt_test_settings(True, epsilon=epsilon) or True,
+        alt_test=alt_test_settings(
+            True, epsilon=epsilon, q=q, metric=alt_metric.value if alt_metric else None
+        )
+        or True,
     )
     if compare:
         from llmcode.analysis.robustness import add_robustness

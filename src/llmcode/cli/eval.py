@@ -14,9 +14,9 @@ from rich.padding import Padding
 from rich.table import Table
 
 from llmcode.cli.app import app, err_console
-from llmcode.cli.choices import AltMetric, CodeLevel, Split, Unit
+from llmcode.cli.choices import CodeLevel, Split, Unit
 from llmcode.cli.eval_alttest import show_alt_test
-from llmcode.cli.options import RunsDir
+from llmcode.cli.options import AltMetricOption, AltQ, RunsDir
 from llmcode.cli.run_lines import settings_words
 from llmcode.cli.tables import fill_table, fits
 from llmcode.cli.terminal import Console
@@ -78,22 +78,8 @@ def eval_command(
             show_default=False,
         ),
     ] = None,
-    q: Annotated[
-        float | None,
-        typer.Option(
-            "--q",
-            help="Alt-test false discovery rate (Benjamini–Yekutieli) [default: 0.05].",
-            show_default=False,
-        ),
-    ] = None,
-    alt_metric: Annotated[
-        AltMetric | None,
-        typer.Option(
-            "--alt-metric",
-            help="Alt-test alignment score [default: accuracy; neg_rmse for numeric codes].",
-            show_default=False,
-        ),
-    ] = None,
+    q: AltQ = None,
+    alt_metric: AltMetricOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     level: Annotated[
         CodeLevel | None,

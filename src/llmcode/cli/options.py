@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llmcode.cli.choices import (
+    AltMetric,
     BackendKind,
     CodeLevel,
     EvidenceMode,
@@ -382,3 +383,21 @@ def backend_from_options(
 
     path = str(model_path) if model_path else None
     return backend_for(config, backend, model, base_url, path)
+
+
+AltQ = Annotated[
+    float | None,
+    typer.Option(
+        "--q",
+        help="Alt-test false discovery rate (Benjamini–Yekutieli) [default: 0.05].",
+        show_default=False,
+    ),
+]
+AltMetricOption = Annotated[
+    AltMetric | None,
+    typer.Option(
+        "--alt-metric",
+        help="Alt-test alignment score [default: accuracy; neg_rmse for numeric codes].",
+        show_default=False,
+    ),
+]
