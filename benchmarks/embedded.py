@@ -20,9 +20,19 @@ Reported per configuration: items/s, the share of answers that are schema-valid 
 codes, the share with verified evidence, tokens per item, peak RSS; then the ratios to the naive
 loop (target: the default path ≥ 3x with 100% valid answers). Times include start-up: from
 before the model is loaded to the last answer (``items_per_s``), and without it
-(``items_per_s_loaded``, from the first request). Wrap it as
-``flock /tmp/embedded.lock python benchmarks/embedded.py`` on a shared machine.
+(``items_per_s_loaded``, from the first request). Each run also prints where its time went
+(``phases``, seconds, wall clock from the process's launch to its exit): python and imports,
+the backend's settings, model load and server, run start, the codebook's KV state (``kv
+prime``), the items, close, and exit.
 
+``--pairs N`` is the issue's measure of the 16-item ratio: one run saves the codebook's state,
+then N pairs of ``naive loop xllamacpp`` and ``xllamacpp c=1 kv`` alternate (which goes first
+swaps each pair, so a load that rises or falls weighs on both sides); each pair's ratio is of
+whole-process times (launch to exit, start-up included), printed with the load average, then
+their median. Wrap it as ``flock /tmp/embedded.lock python benchmarks/embedded.py`` on a
+shared machine.
+
+    python benchmarks/embedded.py --items 16 --pairs 3
     python benchmarks/embedded.py --items 16
     python benchmarks/embedded.py --only "naive loop" --only "xllamacpp c=1 kv"
 """
@@ -34,6 +44,7 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,6 +63,15 @@ CONFIGS = (
     "xllamacpp c=1 kv",
 )
 TARGET = 3.0  # issue 24: a 16-item run >= 3x the naive loop, start-up included
+PHASES: dict[str, float] = {}  # seconds per phase of the child's run (start-up, items, close)
+_MARK = [time.time()]  # wall clock: the parent passes its launch time (--launched)
+
+
+def phase(name: str) -> None:
+    """Close the phase ``name``: the seconds since the previous mark (wall clock)."""
+    now = time.time()
+    PHASES[name] = PHASES.get(name, 0.0) + now - _MARK[0]
+    _MARK[0] = now
 
 
 def naive(items, taxonomy) -> dict[str, float]:
@@ -120,6 +140,7 @@ def naive_xllamacpp(items, taxonomy) -> dict[str, float]:
     from llmcode.llm.backends.threads import default_threads
     from llmcode.llm.prompts import item_message, load_prompts, system_message
 
+    phase("python and imports")
     began = time.perf_counter()
     params = xllamacpp.CommonParams()
     params.model.path = str(bundled_model_path())
@@ -129,6 +150,7 @@ def naive_xllamacpp(items, taxonomy) -> dict[str, float]:
     params.n_threads_http = 1
     params.verbosity = -1
     server = xllamacpp.Server(params)
+    phase("model load and server")
     prompts = load_prompts()
     system = system_message(prompts, taxonomy)
     ids = [c.id for c in taxonomy.categories]
@@ -150,9 +172,12 @@ def naive_xllamacpp(items, taxonomy) -> dict[str, float]:
         valid += not checked.fatal
         verified += checked.verified
     end = time.perf_counter()
+    phase("items")
+    del server
+    phase("close")
     n = len(items)
     return {
-        "threads": default_threads(),
+        "threads": params.cpuparams.n_threads,
         "items_per_s": n / (end - began),
         "items_per_s_loaded": n / (end - start),
         "startup_s": start - began,
@@ -174,10 +199,25 @@ def ours(
     from llmcode.store.runs import RunStore
 
     os.environ["LLMCODE_ENGINE"] = engine
+    phase("python and imports")
     began = time.perf_counter()
     backend = make_backend("local", parallel=concurrency, state_dir=state_dir)
+    phase("backend (threads, settings)")
     backend.load()  # start-up: the model is loaded here, the codebook at the first request
+    phase("model load and server")
     loaded = time.perf_counter()
+    states = getattr(backend, "states", None)
+    if states is not None:  # time the codebook's state apart from the items
+        prime = states.prime
+
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            began = time.time()
+            try:
+                return prime(*args, **kwargs)
+            finally:
+                PHASES["kv prime"] = PHASES.get("kv prime", 0.0) + time.time() - began
+
+        states.prime = timed
     prompts = load_prompts()
     with tempfile.TemporaryDirectory() as tmp:
         config = RunConfig(
@@ -191,19 +231,23 @@ def ours(
             RunStore(tmp), config, item_set, taxonomy, TAXONOMY.read_text(), prompts, backend
         )
         coder = Coder(taxonomy, backend, prompts, config, cache=None)
+        phase("run start")
 
         async def go() -> None:
             try:
                 await code_items(items, coder, run)
             finally:
+                phase("items")
                 await backend.aclose()
 
         start = time.perf_counter()
         asyncio.run(go())
         end = time.perf_counter()
+        phase("close")
         records = list(run.latest_codings().values())
+    if "kv prime" in PHASES:  # it ran inside the items' time
+        PHASES["items"] -= PHASES["kv prime"]
     n = len(items)
-    states = getattr(backend, "states", None)
     return {
         "slots": backend.describe().get("parallel", 1),
         "threads": backend.describe().get("threads", 1),
@@ -236,22 +280,100 @@ def one(name: str, n_items: int, state_dir: str | None) -> dict[str, float]:
     return result
 
 
+def child(name: str, items: int, states: str) -> dict:
+    """Run configuration ``name`` in its own process; its result, with ``wall_s`` (launch to
+    exit: interpreter, imports, model, items, close) and ``phases`` (seconds each)."""
+    command = [sys.executable, __file__, "--child", name, "--items", str(items)]
+    launched = time.time()
+    out = subprocess.run(
+        [*command, "--state-dir", states, "--launched", repr(launched)],
+        capture_output=True,
+        text=True,
+    )
+    ended = time.time()
+    if out.returncode != 0:
+        raise RuntimeError(f"{name}: failed\n{out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["wall_s"] = ended - launched
+    phases = result["phases"]
+    phases["exit"] = ended - launched - sum(phases.values())
+    return result
+
+
+def show(label: str, result: dict) -> None:
+    shown = {
+        k: round(v, 3) if isinstance(v, float) else v for k, v in result.items() if k != "phases"
+    }
+    print(label, json.dumps(shown), flush=True)
+    print("   phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in result["phases"].items()))
+
+
+def loadavg() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def pairs(count: int, items: int, ours_name: str, naive_name: str) -> None:
+    """``count`` pairs of the naive loop and ``ours_name`` alternated (which goes first swaps
+    each pair), on a state saved by one run before; each pair's ratio of whole-process times
+    (launch to exit), and their median."""
+    ratios: list[float] = []
+    with tempfile.TemporaryDirectory() as states:
+        first = child(ours_name, items, states)
+        show(f"{ours_name} (first run: saves the state)", first)
+        for n in range(count):
+            order = [naive_name, ours_name] if n % 2 == 0 else [ours_name, naive_name]
+            before = loadavg()
+            results = {name: child(name, items, states) for name in order}
+            for name in order:
+                show(f"pair {n + 1} {name}", results[name])
+            ratio = results[naive_name]["wall_s"] / results[ours_name]["wall_s"]
+            ratios.append(ratio)
+            print(
+                f"pair {n + 1}: {ratio:.2f}x (naive {results[naive_name]['wall_s']:.1f} s, "
+                f"ours {results[ours_name]['wall_s']:.1f} s, "
+                f"kv {results[ours_name].get('kv_state')}); "
+                f"load average {before} before, {loadavg()} after",
+                flush=True,
+            )
+    median = statistics.median(ratios)
+    print(
+        f"{items} items, start-up included: {ours_name} is {median:.2f}x the {naive_name} "
+        f"(median of {count} pairs: {', '.join(f'{r:.2f}' for r in ratios)}; "
+        f"target {TARGET:.0f}x)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=16, help="first N sample items (0: all)")
     parser.add_argument("--only", action="append", help="run only these configurations")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=0,
+        help="N pairs of the naive xllamacpp loop and the default path with a saved state, "
+        "alternated; prints each pair's ratio and the median",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--state-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--launched", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(one(args.child, args.items, args.state_dir)))
+        if args.launched:
+            _MARK[0] = args.launched
+        result = one(args.child, args.items, args.state_dir)
+        phase("results")
+        print(json.dumps({**result, "phases": PHASES}))
+        return
+    print(
+        f"{args.items or 'all'} sample items; load average {loadavg()} at start "
+        f"on {os.cpu_count()} CPUs"
+    )
+    if args.pairs:
+        pairs(args.pairs, args.items, "xllamacpp c=1 kv", "naive loop xllamacpp")
+        print(f"load average {loadavg()} at the end")
         return
     results: dict[str, dict[str, float | str]] = {}
-    load = os.getloadavg()
-    print(
-        f"{args.items or 'all'} sample items; load average {load[0]:.2f} {load[1]:.2f} "
-        f"{load[2]:.2f} at start on {os.cpu_count()} CPUs"
-    )
     with tempfile.TemporaryDirectory() as states:
         runs: list[tuple[str, str]] = []
         for name in args.only or CONFIGS:
@@ -259,22 +381,13 @@ def main() -> None:
                 runs.append((name.replace(" kv", " kv first"), name))
             runs.append((name, name))
         for label, name in runs:
-            command = [sys.executable, __file__, "--child", name, "--items", str(args.items)]
-            out = subprocess.run(
-                [*command, "--state-dir", states],
-                capture_output=True,
-                text=True,
-            )
-            if out.returncode != 0:
-                print(f"{label}: failed\n{out.stderr[-2000:]}")
+            try:
+                results[label] = child(name, args.items, states)
+            except RuntimeError as exc:
+                print(exc)
                 continue
-            results[label] = json.loads(out.stdout.strip().splitlines()[-1])
-            shown = {
-                k: round(v, 3) if isinstance(v, float) else v for k, v in results[label].items()
-            }
-            print(label, json.dumps(shown), flush=True)
-    load = os.getloadavg()
-    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
+            show(label, results[label])
+    print(f"load average {loadavg()} at the end")
     for naive_name in ("naive loop", "naive loop xllamacpp"):
         base = results.get(naive_name, {}).get("items_per_s")
         base_loaded = results.get(naive_name, {}).get("items_per_s_loaded")

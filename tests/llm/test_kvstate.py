@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +34,31 @@ def test_a_state_is_named_by_model_codebook_context_and_engine() -> None:
     }
     assert name not in others and len(others) == 4
     assert "/" not in name and not name.startswith(".")  # llama.cpp refuses paths
+
+
+def test_a_codebook_gets_the_same_state_name_in_every_new_process() -> None:
+    """A later run finds the saved state only if its system message is rendered byte for byte
+    the same: nothing in it may depend on string hashing (set order), which differs between
+    interpreters."""
+    script = (
+        "from llmcode.llm.backends.kvstate import state_name\n"
+        "from llmcode.llm.prompts import load_prompts, system_message\n"
+        "from llmcode.taxonomy.model import load_taxonomy\n"
+        "for name in ('ptm-reuse', 'remote-work'):\n"
+        "    taxonomy = load_taxonomy(f'taxonomy/{name}.yaml')\n"
+        "    for level in ('top', 'leaves'):\n"
+        "        system = system_message(load_prompts(), taxonomy, level)['content']\n"
+        "        print(state_name('0' * 64, system, 4096, 'xllamacpp'))\n"
+    )
+    names = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT / "src")}
+        out = subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        names.add(out.stdout)
+    assert len(names) == 1 and len(names.pop().split()) == 4
 
 
 def test_the_model_digest_is_its_sha256_remembered_by_size_and_time(tmp_path: Path) -> None:
