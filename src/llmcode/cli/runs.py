@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -262,7 +262,7 @@ def export(
     runs_dir: RunsDir = None,
 ) -> None:
     """Export a run's codes in long format: item_id, coder, code, justification, evidence, confidence."""
-    from llmcode.store.export import codes_to_bytes, export_note, write_codes
+    from llmcode.store.export import codes_to_bytes, export_note, write_codes, write_output
     from llmcode.store.runs import RunStore, load_run_codes
 
     run = RunStore(runs_dir).open(run_ref)
@@ -317,11 +317,21 @@ def export(
         frame = reviewed_codes(run, reviewer=reviewer, include_rejected=True)
     elif segments:  # one row per passage and code
         frame = load_run_codes(run, unverified=True)
-    else:
-        from llmcode.quality.confidence import with_confidence
+    else:  # one row per item and code, streamed: a million items in flat memory
+        from llmcode.store.code_rows import code_rows
+        from llmcode.store.export import rows_note, rows_to_chunks
 
-        facts: dict[str, Any] = {}  # kept while the records are read once (a million: 5.7 GB)
-        frame = with_confidence(load_run_codes(run, confidence=facts), run, facts=facts)
+        if output is None and fmt == "parquet":
+            raise ConfigError("parquet needs an output file", hint="add -o codes.parquet")
+        rows = code_rows(run)
+        if output is None:
+            for chunk in rows_to_chunks(rows, fmt):
+                sys.stdout.write(chunk.decode())
+            err_console.print(f"exported {rows_note(run, rows)}", markup=False)
+            return
+        write_output(output, rows_to_chunks(rows, fmt))
+        console.print(f"wrote {rows_note(run, rows, output)}", style="green", markup=False)
+        return
     if output is None:
         if fmt == "parquet":
             raise ConfigError("parquet needs an output file", hint="add -o codes.parquet")

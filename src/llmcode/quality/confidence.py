@@ -20,6 +20,7 @@ import pandas as pd
 
 from llmcode.errors import AgreementError
 from llmcode.quality.agreement import build_ratings, krippendorff_alpha
+from llmcode.store.code_rows import KIND_NAMES
 from llmcode.store.models import CodingRecord
 from llmcode.store.runs import Run
 from llmcode.taxonomy.model import NONE_CODE
@@ -104,9 +105,8 @@ def sample_alpha(frame: pd.DataFrame, multi_label: bool = False) -> float | None
 
 # --- one "confidence": which kind a run's numbers are, the same everywhere --------------------
 
-KIND_NAMES = {"vote": "vote share", "logprob": "log-probability", "stated": "stated"}
-"""What each kind of confidence is called wherever one is shown (report, review, export,
-calibrate)."""
+# KIND_NAMES (what each kind is called wherever one is shown: report, review, export,
+# calibrate) is defined with the rows an export streams (`llmcode.store.code_rows`).
 
 
 def default_kind(records: list[CodingRecord]) -> str:

@@ -1,15 +1,25 @@
-"""Write a run's codes in long format: item_id, coder, code, justification, evidence, confidence."""
+"""Write a run's codes in long format: item_id, coder, code, justification, evidence, confidence.
+
+A table held whole (`write_codes`, `codes_to_bytes`), or the rows of a run coded item by item
+streamed a chunk at a time (`rows_to_chunks` of `llmcode.store.code_rows.CodeRows`: CSV and
+JSONL written as they come, byte for byte what the whole table gives; Parquet still made whole).
+"""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from llmcode.csvfiles import write_csv
+from llmcode.csvfiles import FORMULA_STARTS, guard_cell, write_csv
 from llmcode.errors import ConfigError, OutputError
+from llmcode.store.code_rows import CodeRows
 from llmcode.store.jsonl import atomic_write
 from llmcode.store.runs import Run
 
@@ -42,7 +52,62 @@ def write_codes(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     write_output(path, codes_to_bytes(frame, fmt))
 
 
-def write_output(path: Path, data: bytes | str) -> None:
+def rows_to_chunks(rows: CodeRows, fmt: str) -> Iterator[bytes]:
+    """Streamed code rows serialised as ``codes_to_bytes`` serialises the whole table, a chunk
+    at a time (CSV, JSONL; Parquet in one piece)."""
+    if fmt == "csv":
+        yield from _csv_chunks(rows)
+    elif fmt == "jsonl":
+        empty = True
+        for chunk in rows.chunks():
+            empty = False
+            yield codes_to_bytes(_frame(chunk, rows.columns), fmt)
+        if empty:  # what pandas writes of an empty table
+            yield codes_to_bytes(_frame([], rows.columns), fmt)
+    else:
+        chunks = [row for chunk in rows.chunks() for row in chunk]
+        yield codes_to_bytes(_frame(chunks, rows.columns), fmt)
+
+
+def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
+    """Rows as the table `load_run_codes` and `with_confidence` make (the same dtypes)."""
+    data = {name: [row[n] for row in rows] for n, name in enumerate(columns)}
+    coder = pd.Series(data.pop("coder"), dtype=object)
+    confidence = np.array([np.nan if v is None else v for v in data["confidence"]], dtype=float)
+    kind = data.pop("confidence_kind")
+    frame = pd.DataFrame(data)
+    frame.insert(1, "coder", coder)
+    return frame.assign(confidence=confidence, confidence_kind=kind[0] if kind else "")
+
+
+_GUARDED = (*FORMULA_STARTS, "'")
+
+
+def _csv_chunks(rows: CodeRows) -> Iterator[bytes]:
+    """The rows as `write_csv` writes the table: formula-safe text cells, pandas' CSV dialect
+    (minimal quoting, ``\n`` line ends), floats as ``repr``, none as an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([guard_cell(name) for name in rows.columns])
+    texts = [n for n, name in enumerate(rows.columns) if name not in ("confidence", "disputed")]
+    confidence = rows.columns.index("confidence")
+    for chunk in rows.chunks():
+        for row in chunk:
+            cells = list(row)
+            for n in texts:
+                if cells[n][:1] in _GUARDED:
+                    cells[n] = guard_cell(cells[n])
+            if cells[confidence] is not None and cells[confidence] != cells[confidence]:
+                cells[confidence] = None  # NaN
+            writer.writerow(cells)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+def write_output(path: Path, data: bytes | str | Iterable[bytes]) -> None:
     """Write an output file (creating its folder); trouble is an `OutputError` saying why."""
     if path.is_dir():
         raise OutputError(
@@ -60,7 +125,10 @@ def write_output(path: Path, data: bytes | str) -> None:
 
 def uncoded_items(run: Run, frame: pd.DataFrame) -> dict[str, int]:
     """The run's items without a row in ``frame``, counted by status ("not coded" if no record)."""
-    coded = set(frame["item_id"])
+    return _uncoded(run, set(frame["item_id"]))
+
+
+def _uncoded(run: Run, coded: set[str]) -> dict[str, int]:
     latest = run.latest_statuses()
     counts: Counter[str] = Counter()
     for item_id in run.item_ids():
@@ -71,9 +139,18 @@ def uncoded_items(run: Run, frame: pd.DataFrame) -> dict[str, int]:
 
 def export_note(run: Run, frame: pd.DataFrame, output: Path | None = None) -> str:
     """What an export holds against the run: codes, items, and the items left out and why."""
-    note = f"{len(frame)} code(s) of {frame['item_id'].nunique()} item(s)"
+    coded = set(frame["item_id"])
+    return _note(run, len(frame), len(coded), output, _uncoded(run, coded))
+
+
+def rows_note(run: Run, rows: CodeRows, output: Path | None = None) -> str:
+    """`export_note` of streamed rows (once they have been streamed)."""
+    return _note(run, rows.rows, rows.items, output, rows.missing())
+
+
+def _note(run: Run, n_rows: int, n_items: int, output: Path | None, missing: dict[str, int]) -> str:
+    note = f"{n_rows} code(s) of {n_items} item(s)"
     note += f" to {output}" if output else ""
-    missing = uncoded_items(run, frame)
     if missing:
         total = sum(1 for _ in run.item_ids())
         why = ", ".join(f"{n} {status}" for status, n in missing.items())

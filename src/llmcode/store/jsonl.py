@@ -19,6 +19,7 @@ import errno
 import json
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -90,19 +91,28 @@ def refuse_links(folder: Path) -> None:
         raise RunStoreError(f"cannot read the run folder {folder}: {cause_of(exc)}") from exc
 
 
-def atomic_write(path: Path, data: str | bytes, error: type[LlmcodeError] = RunStoreError) -> None:
+def atomic_write(
+    path: Path, data: str | bytes | Iterable[bytes], error: type[LlmcodeError] = RunStoreError
+) -> None:
     """Write via a temporary file and rename, so readers never see half a file (and a failed
     write leaves the previous file as it was). A link at ``path`` is replaced, never written
-    through.
+    through. ``data`` may be chunks of bytes, written as they come (an error while they are
+    made leaves the previous file as it was too).
 
     On failure the temporary file is removed and ``error`` names the file and cause.
     """
     tmp = path.with_name(path.name + ".tmp")
+    chunks = (
+        [data.encode("utf-8") if isinstance(data, str) else data]
+        if isinstance(data, str | bytes)
+        else data
+    )
     try:
         tmp.unlink(missing_ok=True)  # a link planted there goes, its target stays
         handle = open_file(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
-            _write_all(handle, data.encode("utf-8") if isinstance(data, str) else data)
+            for chunk in chunks:
+                _write_all(handle, chunk)
             os.fsync(handle)
         finally:
             os.close(handle)
@@ -110,6 +120,9 @@ def atomic_write(path: Path, data: str | bytes, error: type[LlmcodeError] = RunS
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise _write_failed(path, exc, error) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _write_all(handle: int, data: bytes) -> None:

@@ -17,6 +17,8 @@
   block at a time from the bytes where records are written as the store writes them (no record
   parsed unless one of its codes is not a known one, or its line is written otherwise): what a
   finished run's manifest says of it, in seconds for a million records.
+- `iter_json` reads chosen records with ``json.loads`` (no validation: the facts an export
+  needs), or only those that may hold samples or token probabilities.
 - `latest_codes` counts the codes of each item's latest record the same way (what ``code``
   and ``runs show`` say of a run's codes).
 """
@@ -465,3 +467,50 @@ def _is_latest(latest: np.ndarray, number: int) -> bool:
 def _code(written: bytes) -> str:
     """A code as ``"code":"..."`` writes it (JSON escapes undone)."""
     return str(json.loads(b'"' + written + b'"')) if b"\\" in written else written.decode("utf-8")
+
+
+_PLAIN_CONFIDENCE = b'"samples":[],"probabilities":{},"examples":'
+"""Written once in every record without samples and token probabilities."""
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _loads(line: bytes) -> Any:
+    """``json.loads`` of a record's line, without its per-call checks when the line starts
+    with the record (the C scanner ``json.loads`` ends in; anything else is read by it)."""
+    text = line.decode("utf-8")
+    try:
+        row, end = _SCAN(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    if text[end:].strip():
+        return json.loads(text)  # raises: extra data
+    return row
+
+
+def iter_json(
+    path: Path, chosen: np.ndarray, *, unplain: bool = False
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record as JSON) of the lines of ``codings.jsonl`` that ``chosen`` (by line
+    number) marks, in file order, read as ``json.loads`` reads them (no validation: the facts an
+    export needs). A torn last line is ignored; a bad line, or a line without an item id and
+    status, is a `RunStoreError` naming it. With ``unplain``, only the records that may hold
+    samples or token probabilities (not written with both empty)."""
+    for first, block in _blocks(path):
+        if unplain:
+            ends = _newlines(block)
+            if ends is not None and block.count(_PLAIN_CONFIDENCE) == len(ends):
+                continue
+        for number, offset, line in _block_lines(path, first, block):
+            if number >= len(chosen) or not chosen[number]:
+                continue
+            if unplain and _PLAIN_CONFIDENCE in line:
+                continue
+            try:
+                row = _loads(line)
+            except ValueError as exc:
+                if not line.endswith(b"\n"):
+                    return
+                raise _bad_line(path, number, offset, line) from exc
+            if not isinstance(row, dict) or "item_id" not in row or "status" not in row:
+                raise RunStoreError(f"{path}:{number}: invalid record")
+            yield number, row
