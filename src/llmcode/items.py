@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -58,7 +59,8 @@ class Item:
 class ItemSet:
     """Items loaded from a file, with the items that were skipped and why."""
 
-    items: list[Item]
+    items: Sequence[Item]
+    """A list, or an `llmcode.item_stream.ItemStream` read from the file when iterated."""
     skipped: list[tuple[str, str]]
     source: str
     sha256: str

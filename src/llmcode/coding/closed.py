@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -420,22 +420,26 @@ async def code_items(
     answering False. Returns False when the budget stopped the run early (the rest stays
     pending, so the run can be resumed).
     """
-    queue = deque(items)
+    source = iter(items)  # read as the workers take them: a million items are never all held
     per_request = coder.config.sampling.items_per_request
+    stopped = False
 
     def take() -> list[Item]:
+        nonlocal stopped
         chunk: list[Item] = []
-        while queue and len(chunk) < per_request:
-            if budget is not None and not budget.try_start():
-                queue.clear()
+        while not stopped and len(chunk) < per_request:
+            item = next(source, None)
+            if item is None or (budget is not None and not budget.try_start()):
+                stopped = True
                 break
-            chunk.append(queue.popleft())
+            chunk.append(item)
         return chunk
 
     async def worker() -> None:
+        nonlocal stopped
         while chunk := take():
             if before_request is not None and not before_request([i.item_id for i in chunk]):
-                queue.clear()  # the run is stopping: the rest stays pending
+                stopped = True  # the run is stopping: the rest stays pending
                 break
             records = await code_many(coder, chunk)
             for record in records:
@@ -445,6 +449,7 @@ async def code_items(
                 if on_record is not None:
                     on_record(record)
 
-    workers = min(coder.config.limits.concurrency, max(1, len(queue)))
+    size = len(items) if isinstance(items, Sized) else coder.config.limits.concurrency
+    workers = min(coder.config.limits.concurrency, max(1, size))
     await asyncio.gather(*(worker() for _ in range(workers)))
     return not (budget is not None and budget.exhausted)

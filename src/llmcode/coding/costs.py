@@ -13,7 +13,7 @@ steps of ``CACHE_STEP_TOKENS`` (OpenAI's rule), and pays the cached-input price 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -198,12 +198,15 @@ def estimate_run(
     table = prices if isinstance(prices, PriceTable) else PriceTable(prices, "unknown", "")
     count, how = token_counter(model)
     system_tokens = count(system["content"]) + 4
-    item_tokens = [count(m["content"]) + 4 for m in item_messages]
-    requests = math.ceil(len(item_tokens) / items_per_request) * samples
-    prompt = (sum(item_tokens) * samples) + system_tokens * requests + 2 * requests
-    output = math.ceil(len(item_tokens) * samples * codes_per_item * OUTPUT_TOKENS_PER_CODE)
+    n_items = item_tokens = 0
+    for message in item_messages:  # one at a time: a million messages are never all held
+        item_tokens += count(message["content"]) + 4
+        n_items += 1
+    requests = math.ceil(n_items / items_per_request) * samples
+    prompt = (item_tokens * samples) + system_tokens * requests + 2 * requests
+    output = math.ceil(n_items * samples * codes_per_item * OUTPUT_TOKENS_PER_CODE)
     return Estimate(
-        items=len(item_tokens),
+        items=n_items,
         requests=requests,
         prompt_tokens=prompt,
         output_tokens=output,
@@ -218,7 +221,7 @@ def estimate_run(
 def estimate_items(
     config: RunConfig,
     taxonomy: Taxonomy,
-    items: list[Item],
+    items: Sequence[Item],
     model: str,
     prices: str | Path | None = None,
     coder: Any = None,
@@ -242,9 +245,9 @@ def estimate_items(
     if verifier is None or not items:
         return estimate
     count, _ = token_counter(model)
-    per_item = [
+    per_item = (
         sum(count(m["content"]) + 4 for m in verifier.sample_messages(i)) + 2 for i in items
-    ]
+    )
     checks = math.ceil(len(items) * codes_per_item)
     return replace(
         estimate,
@@ -258,14 +261,14 @@ def estimate_items(
 def _flat_estimate(
     config: RunConfig,
     taxonomy: Taxonomy,
-    items: list[Item],
+    items: Sequence[Item],
     model: str,
     prices: str | Path | None,
     coder: Any,
     codes_per_item: float,
 ) -> Estimate:
     """Tokens and cost of coding ``items`` whole, in one request each (or K per request)."""
-    from llmcode.llm.prompts import item_messages, load_prompts, system_message
+    from llmcode.llm.prompts import iter_item_messages, load_prompts, system_message
 
     prompts = coder.prompts if coder is not None else load_prompts()
     system = (
@@ -276,7 +279,7 @@ def _flat_estimate(
     if coder is not None and coder.examples is not None:
         users: Iterable[dict[str, str]] = (coder.item_messages(i)[0][-1] for i in items)
     else:  # no examples: rendered once, filled per item
-        users = item_messages(prompts, ((i.item_id, i.text) for i in items))
+        users = iter_item_messages(prompts, ((i.item_id, i.text) for i in items))
     return estimate_run(
         system,
         users,
@@ -291,7 +294,7 @@ def _flat_estimate(
 def budget_for(
     config: RunConfig,
     taxonomy: Taxonomy,
-    items: list[Item],
+    items: Sequence[Item],
     model: str,
     prices: str | Path | None = None,
     coder: Any = None,

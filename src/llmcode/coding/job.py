@@ -26,11 +26,12 @@ from llmcode.coding.closed import Coder
 from llmcode.coding.coders import make_unit_coder, top_down_tokens
 from llmcode.coding.costs import Budget, Estimate, budget_for, estimate_items
 from llmcode.coding.guidance import check_guidance
-from llmcode.coding.lifecycle import code_run, pending_items, resume_run, start_run
+from llmcode.coding.lifecycle import code_run, pending_stream, resume_run, start_run
 from llmcode.coding.resume_rules import resume_changes
 from llmcode.coding.retrieval import Progress
 from llmcode.errors import ConfigError
-from llmcode.items import Item, ItemSet, load_items, only_items
+from llmcode.item_stream import stream_items
+from llmcode.items import Item, ItemSet, only_items
 from llmcode.llm.backends import choose_backend_name, default_model, make_backend
 from llmcode.llm.backends.base import Backend
 from llmcode.llm.cache import ResponseCache
@@ -140,7 +141,8 @@ class CodingJob:
     config: RunConfig
     taxonomy: Taxonomy
     coder: Coder
-    todo: list[Item]
+    todo: Sequence[Item]
+    """The items left: a sized stream (`llmcode.item_stream.ItemStream`) read when iterated."""
     item_set: ItemSet | None = None
     run: Run | None = None
     run_id: str | None = None
@@ -195,7 +197,7 @@ class CodingJob:
             self.run_id,
             extra={"examples": examples.describe()} if examples is not None else None,
         )
-        self.todo = self.run.items()
+        self.todo = self.run.item_stream()
         return self.run
 
     def select_examples(self, progress: Progress | None = None) -> None:
@@ -255,7 +257,7 @@ def prepare(
     check_guidance(config.guidance)
     taxonomy = load_taxonomy(config.inputs.taxonomy_path)
     inputs = config.inputs
-    item_set = load_items(
+    item_set = stream_items(
         inputs.items_path,
         id_column=inputs.id_column,
         text_columns=list(inputs.text_columns) if inputs.text_columns else None,
@@ -320,7 +322,7 @@ def _prepare_resumed(
             examples_sha256=started.get("sha256"),
             vectors_dir=_vectors_dir(store, cache),
         )
-        todo = pending_items(run)
+        todo = pending_stream(run)
         budget = (
             None if offline else budget_for(config, taxonomy, todo, llms[0].model, prices, coder)
         )

@@ -9,7 +9,8 @@ goes through these functions; the CLI only parses options and displays what they
   (what settings given again may change is ``resume_rules``').
 - Both take the run's lock (one process per run, ``store.lock``) and open a session of the
   in-flight ledger (``store.ledger``), so requests abandoned by a kill are counted.
-- ``pending_items`` is what is left to code (items without a final record; errors are retried).
+- ``pending_items`` is what is left to code (items without a final record; errors are retried);
+  ``pending_stream`` the same as a sized stream (a million-item run resumes in seconds).
 - ``code_run`` codes the pending items and always finishes the run, however it ends: complete,
   budget reached, cancelled (Ctrl-C, SIGTERM) or stopped by ``StartupGuard`` when the first
   requests all fail for a reason retrying cannot fix (connection, 401, 404, model load).
@@ -24,7 +25,7 @@ goes through these functions; the CLI only parses options and displays what they
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from llmcode.store import scan
 from llmcode.store.ledger import Ledger
 from llmcode.store.lock import lock_run
 from llmcode.store.models import FINAL_STATUSES, CodingRecord, RunConfig, RunManifest, now
+from llmcode.store.pending import done_hashes, find_pending, snapshot_facts
 from llmcode.store.runs import CODINGS, ITEMS, TAXONOMY, Run, RunStore
 from llmcode.taxonomy.model import Taxonomy
 
@@ -137,8 +139,6 @@ def resume_run(store: RunStore, ref: str | Path, kind: str | None = None) -> Run
 def check_snapshot(run: Run, manifest: RunManifest) -> None:
     """Refuse a run whose item snapshot is missing or does not match its manifest (its hash,
     for runs that recorded one, and its item count)."""
-    from llmcode.items import file_sha256
-
     path = run.path / ITEMS
     if not path.is_file():
         raise RunStoreError(
@@ -146,14 +146,14 @@ def check_snapshot(run: Run, manifest: RunManifest) -> None:
             hint="a run cannot resume without it; start a new run from the items file",
         )
     expected = manifest.items.get("n_items")
-    found = run.count_items()
+    found, sha256 = snapshot_facts(path)
     if expected is not None and int(expected) != found:
         raise RunStoreError(
             f"{path}: the item snapshot holds {found} item(s), the manifest says {expected}",
             hint="the snapshot was changed; start a new run instead of resuming this one",
         )
     digest = manifest.items.get("snapshot_sha256")
-    if digest and file_sha256(path) != digest:
+    if digest and sha256 != digest:
         raise RunStoreError(
             f"{path}: the item snapshot was changed since the run started (its SHA-256 differs "
             "from the manifest's)",
@@ -173,6 +173,22 @@ def pending_items(run: Run) -> list[Item]:
     """Items of the run without a final record (errors are retried), in input order."""
     run.repair()
     return run.items_left(FINAL)
+
+
+def pending_stream(run: Run) -> Sequence[Item]:
+    """`pending_items` as a sized stream: the items are read from the snapshot when iterated,
+    and of the items done only a hash of each id is held (`llmcode.store.pending`): a resume
+    of a million items reaches its first request in seconds, in flat memory."""
+    if run.holds_items():
+        return pending_items(run)
+    codings, items = run.path / CODINGS, run.path / ITEMS
+    done = done_hashes(codings, FINAL, exact=False)
+    if done is None:  # a line is not one whole record: set torn ones aside, then read closely
+        run.repair()
+        done = done_hashes(codings, FINAL, exact=True)
+    assert done is not None
+    left = find_pending(items, done)
+    return pending_items(run) if left is None else left.stream()
 
 
 def finish_run(
@@ -295,7 +311,7 @@ def check_resumable(run: Run, taxonomy: Taxonomy) -> None:
 async def code_run(
     run: Run,
     coder: Coder,
-    todo: list[Item],
+    todo: Sequence[Item],
     on_record: Callable[[CodingRecord], None] | None = None,
     budget: Budget | None = None,
     prices: str | Path | dict[str, Price] | None = None,

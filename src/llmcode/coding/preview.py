@@ -74,7 +74,7 @@ def preview_request(
     chosen = PLACEHOLDER
     if items is not None:
         item_set = load_items(items, id_column=id_column, text_columns=text_columns, sheet=sheet)
-        pool = item_set.items
+        pool = list(item_set.items)
         chosen = pick_item(pool, item_id, str(items))
     elif item_id is not None:
         raise ConfigError(

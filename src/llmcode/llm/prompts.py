@@ -22,9 +22,10 @@ import hashlib
 import html
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -301,26 +302,40 @@ _ANY_USE = re.compile(r"\{[{%][^}]*?(?<![.\w])(?:text|item_id)\b", re.DOTALL)
 
 
 def item_messages(prompts: PromptSet, items: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
-    """``item_message`` for many ``(item_id, text)`` pairs (no examples), rendered once.
+    """``item_message`` for many ``(item_id, text)`` pairs (no examples), rendered once (see
+    `iter_item_messages`)."""
+    return list(iter_item_messages(prompts, items))
+
+
+def iter_item_messages(
+    prompts: PromptSet, items: Iterable[tuple[str, str]]
+) -> Iterator[dict[str, str]]:
+    """``item_message`` for many ``(item_id, text)`` pairs (no examples), rendered once and
+    made one at a time (a million items' messages are never all held).
 
     When the template uses the id and text only as ``{{ item_id | attribute }}`` and
     ``{{ text }}``,
     it is rendered once with placeholders that are then replaced per item (checked against a
     full rendering of the first item); otherwise every item is rendered in full.
     """
-    pairs = list(items)
+    pairs = iter(items)
+    first = next(pairs, None)
+    if first is None:
+        return
     source = prompts.templates[USER]
-    if not pairs or _ANY_USE.search(_PLAIN_USES.sub("", source)):
-        return [item_message(prompts, i, t) for i, t in pairs]
+    if _ANY_USE.search(_PLAIN_USES.sub("", source)):
+        yield from (item_message(prompts, i, t) for i, t in chain([first], pairs))
+        return
     marks = ("ID" + secrets.token_hex(8), "TEXT" + secrets.token_hex(8))
     shape = prompts.render(USER, item_id=marks[0], text=marks[1], examples=[])
 
     def fill(item_id: str, text: str) -> str:
         return shape.replace(marks[0], attribute(item_id)).replace(marks[1], neutral(text))
 
-    if fill(*pairs[0]) != item_message(prompts, *pairs[0])["content"]:
-        return [item_message(prompts, i, t) for i, t in pairs]
-    return [{"role": "user", "content": fill(i, t)} for i, t in pairs]
+    if fill(*first) != item_message(prompts, *first)["content"]:
+        yield from (item_message(prompts, i, t) for i, t in chain([first], pairs))
+        return
+    yield from ({"role": "user", "content": fill(i, t)} for i, t in chain([first], pairs))
 
 
 def reask_message(prompts: PromptSet, problems: list[str]) -> dict[str, str]:

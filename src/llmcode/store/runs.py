@@ -34,6 +34,7 @@ from pydantic import ValidationError
 
 from llmcode import environment
 from llmcode.errors import LlmcodeError, RunStoreError
+from llmcode.item_stream import ItemStream
 from llmcode.items import Item
 from llmcode.llm.redaction import redact
 from llmcode.store import scan
@@ -68,6 +69,7 @@ class Run:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._items: list[Item] | None = None  # the snapshot this process wrote or read
+        self._count: int | None = None  # the items of the snapshot this process wrote
         self._codings: tuple[tuple[int, int], list[CodingRecord]] | None = None
         self.lock: RunLock | None = None  # held while this process starts, codes and finishes it
         self.config: RunConfig | None = None  # the config a resume runs with (--force changes)
@@ -100,23 +102,44 @@ class Run:
         return load_taxonomy(self.path / TAXONOMY)
 
     def write_items(self, items: Iterable[Item]) -> None:
-        items = list(items)
-        lines = (
-            json.dumps(
-                {"item_id": i.item_id, "text": i.text, "metadata": i.metadata}, ensure_ascii=False
-            )
-            for i in items
-        )
-        text = "".join(line + "\n" for line in lines)
-        atomic_write(self.path / ITEMS, text)
-        self.snapshot_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        self._items = items
+        """Write the item snapshot. A list is kept in memory too (``items()`` does not read it
+        back); any other iterable (an `ItemStream` of a million items) is written a block at a
+        time and read back from the file when needed."""
+        digest = hashlib.sha256()
+        count = 0
+
+        def blocks() -> Iterator[bytes]:
+            nonlocal count
+            lines: list[str] = []
+            for i in items:
+                row = {"item_id": i.item_id, "text": i.text, "metadata": i.metadata}
+                lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+                if len(lines) == 4096:
+                    yield _digested(digest, lines)
+                    count += len(lines)
+                    lines = []
+            count += len(lines)
+            yield _digested(digest, lines)
+
+        atomic_write(self.path / ITEMS, blocks())
+        self.snapshot_sha256 = digest.hexdigest()
+        self._items = items if isinstance(items, list) else None
+        self._count = count
+
+    def item_stream(self) -> ItemStream:
+        """The item snapshot as a sized stream, read from the file each time it is iterated
+        (from memory when this process wrote it from a list)."""
+        return ItemStream(self.iter_items, self.count_items())
 
     def items(self) -> list[Item]:
         """The item snapshot (read once per process; the snapshot never changes)."""
         if self._items is None:
             self._items = list(scan.iter_items(self.path / ITEMS))
         return list(self._items)
+
+    def holds_items(self) -> bool:
+        """Whether this process holds the item snapshot in memory (it wrote it from a list)."""
+        return self._items is not None
 
     def iter_items(self, skip: Container[str] = ()) -> Iterator[Item]:
         """The item snapshot one item at a time (nothing kept: a million items in flat memory),
@@ -139,6 +162,8 @@ class Run:
         """How many items the snapshot holds (its lines counted, not parsed)."""
         if self._items is not None:
             return len(self._items)
+        if self._count is not None:
+            return self._count
         return scan.count_items(self.path / ITEMS)
 
     def item_ids(self) -> Iterator[str]:
@@ -387,6 +412,13 @@ class Listing:
     """Why the manifest cannot be read, or (with a manifest) what is odd about the folder."""
     status: str | None = None
     """The run's status now (see `run_status`)."""
+
+
+def _digested(digest: Any, lines: list[str]) -> bytes:
+    """The lines as UTF-8, added to ``digest``."""
+    data = "".join(lines).encode("utf-8")
+    digest.update(data)
+    return data
 
 
 def _ends_with_newline(path: Path) -> bool:
