@@ -148,8 +148,9 @@ def test_a_signal_mid_request_ends_cleanly_with_the_resume_command(cli, tmp_path
 
 def test_sigterm_during_start_up_exits_143_without_a_traceback(tmp_path):
     script = (  # SIGTERM arrives while the items load, before any run exists
-        "import os, signal, sys; import llmcode.items as o; load = o.load_items; "
-        "o.load_items = lambda *a, **k: (os.kill(os.getpid(), signal.SIGTERM), load(*a, **k))[1]; "
+        "import os, signal, sys; import llmcode.item_stream as o; load = o.stream_items; "
+        "o.stream_items = lambda *a, **k: "
+        "(os.kill(os.getpid(), signal.SIGTERM), load(*a, **k))[1]; "
         "from llmcode.cli import main; sys.argv = ['llmcode', *sys.argv[1:]]; main()"
     )
     args = code_command(many_items(tmp_path, 3), "http://127.0.0.1:9/v1", tmp_path)[3:]
