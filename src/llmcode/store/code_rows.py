@@ -59,6 +59,8 @@ class CodeRows:
         """Once streamed: the run's items without rows, counted by status ("not coded" if no
         record), as `llmcode.store.export.uncoded_items` counts them."""
         counts: Counter[str] = Counter()
+        if not self.rowless and not self.unseen:
+            return {}
         for item_id in self.run.item_ids():
             if item_id in self.rowless:
                 counts[self.rowless[item_id]] += 1
@@ -84,13 +86,12 @@ def _latest(run: Run) -> tuple[np.ndarray, int]:
 
 
 def _latest_records(
-    rows: CodeRows, ranks: np.ndarray, unplain: bool = False
+    rows: CodeRows, ranks: np.ndarray, own: set[str] | None, unplain: bool = False
 ) -> Iterator[tuple[int, dict[str, Any] | None]]:
     """(rank, record as JSON) of each item's latest record, in file order; the record is None
-    when the item is not counted (`Run.iter_counted` counts the run's own items, and skipped
-    ones). With ``unplain``, only those that may hold samples or token probabilities; else the
-    run's items never met are left in ``rows.unseen``."""
-    own = rows.run.own_ids()
+    when the item is not counted (`Run.iter_counted` counts the run's own items, ``own``, and
+    skipped ones). With ``unplain``, only those that may hold samples or token probabilities;
+    else the items of ``own`` never met are left in ``rows.unseen`` (taken from ``own``)."""
     path = rows.run.path / CODINGS
     for number, record in scan.iter_json(path, ranks >= 0, unplain=unplain):
         item_id = record["item_id"]
@@ -102,11 +103,11 @@ def _latest_records(
         rows.unseen = own
 
 
-def _kind(rows: CodeRows, ranks: np.ndarray) -> str:
+def _kind(rows: CodeRows, ranks: np.ndarray, own: set[str] | None) -> str:
     """The confidence every row gets (`confidence.default_kind` of the counted records), from
     the records written with samples or token probabilities (the others have neither)."""
     several = probabilities = False
-    for _, record in _latest_records(rows, ranks, unplain=True):
+    for _, record in _latest_records(rows, ranks, own, unplain=True):
         if record is not None:
             several = several or len(record.get("samples", [])) > 1
             probabilities = probabilities or bool(record.get("probabilities"))
@@ -118,11 +119,12 @@ def _ranked_rows(rows: CodeRows, verified: bool) -> Iterator[list[tuple[Any, ...
     rank (an item coded again after later ones) waits until that one is read."""
     run = rows.run
     ranks, _ = _latest(run)
-    kind = _kind(rows, ranks)
+    own = run.own_ids()
+    kind = _kind(rows, ranks, own)
     coder, known = run.manifest().coder, run.code_ids()
     waiting: dict[int, list[tuple[Any, ...]]] = {}
     ready = 0
-    for rank, record in _latest_records(rows, ranks):
+    for rank, record in _latest_records(rows, ranks, own):
         made = [] if record is None else _rows(record, coder, known, kind, verified)
         if made:
             rows.items += 1

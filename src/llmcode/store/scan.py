@@ -471,6 +471,8 @@ def _code(written: bytes) -> str:
 
 _PLAIN_CONFIDENCE = b'"samples":[],"probabilities":{},"examples":'
 """Written once in every record without samples and token probabilities."""
+_NO_CHECKS = b'"checks":[],'
+"""Written once in a record without second looks."""
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
@@ -487,14 +489,20 @@ def _loads(line: bytes) -> Any:
     return row
 
 
+_CODES_END = b',"suggested_code":'
+"""Written once in every record, right after its codes (no nested object has the key)."""
+
+
 def iter_json(
     path: Path, chosen: np.ndarray, *, unplain: bool = False
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record as JSON) of the lines of ``codings.jsonl`` that ``chosen`` (by line
     number) marks, in file order, read as ``json.loads`` reads them (no validation: the facts an
-    export needs). A torn last line is ignored; a bad line, or a line without an item id and
-    status, is a `RunStoreError` naming it. With ``unplain``, only the records that may hold
-    samples or token probabilities (not written with both empty)."""
+    export needs). A record written without samples, token probabilities and second looks is
+    read up to its codes only (the rest is left out of the record). A torn last line is
+    ignored; a bad line, or a line without an item id and status, is a `RunStoreError` naming
+    it. With ``unplain``, only the records that may hold samples or token probabilities (not
+    written with both empty)."""
     for first, block in _blocks(path):
         if unplain:
             ends = _newlines(block)
@@ -503,10 +511,13 @@ def iter_json(
         for number, offset, line in _block_lines(path, first, block):
             if number >= len(chosen) or not chosen[number]:
                 continue
-            if unplain and _PLAIN_CONFIDENCE in line:
+            plain = _PLAIN_CONFIDENCE in line
+            if unplain and plain:
                 continue
+            whole = plain and _NO_CHECKS in line and line.endswith(b"\n")
+            cut = line.find(_CODES_END) if whole else -1
             try:
-                row = _loads(line)
+                row = _loads(line[:cut] + b"}" if cut > 0 else line)
             except ValueError as exc:
                 if not line.endswith(b"\n"):
                     return
