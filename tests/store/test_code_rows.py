@@ -126,7 +126,8 @@ def sampled_records() -> list[CodingRecord]:
             codes=[code("usage", 1.0), code("slow", 1 / 3)],
             samples=votes,
         ),
-        CodingRecord(item_id="c", status="ok", codes=[code("resources", 1.0)]),
+        CodingRecord(item_id="c", status="ok", codes=[code("resources", 1.0, quotes=())]),
+        CodingRecord(item_id="d", status="ok", codes=[code("usage", 1, quotes=("", "x"))]),
     ]
 
 
@@ -189,7 +190,7 @@ def test_vote_shares_and_probabilities_are_the_confidence_when_a_record_has_them
     run = make_run(tmp_path, sampled_records())
     table = pd.read_csv(io.BytesIO(exported(cli, run)))
     assert list(table["confidence_kind"].unique()) == ["vote share"]
-    assert list(table["confidence"]) == pytest.approx([2 / 3, 1.0, 1 / 3, 1.0])
+    assert list(table["confidence"]) == pytest.approx([2 / 3, 1.0, 1 / 3, 1.0, 1.0])
     run = make_run(tmp_path / "lp", logprob_records())
     table = pd.read_csv(io.BytesIO(exported(cli, run)))
     assert list(table["confidence_kind"].unique()) == ["log-probability"]

@@ -13,12 +13,13 @@ record model's), in two passes over the file: each item's latest line, then thos
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from llmcode.csvfiles import FORMULA_STARTS, guard_cell
 from llmcode.store import scan
 from llmcode.store.runs import CODINGS, Run
 
@@ -43,10 +44,11 @@ class CodeRows:
     unseen: set[str] = field(default_factory=set)
     """The run's items without a record."""
 
-    def chunks(self, size: int = CHUNK) -> Iterator[list[tuple[Any, ...]]]:
-        """Lists of at most ``size`` rows (tuples in the order of ``columns``), in order."""
+    def chunks(self, size: int = CHUNK, guard: bool = False) -> Iterator[list[tuple[Any, ...]]]:
+        """Lists of at most ``size`` rows (tuples in the order of ``columns``), in order; with
+        ``guard``, text cells formula-safe as `llmcode.csvfiles.guard_cell` makes them."""
         chunk: list[tuple[Any, ...]] = []
-        for rows in _ranked_rows(self, "disputed" in self.columns):
+        for rows in _ranked_rows(self, "disputed" in self.columns, guard):
             self.rows += len(rows)
             chunk.extend(rows)
             if len(chunk) >= size:
@@ -85,85 +87,112 @@ def _latest(run: Run) -> tuple[np.ndarray, int]:
     return ranks, len(numbers)
 
 
-def _latest_records(
-    rows: CodeRows, ranks: np.ndarray, own: set[str] | None, unplain: bool = False
-) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    """(rank, record as JSON) of each item's latest record, in file order; the record is None
-    when the item is not counted (`Run.iter_counted` counts the run's own items, ``own``, and
-    skipped ones). With ``unplain``, only those that may hold samples or token probabilities;
-    else the items of ``own`` never met are left in ``rows.unseen`` (taken from ``own``)."""
+def _unplain_records(
+    rows: CodeRows, ranks: np.ndarray, own: set[str] | None
+) -> Iterator[dict[str, Any]]:
+    """The counted latest records (`Run.iter_counted`: of the run's own items, ``own``, and
+    skipped ones) that may hold samples or token probabilities."""
     path = rows.run.path / CODINGS
-    for number, record in scan.iter_json(path, ranks >= 0, unplain=unplain):
-        item_id = record["item_id"]
-        counted = own is None or item_id in own or record["status"] == "skipped"
-        if own is not None and not unplain:
-            own.discard(item_id)
-        yield int(ranks[number]), record if counted else None
-    if own is not None and not unplain:
-        rows.unseen = own
+    for _, record in scan.iter_json(path, ranks >= 0, unplain=True):
+        if own is None or record["item_id"] in own or record["status"] == "skipped":
+            yield record
 
 
 def _kind(rows: CodeRows, ranks: np.ndarray, own: set[str] | None) -> str:
     """The confidence every row gets (`confidence.default_kind` of the counted records), from
     the records written with samples or token probabilities (the others have neither)."""
     several = probabilities = False
-    for _, record in _latest_records(rows, ranks, own, unplain=True):
-        if record is not None:
-            several = several or len(record.get("samples", [])) > 1
-            probabilities = probabilities or bool(record.get("probabilities"))
+    for record in _unplain_records(rows, ranks, own):
+        several = several or len(record.get("samples", [])) > 1
+        probabilities = probabilities or bool(record.get("probabilities"))
     return "vote" if several else "logprob" if probabilities else "stated"
 
 
-def _ranked_rows(rows: CodeRows, verified: bool) -> Iterator[list[tuple[Any, ...]]]:
+def _ranked_rows(rows: CodeRows, verified: bool, guard: bool) -> Iterator[list[tuple[Any, ...]]]:
     """Each item's rows (possibly none), in rank order: a record read before one of a lower
-    rank (an item coded again after later ones) waits until that one is read."""
+    rank (an item coded again after later ones) waits until that one is read. The items of
+    the run never met are left in ``rows.unseen``."""
     run = rows.run
     ranks, _ = _latest(run)
     own = run.own_ids()
     kind = _kind(rows, ranks, own)
-    coder, known = run.manifest().coder, run.code_ids()
+    cell = _safe if guard else _same
+    coder, known, name = cell(run.manifest().coder), run.code_ids(), cell(KIND_NAMES[kind])
     waiting: dict[int, list[tuple[Any, ...]]] = {}
     ready = 0
-    for rank, record in _latest_records(rows, ranks, own):
-        made = [] if record is None else _rows(record, coder, known, kind, verified)
+    for number, record in scan.iter_json(run.path / CODINGS, ranks >= 0):
+        item_id = record["item_id"]
+        counted = own is None or item_id in own or record["status"] == "skipped"
+        if own is not None:
+            own.discard(item_id)  # every item has one latest record
+        made = _rows(record, coder, known, kind, name, verified, cell) if counted else []
         if made:
             rows.items += 1
-        elif record is not None:
-            rows.rowless[record["item_id"]] = record["status"]
-        waiting[rank] = made
+        elif counted:
+            rows.rowless[item_id] = record["status"]
+        rank = int(ranks[number])
+        if rank != ready:
+            waiting[rank] = made
+            continue
+        yield made
+        ready += 1
         while ready in waiting:
             yield waiting.pop(ready)
             ready += 1
     yield from (waiting[rank] for rank in sorted(waiting))  # none, unless the file changed
+    rows.unseen = own or set()
+
+
+_STARTS = frozenset((*FORMULA_STARTS, "'"))
+
+
+def _safe(text: str) -> str:
+    """`guard_cell` of a text cell, called only when it may change it."""
+    return guard_cell(text) if text and text[0] in _STARTS else text
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _rows(
-    record: dict[str, Any], coder: str, known: set[str] | None, kind: str, verified: bool
+    record: dict[str, Any],
+    coder: str,
+    known: set[str] | None,
+    kind: str,
+    name: str,
+    verified: bool,
+    cell: Callable[[str], str],
 ) -> list[tuple[Any, ...]]:
-    """A record's rows: one per code (`Run.counted` first: codes outside ``known`` dropped)."""
+    """A record's rows: one per code (`Run.counted` first: codes outside ``known`` dropped),
+    each text through ``cell``."""
     codes = record.get("codes", [])
     status = record["status"]
     if known is not None and any(c["code"] not in known for c in codes):
         codes, status = [c for c in codes if c["code"] in known], "invalid"
     if not codes:
         return []
-    disputed = {c["code"] for c in record.get("checks", []) if c.get("outcome") == "disputed"}
-    samples = len(record.get("samples", []))
+    item_id, status = cell(record["item_id"]), cell(status)
+    checks = record.get("checks")
+    disputed = {c["code"] for c in checks if c.get("outcome") == "disputed"} if checks else ()
+    stale = kind == "stated" and len(record.get("samples", ())) > 1
     probabilities = record.get("probabilities", {})
-    name = KIND_NAMES[kind]
     out: list[tuple[Any, ...]] = []
     for code in codes:
         if kind == "logprob":
             confidence = probabilities.get(code["code"])
-        elif kind == "stated" and samples > 1:
+        elif stale:
             confidence = None  # the stated numbers were replaced by vote shares
         elif len(codes) == 1:
             confidence = code.get("confidence")
         else:  # a code given twice: its first confidence
             confidence = next(c for c in codes if c["code"] == code["code"]).get("confidence")
-        evidence = " | ".join(span["quote"] for span in code.get("evidence", []))
-        row = (record["item_id"], coder, code["code"], code.get("justification", ""), evidence)
-        confidence = None if confidence is None else float(confidence)
+        if confidence is not None:
+            confidence = float(confidence)
+            if confidence != confidence:
+                confidence = None  # NaN: an empty cell, as pandas writes it
+        evidence = cell(" | ".join(span["quote"] for span in code.get("evidence", ())))
+        row = (item_id, coder, cell(code["code"]), cell(code.get("justification", "")), evidence)
         if verified:
             out.append((*row, confidence, status, code["code"] in disputed, name))
         else:

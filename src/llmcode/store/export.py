@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llmcode.csvfiles import FORMULA_STARTS, guard_cell, write_csv
+from llmcode.csvfiles import guard_cell, write_csv
 from llmcode.errors import ConfigError, OutputError
 from llmcode.store.code_rows import CodeRows
 from llmcode.store.jsonl import atomic_write
@@ -80,26 +80,14 @@ def _frame(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
     return frame.assign(confidence=confidence, confidence_kind=kind[0] if kind else "")
 
 
-_GUARDED = (*FORMULA_STARTS, "'")
-
-
 def _csv_chunks(rows: CodeRows) -> Iterator[bytes]:
     """The rows as `write_csv` writes the table: formula-safe text cells, pandas' CSV dialect
     (minimal quoting, ``\n`` line ends), floats as ``repr``, none as an empty cell."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([guard_cell(name) for name in rows.columns])
-    texts = [n for n, name in enumerate(rows.columns) if name not in ("confidence", "disputed")]
-    confidence = rows.columns.index("confidence")
-    for chunk in rows.chunks():
-        for row in chunk:
-            cells = list(row)
-            for n in texts:
-                if cells[n][:1] in _GUARDED:
-                    cells[n] = guard_cell(cells[n])
-            if cells[confidence] is not None and cells[confidence] != cells[confidence]:
-                cells[confidence] = None  # NaN
-            writer.writerow(cells)
+    for chunk in rows.chunks(guard=True):
+        writer.writerows(chunk)
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
