@@ -81,7 +81,7 @@ def code_rows(run: Run) -> CodeRows:
 def _latest(run: Run) -> tuple[np.ndarray, int]:
     """The rank (the order items first appear in) of each item's latest line, by line number
     (-1: not a latest line), and how many items there are."""
-    numbers = np.fromiter(scan.latest_lines(run.path / CODINGS).values(), dtype=np.int64)
+    numbers = scan.latest_numbers(run.path / CODINGS)
     ranks = np.full(int(numbers.max(initial=0)) + 1, -1, dtype=np.int64)
     ranks[numbers] = np.arange(len(numbers))
     return ranks, len(numbers)

@@ -205,6 +205,26 @@ def latest_lines(path: Path) -> dict[str, int]:
     return out
 
 
+_LINE_ID = re.compile(rb'\n\{"item_id":"([^"\\]*)","status":"[a-z]+"')
+"""`_LINE_RECORD`'s item id only."""
+
+
+def latest_numbers(path: Path) -> np.ndarray:
+    """The line numbers of each item's latest record, in the order items first appear (the
+    values of `latest_lines`, with the ids kept as bytes: no string made per record)."""
+    out: dict[bytes, int] = {}
+    for first, block in _blocks(path):
+        found = _LINE_ID.findall(b"\n" + block)
+        if _whole_block(block, len(found)):
+            out.update(zip(found, range(first, first + len(found)), strict=True))
+            continue
+        for number, offset, line in _block_lines(path, first, block):
+            pair = _id_and_status(path, number, offset, line)
+            if pair is not None:
+                out[pair[0].encode("utf-8")] = number
+    return np.fromiter(out.values(), dtype=np.int64, count=len(out))
+
+
 def iter_latest(path: Path) -> Iterator[tuple[int, CodingRecord]]:
     """Each item's latest record with the item's rank (the order items first appear in the
     file, as a dict of the records keeps them), one at a time in the order of the records."""
@@ -436,13 +456,19 @@ def latest_codes(path: Path) -> LatestCodes:
     """The codes of each item's latest record in ``codings.jsonl`` (as `iter_latest` gives the
     records), read from the bytes of blocks of records without second looks and passages
     written as the store writes them; other blocks record by record."""
-    numbers = np.fromiter(latest_lines(path).values(), dtype=np.int64)
+    numbers = latest_numbers(path)
     latest = np.zeros(int(numbers.max(initial=0)) + 1, dtype=bool)
     latest[numbers] = True
     out = LatestCodes()
     for first, block in _blocks(path):
         ends = _newlines(block)
         if ends is not None and block.count(_PLAIN) == len(ends):
+            chosen = latest[first : first + len(ends)]
+            if len(chosen) == len(ends) and chosen.all():  # every line the latest: no positions
+                for code, n in Counter(_CODE.findall(block)).items():
+                    out.codes[_code(code)] += n
+                out.coded += block.count(b'"codes":[{')  # a record with codes, once
+                continue
             found, starts = [], []
             for match in _CODE.finditer(block):
                 found.append(match[1])
@@ -452,8 +478,10 @@ def latest_codes(path: Path) -> LatestCodes:
             out.codes.update(_code(code) for code, keep in zip(found, kept, strict=True) if keep)
             out.coded += len(np.unique(lines[kept]))
             continue
-        chosen = (line for line in _block_lines(path, first, block) if _is_latest(latest, line[0]))
-        for record in iter_records(path, chosen):
+        chosen_lines = (
+            line for line in _block_lines(path, first, block) if _is_latest(latest, line[0])
+        )
+        for record in iter_records(path, chosen_lines):
             out.codes.update(c.code for c in record.codes)
             out.coded += bool(record.codes)
             out.checks += record.checks
