@@ -14,8 +14,8 @@ and its peak memory, ``ru_maxrss`` from ``wait4`` in a small launcher: the clien
 - ``resume``: a run of N items with all but ``--left`` coded, **synthesised** with the store's
   own writer (``start_run``, ``Run.append_codings``, ``finish_run``: records shaped like a
   coded run's, not coded live), resumed with ``llmcode code --resume`` against the test
-  server: seconds until the server sees the first request, and in all (the last items coded,
-  the run finished);
+  server: seconds until the server sees the first request, from its last request to the end
+  of the command (``last→end``: finishing the run and its summary), and in all;
 - ``runs show`` and ``export -o codes.csv`` of that run.
 
 ``--steps`` runs only some of the commands (the run is synthesised for ``resume``, ``show`` and
