@@ -35,7 +35,6 @@ from llmcode.store.scan import (
     _bad_line,
     _id_and_status,
     _item,
-    _whole_block,
 )
 
 BLOCK = 1 << 24
@@ -77,12 +76,14 @@ def _line_number(path: Path, offset: int) -> int:
         return handle.read(offset).count(b"\n") + 1
 
 
-def whole_records(block: bytes) -> bool:
+def whole_records(block: bytes, found: int) -> bool:
     """Whether every line of a block is one record as written (as `scan.whole_lines` checks a
-    block, without a parse): ends with a newline, starts as a record, holds no second start."""
+    block, without a parse): ends with a newline, starts as a record, holds no second start,
+    and its id and status were ``found`` (one match a line)."""
     lines = block.count(b"\n")
     return (
         block.endswith(b"\n")
+        and found == lines
         and block.startswith(RECORD_START)
         and block.count(b"\n" + RECORD_START) == lines - 1
         and block.count(RECORD_START) == lines
@@ -97,7 +98,7 @@ def done_hashes(codings: Path, final: Iterable[str], exact: bool) -> np.ndarray 
     flags: list[np.ndarray] = []
     for offset, block in _blocks(codings):
         found = _RECORDS.findall(block)
-        if whole_records(block) and _whole_block(block, len(found)):
+        if whole_records(block, len(found)):
             pairs = found
         elif not exact:
             return None
