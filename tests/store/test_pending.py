@@ -106,9 +106,10 @@ def test_snapshot_ids_that_share_a_hash_are_decided_on_their_text(tmp_path, monk
 
 def test_the_snapshot_is_counted_and_hashed_in_one_read(tmp_path):
     run = made(tmp_path, [])
-    count, digest = pending.snapshot_facts(run.path / "items.jsonl")
-    assert count == len(IDS) == scan.count_items(run.path / "items.jsonl")
-    assert digest == run.snapshot_sha256
+    snapshot = pending.read_snapshot(run.path / "items.jsonl")
+    assert snapshot.count == len(IDS) == scan.count_items(run.path / "items.jsonl")
+    assert snapshot.sha256 == run.snapshot_sha256
+    assert len(snapshot.keys) == len(IDS)
 
 
 def test_a_run_holding_its_items_gives_them_from_memory(tmp_path):
@@ -116,3 +117,11 @@ def test_a_run_holding_its_items_gives_them_from_memory(tmp_path):
     run.write_items([Item(i, "t") for i in IDS])
     run.append_codings([CodingRecord(item_id="a", status="ok")])
     assert [i.item_id for i in pending_stream(run)] == IDS[1:]
+
+
+def test_the_snapshot_a_resume_checked_is_the_one_it_reads_the_items_left_from(tmp_path):
+    run = made(tmp_path, [("a", "ok"), ("b", "error")])
+    read = pending.read_snapshot(run.path / "items.jsonl")
+    run.snapshot_read = read
+    assert [i.item_id for i in pending_stream(run)] == [i for i in IDS if i != "a"]
+    assert run.snapshot_read is read

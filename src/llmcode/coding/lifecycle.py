@@ -41,7 +41,7 @@ from llmcode.store import scan
 from llmcode.store.ledger import Ledger
 from llmcode.store.lock import lock_run
 from llmcode.store.models import FINAL_STATUSES, CodingRecord, RunConfig, RunManifest, now
-from llmcode.store.pending import done_hashes, find_pending, snapshot_facts
+from llmcode.store.pending import done_hashes, read_snapshot
 from llmcode.store.runs import CODINGS, ITEMS, TAXONOMY, Run, RunStore
 from llmcode.taxonomy.model import Taxonomy
 
@@ -146,7 +146,9 @@ def check_snapshot(run: Run, manifest: RunManifest) -> None:
             hint="a run cannot resume without it; start a new run from the items file",
         )
     expected = manifest.items.get("n_items")
-    found, sha256 = snapshot_facts(path)
+    snapshot = read_snapshot(path)  # one read: counted, hashed, ids keyed for the resume
+    run.snapshot_read = snapshot
+    found, sha256 = snapshot.count, snapshot.sha256
     if expected is not None and int(expected) != found:
         raise RunStoreError(
             f"{path}: the item snapshot holds {found} item(s), the manifest says {expected}",
@@ -181,13 +183,14 @@ def pending_stream(run: Run) -> Sequence[Item]:
     of a million items reaches its first request in seconds, in flat memory."""
     if run.holds_items():
         return pending_items(run)
-    codings, items = run.path / CODINGS, run.path / ITEMS
+    codings = run.path / CODINGS
     done = done_hashes(codings, FINAL, exact=False)
     if done is None:  # a line is not one whole record: set torn ones aside, then read closely
         run.repair()
         done = done_hashes(codings, FINAL, exact=True)
     assert done is not None
-    left = find_pending(items, done)
+    snapshot = run.snapshot_read or read_snapshot(run.path / ITEMS)
+    left = snapshot.pending(done)
     return pending_items(run) if left is None else left.stream()
 
 

@@ -1,15 +1,16 @@
 """What a resume codes: the snapshot's items without a final record, found from the bytes of
 both files, so a run of a million items reaches its first request in seconds, in flat memory.
 
-`find_pending` reads ``codings.jsonl`` a block at a time: records are written with ``item_id``
+`done_hashes` reads ``codings.jsonl`` a block at a time: records are written with ``item_id``
 and ``status`` first, so one regular expression reads both, and of each item only a 64-bit hash
 of its id is kept (in a numpy array: 8 bytes an item, not a string and a dict entry) with
-whether its latest record is final. It then reads the snapshot's ids the same way and notes
-the byte offset of each item left; `Pending` reads those lines, and only those, when iterated.
+whether its latest record is final. `read_snapshot` reads the snapshot once (what a resume
+checks: its items counted, its SHA-256) and keys its ids the same way; `Pending` reads the
+items left, and only the blocks that hold them, when iterated.
 
 A block where a line is not one whole record as written (a torn record, a line written
 otherwise) is read line by line, after ``Run.repair`` has set torn records aside. When two of
-the snapshot's ids share a hash, `find_pending` says so and the caller compares ids as text
+the snapshot's ids share a hash, `Snapshot.pending` says so and the caller compares ids as text
 (`scan.items_left`). An id that only the records hold (a skipped item's) sharing a hash with
 an item left would pass that item over: with 64-bit hashes, about one chance in 10^13 for a
 million items and ten such ids.
@@ -19,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from array import array
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -118,68 +119,98 @@ def done_hashes(codings: Path, final: Iterable[str], exact: bool) -> np.ndarray 
     return unique[final_flags[latest]]
 
 
-class Pending:
-    """The snapshot's items left (see the module docstring): their offsets, read when iterated."""
+@dataclass(frozen=True)
+class Snapshot:
+    """The item snapshot as one read of it found it: what a resume checks (its items counted,
+    its SHA-256) and the 64-bit key of each item's id, in order, with the blocks they are in."""
 
-    def __init__(self, items: Path, offsets: array) -> None:
-        self.items = items
-        self.offsets = offsets
+    path: Path
+    count: int
+    sha256: str
+    keys: np.ndarray
+    blocks: list[tuple[int, int, int]]
+    """(byte offset, length, index of its first item) of each block read."""
+
+    def pending(self, done: np.ndarray) -> Pending | None:
+        """The items whose key is not in ``done`` (sorted); None when two of the snapshot's
+        ids share a key (decide those exactly instead)."""
+        ordered = np.sort(self.keys)
+        if (ordered[1:] == ordered[:-1]).any():
+            return None
+        return Pending(self, np.flatnonzero(~_member(self.keys, done)))
+
+
+def read_snapshot(items: Path) -> Snapshot:
+    """The snapshot counted (as `scan.count_items` counts it: non-blank lines, a torn last
+    line left out), hashed and its ids keyed, in one read of the file."""
+    digest = hashlib.sha256()
+    keys: list[np.ndarray] = []
+    blocks: list[tuple[int, int, int]] = []
+    first = 0
+    for offset, block in _blocks(items):
+        digest.update(block)
+        ids = _ITEMS.findall(block)
+        if _one_item_a_line(block, len(ids)):
+            found = np.fromiter(map(_key, ids), np.int64, len(ids))
+        else:
+            found = np.array([_key(key) for key in _line_keys(items, offset, block)], np.int64)
+        keys.append(found)
+        blocks.append((offset, len(block), first))
+        first += len(found)
+    every = np.concatenate(keys) if keys else np.empty(0, np.int64)
+    return Snapshot(items, len(every), digest.hexdigest(), every, blocks)
+
+
+def _line_keys(items: Path, offset: int, block: bytes) -> Iterator[bytes]:
+    """The id of each item line of a block read line by line (a torn last line has none)."""
+    for at, line in _item_lines(block):
+        match = _ITEM.match(line)
+        if match is not None:
+            yield match[1]
+            continue
+        try:
+            yield str(json.loads(line)["item_id"]).encode("utf-8")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _bad_line(items, _line_number(items, offset + at), offset + at, line) from exc
+
+
+def _item_lines(block: bytes) -> Iterator[tuple[int, bytes]]:
+    """(offset in the block, line) of the lines that hold an item: not blank, and ended (a
+    torn last line is not an item)."""
+    return ((at, line) for at, line in _lines(block) if line.endswith(b"\n"))
+
+
+class Pending:
+    """The snapshot's items left: their places in it, each read when iterated (only the
+    blocks that hold one are read again)."""
+
+    def __init__(self, snapshot: Snapshot, left: np.ndarray) -> None:
+        self.snapshot = snapshot
+        self.left = left
 
     def __len__(self) -> int:
-        return len(self.offsets)
+        return len(self.left)
 
     def __iter__(self) -> Iterator[Item]:
-        with self.items.open("rb") as handle:
-            for offset in self.offsets:
+        snapshot = self.snapshot
+        starts = np.array([first for *_, first in snapshot.blocks], np.int64)
+        where = np.searchsorted(starts, self.left, side="right") - 1
+        with snapshot.path.open("rb") as handle:
+            for number in np.unique(where).tolist():
+                offset, length, first = snapshot.blocks[number]
                 handle.seek(offset)
-                line = handle.readline()
-                try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    number = _line_number(self.items, offset)
-                    raise _bad_line(self.items, number, offset, line) from exc
-                yield _item(row)
+                lines = list(_item_lines(handle.read(length)))
+                for index in self.left[where == number].tolist():
+                    at, line = lines[index - first]
+                    try:
+                        row = json.loads(line)
+                    except ValueError as exc:
+                        place = _line_number(snapshot.path, offset + at)
+                        raise _bad_line(snapshot.path, place, offset + at, line) from exc
+                    yield _item(row)
 
     def stream(self) -> ItemStream:
         return ItemStream(self.__iter__, len(self))
-
-
-def find_pending(items: Path, done: np.ndarray) -> Pending | None:
-    """The offsets of the snapshot's items whose id hash is not in ``done`` (sorted), in
-    order; None when two of the snapshot's ids share a hash (decide those exactly instead)."""
-    offsets = array("q")
-    seen: list[np.ndarray] = []
-    for offset, block in _blocks(items):
-        ids = _ITEMS.findall(block)
-        if _one_item_a_line(block, len(ids)):
-            hashes = np.fromiter(map(_key, ids), np.int64, len(ids))
-            seen.append(hashes)
-            at = 0
-            for index in np.flatnonzero(~_member(hashes, done)).tolist():
-                at = block.index(b"\n" + _LINE_START + ids[index] + b'"', at) + 1 if index else 0
-                offsets.append(offset + at)
-            continue
-        keys = []
-        for at, line in _lines(block):
-            match = _ITEM.match(line)
-            if match is not None and line.endswith(b"\n"):
-                key = match[1]
-            else:
-                try:
-                    key = str(json.loads(line)["item_id"]).encode("utf-8")
-                except ValueError as exc:
-                    if not line.endswith(b"\n"):
-                        break  # a torn last line: not an item
-                    number = _line_number(items, offset + at)
-                    raise _bad_line(items, number, offset + at, line) from exc
-            keys.append(_key(key))
-            if not _member(np.array(keys[-1:], np.int64), done)[0]:
-                offsets.append(offset + at)
-        seen.append(np.array(keys, np.int64))
-    hashes = np.concatenate(seen) if seen else np.empty(0, np.int64)
-    if len(np.unique(hashes)) != len(hashes):
-        return None
-    return Pending(items, offsets)
 
 
 def _one_item_a_line(block: bytes, found: int) -> bool:
@@ -201,17 +232,3 @@ def _member(hashes: np.ndarray, done: np.ndarray) -> np.ndarray:
         return np.zeros(len(hashes), np.bool_)
     at = np.searchsorted(done, hashes).clip(max=len(done) - 1)
     return np.asarray(done[at] == hashes)
-
-
-def snapshot_facts(items: Path) -> tuple[int, str]:
-    """How many items the snapshot holds (as `scan.count_items` counts them) and its SHA-256,
-    in one read of the file (what a resume checks before it trusts the snapshot)."""
-    digest = hashlib.sha256()
-    total = 0
-    for _, block in _blocks(items):
-        digest.update(block)
-        if block.endswith(b"\n") and not block.startswith(b"\n") and b"\n\n" not in block:
-            total += block.count(b"\n")
-        else:
-            total += sum(1 for _, line in _lines(block) if line.endswith(b"\n"))
-    return total, digest.hexdigest()

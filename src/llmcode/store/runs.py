@@ -26,7 +26,7 @@ import time
 from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,9 @@ from llmcode.store.lock import LOCK, RunLock, lock_holder
 from llmcode.store.models import CodingRecord, RunConfig, RunManifest, now
 from llmcode.taxonomy.model import NONE_CODE, Taxonomy, load_taxonomy
 
+if TYPE_CHECKING:
+    from llmcode.store.pending import Snapshot
+
 MANIFEST = "manifest.json"
 CODINGS = "codings.jsonl"
 ITEMS = "items.jsonl"
@@ -70,6 +73,7 @@ class Run:
         self.path = path
         self._items: list[Item] | None = None  # the snapshot this process wrote or read
         self._count: int | None = None  # the items of the snapshot this process wrote
+        self.snapshot_read: Snapshot | None = None  # the snapshot as a resume read it
         self._codings: tuple[tuple[int, int], list[CodingRecord]] | None = None
         self.lock: RunLock | None = None  # held while this process starts, codes and finishes it
         self.config: RunConfig | None = None  # the config a resume runs with (--force changes)
