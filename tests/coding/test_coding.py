@@ -210,3 +210,20 @@ def test_a_reask_that_fails_for_good_still_counts_the_answer_paid_before_it():
     record = code_one(make_coder(backend))
     assert record.status == "error" and "503" in record.error
     assert record.attempts == 1 and record.prompt_tokens > 0 and record.completion_tokens > 0
+
+
+def test_items_are_taken_from_a_stream_as_the_workers_need_them(tmp_path):
+    """A million items are never all held: the coding loop takes the next item when a worker is
+    free, so no more than the workers' items are ahead of the records written."""
+    backend = FakeBackend(responder=quoting("usage"))
+    run, coder = run_items(tmp_path, backend)
+    coder.config = coder.config.replace(concurrency=2)
+    ahead = []
+
+    def stream():
+        for n in range(40):
+            ahead.append(n + 1 - len(run.codings()))
+            yield Item(f"s{n}", f"Item {n} returns garbage after the update.")
+
+    assert asyncio.run(code_items(stream(), coder, run))
+    assert len(run.codings()) == 40 and max(ahead) <= 2
