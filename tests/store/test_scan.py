@@ -104,6 +104,33 @@ def test_items_left_are_those_whose_latest_record_is_not_final(tmp_path, block):
     assert run.items_left(final) == expected and run.count_items() == len(IDS)
 
 
+def test_an_item_id_inside_metadata_is_never_taken_for_an_items_id(tmp_path, block):
+    # the metadata's own item_id column (a table with one) beside ids with quotes: only a
+    # line's start names an item
+    run = RunStore(tmp_path).create("r1")
+    run.write_items(Item(i, f"text of {i}", {"item_id": f"m{n}"}) for n, i in enumerate(IDS))
+    run.append_codings(records())
+    run._items = None
+    assert list(run.item_ids()) == IDS
+    assert [key.decode("utf-8") for key in scan.item_keys(run.path / "items.jsonl")] == IDS
+    assert [i.item_id for i in run.iter_items(skip={"a", "c"})] == IDS[1:5]
+    final = ("ok", "unverified", "invalid", "skipped")
+    assert [i.item_id for i in run.items_left(final)] == ["ünï", "c"]
+
+
+@pytest.mark.parametrize("size", [1 << 24, 64])
+def test_a_resume_keys_the_items_by_their_own_ids_when_metadata_holds_one(
+    tmp_path, monkeypatch, size
+):
+    from llmcode.store import pending
+
+    monkeypatch.setattr(pending, "BLOCK", size)
+    run = RunStore(tmp_path).create("r1")
+    run.write_items(Item(i, f"text of {i}", {"item_id": f"m{n}"}) for n, i in enumerate(IDS))
+    expected = [pending._key(i.encode("utf-8")) for i in IDS]
+    assert list(pending.read_snapshot(run.path / "items.jsonl").keys) == expected
+
+
 def coded_records() -> list[CodingRecord]:
     """Records with one code, two, none, a code with a quote, a second look, a passage; an
     item coded again (its first codes superseded)."""

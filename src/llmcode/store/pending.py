@@ -30,12 +30,12 @@ from llmcode.item_stream import ItemStream
 from llmcode.items import Item
 from llmcode.store.scan import (
     _ITEM,
-    _ITEMS,
     _RECORDS,
     RECORD_START,
     _bad_line,
     _id_and_status,
     _item,
+    line_ids,
 )
 
 BLOCK = 1 << 24
@@ -149,7 +149,7 @@ def read_snapshot(items: Path) -> Snapshot:
     first = 0
     for offset, block in _blocks(items):
         digest.update(block)
-        ids = _ITEMS.findall(block)
+        ids = line_ids(block)
         if _one_item_a_line(block, len(ids)):
             found = np.fromiter(map(_key, ids), np.int64, len(ids))
         else:

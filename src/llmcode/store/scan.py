@@ -50,7 +50,9 @@ _RECORD = re.compile(rb'\{"item_id":"([^"\\]*)","status":"([a-z]+)"')
 _RECORDS = _RECORD  # a record starts only a line (no nested object has an item_id): the
 # pattern's literal start is searched for fast, where a ^ anchor would try every byte
 _ITEM = re.compile(rb'\{"item_id": "([^"\\]*)"')
-_ITEMS = _ITEM  # an item whose metadata holds an item_id makes the counts differ: line by line
+_ITEMS = re.compile(rb'\n\{"item_id": "([^"\\]*)"')
+"""An item line's start, searched in a block behind a newline (`line_ids`): a match only where a
+line begins, never an ``item_id`` inside an item's metadata."""
 _STRING = rb'[^"\\]*(?:\\.[^"\\]*)*'
 """The inside of a JSON string (unrolled: faster than an alternation per character)."""
 _USAGE = re.compile(
@@ -100,6 +102,12 @@ def _newlines(block: bytes) -> np.ndarray | None:
     if not block.endswith(b"\n") or block.startswith(b"\n") or (np.diff(ends) == 1).any():
         return None
     return ends
+
+
+def line_ids(block: bytes) -> list[bytes]:
+    """The ids of the lines of ``block`` that start as the snapshot writes an item (an id with a
+    quote or backslash does not: such a block is read line by line)."""
+    return _ITEMS.findall(b"\n" + block)
 
 
 def _whole_block(block: bytes, matches: int) -> bool:
@@ -278,7 +286,7 @@ def iter_items(path: Path, skip: Container[str] = ()) -> Iterator[Item]:
     """The items of a snapshot (``items.jsonl``) one at a time, in order; those whose id is in
     ``skip`` are passed over unparsed (a resume reads only the items left)."""
     for first, block in _blocks(path):
-        found = list(_ITEMS.finditer(block)) if skip else []
+        found = list(_ITEMS.finditer(b"\n" + block)) if skip else []
         if skip and _whole_block(block, len(found)):
             for match in found:
                 if match[1].decode("utf-8") not in skip:
@@ -315,7 +323,7 @@ def items_left(items: Path, codings: Path, final: Iterable[str]) -> list[Item]:
     done = {key for key, status in latest.items() if status in ended}
     left: list[Item] = []
     for first, block in _blocks(items):
-        ids = _ITEMS.findall(block)
+        ids = line_ids(block)
         if _whole_block(block, len(ids)):
             for key in (key for key in ids if key not in done):
                 left.append(_item(json.loads(_line_of(block, key))))
@@ -359,7 +367,7 @@ def item_ids(path: Path) -> Iterator[str]:
     """The item ids of a snapshot, in order, without reading the texts into items: a block at
     a time where every line starts as the snapshot writes items, else line by line."""
     for first, block in _blocks(path):
-        found = _ITEMS.findall(block)
+        found = line_ids(block)
         if _whole_block(block, len(found)):
             yield from (key.decode("utf-8") for key in found)
             continue
@@ -379,7 +387,7 @@ def item_ids(path: Path) -> Iterator[str]:
 def item_keys(path: Path) -> Iterator[bytes]:
     """The item ids of a snapshot as UTF-8 bytes, in order (as `item_ids`)."""
     for first, block in _blocks(path):
-        found = _ITEMS.findall(block)
+        found = line_ids(block)
         if _whole_block(block, len(found)):
             yield from found
             continue
