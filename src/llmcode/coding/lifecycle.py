@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from llmcode import __version__
 from llmcode.coding.closed import Coder, code_items
 from llmcode.coding.costs import Budget, Price, cost_of, load_prices, price_for
@@ -263,16 +265,22 @@ def recount(run: Run) -> tuple[Counter[str], Counter[str]]:
     status (the latest record of each of the run's own items, and of skipped ones, as
     `Run.counted_codings` counts them), read from the records' bytes a block at a time
     (`llmcode.store.scan.tally_records`): a million records in seconds, in flat memory."""
-    usage, latest = scan.tally_records(run.path / CODINGS, run.code_ids(), run.counted)
-    totals: Counter[str] = Counter({name: usage[name] for name in TOTALS})
-    if not (run.path / ITEMS).is_file():  # a run assembled by hand: every item counts
-        return totals, Counter(status.decode("ascii") for status in latest.values())
-    counts: Counter[bytes] = Counter()
-    for key in scan.item_keys(run.path / ITEMS):  # the run's own items (ids are unique)
-        if (status := latest.pop(key, None)) is not None:
-            counts[status] += 1
-    counts[b"skipped"] += sum(1 for status in latest.values() if status == b"skipped")
-    return totals, Counter({status.decode("ascii"): n for status, n in counts.items() if n})
+    tally = scan.tally_records(run.path / CODINGS, run.code_ids(), run.counted)
+    totals: Counter[str] = Counter({name: tally.usage[name] for name in TOTALS})
+    keys, statuses = tally.latest()
+    if (run.path / ITEMS).is_file():  # the run's own items count, and skipped ones
+        own = np.isin(keys, _item_keys(run.path / ITEMS))
+        skipped = scan.STATUS_NAMES.index("skipped")
+        statuses = np.concatenate([statuses[own], statuses[~own][statuses[~own] == skipped]])
+    counted = np.bincount(statuses.astype(np.int64), minlength=len(scan.STATUS_NAMES))
+    return totals, Counter(
+        {s: int(n) for s, n in zip(scan.STATUS_NAMES, counted, strict=True) if n}
+    )
+
+
+def _item_keys(items: Path) -> np.ndarray:
+    """The hashed ids of a snapshot's items (as `scan.tally_records` hashes them)."""
+    return np.fromiter((hash(key) for key in scan.item_keys(items)), np.int64)
 
 
 def run_cost(
