@@ -35,7 +35,9 @@ from llmcode.store.scan import (
     _bad_line,
     _id_and_status,
     _item,
+    byte_blocks,
     line_ids,
+    one_per_line,
 )
 
 BLOCK = 1 << 24
@@ -46,20 +48,8 @@ _key = hash
 
 
 def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(byte offset, block of whole lines) of a file; the last block ends where the file does.
-    Lines are not counted here (a line number is counted only for an error)."""
-    if not path.is_file():
-        return
-    offset = 0
-    with path.open("rb") as handle:
-        while True:
-            block = handle.read(BLOCK)
-            if not block:
-                return
-            if not block.endswith(b"\n"):
-                block += handle.readline()
-            yield offset, block
-            offset += len(block)
+    """(byte offset, block of whole lines) of a file (lines are counted only for an error)."""
+    return byte_blocks(path, BLOCK)
 
 
 def _lines(block: bytes) -> Iterator[tuple[int, bytes]]:
@@ -79,16 +69,8 @@ def _line_number(path: Path, offset: int) -> int:
 
 def whole_records(block: bytes, found: int) -> bool:
     """Whether every line of a block is one record as written (as `scan.whole_lines` checks a
-    block, without a parse): ends with a newline, starts as a record, holds no second start,
-    and its id and status were ``found`` (one match a line)."""
-    lines = block.count(b"\n")
-    return (
-        block.endswith(b"\n")
-        and found == lines
-        and block.startswith(RECORD_START)
-        and block.count(b"\n" + RECORD_START) == lines - 1
-        and block.count(RECORD_START) == lines
-    )
+    block, without a parse): its id and status were ``found`` (one match a line)."""
+    return one_per_line(block, found, RECORD_START)
 
 
 def done_hashes(codings: Path, final: Iterable[str], exact: bool) -> np.ndarray | None:
@@ -215,15 +197,8 @@ class Pending:
 
 def _one_item_a_line(block: bytes, found: int) -> bool:
     """Whether each line of a block of the snapshot starts as an item is written and holds no
-    other item start (the ids found are the lines' own, in order)."""
-    lines = block.count(b"\n")
-    return (
-        block.endswith(b"\n")
-        and found == lines
-        and block.startswith(_LINE_START)
-        and block.count(b"\n" + _LINE_START) == lines - 1
-        and block.count(_LINE_START) == lines  # none in metadata (an id column of its own)
-    )
+    other item start (none in metadata: the ids found are the lines' own, in order)."""
+    return one_per_line(block, found, _LINE_START)
 
 
 def _member(hashes: np.ndarray, done: np.ndarray) -> np.ndarray:

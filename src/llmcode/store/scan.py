@@ -76,22 +76,44 @@ BLOCK = 1 << 25
 """Bytes read at a time by the block scans (whole lines: a block ends at a newline)."""
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(number of the block's first line, the block) of whole lines; the last block ends where
-    the file does (a torn last line has no newline). A block is read, then its last line
-    completed."""
+def byte_blocks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, block of whole lines) of a file, blocks of about ``size`` bytes; the last
+    block ends where the file does (a torn last line has no newline). A block is read, then its
+    last line completed."""
     if not path.is_file():
         return
-    number = 1
+    offset = 0
     with path.open("rb") as handle:
         while True:
-            block = handle.read(BLOCK)
+            block = handle.read(size)
             if not block:
                 return
             if not block.endswith(b"\n"):
                 block += handle.readline()
-            yield number, block
-            number += block.count(b"\n")
+            yield offset, block
+            offset += len(block)
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(number of the block's first line, the block) of whole lines (`byte_blocks`)."""
+    number = 1
+    for _, block in byte_blocks(path, BLOCK):
+        yield number, block
+        number += block.count(b"\n")
+
+
+def one_per_line(block: bytes, found: int, start: bytes) -> bool:
+    """Whether every line of a block starts with ``start``, holds no second one, and the
+    ``found`` matches of a pattern were one a line: ends with a newline, starts with it, and
+    counts it once per line."""
+    lines = block.count(b"\n")
+    return (
+        block.endswith(b"\n")
+        and found == lines
+        and block.startswith(start)
+        and block.count(b"\n" + start) == lines - 1
+        and block.count(start) == lines
+    )
 
 
 def _newlines(block: bytes) -> np.ndarray | None:
