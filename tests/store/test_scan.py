@@ -168,3 +168,28 @@ def test_the_codes_of_the_latest_records_are_those_of_a_full_parse(tmp_path, blo
     assert found.codes == Counter({"y": 3, "z": 1, 'we"ird': 1, "b": 1, "a": 1})
     assert found.coded == sum(1 for row in last if row["codes"]) == 5
     assert [(c.code, c.outcome) for c in found.checks] == [("b", "disputed")]
+
+
+def test_latest_line_numbers_are_those_of_the_latest_records_in_first_seen_order(tmp_path, block):
+    run = made(tmp_path)
+    run.append_codings(
+        [CodingRecord(item_id="b", status="ok"), CodingRecord(item_id="a", status="error")]
+    )
+    path = run.path / "codings.jsonl"
+    latest: dict[str, int] = {}
+    for number, row in enumerate(full_parse(path), start=1):
+        latest[row["item_id"]] = number
+    assert list(scan.latest_numbers(path)) == list(latest.values())
+
+
+def test_latest_line_numbers_of_plain_ids_read_from_the_bytes_of_whole_blocks(tmp_path):
+    run = RunStore(tmp_path).create("r1")
+    statuses = ["ok", "error", "invalid"]
+    ids = ["c", "a", "b", "a", "d", "c", "e"]
+    run.append_codings([CodingRecord(item_id=i, status=statuses[n % 3]) for n, i in enumerate(ids)])
+    path = run.path / "codings.jsonl"
+    latest: dict[str, int] = {}
+    for number, row in enumerate(full_parse(path), start=1):
+        latest[row["item_id"]] = number
+    assert list(latest.values()) == [6, 4, 3, 5, 7]
+    assert list(scan.latest_numbers(path)) == list(latest.values())

@@ -241,18 +241,31 @@ _LINE_ID = re.compile(rb'\n\{"item_id":"([^"\\]*)","status":"[a-z]+"')
 
 def latest_numbers(path: Path) -> np.ndarray:
     """The line numbers of each item's latest record, in the order items first appear (the
-    values of `latest_lines`, with the ids kept as bytes: no string made per record)."""
-    out: dict[bytes, int] = {}
+    values of `latest_lines`), from each record's id as a 64-bit hash and its line number: 16
+    bytes a record, no string or dict entry per item."""
+    keys: list[np.ndarray] = []
+    numbers: list[np.ndarray] = []
     for first, block in _blocks(path):
         found = _LINE_ID.findall(b"\n" + block)
         if _whole_block(block, len(found)):
-            out.update(zip(found, range(first, first + len(found)), strict=True))
+            keys.append(np.fromiter(map(hash, found), np.int64, len(found)))
+            numbers.append(np.arange(first, first + len(found), dtype=np.int64))
             continue
+        block_keys, block_numbers = [], []
         for number, offset, line in _block_lines(path, first, block):
             pair = _id_and_status(path, number, offset, line)
             if pair is not None:
-                out[pair[0].encode("utf-8")] = number
-    return np.fromiter(out.values(), dtype=np.int64, count=len(out))
+                block_keys.append(hash(pair[0].encode("utf-8")))
+                block_numbers.append(number)
+        keys.append(np.array(block_keys, np.int64))
+        numbers.append(np.array(block_numbers, np.int64))
+    if not keys:
+        return np.empty(0, np.int64)
+    every, lines = np.concatenate(keys), np.concatenate(numbers)
+    _, first_seen = np.unique(every, return_index=True)
+    _, from_end = np.unique(every[::-1], return_index=True)  # the same sorted keys
+    latest = len(every) - 1 - from_end
+    return lines[latest[np.argsort(first_seen, kind="stable")]]
 
 
 def iter_latest(path: Path) -> Iterator[tuple[int, CodingRecord]]:
