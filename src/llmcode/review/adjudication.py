@@ -15,6 +15,7 @@ import random
 
 from llmcode.errors import ConfigError, RunStoreError
 from llmcode.items import Item
+from llmcode.review.session import chosen_codes
 from llmcode.store.decisions import (
     Action,
     Adjudication,
@@ -112,17 +113,7 @@ class AdjudicationSession:
 
     def change(self, codes: list[str]) -> Decision:
         """Codes of the adjudicator's own choosing."""
-        allowed = [c.id for c in self.categories]
-        chosen = list(dict.fromkeys(codes))
-        unknown = [c for c in chosen if c not in allowed]
-        if unknown:
-            raise ConfigError(
-                f"unknown code(s) {', '.join(unknown)}", hint=f"choose from: {', '.join(allowed)}"
-            )
-        if not chosen:
-            raise ConfigError("choose at least one code")
-        if len(chosen) > 1 and not self.taxonomy.multi_label:
-            raise ConfigError(f"taxonomy '{self.taxonomy.name}' is single-label: choose one code")
+        chosen = chosen_codes(codes, self.categories, self.taxonomy, empty_hint=None)
         taken = next((c for c, v in self.current.codes.items() if set(v) == set(chosen)), None)
         return self._decide("change", chosen, taken_from=taken)
 

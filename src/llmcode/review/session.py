@@ -379,9 +379,15 @@ def _only(items: list[ReviewItem], only: Collection[str], run: Run) -> list[Revi
     return [item for item in items if item.item_id in wanted]
 
 
-def chosen_codes(codes: list[str], allowed: list[Category], taxonomy: Taxonomy) -> list[str]:
-    """A reviewer's choice of codes, checked: each one of ``allowed``, at least one, and one
-    only in a single-label taxonomy (errors say what to do); in order, without repeats."""
+def chosen_codes(
+    codes: list[str],
+    allowed: list[Category],
+    taxonomy: Taxonomy,
+    empty_hint: str | None = "reject (r) when no code applies",
+) -> list[str]:
+    """A reviewer's (or adjudicator's) choice of codes, checked: each one of ``allowed``, at
+    least one, and one only in a single-label taxonomy (errors say what to do); in order,
+    without repeats."""
     ids = [c.id for c in allowed]
     chosen = list(dict.fromkeys(codes))
     unknown = [c for c in chosen if c not in ids]
@@ -390,7 +396,7 @@ def chosen_codes(codes: list[str], allowed: list[Category], taxonomy: Taxonomy) 
             f"unknown code(s) {', '.join(unknown)}", hint=f"choose from: {', '.join(ids)}"
         )
     if not chosen:
-        raise ConfigError("choose at least one code", hint="reject (r) when no code applies")
+        raise ConfigError("choose at least one code", hint=empty_hint)
     if len(chosen) > 1 and not taxonomy.multi_label:
         raise ConfigError(f"taxonomy '{taxonomy.name}' is single-label: choose one code")
     return chosen
