@@ -30,11 +30,11 @@ from llmcode.items import (
     READERS,
     Item,
     ItemSet,
-    _check_unique,
-    _default_text_columns,
-    _places,
+    check_unique,
+    default_text_columns,
     file_sha256,
     load_items,
+    places,
 )
 
 STREAMED = ("csv", "tsv")
@@ -195,7 +195,7 @@ class _Table:
                 f"{', '.join(map(str, counts))} fields but the header has {width}",
                 hint="quote fields that contain the separator, or fix those rows",
             )
-        _check_unique(header, path, ItemsError)
+        check_unique(header, path, ItemsError)
         if found.rows == 0:
             raise ItemsError(f"{path}: no rows", hint="the file has a header but no items")
         if id_column not in header:
@@ -204,7 +204,7 @@ class _Table:
                 hint="choose one with --id-column",
             )
         if chosen is None:
-            chosen = _default_text_columns(path, header)  # raises, naming the columns
+            chosen = default_text_columns(path, header)  # raises, naming the columns
         missing = [c for c in chosen if c not in header]
         if missing:
             raise ItemsError(
@@ -213,7 +213,7 @@ class _Table:
                 hint="choose them with --text-column (repeatable)",
             )
         if found.blank:
-            raise ItemsError(f"{path}: empty {id_column} in {_places(path, found.blank[:10])}")
+            raise ItemsError(f"{path}: empty {id_column} in {places(path, found.blank[:10])}")
         self._check_duplicates(found.hashes, header.index(id_column))
 
     def _records(self) -> Iterator[tuple[int, list[str]]]:

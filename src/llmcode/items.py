@@ -169,17 +169,17 @@ def _with_header(rows: list[list], path: Path, error: type[LlmcodeError]) -> pd.
     if not rows:
         raise pd.errors.EmptyDataError
     header = [str(name).strip() or f"Unnamed: {index}" for index, name in enumerate(rows[0])]
-    _check_unique(header, path, error)
+    check_unique(header, path, error)
     # object columns hold the cells read as they are; "str" columns would copy every text into
     # Arrow buffers and back into new strings (1.5x the items' memory while loading)
     return pd.DataFrame(rows[1:], columns=header, dtype=object)
 
 
 def _check_unique_columns(frame: pd.DataFrame, path: Path, error: type[LlmcodeError]) -> None:
-    _check_unique([str(c) for c in frame.columns], path, error)
+    check_unique([str(c) for c in frame.columns], path, error)
 
 
-def _check_unique(names: list[str], path: Path, error: type[LlmcodeError]) -> None:
+def check_unique(names: list[str], path: Path, error: type[LlmcodeError]) -> None:
     seen: set[str] = set()
     duplicates = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
     if duplicates:
@@ -226,7 +226,7 @@ def load_items(
             f"{path}: no id column '{id_column}'; columns are: {', '.join(columns)}",
             hint="choose one with --id-column",
         )
-    chosen = tuple(text_columns) if text_columns else _default_text_columns(path, columns)
+    chosen = tuple(text_columns) if text_columns else default_text_columns(path, columns)
     missing = [c for c in chosen if c not in columns]
     if missing:
         raise ItemsError(
@@ -239,14 +239,14 @@ def load_items(
         if structured:
             raise ItemsError(
                 f"{path}: {column} holds a list, an object or bytes in "
-                f"{_places(path, structured[:10])}, not text",
+                f"{places(path, structured[:10])}, not text",
                 hint="give ids and texts as plain values (flatten the field, or choose another "
                 "column with --id-column / --text-column)",
             )
     ids = frame[id_column].str.strip()
     blank = [int(i) for i in ids.index[ids == ""]]
     if blank:
-        raise ItemsError(f"{path}: empty {id_column} in {_places(path, blank[:10])}")
+        raise ItemsError(f"{path}: empty {id_column} in {places(path, blank[:10])}")
     duplicated = sorted(set(ids[ids.duplicated()]))
     if duplicated:
         raise ItemsError(
@@ -310,7 +310,7 @@ def join_texts(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[str]:
     ]
 
 
-def _places(path: Path, positions: list[int]) -> str:
+def places(path: Path, positions: list[int]) -> str:
     """Where rows at these 0-based positions are, in the file's own terms: CSV/TSV/XLSX rows
     counting the header as row 1, JSONL lines (blank lines counted), JSON records, Parquet rows."""
     kind = READERS.get(path.suffix.lower())
@@ -386,7 +386,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _default_text_columns(path: Path, columns: list[str]) -> tuple[str, ...]:
+def default_text_columns(path: Path, columns: list[str]) -> tuple[str, ...]:
     if "text" in columns:
         return ("text",)
     if "title" in columns and "body" in columns:
